@@ -1,0 +1,336 @@
+"""Turn a config's data section and tasks into train/val/test arrays and task specs.
+
+Imputation, scaling and one-hot encoding are fitted on the training split only
+(scikit-learn). A row whose label is missing for one task still trains the others:
+each task has its own label mask. Regression targets are standardised with the
+training split's mean and standard deviation; :class:`TaskSpec` keeps both so metrics
+are reported in original units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+
+from mtl.config import ExperimentConfig
+from mtl.data.catalog import DataError, Dataset, get_dataset
+from mtl.data.tasks import TaskSpec, resolve_kind
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    """One split: inputs, per-task targets and label masks, and the source row numbers."""
+
+    x: np.ndarray  # (N, *input_shape) float32
+    y: dict[str, np.ndarray]  # class ids (N,) int64 | binary (N,) float32 | regression (N, k) float32
+    mask: dict[str, np.ndarray]  # (N,) bool, True where the task's label is present
+    rows: np.ndarray  # (N,) row numbers in the dataset's table
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class PreparedData:
+    """The prepared dataset, ready for a model."""
+
+    train: Split
+    val: Split
+    test: Split
+    tasks: list[TaskSpec]
+    input_shape: tuple[int, ...]
+    input_columns: list[str]
+    feature_names: list[str]
+    preprocessor: ColumnTransformer
+    warnings: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> Split:
+        """The split called ``train``, ``val`` or ``test``."""
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+
+def load_frame(config: ExperimentConfig) -> tuple[pd.DataFrame, Dataset]:
+    """The configured dataset's table and its catalog entry."""
+    dataset = get_dataset(config.data.dataset)
+    return dataset.frame(config.data.dataset, config.data.options, config.data.path), dataset
+
+
+def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> PreparedData:
+    """Load (unless ``frame`` is given), check, split and preprocess the data for ``config``."""
+    if frame is None:
+        frame, dataset = load_frame(config)
+    else:
+        dataset = get_dataset(config.data.dataset)
+    frame = frame.reset_index(drop=True)
+    warnings: list[str] = []
+
+    targets = [c for t in config.tasks for c in t.targets]
+    missing = [c for c in dict.fromkeys(targets) if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"target column(s) {missing} not in the data; available columns: {_preview(frame.columns)}"
+        )
+    kinds = {t.name: resolve_kind(t, frame) for t in config.tasks}
+    numeric, categorical = select_features(frame, targets, dataset, config.data.features, warnings)
+    columns = numeric + categorical
+
+    train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
+    use_image = (
+        dataset.image_shape is not None
+        and config.model.encoder != "mlp"
+        and config.data.features is None
+        and len(columns) == int(np.prod(dataset.image_shape))
+    )
+    if config.model.encoder == "cnn" and not use_image:
+        raise DataError(
+            "model.encoder 'cnn' needs an image dataset with all pixel columns as features; use 'mlp' or 'auto'"
+        )
+
+    preprocessor = build_preprocessor(numeric, categorical, config, image=use_image)
+    features = _clean_categoricals(frame[columns], categorical)
+    preprocessor.fit(features.iloc[train_rows])
+    feature_names = [str(n) for n in preprocessor.get_feature_names_out()]
+    input_shape: tuple[int, ...] = dataset.image_shape if use_image else (len(feature_names),)  # type: ignore[assignment]
+
+    tasks = [
+        _task_spec(t, kinds[t.name], frame.iloc[train_rows], config.data.standardize_targets)
+        for t in config.tasks
+    ]
+
+    def make_split(rows: np.ndarray) -> Split:
+        x = np.asarray(preprocessor.transform(features.iloc[rows]), dtype=np.float32)
+        x = x.reshape((len(rows), *input_shape))
+        part = frame.iloc[rows]
+        y, mask = {}, {}
+        for spec in tasks:
+            y[spec.name], mask[spec.name] = encode_targets(spec, part)
+        return Split(x=x, y=y, mask=mask, rows=rows)
+
+    prepared = PreparedData(
+        train=make_split(train_rows),
+        val=make_split(val_rows),
+        test=make_split(test_rows),
+        tasks=tasks,
+        input_shape=input_shape,
+        input_columns=columns,
+        feature_names=feature_names,
+        preprocessor=preprocessor,
+        warnings=warnings,
+    )
+    for spec in tasks:
+        if not prepared.train.mask[spec.name].any():
+            raise DataError(f"task {spec.name!r} has no labelled rows in the training split")
+    return prepared
+
+
+def select_features(
+    frame: pd.DataFrame,
+    targets: list[str],
+    dataset: Dataset,
+    explicit: list[str] | None,
+    warnings: list[str],
+) -> tuple[list[str], list[str]]:
+    """Split the feature columns into numeric and categorical ones.
+
+    With ``explicit`` columns, each must exist and not be a target. Otherwise every
+    non-target column is a candidate; empty, ID-like (all values distinct integers or
+    strings) and text-like (mostly distinct strings) columns are left out with a warning.
+    """
+    if explicit is not None:
+        unknown = [c for c in explicit if c not in frame.columns]
+        if unknown:
+            raise DataError(f"data.features: column(s) {unknown} not in the data; available: {_preview(frame.columns)}")
+        clash = [c for c in explicit if c in targets]
+        if clash:
+            raise DataError(f"data.features: {clash} are task targets and cannot also be features")
+        candidates = list(explicit)
+    else:
+        candidates = [c for c in frame.columns if c not in targets and c not in dataset.exclude]
+    numeric: list[str] = []
+    categorical: list[str] = []
+    n_rows = len(frame)
+    for column in candidates:
+        values = frame[column].dropna()
+        if values.empty:
+            warnings.append(f"column {column!r} is empty and was left out")
+            continue
+        is_numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        integer_like = is_numeric and bool(np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0))
+        n_unique = values.nunique()
+        if explicit is None and n_rows >= 20 and n_unique == len(values) and (not is_numeric or integer_like):
+            warnings.append(f"column {column!r} looks like an ID (every value distinct) and was left out")
+            continue
+        if explicit is None and not is_numeric and n_unique > max(50, n_rows // 2):
+            warnings.append(f"column {column!r} looks like free text ({n_unique} distinct values) and was left out")
+            continue
+        (numeric if is_numeric else categorical).append(column)
+    if not numeric and not categorical:
+        raise DataError("no usable feature columns are left; name them in data.features")
+    return numeric, categorical
+
+
+def split_rows(
+    config: ExperimentConfig, frame: pd.DataFrame, kinds: dict[str, str], warnings: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/val/test row numbers, stratified on a classification task when possible."""
+    rows = np.arange(len(frame))
+    seed = config.train.seed
+    strat_task = config.data.stratify or next((n for n, k in kinds.items() if k != "regression"), None)
+    labels = None
+    if strat_task is not None and kinds[strat_task] != "regression":
+        column = next(t for t in config.tasks if t.name == strat_task).targets[0]
+        labels = frame[column].astype("object").where(frame[column].notna(), "<missing>").astype(str).to_numpy()
+    n_test = max(1, round(config.data.test_fraction * len(rows)))
+    n_val = round(config.data.val_fraction * len(rows))
+    if len(rows) - n_test - n_val < 2:
+        raise DataError(f"the data has only {len(rows)} rows; too few to split into train, validation and test")
+    try:
+        rest, test = train_test_split(rows, test_size=n_test, random_state=seed, stratify=labels)
+        if n_val == 0:
+            return np.sort(rest), np.array([], dtype=int), np.sort(test)
+        train, val = train_test_split(
+            rest, test_size=n_val, random_state=seed, stratify=None if labels is None else labels[rest]
+        )
+    except ValueError:
+        if labels is None:
+            raise
+        warnings.append(f"a class of task {strat_task!r} is too rare to stratify on; the split is random")
+        rest, test = train_test_split(rows, test_size=n_test, random_state=seed)
+        if n_val == 0:
+            return np.sort(rest), np.array([], dtype=int), np.sort(test)
+        train, val = train_test_split(rest, test_size=n_val, random_state=seed)
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def build_preprocessor(
+    numeric: list[str], categorical: list[str], config: ExperimentConfig, image: bool
+) -> ColumnTransformer:
+    """Imputation + scaling for numbers, imputation + one-hot for categories (unfitted)."""
+    steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy=config.data.impute))]
+    if not image and config.data.scale == "standard":
+        steps.append(("scale", StandardScaler()))
+    elif not image and config.data.scale == "minmax":
+        steps.append(("scale", MinMaxScaler()))
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        transformers.append(("num", Pipeline(steps), numeric))
+    if categorical:
+        encode = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="most_frequent")),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]
+        )
+        transformers.append(("cat", encode, categorical))
+    return ColumnTransformer(transformers, verbose_feature_names_out=False)
+
+
+def _clean_categoricals(features: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """Categorical columns as object strings with NaN kept (mixed types break the encoder)."""
+    features = features.copy()
+    for column in categorical:
+        values = features[column]
+        features[column] = values.astype("object").where(values.notna(), np.nan).map(
+            lambda v: v if isinstance(v, float) and np.isnan(v) else str(v)
+        )
+    return features
+
+
+def _task_spec(task: Any, kind: str, train: pd.DataFrame, standardize: bool) -> TaskSpec:
+    loss = task.loss
+    if kind == "regression":
+        values = train[task.targets].to_numpy(dtype=np.float64)  # (N, k)
+        present = ~np.isnan(values).any(axis=1)
+        if standardize and present.any():
+            mean = values[present].mean(axis=0)
+            std = values[present].std(axis=0)
+            std = np.where(std > 0, std, 1.0)
+        else:
+            mean, std = np.zeros(values.shape[1]), np.ones(values.shape[1])
+        return TaskSpec(
+            name=task.name,
+            kind="regression",
+            targets=task.targets,
+            out_dim=len(task.targets),
+            loss="mse" if loss == "auto" else loss,
+            weight=task.weight,
+            start_epoch=task.start_epoch,
+            target_mean=mean.tolist(),
+            target_std=std.tolist(),
+        )
+    column = task.targets[0]
+    classes = _sorted_classes(train[column].dropna())
+    if len(classes) < 2:
+        raise DataError(
+            f"task {task.name!r}: the training split has only one class of {column!r}; "
+            "more rows of the other classes are needed"
+        )
+    class_weights = None
+    if task.class_weights:
+        counts = train[column].dropna().astype(str).value_counts()
+        total = counts.sum()
+        class_weights = [float(total / (len(classes) * counts.get(c, total))) for c in classes]
+    return TaskSpec(
+        name=task.name,
+        kind=kind,  # type: ignore[arg-type]
+        targets=[column],
+        out_dim=1 if kind == "binary" else len(classes),
+        loss=("bce" if kind == "binary" else "ce") if loss == "auto" else loss,
+        weight=task.weight,
+        start_epoch=task.start_epoch,
+        classes=classes,
+        class_weights=class_weights,
+    )
+
+
+def _sorted_classes(values: pd.Series) -> list[str]:
+    unique = values.unique()
+    try:
+        ordered = sorted(unique)
+    except TypeError:
+        ordered = sorted(unique, key=str)
+    return [_label(v) for v in ordered]
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def encode_targets(spec: TaskSpec, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded targets and the label mask of one task for some rows.
+
+    Labels of classes unseen in training are masked out.
+    """
+    if spec.kind == "regression":
+        values = part[spec.targets].to_numpy(dtype=np.float64)  # (N, k)
+        mask = ~np.isnan(values).any(axis=1)
+        mean = np.asarray(spec.target_mean)
+        std = np.asarray(spec.target_std)
+        y = np.where(mask[:, None], (values - mean) / std, 0.0).astype(np.float32)
+        return y, mask
+    column = part[spec.targets[0]]
+    index = {c: i for i, c in enumerate(spec.classes or [])}
+    ids = np.array([index.get(_label(v), -1) if pd.notna(v) else -1 for v in column], dtype=np.int64)
+    mask = ids >= 0
+    ids = np.where(mask, ids, 0)
+    if spec.kind == "binary":
+        return ids.astype(np.float32), mask
+    return ids, mask
+
+
+def _preview(columns: Any, limit: int = 12) -> str:
+    names = [str(c) for c in columns]
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")

@@ -1,0 +1,107 @@
+"""Per-task evaluation metrics through scikit-learn.
+
+Classification: accuracy, precision, recall, F1 (all macro-averaged over classes, also for
+binary tasks) and AUC-ROC (one-vs-rest for multiclass). Regression: MSE, RMSE, MAE, R²
+in the target's original units (averaged over outputs for a k-output task). A metric that
+is undefined on the rows given (for example AUC with one class present) is returned as
+missing with a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from mtl.data.tasks import TaskSpec
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc")
+REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
+HIGHER_IS_BETTER = {"accuracy": True, "precision": True, "recall": True, "f1": True, "auc_roc": True,
+                    "mse": False, "rmse": False, "mae": False, "r2": True, "loss": False}
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric's value, or ``None`` with the reason it is undefined."""
+
+    value: float | None
+    reason: str | None = None
+
+
+def metric_names(kind: str) -> tuple[str, ...]:
+    """The metrics reported for a task kind."""
+    return REGRESSION_METRICS if kind == "regression" else CLASSIFICATION_METRICS
+
+
+def probabilities(spec: TaskSpec, outputs: np.ndarray) -> np.ndarray:
+    """Class probabilities from raw outputs: (N,) P(class 1) for binary, (N, K) for multiclass."""
+    if spec.kind == "binary":
+        return 1.0 / (1.0 + np.exp(-outputs.reshape(-1).astype(np.float64)))
+    shifted = outputs - outputs.max(axis=1, keepdims=True)
+    exp = np.exp(shifted.astype(np.float64))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def to_original_units(spec: TaskSpec, values: np.ndarray) -> np.ndarray:
+    """Undo target standardisation: (N, k) standardised → (N, k) original units."""
+    return values * np.asarray(spec.target_std) + np.asarray(spec.target_mean)
+
+
+def task_metrics(spec: TaskSpec, outputs: np.ndarray, y: np.ndarray, mask: np.ndarray) -> dict[str, MetricValue]:
+    """Metrics of one task from raw model outputs (N, out_dim) and encoded targets."""
+    names = metric_names(spec.kind)
+    if not mask.any():
+        return {m: MetricValue(None, "no labelled rows in this split") for m in names}
+    outputs, y = outputs[mask], y[mask]
+    if spec.kind == "regression":
+        return regression_metrics(to_original_units(spec, y), to_original_units(spec, outputs.reshape(y.shape)))
+    return classification_metrics(y.astype(np.int64), probabilities(spec, outputs), len(spec.classes or []))
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, MetricValue]:
+    """Accuracy, macro precision/recall/F1 and AUC-ROC from class ids and probabilities."""
+    labels = np.arange(n_classes)
+    y_pred = (proba >= 0.5).astype(np.int64) if proba.ndim == 1 else proba.argmax(axis=1)
+    result = {
+        "accuracy": MetricValue(float(skm.accuracy_score(y_true, y_pred))),
+        "precision": MetricValue(
+            float(skm.precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+        ),
+        "recall": MetricValue(float(skm.recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))),
+        "f1": MetricValue(float(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))),
+    }
+    present = np.unique(y_true)
+    if len(present) < 2:
+        result["auc_roc"] = MetricValue(None, f"only one class present ({int(present[0])}); AUC-ROC needs two")
+    elif proba.ndim == 1:
+        result["auc_roc"] = MetricValue(float(skm.roc_auc_score(y_true, proba)))
+    elif len(present) < n_classes:
+        # One-vs-rest over the classes present, with probabilities renormalised over them.
+        sub = proba[:, present] / proba[:, present].sum(axis=1, keepdims=True)
+        remap = np.searchsorted(present, y_true)
+        auc = skm.roc_auc_score(remap, sub, multi_class="ovr", labels=np.arange(len(present))) if len(
+            present) > 2 else skm.roc_auc_score(remap, sub[:, 1])
+        result["auc_roc"] = MetricValue(float(auc))
+    else:
+        result["auc_roc"] = MetricValue(float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)))
+    return result
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, MetricValue]:
+    """MSE, RMSE, MAE and R² (uniform average over outputs), in the units given."""
+    mse = float(skm.mean_squared_error(y_true, y_pred))
+    result = {
+        "mse": MetricValue(mse),
+        "rmse": MetricValue(float(np.sqrt(mse))),
+        "mae": MetricValue(float(skm.mean_absolute_error(y_true, y_pred))),
+    }
+    if len(y_true) < 2 or np.all(np.var(y_true, axis=0) == 0):
+        result["r2"] = MetricValue(None, "R² needs at least two distinct target values")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result["r2"] = MetricValue(float(skm.r2_score(y_true, y_pred)))
+    return result

@@ -1,0 +1,396 @@
+"""The training loop: all task losses minimised together, reported only through callbacks.
+
+One :class:`Trainer` trains one model from one :class:`ExperimentConfig`. It holds no
+global state, so several can run in one process (tests, sweeps). Same config + same seed
+→ same numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from mtl.config import ExperimentConfig
+from mtl.data.prepare import SPLITS, PreparedData, Split, prepare
+from mtl.data.tasks import TaskSpec
+from mtl.models import ARCHITECTURES
+from mtl.models.base import MultiTaskModel
+from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
+from mtl.train.losses import TaskLoss
+from mtl.train.metrics import task_metrics
+from mtl.train.schedule import learning_rate
+from mtl.weighting import WEIGHTINGS
+from mtl.weighting.base import WeightingStrategy
+
+EVAL_BATCH = 2048
+
+
+class DivergedError(RuntimeError):
+    """A task loss became NaN or infinite."""
+
+    def __init__(self, task: str, step: int, value: float) -> None:
+        super().__init__(
+            f"task {task!r} loss became {value} at step {step}; lower train.lr, enable train.grad_clip "
+            "or check the task's targets for extreme values"
+        )
+        self.task = task
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns."""
+
+    status: str  # finished | stopped | diverged
+    summary: dict[str, Any]
+    model: MultiTaskModel
+    data: PreparedData
+
+
+def select_device(preference: str) -> torch.device:
+    """CUDA when asked or available (``auto``), otherwise CPU."""
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def build_model(config: ExperimentConfig, data: PreparedData) -> MultiTaskModel:
+    """The configured architecture with one head per task."""
+    build = ARCHITECTURES.get(config.model.sharing)
+    return build(config.model, data.input_shape, {t.name: t.out_dim for t in data.tasks})
+
+
+def build_strategy(config: ExperimentConfig, tasks: Sequence[TaskSpec]) -> WeightingStrategy:
+    """The configured loss-weighting strategy."""
+    return WEIGHTINGS.get(config.loss.weighting)(tasks, config.loss.options)
+
+
+class Trainer:
+    """Trains a multi-task model.
+
+    Args:
+        config: the experiment.
+        data: prepared data; prepared from ``config`` when not given.
+        callbacks: receive the training events, in order.
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        data: PreparedData | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.config = config
+        self.callbacks = list(callbacks)
+        torch.manual_seed(config.train.seed)
+        np.random.seed(config.train.seed)
+        self.data = data if data is not None else prepare(config)
+        self.tasks = self.data.tasks
+        self.device = select_device(config.train.device)
+        self.model = build_model(config, self.data).to(self.device)
+        self.strategy = build_strategy(config, self.tasks)
+        self.loss_fns = [TaskLoss(t, config.loss.huber_delta, self.device) for t in self.tasks]
+        self.optimizer = self._optimizer()
+        self.step = 0
+        self.epoch = 0
+        self._stop_reason: str | None = None
+        self._tensors = {name: self._to_device(self.data.split(name)) for name in SPLITS}
+
+    # ---- control -------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask the loop to end after the current step (status ``stopped``)."""
+        self._stop_reason = reason
+
+    # ---- set-up helpers ------------------------------------------------------------
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.config.train
+        params = list(self.model.parameters()) + list(self.strategy.parameters())
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _to_device(self, split: Split) -> dict[str, Any]:
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a).to(self.device)
+
+        return {
+            "x": tensor(split.x),
+            "y": {t.name: tensor(split.y[t.name]) for t in self.tasks},
+            "mask": {t.name: tensor(split.mask[t.name].astype(np.float32)) for t in self.tasks},
+        }
+
+    def _emit(self, hook: str, event: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, event)
+
+    # ---- the loop ------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        """Train until the epochs run out, early stopping triggers or a stop is requested.
+
+        A NaN or infinite loss ends the run with status ``diverged`` (naming the task);
+        any other exception is reported to the callbacks as ``failed`` and re-raised.
+        """
+        cfg = self.config.train
+        n_train = len(self.data.train)
+        steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+        self._t0 = time.perf_counter()
+        self._emit(
+            "on_run_start",
+            RunStart(
+                config=self.config.to_dict(),
+                tasks=[t.to_dict() for t in self.tasks],
+                n_parameters=sum(p.numel() for p in self.model.parameters()),
+                steps_per_epoch=steps_per_epoch,
+                epochs=cfg.epochs,
+                rows={name: len(self.data.split(name)) for name in SPLITS},
+                warnings=list(self.data.warnings),
+            ),
+        )
+        status, error = "finished", None
+        try:
+            self._loop(steps_per_epoch)
+            if self._stop_reason is not None and self._stop_reason != "early stopping":
+                status = "stopped"
+        except DivergedError as err:
+            status, error = "diverged", str(err)
+        except BaseException as err:
+            self._emit("on_run_end", RunEnd(status="failed", summary={}, error=f"{type(err).__name__}: {err}"))
+            raise
+        if self._best_state is not None and cfg.early_stopping is not None and status != "diverged":
+            self.model.load_state_dict(self._best_state)
+        summary = self.summary(status)
+        self._emit("on_run_end", RunEnd(status=status, summary=summary, error=error))
+        return TrainResult(status=status, summary=summary, model=self.model, data=self.data)
+
+    def _loop(self, steps_per_epoch: int) -> None:
+        cfg = self.config.train
+        generator = torch.Generator().manual_seed(cfg.seed)
+        train = self._tensors["train"]
+        n_train = len(self.data.train)
+        self._best_monitor, self._best_state, self._best_epoch = math.inf, None, -1
+        bad_epochs, plateau_bad, plateau_scale = 0, 0, 1.0
+        last_start = max(t.start_epoch for t in self.tasks)
+        for epoch in range(cfg.epochs):
+            self.epoch = epoch
+            self.model.train()
+            active = torch.tensor([float(epoch >= t.start_epoch) for t in self.tasks], device=self.device)
+            order = torch.randperm(n_train, generator=generator).to(self.device)
+            window = _Window(len(self.tasks), self.device)
+            epoch_sum = torch.zeros(len(self.tasks), device=self.device)
+            outputs: list[dict[str, torch.Tensor]] = []
+            for start in range(0, n_train, cfg.batch_size):
+                lr = learning_rate(cfg, self.step, steps_per_epoch, plateau_scale)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                index = order[start : start + cfg.batch_size]
+                losses, weights, out = self._train_step(train, index, active)
+                outputs.append(out)
+                window.add(losses, weights)
+                epoch_sum += losses
+                self.step += 1
+                if self.step % cfg.log_every == 0:
+                    self._emit("on_step", window.event(self, lr))
+                    window = _Window(len(self.tasks), self.device)
+                if self._stop_reason is not None:
+                    return
+            # evaluation and epoch events
+            train_losses = (epoch_sum / steps_per_epoch).tolist()
+            self.strategy.epoch_end(epoch, dict(zip([t.name for t in self.tasks], train_losses, strict=True)))
+            rows, monitor = self._epoch_rows(order, outputs, train_losses)
+            improved = monitor < self._best_monitor - 1e-12
+            if improved:
+                self._best_monitor, self._best_epoch = monitor, epoch
+                self._best_state = copy.deepcopy(self.model.state_dict())
+                bad_epochs = plateau_bad = 0
+            else:
+                bad_epochs += 1
+                plateau_bad += 1
+            if cfg.schedule == "plateau" and plateau_bad >= cfg.plateau_patience:
+                plateau_scale *= cfg.gamma
+                plateau_bad = 0
+            self._emit(
+                "on_epoch_end",
+                EpochEnd(step=self.step, epoch=epoch, wall_time=self._elapsed(), rows=rows,
+                         monitor=monitor, improved=improved),
+            )
+            if self._stop_reason is not None:
+                return
+            if cfg.early_stopping is not None and epoch >= last_start and bad_epochs >= cfg.early_stopping:
+                self._stop_reason = "early stopping"
+                return
+
+    def _train_step(
+        self, split: dict[str, Any], index: torch.Tensor, active: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        cfg = self.config.train
+        x = split["x"].index_select(0, index)  # (B, *input_shape)
+        if self.config.data.augment and x.dim() == 4:
+            x = _shift(x)
+        out = self.model(x)  # task → (B, out_dim)
+        losses, present = [], []
+        for spec, loss_fn in zip(self.tasks, self.loss_fns, strict=True):
+            mask = split["mask"][spec.name].index_select(0, index)
+            loss, count = loss_fn(out[spec.name], split["y"][spec.name].index_select(0, index), mask)
+            losses.append(loss)
+            present.append(count > 0)
+        loss_vec = torch.stack(losses)  # (T,)
+        if not bool(torch.isfinite(loss_vec).all()):
+            bad = int((~torch.isfinite(loss_vec)).nonzero()[0])
+            raise DivergedError(self.tasks[bad].name, self.step, float(loss_vec[bad]))
+        step_active = active * torch.stack(present).float()
+        extra = self.model.penalty()
+        if cfg.l1 > 0:
+            extra = extra + cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
+        self.optimizer.zero_grad(set_to_none=True)
+        weights = self.strategy.backward(loss_vec, step_active, extra)
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return loss_vec.detach(), weights, {k: v.detach() for k, v in out.items()}
+
+    # ---- evaluation ----------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, split: str) -> dict[str, np.ndarray]:
+        """Raw model outputs per task on a split, in eval mode: task → (N, out_dim)."""
+        self.model.eval()
+        x = self._tensors[split]["x"]
+        parts: dict[str, list[torch.Tensor]] = {t.name: [] for t in self.tasks}
+        for start in range(0, len(x), EVAL_BATCH):
+            out = self.model(x[start : start + EVAL_BATCH])
+            for name in parts:
+                parts[name].append(out[name])
+        return {name: _cat(chunks, t.out_dim) for (name, chunks), t in zip(parts.items(), self.tasks, strict=True)}
+
+    @torch.no_grad()
+    def _split_losses(self, split: str, outputs: dict[str, np.ndarray]) -> list[float]:
+        tensors = self._tensors[split]
+        result = []
+        for spec, loss_fn in zip(self.tasks, self.loss_fns, strict=True):
+            out = torch.from_numpy(outputs[spec.name]).to(self.device)
+            loss, count = loss_fn(out, tensors["y"][spec.name], tensors["mask"][spec.name])
+            result.append(float(loss) if int(count) > 0 else math.nan)
+        return result
+
+    def _epoch_rows(
+        self, order: torch.Tensor, outputs: list[dict[str, torch.Tensor]], train_losses: list[float]
+    ) -> tuple[list[MetricRow], float]:
+        """Long-form rows for this epoch and the value early stopping monitors.
+
+        Training metrics come from the outputs of the training steps themselves (as
+        Keras reports them: free, but measured while the weights moved); validation
+        metrics from a pass in eval mode.
+        """
+        wall = self._elapsed()
+        rows: list[MetricRow] = []
+        perm = order.cpu().numpy()
+        train_split = self.data.train
+        for t, spec in enumerate(self.tasks):
+            rows.append((self.step, self.epoch, wall, spec.name, "train", "loss", train_losses[t], None))
+            out = torch.cat([o[spec.name] for o in outputs]).cpu().numpy()
+            for name, metric in task_metrics(spec, out, train_split.y[spec.name][perm], train_split.mask[spec.name][perm]).items():
+                rows.append((self.step, self.epoch, wall, spec.name, "train", name, metric.value, metric.reason))
+        monitor_split = "val" if len(self.data.val) else "train"
+        if len(self.data.val):
+            val_out = self.predict("val")
+            val_losses = self._split_losses("val", val_out)
+            for t, spec in enumerate(self.tasks):
+                reason = None if not math.isnan(val_losses[t]) else "no labelled rows in this split"
+                rows.append((self.step, self.epoch, wall, spec.name, "val", "loss",
+                             None if reason else val_losses[t], reason))
+                for name, metric in task_metrics(spec, val_out[spec.name], self.data.val.y[spec.name],
+                                                 self.data.val.mask[spec.name]).items():
+                    rows.append((self.step, self.epoch, wall, spec.name, "val", name, metric.value, metric.reason))
+        losses = val_losses if monitor_split == "val" else train_losses
+        monitor = float(np.nansum(losses))
+        return rows, monitor
+
+    def evaluate(self, split: str) -> dict[str, dict[str, Any]]:
+        """Per-task loss and metrics on a split: task → {metric: value or None}."""
+        outputs = self.predict(split)
+        data = self.data.split(split)
+        losses = self._split_losses(split, outputs) if len(data) else [math.nan] * len(self.tasks)
+        result: dict[str, dict[str, Any]] = {}
+        for spec, loss in zip(self.tasks, losses, strict=True):
+            metrics = task_metrics(spec, outputs[spec.name], data.y[spec.name], data.mask[spec.name])
+            values: dict[str, Any] = {"loss": None if math.isnan(loss) else loss}
+            values.update({name: m.value for name, m in metrics.items()})
+            undefined = {name: m.reason for name, m in metrics.items() if m.value is None}
+            if undefined:
+                values["undefined"] = undefined
+            result[spec.name] = values
+        return result
+
+    def summary(self, status: str) -> dict[str, Any]:
+        """The final summary: per-task metrics on every split, best epoch, duration."""
+        summary: dict[str, Any] = {
+            "name": self.config.name,
+            "status": status,
+            "epochs": self.epoch + 1,
+            "steps": self.step,
+            "best_epoch": self._best_epoch if self._best_epoch >= 0 else None,
+            "duration_s": round(self._elapsed(), 3),
+        }
+        if status != "diverged":
+            for split in SPLITS:
+                if len(self.data.split(split)):
+                    summary[split] = self.evaluate(split)
+        return summary
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+
+class _Window:
+    """Accumulates losses and weights between two step reports without syncing the device."""
+
+    def __init__(self, n_tasks: int, device: torch.device) -> None:
+        self.losses = torch.zeros(n_tasks, device=device)
+        self.weights = torch.zeros(n_tasks, device=device)
+        self.count = 0
+
+    def add(self, losses: torch.Tensor, weights: torch.Tensor) -> None:
+        self.losses += losses
+        self.weights += weights
+        self.count += 1
+
+    def event(self, trainer: Trainer, lr: float) -> StepEnd:
+        names = [t.name for t in trainer.tasks]
+        losses = (self.losses / self.count).tolist()
+        weights = (self.weights / self.count).tolist()
+        return StepEnd(
+            step=trainer.step,
+            epoch=trainer.epoch,
+            wall_time=trainer._elapsed(),
+            losses=dict(zip(names, losses, strict=True)),
+            weights=dict(zip(names, weights, strict=True)),
+            lr=lr,
+        )
+
+
+def _shift(x: torch.Tensor) -> torch.Tensor:
+    """Random shift of a whole image batch by up to one pixel, zero-filled: (B, C, H, W)."""
+    dy, dx = (int(v) for v in torch.randint(-1, 2, (2,)))
+    shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    if dy:
+        shifted[:, :, 0 if dy > 0 else -1, :] = 0
+    if dx:
+        shifted[:, :, :, 0 if dx > 0 else -1] = 0
+    return shifted
+
+
+def _cat(chunks: list[torch.Tensor], width: int) -> np.ndarray:
+    if not chunks:
+        return np.zeros((0, width), dtype=np.float32)
+    return torch.cat(chunks).cpu().numpy()

@@ -1,0 +1,61 @@
+"""The interface every loss-weighting strategy implements.
+
+A strategy turns the per-task losses of one step into one backward pass and reports the
+effective weight it gave each task. Loss-level strategies only override
+:meth:`WeightingStrategy.weights`: the base class does a single weighted backward.
+Gradient-level strategies (later) override :meth:`WeightingStrategy.backward`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from mtl.data.tasks import TaskSpec
+
+
+class WeightingStrategy:
+    """Base class: combine task losses as Σ_t w_t · L_t and backpropagate once.
+
+    Args:
+        tasks: the tasks, in the order of the loss vector.
+        options: the strategy's hyperparameters (``loss.options``).
+    """
+
+    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
+        self.tasks = list(tasks)
+        self.options = dict(options or {})
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """Learnable parameters of the strategy itself (optimised with the model)."""
+        return []
+
+    def weights(self, losses: torch.Tensor) -> torch.Tensor:
+        """Task weights for this step, shape (T,), given the task losses, shape (T,)."""
+        raise NotImplementedError
+
+    def backward(
+        self, losses: torch.Tensor, active: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Backpropagate the combined loss; return the effective weights (T,), detached.
+
+        Args:
+            losses: per-task losses (T,), each a scalar with a graph (0 for inactive tasks).
+            active: bool mask (T,) of tasks that train at this step (task scheduling and
+                tasks without labels in the batch).
+            extra: an additional scalar added to the loss (regularisation penalties).
+        """
+        weights = self.weights(losses) * active  # (T,)
+        total = (weights * losses).sum()
+        if extra is not None:
+            total = total + extra
+        total.backward()
+        return weights.detach()
+
+    def epoch_end(self, epoch: int, train_losses: dict[str, float]) -> None:
+        """Called after each epoch with the mean training loss per task (stateful methods)."""
+
+    def reset(self) -> None:
+        """Forget any state (stateful methods override it)."""
