@@ -194,6 +194,8 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 index = order[start : start + cfg.batch_size]
+                if len(index) == 1 and n_train > 1 and self.config.model.batch_norm:
+                    continue  # batch norm cannot train on a single row
                 losses, weights, out = self._train_step(train, index, active)
                 outputs.append(out)
                 window.add(losses, weights)

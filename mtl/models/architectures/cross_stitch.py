@@ -1,0 +1,100 @@
+"""Cross-stitch: one tower per task, mixed after every encoder block by learnable weights.
+
+After block ℓ each task's activation becomes x'_t = Σ_s α_ℓ[t, s] x_s, with a learnable
+T×T matrix α_ℓ per block initialised to 0.9 on the diagonal and 0.1/(T−1) elsewhere.
+
+Reference: I. Misra, A. Shrivastava, A. Gupta, M. Hebert, "Cross-stitch Networks for Multi-task Learning", CVPR 2016.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mtl.config import ModelConfig
+from mtl.models.base import MultiTaskModel
+from mtl.models.encoders import Tower
+
+NAME = "cross-stitch"
+
+
+class CrossStitch(MultiTaskModel):
+    """Task towers whose activations are linearly mixed by a cross-stitch unit after each block.
+
+    The towers are task-specific; the cross-stitch matrices ``alphas`` are shared.
+
+    Args:
+        cfg: the model section of the config.
+        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
+        heads: task name → output width.
+    """
+
+    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+        super().__init__(NAME, input_shape, heads)
+        self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
+        depth = len(self.towers[0].encoder)
+        self.alphas = nn.ParameterList(nn.Parameter(initial_alpha(len(heads))) for _ in range(depth))
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Run the towers block by block, mixing after each block: task → ``(B, out_dim)``."""
+        hidden = [x] * len(self.towers)
+        for index, alpha in enumerate(self.alphas):
+            hidden = [tower.encoder[index](h) for tower, h in zip(self.towers, hidden, strict=True)]
+            hidden = cross_stitch(alpha, hidden)
+        outputs = [tower.head(h) for tower, h in zip(self.towers, hidden, strict=True)]
+        return dict(zip(self.tasks, outputs, strict=True))
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """The cross-stitch matrices (empty when the encoder has no blocks)."""
+        return list(self.alphas)
+
+    def task_parameters(self, task: str) -> list[nn.Parameter]:
+        """The whole tower of ``task``."""
+        return list(self.towers[self.task_index(task)].parameters())
+
+    def describe(self) -> dict[str, Any]:
+        """Each task lists its tower; the cross-stitch units are the shared part."""
+        towers = {task: tower.labels() for task, tower in zip(self.tasks, self.towers, strict=True)}
+        size = len(self.tasks)
+        shared = [f"Cross-stitch {size}×{size} after block {i + 1}" for i in range(len(self.alphas))]
+        return self._description(shared, towers, "task activations mixed after every encoder block")
+
+
+def initial_alpha(tasks: int) -> Tensor:
+    """The T×T starting mix: 0.9 on the diagonal, 0.1/(T−1) elsewhere; ``[[1]]`` for one task."""
+    if tasks == 1:
+        return torch.ones(1, 1)
+    alpha = torch.full((tasks, tasks), 0.1 / (tasks - 1))
+    alpha.fill_diagonal_(0.9)
+    return alpha
+
+
+def cross_stitch(alpha: Tensor, hidden: list[Tensor]) -> list[Tensor]:
+    """Mix task activations: ``out[t] = Σ_s alpha[t, s] · hidden[s]``.
+
+    Args:
+        alpha: ``(T, T)`` mixing weights.
+        hidden: T activations of one shape, ``(B, ...)``.
+
+    Returns:
+        T mixed activations of the same shape.
+    """
+    stacked = torch.stack(hidden)  # (T, B, ...)
+    mixed = torch.einsum("ts,s...->t...", alpha, stacked)  # (T, B, ...)
+    return list(mixed.unbind(0))
+
+
+def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
+    """A cross-stitch network with one tower per task.
+
+    Args:
+        cfg: the model section of the config.
+        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
+        heads: task name → output width.
+
+    Returns:
+        The model.
+    """
+    return CrossStitch(cfg, input_shape, heads)

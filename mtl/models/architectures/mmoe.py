@@ -1,0 +1,93 @@
+"""MMoE: shared expert encoders mixed per task by a softmax gate on the input.
+
+``model.experts`` full encoders are shared by all tasks; each task has a gate (a Linear on
+the flattened input, then softmax over experts) and a head on the gate-weighted mixture
+of the expert outputs.
+
+Reference: J. Ma, Z. Zhao, X. Yi, J. Chen, L. Hong, E. H. Chi, "Modeling Task Relationships in Multi-task Learning with Multi-gate Mixture-of-Experts", KDD 2018.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mtl.config import ModelConfig
+from mtl.models.base import MultiTaskModel
+from mtl.models.encoders import encoder_blocks, head_blocks, output_shape
+
+NAME = "mmoe"
+
+
+class MultiGateMixtureOfExperts(MultiTaskModel):
+    """Shared experts; per task a softmax gate and a head.
+
+    Args:
+        cfg: the model section of the config.
+        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
+        heads: task name → output width.
+    """
+
+    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+        super().__init__(NAME, input_shape, heads)
+        expert_blocks = [encoder_blocks(cfg, input_shape) for _ in range(cfg.experts)]
+        self.experts = nn.ModuleList(nn.Sequential(*blocks) for blocks in expert_blocks)
+        self.expert_width = math.prod(output_shape(expert_blocks[0], input_shape))
+        input_width = math.prod(self.input_shape)
+        self.gates = nn.ModuleList(nn.Linear(input_width, cfg.experts) for _ in heads)
+        self.task_heads = nn.ModuleList(
+            nn.Sequential(*head_blocks(cfg, (self.expert_width,), w)) for w in heads.values()
+        )
+
+    def gate_weights(self, x: Tensor) -> dict[str, Tensor]:
+        """Each task's softmax weights over the experts: task → ``(B, experts)``, rows sum to 1."""
+        flat = torch.flatten(x, 1)  # (B, input_width)
+        return {
+            task: torch.softmax(gate(flat), dim=-1)  # (B, experts)
+            for task, gate in zip(self.tasks, self.gates, strict=True)
+        }
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Experts once, then per task a gated mixture and its head: task → ``(B, out_dim)``."""
+        expert_out = torch.stack([torch.flatten(e(x), 1) for e in self.experts], dim=1)  # (B, E, D)
+        outputs = {}
+        for (task, weights), head in zip(self.gate_weights(x).items(), self.task_heads, strict=True):
+            mixed = torch.einsum("be,bed->bd", weights, expert_out)  # (B, D)
+            outputs[task] = head(mixed)  # (B, out_dim)
+        return outputs
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """The experts' parameters."""
+        return list(self.experts.parameters())
+
+    def task_parameters(self, task: str) -> list[nn.Parameter]:
+        """The gate and the head of ``task``."""
+        index = self.task_index(task)
+        return [*self.gates[index].parameters(), *self.task_heads[index].parameters()]
+
+    def describe(self) -> dict[str, Any]:
+        """One expert's blocks (×E) as shared; each task's gate and head."""
+        count = len(self.experts)
+        shared = [f"{count}× {block.label}" for block in self.experts[0]]
+        tasks = {
+            task: [f"Gate Linear {gate.in_features}→{count} + Softmax", *(b.label for b in head)]
+            for task, gate, head in zip(self.tasks, self.gates, self.task_heads, strict=True)
+        }
+        return self._description(shared, tasks, f"gate-weighted mixture of {count} experts per task")
+
+
+def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
+    """A multi-gate mixture-of-experts model with ``model.experts`` experts.
+
+    Args:
+        cfg: the model section of the config.
+        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
+        heads: task name → output width.
+
+    Returns:
+        The model.
+    """
+    return MultiGateMixtureOfExperts(cfg, input_shape, heads)

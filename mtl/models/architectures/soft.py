@@ -1,0 +1,79 @@
+"""Soft sharing: one tower per task, with an L2 penalty pulling corresponding layers together.
+
+The penalty is ``model.soft_lambda`` × Σ over encoder layers × Σ over task pairs of
+‖W_i − W_j‖² (weights and biases); heads are left free since their widths differ.
+
+Reference: L. Duong, T. Cohn, S. Bird, P. Cook, "Low Resource Dependency Parsing: Cross-lingual Parameter Sharing in a Neural Network Parser", ACL 2015.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+from torch import Tensor, nn
+
+from mtl.config import ModelConfig
+from mtl.models.base import MultiTaskModel
+from mtl.models.encoders import Tower
+
+NAME = "soft"
+
+
+class SoftSharing(MultiTaskModel):
+    """One tower per task; :meth:`penalty` ties the towers' encoder layers together.
+
+    The towers' encoder parameters count as shared (the penalty couples every task's
+    copy); the heads are task-specific.
+
+    Args:
+        cfg: the model section of the config.
+        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
+        heads: task name → output width.
+    """
+
+    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+        super().__init__(NAME, input_shape, heads)
+        self.soft_lambda = cfg.soft_lambda
+        self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Each task's tower on the same input: task → ``(B, out_dim)``."""
+        return {task: tower(x) for task, tower in zip(self.tasks, self.towers, strict=True)}
+
+    def penalty(self) -> Tensor:
+        """``soft_lambda`` × Σ over task pairs and encoder parameters of the squared difference."""
+        total = super().penalty()
+        for first, second in combinations(self.towers, 2):
+            pairs = zip(first.encoder.parameters(), second.encoder.parameters(), strict=True)
+            for mine, theirs in pairs:
+                total = total + (mine - theirs).pow(2).sum()
+        return self.soft_lambda * total
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Every tower's encoder parameters (softly shared through the penalty)."""
+        return [p for tower in self.towers for p in tower.encoder.parameters()]
+
+    def task_parameters(self, task: str) -> list[nn.Parameter]:
+        """The head of ``task``."""
+        return list(self.towers[self.task_index(task)].head.parameters())
+
+    def describe(self) -> dict[str, Any]:
+        """No layer is computed once for all; each task lists its tower, tied by the penalty."""
+        towers = {task: tower.labels() for task, tower in zip(self.tasks, self.towers, strict=True)}
+        coupling = f"L2 penalty (λ = {self.soft_lambda:g}) between corresponding encoder layers"
+        return self._description([], towers, coupling)
+
+
+def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
+    """A soft-sharing model with one tower per task.
+
+    Args:
+        cfg: the model section of the config.
+        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
+        heads: task name → output width.
+
+    Returns:
+        The model.
+    """
+    return SoftSharing(cfg, input_shape, heads)

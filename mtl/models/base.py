@@ -1,0 +1,111 @@
+"""The base class of every sharing architecture: one input batch in, one output per task out."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class MultiTaskModel(nn.Module):
+    """A network with one output per task and a known split of shared and task parameters.
+
+    Subclasses build their layers in ``__init__`` and implement :meth:`forward`,
+    :meth:`shared_parameters`, :meth:`task_parameters` and :meth:`describe`. Every
+    parameter is either shared or belongs to exactly one task, so gradient-level
+    weighting (PCGrad, MGDA) can treat the two groups separately.
+
+    Args:
+        kind: the sharing architecture's registry name ("hard").
+        input_shape: shape of one sample: ``(F,)`` for tables, ``(C, H, W)`` for images.
+        heads: task name → output width (1 for a binary logit, k for k classes or outputs).
+
+    Raises:
+        ValueError: if ``heads`` is empty or an output width is below 1.
+    """
+
+    def __init__(self, kind: str, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+        super().__init__()
+        check_heads(heads)
+        self.kind = kind
+        self.input_shape = tuple(int(size) for size in input_shape)
+        self.heads: dict[str, int] = {name: int(width) for name, width in heads.items()}
+
+    @property
+    def tasks(self) -> list[str]:
+        """Task names in the order of ``heads``."""
+        return list(self.heads)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Raw outputs (logits or values) of every task.
+
+        Args:
+            x: a batch, ``(B, *input_shape)``.
+
+        Returns:
+            Task name → ``(B, heads[task])`` tensor.
+        """
+        raise NotImplementedError
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Parameters used by more than one task (empty when nothing is shared)."""
+        raise NotImplementedError
+
+    def task_parameters(self, task: str) -> list[nn.Parameter]:
+        """Parameters used by ``task`` only.
+
+        Args:
+            task: a key of ``heads``.
+
+        Raises:
+            KeyError: for an unknown task name.
+        """
+        raise NotImplementedError
+
+    def penalty(self) -> Tensor:
+        """Extra loss term the architecture adds to the training loss (zero by default)."""
+        reference = next(self.parameters())
+        return torch.zeros((), device=reference.device, dtype=reference.dtype)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able picture of the structure for diagrams (see :meth:`_description`)."""
+        raise NotImplementedError
+
+    def task_index(self, task: str) -> int:
+        """Position of ``task`` in ``heads``; ``KeyError`` naming the known tasks otherwise."""
+        if task not in self.heads:
+            raise KeyError(f"unknown task {task!r}; the model has: {', '.join(self.heads)}")
+        return self.tasks.index(task)
+
+    def _description(
+        self, shared: list[str], tasks: dict[str, list[str]], coupling: str | None = None
+    ) -> dict[str, Any]:
+        """The common ``describe()`` layout.
+
+        Args:
+            shared: labels of the layers computed once and used by every task, input first.
+            tasks: task name → labels of its own layers, ending with its output layer.
+            coupling: how the task paths interact besides ``shared``, if at all.
+
+        Returns:
+            ``{"kind", "input", "heads", "shared", "tasks", "coupling"}``.
+        """
+        return {
+            "kind": self.kind,
+            "input": list(self.input_shape),
+            "heads": dict(self.heads),
+            "shared": shared,
+            "tasks": tasks,
+            "coupling": coupling,
+        }
+
+
+def check_heads(heads: dict[str, int]) -> None:
+    """Raise ``ValueError`` unless ``heads`` maps at least one task name to a width ≥ 1."""
+    if not heads:
+        raise ValueError("heads is empty; a multi-task model needs at least one task")
+    bad = {name: width for name, width in heads.items() if not isinstance(width, Integral) or width < 1}
+    if bad:
+        raise ValueError(f"output widths must be integers ≥ 1, found {bad}")
