@@ -54,8 +54,20 @@ class DataConfig(_Section):
     )
     augment: bool = Field(False, description="Light augmentation for image datasets: random 1-pixel shifts.")
 
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, value: str) -> str:
+        from mtl.data import DATASETS
+
+        if value not in DATASETS.names():
+            raise ValueError(f"unknown dataset {value!r}; choose one of: {', '.join(DATASETS.names())}")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
+        from mtl.data.catalog import get_dataset
+
+        get_dataset(self.dataset).parse_options(self.dataset, self.options)
         if self.val_fraction + self.test_fraction >= 0.9:
             raise ValueError(
                 f"data.val_fraction + data.test_fraction = {self.val_fraction + self.test_fraction:g} "
@@ -350,7 +362,7 @@ def format_validation_error(err: ValidationError, model: type[BaseModel]) -> str
             msg = problem["msg"].removeprefix("Value error, ")
             value = problem.get("input")
             shown = "" if kind == "value_error" or isinstance(value, dict | list) else f" (got {value!r})"
-            messages.append(f"{loc}: {msg}{shown}" if loc else msg)
+            messages.append(f"{loc}: {msg}{shown}" if loc and not msg.startswith(loc) else msg + shown)
     extra = len(err.errors()) - len(messages)
     text = "; ".join(messages)
     return text + (f"; and {extra} more problem(s)" if extra > 0 else "")

@@ -164,6 +164,8 @@ class Trainer:
                 status = "stopped"
         except DivergedError as err:
             status, error = "diverged", str(err)
+        except KeyboardInterrupt:
+            status, error = "stopped", "interrupted from the keyboard"
         except BaseException as err:
             self._emit("on_run_end", RunEnd(status="failed", summary={}, error=f"{type(err).__name__}: {err}"))
             raise

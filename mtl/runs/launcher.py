@@ -1,0 +1,114 @@
+"""Launch runs as detached worker processes, keep a concurrency limit, stop runs.
+
+``launch`` records a run as queued and calls ``dispatch``, which moves queued runs to
+running (atomically, in the store) while fewer than ``max_running`` run, and starts one
+worker process for each in its own session: it outlives the caller (a CLI that exits, a
+Streamlit rerun, a closed tab). Each worker calls ``dispatch`` again when it ends, so
+the queue advances without a daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mtl.config import ExperimentConfig
+from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
+
+MAX_RUNNING_ENV = "MTL_MAX_RUNNING"
+HEARTBEAT_TIMEOUT_S = 10.0
+"""A running run whose heartbeat is older than this and whose process is gone is ``interrupted``."""
+
+
+def default_max_running() -> int:
+    """The concurrency limit: ``$MTL_MAX_RUNNING``, else 1."""
+    value = os.environ.get(MAX_RUNNING_ENV, "1")
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ValueError(f"{MAX_RUNNING_ENV}={value!r} is not a whole number") from None
+    if limit < 1:
+        raise ValueError(f"{MAX_RUNNING_ENV}={value!r} must be at least 1")
+    return limit
+
+
+def launch(
+    config: ExperimentConfig, store: RunStore, max_running: int | None = None, tags: tuple[str, ...] = ()
+) -> str:
+    """Record ``config`` as a queued run, start it if a slot is free, return its id."""
+    run_id = store.create_run(config.name, config.to_dict(), tags=tags)
+    dispatch(store, max_running)
+    return run_id
+
+
+def dispatch(store: RunStore, max_running: int | None = None) -> list[str]:
+    """Mark dead runs ``interrupted``, then start queued runs while slots are free."""
+    limit = max_running or default_max_running()
+    store.mark_stale(HEARTBEAT_TIMEOUT_S)
+    started = []
+    while (run_id := store.claim_next(limit)) is not None:
+        pid = _spawn_worker(store, run_id, limit)
+        store.set_pid(run_id, pid)
+        started.append(run_id)
+    return started
+
+
+def _spawn_worker(store: RunStore, run_id: str, limit: int) -> int:
+    log = open(store.run_dir(run_id) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mtl.runs.worker", run_id, "--home", str(store.home), "--max-running", str(limit)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    log.close()
+    # Reap the child when it exits, so a long-lived caller never keeps a zombie that looks alive.
+    threading.Thread(target=proc.wait, name=f"reap-{run_id}", daemon=True).start()
+    return proc.pid
+
+
+def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:
+    """Stop a run and return its final status.
+
+    A queued run is cancelled at once. A running one is asked to stop at its next step;
+    if it has not ended within ``grace_s`` its process gets SIGTERM (which the worker
+    also turns into a graceful stop), then SIGKILL, and the run is marked ``stopped``.
+    """
+    status = store.request_stop(run_id)
+    if status in TERMINAL_STATUSES:
+        return status
+    if _wait_terminal(store, run_id, grace_s):
+        return store.get_run(run_id)["status"]
+    pid = store.get_run(run_id)["pid"]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if pid:
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+        if _wait_terminal(store, run_id, grace_s / 2):
+            return store.get_run(run_id)["status"]
+    # The worker may have recorded its own end status in the meantime.
+    with contextlib.suppress(IllegalTransitionError):
+        store.set_status(run_id, "stopped", error=f"terminated after not stopping within {grace_s:g} s")
+    return store.get_run(run_id)["status"]
+
+
+def _wait_terminal(store: RunStore, run_id: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if store.get_run(run_id)["status"] in TERMINAL_STATUSES:
+            return True
+        time.sleep(0.1)
+    return store.get_run(run_id)["status"] in TERMINAL_STATUSES

@@ -1,0 +1,112 @@
+"""A training callback that records a run into the store, in batches, from a background thread.
+
+The training thread only appends rows to an in-memory buffer. A daemon thread flushes the
+buffer every ``flush_every`` seconds (so a reader sees new points within about a second),
+writes the heartbeat, and turns a stop request found in the store into
+``trainer.request_stop()``. The run's final status is written when training ends.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+
+from mtl.runs.store import RunStore, StoreError
+from mtl.train.callbacks import Callback, EpochEnd, RunEnd, StepEnd
+from mtl.train.trainer import Trainer
+
+STEP_SPLIT = "step"
+"""Split name of the losses reported every ``train.log_every`` steps (epoch rows use train/val)."""
+
+
+class StoreRecorder(Callback):
+    """Writes metrics, loss weights, heartbeats and the final status of ``run_id``.
+
+    Args:
+        store: the run store.
+        run_id: the run, already ``running``.
+        flush_every: seconds between background flushes (and heartbeats).
+    """
+
+    def __init__(self, store: RunStore, run_id: str, flush_every: float = 0.5) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.flush_every = flush_every
+        self._metrics: list[tuple] = []
+        self._weights: list[tuple] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._trainer: Trainer | None = None
+
+    def start(self, trainer: Trainer | None = None) -> None:
+        """Start the heartbeat/flush thread (also before training, while data loads)."""
+        if trainer is not None:
+            self._trainer = trainer
+        if self._thread is None:
+            self.store.heartbeat(self.run_id)
+            self._thread = threading.Thread(target=self._run, name=f"recorder-{self.run_id}", daemon=True)
+            self._thread.start()
+
+    def on_run_start(self, trainer: Trainer, event: object) -> None:
+        self.start(trainer)
+
+    def on_step(self, trainer: Trainer, event: StepEnd) -> None:
+        rows = [
+            (event.step, event.epoch, event.wall_time, task, STEP_SPLIT, "loss", value, None)
+            for task, value in event.losses.items()
+        ]
+        rows.append((event.step, event.epoch, event.wall_time, "*", STEP_SPLIT, "lr", event.lr, None))
+        weights = [(event.step, event.epoch, event.wall_time, task, w) for task, w in event.weights.items()]
+        with self._lock:
+            self._metrics.extend(rows)
+            self._weights.extend(weights)
+
+    def on_epoch_end(self, trainer: Trainer, event: EpochEnd) -> None:
+        rows = [(*row[:6], _finite(row[6]), row[7]) for row in event.rows]
+        with self._lock:
+            self._metrics.extend(rows)
+
+    def on_run_end(self, trainer: Trainer, event: RunEnd) -> None:
+        self.close()
+        self.store.set_status(self.run_id, event.status, error=event.error, summary=event.summary or None)
+
+    def close(self) -> None:
+        """Stop the thread and write what is still buffered."""
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered rows (one transaction each); on failure they stay buffered."""
+        with self._lock:
+            metrics, self._metrics = self._metrics, []
+            weights, self._weights = self._weights, []
+        try:
+            if metrics:
+                self.store.add_metrics(self.run_id, metrics)
+                metrics = []
+            if weights:
+                self.store.add_weights(self.run_id, weights)
+        except StoreError:
+            with self._lock:
+                self._metrics[:0] = metrics
+                self._weights[:0] = weights
+            raise
+
+    def _run(self) -> None:
+        while not self._done.wait(self.flush_every):
+            try:
+                self.flush()
+                self.store.heartbeat(self.run_id)
+                if self._trainer is not None and self.store.stop_requested(self.run_id):
+                    self._trainer.request_stop("stop requested")
+            except StoreError as err:  # keep training; the rows stay buffered for the next try
+                print(f"warning: could not write to the run store: {err}", file=sys.stderr, flush=True)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
