@@ -22,8 +22,19 @@ from mtl.config import ExperimentConfig
 from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
 
 MAX_RUNNING_ENV = "MTL_MAX_RUNNING"
-HEARTBEAT_TIMEOUT_S = 10.0
+HEARTBEAT_TIMEOUT_ENV = "MTL_HEARTBEAT_TIMEOUT"
+DEFAULT_HEARTBEAT_TIMEOUT_S = 10.0
 """A running run whose heartbeat is older than this and whose process is gone is ``interrupted``."""
+
+
+def heartbeat_timeout() -> float:
+    """Seconds without a heartbeat before a dead worker's run is ``interrupted``
+    (``$MTL_HEARTBEAT_TIMEOUT``, else 10; workers beat every 0.5 s)."""
+    value = os.environ.get(HEARTBEAT_TIMEOUT_ENV)
+    try:
+        return DEFAULT_HEARTBEAT_TIMEOUT_S if value is None else max(1.0, float(value))
+    except ValueError:
+        raise ValueError(f"{HEARTBEAT_TIMEOUT_ENV}={value!r} is not a number of seconds") from None
 
 
 def default_max_running() -> int:
@@ -50,7 +61,7 @@ def launch(
 def dispatch(store: RunStore, max_running: int | None = None) -> list[str]:
     """Mark dead runs ``interrupted``, then start queued runs while slots are free."""
     limit = max_running or default_max_running()
-    store.mark_stale(HEARTBEAT_TIMEOUT_S)
+    store.mark_stale(heartbeat_timeout())
     started = []
     while (run_id := store.claim_next(limit)) is not None:
         pid = _spawn_worker(store, run_id, limit)

@@ -1,0 +1,54 @@
+"""Shared fixtures: a throw-away run store home and a way to call the real CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty store home; workers started from it are killed at teardown."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("MTL_HOME", str(folder))
+    monkeypatch.setenv("MTL_HEARTBEAT_TIMEOUT", "2")
+    yield folder
+    if (folder / "store.sqlite").exists():
+        from mtl.runs.store import RunStore
+
+        for pid in RunStore(folder).list_runs(["running"])["pid"].dropna():
+            try:
+                os.killpg(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def cli_env(home: Path | None = None) -> dict[str, str]:
+    """Environment for a CLI subprocess: the project on PYTHONPATH, a short heartbeat timeout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["MTL_HEARTBEAT_TIMEOUT"] = "2"
+    if home is not None:
+        env["MTL_HOME"] = str(home)
+    return env
+
+
+def run_cli(*args: str, home: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "mtl", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(home),
+        cwd=ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
