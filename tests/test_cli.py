@@ -1,0 +1,144 @@
+"""The command line through real subprocesses: output, exit codes and one-line user errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import run_cli
+
+from mtl.runs.store import RunStore
+
+
+def assert_user_error(result, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_listing_commands() -> None:
+    datasets = run_cli("datasets", "--json")
+    names = {d["name"] for d in json.loads(datasets.stdout)}
+    assert {"penguins", "digits", "wine", "synthetic", "seed-example", "csv"} <= names
+    presets = json.loads(run_cli("presets", "--json").stdout)
+    assert {"penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"} <= {p["name"] for p in presets}
+    archs = json.loads(run_cli("architectures", "--json").stdout)
+    assert {a["name"] for a in archs} == {"independent", "hard", "soft", "cross-stitch", "mmoe"}
+
+
+def test_run_json_records_into_store_and_exports(home: Path, tmp_path: Path) -> None:
+    result = run_cli("run", "--preset", "seed-example", "--set", "train.epochs=3", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)  # stdout is exactly one JSON object
+    assert summary["name"] == "seed-example" and summary["status"] == "finished"
+    assert set(summary["test"]["label"]) >= {"accuracy", "precision", "recall", "f1", "auc_roc"}
+    assert set(summary["test"]["regression"]) >= {"mse", "rmse", "mae", "r2"}
+    run_id = summary["run_id"]
+    assert (Path(summary["output"]) / "checkpoint.pt").is_file()
+
+    listed = json.loads(run_cli("runs", "--json", home=home).stdout)
+    assert [(r["id"], r["status"]) for r in listed] == [(run_id, "finished")]
+    shown = json.loads(run_cli("show", run_id, "--json", home=home).stdout)
+    assert shown["config"]["train"]["epochs"] == 3
+    assert shown["best"]["label"]["accuracy"]["epoch"] in (0, 1, 2)
+
+    out = tmp_path / "metrics.csv"
+    assert run_cli("export", run_id, "--csv", str(out), home=home).returncode == 0
+    exported = pd.read_csv(out)
+    assert len(exported) == len(RunStore(home).metrics(run_id))
+
+    assert run_cli("delete", run_id, home=home).returncode == 0
+    assert_user_error(run_cli("show", run_id, home=home), f"no run '{run_id}'")
+
+
+def test_detach_prints_run_id(home: Path) -> None:
+    result = run_cli("run", "--preset", "seed-example", "--set", "train.epochs=2", "--detach", home=home)
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.strip()
+    assert RunStore(home).get_run(run_id)["status"] in {"running", "finished"}
+    stopped = run_cli("stop", run_id, home=home)
+    assert stopped.returncode == 0 and run_id in stopped.stdout
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def csv_config(tmp_path: Path, csv: Path, tasks: str, extra: str = "") -> Path:
+    return write(
+        tmp_path / "config.yaml",
+        f"name: t\ndata: {{dataset: csv, path: {csv}}}\ntasks: {tasks}\ntrain: {{epochs: 2}}\n{extra}",
+    )
+
+
+GOOD_CSV = "a,b,c,y\n" + "".join(f"{i % 7},{i * 0.5},{'xy'[i % 2]},{i % 2}\n" for i in range(60))
+
+
+@pytest.mark.parametrize(
+    ("case", "fragments"),
+    [
+        ("wrong_key", ["unknown key 'epoch'", "allowed keys"]),
+        ("unknown_dataset", ["unknown dataset 'iris'", "penguins"]),
+        ("missing_column", ["target column(s) ['nope'] not in the data"]),
+        ("one_class", ["only one class"]),
+        ("empty_csv", ["is empty"]),
+        ("malformed_csv", ["is malformed"]),
+        ("batch_size_0", ["train.batch_size", "greater than or equal to 1"]),
+        ("negative_weight", ["tasks.0.weight", "greater than or equal to 0"]),
+        ("bad_set", ["dotted.key=value"]),
+        ("missing_file", ["not found"]),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, home: Path, case: str, fragments: list[str]) -> None:
+    good = write(tmp_path / "good.csv", GOOD_CSV)
+    y_task = "[{name: y, target: y}]"
+    args: list[str]
+    if case == "wrong_key":
+        args = ["run", "--preset", "penguins", "--set", "train.epoch=3"]
+    elif case == "unknown_dataset":
+        args = ["run", "--preset", "penguins", "--set", "data.dataset=iris"]
+    elif case == "missing_column":
+        args = ["run", str(csv_config(tmp_path, good, "[{name: y, target: nope}]"))]
+    elif case == "one_class":
+        one = write(tmp_path / "one.csv", "a,y\n" + "".join(f"{i},1\n" for i in range(30)))
+        args = ["run", str(csv_config(tmp_path, one, "[{name: y, target: y, kind: binary}]"))]
+    elif case == "empty_csv":
+        args = ["run", str(csv_config(tmp_path, write(tmp_path / "e.csv", ""), y_task))]
+    elif case == "malformed_csv":
+        bad = write(tmp_path / "m.csv", 'a,b,y\n1,2,3\n4,"5,6\n7,8,9,10,11\n')
+        args = ["run", str(csv_config(tmp_path, bad, y_task))]
+    elif case == "batch_size_0":
+        args = ["run", "--preset", "penguins", "--set", "train.batch_size=0"]
+    elif case == "negative_weight":
+        args = ["run", "--preset", "penguins", "--set", "tasks.0.weight=-1"]
+    elif case == "bad_set":
+        args = ["run", "--preset", "penguins", "--set", "train.epochs"]
+    else:
+        args = ["run", str(tmp_path / "absent.yaml")]
+    assert_user_error(run_cli(*args, home=home), *fragments)
+    # A rejected run leaves nothing behind in the store.
+    if (home / "store.sqlite").exists():
+        assert RunStore(home).list_runs().empty
+
+
+def test_diverging_run_exits_3_and_names_the_task(tmp_path: Path, home: Path) -> None:
+    rows = "".join(f"{i * 0.37},{i % 2},{(i + 1) * 1e30}\n" for i in range(60))
+    data = write(tmp_path / "huge.csv", "a,c,big\n" + rows)
+    config = csv_config(
+        tmp_path, data, "[{name: c, target: c}, {name: big, target: big, kind: regression}]",
+        "loss: {weighting: equal}\n",
+    )
+    result = run_cli("run", str(config), "--set", "data.standardize_targets=false", "--json", home=home)
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "diverged"
+    assert "task 'big'" in summary["error"]
+    assert "Traceback" not in result.stderr
+    run = RunStore(home).get_run(summary["run_id"])
+    assert run["status"] == "diverged" and "task 'big'" in run["error"]
