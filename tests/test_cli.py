@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from mtl.runs.store import RunStore
 
 

@@ -50,6 +50,10 @@ class Dataset:
 
     def parse_options(self, name: str, options: dict[str, Any]) -> BaseModel:
         """Validate ``data.options``; :class:`ConfigError` names the bad key."""
+        if options and not self.options.model_fields:
+            raise ConfigError(
+                f"data.options: dataset {name!r} takes no options; remove {', '.join(map(repr, options))}"
+            )
         try:
             return self.options.model_validate(options or {})
         except ValidationError as err:

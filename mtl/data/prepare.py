@@ -108,7 +108,10 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     ]
 
     def make_split(rows: np.ndarray) -> Split:
-        x = np.asarray(preprocessor.transform(features.iloc[rows]), dtype=np.float32)
+        if len(rows) == 0:  # data.val_fraction: 0 (scikit-learn refuses to transform no rows)
+            x = np.zeros((0, len(feature_names)), dtype=np.float32)
+        else:
+            x = np.asarray(preprocessor.transform(features.iloc[rows]), dtype=np.float32)
         x = x.reshape((len(rows), *input_shape))
         part = frame.iloc[rows]
         y, mask = {}, {}
