@@ -21,6 +21,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = tmp_path / "home"
     monkeypatch.setenv("MTL_HOME", str(folder))
     monkeypatch.setenv("MTL_HEARTBEAT_TIMEOUT", "2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models on a shared 2-core machine
     yield folder
     if (folder / "store.sqlite").exists():
         from mtl.runs.store import RunStore
@@ -35,6 +36,7 @@ def cli_env(home: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env["MTL_HEARTBEAT_TIMEOUT"] = "2"
+    env["OMP_NUM_THREADS"] = "1"
     if home is not None:
         env["MTL_HOME"] = str(home)
     return env

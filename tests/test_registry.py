@@ -26,12 +26,15 @@ names = ARCHITECTURES.names() + WEIGHTINGS.names() + DATASETS.names()
 entries = ARCHITECTURES.entries() + WEIGHTINGS.entries() + DATASETS.entries()
 assert all(e.description for e in entries)
 assert 'hard' in names and 'manual' in names and 'penguins' in names, names
+from mtl.config import ExperimentConfig
+ExperimentConfig.from_dict({'data': {'dataset': 'synthetic', 'options': {'p': 0.9}},
+                            'tasks': [{'name': 'y1', 'target': 'y1'}], 'model': {'sharing': 'mmoe'}})
 assert 'torch' not in sys.modules, 'torch was imported'
 print(len(names))
 """
 
 
-def test_listing_does_not_import_torch() -> None:
+def test_listing_and_validating_configs_does_not_import_torch() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run(
         [sys.executable, "-c", LIST_WITHOUT_TORCH], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

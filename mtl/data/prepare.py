@@ -190,6 +190,8 @@ def split_rows(
     seed = config.train.seed
     strat_task = config.data.stratify or next((n for n, k in kinds.items() if k != "regression"), None)
     labels = None
+    if config.data.stratify is not None and kinds[config.data.stratify] == "regression":
+        warnings.append(f"data.stratify: task {strat_task!r} is a regression task; the split is not stratified")
     if strat_task is not None and kinds[strat_task] != "regression":
         column = next(t for t in config.tasks if t.name == strat_task).targets[0]
         labels = frame[column].astype("object").where(frame[column].notna(), "<missing>").astype(str).to_numpy()

@@ -27,7 +27,8 @@ class TaskLoss:
         """Unreduced loss (B,) and each row's weight in the mean (B,)."""
         kind, loss = self.spec.kind, self.spec.loss
         if kind == "multiclass":
-            rows = F.cross_entropy(output, y, weight=self.class_weights, reduction="none")  # (B,)
+            # unweighted rows; the class weights enter once, through the weighted mean in __call__
+            rows = F.cross_entropy(output, y, reduction="none")  # (B,)
             scale = self.class_weights[y] if self.class_weights is not None else torch.ones_like(rows)
             return rows, scale
         if kind == "binary":

@@ -190,6 +190,7 @@ class Trainer:
             order = torch.randperm(n_train, generator=generator).to(self.device)
             window = _Window(len(self.tasks), self.device)
             epoch_sum = torch.zeros(len(self.tasks), device=self.device)
+            epoch_steps = 0
             outputs: list[dict[str, torch.Tensor]] = []
             for start in range(0, n_train, cfg.batch_size):
                 lr = learning_rate(cfg, self.step, steps_per_epoch, plateau_scale)
@@ -202,6 +203,7 @@ class Trainer:
                 outputs.append(out)
                 window.add(losses, weights)
                 epoch_sum += losses
+                epoch_steps += 1
                 self.step += 1
                 if self.step % cfg.log_every == 0:
                     self._emit("on_step", window.event(self, lr))
@@ -209,7 +211,7 @@ class Trainer:
                 if self._stop_reason is not None:
                     return
             # evaluation and epoch events
-            train_losses = (epoch_sum / steps_per_epoch).tolist()
+            train_losses = (epoch_sum / max(1, epoch_steps)).tolist()
             self.strategy.epoch_end(epoch, dict(zip([t.name for t in self.tasks], train_losses, strict=True)))
             rows, monitor = self._epoch_rows(order, outputs, train_losses)
             improved = monitor < self._best_monitor - 1e-12
@@ -251,7 +253,7 @@ class Trainer:
         loss_vec = torch.stack(losses)  # (T,)
         if not bool(torch.isfinite(loss_vec).all()):
             bad = int((~torch.isfinite(loss_vec)).nonzero()[0])
-            raise DivergedError(self.tasks[bad].name, self.step, float(loss_vec[bad]))
+            raise DivergedError(self.tasks[bad].name, self.step, float(loss_vec[bad].detach()))
         step_active = active * torch.stack(present).float()
         extra = self.model.penalty()
         if cfg.l1 > 0:
@@ -298,7 +300,8 @@ class Trainer:
         """
         wall = self._elapsed()
         rows: list[MetricRow] = []
-        perm = order.cpu().numpy()
+        seen = sum(len(next(iter(o.values()))) for o in outputs)
+        perm = order.cpu().numpy()[:seen]  # a skipped one-row last batch (batch norm) has no outputs
         train_split = self.data.train
         for t, spec in enumerate(self.tasks):
             rows.append((self.step, self.epoch, wall, spec.name, "train", "loss", train_losses[t], None))
