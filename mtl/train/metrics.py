@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import sklearn
 from sklearn import metrics as skm
 
 from mtl.data.tasks import TaskSpec
@@ -56,9 +57,13 @@ def task_metrics(spec: TaskSpec, outputs: np.ndarray, y: np.ndarray, mask: np.nd
     if not mask.any():
         return {m: MetricValue(None, "no labelled rows in this split") for m in names}
     outputs, y = outputs[mask], y[mask]
-    if spec.kind == "regression":
-        return regression_metrics(to_original_units(spec, y), to_original_units(spec, outputs.reshape(y.shape)))
-    return classification_metrics(y.astype(np.int64), probabilities(spec, outputs), len(spec.classes or []))
+    if not np.isfinite(outputs).all():
+        return {m: MetricValue(None, "the model's outputs are not finite") for m in names}
+    # Inputs are checked here, so scikit-learn's own per-call validation can be skipped (hot path).
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        if spec.kind == "regression":
+            return regression_metrics(to_original_units(spec, y), to_original_units(spec, outputs.reshape(y.shape)))
+        return classification_metrics(y.astype(np.int64), probabilities(spec, outputs), len(spec.classes or []))
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, MetricValue]:

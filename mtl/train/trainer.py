@@ -101,6 +101,12 @@ class Trainer:
         self.epoch = 0
         self._stop_reason: str | None = None
         self._tensors = {name: self._to_device(self.data.split(name)) for name in SPLITS}
+        # Hot-path shortcuts: a task whose training labels are all present and that has no
+        # class weights uses one fused loss op; architectures without a penalty skip it.
+        self._complete = [
+            bool(self.data.train.mask[t.name].all()) and t.class_weights is None for t in self.tasks
+        ]
+        self._has_penalty = type(self.model).penalty is not MultiTaskModel.penalty
 
     # ---- control -------------------------------------------------------------------
 
@@ -182,36 +188,38 @@ class Trainer:
         n_train = len(self.data.train)
         self._best_monitor, self._best_state, self._best_epoch = math.inf, None, -1
         bad_epochs, plateau_bad, plateau_scale = 0, 0, 1.0
+        current_lr = math.nan
         last_start = max(t.start_epoch for t in self.tasks)
         for epoch in range(cfg.epochs):
             self.epoch = epoch
             self.model.train()
-            active = torch.tensor([float(epoch >= t.start_epoch) for t in self.tasks], device=self.device)
+            flags = [float(epoch >= t.start_epoch) for t in self.tasks]
+            active = None if all(flags) else torch.tensor(flags, device=self.device)
             order = torch.randperm(n_train, generator=generator).to(self.device)
-            window = _Window(len(self.tasks), self.device)
-            epoch_sum = torch.zeros(len(self.tasks), device=self.device)
-            epoch_steps = 0
+            window = _Window()
+            epoch_losses: list[torch.Tensor] = []
             outputs: list[dict[str, torch.Tensor]] = []
             for start in range(0, n_train, cfg.batch_size):
                 lr = learning_rate(cfg, self.step, steps_per_epoch, plateau_scale)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                if lr != current_lr:
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
+                    current_lr = lr
                 index = order[start : start + cfg.batch_size]
                 if len(index) == 1 and n_train > 1 and self.config.model.batch_norm:
                     continue  # batch norm cannot train on a single row
                 losses, weights, out = self._train_step(train, index, active)
                 outputs.append(out)
                 window.add(losses, weights)
-                epoch_sum += losses
-                epoch_steps += 1
+                epoch_losses.append(losses)
                 self.step += 1
                 if self.step % cfg.log_every == 0:
                     self._emit("on_step", window.event(self, lr))
-                    window = _Window(len(self.tasks), self.device)
+                    window = _Window()
                 if self._stop_reason is not None:
                     return
             # evaluation and epoch events
-            train_losses = (epoch_sum / max(1, epoch_steps)).tolist()
+            train_losses = torch.stack(epoch_losses).mean(dim=0).tolist() if epoch_losses else [math.nan] * len(self.tasks)
             self.strategy.epoch_end(epoch, dict(zip([t.name for t in self.tasks], train_losses, strict=True)))
             rows, monitor = self._epoch_rows(order, outputs, train_losses)
             improved = monitor < self._best_monitor - 1e-12
@@ -237,7 +245,7 @@ class Trainer:
                 return
 
     def _train_step(
-        self, split: dict[str, Any], index: torch.Tensor, active: torch.Tensor
+        self, split: dict[str, Any], index: torch.Tensor, active: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.config.train
         x = split["x"].index_select(0, index)  # (B, *input_shape)
@@ -245,19 +253,28 @@ class Trainer:
             x = _shift(x)
         out = self.model(x)  # task → (B, out_dim)
         losses, present = [], []
-        for spec, loss_fn in zip(self.tasks, self.loss_fns, strict=True):
+        for t, (spec, loss_fn) in enumerate(zip(self.tasks, self.loss_fns, strict=True)):
+            y = split["y"][spec.name].index_select(0, index)
+            if self._complete[t]:
+                losses.append(loss_fn.unmasked(out[spec.name], y))
+                continue
             mask = split["mask"][spec.name].index_select(0, index)
-            loss, count = loss_fn(out[spec.name], split["y"][spec.name].index_select(0, index), mask)
+            loss, count = loss_fn(out[spec.name], y, mask)
             losses.append(loss)
-            present.append(count > 0)
+            present.append((t, count))
         loss_vec = torch.stack(losses)  # (T,)
-        if not bool(torch.isfinite(loss_vec).all()):
-            bad = int((~torch.isfinite(loss_vec)).nonzero()[0])
+        if not math.isfinite(float(loss_vec.detach().sum())):
+            bad = int((~torch.isfinite(loss_vec.detach())).nonzero()[0])
             raise DivergedError(self.tasks[bad].name, self.step, float(loss_vec[bad].detach()))
-        step_active = active * torch.stack(present).float()
-        extra = self.model.penalty()
+        step_active = active
+        missing = [t for t, count in present if int(count) == 0]
+        if missing:  # tasks without a label in this batch do not train on it
+            step_active = torch.ones(len(self.tasks), device=self.device) if active is None else active.clone()
+            step_active[missing] = 0.0
+        extra = self.model.penalty() if self._has_penalty else None
         if cfg.l1 > 0:
-            extra = extra + cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
+            l1 = cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
+            extra = l1 if extra is None else extra + l1
         self.optimizer.zero_grad(set_to_none=True)
         weights = self.strategy.backward(loss_vec, step_active, extra)
         if cfg.grad_clip is not None:
@@ -340,7 +357,7 @@ class Trainer:
         return result
 
     def summary(self, status: str) -> dict[str, Any]:
-        """The final summary: per-task metrics on every split, best epoch, duration."""
+        """The final summary: per-task validation and test metrics, best epoch, duration."""
         summary: dict[str, Any] = {
             "name": self.config.name,
             "status": status,
@@ -350,7 +367,8 @@ class Trainer:
             "duration_s": round(self._elapsed(), 3),
         }
         if status != "diverged":
-            for split in SPLITS:
+            # Training-split metrics are in the epoch rows; the summary holds held-out splits.
+            for split in ("val", "test"):
                 if len(self.data.split(split)):
                     summary[split] = self.evaluate(split)
         return summary
@@ -360,22 +378,20 @@ class Trainer:
 
 
 class _Window:
-    """Accumulates losses and weights between two step reports without syncing the device."""
+    """Collects the losses and weights between two step reports; reduced only at report time."""
 
-    def __init__(self, n_tasks: int, device: torch.device) -> None:
-        self.losses = torch.zeros(n_tasks, device=device)
-        self.weights = torch.zeros(n_tasks, device=device)
-        self.count = 0
+    def __init__(self) -> None:
+        self.losses: list[torch.Tensor] = []
+        self.weights: list[torch.Tensor] = []
 
     def add(self, losses: torch.Tensor, weights: torch.Tensor) -> None:
-        self.losses += losses
-        self.weights += weights
-        self.count += 1
+        self.losses.append(losses)
+        self.weights.append(weights)
 
     def event(self, trainer: Trainer, lr: float) -> StepEnd:
         names = [t.name for t in trainer.tasks]
-        losses = (self.losses / self.count).tolist()
-        weights = (self.weights / self.count).tolist()
+        losses = torch.stack(self.losses).mean(dim=0).tolist()  # (T,)
+        weights = torch.stack(self.weights).mean(dim=0).tolist()  # (T,)
         return StepEnd(
             step=trainer.step,
             epoch=trainer.epoch,

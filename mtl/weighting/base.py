@@ -37,18 +37,20 @@ class WeightingStrategy:
         raise NotImplementedError
 
     def backward(
-        self, losses: torch.Tensor, active: torch.Tensor, extra: torch.Tensor | None = None
+        self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Backpropagate the combined loss; return the effective weights (T,), detached.
 
         Args:
-            losses: per-task losses (T,), each a scalar with a graph (0 for inactive tasks).
-            active: bool mask (T,) of tasks that train at this step (task scheduling and
-                tasks without labels in the batch).
+            losses: per-task losses (T,), each a scalar with a graph.
+            active: 0/1 mask (T,) of tasks that train at this step (task scheduling and
+                tasks without labels in the batch); ``None`` when all of them do.
             extra: an additional scalar added to the loss (regularisation penalties).
         """
-        weights = self.weights(losses) * active  # (T,)
-        total = (weights * losses).sum()
+        weights = self.weights(losses)  # (T,)
+        if active is not None:
+            weights = weights * active
+        total = torch.dot(weights, losses)
         if extra is not None:
             total = total + extra
         total.backward()

@@ -15,5 +15,9 @@ NAME = "equal"
 class Strategy(WeightingStrategy):
     """w_t = 1 for every task."""
 
+    _ones: torch.Tensor | None = None
+
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
-        return torch.ones_like(losses)
+        if self._ones is None or self._ones.shape != losses.shape or self._ones.device != losses.device:
+            self._ones = torch.ones_like(losses, requires_grad=False).detach()
+        return self._ones

@@ -24,4 +24,6 @@ class Strategy(WeightingStrategy):
         self._weights = torch.tensor([t.weight for t in self.tasks], dtype=torch.float32)
 
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
-        return self._weights.to(losses.device)
+        if self._weights.device != losses.device:
+            self._weights = self._weights.to(losses.device)
+        return self._weights
