@@ -170,7 +170,7 @@ def select_features(
         is_numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         integer_like = is_numeric and bool(np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0))
         n_unique = values.nunique()
-        if explicit is None and n_rows >= 20 and n_unique == len(values) and (not is_numeric or integer_like):
+        if explicit is None and n_rows >= 20 and n_unique == len(values) and _id_like(column, values, is_numeric, integer_like):
             warnings.append(f"column {column!r} looks like an ID (every value distinct) and was left out")
             continue
         if explicit is None and not is_numeric and n_unique > max(50, n_rows // 2):
@@ -180,6 +180,19 @@ def select_features(
     if not numeric and not categorical:
         raise DataError("no usable feature columns are left; name them in data.features")
     return numeric, categorical
+
+
+def _id_like(column: object, values: pd.Series, is_numeric: bool, integer_like: bool) -> bool:
+    """All-distinct values that identify rows: strings, or integers that are consecutive
+    (a row number) or sit in a column named like an id."""
+    if not is_numeric:
+        return True
+    if not integer_like:
+        return False
+    name = str(column).strip().lower()
+    named_id = name == "id" or name.endswith(("_id", " id", "-id")) or name.startswith(("id_", "id "))
+    consecutive = float(values.max()) - float(values.min()) + 1 == len(values)
+    return named_id or consecutive
 
 
 def split_rows(

@@ -107,6 +107,7 @@ class Trainer:
             bool(self.data.train.mask[t.name].all()) and t.class_weights is None for t in self.tasks
         ]
         self._has_penalty = type(self.model).penalty is not MultiTaskModel.penalty
+        self._augment_rng = torch.Generator().manual_seed(config.train.seed + 1)
 
     # ---- control -------------------------------------------------------------------
 
@@ -250,7 +251,7 @@ class Trainer:
         cfg = self.config.train
         x = split["x"].index_select(0, index)  # (B, *input_shape)
         if self.config.data.augment and x.dim() == 4:
-            x = _shift(x)
+            x = _shift(x, self._augment_rng)
         out = self.model(x)  # task → (B, out_dim)
         losses, present = [], []
         for t, (spec, loss_fn) in enumerate(zip(self.tasks, self.loss_fns, strict=True)):
@@ -402,9 +403,9 @@ class _Window:
         )
 
 
-def _shift(x: torch.Tensor) -> torch.Tensor:
+def _shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random shift of a whole image batch by up to one pixel, zero-filled: (B, C, H, W)."""
-    dy, dx = (int(v) for v in torch.randint(-1, 2, (2,)))
+    dy, dx = (int(v) for v in torch.randint(-1, 2, (2,), generator=generator))
     shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
     if dy:
         shifted[:, :, 0 if dy > 0 else -1, :] = 0

@@ -309,3 +309,28 @@ def test_standardize_targets_off_keeps_raw_values() -> None:
     np.testing.assert_allclose(
         data.train.y["regression"], raw(cfg).iloc[data.train.rows][["r0", "r1", "r2"]].to_numpy(), rtol=1e-6
     )
+
+
+def test_distinct_integer_feature_is_kept_but_row_numbers_and_named_ids_are_not(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import pandas as pd
+
+    from mtl.config import ExperimentConfig as _Config
+    from mtl.data.prepare import prepare as _prepare
+
+    rng = np.random.default_rng(0)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "income": rng.choice(np.arange(10_000, 90_000), size=n, replace=False),  # distinct, not consecutive
+            "row": np.arange(n) + 100,  # a row number
+            "customer_id": rng.choice(np.arange(1, 10_000), size=n, replace=False),
+            "y": rng.integers(0, 2, size=n),
+        }
+    )
+    path = tmp_path / "ids.csv"
+    frame.to_csv(path, index=False)
+    config = _Config.from_dict({"data": {"dataset": "csv", "path": str(path)}, "tasks": [{"name": "y", "target": "y"}]})
+    data = _prepare(config)
+    assert data.input_columns == ["income"]
+    assert any("'row'" in w for w in data.warnings) and any("'customer_id'" in w for w in data.warnings)
