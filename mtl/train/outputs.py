@@ -9,6 +9,7 @@ from pathlib import Path
 from mtl.config import ExperimentConfig
 from mtl.train.callbacks import Callback, EpochEnd, RunEnd, RunStart
 from mtl.train.checkpoint import save_checkpoint
+from mtl.train.predictions import PREDICTIONS_DIR, prediction_frame
 from mtl.train.trainer import Trainer
 
 METRIC_COLUMNS = ("step", "epoch", "wall_time", "task", "split", "metric", "value", "reason")
@@ -16,7 +17,8 @@ METRIC_COLUMNS = ("step", "epoch", "wall_time", "task", "split", "metric", "valu
 
 class OutputWriter(Callback):
     """Writes ``config.yaml``, ``tasks.json``, ``metrics.csv`` (appended each epoch),
-    ``summary.json`` and ``checkpoint.pt`` (+ ``preprocessor.joblib``) into ``folder``.
+    ``summary.json``, ``checkpoint.pt`` (+ ``preprocessor.joblib``) and the test
+    predictions (``predictions/<task>.csv``) into ``folder``.
 
     The checkpoint is written when the run ends finished or stopped (not when it
     diverged: its weights are not finite).
@@ -41,3 +43,15 @@ class OutputWriter(Callback):
         (self.folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         if event.status in ("finished", "stopped"):
             save_checkpoint(self.folder, trainer.model, trainer.config, trainer.data, status=event.status)
+            self._write_predictions(trainer)
+
+    def _write_predictions(self, trainer: Trainer) -> None:
+        """Test-split predictions, one CSV per task (what the Evaluate page shows)."""
+        split = trainer.data.test
+        if not len(split):
+            return
+        folder = self.folder / PREDICTIONS_DIR
+        folder.mkdir(exist_ok=True)
+        outputs = trainer.predict("test")
+        for spec in trainer.tasks:
+            prediction_frame(spec, outputs[spec.name], split).to_csv(folder / f"{spec.name}.csv", index=False)
