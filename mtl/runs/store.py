@@ -985,6 +985,20 @@ class RunStore:
 
         return _frame(self._call(op), columns, dtypes)
 
+    def extremes(self, split: str = "val") -> pd.DataFrame:
+        """Per run, task and metric of one split: the lowest and highest value and the last
+        epoch recorded, in one query over every run (the Compare page's "best" columns).
+
+        Returns:
+            Columns ``run_id, task, metric, min, max, last_epoch``.
+        """
+        sql = (
+            "SELECT run_id, task, metric, MIN(value), MAX(value), MAX(epoch) FROM metrics "
+            "WHERE split = ? AND value IS NOT NULL GROUP BY run_id, task, metric"
+        )
+        rows = self._call(lambda conn: conn.execute(sql, (split,)).fetchall())
+        return pd.DataFrame(rows, columns=["run_id", "task", "metric", "min", "max", "last_epoch"])
+
     def export_csv(self, run_id: str, path: str | Path) -> Path:
         """Write the run's metrics in long form (one row per value) to a CSV file.
 

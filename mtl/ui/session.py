@@ -1,0 +1,68 @@
+"""Streamlit-side glue shared by the pages: the run store, run links, status badges.
+
+The store is the truth: pages read it on every rerun and keep nothing that cannot be
+rebuilt from it, so a refresh, a second tab or a restarted server loses nothing.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mtl.runs.launcher import dispatch
+from mtl.runs.store import RunStore, resolve_home
+
+STATUS_ICONS = {
+    "queued": "⏳",
+    "running": "🏃",
+    "finished": "✅",
+    "stopped": "⏹️",
+    "failed": "❌",
+    "diverged": "💥",
+    "interrupted": "⚠️",
+}
+
+
+@st.cache_resource(show_spinner=False)
+def _store(home: str) -> RunStore:
+    return RunStore(home)
+
+
+def store() -> RunStore:
+    """The run store under ``$MTL_HOME`` (or ``./mtl-runs``), one per server process."""
+    return _store(str(resolve_home()))
+
+
+def refresh_queue() -> None:
+    """Mark dead workers' runs ``interrupted`` and start queued runs when slots are free."""
+    dispatch(store())
+
+
+def status_label(status: str) -> str:
+    """A status with its icon, for tables and headers."""
+    return f"{STATUS_ICONS.get(status, '')} {status}"
+
+
+def run_from_query(page_key: str) -> str | None:
+    """The run id in the URL (``?run=…``), else the one picked last on this page, else None."""
+    run_id = st.query_params.get("run")
+    if run_id:
+        st.session_state[f"{page_key}.run"] = run_id
+        return run_id
+    return st.session_state.get(f"{page_key}.run")
+
+
+def pick_run(page_key: str, statuses: tuple[str, ...] | None = None) -> str | None:
+    """A run picker (newest first) that keeps the choice in the URL so a refresh keeps it."""
+    runs = store().list_runs(list(statuses) if statuses else None)
+    if runs.empty:
+        st.info("No runs yet. Start one from **Home** (a preset) or **Experiment**.")
+        return None
+    ids = runs["id"].tolist()
+    labels = {r.id: f"{r.name} · {r.id} · {status_label(r.status)}" for r in runs.itertuples()}
+    current = run_from_query(page_key)
+    index = ids.index(current) if current in ids else 0
+    choice = st.selectbox("Run", ids, index=index, format_func=labels.__getitem__, key=f"{page_key}.picker")
+    if st.query_params.get("run") != choice:
+        st.query_params["run"] = choice
+    st.session_state[f"{page_key}.run"] = choice
+    return choice

@@ -1,0 +1,62 @@
+"""Evaluate: a finished run's test results per task, its predictions and its checkpoint."""
+
+import pandas as pd
+import streamlit as st
+
+from mtl.train.predictions import PREDICTIONS_DIR
+from mtl.ui import session
+from mtl.ui.figures import confusion_figure, pred_actual_figure, residuals_figure, roc_figure
+
+st.title("🎯 Evaluate")
+run_id = session.pick_run("evaluate", statuses=("finished", "stopped"))
+if run_id is None:
+    st.stop()
+store = session.store()
+run = store.get_run(run_id)
+folder = store.run_dir(run_id)
+summary = run["summary"] or {}
+test = summary.get("test") or {}
+if not test:
+    st.info("This run has no test results (it ended before its final evaluation).")
+    st.stop()
+
+st.subheader("Test metrics per task")
+table = pd.DataFrame({task: {k: v for k, v in values.items() if k != "undefined"} for task, values in test.items()}).T
+st.dataframe(table.style.format(precision=4, na_rep="—"), width="stretch")
+for task, values in test.items():
+    for metric, reason in (values.get("undefined") or {}).items():
+        st.caption(f"{task} · {metric} is undefined: {reason}")
+
+kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
+tabs = st.tabs(list(test))
+for tab, task in zip(tabs, test, strict=True):
+    path = folder / PREDICTIONS_DIR / f"{task}.csv"
+    with tab:
+        if not path.exists():
+            st.info("No prediction file for this task.")
+            continue
+        frame = pd.read_csv(path)
+        labelled = frame.dropna(subset=[c for c in frame.columns if c == "true" or c.startswith("true_")])
+        if "pred" in frame.columns:  # classification
+            classes = [c.removeprefix("p_") for c in frame.columns if c.startswith("p_")]
+            left, right = st.columns(2)
+            left.plotly_chart(confusion_figure(labelled["true"].astype(str), labelled["pred"].astype(str), classes),
+                              width="stretch", key=f"ev.cm.{task}")
+            proba = labelled[[f"p_{c}" for c in classes]].set_axis(classes, axis=1)
+            right.plotly_chart(roc_figure(labelled["true"].astype(str), proba, classes), width="stretch",
+                               key=f"ev.roc.{task}")
+        else:
+            targets = [c.removeprefix("pred_") for c in frame.columns if c.startswith("pred_")]
+            for target in targets:
+                left, right = st.columns(2)
+                true, pred = labelled[f"true_{target}"], labelled[f"pred_{target}"]
+                left.plotly_chart(pred_actual_figure(true, pred, title=f"{target}: predicted vs actual"),
+                                  width="stretch", key=f"ev.pa.{task}.{target}")
+                right.plotly_chart(residuals_figure(true, pred), width="stretch", key=f"ev.res.{task}.{target}")
+        st.download_button(f"Test predictions for {task} (CSV)", path.read_bytes(), file_name=f"{run_id}-{task}.csv",
+                           mime="text/csv", key=f"ev.csv.{task}")
+
+checkpoint = folder / "checkpoint.pt"
+if checkpoint.exists():
+    st.download_button("Download the checkpoint (state dict + config, loads with weights_only=True)",
+                       checkpoint.read_bytes(), file_name=f"{run_id}-checkpoint.pt", key="ev.checkpoint")
