@@ -95,6 +95,7 @@ class Trainer:
         self.device = select_device(config.train.device)
         self.model = build_model(config, self.data).to(self.device)
         self.strategy = build_strategy(config, self.tasks)
+        self.strategy.attach(self.model)
         self.loss_fns = [TaskLoss(t, config.loss.huber_delta, self.device) for t in self.tasks]
         self.optimizer = self._optimizer()
         self.step = 0

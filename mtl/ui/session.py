@@ -42,13 +42,17 @@ def status_label(status: str) -> str:
     return f"{STATUS_ICONS.get(status, '')} {status}"
 
 
-def run_from_query(page_key: str) -> str | None:
-    """The run id in the URL (``?run=…``), else the one picked last on this page, else None."""
+SELECTED = "run.selected"
+"""Session key of the run last viewed on any page, so switching pages keeps it."""
+
+
+def run_from_query() -> str | None:
+    """The run id in the URL (``?run=…``), else the run last viewed in this session."""
     run_id = st.query_params.get("run")
     if run_id:
-        st.session_state[f"{page_key}.run"] = run_id
+        st.session_state[SELECTED] = run_id
         return run_id
-    return st.session_state.get(f"{page_key}.run")
+    return st.session_state.get(SELECTED)
 
 
 def pick_run(page_key: str, statuses: tuple[str, ...] | None = None) -> str | None:
@@ -59,10 +63,15 @@ def pick_run(page_key: str, statuses: tuple[str, ...] | None = None) -> str | No
         return None
     ids = runs["id"].tolist()
     labels = {r.id: f"{r.name} · {r.id} · {status_label(r.status)}" for r in runs.itertuples()}
-    current = run_from_query(page_key)
-    index = ids.index(current) if current in ids else 0
-    choice = st.selectbox("Run", ids, index=index, format_func=labels.__getitem__, key=f"{page_key}.picker")
+    current = run_from_query()
+    picker = f"{page_key}.picker"
+    if current in ids and st.session_state.get(f"{picker}.synced") != current:
+        st.session_state[picker] = current  # follow the URL / the other pages
+    if st.session_state.get(picker) not in ids:
+        st.session_state[picker] = ids[0]
+    choice = st.selectbox("Run", ids, format_func=labels.__getitem__, key=picker)
+    st.session_state[f"{picker}.synced"] = choice
     if st.query_params.get("run") != choice:
         st.query_params["run"] = choice
-    st.session_state[f"{page_key}.run"] = choice
+    st.session_state[SELECTED] = choice
     return choice

@@ -28,6 +28,10 @@ class WeightingStrategy:
         self.tasks = list(tasks)
         self.options = dict(options or {})
 
+    def attach(self, model: torch.nn.Module) -> None:
+        """Called once by the trainer with the model (gradient-level strategies keep its
+        shared parameters; loss-level ones need nothing)."""
+
     def parameters(self) -> list[torch.nn.Parameter]:
         """Learnable parameters of the strategy itself (optimised with the model)."""
         return []
