@@ -1,0 +1,445 @@
+"""Chart-ready frames from the run store's metric and weight rows (pandas only).
+
+Input frames have the store's columns (:data:`mtl.runs.store.METRIC_COLUMNS` and
+:data:`~mtl.runs.store.WEIGHT_COLUMNS`). What the recorder writes:
+
+- split ``"step"``: metric ``"loss"`` per task, the mean over the last ``train.log_every``
+  steps, plus task ``"*"`` metric ``"lr"``. ``step`` counts the steps done so far and
+  ``epoch`` is the 0-based epoch the step belongs to.
+- splits ``"train"`` and ``"val"``: at each epoch end, ``"loss"`` and the task's metrics;
+  ``step`` is the number of steps done at that epoch end. ``value`` is NaN where the
+  metric is undefined (the reason is in ``reason``).
+- ``wall_time`` is seconds since training started (data loading excluded).
+
+The x axes:
+
+- ``"step"``: the ``step`` column (steps done).
+- ``"epoch"``: epochs *done*, so the row of (0-based) epoch ``k`` sits at ``k + 1`` ("after
+  epoch k + 1", 1-based). A step row of epoch ``k`` sits at the fraction of that epoch
+  done: ``k + (step - S[k-1]) / (S[k] - S[k-1])``, where ``S[k]`` is the step count at the
+  end of epoch ``k`` read from the epoch rows (``S[-1] = 0``). The last step of an epoch
+  therefore lands exactly on that epoch's train/val points. For the epoch still running,
+  ``S[k] - S[k-1]`` is the length of the latest finished epoch (epochs have a constant
+  number of steps), else ``steps_per_epoch`` if given, else the steps logged so far in
+  that epoch (the points then spread over ``[k, k + 1]`` and settle once the epoch ends).
+- ``"wall_time"``: seconds since training started.
+
+Smoothing is TensorBoard's debiased exponential moving average (:func:`ema`), applied per
+(task, split) series in x order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from mtl.train.metrics import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
+
+__all__ = [
+    "CURVE_COLUMNS",
+    "SPLIT_ORDER",
+    "X_AXES",
+    "XAxis",
+    "best_and_latest",
+    "curve_frame",
+    "default_splits",
+    "ema",
+    "epoch_ends",
+    "progress",
+    "weight_frame",
+]
+
+XAxis = Literal["step", "epoch", "wall_time"]
+X_AXES: tuple[str, ...] = ("step", "epoch", "wall_time")
+SPLIT_ORDER: tuple[str, ...] = ("step", "train", "val")
+"""Splits in the order series are listed (and drawn)."""
+
+CURVE_COLUMNS: tuple[str, ...] = ("x", "task", "split", "metric", "value", "smoothed")
+WEIGHT_FRAME_COLUMNS: tuple[str, ...] = ("x", "task", "weight")
+BEST_COLUMNS: tuple[str, ...] = (
+    "task",
+    "metric",
+    "best",
+    "best_epoch",
+    "latest",
+    "latest_epoch",
+    "higher_is_better",
+)
+_METRIC_ORDER = ("loss", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+_ACTIVE_STATUSES = frozenset({"queued", "running"})
+
+
+# --------------------------------------------------------------------------- smoothing
+
+
+def ema(values: np.ndarray | Sequence[float], weight: float) -> np.ndarray:
+    """TensorBoard's debiased exponential moving average.
+
+    ``last = weight * last + (1 - weight) * v`` over the finite values, each divided by
+    ``1 - weight ** n`` (``n`` = finite values seen so far) so the start is not pulled
+    towards zero. A NaN or infinite value stays as it is in the output and is skipped (it
+    does not spread to later points). A constant series is returned unchanged, as
+    TensorBoard does.
+
+    Args:
+        values: the raw series, in x order.
+        weight: smoothing in ``[0, 1)``; 0 returns the raw values.
+
+    Returns:
+        A float array of the same length.
+
+    Raises:
+        ValueError: if ``weight`` is outside ``[0, 1)``.
+    """
+    if not 0.0 <= weight < 1.0 or math.isnan(weight):
+        raise ValueError(f"smoothing weight must be in [0, 1), found {weight!r}")
+    raw = np.asarray(values, dtype=np.float64)
+    out = raw.copy()
+    finite = np.isfinite(raw)
+    if weight == 0.0 or not finite.any():
+        return out
+    if np.all(raw[finite] == raw[finite][0]) and finite.all():
+        return out
+    last = 0.0
+    for count, i in enumerate(np.flatnonzero(finite), start=1):
+        last = weight * last + (1.0 - weight) * raw[i]
+        out[i] = last / (1.0 - weight**count)
+    return out
+
+
+# --------------------------------------------------------------------------- x axes
+
+
+def epoch_ends(metrics: pd.DataFrame) -> dict[int, int]:
+    """0-based epoch → step count at its end, read from the epoch-level (non-``step``) rows."""
+    rows = metrics[(metrics["split"] != "step") & metrics["epoch"].notna()]
+    if rows.empty:
+        return {}
+    ends = rows.groupby(rows["epoch"].astype(np.int64))["step"].max()
+    return {int(k): int(v) for k, v in ends.items()}
+
+
+def _latest_epoch_length(ends: Mapping[int, int]) -> int | None:
+    for k in sorted(ends, reverse=True):
+        start = 0 if k == 0 else ends.get(k - 1)
+        if start is not None and ends[k] > start:
+            return ends[k] - start
+    return None
+
+
+def _fractional_epochs(
+    steps: pd.Series, epochs: pd.Series, ends: Mapping[int, int], steps_per_epoch: int | None
+) -> np.ndarray:
+    """Epochs done at each step row (see the module docstring)."""
+    known = _latest_epoch_length(ends) or steps_per_epoch
+    epoch_ids = epochs.to_numpy(dtype=np.float64)
+    step_values = steps.to_numpy(dtype=np.float64)
+    out = np.full(len(step_values), np.nan)
+    for k in np.unique(epoch_ids[np.isfinite(epoch_ids)]):
+        k = int(k)
+        here = epoch_ids == k
+        if k == 0:
+            start: float | None = 0.0
+        else:
+            start = float(ends[k - 1]) if (k - 1) in ends else None
+        if k in ends and start is not None and ends[k] > start:
+            length = float(ends[k] - start)
+        elif known:
+            length = float(known)
+        else:  # nothing finished yet and no hint: spread the points logged so far
+            base = start if start is not None else 0.0
+            length = max(float(step_values[here].max() - base), 1.0)
+        if start is None:
+            start = k * length
+        out[here] = np.clip(k + (step_values[here] - start) / length, k, k + 1)
+    return out
+
+
+def _x_values(
+    rows: pd.DataFrame, x: str, ends: Mapping[int, int], steps_per_epoch: int | None
+) -> np.ndarray:
+    if x == "step":
+        return rows["step"].to_numpy(dtype=np.float64)
+    if x == "wall_time":
+        return rows["wall_time"].to_numpy(dtype=np.float64)
+    if x == "epoch":
+        out = rows["epoch"].to_numpy(dtype=np.float64) + 1.0
+        is_step = (rows["split"] == "step").to_numpy() if "split" in rows else np.ones(len(rows), bool)
+        if is_step.any():
+            out[is_step] = _fractional_epochs(
+                rows["step"][is_step], rows["epoch"][is_step], ends, steps_per_epoch
+            )
+        return out
+    raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
+
+
+def _check_columns(frame: pd.DataFrame, needed: Sequence[str], what: str) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} frame lacks columns {missing}; found {list(frame.columns)}")
+
+
+def _order_of_appearance(values: pd.Series) -> list[str]:
+    return list(dict.fromkeys(values.tolist()))
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def default_splits(metric: str) -> tuple[str, ...]:
+    """The splits a chart of ``metric`` shows by default.
+
+    ``loss``: the training loss every ``log_every`` steps (split ``step``) and the
+    validation loss per epoch; ``lr``: the step rows (its only split); any other metric:
+    train and val per epoch.
+    """
+    if metric == "loss":
+        return ("step", "val")
+    if metric == "lr":
+        return ("step",)
+    return ("train", "val")
+
+
+def curve_frame(
+    metrics: pd.DataFrame,
+    metric: str,
+    x: XAxis = "step",
+    smoothing: float = 0.0,
+    splits: Sequence[str] | None = None,
+    *,
+    steps_per_epoch: int | None = None,
+) -> pd.DataFrame:
+    """Exactly what a curve chart plots, in long form (also what its CSV download holds).
+
+    Args:
+        metrics: the store's metric rows (:meth:`RunStore.metrics`), any number of tasks.
+        metric: e.g. ``"loss"``, ``"accuracy"``, ``"rmse"``, ``"lr"``.
+        x: ``"step"``, ``"epoch"`` (1-based epochs done, fractional for step rows; see the
+            module docstring) or ``"wall_time"`` (seconds since training started).
+        smoothing: EMA weight in ``[0, 1)`` (:func:`ema`), per (task, split) series.
+        splits: splits to include; ``None`` = :func:`default_splits` of ``metric``.
+        steps_per_epoch: optional hint for placing step rows on the epoch axis before the
+            first epoch has ended (see :func:`progress`).
+
+    Returns:
+        Columns ``x, task, split, metric, value, smoothed``: one row per point, sorted by
+        task (first-appearance order, which is the config's task order), split
+        (step, train, val) and x. Undefined values stay as NaN rows so charts show a gap.
+        ``frame.attrs`` holds ``{"x", "metric", "smoothing"}`` for the figure builders.
+
+    Raises:
+        ValueError: for an unknown ``x``, a smoothing outside ``[0, 1)`` or missing columns.
+    """
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), found {smoothing!r}")
+    _check_columns(metrics, ("step", "epoch", "wall_time", "task", "split", "metric", "value"), "metrics")
+    wanted = tuple(default_splits(metric) if splits is None else splits)
+    rows = metrics[(metrics["metric"] == metric) & metrics["split"].isin(wanted)]
+    out = pd.DataFrame(
+        {
+            "x": _x_values(rows, x, epoch_ends(metrics), steps_per_epoch) if len(rows) else [],
+            "task": rows["task"].astype(object).to_numpy(),
+            "split": rows["split"].astype(object).to_numpy(),
+            "metric": rows["metric"].astype(object).to_numpy(),
+            "value": rows["value"].to_numpy(dtype=np.float64),
+        }
+    )
+    out["x"] = out["x"].astype(np.float64)
+    task_rank = {t: i for i, t in enumerate(_order_of_appearance(metrics["task"]))}
+    split_rank = {s: i for i, s in enumerate(SPLIT_ORDER)}
+    out["_t"] = out["task"].map(task_rank)
+    out["_s"] = out["split"].map(lambda s: split_rank.get(s, len(split_rank)))
+    out = out.sort_values(["_t", "_s", "split", "x"], kind="stable").drop(columns=["_t", "_s"])
+    out = out.reset_index(drop=True)
+    out["smoothed"] = out["value"]
+    if smoothing > 0 and len(out):
+        for _, index in out.groupby(["task", "split"], sort=False).groups.items():
+            out.loc[index, "smoothed"] = ema(out.loc[index, "value"].to_numpy(), smoothing)
+    out = out[list(CURVE_COLUMNS)]
+    out.attrs = {"x": x, "metric": metric, "smoothing": float(smoothing)}
+    return out
+
+
+def weight_frame(
+    weights: pd.DataFrame,
+    x: XAxis = "step",
+    metrics: pd.DataFrame | None = None,
+    *,
+    steps_per_epoch: int | None = None,
+) -> pd.DataFrame:
+    """Loss weight per task over time, on the same x axes as :func:`curve_frame`.
+
+    Args:
+        weights: the store's weight rows (:meth:`RunStore.weights`).
+        x: ``"step"``, ``"epoch"`` or ``"wall_time"``.
+        metrics: the run's metric rows; for ``x="epoch"`` they give the exact epoch ends.
+            Without them an epoch is taken to end at its last logged step.
+        steps_per_epoch: optional hint, as in :func:`curve_frame`.
+
+    Returns:
+        Columns ``x, task, weight``, sorted by task (first appearance) then x.
+    """
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
+    _check_columns(weights, ("step", "epoch", "wall_time", "task", "weight"), "weights")
+    if not len(weights):
+        out = pd.DataFrame({c: pd.Series(dtype=object if c == "task" else np.float64) for c in WEIGHT_FRAME_COLUMNS})
+        out.attrs = {"x": x}
+        return out
+    if x == "epoch":
+        if metrics is not None and len(metrics):
+            ends = epoch_ends(metrics)
+        else:
+            by_epoch = weights[weights["epoch"].notna()].groupby(weights["epoch"].astype(np.int64))["step"].max()
+            ends = {int(k): int(v) for k, v in by_epoch.items()}
+            if ends:  # the last epoch may still be running: its end is not known
+                del ends[max(ends)]
+        xs = _fractional_epochs(weights["step"], weights["epoch"], ends, steps_per_epoch)
+    else:
+        xs = weights[x].to_numpy(dtype=np.float64)
+    out = pd.DataFrame(
+        {"x": xs, "task": weights["task"].astype(object).to_numpy(), "weight": weights["weight"].to_numpy(np.float64)}
+    )
+    rank = {t: i for i, t in enumerate(_order_of_appearance(weights["task"]))}
+    out = out.assign(_t=out["task"].map(rank)).sort_values(["_t", "x"], kind="stable").drop(columns="_t")
+    out = out.reset_index(drop=True)
+    out.attrs = {"x": x}
+    return out
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def best_and_latest(metrics: pd.DataFrame, split: str = "val") -> pd.DataFrame:
+    """Best and latest value of every (task, metric) on one split.
+
+    The direction comes from :data:`mtl.train.metrics.HIGHER_IS_BETTER` (max for accuracy,
+    min for loss, ...). NaN values (undefined metrics) are never "best"; on a tie the
+    earliest epoch wins. Metrics without a known direction get NaN as best.
+
+    Args:
+        metrics: the store's metric rows.
+        split: ``"val"`` (default) or ``"train"``.
+
+    Returns:
+        Columns ``task, metric, best, best_epoch, latest, latest_epoch,
+        higher_is_better``. Epochs are 1-based epochs done, as on the charts' epoch axis
+        (the trainer's ``summary["best_epoch"]`` is 0-based: add 1 to compare).
+        ``latest`` is the value at the latest epoch, NaN if undefined there. Rows are
+        ordered by task (first appearance) then loss, classification, regression metrics.
+    """
+    _check_columns(metrics, ("step", "epoch", "task", "split", "metric", "value"), "metrics")
+    rows = metrics[(metrics["split"] == split) & metrics["epoch"].notna()]
+    records: list[dict[str, Any]] = []
+    task_rank = {t: i for i, t in enumerate(_order_of_appearance(metrics["task"]))}
+    for (task, name), group in rows.groupby(["task", "metric"], sort=False):
+        group = group.sort_values(["epoch", "step"], kind="stable")
+        epochs = group["epoch"].to_numpy(np.float64) + 1.0
+        values = group["value"].to_numpy(np.float64)
+        higher = HIGHER_IS_BETTER.get(str(name))
+        best, best_epoch = math.nan, math.nan
+        finite = np.isfinite(values)
+        if higher is not None and finite.any():
+            candidates = np.where(finite, values, -np.inf if higher else np.inf)
+            i = int(np.argmax(candidates) if higher else np.argmin(candidates))
+            best, best_epoch = float(values[i]), float(epochs[i])
+        records.append(
+            {
+                "task": task,
+                "metric": name,
+                "best": best,
+                "best_epoch": best_epoch,
+                "latest": float(values[-1]),
+                "latest_epoch": float(epochs[-1]),
+                "higher_is_better": higher,
+            }
+        )
+    out = pd.DataFrame.from_records(records, columns=list(BEST_COLUMNS))
+    if len(out):
+        metric_rank = {m: i for i, m in enumerate(_METRIC_ORDER)}
+        out = out.assign(
+            _t=out["task"].map(task_rank),
+            _m=out["metric"].map(lambda m: metric_rank.get(m, len(metric_rank))),
+        )
+        out = out.sort_values(["_t", "_m", "metric"], kind="stable").drop(columns=["_t", "_m"])
+    for column in ("best_epoch", "latest_epoch"):
+        out[column] = out[column].astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a run is: epochs, steps, elapsed time, an ETA and a fraction for a progress bar.
+
+    Args:
+        metrics: the run's metric rows.
+        run: the run as :meth:`RunStore.get_run` returns it (``status`` and
+            ``config["train"]["epochs"]`` are read; both may be missing).
+
+    Returns:
+        A dict:
+
+        - ``epoch``: epochs finished (from the epoch-level rows).
+        - ``epochs``: the total, ``config.train.epochs`` (``None`` if unknown).
+        - ``steps``: steps done (the largest ``step`` seen).
+        - ``steps_per_epoch``: from the finished epochs, ``None`` before the first ends.
+        - ``elapsed_s``: training seconds so far (the largest ``wall_time`` seen; data
+          loading is not counted).
+        - ``eta_s``: seconds left = wall time per finished epoch × total epochs − elapsed
+          (never negative); an upper bound when early stopping is on. ``None`` until an
+          epoch has finished, and for stopped/failed runs; ``0.0`` once finished.
+        - ``fraction``: in ``[0, 1]``: epochs done plus the part of the current epoch
+          (from steps) over the total; 1.0 for a finished run (also after early stopping).
+    """
+    status = run.get("status")
+    config = run.get("config") or {}
+    total = (config.get("train") or {}).get("epochs")
+    total = int(total) if total else None
+    if not len(metrics):
+        return {
+            "epoch": 0,
+            "epochs": total,
+            "steps": 0,
+            "steps_per_epoch": None,
+            "elapsed_s": 0.0,
+            "eta_s": 0.0 if status == "finished" else None,
+            "fraction": 1.0 if status == "finished" else 0.0,
+        }
+    ends = epoch_ends(metrics)
+    done = max(ends) + 1 if ends else 0
+    steps = int(metrics["step"].max())
+    per_epoch_steps = _latest_epoch_length(ends)
+    wall = metrics["wall_time"].to_numpy(np.float64)
+    elapsed = float(np.nanmax(wall)) if np.isfinite(wall).any() else 0.0
+    eta: float | None = None
+    if status == "finished":
+        eta = 0.0
+    elif status in _ACTIVE_STATUSES or status is None:
+        epoch_rows = metrics[(metrics["split"] != "step") & (metrics["epoch"] == done - 1)]
+        end_wall = float(epoch_rows["wall_time"].max()) if len(epoch_rows) else math.nan
+        if total is not None and done > 0 and math.isfinite(end_wall):
+            eta = max(0.0, end_wall / done * total - elapsed)
+    if status == "finished":
+        fraction = 1.0
+    elif not total:
+        fraction = 0.0
+    else:
+        partial = 0.0
+        if per_epoch_steps:
+            start = ends[done - 1] if done > 0 else 0
+            partial = min(max((steps - start) / per_epoch_steps, 0.0), 0.999)
+        fraction = min(1.0, (done + partial) / total)
+    return {
+        "epoch": done,
+        "epochs": total,
+        "steps": steps,
+        "steps_per_epoch": per_epoch_steps,
+        "elapsed_s": elapsed,
+        "eta_s": eta,
+        "fraction": float(fraction),
+    }

@@ -1,0 +1,258 @@
+"""Plotly figures: traces, styles, colours, and numbers that match scikit-learn."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import confusion_matrix, roc_auc_score
+
+from mtl.config import ModelConfig
+from mtl.ui.architecture import describe_config
+from mtl.ui.colors import PALETTE, SHARED_COLOR, run_colors, task_colors, text_color_on
+from mtl.ui.curves import curve_frame
+from mtl.ui.figures import (
+    RAW_OPACITY,
+    UIREVISION,
+    apply_theme,
+    confusion_figure,
+    curves_figure,
+    network_figure,
+    overlay_figure,
+    pred_actual_figure,
+    residuals_figure,
+    roc_figure,
+    weights_figure,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_curves import TASKS, synthetic_metrics, synthetic_weights  # noqa: E402
+
+COLORS = task_colors(list(TASKS))
+
+
+def legend_traces(fig):
+    return [t for t in fig.data if t.showlegend is not False]
+
+
+def check_common_style(fig) -> None:
+    assert fig.layout.uirevision == UIREVISION
+    assert fig.layout.font.size >= 14
+    assert fig.layout.paper_bgcolor == "rgba(0, 0, 0, 0)"
+    assert fig.layout.plot_bgcolor == "rgba(0, 0, 0, 0)"
+
+
+# ---- colours -----------------------------------------------------------------------------
+
+
+def test_colours_by_position_and_stable() -> None:
+    assert task_colors(["b", "a"]) == {"b": PALETTE[0], "a": PALETTE[1]}
+    assert task_colors(["a", "b", "a"]) == task_colors(["a", "b"])
+    assert run_colors(["r1", "r2"]) == {"r1": PALETTE[0], "r2": PALETTE[1]}
+    many = task_colors([f"t{i}" for i in range(len(PALETTE) + 1)])
+    assert len(set(list(many.values())[: len(PALETTE)])) == len(PALETTE)
+    assert SHARED_COLOR not in PALETTE
+    assert text_color_on("#FFFFFF") == "#000000" and text_color_on("#000000") == "#FFFFFF"
+
+
+# ---- curves ------------------------------------------------------------------------------
+
+
+def test_curves_without_smoothing_one_trace_per_series() -> None:
+    frame = curve_frame(synthetic_metrics(), "loss", "step")
+    fig = curves_figure(frame, title="Loss", colors=COLORS)
+    check_common_style(fig)
+    assert len(fig.data) == 4  # 2 tasks × (step, val)
+    assert [t.name for t in fig.data] == ["species · train", "species · val", "mass · train", "mass · val"]
+    assert all(t.opacity is None for t in fig.data)
+    assert fig.layout.xaxis.title.text == "step" and fig.layout.yaxis.title.text == "loss"
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y > 1
+
+
+def test_curves_with_smoothing_pair_raw_and_smoothed() -> None:
+    frame = curve_frame(synthetic_metrics(), "loss", "epoch", smoothing=0.6)
+    fig = curves_figure(frame, title="Loss", colors=COLORS)
+    assert len(fig.data) == 8
+    for raw, smooth in zip(fig.data[::2], fig.data[1::2], strict=True):
+        assert raw.opacity == RAW_OPACITY and raw.showlegend is False
+        assert smooth.opacity is None and smooth.showlegend is not False
+        assert raw.legendgroup == smooth.legendgroup
+        assert raw.line.color == smooth.line.color and raw.line.dash == smooth.line.dash
+        assert not np.allclose(raw.y, smooth.y)
+    assert len(legend_traces(fig)) == 4
+
+
+def test_curves_validation_is_dashed_and_colour_is_by_task() -> None:
+    fig = curves_figure(curve_frame(synthetic_metrics(), "accuracy", "epoch"), colors=COLORS)
+    by_name = {t.name: t for t in fig.data}
+    assert by_name["species · val"].line.dash == "dash"
+    assert by_name["species · train"].line.dash == "solid"
+    assert by_name["species · val"].line.color == by_name["species · train"].line.color == COLORS["species"]
+
+
+def test_curves_log_axis_and_empty_frame() -> None:
+    frame = curve_frame(synthetic_metrics(), "loss", "wall_time")
+    assert curves_figure(frame, log_y=True, colors=COLORS).layout.yaxis.type == "log"
+    assert curves_figure(frame, colors=COLORS).layout.yaxis.type == "linear"
+    empty = curves_figure(frame.iloc[0:0], colors=COLORS)
+    assert len(empty.data) == 0 and empty.layout.annotations[0].text == "No points yet"
+
+
+def test_same_task_same_colour_on_every_chart() -> None:
+    metrics = synthetic_metrics()
+    loss = curves_figure(curve_frame(metrics, "loss", "step"), colors=COLORS)
+    weights = weights_figure(synthetic_weights(), x="step", colors=COLORS)
+    for task in TASKS:
+        loss_colours = {t.line.color for t in loss.data if t.name.startswith(task)}
+        weight_colours = {t.line.color for t in weights.data if t.name == task}
+        assert loss_colours == weight_colours == {COLORS[task]}
+
+
+def test_weights_figure_one_line_per_task() -> None:
+    fig = weights_figure(synthetic_weights(), x="epoch", colors=COLORS, metrics=synthetic_metrics(epochs=2))
+    check_common_style(fig)
+    assert [t.name for t in fig.data] == list(TASKS)
+    assert list(fig.data[0].x) == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    assert fig.layout.xaxis.title.text == "epoch"
+
+
+def test_overlay_colours_by_run_and_pairs_raw_smoothed() -> None:
+    metrics = synthetic_metrics()
+    frames = {
+        "run-a": curve_frame(metrics, "loss", "step", smoothing=0.5, splits=("val",)),
+        "run-b": curve_frame(metrics.assign(value=metrics["value"] * 2), "loss", "step", smoothing=0.5,
+                             splits=("val",)),
+    }
+    colors = run_colors(list(frames))
+    fig = overlay_figure(frames, task="mass", title="mass", log_y=True, colors=colors)
+    check_common_style(fig)
+    assert len(fig.data) == 4  # 2 runs × (raw, smoothed)
+    assert [t.line.color for t in fig.data] == [colors["run-a"]] * 2 + [colors["run-b"]] * 2
+    assert all(t.line.dash == "dash" for t in fig.data)  # validation
+    assert fig.layout.yaxis.type == "log"
+    assert len(overlay_figure(frames, task="nope", colors=colors).data) == 0
+
+
+# ---- evaluation --------------------------------------------------------------------------
+
+
+def classification_data(classes: list[str], rows: int = 120, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.choice(classes, size=rows)
+    logits = rng.normal(size=(rows, len(classes))) + 1.5 * (y[:, None] == np.array(classes)[None, :])
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    frame = pd.DataFrame(proba, columns=[f"p_{c}" for c in classes])
+    pred = np.array(classes)[proba.argmax(axis=1)]
+    return y, pred, frame
+
+
+def test_confusion_counts_match_sklearn() -> None:
+    classes = ["Adelie", "Chinstrap", "Gentoo"]
+    y, pred, _ = classification_data(classes)
+    y_with_missing = [*y, None]
+    fig = confusion_figure(y_with_missing, [*pred, "Adelie"], classes)
+    check_common_style(fig)
+    expected = confusion_matrix(y, pred, labels=classes)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), expected)
+    row = expected[0] / expected[0].sum()
+    assert fig.data[0].text[0][1] == f"{expected[0, 1]}<br>({row[1]:.0%})"
+    assert list(fig.data[0].x) == classes and fig.layout.yaxis.autorange == "reversed"
+
+
+def test_confusion_compares_labels_as_strings() -> None:
+    fig = confusion_figure([0, 1, 1], ["0", "1", "0"], ["0", "1"])
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), [[1, 0], [1, 1]])
+
+
+def test_roc_multiclass_auc_in_legend_equals_sklearn() -> None:
+    classes = ["a", "b", "c"]
+    y, _, proba = classification_data(classes, seed=1)
+    fig = roc_figure(y, proba, classes)
+    check_common_style(fig)
+    curves = [t for t in fig.data if t.name != "chance"]
+    assert len(curves) == 3
+    for trace, cls in zip(curves, classes, strict=True):
+        auc = roc_auc_score(y == cls, proba[f"p_{cls}"])
+        assert trace.meta["auc"] == pytest.approx(auc)
+        assert f"AUC = {auc:.3f}" in trace.name and trace.name.startswith(f"{cls} vs rest")
+
+
+def test_roc_binary_one_curve_for_the_positive_class() -> None:
+    classes = ["no", "yes"]
+    y, _, proba = classification_data(classes, seed=2)
+    fig = roc_figure(list(y), proba.set_axis(classes, axis=1), classes)  # plain class-named columns
+    curves = [t for t in fig.data if t.name != "chance"]
+    assert len(curves) == 1
+    auc = roc_auc_score(y == "yes", proba["p_yes"])
+    assert curves[0].name == f"yes vs no (AUC = {auc:.3f})"
+
+
+def test_roc_notes_a_class_without_rows() -> None:
+    classes = ["a", "b", "c"]
+    y, _, proba = classification_data(["a", "b"], seed=3)
+    proba = proba.assign(p_c=0.0)
+    fig = roc_figure(y, proba, classes)
+    assert len([t for t in fig.data if t.name != "chance"]) == 2
+    assert "no curve for c" in fig.layout.annotations[0].text
+
+
+def test_pred_actual_and_residuals() -> None:
+    true = np.array([1.0, 2.0, 3.0, np.nan])
+    pred = np.array([1.5, 1.5, 3.5, 2.0])
+    fig = pred_actual_figure(true, pred, title="mass")
+    check_common_style(fig)
+    line, points = fig.data
+    assert line.name == "y = x" and list(line.x) == list(line.y)
+    assert line.x[0] <= 1.0 and line.x[-1] >= 3.5
+    assert len(points.x) == 3  # the unlabelled row is left out
+    res = residuals_figure(true, pred)
+    check_common_style(res)
+    assert list(res.data[0].y) == pytest.approx([-0.5, 0.5, -0.5])
+
+
+def test_apply_theme_sets_text_colour() -> None:
+    fig = apply_theme(curves_figure(curve_frame(synthetic_metrics(), "loss"), colors=COLORS), "dark")
+    assert fig.layout.font.color == "#FAFAFA"
+    with pytest.raises(ValueError, match="theme"):
+        apply_theme(fig, "blue")
+
+
+# ---- network diagram ---------------------------------------------------------------------
+
+HEADS = {"species": 3, "sex": 1, "body mass": 1}
+
+
+@pytest.mark.parametrize("sharing", ["hard", "independent", "soft", "cross-stitch", "mmoe"])
+@pytest.mark.parametrize("input_shape", [(13,), (1, 8, 8)])
+def test_network_figure_draws_every_block(sharing: str, input_shape: tuple[int, ...]) -> None:
+    cfg = ModelConfig(sharing=sharing, hidden=[64, 32], channels=[16, 32], head_hidden=[16],
+                      batch_norm=True, dropout=0.2)
+    description = describe_config(cfg, input_shape, HEADS)
+    colors = task_colors(list(HEADS))
+    fig = network_figure(description, colors)
+    check_common_style(fig)
+    blocks = 1 + len(description["shared"]) + sum(len(b) for b in description["tasks"].values())
+    assert len(fig.layout.shapes) == blocks
+    fills = [s.fillcolor for s in fig.layout.shapes]
+    for task in HEADS:
+        assert fills.count(colors[task]) == len(description["tasks"][task])
+    assert fills.count(SHARED_COLOR) == len(description["shared"])
+    texts = [a.text for a in fig.layout.annotations]
+    assert all(any(f"<b>{task}</b>" in t for t in texts) for task in HEADS)
+    if description["coupling"]:
+        assert any(description["coupling"] in t for t in texts)
+    sizes = [a.font.size for a in fig.layout.annotations if a.text and a.font.size]
+    assert min(sizes) >= 11
+    assert len(fig.data[0].hovertext) == blocks
+
+
+def test_network_figure_hard_arrows_fan_out_from_the_trunk() -> None:
+    description = describe_config(ModelConfig(hidden=[8, 8], branch_depth=1), (5,), {"a": 1, "b": 2})
+    fig = network_figure(description)
+    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    # input → trunk, trunk → each task's first block, then one arrow per remaining task block
+    assert len(arrows) == 1 + 2 + 2 * (len(description["tasks"]["a"]) - 1)
+    assert "shared" in fig.layout.annotations[-1].text
