@@ -1,0 +1,136 @@
+"""Every dashboard page through Streamlit's AppTest, against a real run store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from mtl import presets
+from mtl.runs.store import RunStore
+
+APP = str(ROOT / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A store holding two finished seed-example runs (trained in this process)."""
+    from mtl.runs.worker import execute
+
+    home = tmp_path_factory.mktemp("ui-home")
+    store = RunStore(home)
+    ids = []
+    for sharing in ("hard", "independent"):
+        config = presets.load("seed-example").with_overrides(
+            {"train.epochs": 3, "model.sharing": sharing, "name": f"toy-{sharing}"}
+        )
+        run_id = store.create_run(config.name, config.to_dict(), status="running", pid=os.getpid())
+        execute(store, run_id, config)
+        ids.append(run_id)
+    return home, ids[0], ids[1]
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, trained: tuple[Path, str, str]) -> AppTest:
+    monkeypatch.setenv("MTL_HOME", str(trained[0]))
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", ["home", "experiment", "live", "compare", "evaluate"])
+def test_every_page_runs_on_an_empty_store(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MTL_HOME", str(tmp_path / "empty"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page(f"pages/{page}.py").run()
+    no_exception(at)
+
+
+def test_home_lists_runs_and_presets(app: AppTest, trained: tuple[Path, str, str]) -> None:
+    at = app.run()
+    no_exception(at)
+    assert {"penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"} <= {
+        b.label for b in at.button
+    }
+    table = at.dataframe[0].value
+    assert set(table["id"]) == {trained[1], trained[2]}
+
+
+def test_live_shows_a_finished_run_from_the_url(app: AppTest, trained: tuple[Path, str, str]) -> None:
+    at = app.run()
+    at.switch_page("pages/live.py")
+    at.query_params["run"] = trained[1]
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="live.picker").value == trained[1]
+    assert any("finished" in s.value for s in at.subheader)
+    best = at.dataframe[0].value
+    assert {"label", "regression"} <= set(best["task"])
+    # the choice follows the user to another page (state across pages)
+    at.switch_page("pages/evaluate.py").run()
+    no_exception(at)
+    assert at.selectbox(key="evaluate.picker").value == trained[1]
+
+
+def test_compare_table_has_every_run_with_results(app: AppTest, trained: tuple[Path, str, str]) -> None:
+    at = app.run()
+    at.switch_page("pages/compare.py").run()
+    no_exception(at)
+    table = at.dataframe[0].value  # the editable runs table
+    assert set(table["id"]) == {trained[1], trained[2]}
+    assert {"hard", "independent"} == set(table["sharing"])
+    assert table["label test accuracy"].notna().all()
+
+
+def test_evaluate_shows_test_metrics(app: AppTest, trained: tuple[Path, str, str]) -> None:
+    at = app.run()
+    at.switch_page("pages/evaluate.py")
+    at.query_params["run"] = trained[2]
+    at.run()
+    no_exception(at)
+    metrics = at.dataframe[0].value
+    assert {"label", "regression"} == set(metrics.index)
+    summary = RunStore(trained[0]).get_run(trained[2])["summary"]
+    assert metrics.loc["label", "accuracy"] == pytest.approx(summary["test"]["label"]["accuracy"])
+
+
+def test_experiment_validation_messages(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page("pages/experiment.py").run()
+    no_exception(at)
+    # the penguins preset fills the form; every weight to 0 with manual weighting is refused
+    at.selectbox(key="exp.loss.weighting").set_value("manual").run()
+    for task in ("species", "sex", "body_mass"):
+        at.slider(key=f"task.{task}.weight").set_value(0.0)
+    at.run()
+    at.button(key="exp.start").click().run()
+    no_exception(at)
+    assert any("every task weight is 0" in e.value for e in at.error)
+
+
+def test_experiment_no_task_picked(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page("pages/experiment.py").run()
+    at.multiselect[0].set_value([]).run()
+    no_exception(at)
+    assert any("Pick at least one target column" in w.value for w in at.warning)
+
+
+def test_experiment_one_class_target_is_refused_in_plain_words(app: AppTest, tmp_path: Path) -> None:
+    data = tmp_path / "one.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i * 0.5},{i % 3},yes\n" for i in range(40)), encoding="utf-8")
+    at = app.run()
+    at.switch_page("pages/experiment.py").run()
+    at.session_state["exp.data.dataset"] = "csv"
+    at.session_state["exp.data.path"] = str(data)
+    at.session_state["exp.tasks"] = [{"name": "y", "target": "y", "kind": "binary", "weight": 1.0, "start_epoch": 0}]
+    at.run()
+    at.button(key="exp.start").click().run()
+    no_exception(at)
+    assert any("only one class" in e.value for e in at.error)
