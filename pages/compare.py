@@ -10,7 +10,7 @@ from mtl.ui.compare import runs_table
 from mtl.ui.curves import curve_frame
 from mtl.ui.figures import overlay_figure
 
-st.title("📊 Compare")
+st.title("Compare")
 session.refresh_queue()
 store: RunStore = session.store()
 runs = store.list_runs(with_config=True)

@@ -7,7 +7,7 @@ from mtl.train.predictions import PREDICTIONS_DIR
 from mtl.ui import session
 from mtl.ui.figures import confusion_figure, pred_actual_figure, residuals_figure, roc_figure
 
-st.title("🎯 Evaluate")
+st.title("Evaluate")
 run_id = session.pick_run("evaluate", statuses=("finished", "stopped"))
 if run_id is None:
     st.stop()

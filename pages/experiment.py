@@ -1,5 +1,6 @@
 """Experiment: set up a run in the order of the MTL workflow, validate, launch."""
 
+import json
 from typing import Any
 
 import streamlit as st
@@ -59,10 +60,17 @@ def on_dataset_change() -> None:
     state["exp.data.path"] = None
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def inputs_for(data_and_tasks: str, encoder: str, frame: object) -> tuple[tuple[int, ...], dict[str, int]]:
+    """Input shape and head widths after preparation (cached per data/tasks settings)."""
+    config = ExperimentConfig.from_dict({**json.loads(data_and_tasks), "model": {"encoder": encoder}})
+    return form.model_inputs(config, frame)  # type: ignore[arg-type]
+
+
 if "exp.name" not in state:
     load_into_form(presets.load("penguins"))
 
-st.title("🧪 Experiment")
+st.title("Experiment")
 top = st.columns([2, 2, 3])
 with top[0]:
     preset = st.selectbox("Start from a preset", ["—", *presets.names()], key="exp.ui.preset")
@@ -200,15 +208,12 @@ with right:
         st.info(f"The diagram appears once the settings are valid: {err}")
     if draft is not None and frame is not None:
         try:
-            shape = dataset.image_shape if (dataset.image_shape and draft.model.encoder != "mlp") else (
-                len([c for c in frame.columns if c not in {x for t in draft.tasks for x in t.targets}
-                     and c not in dataset.exclude]),)
-            description = describe_config(draft.model, shape, {t["name"]: 1 for t in tasks})
-            st.plotly_chart(network_figure(description, colors), width="stretch", key="exp.diagram",
-                            config={"displayModeBar": False})
-            st.caption("Grey blocks are shared by all tasks; coloured blocks belong to one task. "
-                       "Input width is the number of raw feature columns (one-hot encoding may widen it).")
-        except ValueError as err:
+            shape, heads = inputs_for(draft.model_dump_json(include={"data", "tasks"}), draft.model.encoder,
+                                      frame if dataset_name == "csv" else None)
+            st.plotly_chart(network_figure(describe_config(draft.model, shape, heads), colors), width="stretch",
+                            key="exp.diagram", config={"displayModeBar": False})
+            st.caption("Grey blocks are shared by all tasks; coloured blocks belong to one task.")
+        except (DataError, ConfigError, ValueError) as err:
             st.error(str(err))
 
 # ---- 4. Loss ------------------------------------------------------------------------

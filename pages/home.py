@@ -12,8 +12,8 @@ from mtl.ui.figures import network_figure
 
 HOME_PRESETS = ["penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"]
 
-st.title("🧪 MTL Lab")
-left, right = st.columns([3, 2])
+st.title("MTL Lab")
+left, right = st.columns([1, 1])
 with left:
     st.markdown(
         "**Multi-task learning** trains one model on several related tasks at once. "
@@ -23,8 +23,9 @@ with left:
     )
     st.subheader("Try a preset")
     st.caption("One click trains in the background and opens the live view.")
-    columns = st.columns(len(HOME_PRESETS))
-    for column, name in zip(columns, HOME_PRESETS, strict=True):
+    columns = st.columns(3)
+    for i, name in enumerate(HOME_PRESETS):
+        column = columns[i % 3]
         with column:
             if st.button(name, key=f"preset.{name}", help=presets.description(name), width="stretch"):
                 run_id = launch(presets.load(name), session.store())
@@ -33,7 +34,7 @@ with right:
     tasks = {"species": 3, "sex": 1, "body mass": 1}
     example = presets.load("penguins").model
     description = describe_config(example, (6,), tasks)
-    st.plotly_chart(network_figure(description, task_colors(list(tasks))), width="stretch",
+    st.plotly_chart(network_figure(description, task_colors(list(tasks)), width_px=560), width="stretch",
                     config={"displayModeBar": False}, key="home.diagram")
     st.caption("Hard parameter sharing: a shared trunk (grey) and one head per task.")
 

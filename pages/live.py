@@ -13,7 +13,7 @@ from mtl.ui.live_chart import live_chart
 
 POLL_SECONDS = 1.0
 
-st.title("📈 Live")
+st.title("Live")
 session.refresh_queue()
 run_id = session.pick_run("live")
 if run_id is None:
@@ -55,7 +55,7 @@ def view() -> None:
     metrics, weights = read_new(run_id)
     info = progress(metrics, current)
     head = st.columns([3, 2])
-    head[0].subheader(f"{current['name']} · {session.status_label(current['status'])}")
+    head[0].subheader(f"{current['name']} {session.status_badge(current['status'])}")
     eta = f", about {info['eta_s']:.0f} s left" if info.get("eta_s") is not None and current["status"] == "running" else ""
     head[1].progress(float(info["fraction"]),
                      text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")

@@ -136,3 +136,11 @@ def task_from_column(column: str, frame: pd.DataFrame) -> dict[str, Any]:
     """A task dict for a target column, with its kind inferred."""
     kind = infer_kind(frame[column]) if frame[column].dropna().nunique() >= 2 else "binary"
     return {"name": column, "target": column, "kind": kind, "weight": 1.0, "start_epoch": 0}
+
+
+def model_inputs(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> tuple[tuple[int, ...], dict[str, int]]:
+    """The input shape the model will see (after encoding) and each task's output width."""
+    from mtl.data.prepare import prepare
+
+    data = prepare(config, frame)
+    return tuple(data.input_shape), {t.name: t.out_dim for t in data.tasks}

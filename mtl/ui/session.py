@@ -11,16 +11,6 @@ import streamlit as st
 from mtl.runs.launcher import dispatch
 from mtl.runs.store import RunStore, resolve_home
 
-STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "🏃",
-    "finished": "✅",
-    "stopped": "⏹️",
-    "failed": "❌",
-    "diverged": "💥",
-    "interrupted": "⚠️",
-}
-
 
 @st.cache_resource(show_spinner=False)
 def _store(home: str) -> RunStore:
@@ -37,9 +27,25 @@ def refresh_queue() -> None:
     dispatch(store())
 
 
+STATUS_COLORS = {
+    "queued": "gray",
+    "running": "blue",
+    "finished": "green",
+    "stopped": "orange",
+    "failed": "red",
+    "diverged": "red",
+    "interrupted": "orange",
+}
+
+
 def status_label(status: str) -> str:
-    """A status with its icon, for tables and headers."""
-    return f"{STATUS_ICONS.get(status, '')} {status}"
+    """A status for tables (plain text: data grids have no icon font)."""
+    return status
+
+
+def status_badge(status: str) -> str:
+    """A coloured status badge for markdown headers."""
+    return f":{STATUS_COLORS.get(status, 'gray')}-badge[{status}]"
 
 
 SELECTED = "run.selected"
