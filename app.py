@@ -1,4 +1,9 @@
-"""MTL Lab dashboard: ``streamlit run app.py``. Only the navigation table lives here."""
+"""MTL Lab dashboard: ``streamlit run app.py``. Only the navigation table lives here.
+
+The pages live in ``app_pages/``, not ``pages/``: Streamlit treats a ``pages/`` folder
+beside the entrypoint as the legacy multipage layout, and a first visit straight to a
+page URL (``/live?run=…``) would then run that page without this file.
+"""
 
 import logging
 
@@ -7,11 +12,11 @@ import streamlit as st
 st.set_page_config(page_title="MTL Lab", page_icon=":material/hub:", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/experiment.py", title="Experiment", icon=":material/tune:"),
-    st.Page("pages/live.py", title="Live", icon=":material/monitoring:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/experiment.py", title="Experiment", icon=":material/tune:"),
+    st.Page("app_pages/live.py", title="Live", icon=":material/monitoring:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
 ]
 try:
     st.navigation(pages).run()

@@ -96,12 +96,12 @@ def _style(fig: go.Figure, *, title: str | None, height: int | None = 420, legen
         plot_bgcolor=TRANSPARENT,
         uirevision=UIREVISION,
         height=height,
-        margin={"l": 64, "r": 16, "t": 96 if title else 56, "b": 56},
+        margin={"l": 64, "r": 16, "t": 56 if title else 24, "b": 72},
         showlegend=legend,
-        legend={
+        legend={  # below the plot: a long legend never covers the title or the curves
             "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.02,
+            "yanchor": "top",
+            "y": -0.3,
             "xanchor": "left",
             "x": 0,
             "font": {"size": FONT_SIZE},

@@ -69,7 +69,7 @@ def test_curves_without_smoothing_one_trace_per_series() -> None:
     assert [t.name for t in fig.data] == ["species · train", "species · val", "mass · train", "mass · val"]
     assert all(t.opacity is None for t in fig.data)
     assert fig.layout.xaxis.title.text == "step" and fig.layout.yaxis.title.text == "loss"
-    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y > 1
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # below the plot
 
 
 def test_curves_with_smoothing_pair_raw_and_smoothed() -> None:

@@ -48,7 +48,7 @@ def no_exception(at: AppTest) -> None:
 def test_every_page_runs_on_an_empty_store(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MTL_HOME", str(tmp_path / "empty"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"app_pages/{page}.py").run()
     no_exception(at)
 
 
@@ -64,7 +64,7 @@ def test_home_lists_runs_and_presets(app: AppTest, trained: tuple[Path, str, str
 
 def test_live_shows_a_finished_run_from_the_url(app: AppTest, trained: tuple[Path, str, str]) -> None:
     at = app.run()
-    at.switch_page("pages/live.py")
+    at.switch_page("app_pages/live.py")
     at.query_params["run"] = trained[1]
     at.run()
     no_exception(at)
@@ -73,14 +73,14 @@ def test_live_shows_a_finished_run_from_the_url(app: AppTest, trained: tuple[Pat
     best = at.dataframe[0].value
     assert {"label", "regression"} <= set(best["task"])
     # the choice follows the user to another page (state across pages)
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     no_exception(at)
     assert at.selectbox(key="evaluate.picker").value == trained[1]
 
 
 def test_compare_table_has_every_run_with_results(app: AppTest, trained: tuple[Path, str, str]) -> None:
     at = app.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     no_exception(at)
     table = at.dataframe[0].value  # the editable runs table
     assert set(table["id"]) == {trained[1], trained[2]}
@@ -90,7 +90,7 @@ def test_compare_table_has_every_run_with_results(app: AppTest, trained: tuple[P
 
 def test_evaluate_shows_test_metrics(app: AppTest, trained: tuple[Path, str, str]) -> None:
     at = app.run()
-    at.switch_page("pages/evaluate.py")
+    at.switch_page("app_pages/evaluate.py")
     at.query_params["run"] = trained[2]
     at.run()
     no_exception(at)
@@ -102,7 +102,7 @@ def test_evaluate_shows_test_metrics(app: AppTest, trained: tuple[Path, str, str
 
 def test_experiment_validation_messages(app: AppTest) -> None:
     at = app.run()
-    at.switch_page("pages/experiment.py").run()
+    at.switch_page("app_pages/experiment.py").run()
     no_exception(at)
     # the penguins preset fills the form; every weight to 0 with manual weighting is refused
     at.selectbox(key="exp.loss.weighting").set_value("manual").run()
@@ -116,7 +116,7 @@ def test_experiment_validation_messages(app: AppTest) -> None:
 
 def test_experiment_no_task_picked(app: AppTest) -> None:
     at = app.run()
-    at.switch_page("pages/experiment.py").run()
+    at.switch_page("app_pages/experiment.py").run()
     at.multiselect[0].set_value([]).run()
     no_exception(at)
     assert any("Pick at least one target column" in w.value for w in at.warning)
@@ -126,7 +126,7 @@ def test_experiment_one_class_target_is_refused_in_plain_words(app: AppTest, tmp
     data = tmp_path / "one.csv"
     data.write_text("a,b,y\n" + "".join(f"{i * 0.5},{i % 3},yes\n" for i in range(40)), encoding="utf-8")
     at = app.run()
-    at.switch_page("pages/experiment.py").run()
+    at.switch_page("app_pages/experiment.py").run()
     at.session_state["exp.data.dataset"] = "csv"
     at.session_state["exp.data.path"] = str(data)
     at.session_state["exp.tasks"] = [{"name": "y", "target": "y", "kind": "binary", "weight": 1.0, "start_epoch": 0}]

@@ -29,7 +29,7 @@ with left:
         with column:
             if st.button(name, key=f"preset.{name}", help=presets.description(name), width="stretch"):
                 run_id = launch(presets.load(name), session.store())
-                st.switch_page("pages/live.py", query_params={"run": run_id})
+                st.switch_page("app_pages/live.py", query_params={"run": run_id})
 with right:
     tasks = {"species": 3, "sex": 1, "body mass": 1}
     example = presets.load("penguins").model

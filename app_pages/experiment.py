@@ -271,4 +271,4 @@ with start:
         if config is None:
             st.rerun()
         run_id = launch(config, session.store())
-        st.switch_page("pages/live.py", query_params={"run": run_id})
+        st.switch_page("app_pages/live.py", query_params={"run": run_id})

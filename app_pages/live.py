@@ -52,6 +52,7 @@ live = run["status"] in ("queued", "running")
 @st.fragment(run_every=POLL_SECONDS if live else None)
 def view() -> None:
     current = store.get_run(run_id)
+    revision = f"{x_axis}-{log_y}"  # a new axis meaning resets the zoom; new points keep it
     metrics, weights = read_new(run_id)
     info = progress(metrics, current)
     head = st.columns([3, 2])
@@ -69,12 +70,13 @@ def view() -> None:
         plotted.append(loss)
         cols = st.columns(2)
         with cols[0]:
-            live_chart(curves_figure(loss, title="Loss per task (train — solid, validation — dashed)",
-                                     log_y=log_y, colors=colors), key=f"live.loss.{run_id}")
+            figure = curves_figure(loss, title="Loss per task (train: solid, validation: dashed)",
+                                   log_y=log_y, colors=colors)
+            live_chart(figure.update_layout(uirevision=revision), key=f"live.loss.{run_id}")
         with cols[1]:
             if not weights.empty:
-                live_chart(weights_figure(weights, x="step" if x_axis == "step" else x_axis, colors=colors),
-                           key=f"live.weights.{run_id}")
+                figure = weights_figure(weights, x=x_axis, colors=colors, metrics=metrics)
+                live_chart(figure.update_layout(uirevision=revision), key=f"live.weights.{run_id}")
         names = [m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in set(metrics["metric"])]
         grid = st.columns(2)
         for i, metric in enumerate(names):
@@ -83,8 +85,8 @@ def view() -> None:
                 continue
             plotted.append(frame)
             with grid[i % 2]:
-                live_chart(curves_figure(frame, title=metric, log_y=log_y, colors=colors),
-                           key=f"live.{metric}.{run_id}", height=300)
+                figure = curves_figure(frame, title=metric, log_y=log_y, colors=colors)
+                live_chart(figure.update_layout(uirevision=revision), key=f"live.{metric}.{run_id}", height=300)
         st.subheader("Best and latest (validation)")
         st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
         st.download_button("Download what is plotted (CSV)", pd.concat(plotted).to_csv(index=False),
