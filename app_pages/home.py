@@ -10,7 +10,9 @@ from mtl.ui.architecture import describe_config
 from mtl.ui.colors import task_colors
 from mtl.ui.figures import network_figure
 
-HOME_PRESETS = ["penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"]
+FEATURED = ["penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"]
+HOME_PRESETS = FEATURED + [n for n in presets.names() if n not in FEATURED and n not in presets.builtin_names()]
+"""The built-in demos, then your own presets from ``<home>/presets/``."""
 
 st.title("MTL Lab")
 left, right = st.columns([1, 1])

@@ -142,3 +142,15 @@ def test_diverging_run_exits_3_and_names_the_task(tmp_path: Path, home: Path) ->
     assert "Traceback" not in result.stderr
     run = RunStore(home).get_run(summary["run_id"])
     assert run["status"] == "diverged" and "task 'big'" in run["error"]
+
+
+def test_user_presets_in_home_are_listed_and_runnable(home: Path) -> None:
+    folder = home / "presets"
+    folder.mkdir(parents=True)
+    text = (Path(__file__).resolve().parents[1] / "mtl" / "presets" / "seed-example.yaml").read_text()
+    (folder / "my-toy.yaml").write_text("# My own toy\n" + text.replace("epochs: 30", "epochs: 2"))
+    listed = {p["name"]: p["description"] for p in json.loads(run_cli("presets", "--json", home=home).stdout)}
+    assert listed["my-toy"] == "My own toy" and "penguins" in listed
+    result = run_cli("run", "--preset", "my-toy", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["epochs"] == 2

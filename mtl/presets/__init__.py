@@ -1,31 +1,66 @@
-"""One-click presets: complete experiment configs shipped as commented YAML files here."""
+"""One-click presets: complete experiment configs as commented YAML files.
+
+Built-in presets ship in this folder. Your own go in ``<home>/presets/*.yaml`` (home =
+``$MTL_HOME`` or ``./mtl-runs``) and show up in the CLI and on the dashboard's Home page
+beside the built-in ones; a built-in name cannot be overridden.
+"""
 
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from mtl.config import ConfigError, ExperimentConfig
 
 
-def names() -> list[str]:
-    """Preset names (the YAML file names without extension), sorted."""
+def _builtin() -> dict[str, str]:
     files = resources.files(__name__).iterdir()
-    return sorted(f.name.removesuffix(".yaml") for f in files if f.name.endswith(".yaml"))
+    return {f.name.removesuffix(".yaml"): f.name for f in files if f.name.endswith(".yaml")}
+
+
+def user_folder() -> Path:
+    """Where your own presets live: ``<home>/presets/``."""
+    from mtl.runs.store import resolve_home
+
+    return resolve_home() / "presets"
+
+
+def _user() -> dict[str, Path]:
+    folder = user_folder()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.yaml")) if p.stem not in _builtin()}
+
+
+def builtin_names() -> list[str]:
+    """The presets shipped with MTL Lab, sorted."""
+    return sorted(_builtin())
+
+
+def names() -> list[str]:
+    """Built-in presets, then your own, each group sorted."""
+    return builtin_names() + sorted(_user())
 
 
 def text(name: str) -> str:
     """The preset's YAML text, comments included."""
-    if name not in names():
-        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(names())}")
-    return resources.files(__name__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    if name in _builtin():
+        return resources.files(__name__).joinpath(_builtin()[name]).read_text(encoding="utf-8")
+    user = _user()
+    if name in user:
+        return user[name].read_text(encoding="utf-8")
+    raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(names())}")
 
 
 def load(name: str) -> ExperimentConfig:
     """The preset as a validated config."""
-    return ExperimentConfig.from_yaml(text(name))
+    try:
+        return ExperimentConfig.from_yaml(text(name))
+    except ConfigError as err:
+        raise ConfigError(f"preset {name!r}: {err}") from None
 
 
 def description(name: str) -> str:
-    """The first comment line of the preset file."""
-    first = text(name).splitlines()[0]
-    return first.lstrip("# ").strip()
+    """The first comment line of the preset file (or its run name)."""
+    first = text(name).splitlines()[0] if text(name).strip() else ""
+    return first.lstrip("# ").strip() if first.startswith("#") else name
