@@ -9,7 +9,7 @@ import logging
 
 import streamlit as st
 
-st.set_page_config(page_title="MTL Lab", page_icon=":material/hub:", layout="wide")
+st.set_page_config(page_title="MTL Lab", page_icon="assets/favicon.png", layout="wide")
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -11,7 +11,7 @@ from mtl.ui.curves import best_and_latest, curve_frame, progress
 from mtl.ui.figures import curves_figure, weights_figure
 from mtl.ui.live_chart import live_chart
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
 
 st.title("Live")
 session.refresh_queue()
@@ -22,6 +22,11 @@ store = session.store()
 run = store.get_run(run_id)
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 colors = task_colors(list(kinds))
+metric_names = set()
+for kind in kinds.values():
+    metric_names.update(REGRESSION_METRICS if kind == "regression" else CLASSIFICATION_METRICS)
+if None in kinds.values():  # a kind inferred at run time: all of them
+    metric_names.update((*CLASSIFICATION_METRICS, *REGRESSION_METRICS))
 
 controls = st.columns([2, 2, 2, 1])
 smoothing = controls[0].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live.smoothing",
@@ -49,6 +54,14 @@ def read_new(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 live = run["status"] in ("queued", "running")
 
 
+def cached_figure(key: str, signature: tuple, build):  # type: ignore[no-untyped-def]
+    """The chart's figure, rebuilt only when its data or the controls changed since the last poll."""
+    slot = st.session_state.setdefault("live.figures", {})
+    if key not in slot or slot[key][0] != signature:
+        slot[key] = (signature, build())
+    return slot[key][1]
+
+
 @st.fragment(run_every=POLL_SECONDS if live else None)
 def view() -> None:
     current = store.get_run(run_id)
@@ -62,35 +75,38 @@ def view() -> None:
                      text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")
     if current["error"]:
         st.error(current["error"])
+    # The charts keep fixed places (loss and weights first, even before the first point),
+    # so each one is the same element on every poll and only its data changes.
+    controls = (x_axis, smoothing, log_y, len(metrics))
+    loss = curve_frame(metrics, "loss", x_axis, smoothing)
+    plotted = [loss]
+    cols = st.columns(2)
+    with cols[0]:
+        figure = cached_figure(f"loss.{run_id}", controls, lambda: curves_figure(
+            loss, title="Loss per task (train: solid, validation: dashed)", log_y=log_y, colors=colors
+        ).update_layout(uirevision=revision))
+        live_chart(figure, key=f"live.loss.{run_id}")
+    with cols[1]:
+        figure = cached_figure(f"weights.{run_id}", (*controls, len(weights)), lambda: weights_figure(
+            weights, x=x_axis, colors=colors, metrics=metrics).update_layout(uirevision=revision))
+        live_chart(figure, key=f"live.weights.{run_id}")
     if metrics.empty:
         st.info("Waiting for the first points…" if current["status"] in ("queued", "running") else "No points recorded.")
-    else:
-        plotted = []
-        loss = curve_frame(metrics, "loss", x_axis, smoothing)
-        plotted.append(loss)
-        cols = st.columns(2)
-        with cols[0]:
-            figure = curves_figure(loss, title="Loss per task (train: solid, validation: dashed)",
-                                   log_y=log_y, colors=colors)
-            live_chart(figure.update_layout(uirevision=revision), key=f"live.loss.{run_id}")
-        with cols[1]:
-            if not weights.empty:
-                figure = weights_figure(weights, x=x_axis, colors=colors, metrics=metrics)
-                live_chart(figure.update_layout(uirevision=revision), key=f"live.weights.{run_id}")
-        names = [m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in set(metrics["metric"])]
-        grid = st.columns(2)
-        for i, metric in enumerate(names):
-            frame = curve_frame(metrics, metric, x_axis, smoothing)
-            if frame.empty:
-                continue
-            plotted.append(frame)
-            with grid[i % 2]:
-                figure = curves_figure(frame, title=metric, log_y=log_y, colors=colors)
-                live_chart(figure.update_layout(uirevision=revision), key=f"live.{metric}.{run_id}", height=300)
-        st.subheader("Best and latest (validation)")
-        st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
-        st.download_button("Download what is plotted (CSV)", pd.concat(plotted).to_csv(index=False),
-                           file_name=f"{run_id}-curves.csv", mime="text/csv", key="live.csv")
+        return
+    grid = st.columns(2)
+    epochs_done = int(metrics["epoch"].max()) if "epoch" in metrics else 0
+    for i, metric in enumerate(m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in metric_names):
+        frame = curve_frame(metrics, metric, x_axis, smoothing)
+        plotted.append(frame)
+        with grid[i % 2]:  # epoch-level curves change once per epoch, not on every poll
+            figure = cached_figure(f"{metric}.{run_id}", (x_axis, smoothing, log_y, epochs_done, len(frame)),
+                                   lambda f=frame, m=metric: curves_figure(f, title=m, log_y=log_y, colors=colors)
+                                   .update_layout(uirevision=revision))
+            live_chart(figure, key=f"live.{metric}.{run_id}", height=300)
+    st.subheader("Best and latest (validation)")
+    st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
+    st.download_button("Download what is plotted (CSV)", pd.concat(plotted).to_csv(index=False),
+                       file_name=f"{run_id}-curves.csv", mime="text/csv", key="live.csv")
     if live and current["status"] in TERMINAL_STATUSES:
         st.rerun()  # the run ended: redraw the page once, without polling
 

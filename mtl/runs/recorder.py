@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+import time
 
 from mtl.runs.store import RunStore, StoreError
 from mtl.train.callbacks import Callback, EpochEnd, RunEnd, StepEnd
@@ -98,7 +99,16 @@ class StoreRecorder(Callback):
             raise
 
     def _run(self) -> None:
-        while not self._done.wait(self.flush_every):
+        # Every flush_every seconds: write buffered rows, beat, look for a stop request.
+        # The very first rows go out at once: the live view is waiting for them.
+        last = time.monotonic()
+        shown_first = False
+        while not self._done.wait(0.02):
+            first_ready = not shown_first and bool(self._metrics or self._weights)
+            if not first_ready and time.monotonic() - last < self.flush_every:
+                continue
+            last = time.monotonic()
+            shown_first = shown_first or first_ready
             try:
                 self.flush()
                 self.store.heartbeat(self.run_id)
