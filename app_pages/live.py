@@ -8,7 +8,7 @@ from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.ui import session
 from mtl.ui.colors import task_colors
 from mtl.ui.curves import best_and_latest, curve_frame, progress
-from mtl.ui.figures import curves_figure, weights_figure
+from mtl.ui.figures import curves_figure, fit_height, weights_figure
 from mtl.ui.live_chart import live_chart
 
 POLL_SECONDS = 0.5
@@ -100,9 +100,9 @@ def view() -> None:
         plotted.append(frame)
         with grid[i % 2]:  # epoch-level curves change once per epoch, not on every poll
             figure = cached_figure(f"{metric}.{run_id}", (x_axis, smoothing, log_y, epochs_done, len(frame)),
-                                   lambda f=frame, m=metric: curves_figure(f, title=m, log_y=log_y, colors=colors)
-                                   .update_layout(uirevision=revision))
-            live_chart(figure, key=f"live.{metric}.{run_id}", height=300)
+                                   lambda f=frame, m=metric: fit_height(curves_figure(
+                                       f, title=m, log_y=log_y, colors=colors), 340).update_layout(uirevision=revision))
+            live_chart(figure, key=f"live.{metric}.{run_id}", height=340)
     st.subheader("Best and latest (validation)")
     st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
     st.download_button("Download what is plotted (CSV)", pd.concat(plotted).to_csv(index=False),

@@ -122,6 +122,13 @@ def _style(fig: go.Figure, *, title: str | None, height: int | None = 420, legen
     return fig
 
 
+def fit_height(fig: go.Figure, height: int) -> go.Figure:
+    """Set the figure's height and keep the legend below the x-axis title at that height."""
+    margin = fig.layout.margin
+    plot = max(120, height - (margin.t or 0) - (margin.b or 0))
+    return fig.update_layout(height=height, legend={"y": -min(0.8, 88 / plot)})
+
+
 def apply_theme(fig: go.Figure, theme: str = "light") -> go.Figure:
     """Set text and hover colours for Streamlit's ``"light"`` or ``"dark"`` theme, in place.
 

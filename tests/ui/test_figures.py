@@ -256,3 +256,14 @@ def test_network_figure_hard_arrows_fan_out_from_the_trunk() -> None:
     # input → trunk, trunk → each task's first block, then one arrow per remaining task block
     assert len(arrows) == 1 + 2 + 2 * (len(description["tasks"]["a"]) - 1)
     assert "shared" in fig.layout.annotations[-1].text
+
+
+def test_fit_height_moves_the_legend_further_down_on_a_shorter_chart() -> None:
+    from mtl.ui.figures import curves_figure, fit_height
+
+    frame = pd.DataFrame({"x": [1, 2], "task": ["a", "a"], "split": ["train", "train"], "metric": ["loss"] * 2,
+                          "value": [1.0, 0.5], "smoothed": [1.0, 0.5]})
+    tall = fit_height(curves_figure(frame, title="t", colors={}), 600)
+    short = fit_height(curves_figure(frame, title="t", colors={}), 300)
+    assert short.layout.height == 300 and tall.layout.height == 600
+    assert short.layout.legend.y < tall.layout.legend.y < 0
