@@ -10,7 +10,6 @@ from mtl.config import ConfigError, ExperimentConfig
 from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
 from mtl.models import ARCHITECTURES
-from mtl.runs.launcher import launch
 from mtl.runs.store import resolve_home
 from mtl.ui import form, session
 from mtl.ui.architecture import describe_config
@@ -270,5 +269,5 @@ with start:
         state["exp.problems"] = problems
         if config is None:
             st.rerun()
-        run_id = launch(config, session.store())
+        run_id = session.launch_run(config)
         st.switch_page("app_pages/live.py", query_params={"run": run_id})

@@ -4,11 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from mtl import presets
-from mtl.runs.launcher import launch
 from mtl.ui import session
 from mtl.ui.architecture import describe_config
 from mtl.ui.colors import task_colors
 from mtl.ui.figures import network_figure
+from mtl.ui.live_chart import live_chart
 
 FEATURED = ["penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"]
 HOME_PRESETS = FEATURED + [n for n in presets.names() if n not in FEATURED and n not in presets.builtin_names()]
@@ -30,14 +30,16 @@ with left:
         column = columns[i % 3]
         with column:
             if st.button(name, key=f"preset.{name}", help=presets.description(name), width="stretch"):
-                run_id = launch(presets.load(name), session.store())
+                run_id = session.launch_run(presets.load(name))
                 st.switch_page("app_pages/live.py", query_params={"run": run_id})
 with right:
     tasks = {"species": 3, "sex": 1, "body mass": 1}
     example = presets.load("penguins").model
     description = describe_config(example, (6,), tasks)
-    st.plotly_chart(network_figure(description, task_colors(list(tasks)), width_px=560), width="stretch",
-                    config={"displayModeBar": False}, key="home.diagram")
+    # Drawn with the live chart component: it also loads plotly.js into this tab, so the
+    # live view a preset opens can draw its first points at once.
+    live_chart(network_figure(description, task_colors(list(tasks)), width_px=560), key="home.diagram",
+               height=420, config={"displayModeBar": False})
     st.caption("Hard parameter sharing: a shared trunk (grey) and one head per task.")
 
 st.subheader("Latest runs")

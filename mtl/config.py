@@ -191,6 +191,13 @@ class LossConfig(_Section):
             raise ValueError(f"unknown weighting {value!r}; choose one of: {', '.join(WEIGHTINGS.names())}")
         return value
 
+    @model_validator(mode="after")
+    def _known_options(self) -> LossConfig:
+        from mtl.weighting.options import parse_options
+
+        parse_options(self.weighting, self.options)
+        return self
+
 
 class TrainConfig(_Section):
     """The optimisation loop."""
@@ -216,6 +223,14 @@ class TrainConfig(_Section):
     seed: int = Field(0, ge=0, description="Seed for the split, initialisation and batch order.")
     log_every: int = Field(10, ge=1, description="Report per-task losses and weights every this many steps.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto` = CUDA when available, else CPU.")
+    diagnostics_every: int | None = Field(
+        None, ge=1, description="Every this many steps, record each task's gradient norm on the shared parameters "
+        "and the pairwise cosine of task gradients (split `diag`); costs about one gradient-level step each time."
+    )
+    affinity: bool = Field(
+        False, description="With `diagnostics_every`: also record the lookahead inter-task affinity "
+        "(Fifty et al. 2021), one extra forward pass per task each time."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -223,6 +238,8 @@ class TrainConfig(_Section):
             raise ValueError(
                 f"train.warmup_epochs ({self.warmup_epochs}) must be below train.epochs ({self.epochs})"
             )
+        if self.affinity and self.diagnostics_every is None:
+            raise ValueError("train.affinity is measured with the diagnostics; set train.diagnostics_every too")
         return self
 
 
@@ -246,6 +263,20 @@ class ExperimentConfig(_Section):
             raise ValueError("every task weight is 0, so nothing would be learned; give at least one task a weight > 0")
         if self.data.stratify is not None and self.data.stratify not in names:
             raise ValueError(f"data.stratify {self.data.stratify!r} is not a task; choose one of: {', '.join(names)}")
+        from mtl.weighting import WEIGHTINGS
+        from mtl.weighting.options import level, loss_level_names, shared_parameters_problem
+
+        unshared = shared_parameters_problem(self.model)
+        if unshared and level(self.loss.weighting) == "gradient":
+            raise ValueError(
+                f"loss.weighting {self.loss.weighting!r} needs shared parameters; {unshared}; use a loss-level "
+                f"weighting ({', '.join(loss_level_names(WEIGHTINGS.names()))}) or a model that shares layers"
+            )
+        if unshared and self.train.diagnostics_every is not None:
+            raise ValueError(
+                f"train.diagnostics_every measures task gradients on the shared parameters; {unshared}; "
+                "leave it unset for this model"
+            )
         late = [t.name for t in self.tasks if t.start_epoch >= self.train.epochs]
         if late:
             raise ValueError(

@@ -14,6 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Warm spare workers are tested on purpose (tests/runs/test_spare.py, the browser test);
+# elsewhere a lingering spare process would outlive its test.
+os.environ.setdefault("MTL_WARM_WORKER", "0")
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -23,6 +27,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MTL_HEARTBEAT_TIMEOUT", "2")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models on a shared 2-core machine
     yield folder
+    from mtl.runs.spare import stop_spares
+
+    stop_spares(folder)
     if (folder / "store.sqlite").exists():
         from mtl.runs.store import RunStore
 

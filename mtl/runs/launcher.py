@@ -22,6 +22,7 @@ from mtl.config import ExperimentConfig
 from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
 
 MAX_RUNNING_ENV = "MTL_MAX_RUNNING"
+WARM_ENV = "MTL_WARM_WORKER"
 HEARTBEAT_TIMEOUT_ENV = "MTL_HEARTBEAT_TIMEOUT"
 DEFAULT_HEARTBEAT_TIMEOUT_S = 10.0
 """A running run whose heartbeat is older than this and whose process is gone is ``interrupted``."""
@@ -50,24 +51,43 @@ def default_max_running() -> int:
 
 
 def launch(
-    config: ExperimentConfig, store: RunStore, max_running: int | None = None, tags: tuple[str, ...] = ()
+    config: ExperimentConfig,
+    store: RunStore,
+    max_running: int | None = None,
+    tags: tuple[str, ...] = (),
+    warm: bool = False,
 ) -> str:
     """Record ``config`` as a queued run, start it if a slot is free, return its id."""
     run_id = store.create_run(config.name, config.to_dict(), tags=tags)
-    dispatch(store, max_running)
+    dispatch(store, max_running, warm=warm)
     return run_id
 
 
-def dispatch(store: RunStore, max_running: int | None = None) -> list[str]:
-    """Mark dead runs ``interrupted``, then start queued runs while slots are free."""
+def dispatch(store: RunStore, max_running: int | None = None, warm: bool = False) -> list[str]:
+    """Mark dead runs ``interrupted``, then start queued runs while slots are free.
+
+    With ``warm`` (the dashboard), a run goes to an idle warm spare worker when there is
+    one (see :mod:`mtl.runs.spare`), and while a slot is free one spare is kept waiting.
+    """
+    from mtl.runs import spare
+
     limit = max_running or default_max_running()
     store.mark_stale(heartbeat_timeout())
     started = []
     while (run_id := store.claim_next(limit)) is not None:
-        pid = _spawn_worker(store, run_id, limit)
+        pid = (warm and spare.assign(store, run_id, limit)) or _spawn_worker(store, run_id, limit)
         store.set_pid(run_id, pid)
         started.append(run_id)
+    if warm and warm_workers_enabled() and len(store.list_runs("running")) < limit:
+        # only while a slot is free: a spare importing torch next to a training run
+        # would slow that run (and the page that watches it) down for nothing
+        spare.ensure_spare(store)
     return started
+
+
+def warm_workers_enabled() -> bool:
+    """Whether the dashboard keeps a warm spare worker (``MTL_WARM_WORKER=0`` turns it off)."""
+    return os.environ.get(WARM_ENV, "1") != "0"
 
 
 def _spawn_worker(store: RunStore, run_id: str, limit: int) -> int:

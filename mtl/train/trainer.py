@@ -23,6 +23,7 @@ from mtl.data.tasks import TaskSpec
 from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
+from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
 from mtl.train.metrics import task_metrics
 from mtl.train.schedule import learning_rate
@@ -96,6 +97,11 @@ class Trainer:
         self.model = build_model(config, self.data).to(self.device)
         self.strategy = build_strategy(config, self.tasks)
         self.strategy.attach(self.model)
+        every = config.train.diagnostics_every
+        self.diagnostics = (
+            None if every is None
+            else Diagnostics(self.model, self.tasks, every, config.train.affinity, self.strategy)
+        )
         self.loss_fns = [TaskLoss(t, config.loss.huber_delta, self.device) for t in self.tasks]
         self.optimizer = self._optimizer()
         self.step = 0
@@ -139,7 +145,9 @@ class Trainer:
 
     def _emit(self, hook: str, event: Any) -> None:
         for callback in self.callbacks:
-            getattr(callback, hook)(self, event)
+            method = getattr(callback, hook, None)  # ``on_diagnostics`` is optional
+            if method is not None:
+                method(self, event)
 
     # ---- the loop ------------------------------------------------------------------
 
@@ -254,17 +262,7 @@ class Trainer:
         if self.config.data.augment and x.dim() == 4:
             x = _shift(x, self._augment_rng)
         out = self.model(x)  # task → (B, out_dim)
-        losses, present = [], []
-        for t, (spec, loss_fn) in enumerate(zip(self.tasks, self.loss_fns, strict=True)):
-            y = split["y"][spec.name].index_select(0, index)
-            if self._complete[t]:
-                losses.append(loss_fn.unmasked(out[spec.name], y))
-                continue
-            mask = split["mask"][spec.name].index_select(0, index)
-            loss, count = loss_fn(out[spec.name], y, mask)
-            losses.append(loss)
-            present.append((t, count))
-        loss_vec = torch.stack(losses)  # (T,)
+        loss_vec, present = self._batch_losses(out, split, index)  # (T,)
         if not math.isfinite(float(loss_vec.detach().sum())):
             bad = int((~torch.isfinite(loss_vec.detach())).nonzero()[0])
             raise DivergedError(self.tasks[bad].name, self.step, float(loss_vec[bad].detach()))
@@ -277,12 +275,34 @@ class Trainer:
         if cfg.l1 > 0:
             l1 = cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
             extra = l1 if extra is None else extra + l1
+        if self.diagnostics is not None and self.diagnostics.due(self.step + 1):
+            self._emit("on_diagnostics", self.diagnostics.measure(
+                loss_vec, x, lambda outputs: self._batch_losses(outputs, split, index)[0],
+                lr=self.optimizer.param_groups[0]["lr"], step=self.step + 1, epoch=self.epoch,
+                wall_time=self._elapsed(),
+            ))
         self.optimizer.zero_grad(set_to_none=True)
         weights = self.strategy.backward(loss_vec, step_active, extra)
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         return loss_vec.detach(), weights, {k: v.detach() for k, v in out.items()}
+
+    def _batch_losses(
+        self, out: dict[str, torch.Tensor], split: dict[str, Any], index: torch.Tensor
+    ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
+        """Task losses (T,) of outputs on the rows ``index``, and (task, labelled rows) of masked tasks."""
+        losses, present = [], []
+        for t, (spec, loss_fn) in enumerate(zip(self.tasks, self.loss_fns, strict=True)):
+            y = split["y"][spec.name].index_select(0, index)
+            if self._complete[t]:
+                losses.append(loss_fn.unmasked(out[spec.name], y))
+                continue
+            mask = split["mask"][spec.name].index_select(0, index)
+            loss, count = loss_fn(out[spec.name], y, mask)
+            losses.append(loss)
+            present.append((t, count))
+        return torch.stack(losses), present
 
     # ---- evaluation ----------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mtl.runs.launcher import dispatch
+from mtl.config import ExperimentConfig
+from mtl.runs.launcher import dispatch, launch
 from mtl.runs.store import RunStore, resolve_home
 
 
@@ -23,8 +24,14 @@ def store() -> RunStore:
 
 
 def refresh_queue() -> None:
-    """Mark dead workers' runs ``interrupted`` and start queued runs when slots are free."""
-    dispatch(store())
+    """Mark dead workers' runs ``interrupted``, start queued runs when slots are free, and
+    keep a warm spare worker ready so the next launch shows points sooner."""
+    dispatch(store(), warm=True)
+
+
+def launch_run(config: ExperimentConfig) -> str:
+    """Launch a run from the dashboard (on the warm spare when one is waiting)."""
+    return launch(config, store(), warm=True)
 
 
 STATUS_COLORS = {

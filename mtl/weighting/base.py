@@ -2,14 +2,17 @@
 
 A strategy turns the per-task losses of one step into one backward pass and reports the
 effective weight it gave each task. Loss-level strategies only override
-:meth:`WeightingStrategy.weights`: the base class does a single weighted backward.
-Gradient-level strategies (later) override :meth:`WeightingStrategy.backward`.
+:meth:`WeightingStrategy.weights` (or :meth:`WeightingStrategy.backward` when they add a
+term of their own, like uncertainty weighting): one weighted backward, no per-task
+gradients. Gradient-level strategies derive from
+:class:`mtl.weighting.gradient.GradientStrategy`, which computes the per-task gradients on
+the shared parameters and aggregates them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -21,8 +24,12 @@ class WeightingStrategy:
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: the strategy's hyperparameters (``loss.options``).
+        options: the strategy's hyperparameters (``loss.options``), validated against
+            :func:`mtl.weighting.options.options_model` by the subclasses that have any.
     """
+
+    level: ClassVar[str] = "loss"
+    """``"loss"`` (one weighted backward) or ``"gradient"`` (per-task gradients aggregated)."""
 
     def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
         self.tasks = list(tasks)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import REPO, chromium, require_chromium, streamlit_server
+from mtl.runs.spare import idle_spares, stop_spares
 from mtl.runs.store import RunStore
 
 require_chromium()
@@ -56,9 +57,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("e2e-server")
-    env = {"MTL_HOME": str(home), "MTL_HEARTBEAT_TIMEOUT": "5", "OMP_NUM_THREADS": "1"}
+    env = {"MTL_HOME": str(home), "MTL_HEARTBEAT_TIMEOUT": "5", "OMP_NUM_THREADS": "1", "MTL_WARM_WORKER": "1"}
     with streamlit_server(REPO / "app.py", logs, env=env) as address:
         yield address
+    stop_spares(home)
     # stop whatever the test launched
     for pid in RunStore(home).list_runs(["running"])["pid"].dropna():
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -104,6 +106,10 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         page.goto(url)
         page.get_by_role("button", name="demo-long").wait_for(timeout=30_000)
         shot(page, "home")
+        # a person reads the page for a few seconds: by then the warm spare worker is ready
+        deadline = time.monotonic() + 60
+        while not idle_spares(RunStore(home)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         clicked = time.time()
         page.get_by_role("button", name="demo-long").click()
         page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=30_000)

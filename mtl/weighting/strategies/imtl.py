@@ -1,0 +1,40 @@
+"""IMTL-G: the update whose projection onto every task's unit gradient is equal (impartial to gradient scale).
+
+Reference: Liu, Li, Kuang, Xue, Chen, Yang, Liao, Zhang, "Towards Impartial Multi-task Learning", ICLR 2021.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torchjd.aggregation import IMTLGWeighting
+
+from mtl.data.tasks import TaskSpec
+from mtl.weighting.gradient import GradientStrategy
+
+NAME = "imtl"
+
+
+class Strategy(GradientStrategy):
+    """Shared update g = Σ_t α_t g_t with g·u_t equal for every unit gradient u_t = g_t/‖g_t‖, Σ α_t = 1.
+
+    The paper's closed form (α_{2:T} = g_1 Uᵀ (D Uᵀ)⁻¹) equals α ∝ G⁺·(‖g_1‖, …, ‖g_T‖) on the
+    Gramian G, computed by torchjd's ``IMTLGWeighting`` (which also handles linearly
+    dependent gradients). The reported weights are α (they sum to 1; one may be negative).
+    This is the gradient part, IMTL-G, on the shared parameters. No options.
+
+    Args:
+        tasks: the tasks, in the order of the loss vector.
+        options: none.
+    """
+
+    name = NAME
+
+    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
+        super().__init__(tasks, options)
+        self._weighting = IMTLGWeighting()
+
+    def aggregate(self, gramian: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
+        return self._weighting(gramian)

@@ -1,0 +1,58 @@
+"""Every registered strategy trains every preset for two epochs with finite losses."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import pytest
+import torch
+
+from mtl import presets
+from mtl.config import ExperimentConfig
+from mtl.data.prepare import PreparedData, prepare
+from mtl.train.callbacks import History
+from mtl.train.trainer import Trainer
+from mtl.weighting import WEIGHTINGS
+
+SMALL = {"train.epochs": 2, "train.batch_size": 128, "train.log_every": 1}
+"""Two epochs of few, large batches: every code path, little time."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_config(preset: str, weighting: str) -> ExperimentConfig:
+    config = presets.load(preset)
+    overrides = dict(SMALL)
+    if config.data.dataset == "synthetic":
+        overrides["data.options.samples"] = 400
+    overrides["loss.weighting"] = weighting
+    return config.with_overrides(overrides)
+
+
+@cache
+def prepared(preset: str) -> PreparedData:
+    return prepare(small_config(preset, "equal"))  # the weighting does not change the data
+
+
+@pytest.mark.parametrize("preset", presets.names())
+@pytest.mark.parametrize("weighting", WEIGHTINGS.names())
+def test_strategy_trains_preset(weighting: str, preset: str) -> None:
+    history = History()
+    result = Trainer(small_config(preset, weighting), data=prepared(preset), callbacks=[history]).fit()
+    assert result.status == "finished", history.end.error if history.end else None
+    assert history.steps, "no step was reported"
+    names = [t.name for t in result.data.tasks]
+    for event in history.steps:
+        assert list(event.losses) == names == list(event.weights)
+        assert all(math.isfinite(v) for v in event.losses.values()), event
+        assert all(math.isfinite(v) for v in event.weights.values()), event
+    for row in history.rows():
+        if row[5] == "loss" and row[6] is not None:
+            assert math.isfinite(row[6]), row
