@@ -16,6 +16,7 @@ from mtl.ui.architecture import describe_config
 from mtl.ui.colors import task_colors
 from mtl.ui.figures import network_figure
 from mtl.weighting import WEIGHTINGS
+from mtl.weighting import options as strategy_options
 
 KINDS = ["binary", "multiclass", "regression"]
 state = st.session_state
@@ -48,6 +49,28 @@ def ints(text: str, key: str) -> list[int] | str:
         return [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
         return f"{key}: write whole numbers separated by commas, e.g. 64, 32"
+
+
+def option_inputs(model: Any, prefix: str) -> None:
+    """One input per field of a pydantic options model, keyed ``<prefix>.<field>``."""
+    for field, info in model.model_fields.items():
+        key = f"{prefix}.{field}"
+        init(key, info.default)
+        label = f"{field}: {info.description}"
+        if isinstance(info.default, bool):
+            st.checkbox(label, key=key)
+        elif isinstance(info.default, float):
+            st.number_input(label, key=key, format="%.4g")
+        elif isinstance(info.default, int):
+            st.number_input(label, key=key, step=1)
+        elif isinstance(info.default, str):
+            st.text_input(label, key=key)
+
+
+def on_weighting_change() -> None:
+    """Another strategy: its own options, with the paper's defaults."""
+    for key in [k for k in state if str(k).startswith("exp.loss.options.")]:
+        del state[key]
 
 
 def on_dataset_change() -> None:
@@ -106,18 +129,7 @@ if dataset_name == "csv":
         if state.get("exp.data.path") != str(path):
             state["exp.data.path"] = str(path)
             state["exp.tasks"] = []
-for field, info in dataset.options.model_fields.items():
-    key = f"exp.data.options.{field}"
-    init(key, info.default)
-    label = f"{field}: {info.description}"
-    if isinstance(info.default, bool):
-        st.checkbox(label, key=key)
-    elif isinstance(info.default, float):
-        st.number_input(label, key=key, format="%.4g")
-    elif isinstance(info.default, int):
-        st.number_input(label, key=key, step=1)
-    elif isinstance(info.default, str):
-        st.text_input(label, key=key)
+option_inputs(dataset.options, "exp.data.options")
 problems_for("data")
 
 frame = None
@@ -165,6 +177,7 @@ state["exp.tasks"] = tasks
 problems_for("tasks")
 
 # ---- 3. Architecture ----------------------------------------------------------------
+draft_error: str | None = None
 st.header("3 · Architecture")
 arch = {e.name: e for e in ARCHITECTURES.entries()}
 left, right = st.columns([2, 3])
@@ -203,7 +216,7 @@ with right:
     try:
         draft = ExperimentConfig.from_dict(form.to_config(state)) if tasks else None
     except ConfigError as err:
-        draft = None
+        draft, draft_error = None, str(err)
         st.info(f"The diagram appears once the settings are valid: {err}")
     if draft is not None and frame is not None:
         try:
@@ -218,9 +231,17 @@ with right:
 # ---- 4. Loss ------------------------------------------------------------------------
 st.header("4 · Loss")
 weightings = {e.name: e for e in WEIGHTINGS.entries()}
-st.selectbox("Weighting", list(weightings), key="exp.loss.weighting",
+st.selectbox("Weighting", list(weightings), key="exp.loss.weighting", on_change=on_weighting_change,
              format_func=lambda n: f"{n} — {weightings[n].description}")
-if state["exp.loss.weighting"] == "manual":
+chosen_weighting = state["exp.loss.weighting"]
+level = strategy_options.level(chosen_weighting)
+st.caption(f"Reference: {weightings[chosen_weighting].reference} · "
+           + ("combines the task losses (one backward pass)" if level == "loss"
+              else "combines per-task gradients on the shared layers (one backward pass per task)"))
+if draft_error and ("loss." in draft_error or "weighting" in draft_error):
+    st.error(draft_error, icon="⚠️")  # e.g. a gradient method on an architecture that shares nothing
+option_inputs(strategy_options.options_model(chosen_weighting), "exp.loss.options")
+if chosen_weighting == "manual":
     st.caption("Manual weights are the loss-weight sliders in step 2: "
                + ", ".join(f"{t['name']} × {t['weight']:g}" for t in tasks))
 problems_for("loss")
@@ -246,6 +267,19 @@ else:
     state["exp.train.early_stopping"] = None
 c6.number_input("Seed", min_value=0, step=1, key="exp.train.seed")
 c7.caption("Dropout is set in step 3.")
+init("exp.ui.diagnostics", state.get("exp.train.diagnostics_every") is not None)
+if st.checkbox("Record task-conflict diagnostics (gradient norms and cosines between tasks)", key="exp.ui.diagnostics",
+               help="Cost: every N steps, one extra backward pass per task on the shared layers "
+                    "(T tasks, every N steps: about T/N extra backward passes per step on average)."):
+    d1, d2 = st.columns(2)
+    init("exp.ui.diagnostics_every", int(state.get("exp.train.diagnostics_every") or 10))
+    state["exp.train.diagnostics_every"] = int(d1.number_input("Every N steps", min_value=1, step=1,
+                                                                key="exp.ui.diagnostics_every"))
+    d2.checkbox("Also the inter-task affinity (Fifty et al. 2021): a look-ahead step per task, "
+                "about one more forward pass per task and pair", key="exp.train.affinity")
+else:
+    state["exp.train.diagnostics_every"] = None
+    state["exp.train.affinity"] = False
 problems_for("train")
 
 # ---- Start --------------------------------------------------------------------------

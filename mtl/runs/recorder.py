@@ -15,6 +15,7 @@ import time
 
 from mtl.runs.store import RunStore, StoreError
 from mtl.train.callbacks import Callback, EpochEnd, RunEnd, StepEnd
+from mtl.train.diagnostics import DiagnosticsEnd
 from mtl.train.trainer import Trainer
 
 STEP_SPLIT = "step"
@@ -65,6 +66,11 @@ class StoreRecorder(Callback):
             self._weights.extend(weights)
 
     def on_epoch_end(self, trainer: Trainer, event: EpochEnd) -> None:
+        rows = [(*row[:6], _finite(row[6]), row[7]) for row in event.rows]
+        with self._lock:
+            self._metrics.extend(rows)
+
+    def on_diagnostics(self, trainer: Trainer, event: DiagnosticsEnd) -> None:
         rows = [(*row[:6], _finite(row[6]), row[7]) for row in event.rows]
         with self._lock:
             self._metrics.extend(rows)

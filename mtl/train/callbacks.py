@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mtl.train.diagnostics import DiagnosticsEnd
     from mtl.train.trainer import Trainer
 
 MetricRow = tuple[int, int, float, str, str, str, float | None, str | None]
@@ -78,6 +79,9 @@ class Callback:
 
     def on_run_end(self, trainer: Trainer, event: RunEnd) -> None:
         """Called once when training ends, whatever the status."""
+
+    def on_diagnostics(self, trainer: Trainer, event: DiagnosticsEnd) -> None:
+        """Called every ``train.diagnostics_every`` steps with task-conflict rows (opt-in)."""
 
 
 class History(Callback):
