@@ -5,7 +5,14 @@ import streamlit as st
 
 from mtl.train.predictions import PREDICTIONS_DIR
 from mtl.ui import session
-from mtl.ui.figures import confusion_figure, pred_actual_figure, residuals_figure, roc_figure
+from mtl.ui.curves import pair_matrix
+from mtl.ui.figures import (
+    confusion_figure,
+    pair_heatmap,
+    pred_actual_figure,
+    residuals_figure,
+    roc_figure,
+)
 
 st.title("Evaluate")
 run_id = session.pick_run("evaluate", statuses=("finished", "stopped"))
@@ -28,6 +35,14 @@ for task, values in test.items():
         st.caption(f"{task} · {metric} is undefined: {reason}")
 
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
+metrics = store.metrics(run_id)
+affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
+if affinity.notna().any().any():
+    st.subheader("Inter-task affinity (averaged over training)")
+    st.caption("Z(i→j) = 1 − L_j after a step on task i / L_j before it (Fifty et al. 2021): above 0, a step "
+               "on the row's task also lowered the column task's loss.")
+    st.plotly_chart(pair_heatmap(affinity, title="Affinity: row task → column task", value_name="affinity"),
+                    width="stretch", key="ev.affinity")
 tabs = st.tabs(list(test))
 for tab, task in zip(tabs, test, strict=True):
     path = folder / PREDICTIONS_DIR / f"{task}.csv"

@@ -6,9 +6,9 @@ import streamlit as st
 from mtl.runs.store import TERMINAL_STATUSES
 from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.ui import session
-from mtl.ui.colors import task_colors
-from mtl.ui.curves import best_and_latest, curve_frame, progress
-from mtl.ui.figures import curves_figure, fit_height, weights_figure
+from mtl.ui.colors import run_colors, task_colors
+from mtl.ui.curves import best_and_latest, curve_frame, pair_matrix, progress
+from mtl.ui.figures import curves_figure, fit_height, pair_heatmap, weights_figure
 from mtl.ui.live_chart import live_chart
 
 POLL_SECONDS = 0.5
@@ -103,6 +103,23 @@ def view() -> None:
                                    lambda f=frame, m=metric: fit_height(curves_figure(
                                        f, title=m, log_y=log_y, colors=colors), 340).update_layout(uirevision=revision))
             live_chart(figure, key=f"live.{metric}.{run_id}", height=340)
+    if (metrics["split"] == "diag").any():
+        st.subheader("Task conflict")
+        st.caption("Cosine between task gradients on the shared layers: below 0 the tasks pull the shared "
+                   "layers in conflicting directions.")
+        left, right = st.columns([3, 2])
+        with left:
+            cosine = curve_frame(metrics, "cosine", x_axis, smoothing, splits=("diag",))
+            plotted.append(cosine)
+            figure = cached_figure(f"cosine.{run_id}", controls, lambda: curves_figure(
+                cosine, title="Gradient cosine per task pair", colors=run_colors(cosine["task"].unique().tolist()),
+            ).update_layout(uirevision=revision))
+            live_chart(figure, key=f"live.cosine.{run_id}")
+        with right:
+            matrix = pair_matrix(metrics, "cosine", list(kinds))
+            figure = cached_figure(f"cosmap.{run_id}", controls, lambda: pair_heatmap(
+                matrix, title="Latest gradient cosine", value_name="cosine"))
+            live_chart(figure, key=f"live.cosmap.{run_id}")
     st.subheader("Best and latest (validation)")
     st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
     st.download_button("Download what is plotted (CSV)", pd.concat(plotted).to_csv(index=False),

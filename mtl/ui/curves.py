@@ -443,3 +443,27 @@ def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
         "eta_s": eta,
         "fraction": float(fraction),
     }
+
+
+def pair_matrix(metrics: pd.DataFrame, metric: str, tasks: Sequence[str], split: str = "diag") -> pd.DataFrame:
+    """The latest value of a task-pair metric as a task × task table (rows i, columns j).
+
+    Pair rows name their tasks ``"i|j"``. ``cosine`` is symmetric (recorded once per
+    unordered pair) and 1 on the diagonal; ``affinity`` and ``affinity_mean`` are
+    ordered (i = the task stepped on, j = the task measured). Missing pairs are NaN.
+    """
+    matrix = pd.DataFrame(np.nan, index=list(tasks), columns=list(tasks))
+    rows = metrics[(metrics["split"] == split) & (metrics["metric"] == metric) & metrics["task"].str.contains("|", regex=False)]
+    if rows.empty:
+        return matrix
+    latest = rows.sort_values("step").groupby("task", sort=False).tail(1)
+    for pair, value in zip(latest["task"], latest["value"], strict=True):
+        i, _, j = str(pair).partition("|")
+        if i in matrix.index and j in matrix.columns:
+            matrix.loc[i, j] = value
+            if metric == "cosine":
+                matrix.loc[j, i] = value
+    if metric == "cosine":
+        for task in tasks:
+            matrix.loc[task, task] = 1.0
+    return matrix

@@ -413,6 +413,25 @@ def confusion_figure(
     return fig
 
 
+def pair_heatmap(matrix: pd.DataFrame, *, title: str, zmid: float = 0.0, value_name: str = "value") -> go.Figure:
+    """A task × task matrix (gradient cosine, affinity) as a diverging heatmap centred on
+    ``zmid``: red below (conflict), blue above (agreement), values printed in the cells."""
+    z = matrix.to_numpy(dtype=float)
+    text = [["—" if np.isnan(v) else f"{v:.2f}" for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=list(matrix.columns), y=list(matrix.index), text=text, texttemplate="%{text}",
+            colorscale="RdBu", zmid=zmid, showscale=True, textfont={"size": FONT_SIZE},
+            hovertemplate=f"%{{y}} → %{{x}}<br>{value_name} %{{z:.3f}}<extra></extra>",
+        )
+    )
+    side = int(min(640, max(320, 160 + 80 * len(matrix))))
+    _style(fig, title=title, height=side, legend=False)
+    fig.update_xaxes(type="category", showgrid=False)
+    fig.update_yaxes(type="category", autorange="reversed", showgrid=False, scaleanchor="x", scaleratio=1)
+    return fig
+
+
 def _proba_column(proba: pd.DataFrame, cls: str) -> np.ndarray:
     for column in (cls, f"p_{cls}"):
         if column in proba.columns:

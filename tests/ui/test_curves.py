@@ -240,3 +240,24 @@ def test_progress_at_the_start_and_at_the_end() -> None:
     assert stopped["fraction"] == pytest.approx(0.4) and stopped["eta_s"] is None
     unknown = progress(synthetic_metrics(epochs=1), {"status": "running", "config": {}})
     assert unknown["epochs"] is None and unknown["eta_s"] is None and 0.0 <= unknown["fraction"] <= 1.0
+
+
+def test_pair_matrix_takes_the_latest_value_and_mirrors_cosines() -> None:
+    import pandas as pd
+
+    from mtl.ui.curves import pair_matrix
+
+    rows = [
+        (1, 10, 0, 0.1, "a|b", "diag", "cosine", 0.5, None),
+        (2, 20, 0, 0.2, "a|b", "diag", "cosine", -0.25, None),
+        (3, 20, 0, 0.2, "a|c", "diag", "cosine", 0.75, None),
+        (4, 20, 0, 0.2, "b|a", "diag", "affinity", 0.1, None),
+        (5, 20, 0, 0.2, "a", "diag", "grad_norm", 3.0, None),
+    ]
+    metrics = pd.DataFrame(rows, columns=["id", "step", "epoch", "wall_time", "task", "split", "metric", "value", "reason"])
+    cos = pair_matrix(metrics, "cosine", ["a", "b", "c"])
+    assert cos.loc["a", "b"] == cos.loc["b", "a"] == -0.25  # the latest, mirrored
+    assert cos.loc["c", "a"] == 0.75 and cos.loc["b", "b"] == 1.0
+    assert pd.isna(cos.loc["b", "c"])
+    aff = pair_matrix(metrics, "affinity", ["a", "b"])
+    assert aff.loc["b", "a"] == 0.1 and pd.isna(aff.loc["a", "b"])  # ordered

@@ -134,3 +134,24 @@ def test_experiment_one_class_target_is_refused_in_plain_words(app: AppTest, tmp
     at.button(key="exp.start").click().run()
     no_exception(at)
     assert any("only one class" in e.value for e in at.error)
+
+
+def test_diagnostics_show_on_live_and_affinity_on_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtl.runs.worker import execute
+
+    store = RunStore(tmp_path / "diag")
+    config = presets.load("seed-example").with_overrides(
+        {"train.epochs": 2, "train.diagnostics_every": 3, "train.affinity": True}
+    )
+    run_id = store.create_run(config.name, config.to_dict(), status="running", pid=os.getpid())
+    execute(store, run_id, config)
+    monkeypatch.setenv("MTL_HOME", str(tmp_path / "diag"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/live.py")
+    at.query_params["run"] = run_id
+    at.run()
+    no_exception(at)
+    assert "Task conflict" in [s.value for s in at.subheader]
+    at.switch_page("app_pages/evaluate.py").run()
+    no_exception(at)
+    assert any("Inter-task affinity" in s.value for s in at.subheader)
