@@ -355,6 +355,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_id")
     p.add_argument("--csv", required=True, help="output file")
     p.set_defaults(handler=cmd_export)
+
+    from mtl.commands import add_all
+
+    add_all(sub, {"home": common, "json": as_json, "limit": limit})
     return parser
 
 
