@@ -9,7 +9,9 @@ import logging
 
 import streamlit as st
 
-st.set_page_config(page_title="MTL Lab", page_icon="assets/favicon.png", layout="wide")
+presenting = st.query_params.get("present", "") in ("1", "true", "yes")
+st.set_page_config(page_title="MTL Lab", page_icon="assets/favicon.png", layout="wide",
+                   initial_sidebar_state="collapsed" if presenting else "auto")
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -14,8 +14,10 @@ from mtl.ui.figures import (
     roc_figure,
 )
 
-st.title("Evaluate")
-run_id = session.pick_run("evaluate", statuses=("finished", "stopped"))
+presenting = session.presenting()
+if not presenting:
+    st.title("Evaluate")
+run_id = session.run_from_query() if presenting else session.pick_run("evaluate", statuses=("finished", "stopped"))
 if run_id is None:
     st.stop()
 store = session.store()
@@ -27,6 +29,10 @@ if not test:
     st.info("This run has no test results (it ended before its final evaluation).")
     st.stop()
 
+if presenting:
+    st.title(f"{run['name']}: test results")
+else:
+    session.presenter_link("evaluate", {"run": run_id})
 st.subheader("Test metrics per task")
 table = pd.DataFrame({task: {k: v for k, v in values.items() if k != "undefined"} for task, values in test.items()}).T
 st.dataframe(table.style.format(precision=4, na_rep="—"), width="stretch")

@@ -13,9 +13,11 @@ from mtl.ui.live_chart import live_chart
 
 POLL_SECONDS = 0.5
 
-st.title("Live")
+presenting = session.presenting()
+if not presenting:
+    st.title("Live")
 session.refresh_queue()
-run_id = session.pick_run("live")
+run_id = session.run_from_query() if presenting else session.pick_run("live")
 if run_id is None:
     st.stop()
 store = session.store()
@@ -28,16 +30,25 @@ for kind in kinds.values():
 if None in kinds.values():  # a kind inferred at run time: all of them
     metric_names.update((*CLASSIFICATION_METRICS, *REGRESSION_METRICS))
 
-controls = st.columns([2, 2, 2, 1])
-smoothing = controls[0].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live.smoothing",
-                               help="Exponential moving average; the raw line stays faint behind it")
-x_axis = controls[1].radio("x-axis", ["step", "epoch", "wall_time"], horizontal=True, key="live.x",
-                           format_func={"step": "step", "epoch": "epoch", "wall_time": "time (s)"}.get)
-log_y = controls[2].toggle("Log-scale y", key="live.log_y")
-with controls[3]:
-    if run["status"] in ("queued", "running") and st.button("Stop", type="primary", key="live.stop"):
-        store.request_stop(run_id)
-        st.toast("Stopping at the next step…")
+X_AXES = ["step", "epoch", "wall_time"]
+if presenting:  # the view's settings come from the link
+    smoothing = session.query_float("smoothing", 0.6, 0.0, 0.99)
+    x_axis = session.query_choice("x", X_AXES, "step")
+    log_y = st.query_params.get("log_y") == "1"
+else:
+    controls = st.columns([2, 2, 2, 1, 1])
+    smoothing = controls[0].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live.smoothing",
+                                   help="Exponential moving average; the raw line stays faint behind it")
+    x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="live.x",
+                               format_func={"step": "step", "epoch": "epoch", "wall_time": "time (s)"}.get)
+    log_y = controls[2].toggle("Log-scale y", key="live.log_y")
+    with controls[3]:
+        if run["status"] in ("queued", "running") and st.button("Stop", type="primary", key="live.stop"):
+            store.request_stop(run_id)
+            st.toast("Stopping at the next step…")
+    with controls[4]:
+        session.presenter_link("live", {"run": run_id, "smoothing": f"{smoothing:g}", "x": x_axis,
+                                        "log_y": "1" if log_y else "0"})
 
 
 def read_new(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:

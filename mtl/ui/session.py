@@ -88,3 +88,33 @@ def pick_run(page_key: str, statuses: tuple[str, ...] | None = None) -> str | No
         st.query_params["run"] = choice
     st.session_state[SELECTED] = choice
     return choice
+
+
+PRESENT = "present"
+"""Query parameter of presenter mode: ``?present=1`` hides the setup controls."""
+
+
+def presenting() -> bool:
+    """Whether the page is shown in presenter mode (setup controls hidden)."""
+    return st.query_params.get(PRESENT, "") in ("1", "true", "yes")
+
+
+def query_choice(name: str, allowed: list[str], default: str) -> str:
+    """A setting read from the URL (presenter links carry the view's settings)."""
+    value = st.query_params.get(name, default)
+    return value if value in allowed else default
+
+
+def query_float(name: str, default: float, low: float, high: float) -> float:
+    """A number read from the URL, clipped to [low, high]; the default when unreadable."""
+    try:
+        return min(high, max(low, float(st.query_params.get(name, default))))
+    except ValueError:
+        return default
+
+
+def presenter_link(page: str, params: dict[str, str]) -> None:
+    """A button opening this view in presenter mode (a URL to show on a projector)."""
+    query = "&".join(f"{k}={v}" for k, v in {**params, PRESENT: "1"}.items())
+    st.link_button("Presenter view", f"/{page}?{query}", help="Opens this view without the setup controls; "
+                   "the link keeps the run and the chart settings.")

@@ -155,3 +155,21 @@ def test_diagnostics_show_on_live_and_affinity_on_evaluate(tmp_path: Path, monke
     at.switch_page("app_pages/evaluate.py").run()
     no_exception(at)
     assert any("Inter-task affinity" in s.value for s in at.subheader)
+
+
+def test_presenter_links_hide_the_setup_controls(app: AppTest, trained: tuple[Path, str, str]) -> None:
+    at = app.run()
+    at.switch_page("app_pages/live.py")
+    at.query_params.update({"run": trained[1], "present": "1", "x": "epoch", "smoothing": "0.3"})
+    at.run()
+    no_exception(at)
+    assert not at.selectbox and not at.slider and not at.radio  # no picker, no chart controls
+    assert any("finished" in s.value for s in at.subheader)
+
+    at.switch_page("app_pages/compare.py")
+    at.query_params.update({"runs": f"{trained[1]},{trained[2]}", "present": "1", "metric": "loss"})
+    at.run()
+    no_exception(at)
+    assert not at.multiselect and not at.text_input  # no filters
+    assert set(at.dataframe[0].value["id"]) == {trained[1], trained[2]}
+    assert "Curves of the selected runs" in [s.value for s in at.subheader]
