@@ -1,0 +1,266 @@
+"""Predictions of a finished run's model on new rows (a table or a CSV file).
+
+The rows go through the preprocessing fitted at training time (``preprocessor.joblib``
+beside the checkpoint): missing values are imputed the same way, categories unseen in
+training become all-zero one-hot vectors, image datasets are reshaped to their input
+shape. Problems the user can fix raise :class:`DataError` with one line naming the column.
+
+The result is one wide table, one row per input row::
+
+    row                      the input's row number (0 = first data row)
+    <task>                   classification: the predicted class label
+    <task> p(<class>)        classification: the probability of each class
+    <task>                   regression with one target: the value in original units
+    <task>:<target>          regression with k targets: one column per target
+
+The preprocessor is a pickle: only load run folders you trust (your own store).
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings as pywarnings
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import torch
+
+from mtl.data.catalog import DataError
+from mtl.data.tasks import TaskSpec
+from mtl.train.checkpoint import CHECKPOINT, PREPROCESSOR, Checkpoint, load_checkpoint
+from mtl.train.predictions import prediction_frame
+
+__all__ = ["BATCH", "NoModelError", "predict_csv", "predict_frame", "read_input_csv"]
+
+BATCH = 1024  # rows per forward pass
+ROW_COLUMN = "row"
+
+
+class NoModelError(ValueError):
+    """The run folder holds no saved model (the run failed, diverged, or has not finished)."""
+
+
+def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Every task's prediction for the rows of ``frame``.
+
+    Args:
+        run_folder: a run's artifact folder holding ``checkpoint.pt`` and
+            ``preprocessor.joblib`` (``RunStore.run_dir(run_id)``).
+        frame: the rows to predict, with the model's feature columns (any order). Other
+            columns are ignored: task targets silently, anything else with a warning.
+
+    Returns:
+        The prediction table (columns in the module docstring) and the warnings (extra
+        columns, unseen categories, imputed missing values), one sentence each.
+
+    Raises:
+        NoModelError: the folder has no checkpoint or preprocessor.
+        DataError: no rows, missing feature columns, text in a numeric column, infinite values.
+    """
+    checkpoint, preprocessor = load_model(run_folder)
+    x, messages = encode_features(checkpoint, preprocessor, frame)
+    outputs = run_model(checkpoint.model, x)
+    return decode(checkpoint.tasks, outputs), messages
+
+
+def predict_csv(run_folder: Path, in_csv: Path, out_csv: Path) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`predict_frame` on a CSV file; writes the table to ``out_csv`` (no index column)."""
+    table, messages = predict_frame(run_folder, read_input_csv(in_csv))
+    out = Path(out_csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    return table, messages
+
+
+def read_input_csv(path: Path) -> pd.DataFrame:
+    """The rows to predict from a CSV file; :class:`DataError` with a plain message otherwise."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"CSV file {str(file)!r} not found")
+    try:
+        frame = pd.read_csv(file)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"CSV file {str(file)!r} is empty; it needs a header row and data rows") from None
+    except pd.errors.ParserError as err:
+        first = str(err).strip().splitlines()[0]
+        raise DataError(f"CSV file {str(file)!r} is malformed ({first}); check separators and quoting") from None
+    except UnicodeDecodeError:
+        raise DataError(f"CSV file {str(file)!r} is not UTF-8 text; save it as UTF-8 CSV") from None
+    if frame.empty:
+        raise DataError(f"CSV file {str(file)!r} has a header but no data rows")
+    return frame
+
+
+# ---- steps -------------------------------------------------------------------------
+
+
+def load_model(run_folder: Path) -> tuple[Checkpoint, Any]:
+    """The run's model (eval mode) and its fitted feature preprocessor."""
+    folder = Path(run_folder)
+    if not (folder / CHECKPOINT).is_file() or not (folder / PREPROCESSOR).is_file():
+        raise NoModelError(
+            f"run folder {str(folder)!r} has no saved model; only a run that finished or was stopped "
+            "has one (a failed, diverged, queued or running run does not)"
+        )
+    checkpoint = load_checkpoint(folder / CHECKPOINT)
+    preprocessor = joblib.load(folder / PREPROCESSOR)
+    return checkpoint, preprocessor
+
+
+def encode_features(checkpoint: Checkpoint, preprocessor: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Check the input columns and preprocess them as in training: ``(N, *input_shape)`` float32."""
+    messages: list[str] = []
+    if len(frame) == 0:
+        raise DataError("the input has no rows to predict")
+    columns = list(checkpoint.input_columns)
+    wanted = {str(c) for c in columns}
+    by_name = {str(c): c for c in frame.columns}  # CSV headers are strings
+    missing = [c for c in columns if str(c) not in by_name]
+    if missing:
+        raise DataError(_missing_message(missing, [n for n in by_name if n not in wanted], columns))
+    targets = {str(c) for spec in checkpoint.tasks for c in spec.targets}
+    extra = [name for name in by_name if name not in wanted and name not in targets]
+    if extra:
+        messages.append(f"ignored column(s) that are not features of this model: {_preview(extra)}")
+
+    categorical = _categorical_columns(preprocessor)
+    features = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for column in columns:
+        values = frame[by_name[str(column)]].reset_index(drop=True)
+        if column in categorical:
+            known = _known_categories(preprocessor, categorical.index(column))
+            features[column] = _categorical(column, values, known, messages)
+        else:
+            features[column] = _numeric(column, values)
+    imputed = {str(c): int(n) for c, n in features.isna().sum().items() if n}
+    if imputed:
+        counts = ", ".join(f"{c} ({n})" for c, n in imputed.items())
+        messages.append(
+            f"missing values in {counts} were filled in as in training "
+            f"(numbers: {checkpoint.config.data.impute} of the training split; categories: the most frequent one)"
+        )
+
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore", UserWarning)  # unknown categories: reported above, by name
+        x = np.asarray(preprocessor.transform(features), dtype=np.float32)  # (N, F)
+    width = int(np.prod(checkpoint.input_shape))
+    if x.shape[1] != width:
+        raise DataError(f"the preprocessed input has {x.shape[1]} features but the model expects {width}")
+    return x.reshape((len(x), *checkpoint.input_shape)), messages
+
+
+@torch.no_grad()
+def run_model(model: torch.nn.Module, x: np.ndarray, batch: int = BATCH) -> dict[str, np.ndarray]:
+    """Raw outputs per task, in eval mode and in batches: task → (N, out_dim)."""
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(x), batch):
+        out = model(torch.from_numpy(x[start : start + batch]))  # task → (B, out_dim)
+        for name, value in out.items():
+            parts.setdefault(name, []).append(value.cpu().numpy())
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def decode(tasks: list[TaskSpec], outputs: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The wide prediction table from raw outputs (see the module docstring for the columns)."""
+    n = len(next(iter(outputs.values())))
+    columns: dict[str, Any] = {ROW_COLUMN: np.arange(n)}
+    for spec in tasks:
+        part = prediction_frame(spec, outputs[spec.name])
+        if spec.kind == "regression":
+            for target in spec.targets:
+                name = spec.name if len(spec.targets) == 1 else f"{spec.name}:{target}"
+                columns[name] = part[f"pred_{target}"].to_numpy()
+        else:
+            columns[spec.name] = part["pred"].to_numpy()
+            for label in spec.classes or []:
+                columns[f"{spec.name} p({label})"] = part[f"p_{label}"].to_numpy()
+    return pd.DataFrame(columns)
+
+
+# ---- helpers -----------------------------------------------------------------------
+
+
+def _categorical_columns(preprocessor: Any) -> list[Any]:
+    """The categorical input columns of the fitted ColumnTransformer (``build_preprocessor``)."""
+    return next((list(cols) for name, _, cols in preprocessor.transformers_ if name == "cat"), [])
+
+
+def _known_categories(preprocessor: Any, position: int) -> list[str]:
+    """The training categories of the ``position``-th categorical column, as strings."""
+    encoder = preprocessor.named_transformers_["cat"].named_steps["onehot"]
+    return [str(v) for v in encoder.categories_[position]]
+
+
+def _numeric(column: Any, values: pd.Series) -> pd.Series:
+    """A numeric feature as float64; text or infinite values raise a DataError naming them."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        numbers = values.astype(np.float64)
+    else:
+        text = values.astype("object")
+        stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+        stripped = stripped.where(stripped != "", np.nan)
+        numbers = pd.to_numeric(stripped, errors="coerce").astype(np.float64)
+        bad = numbers.isna() & stripped.notna()
+        if bad.any():
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"column {str(column)!r} must be numeric but has text such as {text.iloc[first]!r} "
+                f"(row {first}, {int(bad.sum())} such value(s)); fix or empty those cells"
+            )
+    infinite = np.isinf(numbers.to_numpy())
+    if infinite.any():
+        first = int(np.flatnonzero(infinite)[0])
+        raise DataError(f"column {str(column)!r} has an infinite value (row {first}); use a finite number or empty cell")
+    return numbers
+
+
+def _categorical(column: Any, values: pd.Series, known: list[str], messages: list[str]) -> pd.Series:
+    """A categorical feature as strings with NaN kept, as training encoded it.
+
+    A number read from a CSV (``1.0``) matches the training category ``"1"``. Categories
+    unseen in training become all-zero one-hot vectors (as the encoder does) with a warning.
+    """
+    known_set = set(known)
+
+    def label(value: Any) -> Any:
+        if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+            return np.nan
+        text = str(value)
+        if text not in known_set and isinstance(value, float | np.floating) and float(value).is_integer():
+            return str(int(value))
+        return text
+
+    labels = values.astype("object").map(label)
+    unseen = sorted({v for v in labels.dropna() if v not in known_set})
+    if unseen:
+        count = int(labels.isin(unseen).sum())
+        messages.append(
+            f"column {str(column)!r} has categories not seen in training: {_preview(unseen, 6)} "
+            f"({count} row(s)); they were encoded as none of the known categories ({_preview(known, 6)})"
+        )
+    return labels
+
+
+def _missing_message(missing: list[Any], unused: list[str], columns: list[Any]) -> str:
+    """Names the missing columns, suggests near-miss spellings among the unused ones."""
+    names = [str(c) for c in missing]
+    hints = []
+    for name in names:
+        close = [u for u in unused if u.strip().lower() == name.strip().lower()]
+        close = close or difflib.get_close_matches(name, unused, n=1, cutoff=0.8)
+        if close:
+            hints.append(f"{close[0]!r} for {name!r}?")
+    hint = f" (did you mean {', '.join(hints)})" if hints else ""
+    return (
+        f"the input is missing feature column(s) {names}{hint}; "
+        f"the model needs {len(columns)}: {_preview([str(c) for c in columns])}"
+    )
+
+
+def _preview(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")
