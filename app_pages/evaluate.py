@@ -13,6 +13,7 @@ from mtl.ui.figures import (
     residuals_figure,
     roc_figure,
 )
+from mtl.ui.predict import PredictError, predict_upload
 
 presenting = session.presenting()
 if not presenting:
@@ -76,6 +77,23 @@ for tab, task in zip(tabs, test, strict=True):
                 right.plotly_chart(residuals_figure(true, pred), width="stretch", key=f"ev.res.{task}.{target}")
         st.download_button(f"Test predictions for {task} (CSV)", path.read_bytes(), file_name=f"{run_id}-{task}.csv",
                            mime="text/csv", key=f"ev.csv.{task}")
+
+st.subheader("Predict on new data")
+st.caption("Upload a CSV with the feature columns the run was trained on; every task is predicted "
+           "(classes with their probabilities, values in original units).")
+upload = st.file_uploader("CSV to predict", type=["csv"], key=f"ev.predict.{run_id}")
+if upload is not None:
+    try:
+        with st.spinner("Predicting…"):
+            table, notes = predict_upload(store.home, run_id, upload.getvalue())
+    except PredictError as err:
+        st.error(f"These rows cannot be predicted: {err}")
+    else:
+        for note in notes:
+            st.warning(note)
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.download_button("Download the predictions (CSV)", table.to_csv(index=False),
+                           file_name=f"{run_id}-predictions.csv", mime="text/csv", key="ev.predict.csv")
 
 checkpoint = folder / "checkpoint.pt"
 if checkpoint.exists():

@@ -159,3 +159,18 @@ def test_image_run_predicts(tmp_path: Path) -> None:
     for task in ("digit", "parity", "ge5"):
         accuracy = (table[task] == rows[task].astype(str)).mean()
         assert accuracy == pytest.approx(summary["test"][task]["accuracy"], rel=1e-12)
+
+
+def test_dashboard_predictions_equal_the_cli_output(penguins, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mtl.ui.predict import PredictError, predict_upload
+
+    home, run_id, _, _, rows = penguins
+    raw = rows.drop(columns=["species", "sex", "body_mass_g"])
+    source = tmp_path / "in.csv"
+    raw.to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    assert run_cli("predict", run_id, "--csv", str(source), "--out", str(out), home=home).returncode == 0
+    ui_table, _ = predict_upload(home, run_id, source.read_bytes())
+    pd.testing.assert_frame_equal(ui_table, pd.read_csv(out, dtype=str))
+    with pytest.raises(PredictError, match="bill_length_mm"):
+        predict_upload(home, run_id, raw.drop(columns=["bill_length_mm"]).to_csv(index=False).encode())
