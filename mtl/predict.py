@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from mtl.data.catalog import DataError
+from mtl.data.datasets.csv import read_rows
 from mtl.data.tasks import TaskSpec
 from mtl.train.checkpoint import CHECKPOINT, PREPROCESSOR, Checkpoint, load_checkpoint
 from mtl.train.predictions import prediction_frame
@@ -77,21 +78,7 @@ def predict_csv(run_folder: Path, in_csv: Path, out_csv: Path) -> tuple[pd.DataF
 
 def read_input_csv(path: Path) -> pd.DataFrame:
     """The rows to predict from a CSV file; :class:`DataError` with a plain message otherwise."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"CSV file {str(file)!r} not found")
-    try:
-        frame = pd.read_csv(file)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"CSV file {str(file)!r} is empty; it needs a header row and data rows") from None
-    except pd.errors.ParserError as err:
-        first = str(err).strip().splitlines()[0]
-        raise DataError(f"CSV file {str(file)!r} is malformed ({first}); check separators and quoting") from None
-    except UnicodeDecodeError:
-        raise DataError(f"CSV file {str(file)!r} is not UTF-8 text; save it as UTF-8 CSV") from None
-    if frame.empty:
-        raise DataError(f"CSV file {str(file)!r} has a header but no data rows")
-    return frame
+    return read_rows(path)
 
 
 # ---- steps -------------------------------------------------------------------------

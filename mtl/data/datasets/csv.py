@@ -23,11 +23,13 @@ class Options(BaseModel):
     max_rows: int | None = Field(None, ge=1, description="Read at most this many rows.")
 
 
-def read_csv(path: str | Path, sep: str = ",", max_rows: int | None = None) -> pd.DataFrame:
-    """Read a user CSV; :class:`DataError` with a plain message when it cannot be used."""
+def read_rows(path: str | Path, sep: str = ",", max_rows: int | None = None, where: str = "") -> pd.DataFrame:
+    """Read the rows of a user CSV; :class:`DataError` with a plain message when it cannot
+    be read (missing, empty, malformed, not UTF-8, a header without rows). ``where``
+    names the setting the path came from, for the "not found" message."""
     file = Path(path)
     if not file.is_file():
-        raise DataError(f"CSV file {str(file)!r} not found; check data.path")
+        raise DataError(f"CSV file {str(file)!r} not found" + (f"; check {where}" if where else ""))
     try:
         frame = pd.read_csv(file, sep=sep, nrows=max_rows)
     except pd.errors.EmptyDataError:
@@ -39,6 +41,13 @@ def read_csv(path: str | Path, sep: str = ",", max_rows: int | None = None) -> p
         raise DataError(f"CSV file {str(file)!r} is not UTF-8 text; save it as UTF-8 CSV") from None
     if frame.empty:
         raise DataError(f"CSV file {str(file)!r} has a header but no data rows")
+    return frame
+
+
+def read_csv(path: str | Path, sep: str = ",", max_rows: int | None = None) -> pd.DataFrame:
+    """Read a training CSV: :func:`read_rows`, and it needs features and targets (≥ 2 named columns)."""
+    frame = read_rows(path, sep, max_rows, where="data.path")
+    file = Path(path)
     if frame.shape[1] < 2:
         raise DataError(
             f"CSV file {str(file)!r} has a single column {list(frame.columns)}; "
