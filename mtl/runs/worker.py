@@ -9,19 +9,24 @@ failure, and finally starts the next queued runs, so the queue advances without 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mtl.config import ExperimentConfig
-from mtl.data.prepare import PreparedData
-from mtl.runs.recorder import StoreRecorder
-from mtl.runs.store import RunStore
-from mtl.train.callbacks import Callback
-from mtl.train.outputs import OutputWriter
-from mtl.train.trainer import Trainer, TrainResult
+from mtl.runs.store import RunStore, StoreError
+
+if TYPE_CHECKING:  # the heavy modules (torch, scikit-learn) load only once the heartbeat runs
+    from mtl.data.prepare import PreparedData
+    from mtl.train.callbacks import Callback
+    from mtl.train.trainer import Trainer, TrainResult
+
+EARLY_BEAT_S = 0.5
 
 
 def execute(
@@ -35,6 +40,10 @@ def execute(
 
     Raises whatever training raised, after the run is marked ``failed`` with the message.
     """
+    from mtl.runs.recorder import StoreRecorder
+    from mtl.train.outputs import OutputWriter
+    from mtl.train.trainer import Trainer
+
     recorder = StoreRecorder(store, run_id)
     recorder.start()
     trainer: Trainer | None = None
@@ -77,8 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = RunStore(args.home)
     code = 0
+    beating = threading.Event()
     try:
         store.set_pid(args.run_id, os.getpid())
+        # Beat from the first moment: importing torch and preparing the data can take
+        # seconds on a busy machine, and a silent worker would look dead.
+        threading.Thread(target=_beat, args=(store, args.run_id, beating), daemon=True).start()
         try:
             config = ExperimentConfig.from_dict(store.get_run(args.run_id)["config"])
         except ValueError as err:
@@ -90,8 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"run {args.run_id} failed: {err}", file=sys.stderr, flush=True)
         code = 1
     finally:
+        beating.set()
         dispatch(store, args.max_running)
     return code
+
+
+def _beat(store: RunStore, run_id: str, done: threading.Event) -> None:
+    """Heartbeat every :data:`EARLY_BEAT_S` until ``done`` (the recorder beats too, once training starts)."""
+    while not done.is_set():
+        with contextlib.suppress(StoreError):  # a missed beat is no error; the next may pass
+            store.heartbeat(run_id)
+        done.wait(EARLY_BEAT_S)
 
 
 if __name__ == "__main__":
