@@ -1,0 +1,312 @@
+"""``python -m mtl sweep SWEEP.yaml`` and ``python -m mtl sweeps [SWEEP_ID]``.
+
+``sweep`` validates the whole grid, queues it, and (unless ``--detach``) waits with a
+progress line until every run has ended, then prints the mean ± std over seeds per
+setting and the Pareto-optimal settings for two task metrics. Ctrl-C while waiting
+leaves the runs queued or running. ``sweeps`` lists the sweeps of a store, or shows one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+import pandas as pd
+
+POLL_S = 0.5
+
+
+def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+    """Add ``sweep`` and ``sweeps`` to the ``python -m mtl`` parser."""
+    shared = [parents["home"], parents["json"], parents["limit"]]
+    p = sub.add_parser("sweep", parents=shared, help="queue a grid of runs from a sweep file and summarise it")
+    p.add_argument("spec", metavar="SWEEP.yaml", help="sweep spec (see docs/sweeps.md)")
+    p.add_argument("--detach", action="store_true", help="queue the runs and return; print the sweep id")
+    p.add_argument("--baselines", action="store_true",
+                   help="also queue the missing single-task baselines, so Δm can be shown")
+    p.set_defaults(handler=cmd_sweep)
+
+    p = sub.add_parser("sweeps", parents=shared, help="list sweeps, or show one sweep's results")
+    p.add_argument("sweep_id", nargs="?", help="show this sweep: progress, mean ± std per setting, Pareto set")
+    p.add_argument("--wait", action="store_true", help="with SWEEP_ID: wait until its runs have ended")
+    p.set_defaults(handler=cmd_sweeps)
+
+
+# ---- sweep -----------------------------------------------------------------------
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mtl.runs.store import RunStore
+    from mtl.sweep import launch_sweep, load_spec, progress
+
+    spec = load_spec(args.spec)
+    store = RunStore(args.home)
+    sweep_id = launch_sweep(store, spec, args.max_running, baselines=args.baselines)  # validates first
+    if args.detach:
+        counts = progress(store, sweep_id)
+        if args.json:
+            print(json.dumps({"sweep_id": sweep_id, "name": spec.name, "progress": counts}))
+        else:
+            print(sweep_id)
+        return 0
+    if not args.json:
+        counts = progress(store, sweep_id)
+        extra = f" (+ {counts['baselines_pending']} baselines)" if counts["baselines_pending"] else ""
+        print(f"sweep {sweep_id} ({spec.name}): {spec.size} runs{extra} queued in {store.home}", file=sys.stderr)
+    return _wait_and_report(args, store, sweep_id)
+
+
+def _wait_and_report(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
+    try:
+        _wait(store, sweep_id, args.max_running)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: the sweep's runs keep going in the background (queued or running); "
+            f"`python -m mtl sweeps {sweep_id} --wait` waits again, `python -m mtl stop RUN` stops a run",
+            file=sys.stderr,
+        )
+        return 130
+    return _report(args, store, sweep_id)
+
+
+def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
+    """Poll the store (and advance the queue) until no run of the sweep is queued or running."""
+    from mtl.runs.launcher import dispatch
+    from mtl.sweep import is_done, progress
+
+    tty = sys.stderr.isatty()
+    last = ""
+    while True:
+        dispatch(store, max_running)  # marks dead workers, starts queued runs if slots are free
+        counts = progress(store, sweep_id)
+        line = _progress_line(counts)
+        if line != last:
+            print(("\r" + line + " " * max(0, len(last) - len(line))) if tty else line, end="" if tty else "\n",
+                  file=sys.stderr, flush=True)
+            last = line
+        if is_done(counts):
+            if tty:
+                print(file=sys.stderr)
+            return
+        time.sleep(POLL_S)
+
+
+def _progress_line(counts: dict[str, int]) -> str:
+    parts = [f"{counts['done']}/{counts['total']} done"]
+    parts += [f"{counts[s]} {s}" for s in ("running", "queued", "finished", "failed", "diverged", "stopped",
+                                            "interrupted") if counts.get(s)]
+    if counts.get("baselines_pending"):
+        parts.append(f"{counts['baselines_pending']} baselines pending")
+    return "sweep: " + ", ".join(parts)
+
+
+# ---- report ------------------------------------------------------------------------
+
+
+def sweep_report(store: Any, sweep_id: str) -> dict[str, Any]:
+    """Everything the summary shows, as plain data: runs, aggregate, Pareto set, progress."""
+    from mtl.sweep import (
+        DELTA_COLUMN,
+        aggregate,
+        default_pareto_metrics,
+        delta_support,
+        get_sweep,
+        higher_is_better,
+        pareto_front,
+        progress,
+        sweep_runs,
+    )
+
+    record = get_sweep(store, sweep_id)
+    settings = list(record.get("settings", []))
+    runs = sweep_runs(store, sweep_id)
+    table = aggregate(runs, settings)
+    pareto: dict[str, Any] | None = None
+    metrics = default_pareto_metrics(runs)
+    if metrics and not table.empty:
+        a, b = metrics
+        ha, hb = higher_is_better(a), higher_is_better(b)
+        mask = pareto_front(table, f"{a} mean", f"{b} mean", ha, hb)
+        pareto = {"metrics": [a, b], "higher_is_better": [ha, hb], "rows": table[mask]}
+    note = delta_support()
+    if note is None and runs[DELTA_COLUMN].isna().all():
+        note = ("no finished single-task baseline (`independent`, same data, tasks and training settings) "
+                "matches these runs; `python -m mtl sweep SWEEP.yaml --baselines` queues them")
+    return {
+        "sweep_id": sweep_id,
+        "name": record.get("name"),
+        "settings": settings,
+        "progress": progress(store, sweep_id),
+        "runs": runs,
+        "aggregate": table,
+        "pareto": pareto,
+        "delta_m_note": note,
+        "tasks": runs.attrs.get("tasks", []),
+    }
+
+
+def _report(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
+    report = sweep_report(store, sweep_id)
+    counts = report["progress"]
+    if args.json:
+        print(json.dumps(_json_report(report)))
+    else:
+        print(_text_report(report))
+    unfinished = counts["done"] - counts["finished"]
+    if unfinished:
+        print(
+            f"warning: {unfinished} of {counts['total']} runs did not finish; "
+            f"`python -m mtl sweeps {sweep_id}` lists them with their errors",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _clean(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json_report(report: dict[str, Any]) -> dict[str, Any]:
+    pareto = report["pareto"]
+    return {
+        "sweep_id": report["sweep_id"],
+        "name": report["name"],
+        "settings": report["settings"],
+        "progress": report["progress"],
+        "runs": _records(report["runs"]),
+        "aggregate": _records(report["aggregate"]),
+        "pareto": None if pareto is None else {
+            "metrics": pareto["metrics"],
+            "higher_is_better": pareto["higher_is_better"],
+            "settings": _records(pareto["rows"][report["settings"]]),
+            "rows": _records(pareto["rows"]),
+        },
+        "delta_m_note": report["delta_m_note"],
+    }
+
+
+def _shown_metrics(report: dict[str, Any]) -> list[str]:
+    """The headline metric of each task, plus Δm when it has values."""
+    from mtl.sweep import DELTA_COLUMN, HEADLINE_METRICS, metric_columns, metric_label
+
+    columns = metric_columns(report["runs"])
+    shown = []
+    for task, kind in report["tasks"]:
+        headline = metric_label(task, HEADLINE_METRICS.get(kind or "", ""))
+        mine = [c for c in columns if c.rsplit("/", 1)[0] == task]
+        if headline in mine:
+            shown.append(headline)
+        elif mine:
+            shown.append(next((c for c in mine if not c.endswith("/loss")), mine[0]))
+    if report["runs"][DELTA_COLUMN].notna().any():
+        shown.append(DELTA_COLUMN)
+    return shown
+
+
+def _pm(mean: Any, std: Any) -> str:
+    if mean is None or pd.isna(mean):
+        return "—"
+    return f"{mean:.4g} ± {'—' if pd.isna(std) else f'{std:.2g}'}"
+
+
+def _text_report(report: dict[str, Any]) -> str:
+    from mtl.sweep import DELTA_COLUMN
+
+    table: pd.DataFrame = report["aggregate"]
+    settings = report["settings"]
+    counts = report["progress"]
+    lines = [f"sweep {report['sweep_id']} ({report['name']}): {counts['finished']}/{counts['total']} runs finished"]
+    if table.empty:
+        lines.append("(no finished runs to summarise)")
+        return "\n".join(lines)
+    shown = _shown_metrics(report)
+    view = table[[*settings, "runs"]].copy()
+    for metric in shown:
+        view[metric] = [_pm(m, s) for m, s in zip(table[f"{metric} mean"], table[f"{metric} std"], strict=True)]
+    view = view.rename(columns={DELTA_COLUMN: "Δm (%)"})
+    lines += ["", "mean ± std over seeds (test split; `--json` has every metric):", view.to_string(index=False)]
+    pareto = report["pareto"]
+    if pareto is not None:
+        (a, b), (ha, hb) = pareto["metrics"], pareto["higher_is_better"]
+        arrows = f"{a} {'↑' if ha else '↓'}, {b} {'↑' if hb else '↓'}"
+        rows = pareto["rows"]
+        lines += ["", f"Pareto-optimal settings on ({arrows}, means over seeds): {len(rows)} of {len(table)}"]
+        lines.append(rows[[*settings, f"{a} mean", f"{b} mean"]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if report["delta_m_note"]:
+        lines += ["", f"Δm: not shown; {report['delta_m_note']}"]
+    return "\n".join(lines)
+
+
+# ---- sweeps ------------------------------------------------------------------------
+
+
+def cmd_sweeps(args: argparse.Namespace) -> int:
+    from mtl.runs.launcher import dispatch
+    from mtl.runs.store import RunStore
+    from mtl.sweep import sweeps
+
+    store = RunStore(args.home)
+    if args.sweep_id:
+        if args.wait:
+            return _wait_and_report(args, store, args.sweep_id)
+        dispatch(store, args.max_running)
+        return _show(args, store, args.sweep_id)
+    if args.wait:
+        raise ValueError("--wait needs a SWEEP_ID; `python -m mtl sweeps` lists them")
+    dispatch(store, args.max_running)
+    frame = sweeps(store)
+    if args.json:
+        print(json.dumps(_records(frame)))
+        return 0
+    if frame.empty:
+        print(f"no sweeps in {store.home}")
+        return 0
+    view = pd.DataFrame(
+        {
+            "id": frame["id"],
+            "name": frame["name"],
+            "created": pd.to_datetime(frame["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "runs": frame["runs"],
+            "progress": [_progress_line(_with_totals(row)).removeprefix("sweep: ") for row in frame.to_dict("records")],
+            "settings": [", ".join(s) for s in frame["settings"]],
+        }
+    )
+    print(view.to_string(index=False))
+    return 0
+
+
+def _with_totals(row: dict[str, Any]) -> dict[str, int]:
+    from mtl.runs.store import STATUSES, TERMINAL_STATUSES
+
+    counts = {s: int(row[s]) for s in STATUSES}
+    counts["total"] = int(row["runs"])
+    counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)
+    return counts
+
+
+def _show(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
+    report = sweep_report(store, sweep_id)
+    if args.json:
+        print(json.dumps(_json_report(report)))
+        return 0
+    print(_text_report(report))
+    runs: pd.DataFrame = report["runs"]
+    view = runs[["id", "status", *report["settings"], "seed"]].copy()
+    errors = runs["error"].fillna("")
+    if errors.any():
+        view["error"] = errors.str.slice(0, 80)
+    print("\nruns:\n" + view.to_string(index=False))
+    return 0
