@@ -779,3 +779,63 @@ def network_figure(
     fig.update_xaxes(visible=False, range=[-0.02, total], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-(rows - 1) - 0.5, 0.5], fixedrange=True)
     return fig
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def pareto_figure(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    on_front: pd.Series,
+    *,
+    labels: Sequence[str],
+    title: str = "Trade-off between two tasks",
+) -> go.Figure:
+    """One point per setting at its mean (error bars: std over seeds); the non-dominated
+    settings are highlighted and joined by the front line."""
+    def error(column: str) -> Any:
+        std = column.replace(" mean", " std")
+        return {"type": "data", "array": frame[std].fillna(0).tolist(), "visible": True} if std in frame else None
+
+    text = [" · ".join(f"{v}" for v in row) for row in frame[list(labels)].itertuples(index=False)]
+    fig = go.Figure()
+    for front, name, color, size in ((False, "dominated", MUTED_COLOR, 10), (True, "Pareto front", PALETTE[0], 14)):
+        part = on_front if front else ~on_front
+        fig.add_trace(go.Scatter(
+            x=frame.loc[part, x], y=frame.loc[part, y], mode="markers", name=name,
+            marker={"size": size, "color": color, "line": {"width": 1, "color": "white"}},
+            error_x=error(x) and {**error(x), "array": [e for e, p in zip(error(x)["array"], part, strict=True) if p]},
+            error_y=error(y) and {**error(y), "array": [e for e, p in zip(error(y)["array"], part, strict=True) if p]},
+            text=[t for t, p in zip(text, part, strict=True) if p],
+            hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>",
+        ))
+    front = frame[on_front].sort_values(x)
+    if len(front) > 1:
+        fig.add_trace(go.Scatter(x=front[x], y=front[y], mode="lines", line={"color": PALETTE[0], "dash": "dot"},
+                                 showlegend=False, hoverinfo="skip"))
+    _style(fig, title=title, height=460)
+    fig.update_xaxes(title_text=x.removesuffix(" mean"))
+    fig.update_yaxes(title_text=y.removesuffix(" mean"))
+    return fig
+
+
+def parallel_figure(frame: pd.DataFrame, settings: Sequence[str], target: str, *, title: str) -> go.Figure:
+    """Parallel coordinates: each swept setting (categories as ticks), then ``target``
+    (e.g. Δm), one line per setting combination coloured by ``target``."""
+    dimensions = []
+    for column in settings:
+        values = frame[column].astype(str)
+        categories = list(dict.fromkeys(values))
+        codes = values.map({c: i for i, c in enumerate(categories)})
+        dimensions.append({"label": column, "values": codes, "tickvals": list(range(len(categories))),
+                           "ticktext": categories})
+    dimensions.append({"label": target.removesuffix(" mean"), "values": frame[target]})
+    fig = go.Figure(go.Parcoords(
+        dimensions=dimensions,
+        line={"color": frame[target], "colorscale": "RdBu", "showscale": True},
+        labelfont={"size": FONT_SIZE}, tickfont={"size": FONT_SIZE - 2},
+    ))
+    _style(fig, title=title, height=420, legend=False)
+    return fig

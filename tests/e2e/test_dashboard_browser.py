@@ -198,3 +198,25 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
     print(f"\ne2e figures: {json.dumps(report)}")
     if os.environ.get("MTL_E2E_REPORT"):
         Path(os.environ["MTL_E2E_REPORT"]).write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+def test_sweep_from_the_browser_shows_aggregate_and_pareto(url: str, home: Path) -> None:
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(f"{url}/sweep")
+        page.get_by_role("button", name="Queue the sweep").wait_for(timeout=30_000)
+        epochs = page.get_by_label("Epochs per run")
+        epochs.fill("2")
+        epochs.press("Enter")
+        page.get_by_role("button", name="Queue the sweep").click()
+        # 2 sharing modes × 2 strategies × 2 seeds (+ the baselines), trained one after another
+        page.get_by_text("Pareto plot").wait_for(timeout=240_000)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
+        page.get_by_text("8 of 8 runs ended").or_(page.get_by_text("of 10 runs ended")).first.wait_for(timeout=240_000)
+        shot(page, "sweep")
+    from mtl.sweep import sweeps
+
+    listing = sweeps(RunStore(home))
+    assert len(listing) == 1 and int(listing["runs"].iloc[0]) >= 8
+    statuses = RunStore(home).list_runs()["status"]
+    assert (statuses[statuses != "stopped"] == "finished").all()

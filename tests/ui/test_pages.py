@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from mtl import presets
+from mtl.config import ExperimentConfig
 from mtl.runs.store import RunStore
 
 APP = str(ROOT / "app.py")
@@ -173,3 +174,28 @@ def test_presenter_links_hide_the_setup_controls(app: AppTest, trained: tuple[Pa
     assert not at.multiselect and not at.text_input  # no filters
     assert set(at.dataframe[0].value["id"]) == {trained[1], trained[2]}
     assert "Curves of the selected runs" in [s.value for s in at.subheader]
+
+
+def test_sweep_page_shows_the_aggregate_and_pareto_plot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtl.runs.worker import execute
+    from mtl.sweep import SweepSpec, launch_sweep
+
+    home = tmp_path / "sweep"
+    store = RunStore(home)
+    spec = SweepSpec.from_dict({"name": "s", "base": "seed-example", "overrides": {"train.epochs": 2},
+                                "grid": {"model.sharing": ["hard", "independent"]}, "seeds": [0, 1]})
+    monkeypatch.setenv("MTL_MAX_RUNNING", "100")  # claim them all, then train them here, one by one
+    monkeypatch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
+    sweep_id = launch_sweep(store, spec)
+    for run in store.list_runs(with_config=True).itertuples():
+        execute(store, run.id, ExperimentConfig.from_dict(run.config))
+    monkeypatch.setenv("MTL_HOME", str(home))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/sweep.py")
+    at.query_params["sweep"] = sweep_id
+    at.run()
+    no_exception(at)
+    subheaders = [s.value for s in at.subheader]
+    assert "Mean ± std over seeds, per setting" in subheaders and "Pareto plot" in subheaders
+    table = at.dataframe[0].value
+    assert set(table["model.sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()

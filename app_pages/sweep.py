@@ -1,0 +1,149 @@
+"""Sweeps: queue a grid of settings × seeds, follow it, and read the answer (mean ± std,
+Δm against the single-task baseline, a Pareto plot and parallel coordinates)."""
+
+import pandas as pd
+import streamlit as st
+
+from mtl import presets
+from mtl.models import ARCHITECTURES
+from mtl.sweep import (
+    SweepError,
+    SweepSpec,
+    aggregate,
+    get_sweep,
+    higher_is_better,
+    is_done,
+    launch_sweep,
+    metric_columns,
+    pareto_front,
+    progress,
+    sweep_runs,
+    sweeps,
+)
+from mtl.ui import session
+from mtl.ui.figures import parallel_figure, pareto_figure
+from mtl.weighting import WEIGHTINGS
+
+presenting = session.presenting()
+if not presenting:
+    st.title("Sweeps")
+store = session.store()
+session.refresh_queue()
+
+
+def numbers(text: str) -> list[float]:
+    """``"0.001, 0.01"`` → ``[0.001, 0.01]`` (a clear error otherwise)."""
+    try:
+        return [float(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise SweepError(f"write numbers separated by commas, not {text!r}") from None
+
+
+if not presenting:
+    with st.expander("New sweep", expanded=sweeps(store).empty):
+        left, right = st.columns(2)
+        name = left.text_input("Sweep name", "sharing-vs-weighting", key="sw.name")
+        base = left.selectbox("Start from preset", presets.names(), key="sw.base",
+                              index=presets.names().index("seed-example"))
+        epochs = left.number_input("Epochs per run", min_value=1, value=10, step=1, key="sw.epochs")
+        seeds = left.text_input("Seeds", "0, 1", key="sw.seeds")
+        sharing = right.multiselect("Sharing modes", ARCHITECTURES.names(), ["hard", "independent"], key="sw.sharing")
+        default_weightings = [w for w in ("equal", "uncertainty") if w in WEIGHTINGS.names()]
+        weighting = right.multiselect("Weighting strategies", WEIGHTINGS.names(), default_weightings,
+                                      key="sw.weighting")
+        lrs = right.text_input("Learning rates (optional)", "", key="sw.lr")
+        ps = right.text_input("Task correlation p of synthetic data (optional)", "", key="sw.p",
+                              help="Only for presets on the synthetic dataset")
+        with_baselines = right.checkbox("Also train the single-task baselines (for Δm)", True, key="sw.baselines")
+        if st.button("Queue the sweep", type="primary", key="sw.start"):
+            try:
+                grid: dict[str, list] = {}
+                if sharing:
+                    grid["model.sharing"] = sharing
+                if weighting:
+                    grid["loss.weighting"] = weighting
+                if lrs.strip():
+                    grid["train.lr"] = numbers(lrs)
+                if ps.strip():
+                    grid["data.options.p"] = numbers(ps)
+                spec = SweepSpec.from_dict({
+                    "name": name, "base": base, "overrides": {"train.epochs": int(epochs)}, "grid": grid,
+                    "seeds": [int(s) for s in numbers(seeds)] or [0],
+                })
+                sweep_id = launch_sweep(store, spec, warm=True, baselines=with_baselines)
+            except (SweepError, ValueError) as err:
+                st.error(f"This sweep cannot start: {err}")
+            else:
+                st.query_params["sweep"] = sweep_id
+                st.rerun()
+
+listing = sweeps(store)
+if listing.empty:
+    st.info("No sweeps yet: queue one above, or run `python -m mtl sweep SWEEP.yaml`.")
+    st.stop()
+ids = listing["id"].tolist()
+wanted = st.query_params.get("sweep")
+if presenting:
+    sweep_id = wanted if wanted in ids else ids[0]
+else:
+    labels = {r.id: f"{r.name} · {r.id} · {r.runs} runs" for r in listing.itertuples()}
+    if wanted in ids and st.session_state.get("sw.picker") != wanted:
+        st.session_state["sw.picker"] = wanted
+    sweep_id = st.selectbox("Sweep", ids, format_func=labels.__getitem__, key="sw.picker")
+    if st.query_params.get("sweep") != sweep_id:
+        st.query_params["sweep"] = sweep_id
+record = get_sweep(store, sweep_id)
+settings = list(record.get("settings") or [])
+running = not is_done(progress(store, sweep_id))
+
+
+@st.fragment(run_every=1.0 if running else None)
+def view() -> None:
+    counts = progress(store, sweep_id)
+    total = max(1, counts.get("total", 0))
+    st.progress(counts.get("done", 0) / total,
+                text=f"{counts.get('done', 0)} of {counts.get('total', 0)} runs ended · "
+                     + ", ".join(f"{k} {v}" for k, v in counts.items()
+                                 if k in ("queued", "running", "finished", "failed", "diverged") and v))
+    runs = sweep_runs(store, sweep_id, delta=not running)
+    finished = runs[runs["status"] == "finished"]
+    if finished.empty:
+        st.info("Results appear as runs finish.")
+    else:
+        table = aggregate(runs, settings)
+        st.subheader("Mean ± std over seeds, per setting")
+        shown = table[[*settings, "runs"]].copy()
+        for column in [c.removesuffix(" mean") for c in table.columns if c.endswith(" mean")]:
+            mean, std = table[f"{column} mean"], table[f"{column} std"]
+            shown[column] = [f"{m:.4g}" + ("" if pd.isna(s) else f" ± {s:.2g}") if pd.notna(m) else "—"
+                             for m, s in zip(mean, std, strict=True)]
+        st.dataframe(shown, hide_index=True, width="stretch")
+        if "delta_m" in runs and runs["delta_m"].notna().any():
+            st.caption("Δm (%): the mean relative change of each task's test metrics against its single-task "
+                       "baseline (higher-is-better metrics count +, lower-is-better −); above 0, sharing helps.")
+        metrics = [f"{c} mean" for c in metric_columns(runs) if f"{c} mean" in table]
+        if len(metrics) >= 2 and len(table) >= 2:
+            st.subheader("Pareto plot")
+            pick = st.columns(2)
+            x = pick[0].selectbox("x", metrics, index=0, key="sw.x")
+            y = pick[1].selectbox("y", metrics, index=1, key="sw.y")
+            complete = table.dropna(subset=[x, y])
+            front = pareto_front(complete, x, y, higher_is_better(x.removesuffix(" mean")),
+                                 higher_is_better(y.removesuffix(" mean")))
+            st.plotly_chart(pareto_figure(complete, x, y, front, labels=settings), width="stretch", key="sw.pareto")
+            st.caption("Highlighted: settings no other setting beats on both metrics at once.")
+        target = "delta_m mean" if "delta_m mean" in table and table["delta_m mean"].notna().any() else (
+            metrics[0] if metrics else None)
+        if target and settings and len(table) >= 2:
+            st.subheader("Settings against " + ("Δm" if target.startswith("delta_m") else target.removesuffix(" mean")))
+            st.plotly_chart(parallel_figure(table.dropna(subset=[target]), settings, target, title=""),
+                            width="stretch", key="sw.parallel")
+    if not presenting:
+        with st.expander("Runs of this sweep"):
+            st.dataframe(runs, hide_index=True, width="stretch")
+        session.presenter_link("sweep", {"sweep": sweep_id})
+    if running and is_done(counts):
+        st.rerun()
+
+
+view()
