@@ -1,0 +1,38 @@
+"""``python -m mtl report RUN… --out FILE.html``: one self-contained HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+    """Add the ``report`` subcommand."""
+    p = sub.add_parser(
+        "report",
+        parents=[parents["home"], parents["json"]],
+        help="write one self-contained HTML report of runs (works offline)",
+        description="One HTML file with interactive charts (plotly.js inlined, no network needed), "
+        "the configs, the metrics, Δm against a matching finished single-task baseline, and the "
+        "notes and tags. One run gives a run report; several runs a comparison.",
+    )
+    p.add_argument("run_ids", nargs="+", metavar="RUN", help="run ids, in the order to show them")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the file to write")
+    p.add_argument("--title", help="page title (default: the run's name, or 'Comparison of N runs')")
+    p.add_argument("--no-baseline", action="store_true", help="leave Δm out (no baseline lookup)")
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mtl.report import write_report
+    from mtl.runs.store import RunStore
+
+    store = RunStore(args.home)
+    path = write_report(store, args.run_ids, args.out, title=args.title, baseline=not args.no_baseline)
+    size = path.stat().st_size
+    runs = len(dict.fromkeys(args.run_ids))
+    if args.json:
+        print(json.dumps({"path": str(path), "bytes": size, "runs": runs}))
+    else:
+        print(f"wrote {path} ({runs} run{'s' if runs != 1 else ''}, {size / 1e6:.1f} MB)")
+    return 0
