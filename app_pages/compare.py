@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from mtl.report import report_html
 from mtl.runs.store import RunStore
 from mtl.ui import session
 from mtl.ui.colors import run_colors
@@ -116,3 +117,5 @@ if selected:
     if not presenting:
         st.download_button("Download what is plotted (CSV)", plotted.to_csv(index=False), file_name="overlay.csv",
                            mime="text/csv", key="cmp.overlay_csv")
+        st.download_button("Report of the selected runs (self-contained HTML)", lambda: report_html(store, selected),
+                           file_name="comparison-report.html", mime="text/html", key="cmp.report")

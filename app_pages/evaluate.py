@@ -3,6 +3,10 @@
 import pandas as pd
 import streamlit as st
 
+from mtl.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
+from mtl.config import ExperimentConfig
+from mtl.delta import FORMULA, describe_metrics
+from mtl.report import report_html
 from mtl.train.predictions import PREDICTIONS_DIR
 from mtl.ui import session
 from mtl.ui.curves import pair_matrix
@@ -40,6 +44,34 @@ st.dataframe(table.style.format(precision=4, na_rep="—"), width="stretch")
 for task, values in test.items():
     for metric, reason in (values.get("undefined") or {}).items():
         st.caption(f"{task} · {metric} is undefined: {reason}")
+
+st.subheader("Is multi-task learning worth it here?")
+config = ExperimentConfig.from_dict(run["config"])
+if config.model.sharing == "independent":
+    st.caption("This run is itself a single-task model (independent architecture).")
+else:
+    baseline_id = find_baseline(store, config)
+    if baseline_id is None:
+        active = active_baseline(store, config)
+        if active is not None:
+            st.info(f"The single-task baseline {active[0]} is {active[1]}; Δm appears when it finishes.")
+        elif not presenting and st.button("Train the single-task baseline", key="ev.baseline",
+                                          help="The independent architecture with the same data, tasks, "
+                                               "encoder size and training settings"):
+            made = ensure_baseline(store, run_id, detach=True, warm=True)
+            st.toast(f"Baseline {made.run_id}: {made.status}")
+            st.rerun()
+    else:
+        delta = run_delta(store, run_id, baseline_id)
+        if delta is not None and delta.value is not None:
+            st.metric("Δm against the single-task baseline", f"{delta.value:+.2f} %",
+                      help="Above 0: the multi-task model is better on average.")
+            st.dataframe(delta.tasks_frame(), hide_index=True, width="stretch")
+        elif delta is not None:
+            st.info(delta.describe())
+        st.caption(f"{FORMULA}, where B is the baseline ({baseline_id}) and s_m is +1 for higher-is-better "
+                   f"and −1 for lower-is-better metrics. Metrics used: {describe_metrics()}. A baseline value "
+                   "of 0 leaves that metric out (division by zero). See docs/delta_m.md.")
 
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 metrics = store.metrics(run_id)
@@ -95,7 +127,12 @@ if upload is not None:
         st.download_button("Download the predictions (CSV)", table.to_csv(index=False),
                            file_name=f"{run_id}-predictions.csv", mime="text/csv", key="ev.predict.csv")
 
+if not presenting:
+    st.download_button("Report (self-contained HTML: charts, config, metrics, Δm, notes)",
+                       lambda: report_html(store, [run_id]), file_name=f"{run_id}-report.html", mime="text/html",
+                       key="ev.report")
+
 checkpoint = folder / "checkpoint.pt"
 if checkpoint.exists():
     st.download_button("Download the checkpoint (state dict + config, loads with weights_only=True)",
-                       checkpoint.read_bytes(), file_name=f"{run_id}-checkpoint.pt", key="ev.checkpoint")
+                       checkpoint.read_bytes, file_name=f"{run_id}-checkpoint.pt", key="ev.checkpoint")

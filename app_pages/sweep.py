@@ -6,6 +6,7 @@ import streamlit as st
 
 from mtl import presets
 from mtl.models import ARCHITECTURES
+from mtl.report import Section, report_html
 from mtl.sweep import (
     SweepError,
     SweepSpec,
@@ -97,6 +98,13 @@ settings = list(record.get("settings") or [])
 running = not is_done(progress(store, sweep_id))
 
 
+def sweep_report(store, sweep_id: str, name: str) -> str:  # type: ignore[no-untyped-def]
+    """The sweep's runs in one HTML report, with the aggregate table first."""
+    runs = sweep_runs(store, sweep_id)
+    section = Section(title="Mean ± std over seeds, per setting", tables=[aggregate(runs, settings)])
+    return report_html(store, runs["id"].tolist(), title=f"Sweep {name}", sections=[section])
+
+
 @st.fragment(run_every=1.0 if running else None)
 def view() -> None:
     counts = progress(store, sweep_id)
@@ -142,6 +150,8 @@ def view() -> None:
         with st.expander("Runs of this sweep"):
             st.dataframe(runs, hide_index=True, width="stretch")
         session.presenter_link("sweep", {"sweep": sweep_id})
+        st.download_button("Sweep report (self-contained HTML)", lambda: sweep_report(store, sweep_id, record["name"]),
+                           file_name=f"sweep-{sweep_id}.html", mime="text/html", key="sw.report")
     if running and is_done(counts):
         st.rerun()
 
