@@ -235,6 +235,32 @@ def test_cagrad_matches_torchjds_cvxpy_solver_and_its_dual_problem() -> None:
     assert (candidates @ g.T).min(axis=1).max() <= best + 1e-4
 
 
+def test_cagrads_exact_active_set_solver_agrees_with_slsqp() -> None:
+    from mtl.weighting.strategies.cagrad import _active_set, _slsqp
+
+    rng = np.random.default_rng(0)
+    solved = 0
+    for n_tasks in (2, 3, 5, 8):
+        for case in range(40):
+            size = n_tasks - 1 if case % 10 == 0 else 12  # some singular Gramians
+            g = rng.normal(size=(n_tasks, size)) + rng.uniform(0, 4) * rng.normal(size=(1, size))
+            gram = g @ g.T / np.trace(g @ g.T)
+            a = gram @ np.full(n_tasks, 1 / n_tasks)
+            r = (0.1, 0.4, 1.5)[case % 3] * np.sqrt(a.mean())
+
+            def objective(w: np.ndarray, gram: np.ndarray = gram, a: np.ndarray = a, r: float = r) -> float:
+                return float(w @ a + r * np.sqrt(w @ gram @ w))
+
+            exact, reference = _active_set(gram, a, r), _slsqp(gram, a, r)
+            if exact is None:  # left to SLSQP
+                assert case % 10 == 0, "only singular Gramians may need the fallback"
+                continue
+            solved += 1
+            assert exact.min() >= 0 and abs(exact.sum() - 1) < 1e-9
+            assert objective(exact) <= objective(reference) + 1e-9
+    assert solved >= 140
+
+
 # ---- UPGrad, Aligned-MTL, Nash-MTL: torchjd's own aggregators as the second method ----------
 
 

@@ -242,7 +242,7 @@ def test_gradnorm_steps_its_weights_by_the_papers_rule() -> None:
     renormalised = before / before.sum() * 3
     close(weights, renormalised)
     losses = toy.losses().detach()
-    ratio = losses / made.initial_losses
+    ratio = losses / torch.tensor(made.initial_losses)
     r = ratio / ratio.mean()
     g = renormalised * norms
     close(made.task_weights.grad, torch.sign(g - g.mean() * r**1.5) * norms, atol=1e-5)

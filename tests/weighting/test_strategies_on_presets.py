@@ -1,4 +1,4 @@
-"""Every registered strategy trains every preset for two epochs with finite losses."""
+"""Every registered strategy trains every preset and every architecture, with finite losses."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from mtl import presets
-from mtl.config import ExperimentConfig
+from mtl.config import ConfigError, ExperimentConfig
 from mtl.data.prepare import PreparedData, prepare
+from mtl.models import ARCHITECTURES
 from mtl.train.callbacks import History
 from mtl.train.trainer import Trainer
 from mtl.weighting import WEIGHTINGS
+from mtl.weighting.options import level
 
 SMALL = {"train.epochs": 2, "train.batch_size": 128, "train.log_every": 1}
 """Two epochs of few, large batches: every code path, little time."""
@@ -56,3 +58,19 @@ def test_strategy_trains_preset(weighting: str, preset: str) -> None:
     for row in history.rows():
         if row[5] == "loss" and row[6] is not None:
             assert math.isfinite(row[6]), row
+
+
+@pytest.mark.parametrize("sharing", ARCHITECTURES.names())
+@pytest.mark.parametrize("weighting", WEIGHTINGS.names())
+def test_strategy_trains_every_architecture(weighting: str, sharing: str) -> None:
+    if sharing == "independent" and level(weighting) == "gradient":  # refused, see test_options.py
+        with pytest.raises(ConfigError, match="needs shared parameters"):
+            small_config("penguins", weighting).with_overrides({"model.sharing": sharing})
+        return
+    config = small_config("penguins", weighting).with_overrides(
+        {"model.sharing": sharing, "model.hidden": [8, 8], "model.experts": 2, "train.epochs": 1}
+    )
+    history = History()
+    result = Trainer(config, data=prepared("penguins"), callbacks=[history]).fit()
+    assert result.status == "finished"
+    assert all(math.isfinite(v) for e in history.steps for v in (*e.losses.values(), *e.weights.values()))

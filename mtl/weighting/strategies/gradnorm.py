@@ -5,6 +5,7 @@ Reference: Chen, Badrinarayanan, Lee, Rabinovich, "GradNorm: Gradient Normalizat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -54,9 +55,9 @@ class Strategy(WeightingStrategy):
         super().__init__(tasks, options)
         self.config = GradNormOptions.model_validate(self.options)
         self.task_weights = nn.Parameter(torch.ones(len(self.tasks)))
-        self.initial_losses: torch.Tensor | None = None  # L(0), NaN until a task first trains
+        self.initial_losses: list[float] | None = None  # L(0), NaN until a task first trains
         self._shared: list[nn.Parameter] = []
-        self._layer: list[nn.Parameter] | None = None
+        self._layer: list[torch.Tensor] | None = None
 
     def attach(self, model: nn.Module) -> None:
         self._shared = [p for p in cast(MultiTaskModel, model).shared_parameters() if p.requires_grad]
@@ -73,38 +74,43 @@ class Strategy(WeightingStrategy):
     def backward(
         self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
     ) -> torch.Tensor:
+        # T is small: the bookkeeping is on plain floats (one sync, as the trainer's own).
         n_tasks = losses.shape[0]
-        with torch.no_grad():  # step 5 of the previous step: positive, summing to T
-            self.task_weights.clamp_(min=MIN_WEIGHT)
-            self.task_weights.mul_(n_tasks / self.task_weights.sum())
-        weights = self.task_weights.detach().clone()  # (T,)
-        mask = torch.ones_like(weights) if active is None else active.to(weights.dtype)
-        current = losses.detach()
+        weights = [max(w, MIN_WEIGHT) for w in self.task_weights.detach().tolist()]
+        weights = [w * n_tasks / sum(weights) for w in weights]  # step 5 of the previous step
+        mask = [True] * n_tasks if active is None else [a > 0 for a in active.tolist()]
+        current = losses.detach().tolist()
         if self.initial_losses is None:
-            self.initial_losses = torch.full_like(current, float("nan"))
-        first = torch.isnan(self.initial_losses) & (mask > 0)
-        self.initial_losses = torch.where(first, current, self.initial_losses)
-
-        rows = [t for t, a in enumerate(mask.tolist()) if a > 0]
+            self.initial_losses = [math.nan] * n_tasks
+        self.initial_losses = [
+            now if on and math.isnan(first) else first
+            for now, on, first in zip(current, mask, self.initial_losses, strict=True)
+        ]
+        rows = [t for t in range(n_tasks) if mask[t]]
         if self._layer is None:
             self._layer = last_shared_layer(losses, self._shared)
-        norms = torch.zeros_like(weights)
+        norms = [0.0] * n_tasks
         outputs = task_outputs(losses)
         for t in rows:  # ‖∇_W L_t‖, step 1
-            if outputs[t] is not None and self._layer:
-                grads = grad_of(outputs[t], self._layer, losses)
-                norms[t] = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        grad = torch.zeros_like(weights)
+            output = outputs[t]
+            if output is not None and self._layer:
+                grads = grad_of(output, self._layer, losses)
+                norms[t] = math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
+        grad = [0.0] * n_tasks
         if rows:
-            g_norm = weights * norms  # G_t, (T,)
-            mean_norm = g_norm[rows].mean()
-            ratio = current / self.initial_losses.clamp_min(1e-12)  # L̃_t
-            inverse_rate = ratio / ratio[rows].mean()  # r_t
-            target = mean_norm * inverse_rate.pow(self.config.alpha)
-            grad = torch.sign(g_norm - target) * norms * mask  # ∂L_grad/∂w_t, step 3
-        self.task_weights.grad = grad.to(self.task_weights.dtype)
+            g_norm = [weights[t] * norms[t] for t in range(n_tasks)]  # G_t
+            mean_norm = sum(g_norm[t] for t in rows) / len(rows)
+            ratio = [current[t] / max(self.initial_losses[t], 1e-12) for t in range(n_tasks)]  # L̃_t
+            mean_ratio = sum(ratio[t] for t in rows) / len(rows)
+            for t in rows:  # ∂L_grad/∂w_t = sign(G_t − Ḡ·r_t^α)·‖∇_W L_t‖, step 3
+                target = mean_norm * (ratio[t] / mean_ratio) ** self.config.alpha
+                grad[t] = math.copysign(norms[t], g_norm[t] - target) if g_norm[t] != target else 0.0
+        with torch.no_grad():
+            self.task_weights.copy_(torch.tensor(weights))
+        self.task_weights.grad = torch.tensor(grad, dtype=self.task_weights.dtype, device=self.task_weights.device)
 
-        effective = weights * mask
+        effective = torch.tensor([w if on else 0.0 for w, on in zip(weights, mask, strict=True)],
+                                 dtype=losses.dtype, device=losses.device)
         total = torch.dot(effective, losses)  # step 4
         if extra is not None:
             total = total + extra

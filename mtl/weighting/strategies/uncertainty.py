@@ -5,6 +5,7 @@ Reference: Kendall, Gal, Cipolla, "Multi-Task Learning Using Uncertainty to Weig
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ class Strategy(WeightingStrategy):
         super().__init__(tasks, options)
         self.config = UncertaintyOptions.model_validate(self.options)
         self.log_var = nn.Parameter(torch.full((len(self.tasks),), float(self.config.init_log_var)))
-        self._scale = torch.tensor([0.5 if t.kind == "regression" else 1.0 for t in self.tasks])  # (T,)
+        self._log_scale = torch.tensor([math.log(0.5 if t.kind == "regression" else 1.0) for t in self.tasks])  # (T,)
 
     def parameters(self) -> list[nn.Parameter]:
         return [self.log_var]
@@ -45,21 +46,21 @@ class Strategy(WeightingStrategy):
         device = next(model.parameters()).device
         if self.log_var.device != device:  # before the trainer builds its optimizer
             self.log_var = nn.Parameter(self.log_var.detach().to(device))
-            self._scale = self._scale.to(device)
+            self._log_scale = self._log_scale.to(device)
 
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
         """c_t·exp(−s_t), shape (T,), with a graph to the log-variances."""
-        return self._scale * torch.exp(-self.log_var)
+        return torch.exp(self._log_scale - self.log_var)
 
     def backward(
         self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
     ) -> torch.Tensor:
         weights = self.weights(losses)  # (T,)
-        regulariser = 0.5 * self.log_var  # (T,): log σ_t
+        log_var = self.log_var
         if active is not None:
             weights = weights * active
-            regulariser = regulariser * active
-        total = torch.dot(weights, losses) + regulariser.sum()
+            log_var = log_var * active
+        total = torch.add(torch.dot(weights, losses), log_var.sum(), alpha=0.5)  # Σ w_t·L_t + log σ_t
         if extra is not None:
             total = total + extra
         total.backward()

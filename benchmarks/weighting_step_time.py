@@ -1,0 +1,228 @@
+"""Per-step time of every weighting strategy, relative to a plain weighted backward, side by side.
+
+For T = 2, 4, 8 regression tasks on one hard-sharing MLP (a shared trunk of ~100k
+parameters: 64 → 256 → 256 → 64, ReLU; one Linear head per task) with batch 128, one
+training step is: forward, the T MSE losses, ``zero_grad``, the strategy's ``backward``,
+an Adam step. ``plain`` is the same step with ``torch.dot(ones, losses).backward()``.
+
+Where torchjd offers the same method, its own direct call is timed beside ours on the
+same model: for aggregators ``torchjd.autojac.mtl_backward`` + ``jac_to_grad`` (marked
+``torchjd:``), for loss-level methods its scalarizer (``UW``, ``DWA``, ``GeometricMean``,
+``Random``) and a plain backward of the scalar.
+
+Every entry keeps its own model, optimizer and strategy. In one process, each round goes
+over all entries, timing for each a block of plain steps and then a block of its own
+(``--steps`` steps after two warm-up steps; Nash-MTL, about 100× slower, a sixth of
+them): each entry is divided by the plain block timed just before it, so drifts of a
+shared machine's load cancel. The table shows the median per-step time and the median of
+these paired ratios over rounds. One torch thread.
+
+    python benchmarks/weighting_step_time.py            # 15 rounds × 20 steps
+    python benchmarks/weighting_step_time.py --quick    # 3 rounds × 10 steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from mtl.config import ModelConfig  # noqa: E402
+from mtl.data.tasks import TaskSpec  # noqa: E402
+from mtl.models import ARCHITECTURES  # noqa: E402
+from mtl.weighting import WEIGHTINGS  # noqa: E402
+from mtl.weighting.options import level  # noqa: E402
+
+FEATURES = 64
+HIDDEN = [256, 256, 64]
+BATCH = 128
+TARGETS = {"loss": {2: 1.05, 4: 1.05, 8: 1.05}, "gradient": {2: 2.5, 4: 2.5, 8: 6.0}}
+"""Target ratio to plain per level and T (the issue sets T = 4 and T = 8 for gradient level)."""
+
+
+def make_model(n_tasks: int, seed: int = 0) -> Any:
+    torch.manual_seed(seed)
+    build = ARCHITECTURES.get("hard")
+    return build(ModelConfig(sharing="hard", hidden=HIDDEN), (FEATURES,), {f"t{i}": 1 for i in range(n_tasks)})
+
+
+def task_specs(n_tasks: int) -> list[TaskSpec]:
+    return [
+        TaskSpec(name=f"t{i}", kind="regression", targets=[f"t{i}"], out_dim=1, loss="mse", weight=1.0, start_epoch=0)
+        for i in range(n_tasks)
+    ]
+
+
+class Entry:
+    """One timed training step: a model, an optimizer and a way to backpropagate."""
+
+    def __init__(self, label: str, kind: str, n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.label, self.kind, self.n_tasks = label, kind, n_tasks
+        self.model = make_model(n_tasks)
+        self.x, self.y = x, y
+        self.extra_params: list[torch.nn.Parameter] = []
+        self.backward: Callable[[torch.Tensor, torch.Tensor, list[torch.Tensor]], Any] = lambda losses, z, parts: None
+        self.times: list[float] = []
+        self.ratios: list[float] = []
+
+    def finish(self) -> None:
+        params = list(self.model.parameters()) + self.extra_params
+        self.optimizer = torch.optim.Adam(params, lr=1e-3)
+
+    def step(self) -> None:
+        z = self.model.trunk(self.x)  # (B, 64)
+        outs = [tower(z) for tower in self.model.towers]  # T × (B, 1)
+        parts = [F.mse_loss(o.squeeze(1), self.y[:, t]) for t, o in enumerate(outs)]
+        losses = torch.stack(parts)  # (T,)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.backward(losses, z, parts)
+        self.optimizer.step()
+
+
+def plain_entry(n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> Entry:
+    entry = Entry("plain", "plain", n_tasks, x, y)
+    ones = torch.ones(n_tasks)
+    entry.backward = lambda losses, z, parts: torch.dot(ones, losses).backward()
+    entry.finish()
+    return entry
+
+
+def ours_entry(name: str, n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> Entry:
+    entry = Entry(name, level(name), n_tasks, x, y)
+    strategy = WEIGHTINGS.get(name)(task_specs(n_tasks), {})
+    strategy.attach(entry.model)
+    entry.extra_params = strategy.parameters()
+    entry.backward = lambda losses, z, parts: strategy.backward(losses, None, None)
+    entry.finish()
+    return entry
+
+
+def torchjd_entries(n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> list[Entry]:
+    """torchjd's own implementation of the methods it shares with us."""
+    from torchjd import aggregation as agg
+    from torchjd import scalarization as sc
+    from torchjd.autojac import jac_to_grad, mtl_backward
+
+    aggregators: dict[str, Callable[[], Any]] = {
+        "pcgrad": agg.PCGrad, "mgda": agg.MGDA, "cagrad": lambda: agg.CAGrad(c=0.4), "imtl": agg.IMTLG,
+        "upgrad": agg.UPGrad, "aligned-mtl": agg.AlignedMTL, "nash-mtl": lambda: agg.NashMTL(n_tasks=n_tasks),
+    }
+    entries = []
+    for name, make in aggregators.items():
+        entry = Entry(f"torchjd:{name}", "gradient", n_tasks, x, y)
+        aggregator = make()
+        shared = list(entry.model.trunk.parameters())
+        heads = [list(tower.parameters()) for tower in entry.model.towers]
+
+        def backward(losses: torch.Tensor, z: torch.Tensor, parts: list[torch.Tensor], aggregator: Any = aggregator,
+                     shared: list = shared, heads: list = heads) -> None:
+            mtl_backward(parts, features=z, shared_params=shared, tasks_params=heads)
+            jac_to_grad(shared, aggregator)
+
+        entry.backward = backward
+        entry.finish()
+        entries.append(entry)
+    scalarizers: dict[str, Callable[[], Any]] = {
+        "uncertainty": lambda: sc.UW(n_tasks), "dwa": sc.DWA, "gls": sc.GeometricMean, "rlw": sc.Random,
+    }
+    for name, make in scalarizers.items():
+        entry = Entry(f"torchjd:{name}", "loss", n_tasks, x, y)
+        scalarizer = make()
+        entry.extra_params = list(scalarizer.parameters())
+        entry.backward = lambda losses, z, parts, scalarizer=scalarizer: scalarizer(losses).backward()
+        entry.finish()
+        entries.append(entry)
+    return entries
+
+
+def time_block(entry: Entry, count: int) -> float:
+    """Seconds per step over ``count`` steps, after two warm-up steps."""
+    for _ in range(2):
+        entry.step()
+    start = time.perf_counter()
+    for _ in range(count):
+        entry.step()
+    return (time.perf_counter() - start) / count
+
+
+def run(n_tasks: int, rounds: int, steps: int) -> list[Entry]:
+    """Each round: for every entry, a block of plain steps then a block of the entry's steps.
+
+    Each entry's time is divided by the plain block timed just before it, so slow drifts of
+    the machine's load cancel; the table reports medians over rounds.
+    """
+    torch.manual_seed(1)
+    x = torch.randn(BATCH, FEATURES)
+    y = torch.randn(BATCH, n_tasks) * torch.logspace(0, 2, n_tasks)  # tasks on different scales
+    plain = plain_entry(n_tasks, x, y)
+    entries = [plain]
+    entries += [ours_entry(name, n_tasks, x, y) for name in WEIGHTINGS.names()]
+    entries += torchjd_entries(n_tasks, x, y)
+    for _ in range(rounds):
+        for entry in entries:
+            count = steps if "nash" not in entry.label else max(3, steps // 6)  # ~100× slower: fewer steps
+            reference = time_block(plain, steps)
+            seconds = reference if entry is plain else time_block(entry, count)
+            entry.times.append(seconds)
+            entry.ratios.append(seconds / reference)
+    return entries
+
+
+def table(results: dict[int, list[Entry]]) -> str:
+    """Per T: the median ms per step and the median of the paired ratios to plain."""
+    counts = sorted(results)
+    labels = [e.label for e in results[counts[0]]]
+    head = "| strategy | level | " + " | ".join(f"T={t} ms | T={t} ×plain" for t in counts) + " |"
+    lines = [head, "|---|---|" + "---:|---:|" * len(counts)]
+    for label in labels:
+        kind = next(e.kind for e in results[counts[0]] if e.label == label)
+        cells = []
+        for t in counts:
+            entry = next(e for e in results[t] if e.label == label)
+            ms = statistics.median(entry.times) * 1e3
+            ratio = statistics.median(entry.ratios)
+            target = TARGETS.get(kind, {}).get(t)
+            flag = "" if target is None or label.startswith("torchjd:") or ratio <= target else " ✗"
+            cells.append(f"{ms:.2f} | {ratio:.2f}{flag}")
+        lines.append(f"| {label} | {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds × 10 steps")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--tasks", type=int, nargs="+", default=[2, 4, 8])
+    args = parser.parse_args(argv)
+    rounds, steps = (3, 10) if args.quick else (args.rounds, args.steps)
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")  # cvxpy's "not DPP" warning in torchjd's Nash-MTL and CAGrad
+    n_params = sum(p.numel() for p in make_model(2).trunk.parameters())
+    print("weighting step time: each strategy's training step vs a plain weighted backward (same model, same batch)")
+    print(f"torch {torch.__version__}, python {platform.python_version()}, torch.set_num_threads(1); "
+          f"{rounds} alternating rounds × {steps} steps, median per-step time")
+    print(f"hard-sharing MLP {FEATURES} → {' → '.join(map(str, HIDDEN))} ({n_params:,} shared parameters), "
+          f"one Linear head per task, batch {BATCH}, MSE losses, Adam")
+    print("ms = median per-step time; ×plain = median over rounds of (entry block / plain block timed just before)")
+    print("targets: loss level ≤ 1.05× plain; gradient level ≤ 2.5× at T = 4, ≤ 6× at T = 8 (✗ = over target)\n")
+    results = {}
+    for n_tasks in args.tasks:
+        results[n_tasks] = run(n_tasks, rounds, steps)
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
