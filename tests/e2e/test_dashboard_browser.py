@@ -168,7 +168,8 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         report["lag_samples"] = len(lags)
 
         # 4. stop the run from the page
-        page.get_by_role("button", name="Stop").click()
+        # the page's own Stop (Streamlit's header has a "Stop" of its own while a script runs)
+        page.locator('[data-testid="stBaseButton-primary"]', has_text="Stop").click()
         page.get_by_text("stopped", exact=True).first.wait_for(timeout=60_000)
         run = RunStore(home).get_run(run_id)
         assert run["status"] == "stopped"
