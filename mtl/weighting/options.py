@@ -212,6 +212,29 @@ def shared_parameters_problem(model: ModelConfig) -> str | None:
     return None
 
 
+def diagnostics_cost(n_tasks: int, every: int, affinity: bool, weighting: str) -> float:
+    """Rough extra training time of ``train.diagnostics_every``, as a fraction of a plain step.
+
+    A plain step is about one forward and one backward pass (≈ 3 forward passes' work);
+    a measurement costs one backward per task through the shared layers (≈ 2 each, none
+    for a gradient-level strategy, which reuses them) plus T + 1 forward passes with
+    ``affinity``, once every ``every`` steps. For the UI's cost hint; the benchmark in
+    ``docs/weighting.md`` gives the measured per-step times.
+
+    Args:
+        n_tasks: number of tasks T.
+        every: ``train.diagnostics_every``.
+        affinity: ``train.affinity``.
+        weighting: ``loss.weighting``.
+
+    Returns:
+        e.g. 0.27 for "about 27 % slower".
+    """
+    backward = 0.0 if level(weighting) == "gradient" else 2.0 * n_tasks
+    forward = float(n_tasks + 1) if affinity else 0.0
+    return (backward + forward) / (3.0 * every)
+
+
 def loss_level_names(names: list[str]) -> list[str]:
     """The loss-level strategies among ``names`` (for error messages)."""
     return [name for name in names if level(name) == "loss"]
@@ -221,6 +244,7 @@ __all__ = [
     "OPTIONS",
     "Level",
     "StrategyOptions",
+    "diagnostics_cost",
     "level",
     "loss_level_names",
     "options_model",

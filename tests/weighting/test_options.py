@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 from mtl.config import ConfigError, ExperimentConfig
 from mtl.weighting import WEIGHTINGS
-from mtl.weighting.options import OPTIONS, level, options_model, parse_options
+from mtl.weighting.options import OPTIONS, diagnostics_cost, level, options_model, parse_options
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADIENT_LEVEL = [name for name in WEIGHTINGS.names() if level(name) == "gradient"]
@@ -141,3 +141,10 @@ def test_cli_exits_2_for_a_gradient_method_without_shared_parameters(home: Path)
                      "--set", "loss.weighting=pcgrad", home=home, timeout=120)
     assert result.returncode == 2, result.stderr
     assert "loss.weighting 'pcgrad' needs shared parameters; model.sharing 'independent' shares none" in result.stderr
+
+
+def test_diagnostics_cost_estimate() -> None:
+    assert diagnostics_cost(4, 10, False, "equal") == pytest.approx(8 / 30)  # four backward passes every 10 steps
+    assert diagnostics_cost(4, 10, True, "equal") == pytest.approx(13 / 30)
+    assert diagnostics_cost(4, 10, False, "pcgrad") == 0.0  # the strategy computes the gradients anyway
+    assert diagnostics_cost(4, 1, True, "pcgrad") == pytest.approx(5 / 3)
