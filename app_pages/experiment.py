@@ -277,6 +277,10 @@ if st.checkbox("Record task-conflict diagnostics (gradient norms and cosines bet
                                                                 key="exp.ui.diagnostics_every"))
     d2.checkbox("Also the inter-task affinity (Fifty et al. 2021): a look-ahead step per task, "
                 "about one more forward pass per task and pair", key="exp.train.affinity")
+    cost = strategy_options.diagnostics_cost(max(1, len(tasks)), state["exp.train.diagnostics_every"],
+                                             bool(state.get("exp.train.affinity")), state["exp.loss.weighting"])
+    st.caption(f"Estimated cost: training about {cost:.0%} slower "
+               f"({len(tasks)} tasks, measured every {state['exp.train.diagnostics_every']} steps).")
 else:
     state["exp.train.diagnostics_every"] = None
     state["exp.train.affinity"] = False
