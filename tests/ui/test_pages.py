@@ -199,3 +199,16 @@ def test_sweep_page_shows_the_aggregate_and_pareto_plot(tmp_path: Path, monkeypa
     assert "Mean ± std over seeds, per setting" in subheaders and "Pareto plot" in subheaders
     table = at.dataframe[0].value
     assert set(table["model.sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()
+
+
+def test_experiment_explains_strategy_limits_and_diagnostics_cost(app: AppTest) -> None:
+    at = app.run()
+    at.switch_page("app_pages/experiment.py").run()
+    at.selectbox(key="exp.model.sharing").set_value("independent").run()
+    at.selectbox(key="exp.loss.weighting").set_value("pcgrad").run()
+    no_exception(at)
+    assert any("needs shared parameters" in e.value for e in at.error)
+    at.selectbox(key="exp.model.sharing").set_value("hard").run()
+    at.checkbox(key="exp.ui.diagnostics").check().run()
+    no_exception(at)
+    assert any("Estimated cost" in c.value for c in at.caption)
