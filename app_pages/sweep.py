@@ -8,9 +8,12 @@ from mtl import presets
 from mtl.models import ARCHITECTURES
 from mtl.report import Section, report_html
 from mtl.sweep import (
+    DELTA_COLUMN,
+    HEADLINE_METRICS,
     SweepError,
     SweepSpec,
     aggregate,
+    default_pareto_metrics,
     get_sweep,
     higher_is_better,
     is_done,
@@ -125,7 +128,12 @@ def view() -> None:
             mean, std = table[f"{column} mean"], table[f"{column} std"]
             shown[column] = [f"{m:.4g}" + ("" if pd.isna(s) else f" ± {s:.2g}") if pd.notna(m) else "—"
                              for m, s in zip(mean, std, strict=True)]
-        st.dataframe(shown, hide_index=True, width="stretch")
+        kinds = dict(runs.attrs.get("tasks", []))
+        headline = [f"{t}/{HEADLINE_METRICS.get(k or '', 'loss')}" for t, k in kinds.items()]
+        brief = [c for c in (*headline, DELTA_COLUMN) if c in shown]
+        st.dataframe(shown[[*settings, "runs", *brief]], hide_index=True, width="stretch")
+        with st.expander("Every metric"):
+            st.dataframe(shown, hide_index=True, width="stretch")
         if "delta_m" in runs and runs["delta_m"].notna().any():
             st.caption("Δm (%): the mean relative change of each task's test metrics against its single-task "
                        "baseline (higher-is-better metrics count +, lower-is-better −); above 0, sharing helps.")
@@ -133,8 +141,11 @@ def view() -> None:
         if len(metrics) >= 2 and len(table) >= 2:
             st.subheader("Pareto plot")
             pick = st.columns(2)
-            x = pick[0].selectbox("x", metrics, index=0, key="sw.x")
-            y = pick[1].selectbox("y", metrics, index=1, key="sw.y")
+            default = [f"{m} mean" for m in (default_pareto_metrics(runs) or ())]
+            first = metrics.index(default[0]) if default and default[0] in metrics else 0
+            second = metrics.index(default[1]) if len(default) > 1 and default[1] in metrics else 1
+            x = pick[0].selectbox("x", metrics, index=first, key="sw.x")
+            y = pick[1].selectbox("y", metrics, index=second, key="sw.y")
             complete = table.dropna(subset=[x, y])
             front = pareto_front(complete, x, y, higher_is_better(x.removesuffix(" mean")),
                                  higher_is_better(y.removesuffix(" mean")))
