@@ -338,26 +338,6 @@ def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
 # ---- end to end from the CLI -------------------------------------------------------------------
 
 
-@pytest.fixture
-def patient_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``run_cli`` with the default-like heartbeat timeout of 10 s instead of 2 s.
-
-    Two workers that start together on a 2-core machine each take 6-12 s to import torch
-    and prepare before their first heartbeat; with a 2 s timeout the launcher's
-    "pid alive but no heartbeat for 3 × timeout" rule marks them interrupted while they
-    are still starting (a launcher matter, not a sweep one).
-    """
-    import conftest
-
-    plain = conftest.cli_env
-
-    def env(home: Path | None = None) -> dict[str, str]:
-        return {**plain(home), "MTL_HEARTBEAT_TIMEOUT": "10"}
-
-    monkeypatch.setattr(conftest, "cli_env", env)
-
-
-@pytest.mark.usefixtures("patient_cli")
 def test_sweep_end_to_end_from_the_cli(home: Path, tmp_path: Path) -> None:
     path = tmp_path / "sweep.yaml"
     path.write_text(

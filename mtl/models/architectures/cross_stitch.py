@@ -87,14 +87,5 @@ def cross_stitch(alpha: Tensor, hidden: list[Tensor]) -> list[Tensor]:
 
 
 def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A cross-stitch network with one tower per task.
-
-    Args:
-        cfg: the model section of the config.
-        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
-        heads: task name → output width.
-
-    Returns:
-        The model.
-    """
+    """A cross-stitch network with one tower per task; arguments as in :data:`mtl.models.ARCHITECTURES`."""
     return CrossStitch(cfg, input_shape, heads)

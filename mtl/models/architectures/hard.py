@@ -69,14 +69,5 @@ class HardSharing(MultiTaskModel):
 
 
 def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A hard-sharing model branching after ``model.branch_depth`` encoder blocks.
-
-    Args:
-        cfg: the model section of the config.
-        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
-        heads: task name → output width.
-
-    Returns:
-        The model.
-    """
+    """A hard-sharing model branching after ``model.branch_depth`` encoder blocks; arguments as in :data:`mtl.models.ARCHITECTURES`."""
     return HardSharing(cfg, input_shape, heads)

@@ -51,14 +51,5 @@ class Independent(MultiTaskModel):
 
 
 def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """One independent network per task.
-
-    Args:
-        cfg: the model section of the config.
-        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
-        heads: task name → output width.
-
-    Returns:
-        The model.
-    """
+    """One independent network per task; arguments as in :data:`mtl.models.ARCHITECTURES`."""
     return Independent(cfg, input_shape, heads)

@@ -80,14 +80,5 @@ class MultiGateMixtureOfExperts(MultiTaskModel):
 
 
 def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A multi-gate mixture-of-experts model with ``model.experts`` experts.
-
-    Args:
-        cfg: the model section of the config.
-        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
-        heads: task name → output width.
-
-    Returns:
-        The model.
-    """
+    """A multi-gate mixture-of-experts model with ``model.experts`` experts; arguments as in :data:`mtl.models.ARCHITECTURES`."""
     return MultiGateMixtureOfExperts(cfg, input_shape, heads)

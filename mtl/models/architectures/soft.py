@@ -66,14 +66,5 @@ class SoftSharing(MultiTaskModel):
 
 
 def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A soft-sharing model with one tower per task.
-
-    Args:
-        cfg: the model section of the config.
-        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images.
-        heads: task name → output width.
-
-    Returns:
-        The model.
-    """
+    """A soft-sharing model with one tower per task; arguments as in :data:`mtl.models.ARCHITECTURES`."""
     return SoftSharing(cfg, input_shape, heads)
