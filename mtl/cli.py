@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from mtl.config import ConfigError, ExperimentConfig
+from mtl.config import ExperimentConfig
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
@@ -362,4 +362,4 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-__all__ = ["main", "ConfigError"]
+__all__ = ["UserError", "main"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mtl.sweep import HEADLINE_METRICS
 from mtl.train.metrics import HIGHER_IS_BETTER
 
 SETTINGS = {
@@ -17,8 +18,6 @@ SETTINGS = {
     "optimizer": ("train", "optimizer"),
     "seed": ("train", "seed"),
 }
-HEADLINE = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
-"""The metric shown per task in the table (all metrics are in the CSV export)."""
 
 
 def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +43,7 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame) -> pd.DataFrame:
         summary = run.summary or {}
         mine = extremes[extremes["run_id"] == run.id]
         for task in tasks:
-            metric = HEADLINE.get(task.get("kind") or "", "loss")
+            metric = HEADLINE_METRICS.get(task.get("kind") or "", "loss")
             hit = mine[(mine["task"] == task["name"]) & (mine["metric"] == metric)]
             if not hit.empty:
                 row[f"{task['name']} best val {metric}"] = float(
