@@ -63,3 +63,13 @@ def run_cli(*args: str, home: Path | None = None, timeout: float = 180) -> subpr
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """The CLI refused a user error: exit 2, one ``error:`` line holding ``fragments``, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

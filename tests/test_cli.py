@@ -8,17 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import assert_user_error, run_cli
 from mtl.runs.store import RunStore
-
-
-def assert_user_error(result, *fragments: str) -> None:  # type: ignore[no-untyped-def]
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_listing_commands() -> None:

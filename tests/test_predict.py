@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import assert_user_error, run_cli
 from mtl import presets
 from mtl.data.catalog import DataError, get_dataset
 from mtl.predict import NoModelError, predict_frame, read_input_csv
@@ -37,15 +37,6 @@ def penguins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path,
     home = tmp_path_factory.mktemp("penguins-home")
     run_id, folder, summary = train(home, "penguins", **{"train.epochs": 8, "train.early_stopping": None})
     return home, run_id, folder, summary, raw_test_rows(folder, "penguins", "species")
-
-
-def assert_user_error(result, *fragments: str) -> None:  # type: ignore[no-untyped-def]
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_cli_predictions_reproduce_the_test_metrics(penguins, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ the weights a strategy reports are exactly the coefficients of its update direct
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
 import torch
@@ -206,3 +206,21 @@ class GradientStrategy(WeightingStrategy):
 
 
 __all__ = ["GradientStrategy", "grad_of", "task_jacobian", "task_outputs", "write_flat_grad"]
+
+
+class GramianWeightingStrategy(GradientStrategy):
+    """A gradient-level strategy whose weights come from one torchjd weighting of the Gramian.
+
+    Subclasses implement :meth:`make_weighting` (built once, from ``self.options``).
+    """
+
+    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
+        super().__init__(tasks, options)
+        self._weighting = self.make_weighting()
+
+    def make_weighting(self) -> Callable[[Tensor], Tensor]:
+        """The torchjd weighting: Gramian (A, A) → weights (A,)."""
+        raise NotImplementedError
+
+    def aggregate(self, gramian: Tensor, jacobian: Tensor) -> Tensor:
+        return self._weighting(gramian)

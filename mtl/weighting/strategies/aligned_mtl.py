@@ -5,20 +5,18 @@ Reference: Senushkin, Patakin, Kuznetsov, Konushin, "Independent Component Align
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torchjd.aggregation import AlignedMTLWeighting
 
-from mtl.data.tasks import TaskSpec
-from mtl.weighting.gradient import GradientStrategy
+from mtl.weighting.gradient import GramianWeightingStrategy
 from mtl.weighting.options import AlignedMTLOptions
 
 NAME = "aligned-mtl"
 
 
-class Strategy(GradientStrategy):
+class Strategy(GramianWeightingStrategy):
     """Shared update Jᵀ·B·(1/T), with B = √λ·V Σ⁻¹ Vᵀ from the eigen-decomposition G = V Σ² Vᵀ.
 
     This removes conflict and dominance: the aligned gradients are orthogonal and of equal
@@ -32,10 +30,6 @@ class Strategy(GradientStrategy):
 
     name = NAME
 
-    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
-        super().__init__(tasks, options)
+    def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
         self.config = AlignedMTLOptions.model_validate(self.options)
-        self._weighting = AlignedMTLWeighting(scale_mode=self.config.scale_mode)
-
-    def aggregate(self, gramian: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
-        return self._weighting(gramian)
+        return AlignedMTLWeighting(scale_mode=self.config.scale_mode)

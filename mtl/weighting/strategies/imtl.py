@@ -5,19 +5,17 @@ Reference: Liu, Li, Kuang, Xue, Chen, Yang, Liao, Zhang, "Towards Impartial Mult
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torchjd.aggregation import IMTLGWeighting
 
-from mtl.data.tasks import TaskSpec
-from mtl.weighting.gradient import GradientStrategy
+from mtl.weighting.gradient import GramianWeightingStrategy
 
 NAME = "imtl"
 
 
-class Strategy(GradientStrategy):
+class Strategy(GramianWeightingStrategy):
     """Shared update g = Σ_t α_t g_t with g·u_t equal for every unit gradient u_t = g_t/‖g_t‖, Σ α_t = 1.
 
     The paper's closed form (α_{2:T} = g_1 Uᵀ (D Uᵀ)⁻¹) equals α ∝ G⁺·(‖g_1‖, …, ‖g_T‖) on the
@@ -32,9 +30,5 @@ class Strategy(GradientStrategy):
 
     name = NAME
 
-    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
-        super().__init__(tasks, options)
-        self._weighting = IMTLGWeighting()
-
-    def aggregate(self, gramian: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
-        return self._weighting(gramian)
+    def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        return IMTLGWeighting()

@@ -5,20 +5,18 @@ Reference: Sener, Koltun, "Multi-Task Learning as Multi-Objective Optimization",
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torchjd.aggregation import MGDAWeighting
 
-from mtl.data.tasks import TaskSpec
-from mtl.weighting.gradient import GradientStrategy
+from mtl.weighting.gradient import GramianWeightingStrategy
 from mtl.weighting.options import MGDAOptions
 
 NAME = "mgda"
 
 
-class Strategy(GradientStrategy):
+class Strategy(GramianWeightingStrategy):
     """Shared update Σ_t α_t g_t with α = argmin_{α ∈ simplex} ‖Σ_t α_t g_t‖.
 
     Solved on the Gramian with the Frank-Wolfe algorithm of the paper (torchjd's
@@ -33,10 +31,6 @@ class Strategy(GradientStrategy):
 
     name = NAME
 
-    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
-        super().__init__(tasks, options)
+    def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
         self.config = MGDAOptions.model_validate(self.options)
-        self._weighting = MGDAWeighting(epsilon=self.config.epsilon, max_iters=self.config.max_iters)
-
-    def aggregate(self, gramian: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
-        return self._weighting(gramian)
+        return MGDAWeighting(epsilon=self.config.epsilon, max_iters=self.config.max_iters)

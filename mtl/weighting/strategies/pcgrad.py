@@ -5,19 +5,17 @@ Reference: Yu, Kumar, Gupta, Levine, Hausman, Finn, "Gradient Surgery for Multi-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torchjd.aggregation import PCGradWeighting
 
-from mtl.data.tasks import TaskSpec
-from mtl.weighting.gradient import GradientStrategy
+from mtl.weighting.gradient import GramianWeightingStrategy
 
 NAME = "pcgrad"
 
 
-class Strategy(GradientStrategy):
+class Strategy(GramianWeightingStrategy):
     """Shared update Σ_i g_i^PC, where g_i^PC is g_i projected, in random order, off every g_j with g_i^PC·g_j < 0.
 
     Computed on the Gramian by torchjd's ``PCGradWeighting``: the reported weight w_t is
@@ -32,9 +30,5 @@ class Strategy(GradientStrategy):
 
     name = NAME
 
-    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
-        super().__init__(tasks, options)
-        self._weighting = PCGradWeighting()
-
-    def aggregate(self, gramian: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
-        return self._weighting(gramian)
+    def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        return PCGradWeighting()

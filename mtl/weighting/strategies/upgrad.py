@@ -5,21 +5,19 @@ Reference: Quinton, Rey, "Jacobian Descent for Multi-Objective Optimization", ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torchjd.aggregation import UPGradWeighting
 from torchjd.linalg import QuadprogProjector
 
-from mtl.data.tasks import TaskSpec
-from mtl.weighting.gradient import GradientStrategy
+from mtl.weighting.gradient import GramianWeightingStrategy
 from mtl.weighting.options import UPGradOptions
 
 NAME = "upgrad"
 
 
-class Strategy(GradientStrategy):
+class Strategy(GramianWeightingStrategy):
     """Shared update (1/T)·Σ_i π(g_i), π = projection onto {d : d·g_t ≥ 0 for every t}.
 
     Computed on the Gramian by torchjd's ``UPGradWeighting`` with the quadprog solver. The
@@ -33,11 +31,7 @@ class Strategy(GradientStrategy):
 
     name = NAME
 
-    def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
-        super().__init__(tasks, options)
+    def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
         self.config = UPGradOptions.model_validate(self.options)
         projector = QuadprogProjector(norm_eps=self.config.norm_eps, reg_eps=self.config.reg_eps)
-        self._weighting = UPGradWeighting(projector=projector)
-
-    def aggregate(self, gramian: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
-        return self._weighting(gramian)
+        return UPGradWeighting(projector=projector)
