@@ -3,7 +3,13 @@
 The training thread only appends rows to an in-memory buffer. A daemon thread flushes the
 buffer every ``flush_every`` seconds (so a reader sees new points within about a second),
 writes the heartbeat, and turns a stop request found in the store into
-``trainer.request_stop()``. The run's final status is written when training ends.
+``trainer.request_stop()``. The run's final status is written when training ends: the
+worker puts this recorder *after* the output writer, so ``finished`` is only written once
+the run's files exist.
+
+A full disk is fatal: the rows cannot be written, so the recorder asks the trainer to stop
+and ends the run ``failed`` with an error starting "disk full" (not a silent
+``interrupted`` once the worker gives up).
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import sys
 import threading
 import time
 
-from mtl.runs.store import RunStore, StoreError
+from mtl.runs.store import RunStore, StoreError, StoreFullError
 from mtl.train.callbacks import Callback, EpochEnd, RunEnd, StepEnd
 from mtl.train.diagnostics import DiagnosticsEnd
 from mtl.train.trainer import Trainer
+
+DISK_FULL = "disk full"
+"""How the error of a run that ended because the disk filled up begins."""
 
 STEP_SPLIT = "step"
 """Split name of the losses reported every ``train.log_every`` steps (epoch rows use train/val)."""
@@ -41,6 +50,7 @@ class StoreRecorder(Callback):
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._trainer: Trainer | None = None
+        self._full: StoreFullError | None = None  # the disk filled up: the run fails
 
     def start(self, trainer: Trainer | None = None) -> None:
         """Start the heartbeat/flush thread (also before training, while data loads)."""
@@ -77,15 +87,37 @@ class StoreRecorder(Callback):
 
     def on_run_end(self, trainer: Trainer, event: RunEnd) -> None:
         self.close()
+        if self._full is not None:
+            self.store.set_status(self.run_id, "failed", error=disk_full_message(self._full))
+            return
         self.store.set_status(self.run_id, event.status, error=event.error, summary=event.summary or None)
 
     def close(self) -> None:
-        """Stop the thread and write what is still buffered."""
+        """Stop the thread and write what is still buffered.
+
+        On a full disk the buffered rows are dropped (they cannot be written) and the run
+        is remembered as failed; other store errors propagate.
+        """
         self._done.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self.flush()
+        try:
+            self.flush()
+        except StoreFullError as err:
+            self._disk_full(err)
+
+    @property
+    def disk_full(self) -> StoreFullError | None:
+        """The error that showed the disk is full, if it filled up during the run."""
+        return self._full
+
+    def _disk_full(self, err: StoreFullError) -> None:
+        self._full = self._full or err
+        with self._lock:
+            self._metrics, self._weights = [], []
+        if self._trainer is not None:
+            self._trainer.request_stop(DISK_FULL)
 
     def flush(self) -> None:
         """Write the buffered rows (one transaction each); on failure they stay buffered."""
@@ -120,8 +152,17 @@ class StoreRecorder(Callback):
                 self.store.heartbeat(self.run_id)
                 if self._trainer is not None and self.store.stop_requested(self.run_id):
                     self._trainer.request_stop("stop requested")
+            except StoreFullError as err:
+                print(f"error: {disk_full_message(err)}", file=sys.stderr, flush=True)
+                self._disk_full(err)
+                return
             except StoreError as err:  # keep training; the rows stay buffered for the next try
                 print(f"warning: could not write to the run store: {err}", file=sys.stderr, flush=True)
+
+
+def disk_full_message(err: BaseException) -> str:
+    """The ``error`` of a run ended by a full disk: "disk full: …" and what failed."""
+    return f"{DISK_FULL}: {err}"
 
 
 def _finite(value: float | None) -> float | None:

@@ -60,6 +60,7 @@ __all__ = [
     "STALE_MESSAGE",
     "STATUSES",
     "StoreError",
+    "StoreFullError",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
     "WEIGHT_COLUMNS",
@@ -150,6 +151,10 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 class StoreError(Exception):
     """The run store cannot do what was asked; the message says why and what to do."""
+
+
+class StoreFullError(StoreError):
+    """The disk (or the database's size limit) is full: nothing more can be written."""
 
 
 class RunNotFoundError(StoreError):
@@ -470,7 +475,7 @@ class RunStore:
                 f"an SQLite database); move it aside to start a fresh store, or {where}"
             )
         if "disk is full" in text or "database or disk is full" in text:
-            return StoreError(
+            return StoreFullError(
                 f"cannot write to the store at {self.db_path}: the disk is full; free some "
                 "space (e.g. `python -m mtl delete RUN` for old runs) and try again"
             )

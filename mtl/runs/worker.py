@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mtl.config import ExperimentConfig
-from mtl.runs.store import RunStore, StoreError
+from mtl.runs.store import RunStore, StoreError, StoreFullError
 
 if TYPE_CHECKING:  # the heavy modules (torch, scikit-learn) load only once the heartbeat runs
     from mtl.data.prepare import PreparedData
@@ -38,7 +39,13 @@ def execute(
 ) -> TrainResult:
     """Train run ``run_id`` (status ``running``) here and record everything into ``store``.
 
-    Raises whatever training raised, after the run is marked ``failed`` with the message.
+    The output writer comes before the recorder, so the terminal status (``finished``…)
+    is written only once the checkpoint, preprocessor and predictions exist: whoever sees
+    ``finished`` finds the files, and a worker killed in between leaves a run that ends
+    ``interrupted``, never a ``finished`` one without files.
+
+    Raises whatever training raised, after the run is marked ``failed`` with the message
+    (a full disk: "disk full: …").
     """
     from mtl.runs.recorder import StoreRecorder
     from mtl.train.outputs import OutputWriter
@@ -54,19 +61,40 @@ def execute(
 
     previous = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
     try:
-        trainer = Trainer(config, data, callbacks=[recorder, OutputWriter(store.run_dir(run_id)), *callbacks])
+        writer = OutputWriter(store.run_dir(run_id))
+        trainer = Trainer(config, data, callbacks=[writer, recorder, *callbacks])
         return trainer.fit()
     except BaseException as err:
-        recorder.close()
-        message = f"{type(err).__name__}: {err}" if not isinstance(err, ValueError) else str(err)
-        if store.get_run(run_id)["status"] == "running":
-            store.set_status(run_id, "failed", error=message)
-        with open(store.run_dir(run_id) / "worker.log", "a", encoding="utf-8") as log:
+        with contextlib.suppress(StoreError):
+            recorder.close()  # a full disk is remembered by the recorder, other rows are lost
+        _record_failure(store, run_id, _failure_message(err, recorder.disk_full))
+        with contextlib.suppress(OSError), open(store.run_dir(run_id) / "worker.log", "a", encoding="utf-8") as log:
             traceback.print_exc(file=log)
         raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _failure_message(err: BaseException, disk_full: StoreFullError | None) -> str:
+    """The ``error`` of a failed run: one line; "disk full: …" when the disk filled up."""
+    from mtl.runs.recorder import disk_full_message
+
+    if isinstance(err, StoreFullError) or (isinstance(err, OSError) and err.errno == errno.ENOSPC):
+        return disk_full_message(err)
+    if disk_full is not None:
+        return disk_full_message(disk_full)
+    return str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+
+
+def _record_failure(store: RunStore, run_id: str, message: str) -> None:
+    """Mark a still-running run ``failed``; say so on stderr if even that cannot be written."""
+    try:
+        if store.get_run(run_id)["status"] == "running":
+            store.set_status(run_id, "failed", error=message)
+    except StoreError as err:
+        print(f"error: run {run_id} failed ({message}) but the store could not record it: {err}",
+              file=sys.stderr, flush=True)
 
 
 def _main_thread() -> bool:
