@@ -145,3 +145,47 @@ def test_user_presets_in_home_are_listed_and_runnable(home: Path) -> None:
     result = run_cli("run", "--preset", "my-toy", "--json", home=home)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["epochs"] == 2
+
+
+def test_tag_and_note_commands(home: Path) -> None:
+    run_id = RunStore(home).create_run("r", {}, tags=["kept"])
+    added = run_cli("tag", run_id, "baseline", "<b>bold</b>", "kept", "--json", home=home)
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout) == {"run_id": run_id, "tags": ["kept", "baseline", "<b>bold</b>"]}
+    removed = run_cli("tag", run_id, "kept", "--remove", home=home)
+    assert removed.returncode == 0 and "baseline, <b>bold</b>" in removed.stdout
+    assert run_cli("note", run_id, "first", home=home).returncode == 0
+    assert run_cli("note", run_id, "second", "--append", home=home).returncode == 0
+    run = RunStore(home).get_run(run_id)
+    assert run["tags"] == ["baseline", "<b>bold</b>"] and run["notes"] == "first\nsecond"
+    assert run_cli("note", run_id, "", home=home).returncode == 0  # '' clears
+    assert RunStore(home).get_run(run_id)["notes"] == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["tag", "nope", "x"], ["no run 'nope'"]),
+        (["tag", "RUN", "  "], ["a tag cannot be empty"]),
+        (["tag", "RUN", "a\x1b[31mred"], ["control character"]),
+        (["note", "nope", "x"], ["no run 'nope'"]),
+        (["note", "RUN", "x\x07", "--append"], ["control character"]),
+        (["note", "RUN", " ", "--append"], ["needs some text"]),
+    ],
+)
+def test_tag_and_note_bad_input_exits_2_with_one_line(home: Path, args: list[str], fragments: list[str]) -> None:
+    run_id = RunStore(home).create_run("r", {})
+    result = run_cli(*[run_id if a == "RUN" else a for a in args], home=home)
+    assert_user_error(result, *fragments)
+    run = RunStore(home).get_run(run_id)
+    assert run["tags"] == [] and run["notes"] == ""
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_max_running_below_1_is_refused(home: Path, limit: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_user_error(run_cli("runs", "--max-running", limit, home=home), "--max-running", "at least 1")
+    detached = run_cli("run", "--preset", "seed-example", "--detach", "--max-running", limit, home=home)
+    assert_user_error(detached, "--max-running", "at least 1")
+    assert RunStore(home).list_runs().empty  # the refused run was not recorded
+    monkeypatch.setenv("MTL_MAX_RUNNING", limit)
+    assert_user_error(run_cli("runs", home=home), f"MTL_MAX_RUNNING='{limit}'", "at least 1")

@@ -50,6 +50,20 @@ def default_max_running() -> int:
     return limit
 
 
+def max_running_limit(max_running: int | None = None) -> int:
+    """The concurrency limit to use: ``max_running`` if given, else :func:`default_max_running`.
+
+    Raises:
+        ValueError: the limit is below 1 (0 would never start a run; it is refused, not
+            silently read as 1).
+    """
+    if max_running is None:
+        return default_max_running()
+    if isinstance(max_running, bool) or not isinstance(max_running, int) or max_running < 1:
+        raise ValueError(f"--max-running {max_running!r} must be a whole number of at least 1")
+    return max_running
+
+
 def launch(
     config: ExperimentConfig,
     store: RunStore,
@@ -58,6 +72,7 @@ def launch(
     warm: bool = False,
 ) -> str:
     """Record ``config`` as a queued run, start it if a slot is free, return its id."""
+    max_running = max_running_limit(max_running)  # a bad limit records nothing
     run_id = store.create_run(config.name, config.to_dict(), tags=tags)
     dispatch(store, max_running, warm=warm)
     return run_id
@@ -71,7 +86,7 @@ def dispatch(store: RunStore, max_running: int | None = None, warm: bool = False
     """
     from mtl.runs import spare
 
-    limit = max_running or default_max_running()
+    limit = max_running_limit(max_running)
     store.mark_stale(heartbeat_timeout())
     started = []
     while (run_id := store.claim_next(limit)) is not None:

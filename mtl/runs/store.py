@@ -752,6 +752,54 @@ class RunStore:
             raise ValueError(f"notes must be a string, found {type(notes).__name__}")
         self._update(run_id, "notes = ?", (notes,))
 
+    def add_tags(self, run_id: str, tags: Iterable[str]) -> list[str]:
+        """Add tags the run does not have yet (atomically: concurrent adds are all kept).
+
+        Returns:
+            The run's tags afterwards, in the order they were first added.
+        """
+        new = _check_tags(tags)
+        return self._edit_tags(run_id, lambda old: old + [t for t in dict.fromkeys(new) if t not in old])
+
+    def remove_tags(self, run_id: str, tags: Iterable[str]) -> list[str]:
+        """Remove these tags from the run (atomically); tags it does not have are ignored.
+
+        Returns:
+            The run's tags afterwards.
+        """
+        gone = set(_check_tags(tags))
+        return self._edit_tags(run_id, lambda old: [t for t in old if t not in gone])
+
+    def append_notes(self, run_id: str, text: str) -> str:
+        """Append ``text`` to the run's notes as a new line (atomically).
+
+        Returns:
+            The run's notes afterwards.
+        """
+        if not isinstance(text, str):
+            raise ValueError(f"notes must be a string, found {type(text).__name__}")
+
+        def op(conn: sqlite3.Connection) -> str:
+            with self._transaction(conn):
+                (notes,) = self._require(conn, run_id, "notes")
+                notes = f"{notes}\n{text}" if notes else text
+                conn.execute("UPDATE runs SET notes = ? WHERE id = ?", (notes, run_id))
+            return notes
+
+        return self._call(op)
+
+    def _edit_tags(self, run_id: str, edit: Callable[[list[str]], list[str]]) -> list[str]:
+        """Read, change and write the run's tags in one write transaction (no lost update)."""
+
+        def op(conn: sqlite3.Connection) -> list[str]:
+            with self._transaction(conn):
+                (raw,) = self._require(conn, run_id, "tags")
+                tags = edit(json.loads(raw) if raw else [])
+                conn.execute("UPDATE runs SET tags = ? WHERE id = ?", (json.dumps(tags), run_id))
+            return tags
+
+        return self._call(op)
+
     def _update(self, run_id: str, assignment: str, params: tuple) -> None:
         def op(conn: sqlite3.Connection) -> None:
             with self._transaction(conn):
