@@ -31,8 +31,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models on a shared 2-core machine
     yield folder
     from mtl.runs.spare import stop_spares
+    from mtl.runs.supervisor import stop_supervisor
 
     stop_spares(folder)
+    stop_supervisor(folder)  # first: it would start queued runs once their workers are killed
     if (folder / "store.sqlite").exists():
         from mtl.runs.store import RunStore
 

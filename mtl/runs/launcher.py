@@ -3,8 +3,9 @@
 ``launch`` records a run as queued and calls ``dispatch``, which moves queued runs to
 running (atomically, in the store) while fewer than ``max_running`` run, and starts one
 worker process for each in its own session: it outlives the caller (a CLI that exits, a
-Streamlit rerun, a closed tab). Each worker calls ``dispatch`` again when it ends, so
-the queue advances without a daemon.
+Streamlit rerun, a closed tab). Each worker calls ``dispatch`` again when it ends, and
+while runs stay queued a small supervisor process (:mod:`mtl.runs.supervisor`) calls it
+too, so the queue advances on its own even after a worker is killed.
 """
 
 from __future__ import annotations
@@ -78,13 +79,18 @@ def launch(
     return run_id
 
 
-def dispatch(store: RunStore, max_running: int | None = None, warm: bool = False) -> list[str]:
+def dispatch(
+    store: RunStore, max_running: int | None = None, warm: bool = False, supervise: bool = True
+) -> list[str]:
     """Mark dead runs ``interrupted``, then start queued runs while slots are free.
 
     With ``warm`` (the dashboard), a run goes to an idle warm spare worker when there is
     one (see :mod:`mtl.runs.spare`), and while a slot is free one spare is kept waiting.
+    With ``supervise``, runs still queued get a supervisor process that starts them when
+    slots free up, even if every worker dies (see :mod:`mtl.runs.supervisor`).
     """
     from mtl.runs import spare
+    from mtl.runs.supervisor import ensure_supervisor
 
     limit = max_running_limit(max_running)
     store.mark_stale(heartbeat_timeout())
@@ -97,6 +103,8 @@ def dispatch(store: RunStore, max_running: int | None = None, warm: bool = False
         # only while a slot is free: a spare importing torch next to a training run
         # would slow that run (and the page that watches it) down for nothing
         spare.ensure_spare(store)
+    if supervise:
+        ensure_supervisor(store, limit)
     return started
 
 

@@ -1,0 +1,84 @@
+"""The queue advances on its own after a worker dies: real workers, a real supervisor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from mtl import presets
+from mtl.runs.launcher import launch
+from mtl.runs.store import RunStore
+from mtl.runs.supervisor import ensure_supervisor, supervisor_pid
+
+TIMEOUT = 120
+
+
+def wait_for(predicate, timeout: float = TIMEOUT, every: float = 0.1):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def status(store: RunStore, run_id: str) -> str:
+    return store.get_run(run_id)["status"]
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_queued_run_starts_by_itself_after_the_running_worker_is_killed(home: Path) -> None:
+    store = RunStore(home)  # MTL_HEARTBEAT_TIMEOUT=2 (the home fixture)
+    long = presets.load("synthetic-related").with_overrides(
+        {"train.epochs": 500, "data.options.samples": 20000, "name": "long"}
+    )
+    short = presets.load("seed-example").with_overrides({"train.epochs": 2, "name": "short"})
+    first = launch(long, store, max_running=1)
+    second = launch(short, store, max_running=1)
+    assert (status(store, first), status(store, second)) == ("running", "queued")
+    watcher = wait_for(lambda: supervisor_pid(home), timeout=30)  # started: a run is waiting
+
+    wait_for(lambda: len(store.metrics(first)) > 0)  # the first worker is training
+    worker = store.get_run(first)["pid"]
+    os.killpg(worker, signal.SIGKILL)
+    wait_for(lambda: gone(worker), timeout=10)
+
+    # No CLI call, no dispatch from this test: only the store is read from here on.
+    wait_for(lambda: status(store, second) != "queued")
+    assert status(store, first) == "interrupted"
+    assert "heartbeat" in store.get_run(first)["error"]
+    wait_for(lambda: status(store, second) not in ("queued", "running"))
+    assert status(store, second) == "finished", store.get_run(second)["error"]
+
+    # Nothing is queued any more: the supervisor has left, no process lingers.
+    wait_for(lambda: gone(watcher), timeout=30)
+    assert supervisor_pid(home) is None
+
+
+def test_one_supervisor_per_home_that_leaves_when_the_queue_empties(home: Path) -> None:
+    store = RunStore(home)
+    busy = store.create_run("busy", {}, status="running", pid=os.getpid())
+    store.heartbeat(busy)  # a live run holds the only slot
+    waiting = store.create_run("waiting", {})
+    started = ensure_supervisor(store, 1)
+    assert started is not None
+    pid = wait_for(lambda: supervisor_pid(home), timeout=30)
+    assert pid == started
+    assert ensure_supervisor(store, 1) is None  # never a second one
+    assert supervisor_pid(home) == pid
+    assert status(store, waiting) == "queued"  # no free slot, nothing stale: it waits
+
+    store.request_stop(waiting)  # the queue is now empty
+    wait_for(lambda: gone(pid), timeout=30)
+    assert supervisor_pid(home) is None
+    assert ensure_supervisor(store, 1) is None  # nothing queued: nothing started
