@@ -299,7 +299,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from mtl.runs.store import RunStore
 
-    RunStore(args.home).export_csv(args.run_id, args.csv)
+    RunStore(args.home).export_csv(args.run_id, args.csv, raw=args.raw_csv)
     print(f"wrote {args.csv}")
     return 0
 
@@ -354,6 +354,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[common], help="write a run's metrics (long form) as CSV")
     p.add_argument("run_id")
     p.add_argument("--csv", required=True, help="output file")
+    p.add_argument("--raw-csv", action="store_true", help="keep cells that start with = + - @ as they are (no ' prefix)")
     p.set_defaults(handler=cmd_export)
 
     from mtl.commands import add_all

@@ -189,3 +189,34 @@ def test_max_running_below_1_is_refused(home: Path, limit: str, monkeypatch: pyt
     assert RunStore(home).list_runs().empty  # the refused run was not recorded
     monkeypatch.setenv("MTL_MAX_RUNNING", limit)
     assert_user_error(run_cli("runs", home=home), f"MTL_MAX_RUNNING='{limit}'", "at least 1")
+
+
+def test_export_neutralises_formula_cells_unless_raw(home: Path, tmp_path: Path) -> None:
+    store = RunStore(home)
+    run_id = store.create_run("r", {})
+    store.add_metrics(run_id, [(0, 0.0, 0.1, "=HYPERLINK(\"http://x\")", "val", "loss", -1.5, None),
+                               (0, 0.0, 0.1, "@task", "val", "+metric", 2.0, "-reason")])
+    safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
+    assert run_cli("export", run_id, "--csv", str(safe), home=home).returncode == 0
+    assert run_cli("export", run_id, "--csv", str(raw), "--raw-csv", home=home).returncode == 0
+    cells = pd.read_csv(safe, keep_default_na=False)
+    assert cells["task"].tolist() == ["'=HYPERLINK(\"http://x\")", "'@task"]
+    assert cells["metric"].tolist() == ["loss", "'+metric"] and cells["reason"].tolist() == ["", "'-reason"]
+    assert cells["value"].tolist() == [-1.5, 2.0]  # numbers stay numbers
+    assert pd.read_csv(raw)["task"].tolist() == ["=HYPERLINK(\"http://x\")", "@task"]
+
+
+def test_predict_output_neutralises_formula_labels_unless_raw(home: Path, tmp_path: Path) -> None:
+    labels = ["=1+1", "@SUM(A1)"]
+    data = write(tmp_path / "d.csv", "a,y\n" + "".join(f"{i % 5},{labels[i % 2]}\n" for i in range(60)))
+    trained = run_cli("run", str(csv_config(tmp_path, data, "[{name: y, target: y}]")), "--json", "--quiet", home=home)
+    assert trained.returncode == 0, trained.stderr
+    run_id = json.loads(trained.stdout)["run_id"]
+    rows = write(tmp_path / "in.csv", "a\n0\n1\n")
+    for flag, expected in (([], {"'=1+1", "'@SUM(A1)"}), (["--raw-csv"], set(labels))):
+        out = tmp_path / f"out{len(flag)}.csv"
+        result = run_cli("predict", run_id, "--csv", str(rows), "--out", str(out), *flag, home=home)
+        assert result.returncode == 0, result.stderr
+        table = pd.read_csv(out)
+        assert set(table["y"]) <= expected and len(table) == 2
+        assert table["row"].tolist() == [0, 1]  # numbers untouched

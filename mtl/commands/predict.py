@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.Argu
     p.add_argument("run_id", metavar="RUN", help="run id (`python -m mtl runs` lists them)")
     p.add_argument("--csv", required=True, metavar="IN", help="input CSV with the model's feature columns")
     p.add_argument("--out", required=True, metavar="OUT", help="output CSV of predictions")
+    p.add_argument("--raw-csv", action="store_true", help="keep cells that start with = + - @ as they are (no ' prefix)")
     p.set_defaults(handler=cmd_predict)
 
 
@@ -43,9 +44,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"run {args.run_id} is {run['status']}{because}; only a finished or stopped run has a model to predict with"
         )
 
+    from mtl.csv_safe import to_csv
     from mtl.predict import predict_csv
 
     table, warnings = predict_csv(folder, Path(args.csv), Path(args.out))
+    to_csv(table, Path(args.out), raw=args.raw_csv)  # again, with spreadsheet-safe cells
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

@@ -1052,20 +1052,24 @@ class RunStore:
         rows = self._call(lambda conn: conn.execute(sql, (split,)).fetchall())
         return pd.DataFrame(rows, columns=["run_id", "task", "metric", "min", "max", "last_epoch"])
 
-    def export_csv(self, run_id: str, path: str | Path) -> Path:
+    def export_csv(self, run_id: str, path: str | Path, *, raw: bool = False) -> Path:
         """Write the run's metrics in long form (one row per value) to a CSV file.
 
         Columns: ``run_id, step, epoch, wall_time, task, split, metric, value, reason``.
+        Text cells that a spreadsheet would run as a formula get a leading ``'``
+        (see :mod:`mtl.csv_safe`) unless ``raw``.
 
         Returns:
             The path written.
         """
+        from mtl.csv_safe import to_csv
+
         frame = self.metrics(run_id).drop(columns="id")
         frame.insert(0, "run_id", run_id)
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            frame.to_csv(path, index=False)
+            to_csv(frame, path, raw=raw)
         except OSError as exc:
             raise StoreError(f"cannot write {path} ({exc.strerror or exc})") from None
         return path
