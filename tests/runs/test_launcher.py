@@ -114,6 +114,9 @@ def test_reader_polling_every_100ms_never_errors_or_sees_torn_rows(home: Path) -
     store = RunStore(home)
     run_id = launch(long_config(), store, max_running=1)
     reader = RunStore(home)
+
+    # Watch 6 s of training counted from the first rows: a busy machine starts slowly.
+    wait_for(lambda: len(reader.metrics(run_id)) > 0)
     seen: list[pd.DataFrame] = []
     last_id = 0
     deadline = time.monotonic() + 6
