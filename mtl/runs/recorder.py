@@ -162,6 +162,9 @@ class StoreRecorder(Callback):
 
 def disk_full_message(err: BaseException) -> str:
     """The ``error`` of a run ended by a full disk: "disk full: …" and what failed."""
+    if isinstance(err, OSError) and err.strerror:
+        where = f" (writing {err.filename})" if err.filename else ""
+        return f"{DISK_FULL}: {err.strerror.lower()}{where}; free some space and run again"
     return f"{DISK_FULL}: {err}"
 
 

@@ -17,6 +17,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtl.config import ExperimentConfig
@@ -54,6 +55,7 @@ def execute(
     recorder = StoreRecorder(store, run_id)
     recorder.start()
     trainer: Trainer | None = None
+    reserve = DiskReserve(store.run_dir(run_id) / RESERVE_NAME)
 
     def on_sigterm(signum: int, frame: object) -> None:
         if trainer is not None:
@@ -67,13 +69,45 @@ def execute(
     except BaseException as err:
         with contextlib.suppress(StoreError):
             recorder.close()  # a full disk is remembered by the recorder, other rows are lost
+        reserve.release()  # room to record the failure even when the disk is full
         _record_failure(store, run_id, _failure_message(err, recorder.disk_full))
         with contextlib.suppress(OSError), open(store.run_dir(run_id) / "worker.log", "a", encoding="utf-8") as log:
             traceback.print_exc(file=log)
         raise
     finally:
+        reserve.release()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+RESERVE_NAME = ".disk-reserve"
+RESERVE_BYTES = 1 << 20
+
+
+class DiskReserve:
+    """A file of :data:`RESERVE_BYTES` held on the run's disk while it trains.
+
+    When the disk fills up, deleting it frees the room needed to record the run as
+    ``failed`` ("disk full") and to log why; without it that last write would fail too
+    and the run would end as a puzzling ``interrupted``. Made best-effort: on a disk that
+    is already full there is simply no reserve.
+    """
+
+    def __init__(self, path: Path, size: int = RESERVE_BYTES) -> None:
+        self.path = path
+        try:
+            with open(path, "wb") as file:
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(file.fileno(), 0, size)  # real blocks, not a sparse file
+                else:  # pragma: no cover - macOS, Windows
+                    file.write(bytes(size))
+        except OSError:
+            self.release()
+
+    def release(self) -> None:
+        """Delete the reserve (idempotent)."""
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
 
 
 def _failure_message(err: BaseException, disk_full: StoreFullError | None) -> str:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.runs.launcher import launch
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
+from mtl.runs.supervisor import stop_supervisor
 from mtl.runs.worker import execute
 from mtl.train.checkpoint import CHECKPOINT, PREPROCESSOR
 from mtl.train.predictions import PREDICTIONS_DIR
@@ -66,3 +74,50 @@ def test_a_reader_that_sees_finished_finds_the_files(home: Path) -> None:
     assert status == "finished", store.get_run(run_id)["error"]
     assert all(files.values()), files
     assert json.loads((folder / "summary.json").read_text())["status"] == "finished"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """An 8 MB tmpfs mounted for the test (root only), unmounted afterwards."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'})")
+    try:
+        yield mount
+    finally:
+        stop_supervisor(mount / "home")
+        for pid in RunStore(mount / "home").list_runs("running")["pid"].dropna():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(pid), signal.SIGKILL)
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(disk: Path) -> None:
+    """Write a file until the disk has no byte left."""
+    with contextlib.suppress(OSError), open(disk / "filler", "wb", buffering=0) as file:
+        for size in (1 << 16, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    file.write(bytes(size))
+
+
+def test_a_disk_that_fills_mid_run_ends_the_run_failed_disk_full(small_disk: Path) -> None:
+    store = RunStore(small_disk / "home")
+    config = presets.load("synthetic-related").with_overrides(
+        {"train.epochs": 500, "data.options.samples": 2000, "train.log_every": 1, "name": "long"}
+    )
+    run_id = launch(config, store, max_running=1)
+    deadline = time.monotonic() + 120
+    while store.metrics(run_id).empty:  # training and recording
+        assert time.monotonic() < deadline, "the run did not start within 120 s"
+        time.sleep(0.1)
+    fill(small_disk)
+    while (status := store.get_run(run_id)["status"]) == "running":
+        assert time.monotonic() < deadline + 60, "the run never ended after the disk filled up"
+        time.sleep(0.2)
+    run = store.get_run(run_id)
+    assert status == "failed"
+    assert run["error"].startswith("disk full"), run["error"]
+    store.close()
