@@ -87,12 +87,15 @@ def dispatch(
     With ``warm`` (the dashboard), a run goes to an idle warm spare worker when there is
     one (see :mod:`mtl.runs.spare`), and while a slot is free one spare is kept waiting.
     With ``supervise``, runs still queued get a supervisor process that starts them when
-    slots free up, even if every worker dies (see :mod:`mtl.runs.supervisor`).
+    slots free up, even if every worker dies (see :mod:`mtl.runs.supervisor`). A read-only
+    store (e.g. on a read-only disk) is only looked at: nothing is marked or started.
     """
     from mtl.runs import spare
     from mtl.runs.supervisor import ensure_supervisor
 
     limit = max_running_limit(max_running)
+    if store.read_only:  # e.g. a store on a read-only disk: look, never write
+        return []
     store.mark_stale(heartbeat_timeout())
     started = []
     while (run_id := store.claim_next(limit)) is not None:

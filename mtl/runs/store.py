@@ -364,31 +364,65 @@ class RunStore:
 
     Args:
         home: the home folder; ``None`` means ``$MTL_HOME`` or ``./mtl-runs``
-            (:func:`resolve_home`). It is created if missing.
+            (:func:`resolve_home`). It is created if missing, readable by its owner only
+            (``0o700``); a home owned by another user is refused.
+        read_only: open the database without ever writing (``mode=ro``: no WAL setup,
+            no migration). ``None`` (the default) does so when the store exists but its
+            folder or file is not writable, e.g. on a read-only disk; writes then raise
+            a one-line :class:`StoreError`.
 
     Raises:
         StoreError: the folder or database cannot be used (corrupt file, read-only
-            location, full disk, a store written by a newer MTL Lab).
+            location, full disk, a store written by a newer MTL Lab, a ``store.sqlite``
+            that is a folder, or an empty one beside existing run folders).
     """
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, *, read_only: bool | None = None) -> None:
         self.home: Path = resolve_home(home)
         self.db_path: Path = self.home / DB_NAME
         self._local = threading.local()
         self._leftovers: list[sqlite3.Connection] = []  # inherited across fork; never used
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            raise StoreError(
-                f"the store home {self.home} is a file, not a folder; choose another home "
-                f"with --home or ${HOME_ENV_VAR}"
-            ) from None
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the store home {self.home} ({exc.strerror or exc}); make its "
-                f"parent writable or choose another home with --home or ${HOME_ENV_VAR}"
-            ) from None
+        self._check_home()
+        self.read_only: bool = self._cannot_write() if read_only is None else read_only
         self._call(self._prepare)
+
+    def _check_home(self) -> None:
+        """Create the home (owner-only) or check the one there; refuse what cannot be a store."""
+        where = f"choose another home with --home or ${HOME_ENV_VAR}"
+        if not self.home.exists():
+            try:
+                self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self.home.chmod(0o700)  # mkdir's mode is filtered by the umask
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the store home {self.home} ({exc.strerror or exc}); make its "
+                    f"parent writable or {where}"
+                ) from None
+        if not self.home.is_dir():
+            raise StoreError(f"the store home {self.home} is a file, not a folder; {where}")
+        owner = self.home.stat().st_uid
+        if hasattr(os, "getuid") and owner != os.getuid():
+            raise StoreError(
+                f"the store home {self.home} belongs to another user (uid {owner}); "
+                f"use a home of your own: {where}"
+            )
+        if self.db_path.is_dir():
+            raise StoreError(f"{self.db_path} is a folder, not a store file; move it aside or {where}")
+        if self.db_path.exists() and self.db_path.stat().st_size == 0:
+            runs = self.home / RUNS_DIR
+            count = sum(1 for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else 0
+            if count:
+                raise StoreError(
+                    f"{DB_NAME} is empty but {count} run folder{'s' if count != 1 else ''} exist "
+                    f"in {runs}; the store file was lost: restore {self.db_path} from a backup, "
+                    f"or move {runs} aside to start a fresh store"
+                )
+
+    def _cannot_write(self) -> bool:
+        """Whether an existing store sits on a read-only disk or in a read-only folder."""
+        if not self.db_path.exists():
+            return False
+        return not (os.access(self.home, os.W_OK) and os.access(self.db_path, os.W_OK))
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.home)!r})"
@@ -402,12 +436,30 @@ class RunStore:
     # ------------------------------------------------------------------ connections
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
+        conn = self._open_read_only() if self.read_only else sqlite3.connect(
             self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes (``mode=ro``); ``immutable`` when even the WAL
+        index cannot be created (a read-only disk holding a cleanly closed store)."""
+        uri = self.db_path.as_uri()
+        for query in ("?mode=ro", "?immutable=1"):
+            conn = sqlite3.connect(
+                uri + query, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                check_same_thread=True,
+            )
+            try:
+                conn.execute("PRAGMA user_version").fetchone()
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "unable to open" not in str(exc).lower() or query == "?immutable=1":
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _conn(self) -> sqlite3.Connection:
         local = self._local
@@ -513,9 +565,19 @@ class RunStore:
         conn.execute("COMMIT")
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
-        """WAL mode, then bring the schema up to date (or refuse a newer one)."""
+        """WAL mode, then bring the schema up to date (or refuse a newer one).
+
+        A read-only store is only checked: no journal-mode change, no migration.
+        """
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         self._check_version(version)
+        if self.read_only:
+            if version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store at {self.db_path} is read-only and was written by an older MTL "
+                    f"Lab (schema version {version}); open it once with write access to upgrade it"
+                )
+            return
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         if version == SCHEMA_VERSION:
