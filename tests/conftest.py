@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Warm spare workers are tested on purpose (tests/runs/test_spare.py, the browser test);
 # elsewhere a lingering spare process would outlive its test.
 os.environ.setdefault("MTL_WARM_WORKER", "0")
+# Likewise the queue supervisor (tests/runs/test_supervisor.py turns it on): a test that
+# fakes workers would otherwise leave one that starts real workers after the test.
+os.environ.setdefault("MTL_SUPERVISOR", "0")
 # Small models on a shared 2-core machine: one intra-op thread per process is faster and
 # steadier (set before torch is imported; worker subprocesses inherit it).
 os.environ.setdefault("OMP_NUM_THREADS", "1")

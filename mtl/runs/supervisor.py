@@ -40,8 +40,10 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = "supervisor.lock"
+SUPERVISOR_ENV = "MTL_SUPERVISOR"
+"""``MTL_SUPERVISOR=0`` starts no supervisor (the test suite does so, like ``MTL_WARM_WORKER``)."""
 
-__all__ = ["LOCK_NAME", "ensure_supervisor", "poll_interval", "stop_supervisor", "supervise", "supervisor_pid"]
+__all__ = ["LOCK_NAME", "SUPERVISOR_ENV", "ensure_supervisor", "poll_interval", "stop_supervisor", "supervise", "supervisor_pid"]
 
 
 def poll_interval(timeout_s: float) -> float:
@@ -84,10 +86,10 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
     """Start a supervisor for ``store`` if runs are queued and none is running.
 
     Returns:
-        The new supervisor's pid, or ``None`` (nothing queued, one already runs, or the
-        platform or a read-only home does not allow it).
+        The new supervisor's pid, or ``None`` (nothing queued, one already runs, turned
+        off with ``MTL_SUPERVISOR=0``, or the platform or a read-only home does not allow it).
     """
-    if fcntl is None or store.list_runs("queued").empty:
+    if fcntl is None or os.environ.get(SUPERVISOR_ENV, "1") == "0" or store.list_runs("queued").empty:
         return None
     try:
         with _try_lock(store.home) as lock:

@@ -7,12 +7,19 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from mtl import presets
 from mtl.runs.launcher import launch
 from mtl.runs.store import RunStore
-from mtl.runs.supervisor import ensure_supervisor, supervisor_pid
+from mtl.runs.supervisor import SUPERVISOR_ENV, ensure_supervisor, supervisor_pid
 
 TIMEOUT = 120
+
+
+@pytest.fixture(autouse=True)
+def supervisor_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SUPERVISOR_ENV, "1")  # the suite turns it off elsewhere (conftest.py)
 
 
 def wait_for(predicate, timeout: float = TIMEOUT, every: float = 0.1):  # type: ignore[no-untyped-def]
@@ -82,3 +89,21 @@ def test_one_supervisor_per_home_that_leaves_when_the_queue_empties(home: Path) 
     wait_for(lambda: gone(pid), timeout=30)
     assert supervisor_pid(home) is None
     assert ensure_supervisor(store, 1) is None  # nothing queued: nothing started
+
+
+def test_turned_off_with_mtl_supervisor_0(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = RunStore(home)
+    store.create_run("waiting", {})
+    monkeypatch.setenv(SUPERVISOR_ENV, "0")
+    assert ensure_supervisor(store, 1) is None
+    assert supervisor_pid(home) is None
+
+
+def test_the_supervisor_never_imports_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, mtl.runs.supervisor, mtl.runs.launcher; assert 'torch' not in sys.modules, 'torch'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
