@@ -166,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 1
     finally:
         beating.set()
-        dispatch(store, args.max_running)
+        try:
+            dispatch(store, args.max_running)
+        except StoreError as err:  # e.g. a full disk: the supervisor or a later reader retries
+            print(f"warning: could not start the next queued run: {err}", file=sys.stderr, flush=True)
     return code
 
 
