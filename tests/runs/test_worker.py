@@ -121,3 +121,39 @@ def test_a_disk_that_fills_mid_run_ends_the_run_failed_disk_full(small_disk: Pat
     assert status == "failed"
     assert run["error"].startswith("disk full"), run["error"]
     store.close()
+
+
+class SmallStore(RunStore):
+    """The real store whose database may grow by only a few pages (SQLite's ``max_page_count``):
+    SQLite itself then reports "database or disk is full", as on a full disk."""
+
+    def __init__(self, home: Path, spare_pages: int = 3) -> None:
+        self.limit: int | None = None
+        super().__init__(home)
+        self.spare_pages = spare_pages
+
+    def set_limit(self) -> None:
+        """From now on, every new connection (the recorder's too) has a few pages left."""
+        (pages,) = self._conn().execute("PRAGMA page_count").fetchone()
+        self.close()
+        self.limit = pages + self.spare_pages
+
+    def _connect(self):  # type: ignore[no-untyped-def]
+        conn = super()._connect()
+        if self.limit is not None:
+            conn.execute(f"PRAGMA max_page_count = {self.limit}")
+        return conn
+
+
+def test_a_store_that_fills_up_mid_run_ends_the_run_failed_disk_full(tmp_path: Path) -> None:
+    config = presets.load("synthetic-related").with_overrides(
+        {"train.epochs": 200, "data.options.samples": 1000, "train.log_every": 1, "name": "long"}
+    )
+    store = SmallStore(tmp_path / "home")
+    run_id = store.create_run(config.name, config.to_dict(), status="running")
+    store.set_limit()
+    result = execute(store, run_id, config)
+    run = store.get_run(run_id)
+    assert run["status"] == "failed"
+    assert run["error"].startswith("disk full: cannot write to the store"), run["error"]
+    assert result.summary["epochs"] < 200  # training stopped early instead of running on
