@@ -34,7 +34,16 @@ def predict_upload(home: Path, run_id: str, csv: bytes, timeout_s: float = 300) 
         )
         if done.returncode != 0:
             lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]
-            raise PredictError(lines[-1].removeprefix("error: ") if lines else done.stderr.strip()[-500:])
+            message = lines[-1].removeprefix("error: ") if lines else done.stderr.strip()[-500:]
+            raise PredictError(_without_paths(message, folder))
         report = json.loads(done.stdout)
         table = pd.read_csv(target, dtype=str)  # labels stay as written ("0" stays "0")
-    return table, list(report.get("warnings", []))
+    return table, [_without_paths(str(w), folder) for w in report.get("warnings", [])]
+
+
+def _without_paths(message: str, folder: str) -> str:
+    """The CLI's message without the server's temporary paths (the user uploaded a file;
+    where the server kept it is no business of theirs)."""
+    for path, name in ((Path(folder) / "input.csv", "the uploaded file"), (Path(folder), "a temporary folder")):
+        message = message.replace(repr(str(path)), name).replace(str(path), name)
+    return message
