@@ -6,8 +6,7 @@ import streamlit as st
 from mtl.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.config import ExperimentConfig
 from mtl.delta import describe_metrics
-from mtl.report import report_html
-from mtl.train.predictions import PREDICTIONS_DIR
+from mtl.report import prediction_file, report_html
 from mtl.ui import session
 from mtl.ui.curves import pair_matrix
 from mtl.ui.figures import (
@@ -22,7 +21,8 @@ from mtl.ui.predict import PredictError, predict_upload
 
 DELTA_LATEX = (r"\Delta_m = \frac{100\,\%}{T} \sum_{t=1}^{T} \frac{1}{M_t} \sum_{m=1}^{M_t} "
                r"s_m \, \frac{M_{t,m} - B_{t,m}}{\lvert B_{t,m} \rvert}")
-"""Δm (Maninis et al. 2019) as it is shown: the same formula as :data:`mtl.delta.FORMULA`."""
+# Δm (Maninis et al. 2019) typeset: the formula of mtl.delta.FORMULA. (Comments, not bare
+# strings, on pages: Streamlit's "magic" would print a string literal.)
 
 
 def file_part(text: str) -> str:
@@ -100,9 +100,9 @@ if affinity.notna().any().any():
                     width="stretch", key="ev.affinity")
 tabs = st.tabs([markdown_text(task) for task in test])
 for tab, task in zip(tabs, test, strict=True):
-    path = folder / PREDICTIONS_DIR / f"{task}.csv"
+    path = prediction_file(folder, task)
     with tab:
-        if not path.exists():
+        if path is None:
             st.info("No prediction file for this task.")
             continue
         frame = pd.read_csv(path)

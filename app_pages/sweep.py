@@ -32,8 +32,7 @@ from mtl.weighting import WEIGHTINGS
 
 presenting = session.presenting()
 st.title("Sweeps")
-CURRENT = "current"
-"""The "Start from" choice meaning the Experiment page's form as it is now."""
+CURRENT = "current"  # the "Start from" choice meaning the Experiment page's form as it is now
 store = session.store()
 session.refresh_queue()
 

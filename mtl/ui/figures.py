@@ -860,8 +860,7 @@ def parallel_figure(frame: pd.DataFrame, settings: Sequence[str], target: str, *
     dimensions.append({"label": plain(header(target)), "values": frame[target]})
     fig = go.Figure(go.Parcoords(
         dimensions=dimensions,
-        line={"color": frame[target], "colorscale": "RdBu", "showscale": True,
-              "colorbar": {"title": {"text": plain(header(target))}}},
+        line={"color": frame[target], "colorscale": "RdBu", "showscale": True},
         labelfont={"size": FONT_SIZE}, tickfont={"size": FONT_SIZE - 2}, labelangle=0, labelside="top",
     ))
     _style(fig, title=title, height=440, legend=False)

@@ -53,6 +53,32 @@ def test_every_page_runs_on_an_empty_store(page: str, tmp_path: Path, monkeypatc
     no_exception(at)
 
 
+def bare_strings(path: Path) -> list[int]:
+    """Lines of string literals standing alone outside functions, after the module docstring:
+    Streamlit's "magic" prints those on the page (developer text on screen)."""
+    import ast
+
+    found = []
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(
+                    statement.value.value, str):
+                found.append(statement.lineno)
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # docstrings of functions are not printed
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                visit([s for s in getattr(statement, field, []) if isinstance(s, ast.stmt)])
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body[1:])
+    return found
+
+
+@pytest.mark.parametrize("page", ["app.py", *(f"app_pages/{p.name}" for p in sorted((ROOT / "app_pages").glob("*.py")))])
+def test_no_page_prints_a_bare_string(page: str) -> None:
+    assert bare_strings(ROOT / page) == []
+
+
 def test_home_lists_runs_and_presets(app: AppTest, trained: tuple[Path, str, str]) -> None:
     at = app.run()
     no_exception(at)
