@@ -56,7 +56,7 @@ else:
     columns = [*default_columns(table), *extra]
     display = shown.copy()
     display[STATUS] = display[STATUS].map(session.status_label)
-    st.caption("Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
+    st.caption(f"{len(shown)} of {len(table)} runs · Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
                "add settings and best validation values with **More columns**.")
     edited = st.data_editor(
         display.assign(select=False)[["select", ID, *columns]],
