@@ -31,7 +31,8 @@ if presenting:  # the runs and the chart settings come from the link
     selected = [r for r in st.query_params.get("runs", "").split(",") if r in set(table[ID])]
     results = table[table[ID].isin(selected)]
     shown_columns = [c for c in default_columns(table) if c not in (TAGS, NOTES) and results[c].notna().any()]
-    st.dataframe(results[shown_columns], hide_index=True, width="stretch")
+    st.dataframe(results[shown_columns], hide_index=True, width="stretch", placeholder="—",
+                 column_config={NAME: st.column_config.TextColumn(width="medium")})
 else:
     filters = st.columns([2, 2, 2, 3])
     statuses = filters[0].multiselect("Status", sorted(table[STATUS].unique()), key="cmp.status")
@@ -62,9 +63,12 @@ else:
         display.assign(select=False)[["select", ID, *columns]],
         hide_index=True,
         width="stretch",
+        placeholder="—",  # a task this run does not have
         column_order=["select", *columns],
         disabled=[ID, *(c for c in columns if c not in (TAGS, NOTES))],
-        column_config={"select": st.column_config.CheckboxColumn("✓", width="small")},
+        column_config={"select": st.column_config.CheckboxColumn("✓", width="small"),
+                       NAME: st.column_config.TextColumn(width="medium"),
+                       NOTES: st.column_config.TextColumn(width="medium")},
         key="cmp.table",
     )
     before = shown.set_index(ID)

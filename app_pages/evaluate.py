@@ -48,11 +48,16 @@ if presenting:
 else:
     session.presenter_link("evaluate", {"run": run_id})
 st.subheader("Test metrics per task")
-table = pd.DataFrame({task: {k: v for k, v in values.items() if k != "undefined"} for task, values in test.items()}).T
-table = table.dropna(axis=1, how="all").rename(columns=metric_label)  # a metric no task has: no column
-table.index.name = "task"
-st.dataframe(table.style.format(precision=4, na_rep="—"), width="stretch")
-st.caption("— : the metric does not apply to that task (classification or regression).")
+kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
+for group, members in (("Classification", [t for t in test if kinds.get(t) != "regression"]),
+                       ("Regression", [t for t in test if kinds.get(t) == "regression"])):
+    if not members:
+        continue  # one table per kind: no column of metrics that do not apply
+    table = pd.DataFrame({t: {k: v for k, v in test[t].items() if k != "undefined"} for t in members}).T
+    table = table.dropna(axis=1, how="all").rename(columns=metric_label)
+    table.index.name = f"{group.lower()} task"
+    st.dataframe(table, width="stretch", placeholder="—",  # "—": undefined here (see below)
+                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns})
 for task, values in test.items():
     for metric, reason in (values.get("undefined") or {}).items():
         st.caption(f"{markdown_text(task)} · {metric_label(metric)} is undefined: {markdown_text(reason)}")
@@ -80,8 +85,9 @@ else:
             st.metric("Δm against the single-task baseline", f"{delta.value:+.2f} %",
                       help="Above 0: the multi-task model is better on average.")
             changes = delta.tasks_frame().rename(columns={"change": "change (%)", "excluded": "left out because"})
-            changes = changes.dropna(axis=1, how="all").fillna("—")  # "—", never "None"
-            st.dataframe(changes, hide_index=True, width="stretch")
+            changes = changes.dropna(axis=1, how="all")
+            st.dataframe(changes, hide_index=True, width="stretch", placeholder="—",
+                         column_config={"change (%)": st.column_config.NumberColumn(format="%+.2f")})
         elif delta is not None:
             st.info(markdown_text(delta.describe()))
         st.latex(DELTA_LATEX)
@@ -89,7 +95,6 @@ else:
                    f"when higher is better and −1 when lower is better. Metrics used: {describe_metrics()}. A "
                    "baseline value of 0 leaves that metric out (division by zero).")
 
-kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 metrics = store.metrics(run_id)
 affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
 if affinity.notna().any().any():

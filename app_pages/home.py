@@ -60,6 +60,7 @@ else:
         latest[columns].rename(columns={c: label(c) for c in columns if c != "open"}),
         hide_index=True,
         width="stretch",
+        placeholder="—",
         column_config={"open": st.column_config.LinkColumn("live view", display_text="open")},
     )
     session.refresh_while_pending(latest["id"])

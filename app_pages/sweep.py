@@ -144,9 +144,9 @@ def view() -> None:
         kinds = dict(runs.attrs.get("tasks", []))
         headline = [f"{t}/{HEADLINE_METRICS.get(k or '', 'loss')}" for t, k in kinds.items()]
         brief = [c for c in (*headline, DELTA_COLUMN) if c in shown]
-        st.dataframe(readable(shown[[*settings, "runs", *brief]]), hide_index=True, width="stretch")
+        st.dataframe(readable(shown[[*settings, "runs", *brief]]), hide_index=True, width="stretch", placeholder="—")
         with st.expander("Every metric"):
-            st.dataframe(readable(shown), hide_index=True, width="stretch")
+            st.dataframe(readable(shown), hide_index=True, width="stretch", placeholder="—")
         if "delta_m" in runs and runs["delta_m"].notna().any():
             st.caption("Δm (%): the mean relative change of each task's test metrics against its single-task "
                        "baseline (higher-is-better metrics count +, lower-is-better −); above 0, sharing helps.")
@@ -176,7 +176,7 @@ def view() -> None:
                        "to keep only some lines.")
     if not presenting:
         with st.expander("Runs of this sweep"):
-            st.dataframe(readable(runs), hide_index=True, width="stretch")
+            st.dataframe(readable(runs), hide_index=True, width="stretch", placeholder="—")
         session.presenter_link("sweep", {"sweep": sweep_id})
         st.download_button("Sweep report (self-contained HTML)", lambda: sweep_report(store, sweep_id, record["name"]),
                            file_name=f"sweep-{sweep_id}.html", mime="text/html", key="sw.report")

@@ -150,11 +150,13 @@ def test_evaluate_shows_test_metrics(app: AppTest, trained: tuple[Path, str, str
     at.query_params["run"] = trained[2]
     at.run()
     no_exception(at)
-    metrics = at.dataframe[0].value
-    assert {"label", "regression"} == set(metrics.index)
-    summary = RunStore(trained[0]).get_run(trained[2])["summary"]
-    assert metrics.loc["label", "accuracy"] == pytest.approx(summary["test"]["label"]["accuracy"])
-    assert metrics.loc["regression", "R²"] == pytest.approx(summary["test"]["regression"]["r2"])
+    classification, regression = at.dataframe[0].value, at.dataframe[1].value  # one table per kind
+    assert list(classification.index) == ["label"] and list(regression.index) == ["regression"]
+    summary = RunStore(trained[0]).get_run(trained[2])["summary"]["test"]
+    assert classification.loc["label", "accuracy"] == pytest.approx(summary["label"]["accuracy"])
+    assert regression.loc["regression", "R²"] == pytest.approx(summary["regression"]["r2"])
+    assert "MSE" not in classification and "accuracy" not in regression  # no column that cannot apply
+    assert all(d.proto.placeholder == "—" for d in at.dataframe)  # a missing value reads "—", never "None"
     assert "weights_only" not in " ".join(b.label for b in at.get("download_button"))
 
 
@@ -165,9 +167,9 @@ def test_evaluate_delta_m_has_no_none_cells_and_a_typeset_formula(app: AppTest, 
     at.run()
     no_exception(at)
     assert [m.label for m in at.metric] == ["Δm against the single-task baseline"]
-    changes = at.dataframe[1].value
+    changes = at.dataframe[2].value
     assert list(changes["task"]) == ["label", "regression"]
-    assert not changes.isna().any().any() and "None" not in changes.astype(str).to_numpy()
+    assert "None" not in changes.astype(str).to_numpy() and at.dataframe[2].proto.placeholder == "—"
     assert at.latex and "\\frac" in at.latex[0].value
     assert not [c.value for c in at.caption if "Σ" in c.value]  # no raw one-line formula
 
