@@ -153,12 +153,16 @@ def view() -> None:
         metrics = [f"{c} mean" for c in metric_columns(runs) if f"{c} mean" in table]
         if len(metrics) >= 2 and len(table) >= 2:
             st.subheader("Pareto plot")
-            pick = st.columns(2)
+            pick = st.columns(2) if not presenting else []
             default = [f"{m} mean" for m in (default_pareto_metrics(runs) or ())]
             first = metrics.index(default[0]) if default and default[0] in metrics else 0
             second = metrics.index(default[1]) if len(default) > 1 and default[1] in metrics else 1
-            x = pick[0].selectbox("x", metrics, index=first, format_func=label, key="sw.x")
-            y = pick[1].selectbox("y", metrics, index=second, format_func=label, key="sw.y")
+            if presenting:  # the axes come from the link (default: the tasks' headline metrics)
+                x = session.query_choice("x", metrics, metrics[first])
+                y = session.query_choice("y", metrics, metrics[second])
+            else:
+                x = pick[0].selectbox("x", metrics, index=first, format_func=label, key="sw.x")
+                y = pick[1].selectbox("y", metrics, index=second, format_func=label, key="sw.y")
             complete = table.dropna(subset=[x, y])
             front = pareto_front(complete, x, y, higher_is_better(x.removesuffix(" mean")),
                                  higher_is_better(y.removesuffix(" mean")))
@@ -177,7 +181,8 @@ def view() -> None:
     if not presenting:
         with st.expander("Runs of this sweep"):
             st.dataframe(readable(runs), hide_index=True, width="stretch", placeholder="—")
-        session.presenter_link("sweep", {"sweep": sweep_id})
+        axes = {k: st.session_state[f"sw.{k}"] for k in ("x", "y") if st.session_state.get(f"sw.{k}")}
+        session.presenter_link("sweep", {"sweep": sweep_id, **axes})
         st.download_button("Sweep report (self-contained HTML)", lambda: sweep_report(store, sweep_id, record["name"]),
                            file_name=f"sweep-{sweep_id}.html", mime="text/html", key="sw.report")
     if running and is_done(counts):

@@ -796,9 +796,9 @@ def network_figure(
 # --------------------------------------------------------------------------- sweeps
 
 
-LABEL_POSITIONS = ("top right", "bottom left", "top left", "bottom right", "middle right", "middle left")
-"""Where a Pareto point's label goes, cycled over points in (x, y) order, so points that sit
-on top of each other get their labels on different sides."""
+LABEL_OFFSETS = ((36, -28), (-36, 28), (-36, -28), (36, 28), (0, -40), (0, 40))
+"""Pixel offsets (ax, ay) of a Pareto point's label, cycled over points in (x, y) order, so
+points that sit on top of each other get their labels on different sides."""
 
 
 def pareto_figure(
@@ -810,9 +810,11 @@ def pareto_figure(
     labels: Sequence[str],
     title: str = "Trade-off between two tasks",
 ) -> go.Figure:
-    """One point per setting at its mean (error bars: std over seeds), each labelled with
-    its setting (``hard · equal``); the non-dominated settings are highlighted and joined by
-    the front line. Axis titles are the columns' labels (:func:`mtl.ui.labels.label`)."""
+    """One point per setting at its mean (error bars: std over seeds); the non-dominated
+    settings are highlighted and joined by the front line. Each point is labelled with its
+    setting (``hard · equal``) in a boxed annotation offset from the point, with a thin
+    leader line (:data:`LABEL_OFFSETS`). Axis titles are the columns' labels
+    (:func:`mtl.ui.labels.label`)."""
     def error(column: str, part: pd.Series) -> Any:
         std = column.replace(" mean", " std")
         if std not in frame:
@@ -821,25 +823,30 @@ def pareto_figure(
 
     names = pd.Series([" · ".join(str(v) for v in row) for row in frame[list(labels)].itertuples(index=False)],
                       index=frame.index, dtype=object)
-    order = frame.sort_values([x, y]).index
-    position = pd.Series([LABEL_POSITIONS[i % len(LABEL_POSITIONS)] for i in range(len(order))], index=order)
     fig = go.Figure()
     for front, name, color, size in ((False, "dominated", MUTED_COLOR, 10), (True, "Pareto front", PALETTE[0], 14)):
         part = on_front if front else ~on_front
         fig.add_trace(go.Scatter(
-            x=frame.loc[part, x], y=frame.loc[part, y], mode="markers+text", name=name,
+            x=frame.loc[part, x], y=frame.loc[part, y], mode="markers", name=name,
             marker={"size": size, "color": color, "line": {"width": 1, "color": "white"}},
             error_x=error(x, part), error_y=error(y, part),
-            text=[plain(t) for t in names[part]], textposition=position[part].tolist(),
-            textfont={"size": FONT_SIZE - 2}, cliponaxis=False,
+            text=[plain(t) for t in names[part]],
             hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>",
         ))
     front = frame[on_front].sort_values(x)
     if len(front) > 1:
         fig.add_trace(go.Scatter(x=front[x], y=front[y], mode="lines", line={"color": PALETTE[0], "dash": "dot"},
                                  showlegend=False, hoverinfo="skip"))
-    _style(fig, title=title, height=480)
-    fig.update_layout(margin={"l": 72, "r": 96, "t": 56 if title else 32, "b": 72})
+    for i, index in enumerate(frame.sort_values([x, y]).index):
+        ax, ay = LABEL_OFFSETS[i % len(LABEL_OFFSETS)]
+        fig.add_annotation(
+            x=frame.at[index, x], y=frame.at[index, y], text=plain(names[index]), ax=ax, ay=ay,
+            showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=MUTED_COLOR, standoff=6,
+            font={"size": FONT_SIZE - 1}, bgcolor="rgba(128, 128, 128, 0.12)", bordercolor=GRID_COLOR,  # both themes
+            borderpad=3, captureevents=False,
+        )
+    _style(fig, title=title, height=500)
+    fig.update_layout(margin={"l": 72, "r": 48, "t": 56 if title else 32, "b": 72})
     fig.update_xaxes(title_text=plain(header(x)))
     fig.update_yaxes(title_text=plain(header(y)))
     return fig
@@ -860,7 +867,7 @@ def parallel_figure(frame: pd.DataFrame, settings: Sequence[str], target: str, *
     dimensions.append({"label": plain(header(target)), "values": frame[target]})
     fig = go.Figure(go.Parcoords(
         dimensions=dimensions,
-        line={"color": frame[target], "colorscale": "RdBu", "showscale": True},
+        line={"color": frame[target], "colorscale": "RdBu", "showscale": False},  # the last axis is the scale
         labelfont={"size": FONT_SIZE}, tickfont={"size": FONT_SIZE - 2}, labelangle=0, labelside="top",
     ))
     _style(fig, title=title, height=440, legend=False)

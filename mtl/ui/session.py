@@ -7,6 +7,7 @@ rebuilt from it, so a refresh, a second tab or a restarted server loses nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -147,6 +148,6 @@ def query_float(name: str, default: float, low: float, high: float) -> float:
 
 def presenter_link(page: str, params: dict[str, str]) -> None:
     """A button opening this view in presenter mode (a URL to show on a projector)."""
-    query = "&".join(f"{k}={v}" for k, v in {**params, PRESENT: "1"}.items())
+    query = urlencode({**params, PRESENT: "1"})  # values may hold spaces, "/" or "&"
     st.link_button("Presenter view", f"/{page}?{query}", help="Opens this view without the setup controls; "
                    "the link keeps the run and the chart settings.")

@@ -293,15 +293,17 @@ def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> No
     front = pareto_front(table, "label/accuracy mean", "regression/rmse mean", True, False)
     fig = pareto_figure(table, "label/accuracy mean", "regression/rmse mean", front,
                         labels=["model.sharing", "loss.weighting"])
-    points = [t for t in fig.data if "markers" in (t.mode or "")]
-    labels = [text for t in points for text in t.text]
-    assert sorted(labels) == sorted(["hard · equal", "hard · uncertainty", "independent · equal",
-                                     "independent · uncertainty"])
-    assert all("text" in t.mode for t in points)
+    notes = {a.text: a for a in fig.layout.annotations}
+    assert sorted(notes) == sorted(["hard · equal", "hard · uncertainty", "independent · equal",
+                                    "independent · uncertainty"])
+    for text, note in notes.items():  # each label points at its own setting's mean
+        row = table[table["model.sharing"].str.cat(table["loss.weighting"], sep=" · ") == text].iloc[0]
+        assert (note.x, note.y) == (row["label/accuracy mean"], row["regression/rmse mean"])
     # the two settings at the same spot get their labels on different sides
-    positions = {text: pos for t in points for text, pos in zip(t.text, t.textposition, strict=True)}
-    assert positions["hard · equal"] != positions["hard · uncertainty"]
-    assert positions["independent · equal"] != positions["independent · uncertainty"]
+    assert (notes["hard · equal"].ax, notes["hard · equal"].ay) != (notes["hard · uncertainty"].ax,
+                                                                    notes["hard · uncertainty"].ay)
+    assert (notes["independent · equal"].ax, notes["independent · equal"].ay) != (
+        notes["independent · uncertainty"].ax, notes["independent · uncertainty"].ay)
     assert fig.layout.xaxis.title.text == "label · accuracy mean"
     assert fig.layout.yaxis.title.text == "regression · RMSE mean"
 

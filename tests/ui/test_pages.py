@@ -292,3 +292,31 @@ def test_experiment_explains_strategy_limits_and_diagnostics_cost(app: AppTest) 
     at.checkbox(key="exp.ui.diagnostics").check().run()
     no_exception(at)
     assert any("Estimated cost" in c.value for c in at.caption)
+
+
+def test_a_sweep_starts_from_the_current_experiment_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtl.ui.form import to_widgets
+
+    monkeypatch.setenv("MTL_HOME", str(tmp_path / "setup"))
+    monkeypatch.setenv("MTL_WARM_WORKER", "0")  # and no worker: nothing trains in this test
+    monkeypatch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/sweep.py")
+    for key, value in to_widgets(presets.load("penguins").with_overrides({"train.lr": 0.0123})).items():
+        at.session_state[key] = value  # what the Experiment form holds
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="sw.base").value == "current"  # offered first when there is a setup
+    at.text_input(key="sw.seeds").set_value("0")
+    at.multiselect(key="sw.sharing").set_value(["hard"])
+    at.multiselect(key="sw.weighting").set_value(["equal"])
+    at.button(key="sw.start").click().run()
+    no_exception(at)
+    configs = RunStore(tmp_path / "setup").list_runs(with_config=True)["config"].tolist()
+    assert configs and all(c["data"]["dataset"] == "penguins" and c["train"]["lr"] == 0.0123 for c in configs)
+    assert {t["name"] for t in configs[0]["tasks"]} == {"species", "sex", "body_mass"}
+    # the presenter view of the sweep has no setup controls
+    at.query_params["present"] = "1"
+    at.run()
+    no_exception(at)
+    assert not at.selectbox and not at.button
