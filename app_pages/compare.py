@@ -7,7 +7,14 @@ from mtl.report import report_html
 from mtl.runs.store import RunStore
 from mtl.ui import session
 from mtl.ui.colors import run_colors
-from mtl.ui.compare import BEST_SUFFIX, ID, default_columns, optional_columns, runs_table
+from mtl.ui.compare import (
+    BEST_SUFFIX,
+    ID,
+    default_columns,
+    optional_columns,
+    results_columns,
+    runs_table,
+)
 from mtl.ui.curves import curve_frame
 from mtl.ui.figures import overlay_figure
 from mtl.ui.labels import label, metric_label
@@ -54,7 +61,9 @@ else:
         needle = text.lower()
         shown = shown[shown[[NAME, TAGS, NOTES]].apply(lambda r: needle in " ".join(map(str, r)).lower(), axis=1)]
 
-    columns = [*default_columns(table), *extra]
+    # results of tasks none of the listed runs has are left out (e.g. after a dataset filter)
+    columns = [c for c in default_columns(table) if c not in results_columns(table) or shown[c].notna().any()]
+    columns += extra
     display = shown.copy()
     display[STATUS] = display[STATUS].map(session.status_label)
     st.caption(f"{len(shown)} of {len(table)} runs · Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
@@ -66,9 +75,11 @@ else:
         placeholder="—",  # a task this run does not have
         column_order=["select", *columns],
         disabled=[ID, *(c for c in columns if c not in (TAGS, NOTES))],
-        column_config={"select": st.column_config.CheckboxColumn("✓", width="small"),
-                       NAME: st.column_config.TextColumn(width="medium"),
-                       NOTES: st.column_config.TextColumn(width="medium")},
+        column_config={"select": st.column_config.CheckboxColumn("✓", width=32),
+                       NAME: st.column_config.TextColumn(width=200), STATUS: st.column_config.TextColumn(width=80),
+                       DATASET: st.column_config.TextColumn(width=100), TAGS: st.column_config.TextColumn(width=110),
+                       NOTES: st.column_config.TextColumn(width=200),
+                       **{c: st.column_config.NumberColumn(width=110, format="%.4f") for c in results_columns(table)}},
         key="cmp.table",
     )
     before = shown.set_index(ID)

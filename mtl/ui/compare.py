@@ -104,11 +104,15 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
     return pd.DataFrame(rows, columns=order)
 
 
+def results_columns(table: pd.DataFrame) -> list[str]:
+    """The ``<task> · <metric> (test)`` columns, in table order."""
+    return [c for c in table.columns if c.endswith(TEST_SUFFIX)]
+
+
 def default_columns(table: pd.DataFrame) -> list[str]:
     """The columns shown unless the user picks others: run, dataset, status, created,
     each task's test headline metric, tags and notes."""
-    results = [c for c in table.columns if c.endswith(TEST_SUFFIX)]
-    return [*FIRST, *results, *LAST]
+    return [*FIRST, *results_columns(table), *LAST]
 
 
 def optional_columns(table: pd.DataFrame) -> list[str]:
