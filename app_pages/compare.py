@@ -10,6 +10,7 @@ from mtl.ui.colors import run_colors
 from mtl.ui.compare import (
     BEST_SUFFIX,
     ID,
+    TEST_SUFFIX,
     default_columns,
     optional_columns,
     results_columns,
@@ -66,7 +67,8 @@ else:
     columns += extra
     display = shown.copy()
     display[STATUS] = display[STATUS].map(session.status_label)
-    st.caption(f"{len(shown)} of {len(table)} runs · Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
+    st.caption(f"{len(shown)} of {len(table)} runs · Results: each task's headline metric on the test split. "
+               "Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
                "add settings and best validation values with **More columns**.")
     edited = st.data_editor(
         display.assign(select=False)[["select", ID, *columns]],
@@ -75,11 +77,14 @@ else:
         placeholder="—",  # a task this run does not have
         column_order=["select", *columns],
         disabled=[ID, *(c for c in columns if c not in (TAGS, NOTES))],
-        column_config={"select": st.column_config.CheckboxColumn("✓", width=32),
-                       NAME: st.column_config.TextColumn(width=200), STATUS: st.column_config.TextColumn(width=80),
+        column_config={"select": st.column_config.CheckboxColumn("✓", width=40, pinned=True),
+                       NAME: st.column_config.TextColumn(width=180, pinned=True),  # stays while scrolling
+                       STATUS: st.column_config.TextColumn(width=80),
                        DATASET: st.column_config.TextColumn(width=100), TAGS: st.column_config.TextColumn(width=110),
                        NOTES: st.column_config.TextColumn(width=200),
-                       **{c: st.column_config.NumberColumn(width=110, format="%.4f") for c in results_columns(table)}},
+                       **{c: st.column_config.NumberColumn(c.removesuffix(TEST_SUFFIX), width=120, format="%.4f",
+                                                           help=f"{c}: the task's headline metric on the test split")
+                          for c in results_columns(table)}},
         key="cmp.table",
     )
     before = shown.set_index(ID)
