@@ -138,7 +138,7 @@ upload = st.file_uploader("CSV to predict", type=["csv"], key=f"ev.predict.{run_
 if upload is not None:
     try:
         with st.spinner("Predicting…"):
-            table, notes = predict_upload(store.home, run_id, upload.getvalue())
+            table, notes = predict_upload(store.home, run_id, upload.getvalue(), filename=upload.name)
     except PredictError as err:
         st.error(f"These rows cannot be predicted: {markdown_text(err)}")
     else:
