@@ -6,12 +6,17 @@ page URL (``/live?run=…``) would then run that page without this file.
 """
 
 import logging
+from pathlib import Path
 
 import streamlit as st
+
+from mtl.ui.labels import markdown_text
 
 presenting = st.query_params.get("present", "") in ("1", "true", "yes")
 st.set_page_config(page_title="MTL Lab", page_icon="assets/favicon.png", layout="wide",
                    initial_sidebar_state="collapsed" if presenting else "auto")
+if presenting:  # Streamlit's toolbar, status widget and header hidden (assets/presenter.css)
+    st.html(Path(__file__).parent / "assets" / "presenter.css")
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -25,4 +30,4 @@ try:
     st.navigation(pages).run()
 except Exception as err:  # a plain message for the user; the traceback goes to the server log
     logging.getLogger("mtl.ui").exception("page failed")
-    st.error(f"This page could not be shown: {err}. Nothing was lost; the runs are kept in the store.")
+    st.error(f"This page could not be shown: {markdown_text(err)}. Nothing was lost; the runs are kept in the store.")

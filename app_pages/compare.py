@@ -7,62 +7,94 @@ from mtl.report import report_html
 from mtl.runs.store import RunStore
 from mtl.ui import session
 from mtl.ui.colors import run_colors
-from mtl.ui.compare import runs_table
+from mtl.ui.compare import (
+    BEST_SUFFIX,
+    ID,
+    TEST_SUFFIX,
+    default_columns,
+    optional_columns,
+    results_columns,
+    runs_table,
+)
 from mtl.ui.curves import curve_frame
 from mtl.ui.figures import overlay_figure
+from mtl.ui.labels import label, metric_label
 
 METRICS = ["loss", "accuracy", "f1", "auc_roc", "r2", "mae", "rmse"]
 X_AXES = ["epoch", "step", "wall_time"]
 presenting = session.presenting()
-if not presenting:
-    st.title("Compare")
+st.title("Compare runs" if presenting else "Compare")
 session.refresh_queue()
 store: RunStore = session.store()
-runs = store.list_runs(with_config=True)
+runs = store.list_runs(with_config=True)  # the one query the table is built from
 if runs.empty:
     st.info("No runs yet. Start one from **Home** or **Experiment**.")
+    session.refresh_while_pending()
     st.stop()
 
-table = runs_table(runs, store.extremes("val"))
+table = runs_table(runs)
+NAME, STATUS, DATASET, SHARING = (label(c) for c in ("name", "status", "dataset", "sharing"))
+TAGS, NOTES = label("tags"), label("notes")
 if presenting:  # the runs and the chart settings come from the link
-    selected = [r for r in st.query_params.get("runs", "").split(",") if r in set(table["id"])]
-    results = table[table["id"].isin(selected)]
-    st.dataframe(results.drop(columns=["tags", "notes"]), hide_index=True, width="stretch")
+    selected = [r for r in st.query_params.get("runs", "").split(",") if r in set(table[ID])]
+    results = table[table[ID].isin(selected)]
+    shown_columns = [c for c in default_columns(table) if c not in (TAGS, NOTES) and results[c].notna().any()]
+    st.dataframe(results[shown_columns], hide_index=True, width="stretch", placeholder="—",
+                 column_config={NAME: st.column_config.TextColumn(width="medium")})
 else:
     filters = st.columns([2, 2, 2, 3])
-    statuses = filters[0].multiselect("Status", sorted(table["status"].unique()), key="cmp.status")
-    datasets = filters[1].multiselect("Dataset", sorted(table["dataset"].dropna().unique()), key="cmp.dataset")
-    sharings = filters[2].multiselect("Sharing", sorted(table["sharing"].dropna().unique()), key="cmp.sharing")
+    statuses = filters[0].multiselect("Status", sorted(table[STATUS].unique()), key="cmp.status")
+    datasets = filters[1].multiselect("Dataset", sorted(table[DATASET].dropna().unique()), key="cmp.dataset")
+    sharings = filters[2].multiselect("Sharing", sorted(table[SHARING].dropna().unique()), key="cmp.sharing")
     text = filters[3].text_input("Search name, tags, notes", key="cmp.text")
+    extra = st.multiselect("More columns", optional_columns(table), key="cmp.columns",
+                           help="Settings, tasks, duration and the best validation values.")
+    if any(c.endswith(BEST_SUFFIX) for c in extra):  # only then read every run's best values
+        table = runs_table(runs, store.extremes("val"))
     shown = table
     if statuses:
-        shown = shown[shown["status"].isin(statuses)]
+        shown = shown[shown[STATUS].isin(statuses)]
     if datasets:
-        shown = shown[shown["dataset"].isin(datasets)]
+        shown = shown[shown[DATASET].isin(datasets)]
     if sharings:
-        shown = shown[shown["sharing"].isin(sharings)]
+        shown = shown[shown[SHARING].isin(sharings)]
     if text:
         needle = text.lower()
-        shown = shown[shown[["name", "tags", "notes"]].apply(lambda r: needle in " ".join(r).lower(), axis=1)]
+        shown = shown[shown[[NAME, TAGS, NOTES]].apply(lambda r: needle in " ".join(map(str, r)).lower(), axis=1)]
 
+    # results of tasks none of the listed runs has are left out (e.g. after a dataset filter)
+    columns = [c for c in default_columns(table) if c not in results_columns(table) or shown[c].notna().any()]
+    columns += extra
     display = shown.copy()
-    display["status"] = display["status"].map(session.status_label)
-    st.caption("Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable.")
+    display[STATUS] = display[STATUS].map(session.status_label)
+    st.caption(f"{len(shown)} of {len(table)} runs · Results: each task's headline metric on the test split. "
+               "Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
+               "add settings and best validation values with **More columns**.")
     edited = st.data_editor(
-        display.assign(select=False)[["select", *display.columns]],
+        display.assign(select=False)[["select", ID, *columns]],
         hide_index=True,
         width="stretch",
-        disabled=[c for c in display.columns if c not in ("tags", "notes")],
-        column_config={"select": st.column_config.CheckboxColumn("✓", width="small")},
+        placeholder="—",  # a task this run does not have
+        column_order=["select", *columns],
+        disabled=[ID, *(c for c in columns if c not in (TAGS, NOTES))],
+        column_config={"select": st.column_config.CheckboxColumn("✓", width=40, pinned=True),
+                       NAME: st.column_config.TextColumn(width=180, pinned=True),  # stays while scrolling
+                       STATUS: st.column_config.TextColumn(width=80),
+                       DATASET: st.column_config.TextColumn(width=100), TAGS: st.column_config.TextColumn(width=110),
+                       NOTES: st.column_config.TextColumn(width=200),
+                       **{c: st.column_config.NumberColumn(c.removesuffix(TEST_SUFFIX), width=120, format="%.4f",
+                                                           help=f"{c}: the task's headline metric on the test split")
+                          for c in results_columns(table)}},
         key="cmp.table",
     )
-    for row in edited.itertuples(index=False):
-        before = shown.loc[shown["id"] == row.id].iloc[0]
-        if row.tags != before["tags"]:
-            store.set_tags(row.id, [t.strip() for t in str(row.tags).split(",") if t.strip()])
-        if row.notes != before["notes"]:
-            store.set_notes(row.id, str(row.notes))
-    selected = edited.loc[edited["select"], "id"].tolist()
+    before = shown.set_index(ID)
+    for run_id, tags, notes in zip(edited[ID], edited[TAGS], edited[NOTES], strict=True):
+        if tags != before.at[run_id, TAGS]:
+            store.set_tags(run_id, [t.strip() for t in str(tags).split(",") if t.strip()])
+        if notes != before.at[run_id, NOTES]:
+            store.set_notes(run_id, str(notes))
+    selected = edited.loc[edited["select"], ID].tolist()
+    session.refresh_while_pending(shown[ID])
 
     actions = st.columns([2, 2, 4])
     actions[0].download_button("Export table (CSV)", shown.to_csv(index=False), file_name="runs.csv", mime="text/csv",
@@ -90,14 +122,14 @@ else:
 
 if selected:
     st.subheader("Curves of the selected runs")
-    names = {r: f"{table.loc[table['id'] == r, 'name'].iloc[0]} · {r}" for r in selected}
+    names = {r: f"{table.loc[table[ID] == r, NAME].iloc[0]} · {r}" for r in selected}
     if presenting:
         metric = session.query_choice("metric", METRICS, "loss")
         x_axis = session.query_choice("x", X_AXES, "epoch")
         smoothing = session.query_float("smoothing", 0.0, 0.0, 0.99)
     else:
         controls = st.columns([2, 2, 2, 1])
-        metric = controls[0].selectbox("Metric", METRICS, key="cmp.metric")
+        metric = controls[0].selectbox("Metric", METRICS, format_func=metric_label, key="cmp.metric")
         x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="cmp.x")
         smoothing = controls[2].slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="cmp.smoothing")
         with controls[3]:
@@ -107,11 +139,12 @@ if selected:
     tasks = sorted({t for f in frames.values() for t in f["task"].unique()})
     colors = run_colors(list(frames))
     if not tasks:
-        st.info(f"The selected runs have no validation {metric} curve.")
+        st.info(f"The selected runs have no validation {metric_label(metric)} curve.")
     cols = st.columns(2)
     for i, task in enumerate(tasks):
         with cols[i % 2]:
-            st.plotly_chart(overlay_figure(frames, task=task, title=f"{task}: validation {metric}", colors=colors),
+            st.plotly_chart(overlay_figure(frames, task=task, title=f"{task}: validation {metric_label(metric)}",
+                                           colors=colors),
                             width="stretch", key=f"cmp.overlay.{task}")
     plotted = pd.concat([f.assign(run=name) for name, f in frames.items()], ignore_index=True)
     if not presenting:

@@ -5,9 +5,8 @@ import streamlit as st
 
 from mtl.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.config import ExperimentConfig
-from mtl.delta import FORMULA, describe_metrics
-from mtl.report import report_html
-from mtl.train.predictions import PREDICTIONS_DIR
+from mtl.delta import describe_metrics
+from mtl.report import prediction_file, report_html
 from mtl.ui import session
 from mtl.ui.curves import pair_matrix
 from mtl.ui.figures import (
@@ -17,11 +16,21 @@ from mtl.ui.figures import (
     residuals_figure,
     roc_figure,
 )
+from mtl.ui.labels import markdown_text, metric_label
 from mtl.ui.predict import PredictError, predict_upload
 
+DELTA_LATEX = (r"\Delta_m = \frac{100\,\%}{T} \sum_{t=1}^{T} \frac{1}{M_t} \sum_{m=1}^{M_t} "
+               r"s_m \, \frac{M_{t,m} - B_{t,m}}{\lvert B_{t,m} \rvert}")
+# Δm (Maninis et al. 2019) typeset: the formula of mtl.delta.FORMULA. (Comments, not bare
+# strings, on pages: Streamlit's "magic" would print a string literal.)
+
+
+def file_part(text: str) -> str:
+    """A user string made safe inside a download's file name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:60] or "task"
+
 presenting = session.presenting()
-if not presenting:
-    st.title("Evaluate")
+st.title("Evaluate")
 run_id = session.run_from_query() if presenting else session.pick_run("evaluate", statuses=("finished", "stopped"))
 if run_id is None:
     st.stop()
@@ -35,15 +44,23 @@ if not test:
     st.stop()
 
 if presenting:
-    st.title(f"{run['name']}: test results")
+    st.subheader(f"Test results of {markdown_text(run['name'])}")
 else:
     session.presenter_link("evaluate", {"run": run_id})
 st.subheader("Test metrics per task")
-table = pd.DataFrame({task: {k: v for k, v in values.items() if k != "undefined"} for task, values in test.items()}).T
-st.dataframe(table.style.format(precision=4, na_rep="—"), width="stretch")
+kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
+for group, members in (("Classification", [t for t in test if kinds.get(t) != "regression"]),
+                       ("Regression", [t for t in test if kinds.get(t) == "regression"])):
+    if not members:
+        continue  # one table per kind: no column of metrics that do not apply
+    table = pd.DataFrame({t: {k: v for k, v in test[t].items() if k != "undefined"} for t in members}).T
+    table = table.dropna(axis=1, how="all").rename(columns=metric_label)
+    table.index.name = f"{group.lower()} task"
+    st.dataframe(table, width="stretch", placeholder="—",  # "—": undefined here (see below)
+                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns})
 for task, values in test.items():
     for metric, reason in (values.get("undefined") or {}).items():
-        st.caption(f"{task} · {metric} is undefined: {reason}")
+        st.caption(f"{markdown_text(task)} · {metric_label(metric)} is undefined: {markdown_text(reason)}")
 
 st.subheader("Is multi-task learning worth it here?")
 config = ExperimentConfig.from_dict(run["config"])
@@ -54,7 +71,8 @@ else:
     if baseline_id is None:
         active = active_baseline(store, config)
         if active is not None:
-            st.info(f"The single-task baseline {active[0]} is {active[1]}; Δm appears when it finishes.")
+            st.info(f"The single-task baseline {active[0]} is {active[1]}; Δm appears here when it finishes.")
+            session.refresh_while_pending([active[0]])
         elif not presenting and st.button("Train the single-task baseline", key="ev.baseline",
                                           help="The independent architecture with the same data, tasks, "
                                                "encoder size and training settings"):
@@ -66,14 +84,17 @@ else:
         if delta is not None and delta.value is not None:
             st.metric("Δm against the single-task baseline", f"{delta.value:+.2f} %",
                       help="Above 0: the multi-task model is better on average.")
-            st.dataframe(delta.tasks_frame(), hide_index=True, width="stretch")
+            changes = delta.tasks_frame().rename(columns={"change": "change (%)", "excluded": "left out because"})
+            changes = changes.dropna(axis=1, how="all")
+            st.dataframe(changes, hide_index=True, width="stretch", placeholder="—",
+                         column_config={"change (%)": st.column_config.NumberColumn(format="%+.2f")})
         elif delta is not None:
-            st.info(delta.describe())
-        st.caption(f"{FORMULA}, where B is the baseline ({baseline_id}) and s_m is +1 for higher-is-better "
-                   f"and −1 for lower-is-better metrics. Metrics used: {describe_metrics()}. A baseline value "
-                   "of 0 leaves that metric out (division by zero). See docs/delta_m.md.")
+            st.info(markdown_text(delta.describe()))
+        st.latex(DELTA_LATEX)
+        st.caption(f"T tasks; M_t metrics of task t; B is the single-task baseline ({baseline_id}); s_m is +1 "
+                   f"when higher is better and −1 when lower is better. Metrics used: {describe_metrics()}. A "
+                   "baseline value of 0 leaves that metric out (division by zero).")
 
-kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 metrics = store.metrics(run_id)
 affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
 if affinity.notna().any().any():
@@ -82,11 +103,11 @@ if affinity.notna().any().any():
                "on the row's task also lowered the column task's loss.")
     st.plotly_chart(pair_heatmap(affinity, title="Affinity: row task → column task", value_name="affinity"),
                     width="stretch", key="ev.affinity")
-tabs = st.tabs(list(test))
+tabs = st.tabs([markdown_text(task) for task in test])
 for tab, task in zip(tabs, test, strict=True):
-    path = folder / PREDICTIONS_DIR / f"{task}.csv"
+    path = prediction_file(folder, task)
     with tab:
-        if not path.exists():
+        if path is None:
             st.info("No prediction file for this task.")
             continue
         frame = pd.read_csv(path)
@@ -107,8 +128,8 @@ for tab, task in zip(tabs, test, strict=True):
                 left.plotly_chart(pred_actual_figure(true, pred, title=f"{target}: predicted vs actual"),
                                   width="stretch", key=f"ev.pa.{task}.{target}")
                 right.plotly_chart(residuals_figure(true, pred), width="stretch", key=f"ev.res.{task}.{target}")
-        st.download_button(f"Test predictions for {task} (CSV)", path.read_bytes(), file_name=f"{run_id}-{task}.csv",
-                           mime="text/csv", key=f"ev.csv.{task}")
+        st.download_button(f"Test predictions for {markdown_text(task)} (CSV)", path.read_bytes(),
+                           file_name=f"{run_id}-{file_part(task)}.csv", mime="text/csv", key=f"ev.csv.{task}")
 
 st.subheader("Predict on new data")
 st.caption("Upload a CSV with the feature columns the run was trained on; every task is predicted "
@@ -117,12 +138,12 @@ upload = st.file_uploader("CSV to predict", type=["csv"], key=f"ev.predict.{run_
 if upload is not None:
     try:
         with st.spinner("Predicting…"):
-            table, notes = predict_upload(store.home, run_id, upload.getvalue())
+            table, notes = predict_upload(store.home, run_id, upload.getvalue(), filename=upload.name)
     except PredictError as err:
-        st.error(f"These rows cannot be predicted: {err}")
+        st.error(f"These rows cannot be predicted: {markdown_text(err)}")
     else:
         for note in notes:
-            st.warning(note)
+            st.warning(markdown_text(note))
         st.dataframe(table, hide_index=True, width="stretch")
         st.download_button("Download the predictions (CSV)", table.to_csv(index=False),
                            file_name=f"{run_id}-predictions.csv", mime="text/csv", key="ev.predict.csv")
@@ -134,5 +155,5 @@ if not presenting:
 
 checkpoint = folder / "checkpoint.pt"
 if checkpoint.exists():
-    st.download_button("Download the checkpoint (state dict + config, loads with weights_only=True)",
+    st.download_button("Download the trained model (weights and config)",
                        checkpoint.read_bytes, file_name=f"{run_id}-checkpoint.pt", key="ev.checkpoint")

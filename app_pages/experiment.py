@@ -15,6 +15,7 @@ from mtl.ui import form, session
 from mtl.ui.architecture import describe_config
 from mtl.ui.colors import task_colors
 from mtl.ui.figures import network_figure
+from mtl.ui.labels import markdown_text
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting import options as strategy_options
 
@@ -166,7 +167,7 @@ for i, task in enumerate(tasks):
     init(f"{prefix}.weight", float(task.get("weight", 1.0)))
     init(f"{prefix}.start_epoch", int(task.get("start_epoch", 0)))
     cols = st.columns([2, 2, 3, 2])
-    cols[0].markdown(f"<span style='color:{colors[task['name']]};font-size:1.2em'>■</span> **{task['name']}**",
+    cols[0].markdown(f"<span style='color:{colors[task['name']]};font-size:1.2em'>■</span> **{markdown_text(task['name'])}**",
                      unsafe_allow_html=True)
     cols[1].selectbox("kind", KINDS, key=f"{prefix}.kind", label_visibility="collapsed")
     cols[2].slider("loss weight", 0.0, 5.0, step=0.1, key=f"{prefix}.weight")

@@ -8,11 +8,13 @@ from mtl.ui import session
 from mtl.ui.architecture import describe_config
 from mtl.ui.colors import task_colors
 from mtl.ui.figures import network_figure
+from mtl.ui.labels import label, markdown_text
 from mtl.ui.live_chart import live_chart
 
 FEATURED = ["penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"]
+# The built-in demos, then your own presets from <home>/presets/. (A comment, not a bare
+# string: Streamlit's "magic" would print a string literal on the page.)
 HOME_PRESETS = FEATURED + [n for n in presets.names() if n not in FEATURED and n not in presets.builtin_names()]
-"""The built-in demos, then your own presets from ``<home>/presets/``."""
 
 st.title("MTL Lab")
 left, right = st.columns([1, 1])
@@ -29,7 +31,8 @@ with left:
     for i, name in enumerate(HOME_PRESETS):
         column = columns[i % 3]
         with column:
-            if st.button(name, key=f"preset.{name}", help=presets.description(name), width="stretch"):
+            if st.button(markdown_text(name), key=f"preset.{name}", help=markdown_text(presets.description(name)),
+                         width="stretch"):
                 run_id = session.launch_run(presets.load(name))
                 st.switch_page("app_pages/live.py", query_params={"run": run_id})
 with right:
@@ -52,9 +55,12 @@ else:
     latest["status"] = latest["status"].map(session.status_label)
     latest["created"] = pd.to_datetime(latest["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
     latest["open"] = "/live?run=" + latest["id"]
+    columns = ["name", "status", "created", "id", "open"]
     st.dataframe(
-        latest[["name", "status", "created", "id", "open"]],
+        latest[columns].rename(columns={c: label(c) for c in columns if c != "open"}),
         hide_index=True,
         width="stretch",
+        placeholder="—",
         column_config={"open": st.column_config.LinkColumn("live view", display_text="open")},
     )
+    session.refresh_while_pending(latest["id"])

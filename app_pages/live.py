@@ -9,6 +9,7 @@ from mtl.ui import session
 from mtl.ui.colors import run_colors, task_colors
 from mtl.ui.curves import best_and_latest, curve_frame, pair_matrix, progress
 from mtl.ui.figures import curves_figure, fit_height, pair_heatmap, weights_figure
+from mtl.ui.labels import markdown_text
 from mtl.ui.live_chart import live_chart
 
 POLL_SECONDS = 0.5
@@ -80,7 +81,7 @@ def view() -> None:
     metrics, weights = read_new(run_id)
     info = progress(metrics, current)
     head = st.columns([3, 2])
-    head[0].subheader(f"{current['name']} {session.status_badge(current['status'])}")
+    head[0].subheader(f"{markdown_text(current['name'])} {session.status_badge(current['status'])}")
     eta = f", about {info['eta_s']:.0f} s left" if info.get("eta_s") is not None and current["status"] == "running" else ""
     head[1].progress(float(info["fraction"]),
                      text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")

@@ -26,13 +26,20 @@ from mtl.sweep import (
 )
 from mtl.ui import session
 from mtl.ui.figures import parallel_figure, pareto_figure
+from mtl.ui.form import PREFIX, to_config
+from mtl.ui.labels import label, markdown_text
 from mtl.weighting import WEIGHTINGS
 
 presenting = session.presenting()
-if not presenting:
-    st.title("Sweeps")
+st.title("Sweeps")
+CURRENT = "current"  # the "Start from" choice meaning the Experiment page's form as it is now
 store = session.store()
 session.refresh_queue()
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with human headers (``model.sharing`` → ``sharing``)."""
+    return frame.rename(columns=lambda c: label(str(c)))
 
 
 def numbers(text: str) -> list[float]:
@@ -47,8 +54,12 @@ if not presenting:
     with st.expander("New sweep", expanded=sweeps(store).empty):
         left, right = st.columns(2)
         name = left.text_input("Sweep name", "sharing-vs-weighting", key="sw.name")
-        base = left.selectbox("Start from preset", presets.names(), key="sw.base",
-                              index=presets.names().index("seed-example"))
+        has_setup = any(k.startswith(PREFIX) for k in st.session_state)
+        choices = ([CURRENT] if has_setup else []) + presets.names()
+        base = left.selectbox("Start from", choices, key="sw.base",
+                              index=0 if has_setup else choices.index("seed-example"),
+                              format_func=lambda n: "the current Experiment setup" if n == CURRENT else f"preset {n}",
+                              help="A preset, or the settings now on the Experiment page")
         epochs = left.number_input("Epochs per run", min_value=1, value=10, step=1, key="sw.epochs")
         seeds = left.text_input("Seeds", "0, 1", key="sw.seeds")
         sharing = right.multiselect("Sharing modes", ARCHITECTURES.names(), ["hard", "independent"], key="sw.sharing")
@@ -71,12 +82,12 @@ if not presenting:
                 if ps.strip():
                     grid["data.options.p"] = numbers(ps)
                 spec = SweepSpec.from_dict({
-                    "name": name, "base": base, "overrides": {"train.epochs": int(epochs)}, "grid": grid,
+                    "name": name, "base": to_config(st.session_state) if base == CURRENT else base, "overrides": {"train.epochs": int(epochs)}, "grid": grid,
                     "seeds": [int(s) for s in numbers(seeds)] or [0],
                 })
                 sweep_id = launch_sweep(store, spec, warm=True, baselines=with_baselines)
             except (SweepError, ValueError) as err:
-                st.error(f"This sweep cannot start: {err}")
+                st.error(f"This sweep cannot start: {markdown_text(err)}")
             else:
                 st.query_params["sweep"] = sweep_id
                 st.rerun()
@@ -97,6 +108,8 @@ else:
     if st.query_params.get("sweep") != sweep_id:
         st.query_params["sweep"] = sweep_id
 record = get_sweep(store, sweep_id)
+if presenting:
+    st.subheader(markdown_text(record["name"]))
 settings = list(record.get("settings") or [])
 running = not is_done(progress(store, sweep_id))
 
@@ -104,7 +117,7 @@ running = not is_done(progress(store, sweep_id))
 def sweep_report(store, sweep_id: str, name: str) -> str:  # type: ignore[no-untyped-def]
     """The sweep's runs in one HTML report, with the aggregate table first."""
     runs = sweep_runs(store, sweep_id)
-    section = Section(title="Mean ± std over seeds, per setting", tables=[aggregate(runs, settings)])
+    section = Section(title="Mean ± std over seeds, per setting", tables=[readable(aggregate(runs, settings))])
     return report_html(store, runs["id"].tolist(), title=f"Sweep {name}", sections=[section])
 
 
@@ -131,36 +144,45 @@ def view() -> None:
         kinds = dict(runs.attrs.get("tasks", []))
         headline = [f"{t}/{HEADLINE_METRICS.get(k or '', 'loss')}" for t, k in kinds.items()]
         brief = [c for c in (*headline, DELTA_COLUMN) if c in shown]
-        st.dataframe(shown[[*settings, "runs", *brief]], hide_index=True, width="stretch")
+        st.dataframe(readable(shown[[*settings, "runs", *brief]]), hide_index=True, width="stretch", placeholder="—")
         with st.expander("Every metric"):
-            st.dataframe(shown, hide_index=True, width="stretch")
+            st.dataframe(readable(shown), hide_index=True, width="stretch", placeholder="—")
         if "delta_m" in runs and runs["delta_m"].notna().any():
             st.caption("Δm (%): the mean relative change of each task's test metrics against its single-task "
                        "baseline (higher-is-better metrics count +, lower-is-better −); above 0, sharing helps.")
         metrics = [f"{c} mean" for c in metric_columns(runs) if f"{c} mean" in table]
         if len(metrics) >= 2 and len(table) >= 2:
             st.subheader("Pareto plot")
-            pick = st.columns(2)
+            pick = st.columns(2) if not presenting else []
             default = [f"{m} mean" for m in (default_pareto_metrics(runs) or ())]
             first = metrics.index(default[0]) if default and default[0] in metrics else 0
             second = metrics.index(default[1]) if len(default) > 1 and default[1] in metrics else 1
-            x = pick[0].selectbox("x", metrics, index=first, key="sw.x")
-            y = pick[1].selectbox("y", metrics, index=second, key="sw.y")
+            if presenting:  # the axes come from the link (default: the tasks' headline metrics)
+                x = session.query_choice("x", metrics, metrics[first])
+                y = session.query_choice("y", metrics, metrics[second])
+            else:
+                x = pick[0].selectbox("x", metrics, index=first, format_func=label, key="sw.x")
+                y = pick[1].selectbox("y", metrics, index=second, format_func=label, key="sw.y")
             complete = table.dropna(subset=[x, y])
             front = pareto_front(complete, x, y, higher_is_better(x.removesuffix(" mean")),
                                  higher_is_better(y.removesuffix(" mean")))
             st.plotly_chart(pareto_figure(complete, x, y, front, labels=settings), width="stretch", key="sw.pareto")
-            st.caption("Highlighted: settings no other setting beats on both metrics at once.")
+            st.caption("Each point is a setting, at its mean over seeds (bars: ± std). Highlighted: the settings "
+                       "no other setting beats on both metrics at once.")
         target = "delta_m mean" if "delta_m mean" in table and table["delta_m mean"].notna().any() else (
             metrics[0] if metrics else None)
         if target and settings and len(table) >= 2:
-            st.subheader("Settings against " + ("Δm" if target.startswith("delta_m") else target.removesuffix(" mean")))
+            against = label(target.removesuffix(" mean"))
+            st.subheader(f"Settings against {markdown_text(against)}")
             st.plotly_chart(parallel_figure(table.dropna(subset=[target]), settings, target, title=""),
                             width="stretch", key="sw.parallel")
+            st.caption(f"One line per setting, coloured by its mean {markdown_text(against)}; drag along an axis "
+                       "to keep only some lines.")
     if not presenting:
         with st.expander("Runs of this sweep"):
-            st.dataframe(runs, hide_index=True, width="stretch")
-        session.presenter_link("sweep", {"sweep": sweep_id})
+            st.dataframe(readable(runs), hide_index=True, width="stretch", placeholder="—")
+        axes = {k: st.session_state[f"sw.{k}"] for k in ("x", "y") if st.session_state.get(f"sw.{k}")}
+        session.presenter_link("sweep", {"sweep": sweep_id, **axes})
         st.download_button("Sweep report (self-contained HTML)", lambda: sweep_report(store, sweep_id, record["name"]),
                            file_name=f"sweep-{sweep_id}.html", mime="text/html", key="sw.report")
     if running and is_done(counts):

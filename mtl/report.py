@@ -54,8 +54,9 @@ from mtl.ui.figures import (
     pred_actual_figure,
     weights_figure,
 )
+from mtl.ui.labels import label, plain
 
-__all__ = ["DETAILED_RUNS", "Section", "delta_figure", "report_html", "write_report"]
+__all__ = ["DETAILED_RUNS", "Section", "delta_figure", "prediction_file", "report_html", "write_report"]
 
 DETAILED_RUNS = 6
 """Up to this many runs, each run's section has its own charts; past it, tables only."""
@@ -140,7 +141,7 @@ def delta_figure(
             values.append(match[0] if match else None)
         fig.add_trace(go.Bar(
             x=labels, y=values, name=task, marker={"color": color_for(task, colors)},
-            hovertemplate=f"%{{x}}<br>{task} %{{y:+.2f}}%<extra></extra>",
+            hovertemplate=f"%{{x}}<br>{plain(task)} %{{y:+.2f}}%<extra></extra>",
         ))
     _style(fig, title=title, height=height)
     fig.update_layout(barmode="group")
@@ -148,7 +149,7 @@ def delta_figure(
     fig.update_yaxes(title_text="relative change (%)", zeroline=True, zerolinewidth=2, zerolinecolor=SHARED_COLOR)
     undefined = [label for label, d in deltas.items() if d.value is None]
     if undefined:
-        fig.add_annotation(text="Δm undefined for " + ", ".join(undefined), x=1, y=1, xref="paper", yref="paper",
+        fig.add_annotation(text="Δm undefined for " + plain(", ".join(undefined)), x=1, y=1, xref="paper", yref="paper",
                            xanchor="right", yanchor="bottom", showarrow=False)
     return fig
 
@@ -349,14 +350,14 @@ def _status_badge(status: str) -> str:
 
 
 def _comparison(items: Sequence[_Run], store: RunStore, figures: _FigureWriter, baseline: bool) -> str:
-    from mtl.ui.compare import runs_table
+    from mtl.ui.compare import ID, runs_table
 
     frame = store.list_runs(with_config=True)
     frame = frame[frame["id"].isin([i.id for i in items])]
     frame = frame.set_index("id").loc[[i.id for i in items]].reset_index()
-    table = runs_table(frame, store.extremes("val")).drop(columns=["notes"], errors="ignore")
+    table = runs_table(frame, store.extremes("val")).drop(columns=[ID, label("name"), label("notes")])
+    table = table.dropna(axis=1, how="all")
     table.insert(0, "run", [i.label for i in items])
-    table = table.drop(columns=["id", "name"])
     if baseline:
         table.insert(3, "Δm", [_pct(None if i.delta is None else i.delta.value) for i in items])
     parts = ["<section id='comparison'><h2>Comparison</h2>", _table(table)]
@@ -552,15 +553,25 @@ def _charts_block(item: _Run, store: RunStore, figures: _FigureWriter) -> str:
     return "\n".join(parts)
 
 
-def _evaluation_figures(item: _Run, store: RunStore, colors: Mapping[str, str]) -> list[go.Figure]:
+def prediction_file(run_dir: Path, task: str) -> Path | None:
+    """The test-prediction CSV of ``task`` in a run's folder, or ``None`` when there is none
+    or the task name is not a plain file name (a name with ``/`` or ``..`` never becomes a
+    path outside the run's predictions folder)."""
     from mtl.train.predictions import PREDICTIONS_DIR
 
-    folder = store.run_dir(item.id) / PREDICTIONS_DIR
+    folder = run_dir / PREDICTIONS_DIR
+    if not task or task in (".", "..") or "/" in task or "\\" in task or "\0" in task:
+        return None
+    path = folder / f"{task}.csv"
+    return path if path.parent == folder and path.is_file() else None
+
+
+def _evaluation_figures(item: _Run, store: RunStore, colors: Mapping[str, str]) -> list[go.Figure]:
     out: list[go.Figure] = []
     for meta in item.tasks_meta:
         name = str(meta.get("name"))
-        path = folder / f"{name}.csv"
-        if not path.is_file():
+        path = prediction_file(store.run_dir(item.id), name)
+        if path is None:
             continue
         try:
             frame = pd.read_csv(path, keep_default_na=True)

@@ -161,3 +161,19 @@ def test_the_report_renders_offline_in_chromium(runs: dict[str, Any], tmp_path: 
     assert traces > 0 and heatmaps >= 2 and bars >= 1
     assert errors == []
     assert requests == [path.as_uri()], f"requests left the file: {requests}"
+
+
+def test_hostile_names_tags_and_tasks_stay_text_in_the_report(tmp_path: Path) -> None:
+    """A run whose name, task names and tags are HTML: the report shows them, runs nothing."""
+    hostile = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>"]
+    store = RunStore(tmp_path)
+    config = presets.load("seed-example").to_dict()
+    for task, name in zip(config["tasks"], hostile, strict=True):
+        task["name"] = name
+    run_id = store.create_run(hostile[0], config, status="running", pid=os.getpid(), tags=hostile)
+    rows = [(e, e, float(e), name, "val", "loss", 1.0 / (1 + e), None) for e in range(3) for name in hostile]
+    store.add_metrics(run_id, rows)
+    store.set_status(run_id, "finished", summary={"test": {hostile[0]: {"accuracy": 0.9}, hostile[1]: {"r2": 0.5}}})
+    html = report_html(store, [run_id]).replace(_plotlyjs(), "")
+    assert "<img" not in html and "alert(2)</script>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown, as text

@@ -80,7 +80,7 @@ def resolve_kind(task: TaskConfig, frame: pd.DataFrame) -> TaskKind:
         n_unique = values.nunique()
         if n_unique < 2:
             raise DataError(
-                f"task {task.name!r}: target {task.targets[0]!r} has only one class ({values.iloc[0]!r}); "
+                f"task {task.name!r}: target {task.targets[0]!r} has only one class ({str(values.iloc[0])!r}); "
                 "a classification task needs at least two; pick another column or make it a regression"
             )
         if kind == "binary" and n_unique > 2:

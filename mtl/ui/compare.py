@@ -1,14 +1,23 @@
-"""The Compare page's table: one row per run with its settings and per-task results."""
+"""The Compare page's table: one row per run with its settings and per-task results.
+
+Headers are the shared labels of :mod:`mtl.ui.labels`. Only what matters is shown by
+default (:func:`default_columns`): the run, its dataset, status, age, each task's headline
+test metric, tags and notes; the settings and the best validation values are extra
+columns the page lets the user add.
+"""
 
 from __future__ import annotations
+
+import time
+from pathlib import PurePath
 
 import pandas as pd
 
 from mtl.sweep import HEADLINE_METRICS
 from mtl.train.metrics import HIGHER_IS_BETTER
+from mtl.ui.labels import label, metric_label
 
 SETTINGS = {
-    "dataset": ("data", "dataset"),
     "sharing": ("model", "sharing"),
     "weighting": ("loss", "weighting"),
     "hidden": ("model", "hidden"),
@@ -18,38 +27,95 @@ SETTINGS = {
     "optimizer": ("train", "optimizer"),
     "seed": ("train", "seed"),
 }
+"""Config values shown as columns (header: :func:`mtl.ui.labels.label` of the key)."""
+
+FIRST = [label(c) for c in ("name", "dataset", "status", "created")]
+LAST = [label(c) for c in ("tags", "notes")]
+ID = label("id")
+TEST_SUFFIX = " (test)"
+BEST_SUFFIX = " (best val)"
 
 
-def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame) -> pd.DataFrame:
+def dataset_name(data: dict) -> str | None:
+    """The dataset's name; for a CSV the base name of its file (``data.path``)."""
+    name = data.get("dataset")
+    path = data.get("path")
+    if name == "csv" and path:
+        return PurePath(str(path)).name
+    return name
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None or pd.isna(stamp):
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(stamp)))
+
+
+def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Flatten runs (``RunStore.list_runs(with_config=True)``) into one row each.
 
-    Columns: id, name, status, settings, tasks, duration, tags, notes, and per task
-    ``<task> best val <metric>`` (best over epochs, by the metric's direction) and
-    ``<task> test <metric>`` (final, from the run's summary) for its headline metric.
+    Args:
+        runs: the store's runs with their config.
+        extremes: :meth:`RunStore.extremes` of the validation split, for the
+            ``<task> · <metric> (best val)`` columns (best over epochs, by the metric's
+            direction); ``None`` leaves them empty (one store query fewer).
+
+    Returns:
+        Columns, by their labels: run id, run, dataset, status, created, one
+        ``<task> · <metric> (test)`` column per task (its headline metric, from the run's
+        summary), tags, notes, then the settings, tasks, duration and best values. Cells
+        without a value are ``None``.
     """
-    rows = []
+    best = {}
+    if extremes is not None and not extremes.empty:
+        for row in extremes.itertuples(index=False):
+            best[(row.run_id, row.task, row.metric)] = row.max if HIGHER_IS_BETTER.get(row.metric) else row.min
+    rows, results, extra = [], [], []
     for run in runs.itertuples(index=False):
         config = run.config or {}
-        row = {"id": run.id, "name": run.name, "status": run.status}
+        row = {
+            ID: run.id,
+            label("name"): run.name,
+            label("dataset"): dataset_name(config.get("data", {})),
+            label("status"): run.status,
+            label("created"): _when(run.created_at),
+            label("tags"): ", ".join(run.tags or []),
+            label("notes"): run.notes or "",
+        }
         for column, (section, key) in SETTINGS.items():
             value = config.get(section, {}).get(key)
-            row[column] = ", ".join(map(str, value)) if isinstance(value, list) else value
+            row[label(column)] = ", ".join(map(str, value)) if isinstance(value, list) else value
         tasks = config.get("tasks", [])
-        row["tasks"] = ", ".join(t["name"] for t in tasks)
+        row[label("tasks")] = ", ".join(t["name"] for t in tasks)
         ended = run.ended_at if pd.notna(run.ended_at) else None
-        row["duration (s)"] = round(ended - run.started_at, 1) if ended and pd.notna(run.started_at) else None
-        row["tags"] = ", ".join(run.tags or [])
-        row["notes"] = run.notes or ""
-        summary = run.summary or {}
-        mine = extremes[extremes["run_id"] == run.id]
+        started = run.started_at if pd.notna(run.started_at) else None
+        row[label("duration (s)")] = round(ended - started, 1) if ended and started else None
+        test = (run.summary or {}).get("test") or {}
         for task in tasks:
             metric = HEADLINE_METRICS.get(task.get("kind") or "", "loss")
-            hit = mine[(mine["task"] == task["name"]) & (mine["metric"] == metric)]
-            if not hit.empty:
-                row[f"{task['name']} best val {metric}"] = float(
-                    hit["max"].iloc[0] if HIGHER_IS_BETTER.get(metric, False) else hit["min"].iloc[0]
-                )
-            test = (summary.get("test") or {}).get(task["name"], {}).get(metric)
-            row[f"{task['name']} test {metric}"] = test
+            head = f"{task['name']} · {metric_label(metric)}"
+            row[head + TEST_SUFFIX] = (test.get(task["name"]) or {}).get(metric)
+            results.append(head + TEST_SUFFIX)
+            row[head + BEST_SUFFIX] = best.get((run.id, task["name"], metric))
+            extra.append(head + BEST_SUFFIX)
         rows.append(row)
-    return pd.DataFrame(rows)
+    settings = [label(c) for c in SETTINGS] + [label("tasks"), label("duration (s)")]
+    order = [ID, *FIRST, *dict.fromkeys(results), *LAST, *settings, *dict.fromkeys(extra)]
+    return pd.DataFrame(rows, columns=order)
+
+
+def results_columns(table: pd.DataFrame) -> list[str]:
+    """The ``<task> · <metric> (test)`` columns, in table order."""
+    return [c for c in table.columns if c.endswith(TEST_SUFFIX)]
+
+
+def default_columns(table: pd.DataFrame) -> list[str]:
+    """The columns shown unless the user picks others: run, dataset, status, created,
+    each task's test headline metric, tags and notes."""
+    return [*FIRST, *results_columns(table), *LAST]
+
+
+def optional_columns(table: pd.DataFrame) -> list[str]:
+    """The columns a user may add: settings, tasks, duration, best validation values."""
+    shown = {ID, *default_columns(table)}
+    return [c for c in table.columns if c not in shown]

@@ -34,6 +34,8 @@ from mtl.ui.colors import (
     text_color_on,
 )
 from mtl.ui.curves import weight_frame
+from mtl.ui.labels import METRIC_LABELS, plain
+from mtl.ui.labels import label as header
 
 __all__ = [
     "FONT_SIZE",
@@ -63,19 +65,8 @@ MARKERS_UP_TO = 50
 """Epoch-level series with at most this many points also get markers."""
 
 X_TITLES = {"step": "step", "epoch": "epoch", "wall_time": "time (s)"}
-METRIC_TITLES = {
-    "loss": "loss",
-    "accuracy": "accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "f1": "F1",
-    "auc_roc": "AUC-ROC",
-    "mse": "MSE",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "r2": "R²",
-    "lr": "learning rate",
-}
+METRIC_TITLES = METRIC_LABELS
+"""Metric name → axis title (the shared labels of :mod:`mtl.ui.labels`)."""
 SPLIT_LABELS = {"step": "train", "train": "train", "val": "val", "test": "test"}
 
 THEMES = {
@@ -88,9 +79,30 @@ THEMES = {
 # --------------------------------------------------------------------------- common look
 
 
+def _escape_strings(values: Any) -> Any:
+    """String entries of a trace's data array escaped with :func:`plain` (others kept)."""
+    if isinstance(values, str):
+        return plain(values)
+    if isinstance(values, (tuple, list, np.ndarray)) and any(isinstance(v, str) for v in values):
+        return [plain(v) if isinstance(v, str) else v for v in values]
+    return values
+
+
+def _escape_user_text(fig: go.Figure) -> None:
+    """Keep user strings (run, task, class names) as text in plotly's HTML-like labels:
+    trace names (legend) and category arrays are escaped once, when styled."""
+    for trace in fig.data:
+        if getattr(trace, "name", None) is not None:
+            trace.name = plain(trace.name)
+        for field in ("x", "y", "labels"):  # categories; ``text`` is escaped where it is built
+            if field in trace and trace[field] is not None:
+                trace[field] = _escape_strings(trace[field])
+
+
 def _style(fig: go.Figure, *, title: str | None, height: int | None = 420, legend: bool = True) -> go.Figure:
+    _escape_user_text(fig)
     fig.update_layout(
-        title={"text": title or "", "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left", "xref": "paper"},
+        title={"text": plain(title or ""), "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left", "xref": "paper"},
         font={"size": FONT_SIZE},
         paper_bgcolor=TRANSPARENT,
         plot_bgcolor=TRANSPARENT,
@@ -202,7 +214,7 @@ def _add_series(
             x=x, y=group["smoothed" if smoothed else "value"].to_numpy(float), mode=mode, name=name,
             legendgroup=legendgroup, line={"color": color, "dash": dash, "width": 2.5},
             marker={"size": 6}, customdata=group["value"].to_numpy(float),
-            hovertemplate=f"{name}<br>x = %{{x:.4~g}}<br>%{{y:.4~g}}"
+            hovertemplate=f"{plain(name)}<br>x = %{{x:.4~g}}<br>%{{y:.4~g}}"
             + ("  (raw %{customdata:.4~g})" if smoothed else "") + "<extra></extra>",
         )
     )
@@ -293,7 +305,7 @@ def weights_figure(
                 x=group["x"].to_numpy(float), y=group["weight"].to_numpy(float), name=str(task),
                 mode="lines+markers" if len(group) == 1 else "lines",
                 line={"color": color_for(task, colors), "width": 2.5},
-                hovertemplate=f"{task}<br>x = %{{x:.4~g}}<br>weight %{{y:.4~g}}<extra></extra>",
+                hovertemplate=f"{plain(task)}<br>x = %{{x:.4~g}}<br>weight %{{y:.4~g}}<extra></extra>",
             )
         )
     _style(fig, title=title, height=height)
@@ -497,7 +509,7 @@ def roc_figure(
             go.Scatter(
                 x=fpr, y=tpr, mode="lines", name=f"{name} (AUC = {auc:.3f})", meta={"class": cls, "auc": auc},
                 line={"color": palette[cls] if len(labels) > 2 else PALETTE[0], "width": 2.5, "shape": "hv"},
-                hovertemplate=f"{name}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}<extra></extra>",
+                hovertemplate=f"{plain(name)}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}<extra></extra>",
             )
         )
     _style(fig, title=title, height=height)
@@ -707,13 +719,13 @@ def network_figure(
             "fillcolor": fill, "line": {"color": fill, "width": 1}, "layer": "below",
         })
         notes.append({
-            "x": x, "y": y, "text": "<br>".join(lines), "showarrow": False,
+            "x": x, "y": y, "text": "<br>".join(plain(line) for line in lines), "showarrow": False,
             "font": {"size": font, "color": text_color_on(fill)},
             **({"textangle": -90} if col in stitch_col else {}),
         })
         hover_x.append(x)
         hover_y.append(y)
-        hover_text.append(hover)
+        hover_text.append(plain(hover))
         return x - half_w, x + half_w
 
     def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
@@ -755,14 +767,14 @@ def network_figure(
         out = f"{width} output{'s' if width != 1 else ''}" if width is not None else ""
         notes.append({
             "x": prev_right + 0.08, "y": y, "xanchor": "left", "showarrow": False,
-            "text": f"<b>{task}</b>" + (f"<br>{out}" if out else ""), "align": "left",
+            "text": f"<b>{plain(task)}</b>" + (f"<br>{out}" if out else ""), "align": "left",
             "font": {"size": FONT_SIZE, "color": fill},
         })
 
     coupling = description.get("coupling")
     parts = [f"<span style='color:{SHARED_COLOR}'>■</span> shared by all tasks"] if shared else []
     if coupling:
-        parts.append(f"<i>{coupling}</i>")
+        parts.append(f"<i>{plain(coupling)}</i>")
     key = "   ·   ".join(parts) or "<i>nothing shared: one network per task</i>"
     top_px = 40 + (44 if title else 0)
     notes.append({
@@ -784,6 +796,11 @@ def network_figure(
 # --------------------------------------------------------------------------- sweeps
 
 
+LABEL_OFFSETS = ((36, -28), (-36, 28), (-36, -28), (36, 28), (0, -40), (0, 40))
+"""Pixel offsets (ax, ay) of a Pareto point's label, cycled over points in (x, y) order, so
+points that sit on top of each other get their labels on different sides."""
+
+
 def pareto_figure(
     frame: pd.DataFrame,
     x: str,
@@ -794,48 +811,66 @@ def pareto_figure(
     title: str = "Trade-off between two tasks",
 ) -> go.Figure:
     """One point per setting at its mean (error bars: std over seeds); the non-dominated
-    settings are highlighted and joined by the front line."""
-    def error(column: str) -> Any:
+    settings are highlighted and joined by the front line. Each point is labelled with its
+    setting (``hard · equal``) in a boxed annotation offset from the point, with a thin
+    leader line (:data:`LABEL_OFFSETS`). Axis titles are the columns' labels
+    (:func:`mtl.ui.labels.label`)."""
+    def error(column: str, part: pd.Series) -> Any:
         std = column.replace(" mean", " std")
-        return {"type": "data", "array": frame[std].fillna(0).tolist(), "visible": True} if std in frame else None
+        if std not in frame:
+            return None
+        return {"type": "data", "array": frame.loc[part, std].fillna(0).tolist(), "visible": True}
 
-    text = [" · ".join(f"{v}" for v in row) for row in frame[list(labels)].itertuples(index=False)]
+    names = pd.Series([" · ".join(str(v) for v in row) for row in frame[list(labels)].itertuples(index=False)],
+                      index=frame.index, dtype=object)
     fig = go.Figure()
     for front, name, color, size in ((False, "dominated", MUTED_COLOR, 10), (True, "Pareto front", PALETTE[0], 14)):
         part = on_front if front else ~on_front
         fig.add_trace(go.Scatter(
             x=frame.loc[part, x], y=frame.loc[part, y], mode="markers", name=name,
             marker={"size": size, "color": color, "line": {"width": 1, "color": "white"}},
-            error_x=error(x) and {**error(x), "array": [e for e, p in zip(error(x)["array"], part, strict=True) if p]},
-            error_y=error(y) and {**error(y), "array": [e for e, p in zip(error(y)["array"], part, strict=True) if p]},
-            text=[t for t, p in zip(text, part, strict=True) if p],
+            error_x=error(x, part), error_y=error(y, part),
+            text=[plain(t) for t in names[part]],
             hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>",
         ))
     front = frame[on_front].sort_values(x)
     if len(front) > 1:
         fig.add_trace(go.Scatter(x=front[x], y=front[y], mode="lines", line={"color": PALETTE[0], "dash": "dot"},
                                  showlegend=False, hoverinfo="skip"))
-    _style(fig, title=title, height=460)
-    fig.update_xaxes(title_text=x.removesuffix(" mean"))
-    fig.update_yaxes(title_text=y.removesuffix(" mean"))
+    for i, index in enumerate(frame.sort_values([x, y]).index):
+        ax, ay = LABEL_OFFSETS[i % len(LABEL_OFFSETS)]
+        fig.add_annotation(
+            x=frame.at[index, x], y=frame.at[index, y], text=plain(names[index]), ax=ax, ay=ay,
+            showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=MUTED_COLOR, standoff=6,
+            font={"size": FONT_SIZE - 1}, bgcolor="rgba(128, 128, 128, 0.12)", bordercolor=GRID_COLOR,  # both themes
+            borderpad=3, captureevents=False,
+        )
+    _style(fig, title=title, height=500)
+    fig.update_layout(margin={"l": 72, "r": 48, "t": 56 if title else 32, "b": 72})
+    fig.update_xaxes(title_text=plain(header(x)))
+    fig.update_yaxes(title_text=plain(header(y)))
     return fig
 
 
 def parallel_figure(frame: pd.DataFrame, settings: Sequence[str], target: str, *, title: str) -> go.Figure:
     """Parallel coordinates: each swept setting (categories as ticks), then ``target``
-    (e.g. Δm), one line per setting combination coloured by ``target``."""
+    (e.g. Δm), one line per setting combination coloured by ``target``. Axis titles are
+    the readable labels (:func:`mtl.ui.labels.label`); the margins leave room for them and
+    for the outer axes' tick labels."""
     dimensions = []
     for column in settings:
         values = frame[column].astype(str)
         categories = list(dict.fromkeys(values))
         codes = values.map({c: i for i, c in enumerate(categories)})
-        dimensions.append({"label": column, "values": codes, "tickvals": list(range(len(categories))),
-                           "ticktext": categories})
-    dimensions.append({"label": target.removesuffix(" mean"), "values": frame[target]})
+        dimensions.append({"label": plain(header(column)), "values": codes, "tickvals": list(range(len(categories))),
+                           "ticktext": [plain(c) for c in categories]})
+    dimensions.append({"label": plain(header(target)), "values": frame[target]})
     fig = go.Figure(go.Parcoords(
         dimensions=dimensions,
-        line={"color": frame[target], "colorscale": "RdBu", "showscale": True},
-        labelfont={"size": FONT_SIZE}, tickfont={"size": FONT_SIZE - 2},
+        line={"color": frame[target], "colorscale": "RdBu", "showscale": False},  # the last axis is the scale
+        labelfont={"size": FONT_SIZE}, tickfont={"size": FONT_SIZE - 2}, labelangle=0, labelside="top",
     ))
-    _style(fig, title=title, height=420, legend=False)
+    _style(fig, title=title, height=440, legend=False)
+    widest = max([len(str(c)) for c in frame[settings[0]].astype(str)] if settings else [4]) if len(frame) else 4
+    fig.update_layout(margin={"l": max(80, 9 * widest), "r": 120, "t": 96 if title else 72, "b": 32})
     return fig

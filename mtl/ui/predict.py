@@ -20,8 +20,12 @@ class PredictError(ValueError):
     """The CLI refused the input; the message is its one-line explanation."""
 
 
-def predict_upload(home: Path, run_id: str, csv: bytes, timeout_s: float = 300) -> tuple[pd.DataFrame, list[str]]:
-    """Predict every task for an uploaded CSV with run ``run_id``; the table and the warnings."""
+def predict_upload(home: Path, run_id: str, csv: bytes, timeout_s: float = 300,
+                   filename: str = "the uploaded file") -> tuple[pd.DataFrame, list[str]]:
+    """Predict every task for an uploaded CSV with run ``run_id``; the table and the warnings.
+
+    ``filename`` is the name the user uploaded, used in messages instead of the server's
+    temporary path."""
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "input.csv", Path(folder) / "predictions.csv"
         source.write_bytes(csv)
@@ -34,7 +38,16 @@ def predict_upload(home: Path, run_id: str, csv: bytes, timeout_s: float = 300) 
         )
         if done.returncode != 0:
             lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]
-            raise PredictError(lines[-1].removeprefix("error: ") if lines else done.stderr.strip()[-500:])
+            message = lines[-1].removeprefix("error: ") if lines else done.stderr.strip()[-500:]
+            raise PredictError(_without_paths(message, folder, filename))
         report = json.loads(done.stdout)
         table = pd.read_csv(target, dtype=str)  # labels stay as written ("0" stays "0")
-    return table, list(report.get("warnings", []))
+    return table, [_without_paths(str(w), folder, filename) for w in report.get("warnings", [])]
+
+
+def _without_paths(message: str, folder: str, filename: str) -> str:
+    """The CLI's message with the user's file name instead of the server's temporary path
+    (where the server kept the upload is no business of theirs)."""
+    for path, name in ((Path(folder) / "input.csv", filename), (Path(folder), "a temporary folder")):
+        message = message.replace(str(path), name)
+    return message

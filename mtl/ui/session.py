@@ -6,6 +6,9 @@ rebuilt from it, so a refresh, a second tab or a restarted server loses nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from mtl.config import ExperimentConfig
@@ -45,6 +48,34 @@ STATUS_COLORS = {
 }
 
 
+PENDING = ("queued", "running")
+"""Statuses a page may be waiting on: it refreshes itself when a run leaves them."""
+REFRESH_S = 2.0
+"""How often a page that waits on runs checks their statuses (seconds)."""
+
+
+@st.fragment(run_every=REFRESH_S)
+def _watch(waiting: frozenset[str]) -> None:
+    still = set(store().list_runs(PENDING)["id"])  # the few pending rows, no config
+    if not waiting <= still:
+        st.rerun(scope="app")
+
+
+def refresh_while_pending(run_ids: Iterable[str] | None = None) -> None:
+    """Rerun the page when one of ``run_ids`` (default: every run) that is queued or
+    running now ends.
+
+    Call it with the runs the page waits for (a baseline, the runs a table or a picker
+    lists). While one of them is pending, a fragment reads the pending statuses every
+    :data:`REFRESH_S` seconds and reruns the page when one has left them; when none is
+    pending, nothing polls.
+    """
+    pending = set(store().list_runs(PENDING)["id"])
+    waiting = frozenset(pending if run_ids is None else pending.intersection(run_ids))
+    if waiting:
+        _watch(waiting)
+
+
 def status_label(status: str) -> str:
     """A status for tables (plain text: data grids have no icon font)."""
     return status
@@ -73,9 +104,11 @@ def pick_run(page_key: str, statuses: tuple[str, ...] | None = None) -> str | No
     runs = store().list_runs(list(statuses) if statuses else None)
     if runs.empty:
         st.info("No runs yet. Start one from **Home** (a preset) or **Experiment**.")
+        refresh_while_pending()
         return None
     ids = runs["id"].tolist()
     labels = {r.id: f"{r.name} · {r.id} · {status_label(r.status)}" for r in runs.itertuples()}
+    refresh_while_pending()  # a run of the list ending, or joining it when it ends, shows at once
     current = run_from_query()
     picker = f"{page_key}.picker"
     if current in ids and st.session_state.get(f"{picker}.synced") != current:
@@ -115,6 +148,6 @@ def query_float(name: str, default: float, low: float, high: float) -> float:
 
 def presenter_link(page: str, params: dict[str, str]) -> None:
     """A button opening this view in presenter mode (a URL to show on a projector)."""
-    query = "&".join(f"{k}={v}" for k, v in {**params, PRESENT: "1"}.items())
+    query = urlencode({**params, PRESENT: "1"})  # values may hold spaces, "/" or "&"
     st.link_button("Presenter view", f"/{page}?{query}", help="Opens this view without the setup controls; "
                    "the link keeps the run and the chart settings.")

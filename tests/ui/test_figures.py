@@ -267,3 +267,76 @@ def test_fit_height_moves_the_legend_further_down_on_a_shorter_chart() -> None:
     short = fit_height(curves_figure(frame, title="t", colors={}), 300)
     assert short.layout.height == 300 and tall.layout.height == 600
     assert short.layout.legend.y < tall.layout.legend.y < 0
+
+
+# ---- sweeps ------------------------------------------------------------------------------
+
+
+def sweep_table() -> pd.DataFrame:
+    """Four settings whose means coincide two by two (labels must not hide each other)."""
+    return pd.DataFrame({
+        "model.sharing": ["hard", "hard", "independent", "independent"],
+        "loss.weighting": ["equal", "uncertainty", "equal", "uncertainty"],
+        "label/accuracy mean": [0.9, 0.9, 0.8, 0.8],
+        "label/accuracy std": [0.01, 0.02, 0.0, 0.01],
+        "regression/rmse mean": [0.5, 0.5, 0.7, 0.7],
+        "regression/rmse std": [0.1, 0.1, 0.1, 0.1],
+        "delta_m mean": [2.0, 1.5, 0.0, -1.0],
+    })
+
+
+def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> None:
+    from mtl.sweep import pareto_front
+    from mtl.ui.figures import pareto_figure
+
+    table = sweep_table()
+    front = pareto_front(table, "label/accuracy mean", "regression/rmse mean", True, False)
+    fig = pareto_figure(table, "label/accuracy mean", "regression/rmse mean", front,
+                        labels=["model.sharing", "loss.weighting"])
+    notes = {a.text: a for a in fig.layout.annotations}
+    assert sorted(notes) == sorted(["hard · equal", "hard · uncertainty", "independent · equal",
+                                    "independent · uncertainty"])
+    for text, note in notes.items():  # each label points at its own setting's mean
+        row = table[table["model.sharing"].str.cat(table["loss.weighting"], sep=" · ") == text].iloc[0]
+        assert (note.x, note.y) == (row["label/accuracy mean"], row["regression/rmse mean"])
+    # the two settings at the same spot get their labels on different sides
+    assert (notes["hard · equal"].ax, notes["hard · equal"].ay) != (notes["hard · uncertainty"].ax,
+                                                                    notes["hard · uncertainty"].ay)
+    assert (notes["independent · equal"].ax, notes["independent · equal"].ay) != (
+        notes["independent · uncertainty"].ax, notes["independent · uncertainty"].ay)
+    assert fig.layout.xaxis.title.text == "label · accuracy mean"
+    assert fig.layout.yaxis.title.text == "regression · RMSE mean"
+
+
+def test_parallel_coordinates_have_readable_axis_titles_and_room_for_them() -> None:
+    from mtl.ui.figures import parallel_figure
+
+    fig = parallel_figure(sweep_table(), ["model.sharing", "loss.weighting"], "delta_m mean", title="")
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["sharing", "weighting", "Δm (%) mean"]
+    assert list(dims[0].ticktext) == ["hard", "independent"]
+    assert fig.layout.margin.l >= 80 and fig.layout.margin.r >= 80 and fig.layout.margin.t >= 72
+
+
+HOSTILE = ["<img src=x onerror=window.__pwned=1>", "<iframe srcdoc='<script>parent.__pwned=1</script>'>",
+           "<a href='javascript:alert(1)'>x</a>", "**bold**"]
+
+
+def test_user_strings_reach_plotly_escaped() -> None:
+    """Run, task and class names are text in every figure: no tag survives into the JSON."""
+    metrics = synthetic_metrics()
+    renamed = metrics.assign(task=metrics["task"].map(dict(zip(TASKS, HOSTILE, strict=False))).fillna(metrics["task"]))
+    frame = curve_frame(renamed, "loss", "step")
+    figures = [
+        curves_figure(frame, title=HOSTILE[0]),
+        overlay_figure({HOSTILE[1]: frame}, task=HOSTILE[0], title=HOSTILE[2]),
+        weights_figure(synthetic_weights().assign(task=HOSTILE[0])),
+        confusion_figure([HOSTILE[0], HOSTILE[1]] * 5, [HOSTILE[1], HOSTILE[0]] * 5, HOSTILE[:2]),
+        network_figure(describe_config(ModelConfig(sharing="hard", hidden=[8]), (4,), {HOSTILE[0]: 1})),
+    ]
+    for fig in figures:
+        text = fig.to_json()
+        assert "<img" not in text and "<iframe" not in text and "<a href" not in text and "<script" not in text
+    assert figures[0].layout.title.text == "&lt;img src=x onerror=window.__pwned=1&gt;"
+    assert {t.name.rsplit(" · ", 1)[0] for t in figures[1].data} == {
+        "&lt;iframe srcdoc='&lt;script&gt;parent.__pwned=1&lt;/script&gt;'&gt;"}

@@ -53,6 +53,32 @@ def test_every_page_runs_on_an_empty_store(page: str, tmp_path: Path, monkeypatc
     no_exception(at)
 
 
+def bare_strings(path: Path) -> list[int]:
+    """Lines of string literals standing alone outside functions, after the module docstring:
+    Streamlit's "magic" prints those on the page (developer text on screen)."""
+    import ast
+
+    found = []
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(
+                    statement.value.value, str):
+                found.append(statement.lineno)
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # docstrings of functions are not printed
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                visit([s for s in getattr(statement, field, []) if isinstance(s, ast.stmt)])
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body[1:])
+    return found
+
+
+@pytest.mark.parametrize("page", ["app.py", *(f"app_pages/{p.name}" for p in sorted((ROOT / "app_pages").glob("*.py")))])
+def test_no_page_prints_a_bare_string(page: str) -> None:
+    assert bare_strings(ROOT / page) == []
+
+
 def test_home_lists_runs_and_presets(app: AppTest, trained: tuple[Path, str, str]) -> None:
     at = app.run()
     no_exception(at)
@@ -60,7 +86,11 @@ def test_home_lists_runs_and_presets(app: AppTest, trained: tuple[Path, str, str
         b.label for b in at.button
     }
     table = at.dataframe[0].value
-    assert set(table["id"]) == {trained[1], trained[2]}
+    assert set(table["run id"]) == {trained[1], trained[2]}
+    assert not [c for c in table.columns if "." in c or "_" in c]  # human headers, no raw keys
+    # no developer text: a bare string literal would be printed by Streamlit's "magic"
+    assert not [m.value for m in at.markdown if "<home>" in m.value or "built-in demos" in m.value]
+    assert at.title[0].value == "MTL Lab"
 
 
 def test_live_shows_a_finished_run_from_the_url(app: AppTest, trained: tuple[Path, str, str]) -> None:
@@ -83,10 +113,35 @@ def test_compare_table_has_every_run_with_results(app: AppTest, trained: tuple[P
     at = app.run()
     at.switch_page("app_pages/compare.py").run()
     no_exception(at)
+    assert at.title[0].value == "Compare"
     table = at.dataframe[0].value  # the editable runs table
-    assert set(table["id"]) == {trained[1], trained[2]}
+    shown = [c for c in table.columns if c not in ("select", "run id")]  # the id column is hidden
+    assert shown == ["run", "dataset", "status", "created", "label · accuracy (test)", "regression · R² (test)",
+                     "tags", "notes"]
+    assert set(table["run id"]) == {trained[1], trained[2]}
+    store = RunStore(trained[0])
+    for run_id, value in zip(table["run id"], table["label · accuracy (test)"], strict=True):
+        assert value == pytest.approx(store.get_run(run_id)["summary"]["test"]["label"]["accuracy"])
+    # the settings are one pick away, under readable names
+    at.multiselect(key="cmp.columns").set_value(["sharing", "learning rate", "label · accuracy (best val)"]).run()
+    no_exception(at)
+    table = at.dataframe[0].value
     assert {"hard", "independent"} == set(table["sharing"])
-    assert table["label test accuracy"].notna().all()
+    best = store.extremes("val").query("task == 'label' and metric == 'accuracy'").set_index("run_id")["max"]
+    for run_id, value in zip(table["run id"], table["label · accuracy (best val)"], strict=True):
+        assert value == pytest.approx(best[run_id])
+
+
+def test_compare_shows_the_file_name_of_an_uploaded_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = RunStore(tmp_path / "csv-home")
+    config = {"name": "from-csv", "data": {"dataset": "csv", "path": str(tmp_path / "uploads" / "sales-2024.csv")},
+              "tasks": [{"name": "y", "target": "y", "kind": "binary"}]}
+    store.create_run("from-csv", config)
+    monkeypatch.setenv("MTL_HOME", str(tmp_path / "csv-home"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/compare.py").run()
+    no_exception(at)
+    assert list(at.dataframe[0].value["dataset"]) == ["sales-2024.csv"]
 
 
 def test_evaluate_shows_test_metrics(app: AppTest, trained: tuple[Path, str, str]) -> None:
@@ -95,10 +150,28 @@ def test_evaluate_shows_test_metrics(app: AppTest, trained: tuple[Path, str, str
     at.query_params["run"] = trained[2]
     at.run()
     no_exception(at)
-    metrics = at.dataframe[0].value
-    assert {"label", "regression"} == set(metrics.index)
-    summary = RunStore(trained[0]).get_run(trained[2])["summary"]
-    assert metrics.loc["label", "accuracy"] == pytest.approx(summary["test"]["label"]["accuracy"])
+    classification, regression = at.dataframe[0].value, at.dataframe[1].value  # one table per kind
+    assert list(classification.index) == ["label"] and list(regression.index) == ["regression"]
+    summary = RunStore(trained[0]).get_run(trained[2])["summary"]["test"]
+    assert classification.loc["label", "accuracy"] == pytest.approx(summary["label"]["accuracy"])
+    assert regression.loc["regression", "R²"] == pytest.approx(summary["regression"]["r2"])
+    assert "MSE" not in classification and "accuracy" not in regression  # no column that cannot apply
+    assert all(d.proto.placeholder == "—" for d in at.dataframe)  # a missing value reads "—", never "None"
+    assert "weights_only" not in " ".join(b.label for b in at.get("download_button"))
+
+
+def test_evaluate_delta_m_has_no_none_cells_and_a_typeset_formula(app: AppTest, trained: tuple[Path, str, str]) -> None:
+    at = app.run()
+    at.switch_page("app_pages/evaluate.py")
+    at.query_params["run"] = trained[1]  # the hard-sharing run; the independent one is its baseline
+    at.run()
+    no_exception(at)
+    assert [m.label for m in at.metric] == ["Δm against the single-task baseline"]
+    changes = at.dataframe[2].value
+    assert list(changes["task"]) == ["label", "regression"]
+    assert "None" not in changes.astype(str).to_numpy() and at.dataframe[2].proto.placeholder == "—"
+    assert at.latex and "\\frac" in at.latex[0].value
+    assert not [c.value for c in at.caption if "Σ" in c.value]  # no raw one-line formula
 
 
 def test_experiment_validation_messages(app: AppTest) -> None:
@@ -172,7 +245,8 @@ def test_presenter_links_hide_the_setup_controls(app: AppTest, trained: tuple[Pa
     at.run()
     no_exception(at)
     assert not at.multiselect and not at.text_input  # no filters
-    assert set(at.dataframe[0].value["id"]) == {trained[1], trained[2]}
+    assert at.title[0].value == "Compare runs"
+    assert set(at.dataframe[0].value["run"]) == {"toy-hard", "toy-independent"}
     assert "Curves of the selected runs" in [s.value for s in at.subheader]
 
 
@@ -198,7 +272,13 @@ def test_sweep_page_shows_the_aggregate_and_pareto_plot(tmp_path: Path, monkeypa
     subheaders = [s.value for s in at.subheader]
     assert "Mean ± std over seeds, per setting" in subheaders and "Pareto plot" in subheaders
     table = at.dataframe[0].value
-    assert set(table["model.sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()
+    assert set(table["sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()
+    assert not [c for c in table.columns if "." in c or "_" in c]  # human headers: no model.sharing, delta_m
+    assert at.title[0].value == "Sweeps"
+    at.query_params["present"] = "1"
+    at.run()
+    no_exception(at)
+    assert at.title[0].value == "Sweeps" and at.subheader[0].value == "s"
 
 
 def test_experiment_explains_strategy_limits_and_diagnostics_cost(app: AppTest) -> None:
@@ -212,3 +292,31 @@ def test_experiment_explains_strategy_limits_and_diagnostics_cost(app: AppTest) 
     at.checkbox(key="exp.ui.diagnostics").check().run()
     no_exception(at)
     assert any("Estimated cost" in c.value for c in at.caption)
+
+
+def test_a_sweep_starts_from_the_current_experiment_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtl.ui.form import to_widgets
+
+    monkeypatch.setenv("MTL_HOME", str(tmp_path / "setup"))
+    monkeypatch.setenv("MTL_WARM_WORKER", "0")  # and no worker: nothing trains in this test
+    monkeypatch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/sweep.py")
+    for key, value in to_widgets(presets.load("penguins").with_overrides({"train.lr": 0.0123})).items():
+        at.session_state[key] = value  # what the Experiment form holds
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="sw.base").value == "current"  # offered first when there is a setup
+    at.text_input(key="sw.seeds").set_value("0")
+    at.multiselect(key="sw.sharing").set_value(["hard"])
+    at.multiselect(key="sw.weighting").set_value(["equal"])
+    at.button(key="sw.start").click().run()
+    no_exception(at)
+    configs = RunStore(tmp_path / "setup").list_runs(with_config=True)["config"].tolist()
+    assert configs and all(c["data"]["dataset"] == "penguins" and c["train"]["lr"] == 0.0123 for c in configs)
+    assert {t["name"] for t in configs[0]["tasks"]} == {"species", "sex", "body_mass"}
+    # the presenter view of the sweep has no setup controls
+    at.query_params["present"] = "1"
+    at.run()
+    no_exception(at)
+    assert not at.selectbox and not at.button

@@ -1,4 +1,4 @@
-"""Any CSV file on disk (``data.path``): you name the target columns; the rest are candidate features.
+"""Any CSV file on disk (upload it or give its path): you name the target columns; the rest are candidate features.
 
 Reference: pandas.read_csv; preparation with scikit-learn (imputation, scaling, one-hot encoding).
 """
