@@ -179,6 +179,8 @@ FORM_KEY = "exp.form"
 """Session key of the canonical form values. Streamlit forgets a widget's value when a
 page without that widget runs, so the page copies its values here after each run and
 restores missing widget keys from here before drawing (:func:`remember`, :func:`restore`)."""
+SENTINEL = "exp.btn.reset"
+"""Key of the Reset button, drawn on every run of the page (see :func:`restore`)."""
 TRANSIENT = ("exp.form", "exp.btn.", "exp.up.", "exp.start", "exp.download", "exp.diagram",
              "exp.ui.targets.", "exp.ui.features.")
 """Keys never copied: buttons and uploaders (their state cannot be set), charts, and
@@ -196,9 +198,17 @@ def remember(state: MutableMapping[str, Any]) -> None:
 
 
 def restore(state: MutableMapping[str, Any]) -> None:
-    """Put back the form values Streamlit dropped while another page ran."""
+    """Put the remembered form values back when the page is entered from another page.
+
+    Streamlit drops a widget's value while another page runs, and then shows the value
+    last *set through session state* (a preset's), not the user's. Entering is told by
+    :data:`SENTINEL`, the key of a button the page draws on every run: it is in the
+    state only when the previous run was this page's. On a rerun of the page itself only
+    missing keys are filled (the widgets hold the newest values).
+    """
+    entering = SENTINEL not in state
     for key, value in dict(state.get(FORM_KEY, {})).items():
-        if key not in state:
+        if entering or key not in state:
             state[key] = value
 
 
