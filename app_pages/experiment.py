@@ -204,7 +204,8 @@ if dataset_name == "csv":
     st.file_uploader("Upload a CSV file (header row, one row per example)", type=["csv"], key="exp.up.csv",
                      on_change=on_csv)
     if data_path:
-        st.caption(f"Data file: **{plain(form.dataset_label({'dataset': 'csv', 'path': data_path}))}**")
+        again = "" if state.get("exp.up.csv") else " (uploaded earlier in this session; upload another file to replace it)"
+        st.caption(f"Data file: **{plain(form.dataset_label({'dataset': 'csv', 'path': data_path}))}**{again}")
 option_inputs(dataset.options, "exp.data.options")
 problems_for("data")
 
@@ -272,7 +273,7 @@ if frame is not None and dataset.image_shape is None:
     dropped = roles.dropped[roles.dropped["reason"] != "target"]
     if not dropped.empty:
         left_out = ", ".join(f"{c} ({r})" for c, r in zip(dropped["column"], dropped["reason"], strict=True))
-        st.warning(f"Left out as features: {plain(left_out)}.", icon="ℹ️")
+        st.warning(f"Left out as features: {plain(left_out)}.", icon=":material/info:")
     st.caption("Columns that are not features, and why")
     st.dataframe(roles.dropped, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(roles.dropped)))
 
@@ -411,7 +412,7 @@ estimate_key = digest(config_dict)
 if final is not None and frame is not None and rough_steps(final, len(frame)) > MANY_STEPS:
     st.warning(f"This run trains about {rough_steps(final, len(frame)):,} steps ({final.train.epochs} epochs on "
                f"{len(frame):,} rows, batch size {final.train.batch_size}): it may take long. "
-               "Estimate the duration before you start.", icon="⏱️")
+               "Estimate the duration before you start.", icon=":material/timer:")
 timing, timing_result = st.columns([1, 3])
 if timing.button("Estimate duration", key="exp.btn.estimate", disabled=final is None or isinstance(prepared, str),
                  help="Trains about 20 steps on the real data in a separate process and extrapolates"):
@@ -426,7 +427,7 @@ if measured.get("key") == estimate_key:
         timing_result.error(f"No estimate: {shown(measured['error'])}")
     else:
         result = Estimate(**measured["result"])
-        timing_result.info(f"Estimated duration: {describe(result)}.", icon="⏱️")
+        timing_result.info(f"Estimated duration: {describe(result)}.", icon=":material/timer:")
         if result.seconds > LONG_RUN_S:
             timing_result.warning(f"This run would take {format_duration(result.seconds)}. Fewer epochs, a larger "
                                   "batch, early stopping or fewer rows (data option max_rows) make it shorter.")

@@ -21,7 +21,7 @@ from mtl.config import ExperimentConfig
 TIMEOUT_S = 300.0
 LONG_RUN_S = 10 * 60
 """A run estimated longer than this gets a warning before launch."""
-MANY_STEPS = 20_000
+MANY_STEPS = 10_000
 """Training steps (epochs × steps per epoch) above which the page suggests an estimate."""
 
 

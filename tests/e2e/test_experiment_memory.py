@@ -40,14 +40,13 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def choose(page, label: str, option: str, exact: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """Pick ``option`` in the selectbox or multiselect labelled ``label``."""
+    """Pick ``option`` in the selectbox or multiselect labelled ``label``: type to filter
+    (typing always opens the list; a click on an already focused box may close it)."""
     widget = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
         has=page.get_by_text(label, exact=True))
     idle(page)
     widget.locator("input").first.click()
-    if not page.locator('[role="listbox"]').count():
-        page.keyboard.press("ArrowDown")  # a click on an already focused box does not open it
-    page.locator('[role="listbox"]').first.wait_for(timeout=WAIT_MS)
+    page.keyboard.type(option.split(" ")[0])
     page.get_by_role("option", name=option, exact=exact).first.click()
     page.keyboard.press("Escape")
 
@@ -82,7 +81,7 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
         name.fill("trial-mmoe")
         name.press("Enter")
         idle(page)
-        shot(page, "experiment-before")
+        shot(page, "experiment-memory-before")
 
         page.locator('[data-testid="stSidebarNav"] a', has_text="Compare").click()
         page.wait_for_url("**/compare", timeout=WAIT_MS)
@@ -102,11 +101,11 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
         assert [tags.nth(i).get_attribute("aria-label") for i in range(tags.count())] == ["y", "score"]
         page.get_by_text("field_trial.csv").first.wait_for(timeout=WAIT_MS)  # the uploaded file is still used
         assert page.get_by_label("Experts").input_value() == "4"  # the MMoE setting is drawn
-        shot(page, "experiment")
+        shot(page, "experiment-memory-after")
         page.goto(f"{url}/experiment?present=1")
         page.get_by_text("5 · Training").wait_for(timeout=WAIT_MS)
         idle(page)
-        shot(page, "experiment-present")
+        shot(page, "experiment-memory-present")
         page.close()
 
 
