@@ -40,6 +40,12 @@ def init(key: str, value: Any) -> None:
         state[key] = value
 
 
+def keep() -> None:
+    """Widget callback: remember the form now. A change committed by a click on another
+    page (a text field loses focus) is processed by that page's run, not this one's."""
+    form.remember(state)
+
+
 def shown(message: object) -> str:
     """An error message for markdown: the upload's server path hidden, markup escaped."""
     return plain(form.without_path(str(message), state.get("exp.data.path")))
@@ -97,15 +103,18 @@ def on_csv() -> None:
     state.update({"exp.data.path": path, "exp.tasks": [], "exp.data.features": None, "exp.problems": []})
     if state.get("exp.ui.name_auto", True):
         state["exp.name"] = form.default_run_name(uploaded.name)
+    keep()
 
 
 def on_name() -> None:
     state["exp.ui.name_auto"] = False
+    keep()
 
 
 def on_weighting_change() -> None:
     """Another strategy: its own options, with the paper's defaults."""
     form.forget(state, ("exp.loss.options.",))
+    keep()
 
 
 def on_dataset_change() -> None:
@@ -116,6 +125,7 @@ def on_dataset_change() -> None:
     state.update({"exp.data.path": None, "exp.data.features": None})
     if state.get("exp.ui.name_auto", True):
         state["exp.name"] = name
+    keep()
 
 
 def problems_for(prefix: str) -> None:
@@ -140,13 +150,13 @@ def option_inputs(model: Any, prefix: str) -> None:
         init(key, info.default)
         label = f"{field}: {info.description}"
         if isinstance(info.default, bool):
-            st.checkbox(label, key=key)
+            st.checkbox(label, key=key, on_change=keep)
         elif isinstance(info.default, float):
-            st.number_input(label, key=key, format="%.4g")
+            st.number_input(label, key=key, on_change=keep, format="%.4g")
         elif isinstance(info.default, int):
-            st.number_input(label, key=key, step=1)
+            st.number_input(label, key=key, on_change=keep, step=1)
         elif isinstance(info.default, str):
-            st.text_input(label, key=key)
+            st.text_input(label, key=key, on_change=keep)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -173,11 +183,12 @@ def digest(*parts: object) -> str:
 form.restore(state)
 if "exp.name" not in state:
     load_into_form(presets.load(START_PRESET))
+form.remember(state)  # now too: a click on another page may stop this run before its end
 
 st.title("Experiment")
 top = st.columns([2, 2, 3])
 with top[0]:
-    st.selectbox("Start from a preset", ["—", *presets.names()], key="exp.ui.preset")
+    st.selectbox("Start from a preset", ["—", *presets.names()], key="exp.ui.preset", on_change=keep)
     buttons = st.columns(2)
     buttons[0].button("Load preset", key="exp.btn.load_preset", on_click=on_load_preset,
                       disabled=state["exp.ui.preset"] == "—")
@@ -247,9 +258,9 @@ for i, task in enumerate(tasks):
     cols[0].markdown(f"<span style='color:{html.escape(colors[task['name']])};font-size:1.2em'>■</span>",
                      unsafe_allow_html=True)
     cols[1].markdown(f"**{plain(task['name'])}**")
-    cols[2].selectbox("kind", KINDS, key=f"{prefix}.kind", label_visibility="collapsed")
-    cols[3].slider("loss weight", 0.0, 5.0, step=0.1, key=f"{prefix}.weight")
-    cols[4].number_input("start epoch", min_value=0, step=1, key=f"{prefix}.start_epoch")
+    cols[2].selectbox("kind", KINDS, key=f"{prefix}.kind", on_change=keep, label_visibility="collapsed")
+    cols[3].slider("loss weight", 0.0, 5.0, step=0.1, key=f"{prefix}.weight", on_change=keep)
+    cols[4].number_input("start epoch", min_value=0, step=1, key=f"{prefix}.start_epoch", on_change=keep)
     tasks[i] = dict(task, kind=state[f"{prefix}.kind"], weight=state[f"{prefix}.weight"],
                     start_epoch=int(state[f"{prefix}.start_epoch"]))
 state["exp.tasks"] = tasks
@@ -283,18 +294,18 @@ st.header("3 · Architecture")
 arch = {e.name: e for e in ARCHITECTURES.entries()}
 left, right = st.columns([2, 3])
 with left:
-    st.selectbox("Sharing", list(arch), key="exp.model.sharing",
+    st.selectbox("Sharing", list(arch), key="exp.model.sharing", on_change=keep,
                  format_func=lambda n: f"{n} — {arch[n].description}")
     st.caption(f"Reference: {arch[state['exp.model.sharing']].reference}")
-    st.selectbox("Encoder", ["auto", "mlp", "cnn"], key="exp.model.encoder",
+    st.selectbox("Encoder", ["auto", "mlp", "cnn"], key="exp.model.encoder", on_change=keep,
                  help="auto = a small CNN for image datasets, an MLP otherwise")
     init("exp.ui.hidden", ", ".join(map(str, state["exp.model.hidden"])))
-    state["exp.model.hidden"] = ints(st.text_input("Hidden layer widths", key="exp.ui.hidden"), "model.hidden")
+    state["exp.model.hidden"] = ints(st.text_input("Hidden layer widths", key="exp.ui.hidden", on_change=keep), "model.hidden")
     if dataset.image_shape is not None:
         init("exp.ui.channels", ", ".join(map(str, state["exp.model.channels"])))
-        state["exp.model.channels"] = ints(st.text_input("CNN channels", key="exp.ui.channels"), "model.channels")
+        state["exp.model.channels"] = ints(st.text_input("CNN channels", key="exp.ui.channels", on_change=keep), "model.channels")
     init("exp.ui.head_hidden", ", ".join(map(str, state["exp.model.head_hidden"])))
-    state["exp.model.head_hidden"] = ints(st.text_input("Task head hidden widths (optional)", key="exp.ui.head_hidden"),
+    state["exp.model.head_hidden"] = ints(st.text_input("Task head hidden widths (optional)", key="exp.ui.head_hidden", on_change=keep),
                                           "model.head_hidden")
     sharing = state["exp.model.sharing"]
     if sharing == "hard":
@@ -304,7 +315,7 @@ with left:
         except (ValueError, TypeError):
             layers = 0  # the widths are invalid: the error shows with the diagram
         init("exp.ui.branch_all", state["exp.model.branch_depth"] is None)
-        if st.checkbox("Heads on the last shared layer", key="exp.ui.branch_all") or layers < 1:
+        if st.checkbox("Heads on the last shared layer", key="exp.ui.branch_all", on_change=keep) or layers < 1:
             state["exp.model.branch_depth"] = None
         else:
             # Hard sharing shares at least one layer: branch depth 0 would share nothing
@@ -312,17 +323,17 @@ with left:
             wanted = state.get("exp.ui.branch_depth", state["exp.model.branch_depth"] or max(1, layers - 1))
             state["exp.ui.branch_depth"] = min(max(1, int(wanted)), layers)
             depth = st.number_input("Branch depth (shared encoder layers before the heads branch)", min_value=1,
-                                    max_value=layers, step=1, key="exp.ui.branch_depth")
+                                    max_value=layers, step=1, key="exp.ui.branch_depth", on_change=keep)
             state["exp.model.branch_depth"] = int(depth)
             st.caption(f"{depth} of {layers} encoder layers shared; each task has its own copy of the other "
                        f"{layers - depth}. To share nothing, choose Sharing 'independent'.")
     if sharing == "soft":
-        st.number_input("Soft-sharing strength λ", min_value=0.0, format="%.4g", key="exp.model.soft_lambda")
+        st.number_input("Soft-sharing strength λ", min_value=0.0, format="%.4g", key="exp.model.soft_lambda", on_change=keep)
     if sharing == "mmoe":
-        st.number_input("Experts", min_value=1, max_value=64, step=1, key="exp.model.experts")
-    st.selectbox("Activation", ["relu", "gelu", "tanh", "leaky_relu", "elu"], key="exp.model.activation")
-    st.slider("Dropout", 0.0, 0.9, step=0.05, key="exp.model.dropout")
-    st.checkbox("Batch normalisation", key="exp.model.batch_norm")
+        st.number_input("Experts", min_value=1, max_value=64, step=1, key="exp.model.experts", on_change=keep)
+    st.selectbox("Activation", ["relu", "gelu", "tanh", "leaky_relu", "elu"], key="exp.model.activation", on_change=keep)
+    st.slider("Dropout", 0.0, 0.9, step=0.05, key="exp.model.dropout", on_change=keep)
+    st.checkbox("Batch normalisation", key="exp.model.batch_norm", on_change=keep)
 problems_for("model")
 prepared: tuple[tuple[int, ...], dict[str, int]] | str | None = None
 with right:
@@ -364,34 +375,34 @@ problems_for("loss")
 # ---- 5. Training --------------------------------------------------------------------
 st.header("5 · Training")
 c1, c2, c3, c4 = st.columns(4)
-c1.selectbox("Optimizer", ["adam", "adamw", "sgd"], key="exp.train.optimizer")
-c1.number_input("Learning rate", min_value=1e-6, max_value=10.0, format="%.4g", key="exp.train.lr")
-c2.selectbox("LR schedule", ["constant", "step", "cosine", "plateau"], key="exp.train.schedule")
-c2.number_input("Warm-up epochs", min_value=0, step=1, key="exp.train.warmup_epochs")
-c3.number_input("Epochs", min_value=1, step=1, key="exp.train.epochs")
-c3.number_input("Batch size", min_value=1, step=1, key="exp.train.batch_size")
-c4.number_input("L2 (weight decay)", min_value=0.0, format="%.4g", key="exp.train.weight_decay")
-c4.number_input("L1", min_value=0.0, format="%.4g", key="exp.train.l1")
+c1.selectbox("Optimizer", ["adam", "adamw", "sgd"], key="exp.train.optimizer", on_change=keep)
+c1.number_input("Learning rate", min_value=1e-6, max_value=10.0, format="%.4g", key="exp.train.lr", on_change=keep)
+c2.selectbox("LR schedule", ["constant", "step", "cosine", "plateau"], key="exp.train.schedule", on_change=keep)
+c2.number_input("Warm-up epochs", min_value=0, step=1, key="exp.train.warmup_epochs", on_change=keep)
+c3.number_input("Epochs", min_value=1, step=1, key="exp.train.epochs", on_change=keep)
+c3.number_input("Batch size", min_value=1, step=1, key="exp.train.batch_size", on_change=keep)
+c4.number_input("L2 (weight decay)", min_value=0.0, format="%.4g", key="exp.train.weight_decay", on_change=keep)
+c4.number_input("L1", min_value=0.0, format="%.4g", key="exp.train.l1", on_change=keep)
 c5, c6, c7 = st.columns(3)
 init("exp.ui.early", state["exp.train.early_stopping"] is not None)
-if c5.checkbox("Early stopping on validation loss", key="exp.ui.early"):
+if c5.checkbox("Early stopping on validation loss", key="exp.ui.early", on_change=keep):
     init("exp.ui.patience", int(state["exp.train.early_stopping"] or 10))
     state["exp.train.early_stopping"] = int(c5.number_input("Patience (epochs)", min_value=1, step=1,
-                                                              key="exp.ui.patience"))
+                                                              key="exp.ui.patience", on_change=keep))
 else:
     state["exp.train.early_stopping"] = None
-c6.number_input("Seed", min_value=0, step=1, key="exp.train.seed")
+c6.number_input("Seed", min_value=0, step=1, key="exp.train.seed", on_change=keep)
 c7.caption("Dropout is set in step 3.")
 init("exp.ui.diagnostics", state.get("exp.train.diagnostics_every") is not None)
-if st.checkbox("Record task-conflict diagnostics (gradient norms and cosines between tasks)", key="exp.ui.diagnostics",
+if st.checkbox("Record task-conflict diagnostics (gradient norms and cosines between tasks)", key="exp.ui.diagnostics", on_change=keep,
                help="Cost: every N steps, one extra backward pass per task on the shared layers "
                     "(T tasks, every N steps: about T/N extra backward passes per step on average)."):
     d1, d2 = st.columns(2)
     init("exp.ui.diagnostics_every", int(state.get("exp.train.diagnostics_every") or 10))
     state["exp.train.diagnostics_every"] = int(d1.number_input("Every N steps", min_value=1, step=1,
-                                                                key="exp.ui.diagnostics_every"))
+                                                                key="exp.ui.diagnostics_every", on_change=keep))
     d2.checkbox("Also the inter-task affinity (Fifty et al. 2021): a look-ahead step per task, "
-                "about one more forward pass per task and pair", key="exp.train.affinity")
+                "about one more forward pass per task and pair", key="exp.train.affinity", on_change=keep)
     cost = strategy_options.diagnostics_cost(max(1, len(tasks)), state["exp.train.diagnostics_every"],
                                              bool(state.get("exp.train.affinity")), state["exp.loss.weighting"])
     st.caption(f"Estimated cost: training about {cost:.0%} slower "
@@ -434,6 +445,10 @@ if measured.get("key") == estimate_key:
 elif measured:
     timing_result.caption("The settings changed since the last estimate.")
 
+if final is not None:
+    st.caption(f"Ready to start **{plain(final.name)}**: {len(final.tasks)} task{'s' if len(final.tasks) != 1 else ''} "
+               f"on {plain(form.dataset_label(final.data.model_dump()))}, {plain(final.model.sharing)} sharing, "
+               f"{plain(final.loss.weighting)} weighting, {final.train.epochs} epochs.")
 for problem in state.get("exp.problems", []):
     if problem.field is None:
         st.error(shown(problem.message), icon="⚠️")

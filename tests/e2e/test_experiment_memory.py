@@ -8,6 +8,7 @@ to a folder, the page is saved there (1280×800 and presenter view).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def choose(page, label: str, option: str, exact: bool = False) -> None:  # type:
     page.keyboard.press("Escape")
 
 
+def task_row(page, name: str):  # type: ignore[no-untyped-def]
+    """The bold task name the server draws for each task."""
+    return page.locator('[data-testid="stMarkdownContainer"] strong').filter(
+        has_text=re.compile(f"^{re.escape(name)}$"))
+
+
 def idle(page) -> None:  # type: ignore[no-untyped-def]
     """Wait until the script run triggered by the last interaction has finished."""
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
@@ -73,14 +80,14 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
                                "=== 'field trial'", timeout=WAIT_MS)  # the upload named the run
         idle(page)
         choose(page, "Target columns that become tasks", "y", exact=True)
-        idle(page)
+        task_row(page, "y").wait_for(timeout=WAIT_MS)  # the server made it a task
         choose(page, "Target columns that become tasks", "score", exact=True)
-        idle(page)
+        task_row(page, "score").wait_for(timeout=WAIT_MS)
         choose(page, "Sharing", "mmoe — ")
-        idle(page)
+        page.get_by_label("Experts").wait_for(timeout=WAIT_MS)
         name.fill("trial-mmoe")
         name.press("Enter")
-        idle(page)
+        page.get_by_text("Ready to start trial-mmoe: 2 tasks on field_trial.csv, mmoe sharing").wait_for(timeout=WAIT_MS)
         shot(page, "experiment-memory-before")
 
         page.locator('[data-testid="stSidebarNav"] a', has_text="Compare").click()
@@ -93,6 +100,7 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
         idle(page)
 
         assert page.get_by_label("Run name").input_value() == "trial-mmoe"
+        page.get_by_text("Ready to start trial-mmoe: 2 tasks on field_trial.csv, mmoe sharing").wait_for(timeout=WAIT_MS)
         assert "csv — " in selected(page, "Dataset")
         assert "mmoe — " in selected(page, "Sharing")
         targets = page.locator('[data-testid="stMultiSelect"]').filter(
