@@ -235,3 +235,12 @@ def test_a_long_run_is_flagged_before_any_estimate(at: AppTest) -> None:
     at.number_input(key="exp.train.epochs").set_value(4000).run()  # 240 training rows / 32 → 8 steps an epoch
     no_exception(at)
     assert any("trains about 32,000 steps" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_a_bad_upload_is_named_by_its_file_not_its_server_path(at: AppTest, home: Path) -> None:
+    upload(at, "one column.csv", b"only\n1\n2\n3\n")
+    errors = [e.value for e in at.error]
+    assert any("single column" in e and plain("one_column.csv") in e for e in errors), errors
+    server = (str(home), plain(str(home)), "uploads/", plain("uploads/"))
+    assert not [t for t in markdown_texts(at) if any(part in t for part in server)]
+    assert not [t for t in markdown_texts(at) if "np." in t or "numpy" in t]
