@@ -27,6 +27,9 @@ TIMED_STEPS = 20
 """Steps whose duration is measured (after :data:`WARMUP_STEPS`)."""
 WARMUP_STEPS = 3
 """First steps left out of the timing (allocations, lazy initialisation)."""
+MIN_TIMED_S = 1.0
+"""Fast steps are timed for at least this long (up to 10 × :data:`TIMED_STEPS` steps), so
+that a stall on a busy machine does not decide the estimate."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Estimate:
 
     seconds: float  # the whole run: preparation + every epoch
     prepare_seconds: float  # loading and preprocessing the data, building the model
-    step_seconds: float  # median duration of one training step
+    step_seconds: float  # mean duration of one training step
     epoch_overhead_seconds: float  # metrics + validation after each epoch
     steps_per_epoch: int
     epochs: int
@@ -61,7 +64,7 @@ def estimate(config: ExperimentConfig, steps: int = TIMED_STEPS, warmup: int = W
     start = time.perf_counter()
     timed = config.with_overrides({"train.log_every": 1})
     data = prepare(timed)
-    clock = _Clock(steps + warmup)
+    clock = _Clock(steps + warmup, max_steps=10 * steps + warmup)
     trainer = Trainer(timed, data, callbacks=[clock])
     prepare_seconds = time.perf_counter() - start
     steps_per_epoch = math.ceil(len(data.train) / config.train.batch_size)
@@ -74,14 +77,14 @@ def estimate(config: ExperimentConfig, steps: int = TIMED_STEPS, warmup: int = W
         )
     overhead = clock.epoch_overheads()
     if overhead:
-        epoch_overhead = statistics.median(overhead)
+        epoch_overhead = statistics.fmean(overhead)
     else:  # no epoch ended within the timed steps: one evaluation pass stands in for it
         t0 = time.perf_counter()
         for split in ("train", "val"):
             if len(data.split(split)):
                 trainer.evaluate(split)
         epoch_overhead = time.perf_counter() - t0
-    step_seconds = statistics.median(durations)
+    step_seconds = statistics.fmean(durations)  # the mean: stalls (GC, a busy machine) count too
     epochs = config.train.epochs
     total = prepare_seconds + epochs * (steps_per_epoch * step_seconds + epoch_overhead)
     return Estimate(
@@ -99,20 +102,24 @@ def estimate(config: ExperimentConfig, steps: int = TIMED_STEPS, warmup: int = W
 
 class _Clock(Callback):
     """A training callback that notes when each step and each epoch ends, and stops the
-    trainer after ``limit`` steps (``train.log_every`` is 1, so every step reports)."""
+    trainer after ``limit`` steps once :data:`MIN_TIMED_S` have passed (or after
+    ``max_steps``); ``train.log_every`` is 1, so every step reports."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_steps: int) -> None:
         self.limit = limit
-        self.events: list[tuple[str, float]] = []  # ("step" | "epoch", perf_counter)
+        self.max_steps = max_steps
+        self.events: list[tuple[str, float]] = []  # ("start" | "step" | "epoch", perf_counter)
         self.steps = 0
 
     def on_run_start(self, trainer: Any, event: Any) -> None:
         self.events.append(("start", time.perf_counter()))
 
     def on_step(self, trainer: Any, event: Any) -> None:
-        self.events.append(("step", time.perf_counter()))
+        now = time.perf_counter()
+        self.events.append(("step", now))
         self.steps += 1
-        if self.steps >= self.limit + 1:
+        long_enough = now - self.events[0][1] >= MIN_TIMED_S
+        if (self.steps > self.limit and long_enough) or self.steps > self.max_steps:
             trainer.request_stop("timing done")
 
     def on_epoch_end(self, trainer: Any, event: Any) -> None:
