@@ -144,18 +144,22 @@ def ints(text: str, key: str) -> list[int] | str:
 
 
 def option_inputs(model: Any, prefix: str) -> None:
-    """One input per field of a pydantic options model, keyed ``<prefix>.<field>``."""
+    """One input per scalar field of a pydantic options model, keyed ``<prefix>.<field>``
+    (list fields have no input: a loaded config's value is kept as it is)."""
     for field, info in model.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        if not isinstance(default, bool | float | int | str):
+            continue
         key = f"{prefix}.{field}"
-        init(key, info.default)
+        init(key, default)
         label = f"{field}: {info.description}"
-        if isinstance(info.default, bool):
+        if isinstance(default, bool):
             st.checkbox(label, key=key, on_change=keep)
-        elif isinstance(info.default, float):
+        elif isinstance(default, float):
             st.number_input(label, key=key, on_change=keep, format="%.4g")
-        elif isinstance(info.default, int):
+        elif isinstance(default, int):
             st.number_input(label, key=key, on_change=keep, step=1)
-        elif isinstance(info.default, str):
+        else:
             st.text_input(label, key=key, on_change=keep)
 
 

@@ -244,3 +244,13 @@ def test_a_bad_upload_is_named_by_its_file_not_its_server_path(at: AppTest, home
     server = (str(home), plain(str(home)), "uploads/", plain("uploads/"))
     assert not [t for t in markdown_texts(at) if any(part in t for part in server)]
     assert not [t for t in markdown_texts(at) if "np." in t or "numpy" in t]
+
+
+@pytest.mark.parametrize("preset", ["digits", "wine", "synthetic-related", "seed-example"])
+def test_every_preset_loads_into_the_form(at: AppTest, preset: str) -> None:
+    at.selectbox(key="exp.ui.preset").set_value(preset).run()
+    at.button(key="exp.btn.load_preset").click().run()
+    no_exception(at)
+    assert at.text_input(key="exp.name").value == preset
+    assert not at.error, [e.value for e in at.error]
+    assert any(c.value.startswith(f"Ready to start **{plain(preset)}**") for c in at.caption)
