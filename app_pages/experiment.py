@@ -181,6 +181,7 @@ def roles_of(source: str, targets: tuple[str, ...], dataset_name: str, _frame: A
 
 
 def digest(*parts: object) -> str:
+    """A short stable key for widget keys and caches."""
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
 
 

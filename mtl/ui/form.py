@@ -5,6 +5,11 @@ with ``exp.``; :func:`to_widgets` fills it from a config (a preset or an uploade
 and :func:`to_config` builds the config dict back. :func:`check` validates a config the
 way Start does: the config itself, then the data (a one-class target, a missing
 column…) with the same preparation the worker will run, without training anything.
+
+Also: uploads saved under the user's base name (:func:`save_upload`, shown with
+:func:`dataset_label`), the form remembered across pages (:func:`remember`,
+:func:`restore`), and which columns become features and why the others do not
+(:func:`column_roles`).
 """
 
 from __future__ import annotations
@@ -177,8 +182,8 @@ def model_inputs(config: ExperimentConfig, frame: pd.DataFrame | None = None) ->
 
 FORM_KEY = "exp.form"
 """Session key of the canonical form values. Streamlit forgets a widget's value when a
-page without that widget runs, so the page copies its values here after each run and
-restores missing widget keys from here before drawing (:func:`remember`, :func:`restore`)."""
+page without that widget runs, so the page copies its values here on every change and
+run, and restores the widget keys from here when it is entered (:func:`restore`)."""
 SENTINEL = "exp.btn.reset"
 """Key of the Reset button, drawn on every run of the page (see :func:`restore`)."""
 TRANSIENT = ("exp.form", "exp.btn.", "exp.up.", "exp.start", "exp.download", "exp.diagram",
