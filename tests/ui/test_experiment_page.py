@@ -7,13 +7,15 @@ preparation, and the duration estimate in a real child process.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, cli_env
 from mtl.ui.text import plain
 
 APP = str(ROOT / "app.py")
@@ -254,3 +256,21 @@ def test_every_preset_loads_into_the_form(at: AppTest, preset: str) -> None:
     assert at.text_input(key="exp.name").value == preset
     assert not at.error, [e.value for e in at.error]
     assert any(c.value.startswith(f"Ready to start **{plain(preset)}**") for c in at.caption)
+
+
+def test_the_page_never_imports_torch_even_to_estimate(home: Path) -> None:
+    code = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}).run()\n"
+        "at.switch_page('app_pages/experiment.py').run()\n"
+        "at.number_input(key='exp.train.epochs').set_value(3).run()\n"
+        "at.button(key='exp.btn.estimate').click().run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert any(i.value.startswith('Estimated duration') for i in at.info), [i.value for i in at.info]\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env=cli_env(home))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
