@@ -431,7 +431,8 @@ if final is not None and frame is not None and rough_steps(final, len(frame)) > 
                "Estimate the duration before you start.", icon=":material/timer:")
 timing, timing_result = st.columns([1, 3])
 if timing.button("Estimate duration", key="exp.btn.estimate", disabled=final is None or isinstance(prepared, str),
-                 help="Trains about 20 steps on the real data in a separate process and extrapolates"):
+                 help="Times real training steps (at least 20, and at least 1 s of them) on the real data "
+                      "in a separate process, then extrapolates to every epoch"):
     with st.spinner("Timing a few training steps…"):
         try:
             state["exp.estimate"] = {"key": estimate_key, "result": run_estimate(final)}  # type: ignore[arg-type]
