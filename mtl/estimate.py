@@ -1,7 +1,8 @@
 """How long a run will take, measured before launch: time a few real training steps.
 
 :func:`estimate` prepares the config's data exactly as the worker will, trains the real
-model for about twenty steps (after a few warm-up steps), and extrapolates::
+model for at least twenty steps and one second (after a few warm-up steps), and
+extrapolates with the mean step time::
 
     seconds ≈ preparation + epochs × (steps per epoch × seconds per step + epoch overhead)
 
