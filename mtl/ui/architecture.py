@@ -22,7 +22,7 @@ from typing import Any
 from mtl.config import ModelConfig
 from mtl.models import ARCHITECTURES
 
-__all__ = ["DESCRIBERS", "describe_config"]
+__all__ = ["DESCRIBERS", "describe_config", "encoder_depth"]
 
 _ACTIVATION_NAMES = {
     "relu": "ReLU",
@@ -107,6 +107,12 @@ def _encoder_blocks(cfg: ModelConfig, input_shape: tuple[int, ...]) -> list[_Blo
         blocks.append(_mlp_block(shape, width, cfg))
         shape = blocks[-1].out_shape
     return blocks
+
+
+def encoder_depth(cfg: ModelConfig, input_shape: tuple[int, ...]) -> int:
+    """Number of encoder blocks (conv blocks, then fully connected ones): the largest
+    ``model.branch_depth`` that ``hard`` sharing accepts for this input."""
+    return len(_encoder_blocks(cfg, input_shape))
 
 
 def _head_blocks(cfg: ModelConfig, in_shape: tuple[int, ...], out_dim: int) -> list[_Block]:

@@ -5,12 +5,17 @@ with ``exp.``; :func:`to_widgets` fills it from a config (a preset or an uploade
 and :func:`to_config` builds the config dict back. :func:`check` validates a config the
 way Start does: the config itself, then the data (a one-class target, a missing
 column…) with the same preparation the worker will run, without training anything.
+
+Also: uploads saved under the user's base name (:func:`save_upload`, shown with
+:func:`dataset_label`), the form remembered across pages (:func:`remember`,
+:func:`restore`), and which columns become features and why the others do not
+(:func:`column_roles`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,15 +126,42 @@ def load_dataset(name: str, options: dict[str, Any], path: str | None) -> pd.Dat
 
 
 def save_upload(content: bytes, filename: str, home: Path) -> Path:
-    """Keep an uploaded CSV under ``<home>/uploads/`` (content-addressed) so workers can read it."""
-    folder = home / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
+    """Keep an uploaded CSV as ``<home>/uploads/<digest>/<name>.csv`` so workers can read it.
+
+    The folder is content-addressed; the file keeps the user's base name (sanitized by
+    :func:`safe_stem`), so ``Path(data.path).name`` is the name to show for the dataset.
+    """
     digest = hashlib.sha256(content).hexdigest()[:16]
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(filename).stem)[:40] or "upload"
-    path = folder / f"{stem}-{digest}.csv"
+    folder = home / "uploads" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{safe_stem(filename)}.csv"
     if not path.exists():
         path.write_bytes(content)
     return path
+
+
+def safe_stem(filename: str) -> str:
+    """A file name's stem reduced to ASCII letters, digits, ``-`` and ``_`` (≤ 60 chars)."""
+    stem = Path(str(filename).replace("\\", "/")).stem
+    clean = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "_" for c in stem).strip("_")
+    return clean[:60] or "upload"
+
+
+def default_run_name(filename: str) -> str:
+    """The run name an upload suggests: its file name without folders and extension."""
+    return Path(str(filename).replace("\\", "/")).stem.strip()[:80] or "upload"
+
+
+def dataset_label(data: Mapping[str, Any]) -> str:
+    """How a run's dataset is shown: the CSV's file name for ``csv``, else the catalog name.
+
+    ``data`` is a config's ``data`` section (a dict); uploads keep the user's base name
+    (see :func:`save_upload`).
+    """
+    path = data.get("path")
+    if data.get("dataset") == "csv" and path:
+        return Path(str(path)).name
+    return str(data.get("dataset", "?"))
 
 
 def task_from_column(column: str, frame: pd.DataFrame) -> dict[str, Any]:
@@ -144,3 +176,129 @@ def model_inputs(config: ExperimentConfig, frame: pd.DataFrame | None = None) ->
 
     data = prepare(config, frame)
     return tuple(data.input_shape), {t.name: t.out_dim for t in data.tasks}
+
+
+# ---- remembering the form across pages ---------------------------------------------------
+
+FORM_KEY = "exp.form"
+"""Session key of the canonical form values. Streamlit forgets a widget's value when a
+page without that widget runs, so the page copies its values here on every change and
+run, and restores the widget keys from here when it is entered (:func:`restore`)."""
+SENTINEL = "exp.btn.reset"
+"""Key of the Reset button, drawn on every run of the page (see :func:`restore`)."""
+TRANSIENT = ("exp.form", "exp.btn.", "exp.up.", "exp.start", "exp.download", "exp.diagram",
+             "exp.ui.targets.", "exp.ui.features.")
+"""Keys never copied: buttons and uploaders (their state cannot be set), charts, and
+pickers whose key names their options (rebuilt from ``exp.tasks`` / ``exp.data.features``)."""
+
+
+def remembered(key: str) -> bool:
+    """Whether ``key`` is a form value kept across pages."""
+    return key.startswith((PREFIX, "task.")) and not key.startswith(TRANSIENT)
+
+
+def remember(state: MutableMapping[str, Any]) -> None:
+    """Copy every form value to :data:`FORM_KEY`."""
+    state[FORM_KEY] = {k: state[k] for k in list(state.keys()) if remembered(str(k))}
+
+
+def restore(state: MutableMapping[str, Any]) -> None:
+    """Put the remembered form values back when the page is entered from another page.
+
+    Streamlit drops a widget's value while another page runs, and then shows the value
+    last *set through session state* (a preset's), not the user's. Entering is told by
+    :data:`SENTINEL`, the key of a button the page draws on every run: it is in the
+    state only when the previous run was this page's. On a rerun of the page itself only
+    missing keys are filled (the widgets hold the newest values).
+    """
+    entering = SENTINEL not in state
+    for key, value in dict(state.get(FORM_KEY, {})).items():
+        if entering or key not in state:
+            state[key] = value
+
+
+def forget(state: MutableMapping[str, Any], prefixes: tuple[str, ...]) -> None:
+    """Drop the form values whose keys start with ``prefixes``, remembered ones included."""
+    saved = state.get(FORM_KEY, {})
+    for key in [k for k in list(state.keys()) if str(k).startswith(prefixes) and remembered(str(k))]:
+        del state[key]
+    state[FORM_KEY] = {k: v for k, v in saved.items() if not k.startswith(prefixes)}
+
+
+def without_path(message: str, path: str | None) -> str:
+    """``message`` with the server path of an uploaded file replaced by its file name."""
+    if not path:
+        return message
+    return message.replace(str(path), Path(path).name).replace(str(Path(path).parent), "uploads")
+
+
+def hard_without_sharing(config: ExperimentConfig) -> ExperimentConfig:
+    """``hard`` sharing with ``branch_depth: 0`` shares no layer: the same model as
+    ``independent``, which is how the form shows it (it never labels it "hard")."""
+    if config.model.sharing == "hard" and config.model.branch_depth == 0:
+        return config.with_overrides({"model.sharing": "independent", "model.branch_depth": None})
+    return config
+
+
+# ---- which columns become features -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    """What the preparation does with each column of a table."""
+
+    usable: list[str]  # features worth offering (the default pick)
+    default: list[str]  # what ``data.features: null`` would use (may include constants)
+    dropped: pd.DataFrame  # column, reason, detail: every column that is not a feature
+
+    def features_setting(self, chosen: list[str]) -> list[str] | None:
+        """``data.features`` for the picked columns: ``None`` when they are exactly the
+        preparation's default, else the list in the table's order."""
+        if chosen and set(chosen) == set(self.default):
+            return None
+        return [c for c in dict.fromkeys(self.default + self.usable + chosen) if c in set(chosen)]
+
+
+def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> ColumnRoles:
+    """Which columns are usable features, and a table of the others with why.
+
+    Reads the preparation's own rules (:func:`mtl.data.prepare.select_features`) so the
+    table says what training will do: ``reason`` is ``target``, ``excluded by the
+    dataset``, ``empty``, ``ID-like``, ``text-like`` or ``constant``; ``detail`` is the
+    preparation's message. A constant column the preparation would keep is listed too
+    (it carries no information) and is not offered as a feature.
+    """
+    from mtl.data.prepare import select_features  # scikit-learn only; no torch
+
+    dataset = get_dataset(dataset_name)
+    warnings: list[str] = []
+    try:
+        numeric, categorical = select_features(frame, targets, dataset, None, warnings)
+        kept = [str(c) for c in frame.columns if c in set(numeric + categorical)]
+    except DataError:
+        kept = []
+    rows: list[dict[str, str]] = []
+    usable: list[str] = []
+    for column in frame.columns:
+        name = str(column)
+        if column in targets:
+            rows.append({"column": name, "reason": "target", "detail": "a task's target column"})
+        elif column in dataset.exclude:
+            rows.append({"column": name, "reason": "excluded by the dataset",
+                         "detail": "another label or an id of this dataset"})
+        elif name not in kept:
+            message = next((w for w in warnings if w.startswith(f"column {column!r} ")), "left out")
+            rows.append({"column": name, "reason": _reason(message), "detail": message})
+        elif frame[column].dropna().nunique() < 2:
+            rows.append({"column": name, "reason": "constant",
+                         "detail": f"column {name!r} has one value in every row; it carries no information"})
+        else:
+            usable.append(name)
+    return ColumnRoles(usable, kept, pd.DataFrame(rows, columns=["column", "reason", "detail"]))
+
+
+def _reason(message: str) -> str:
+    for word, reason in (("constant", "constant"), ("empty", "empty"), ("ID", "ID-like"), ("free text", "text-like")):
+        if word in message:
+            return reason
+    return "left out"

@@ -10,7 +10,7 @@ import pytest
 
 from mtl.config import ModelConfig
 from mtl.models import ARCHITECTURES
-from mtl.ui.architecture import DESCRIBERS, describe_config
+from mtl.ui.architecture import DESCRIBERS, describe_config, encoder_depth
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADS = {"a": 1, "b": 3, "c": 2}
@@ -78,6 +78,18 @@ def test_impossible_settings_raise_the_same_errors(cfg: ModelConfig, input_shape
     assert error_of(describe_config, cfg, input_shape, heads) == error_of(real_describe, cfg, input_shape, heads)
 
 
+@pytest.mark.parametrize("input_kind", list(INPUTS))
+def test_encoder_depth_is_the_deepest_branch_the_model_accepts(input_kind: str) -> None:
+    shape, encoder = INPUTS[input_kind]
+    cfg = ModelConfig(sharing="hard", encoder=encoder, **SMALL)
+    depth = encoder_depth(cfg, shape)
+    assert depth == {"table": 2, "image-cnn": 4, "image-mlp": 2}[input_kind]
+    deepest = cfg.model_copy(update={"branch_depth": depth})
+    assert real_describe(deepest, shape, HEADS)["branch_depth"] == depth
+    with pytest.raises(ValueError, match="branch_depth"):
+        real_describe(cfg.model_copy(update={"branch_depth": depth + 1}), shape, HEADS)
+
+
 def test_unknown_sharing_raises_like_the_registry() -> None:
     cfg = ModelConfig.model_construct(**{**ModelConfig().model_dump(), "sharing": "nope"})
     assert error_of(describe_config, cfg, (13,), HEADS) == error_of(ARCHITECTURES.get, "nope")
@@ -87,6 +99,7 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
     code = (
         "import sys\n"
         "import mtl.ui, mtl.ui.figures, mtl.ui.curves, mtl.ui.architecture, mtl.ui.colors\n"
+        "import mtl.ui.form, mtl.ui.estimate, mtl.ui.text, mtl.estimate\n"
         "from mtl.config import ModelConfig\n"
         "from mtl.ui.architecture import describe_config\n"
         "from mtl.ui.figures import network_figure\n"

@@ -1,0 +1,105 @@
+"""The Experiment form's plain helpers: uploads, labels, memory, feature roles, escaping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mtl.config import ExperimentConfig
+from mtl.ui import form
+from mtl.ui.text import plain
+
+
+def test_an_upload_keeps_its_base_name_in_a_content_addressed_folder(tmp_path: Path) -> None:
+    first = form.save_upload(b"a,b\n1,2\n", "Clinic visits (2024).csv", tmp_path)
+    assert first.name == "Clinic_visits__2024.csv" and first.read_bytes() == b"a,b\n1,2\n"
+    assert first.parent.parent == tmp_path / "uploads"
+    other = form.save_upload(b"a,b\n3,4\n", "Clinic visits (2024).csv", tmp_path)
+    assert other.parent != first.parent and first.read_bytes() == b"a,b\n1,2\n"  # nothing overwritten
+    hostile = form.save_upload(b"x\n", "../../etc/passwd", tmp_path)
+    assert hostile.is_relative_to(tmp_path / "uploads") and hostile.name == "passwd.csv"
+    assert form.save_upload(b"y\n", "...csv", tmp_path).name == "upload.csv"
+
+
+def test_labels_and_default_names() -> None:
+    assert form.default_run_name("C:\\data\\field trial.csv") == "field trial"
+    assert form.dataset_label({"dataset": "csv", "path": "/h/uploads/ab12/field_trial.csv"}) == "field_trial.csv"
+    assert form.dataset_label({"dataset": "penguins", "path": None}) == "penguins"
+    assert form.safe_stem("résumé.csv") == "r_sum"
+
+
+def test_without_path_hides_the_server_folder() -> None:
+    path = "/srv/mtl-runs/uploads/ab12/data.csv"
+    message = f"CSV file {path!r} has a single column ['x']"
+    assert form.without_path(message, path) == "CSV file 'data.csv' has a single column ['x']"
+    assert form.without_path(message, None) == message
+
+
+def test_remember_restore_forget() -> None:
+    state: dict = {"exp.name": "mine", "task.y.kind": "binary", "exp.btn.reset": False, "exp.up.csv": object(),
+                   "exp.ui.targets.abc": ["y"], "other": 1}
+    form.remember(state)
+    assert state[form.FORM_KEY] == {"exp.name": "mine", "task.y.kind": "binary"}
+    # a rerun of the page: a newer widget value wins over the remembered one
+    state["exp.name"] = "newer"
+    del state["task.y.kind"]
+    form.restore(state)
+    assert state["exp.name"] == "newer" and state["task.y.kind"] == "binary"
+    # entering from another page (the sentinel button is gone): the remembered values win
+    state["exp.name"] = "a preset's"
+    del state[form.SENTINEL]
+    form.restore(state)
+    assert state["exp.name"] == "mine"
+    form.forget(state, ("task.",))
+    assert "task.y.kind" not in state and "task.y.kind" not in state[form.FORM_KEY]
+
+
+def test_hard_sharing_of_nothing_becomes_independent() -> None:
+    base = {"name": "x", "tasks": [{"name": "a", "target": "species"}]}
+    flat = ExperimentConfig.from_dict({**base, "model": {"sharing": "hard", "branch_depth": 0}})
+    shown = form.hard_without_sharing(flat)
+    assert (shown.model.sharing, shown.model.branch_depth) == ("independent", None)
+    deep = ExperimentConfig.from_dict({**base, "model": {"sharing": "hard", "branch_depth": 1}})
+    assert form.hard_without_sharing(deep) is deep
+
+
+def frame(rows: int = 60) -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": range(rows),
+        "blurb": [f"text {i % 45} and more" for i in range(rows)],
+        "empty": [None] * rows,
+        "flat": [3] * rows,
+        "x": [i % 7 for i in range(rows)],
+        "colour": [["red", "blue"][i % 2] for i in range(rows)],
+        "y": [i % 2 for i in range(rows)],
+    })
+
+
+def test_column_roles_follow_the_preparation() -> None:
+    roles = form.column_roles(frame(), ["y"], "csv")
+    reasons = dict(zip(roles.dropped["column"], roles.dropped["reason"], strict=True))
+    assert reasons == {"id": "ID-like", "empty": "empty", "flat": "constant", "y": "target"}
+    assert roles.usable == ["blurb", "x", "colour"]  # 45 distinct strings in 60 rows: a category
+    assert roles.default == ["blurb", "flat", "x", "colour"]
+    # the preparation's own default keeps the constant: the form names the features instead
+    assert roles.features_setting(roles.usable) == roles.usable
+    assert roles.features_setting(roles.default) is None
+    assert roles.features_setting(["colour", "x"]) == ["x", "colour"]  # in the table's order
+    assert roles.features_setting([]) == []
+
+
+def test_text_like_reason_for_mostly_distinct_strings() -> None:
+    data = pd.DataFrame({"note": [f"words {i % 100}" for i in range(150)], "x": range(150, 0, -1),
+                         "y": [i % 2 for i in range(150)]})
+    roles = form.column_roles(data, ["y"], "csv")
+    assert dict(zip(roles.dropped["column"], roles.dropped["reason"], strict=True))["note"] == "text-like"
+
+
+@pytest.mark.parametrize("text", ["<b>x</b>", "**bold** [l](http://e.com)", ":red[x] $x$ `c` # h", "a\nb"])
+def test_plain_escapes_every_markup_character(text: str) -> None:
+    escaped = plain(text)
+    assert "\n" not in escaped
+    for char in "<>*[]():$`#":
+        assert escaped.count(char) == escaped.count("\\" + char)
