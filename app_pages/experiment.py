@@ -25,7 +25,7 @@ from mtl.ui.architecture import describe_config, encoder_depth
 from mtl.ui.colors import task_colors
 from mtl.ui.estimate import LONG_RUN_S, MANY_STEPS, EstimateError, rough_steps, run_estimate
 from mtl.ui.figures import network_figure
-from mtl.ui.text import plain
+from mtl.ui.labels import dataset_label, markdown_text
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting import options as strategy_options
 
@@ -48,7 +48,7 @@ def keep() -> None:
 
 def shown(message: object) -> str:
     """An error message for markdown: the upload's server path hidden, markup escaped."""
-    return plain(form.without_path(str(message), state.get("exp.data.path")))
+    return markdown_text(form.without_path(str(message), state.get("exp.data.path")))
 
 
 def load_into_form(config: ExperimentConfig) -> None:
@@ -221,7 +221,7 @@ if dataset_name == "csv":
                      on_change=on_csv)
     if data_path:
         again = "" if state.get("exp.up.csv") else " (uploaded earlier in this session; upload another file to replace it)"
-        st.caption(f"Data file: **{plain(form.dataset_label({'dataset': 'csv', 'path': data_path}))}**{again}")
+        st.caption(f"Data file: **{markdown_text(dataset_label({'dataset': 'csv', 'path': data_path}))}**{again}")
 option_inputs(dataset.options, "exp.data.options")
 problems_for("data")
 
@@ -262,7 +262,7 @@ for i, task in enumerate(tasks):
     # the colour swatch is built from the palette only; the task's name is escaped markdown
     cols[0].markdown(f"<span style='color:{html.escape(colors[task['name']])};font-size:1.2em'>■</span>",
                      unsafe_allow_html=True)
-    cols[1].markdown(f"**{plain(task['name'])}**")
+    cols[1].markdown(f"**{markdown_text(task['name'])}**")
     cols[2].selectbox("kind", KINDS, key=f"{prefix}.kind", on_change=keep, label_visibility="collapsed")
     cols[3].slider("loss weight", 0.0, 5.0, step=0.1, key=f"{prefix}.weight", on_change=keep)
     cols[4].number_input("start epoch", min_value=0, step=1, key=f"{prefix}.start_epoch", on_change=keep)
@@ -289,7 +289,7 @@ if frame is not None and dataset.image_shape is None:
     dropped = roles.dropped[roles.dropped["reason"] != "target"]
     if not dropped.empty:
         left_out = ", ".join(f"{c} ({r})" for c, r in zip(dropped["column"], dropped["reason"], strict=True))
-        st.warning(f"Left out as features: {plain(left_out)}.", icon=":material/info:")
+        st.warning(f"Left out as features: {markdown_text(left_out)}.", icon=":material/info:")
     st.caption("Columns that are not features, and why")
     st.dataframe(roles.dropped, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(roles.dropped)))
 
@@ -374,7 +374,7 @@ if draft_error and ("loss." in draft_error or "weighting" in draft_error):
 option_inputs(strategy_options.options_model(chosen_weighting), "exp.loss.options")
 if chosen_weighting == "manual":
     st.caption("Manual weights are the loss-weight sliders in step 2: "
-               + plain(", ".join(f"{t['name']} × {t['weight']:g}" for t in tasks)))
+               + markdown_text(", ".join(f"{t['name']} × {t['weight']:g}" for t in tasks)))
 problems_for("loss")
 
 # ---- 5. Training --------------------------------------------------------------------
@@ -452,9 +452,9 @@ elif measured:
     timing_result.caption("The settings changed since the last estimate.")
 
 if final is not None:
-    st.caption(f"Ready to start **{plain(final.name)}**: {len(final.tasks)} task{'s' if len(final.tasks) != 1 else ''} "
-               f"on {plain(form.dataset_label(final.data.model_dump()))}, {plain(final.model.sharing)} sharing, "
-               f"{plain(final.loss.weighting)} weighting, {final.train.epochs} epochs.")
+    st.caption(f"Ready to start **{markdown_text(final.name)}**: {len(final.tasks)} task{'s' if len(final.tasks) != 1 else ''} "
+               f"on {markdown_text(dataset_label(final.data.model_dump()))}, {markdown_text(final.model.sharing)} sharing, "
+               f"{markdown_text(final.loss.weighting)} weighting, {final.train.epochs} epochs.")
 for problem in state.get("exp.problems", []):
     if problem.field is None:
         st.error(shown(problem.message), icon="⚠️")

@@ -54,7 +54,7 @@ from mtl.ui.figures import (
     pred_actual_figure,
     weights_figure,
 )
-from mtl.ui.labels import label, plain
+from mtl.ui.labels import dataset_label, label, plain
 
 __all__ = ["DETAILED_RUNS", "Section", "delta_figure", "prediction_file", "report_html", "write_report"]
 
@@ -412,7 +412,7 @@ def _run_section(
         ("name", _e(run["name"])),
         ("status", _status_badge(run["status"])),
         ("model", _e(f"{config.get('model', {}).get('sharing')} · {config.get('loss', {}).get('weighting')}")),
-        ("data", _e((config.get("data") or {}).get("dataset"))),
+        ("data", _e(dataset_label(config.get("data") or {}))),
         ("created", _e(_when(run.get("created_at")))),
         ("duration", _e(_duration(run))),
     ]

@@ -9,13 +9,12 @@ columns the page lets the user add.
 from __future__ import annotations
 
 import time
-from pathlib import PurePath
 
 import pandas as pd
 
 from mtl.sweep import HEADLINE_METRICS
 from mtl.train.metrics import HIGHER_IS_BETTER
-from mtl.ui.labels import label, metric_label
+from mtl.ui.labels import dataset_label, label, metric_label
 
 SETTINGS = {
     "sharing": ("model", "sharing"),
@@ -35,14 +34,6 @@ ID = label("id")
 TEST_SUFFIX = " (test)"
 BEST_SUFFIX = " (best val)"
 
-
-def dataset_name(data: dict) -> str | None:
-    """The dataset's name; for a CSV the base name of its file (``data.path``)."""
-    name = data.get("dataset")
-    path = data.get("path")
-    if name == "csv" and path:
-        return PurePath(str(path)).name
-    return name
 
 
 def _when(stamp: float | None) -> str:
@@ -76,7 +67,7 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
         row = {
             ID: run.id,
             label("name"): run.name,
-            label("dataset"): dataset_name(config.get("data", {})),
+            label("dataset"): dataset_label(config.get("data") or {}),
             label("status"): run.status,
             label("created"): _when(run.created_at),
             label("tags"): ", ".join(run.tags or []),

@@ -7,7 +7,7 @@ way Start does: the config itself, then the data (a one-class target, a missing
 column…) with the same preparation the worker will run, without training anything.
 
 Also: uploads saved under the user's base name (:func:`save_upload`, shown with
-:func:`dataset_label`), the form remembered across pages (:func:`remember`,
+:func:`mtl.ui.labels.dataset_label`), the form remembered across pages (:func:`remember`,
 :func:`restore`), and which columns become features and why the others do not
 (:func:`column_roles`).
 """
@@ -151,17 +151,6 @@ def default_run_name(filename: str) -> str:
     """The run name an upload suggests: its file name without folders and extension."""
     return Path(str(filename).replace("\\", "/")).stem.strip()[:80] or "upload"
 
-
-def dataset_label(data: Mapping[str, Any]) -> str:
-    """How a run's dataset is shown: the CSV's file name for ``csv``, else the catalog name.
-
-    ``data`` is a config's ``data`` section (a dict); uploads keep the user's base name
-    (see :func:`save_upload`).
-    """
-    path = data.get("path")
-    if data.get("dataset") == "csv" and path:
-        return Path(str(path)).name
-    return str(data.get("dataset", "?"))
 
 
 def task_from_column(column: str, frame: pd.DataFrame) -> dict[str, Any]:

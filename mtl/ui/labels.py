@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
 
-__all__ = ["COLUMN_LABELS", "METRIC_LABELS", "label", "markdown_text", "metric_label", "plain"]
+__all__ = ["COLUMN_LABELS", "METRIC_LABELS", "dataset_label", "label", "markdown_text", "metric_label", "plain"]
 
 METRIC_LABELS: dict[str, str] = {
     "loss": "loss",
@@ -111,3 +114,15 @@ def markdown_text(text: object) -> str:
     one_line = " ".join(str(text).split())
     escaped = _MARKDOWN.sub(r"\\\1", one_line)
     return _LEADING.sub(lambda m: "\\" + m.group(1) if m.group(1) in "-+" else m.group(1) + "\\", escaped)
+
+
+def dataset_label(data: Mapping[str, Any]) -> str:
+    """How a run's dataset is shown: the file name for ``csv`` (``data.path``'s base name,
+    which keeps an upload's original name), else the catalog name.
+
+    ``data`` is a config's ``data`` section as a dict.
+    """
+    path = data.get("path")
+    if data.get("dataset") == "csv" and path:
+        return PurePath(str(path).replace("\\", "/")).name
+    return str(data.get("dataset") or "?")

@@ -16,7 +16,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, cli_env
-from mtl.ui.text import plain
+from mtl.ui.labels import markdown_text
 
 APP = str(ROOT / "app.py")
 TIMEOUT = 120
@@ -93,7 +93,7 @@ def test_form_survives_a_visit_to_another_page(at: AppTest) -> None:
     assert at.number_input(key="exp.train.epochs").value == 12
     assert picker(at, "Feature columns the model reads").value == ["age"]
     assert at.session_state["exp.data.features"] == ["age"]
-    assert any(plain("field_trial.csv") in c.value for c in at.caption)  # the file the form still uses
+    assert any(markdown_text("field_trial.csv") in c.value for c in at.caption)  # the file the form still uses
 
 
 def test_reset_form_goes_back_to_the_start(at: AppTest) -> None:
@@ -137,7 +137,7 @@ def test_dropped_columns_are_listed_with_their_reason_before_launch(at: AppTest)
     assert features.options == ["age", "city", "score"] and features.value == ["age", "city", "score"]
     # the preparation would keep the constant column by default: the form names the features
     assert at.session_state["exp.data.features"] == ["age", "city", "score"]
-    assert any(plain("note (text-like)") in w.value and plain("row_id (ID-like)") in w.value for w in at.warning)
+    assert any(markdown_text("note (text-like)") in w.value and markdown_text("row_id (ID-like)") in w.value for w in at.warning)
 
 
 def test_only_text_and_constant_features_are_refused_in_place(at: AppTest, home: Path) -> None:
@@ -173,13 +173,13 @@ def test_hostile_task_and_column_names_render_as_text(at: AppTest, tmp_path: Pat
     no_exception(at)
     assert [t["name"] for t in at.session_state["exp.tasks"]] == [HOSTILE_TASK, HOSTILE_COLUMN]
     texts = markdown_texts(at)
-    assert f"**{plain(HOSTILE_TASK)}**" in texts and f"**{plain(HOSTILE_COLUMN)}**" in texts
+    assert f"**{markdown_text(HOSTILE_TASK)}**" in texts and f"**{markdown_text(HOSTILE_COLUMN)}**" in texts
     assert not [t for t in texts if MARKUP.search(t)]  # no raw tag reaches markdown
     assert not [t for t in texts if "](http" in t]  # nor a live link
     raw_html = [m.value for m in at.markdown if m.proto.allow_html]
     assert raw_html and not [v for v in raw_html if "iframe" in v or "img" in v or "bold" in v]
     # the manual-weights caption quotes the names, escaped
-    assert any(plain(HOSTILE_TASK) in c.value for c in at.caption)
+    assert any(markdown_text(HOSTILE_TASK) in c.value for c in at.caption)
     # an error quoting a user string is escaped too
     at.selectbox(key="exp.model.sharing").set_value("independent").run()
     at.selectbox(key="exp.loss.weighting").set_value("pcgrad").run()
@@ -189,7 +189,7 @@ def test_hostile_task_and_column_names_render_as_text(at: AppTest, tmp_path: Pat
 def test_page_source_uses_raw_html_only_for_the_colour_swatch() -> None:
     source = (ROOT / "app_pages" / "experiment.py").read_text(encoding="utf-8")
     calls = [line for line in source.splitlines() if "unsafe_allow_html=True" in line]
-    assert len(calls) == 1 and "task['name']" not in calls[0] and "plain(" not in calls[0]
+    assert len(calls) == 1 and "task['name']" not in calls[0] and "markdown_text(" not in calls[0]
 
 
 def test_hard_sharing_always_shares_a_layer(at: AppTest) -> None:
@@ -242,8 +242,8 @@ def test_a_long_run_is_flagged_before_any_estimate(at: AppTest) -> None:
 def test_a_bad_upload_is_named_by_its_file_not_its_server_path(at: AppTest, home: Path) -> None:
     upload(at, "one column.csv", b"only\n1\n2\n3\n")
     errors = [e.value for e in at.error]
-    assert any("single column" in e and plain("one_column.csv") in e for e in errors), errors
-    server = (str(home), plain(str(home)), "uploads/", plain("uploads/"))
+    assert any("single column" in e and markdown_text("one_column.csv") in e for e in errors), errors
+    server = (str(home), markdown_text(str(home)), "uploads/", markdown_text("uploads/"))
     assert not [t for t in markdown_texts(at) if any(part in t for part in server)]
     assert not [t for t in markdown_texts(at) if "np." in t or "numpy" in t]
 
@@ -255,7 +255,7 @@ def test_every_preset_loads_into_the_form(at: AppTest, preset: str) -> None:
     no_exception(at)
     assert at.text_input(key="exp.name").value == preset
     assert not at.error, [e.value for e in at.error]
-    assert any(c.value.startswith(f"Ready to start **{plain(preset)}**") for c in at.caption)
+    assert any(c.value.startswith(f"Ready to start **{markdown_text(preset)}**") for c in at.caption)
 
 
 def test_the_page_never_imports_torch_even_to_estimate(home: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from mtl.config import ExperimentConfig
 from mtl.ui import form
-from mtl.ui.text import plain
+from mtl.ui.labels import dataset_label, markdown_text
 
 
 def test_an_upload_keeps_its_base_name_in_a_content_addressed_folder(tmp_path: Path) -> None:
@@ -25,8 +25,8 @@ def test_an_upload_keeps_its_base_name_in_a_content_addressed_folder(tmp_path: P
 
 def test_labels_and_default_names() -> None:
     assert form.default_run_name("C:\\data\\field trial.csv") == "field trial"
-    assert form.dataset_label({"dataset": "csv", "path": "/h/uploads/ab12/field_trial.csv"}) == "field_trial.csv"
-    assert form.dataset_label({"dataset": "penguins", "path": None}) == "penguins"
+    assert dataset_label({"dataset": "csv", "path": "/h/uploads/ab12/field_trial.csv"}) == "field_trial.csv"
+    assert dataset_label({"dataset": "penguins", "path": None}) == "penguins"
     assert form.safe_stem("résumé.csv") == "r_sum"
 
 
@@ -99,7 +99,7 @@ def test_text_like_reason_for_mostly_distinct_strings() -> None:
 
 @pytest.mark.parametrize("text", ["<b>x</b>", "**bold** [l](http://e.com)", ":red[x] $x$ `c` # h", "a\nb"])
 def test_plain_escapes_every_markup_character(text: str) -> None:
-    escaped = plain(text)
+    escaped = markdown_text(text)
     assert "\n" not in escaped
     for char in "<>*[]():$`#":
         assert escaped.count(char) == escaped.count("\\" + char)
