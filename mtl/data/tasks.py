@@ -10,6 +10,7 @@ import pandas as pd
 
 from mtl.config import TaskConfig, TaskKind
 from mtl.data.catalog import DataError
+from mtl.data.columns import check_finite_column
 
 MAX_CLASSES = 200
 """A target with more distinct values than this is not treated as classification."""
@@ -103,3 +104,6 @@ def _check_numeric(task: TaskConfig, column: pd.Series) -> None:
             f"task {task.name!r}: regression target {column.name!r} is not numeric (values like {sample}); "
             "set kind: binary or multiclass, or clean the column"
         )
+    problem = check_finite_column(column, f"task {task.name!r}: regression target {column.name!r}")
+    if problem:
+        raise DataError(problem)
