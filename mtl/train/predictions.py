@@ -8,14 +8,44 @@ pandas, so the dashboard can read what the worker wrote without torch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from mtl.data.catalog import DataError
 from mtl.data.prepare import Split
 from mtl.data.tasks import TaskSpec
+from mtl.train.files import safe_join
 from mtl.train.metrics import probabilities, to_original_units
 
 PREDICTIONS_DIR = "predictions"
+
+
+def prediction_path(run_folder: Path, task: str) -> Path:
+    """``<run_folder>/predictions/<task>.csv``; :class:`~mtl.train.files.UnsafePathError`
+    when ``task`` is not a plain file name (it never leaves the predictions folder)."""
+    return safe_join(Path(run_folder) / PREDICTIONS_DIR, task, ".csv")
+
+
+def read_predictions(run_folder: Path, task: str) -> pd.DataFrame | None:
+    """The stored test predictions of one task, or ``None`` when the run wrote none.
+
+    Raises:
+        DataError: the file is damaged (empty, truncated, not CSV); one line naming it.
+    """
+    path = prediction_path(run_folder, task)
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"prediction file {str(path)!r} cannot be read ({first})") from None
+    expected = {"pred"} if "pred" in frame.columns else {c for c in frame.columns if c.startswith("pred_")}
+    if not expected or frame[sorted(expected)].isna().any().any():
+        raise DataError(f"prediction file {str(path)!r} is incomplete (missing predicted values)")
+    return frame
 
 
 def prediction_frame(spec: TaskSpec, outputs: np.ndarray, split: Split | None = None) -> pd.DataFrame:
