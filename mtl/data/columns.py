@@ -22,6 +22,7 @@ __all__ = [
     "check_finite_column",
     "check_finite_inputs",
     "column_problem",
+    "is_integer_valued",
     "is_constant",
     "usable_columns",
 ]
@@ -50,9 +51,10 @@ def usable_columns(
     """The candidate feature columns kept, and those left out with the reason.
 
     Every column that is not a target (nor in ``exclude``) is a candidate. Left out:
-    ``empty`` (no value), ``id`` (at least 20 rows, all values distinct, and strings, or
-    integers that count rows or sit in an id-named column), ``text`` (strings with more
-    than ``max(50, rows / 2)`` distinct values) and ``constant`` (a single value, unless
+    ``empty`` (no value), ``text`` (strings with more than ``max(50, rows / 2)``
+    distinct values, mostly of several words), ``id`` (at least 20 rows, all values
+    distinct, and strings, or integers that count rows or sit in an id-named column),
+    ``text`` again for other strings with that many distinct values and ``constant`` (a single value, unless
     ``keep_constant``, e.g. for image pixels that are always blank).
 
     Args:
@@ -88,6 +90,8 @@ def column_problem(column: pd.Series, n_rows: int, keep_constant: bool = False) 
     n_unique = values.nunique()
     if n_unique == 1:
         return None if keep_constant else "constant"
+    if not is_numeric and n_unique > max(50, n_rows // 2) and _wordy(values):
+        return "text"
     if n_rows >= 20 and n_unique == len(values) and _id_like(column.name, values, is_numeric):
         return "id"
     if not is_numeric and n_unique > max(50, n_rows // 2):
@@ -111,7 +115,7 @@ def check_finite_column(column: pd.Series, what: str) -> str | None:
         return None
     first = int(np.flatnonzero(bad)[0])
     return (
-        f"{what} has {int(bad.sum())} infinite or too large value(s) such as {values[first]!r} (row {first}); "
+        f"{what} has {int(bad.sum())} infinite or too large value(s) such as {float(values[first])!r} (row {first}); "
         f"values must be finite and at most {MAX_ABS_VALUE:g} in size: fix or empty those cells, or rescale the column"
     )
 
@@ -130,12 +134,23 @@ def check_finite_inputs(x: np.ndarray, feature_names: list[str], where: str) -> 
     )
 
 
+def is_integer_valued(values: pd.Series) -> bool:
+    """Every value is a finite whole number (no warning for infinities)."""
+    numbers = values.to_numpy(dtype=float)
+    return bool(np.all(np.isfinite(numbers)) and np.all(np.mod(numbers, 1.0) == 0))
+
+
+def _wordy(values: pd.Series) -> bool:
+    """Most values hold several words (free text rather than codes)."""
+    return bool(values.astype(str).str.strip().str.contains(r"\s").mean() > 0.5)
+
+
 def _id_like(column: object, values: pd.Series, is_numeric: bool) -> bool:
     """All-distinct values that identify rows: strings, or integers that are consecutive
     (a row number) or sit in a column named like an id."""
     if not is_numeric:
         return True
-    if not bool(np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0)):
+    if not is_integer_valued(values):
         return False
     name = str(column).strip().lower()
     named_id = name == "id" or name.endswith(("_id", " id", "-id")) or name.startswith(("id_", "id "))

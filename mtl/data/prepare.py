@@ -197,9 +197,9 @@ def _no_usable_feature(kept: list[Any], dropped: dict[Any, Reason]) -> str:
         names = [c for c, r in dropped.items() if r == reason]
         if names:
             label = {"text": "as free text", "id": "as IDs", "empty": "as empty", "constant": "as constant"}[reason]
-            parts.append(f"column(s) {_preview(names, 6)} were left out {label}")
+            parts.append(f"column(s) {_quoted(names)} were left out {label}")
     if kept:
-        parts.append(f"the remaining column(s) {_preview(kept, 6)} are constant")
+        parts.append(f"the remaining column(s) {_quoted(kept)} are constant")
     detail = "; ".join(parts) if parts else "the table has no column besides the targets"
     return f"no usable feature: {detail}; name informative columns in data.features or add some to the data"
 
@@ -355,6 +355,10 @@ def encode_targets(spec: TaskSpec, part: pd.DataFrame) -> tuple[np.ndarray, np.n
     if spec.kind == "binary":
         return ids.astype(np.float32), mask
     return ids, mask
+
+
+def _quoted(columns: list[Any], limit: int = 6) -> str:
+    return _preview([repr(str(c)) for c in columns], limit)
 
 
 def _preview(columns: Any, limit: int = 12) -> str:

@@ -9,6 +9,8 @@ on load with one line (:class:`CheckpointError`).
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +74,15 @@ def load_checkpoint(path: Path) -> Checkpoint:
         CheckpointError: the file is truncated, corrupt or not a checkpoint of this format.
     """
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError… on a damaged file
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the error below says it all
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be read: it holds objects other than tensors and plain data, "
+            "which are never loaded (a checkpoint from another program, or a crafted file)"
+        ) from None
+    except Exception as err:  # torch raises RuntimeError, EOFError… on a damaged file
         raise CheckpointError(
             f"checkpoint {str(path)!r} cannot be read (truncated or corrupt: {_first_line(err)})"
         ) from None
