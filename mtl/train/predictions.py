@@ -43,7 +43,7 @@ def read_predictions(run_folder: Path, task: str) -> pd.DataFrame | None:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"prediction file {str(path)!r} cannot be read ({first})") from None
     expected = {"pred"} if "pred" in frame.columns else {c for c in frame.columns if c.startswith("pred_")}
-    if not expected or frame[sorted(expected)].isna().any().any():
+    if frame.empty or not expected or frame[sorted(expected)].isna().any().any():
         raise DataError(f"prediction file {str(path)!r} is incomplete (missing predicted values)")
     return frame
 
