@@ -37,8 +37,8 @@ REASONS: dict[Reason, str] = {
 }
 """A plain sentence for each reason a column is left out."""
 
-MAX_ABS_VALUE = 1e30
-"""Largest magnitude a feature or regression target may have (float32 overflows near 3.4e38)."""
+MAX_ABS_VALUE = float(np.finfo(np.float32).max)
+"""Largest magnitude a feature or regression target may have: models train in 32-bit floats."""
 
 
 def usable_columns(
@@ -116,7 +116,8 @@ def check_finite_column(column: pd.Series, what: str) -> str | None:
     first = int(np.flatnonzero(bad)[0])
     return (
         f"{what} has {int(bad.sum())} infinite or too large value(s) such as {float(values[first])!r} (row {first}); "
-        f"values must be finite and at most {MAX_ABS_VALUE:g} in size: fix or empty those cells, or rescale the column"
+        f"values must be finite and fit in 32-bit floats (at most {MAX_ABS_VALUE:.3g} in size): "
+        "fix or empty those cells, or rescale the column"
     )
 
 
