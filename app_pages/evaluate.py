@@ -7,7 +7,7 @@ from mtl.baseline import active_baseline, ensure_baseline, find_baseline, run_de
 from mtl.config import ExperimentConfig
 from mtl.delta import FORMULA, describe_metrics
 from mtl.report import report_html
-from mtl.train.predictions import PREDICTIONS_DIR
+from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
 from mtl.ui.curves import pair_matrix
 from mtl.ui.figures import (
@@ -84,12 +84,17 @@ if affinity.notna().any().any():
                     width="stretch", key="ev.affinity")
 tabs = st.tabs(list(test))
 for tab, task in zip(tabs, test, strict=True):
-    path = folder / PREDICTIONS_DIR / f"{task}.csv"
     with tab:
-        if not path.exists():
+        try:
+            frame = read_predictions(folder, task)
+        except ValueError as err:  # damaged file, or a task name that is no plain file name
+            st.error("The prediction file of this task cannot be read:")
+            st.text(str(err))
+            continue
+        if frame is None:
             st.info("No prediction file for this task.")
             continue
-        frame = pd.read_csv(path)
+        path = prediction_path(folder, task)
         labelled = frame.dropna(subset=[c for c in frame.columns if c == "true" or c.startswith("true_")])
         if "pred" in frame.columns:  # classification
             classes = [c.removeprefix("p_") for c in frame.columns if c.startswith("p_")]

@@ -58,17 +58,16 @@ def write_final_outputs(
 ) -> None:
     """Write every end-of-run file into ``folder``, each atomically; returns when all exist.
 
-    Order: the checkpoint and ``preprocessing.json``, then the test predictions (for a
-    ``finished`` or ``stopped`` run), and ``summary.json`` last, so a reader that sees the
-    summary finds the model files too. A store should mark the run ``finished`` only after
-    this returns.
+    Order: ``summary.json``, then (for a ``finished`` or ``stopped`` run) the checkpoint
+    with ``preprocessing.json`` and the test predictions. A store should mark the run
+    ``finished`` only after this returns: then every file is there.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / SUMMARY, json.dumps(dict(summary, error=error), indent=2))
     if status in ("finished", "stopped"):
         save_checkpoint(folder, trainer.model, trainer.config, trainer.data, status=status)
         write_predictions(folder, trainer)
-    atomic_write_text(folder / SUMMARY, json.dumps(dict(summary, error=error), indent=2))
 
 
 def write_predictions(folder: Path, trainer: Trainer) -> None:
