@@ -38,12 +38,15 @@ def read_predictions(run_folder: Path, task: str) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
+        complete = path.read_bytes().endswith(b"\n")  # to_csv ends every line, the last one too
         frame = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"prediction file {str(path)!r} cannot be read ({first})") from None
-    expected = {"pred"} if "pred" in frame.columns else {c for c in frame.columns if c.startswith("pred_")}
-    if frame.empty or not expected or frame[sorted(expected)].isna().any().any():
+    # Every column but the true values (empty where a row has no label) is always filled in.
+    filled = [c for c in frame.columns if c != "true" and not str(c).startswith("true_")]
+    predicted = [c for c in filled if c == "pred" or str(c).startswith("pred_")]
+    if not complete or frame.empty or not predicted or frame[filled].isna().any().any():
         raise DataError(f"prediction file {str(path)!r} is incomplete (missing predicted values)")
     return frame
 

@@ -70,7 +70,8 @@ def test_read_predictions(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(read_predictions(tmp_path, "t"), frame)
 
     text = path.read_text(encoding="utf-8")
-    for damaged in ("", text[: text.index("\n") + 1], text[: len(text) - 12], 'row,"pred\n1,"a'):
+    cut_mid_number = text[: len(text) - 2]  # "…,0.3" became "…,0." : every cell still parses
+    for damaged in ("", text[: text.index("\n") + 1], text[: len(text) - 12], cut_mid_number, 'row,"pred\n1,"a'):
         path.write_text(damaged, encoding="utf-8")
         with pytest.raises(DataError) as info:
             read_predictions(tmp_path, "t")
