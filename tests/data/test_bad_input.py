@@ -242,14 +242,15 @@ def no_runs(home: Path) -> bool:
     return not (home / "store.sqlite").exists() or RunStore(home).list_runs().empty
 
 
-@pytest.mark.parametrize("name", ["../../../../escaped", "/tmp/abs-task", "a/b", "..", ".hidden", "x" * 65])
+@pytest.mark.parametrize("name", ["../../../../../escaped", "{tmp}/abs-task", "a/b", "..", ".hidden", "x" * 65])
 def test_cli_task_name_that_would_be_a_path(tmp_path: Path, name: str) -> None:
-    home = tmp_path / "home"
+    # home/runs/<id>/predictions/ + four ".." is tmp_path: where the old code wrote "escaped.csv"
+    home = tmp_path / "box" / "home"
+    name = name.format(tmp=tmp_path)
     config = seed_config(tasks=[{"name": name, "target": "label"}, {"name": "r", "target": ["r0", "r1", "r2"]}])
     assert_user_error(run_config(tmp_path, home, config), "tasks.0.name", "letters, digits")
     assert no_runs(home)
-    assert not Path("/tmp/abs-task.csv").exists()
-    assert not any(tmp_path.parent.glob("escaped*"))
+    assert sorted(p.name for p in tmp_path.rglob("*.csv")) == []
 
 
 @pytest.mark.parametrize(
