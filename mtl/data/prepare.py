@@ -93,6 +93,15 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     columns = numeric + categorical
 
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
+    if dataset.image_shape is None:  # a column with no training value cannot be imputed: leave it out
+        unseen = [c for c in columns if frame[c].iloc[train_rows].isna().all()]
+        for column in unseen:
+            warnings.append(f"column {column!r} was left out: it has no value in the training split")
+        numeric = [c for c in numeric if c not in unseen]
+        categorical = [c for c in categorical if c not in unseen]
+        columns = numeric + categorical
+        if not columns:
+            raise DataError("no usable feature: no feature column has a value in the training split")
     use_image = (
         dataset.image_shape is not None
         and config.model.encoder != "mlp"

@@ -71,16 +71,30 @@ def test_the_json_holds_the_fitted_numbers(tmp_path: Path) -> None:
     assert saved["categories"][1] == sorted(train["size"].dropna().unique())
 
 
-@pytest.mark.filterwarnings("ignore:Skipping features without any observed values:UserWarning")
-def test_a_column_without_training_values_is_left_out_as_scikit_learn_does(tmp_path: Path) -> None:
+def test_a_column_without_training_values_is_left_out_with_a_warning(tmp_path: Path) -> None:
     table = mixed_table()
     data, _ = prepared(tmp_path, table)
-    # blank "weight" on every training row: the imputer drops it, and so must the JSON form
-    table.loc[data.train.rows, "weight"] = np.nan
+    table.loc[data.train.rows, "weight"] = np.nan  # values only in validation and test rows
     data, features = prepared(tmp_path, table)
+    assert "weight" not in data.input_columns
+    assert any("'weight'" in w and "no value in the training split" in w for w in data.warnings)
     saved = Preprocessing.from_json(Preprocessing.from_fitted(data.preprocessor).to_json())
-    assert "weight" not in saved.numeric
     np.testing.assert_array_equal(saved.transform(features), data.preprocessor.transform(features))
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values:UserWarning")
+def test_scikit_learn_dropping_a_column_is_mirrored() -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [np.nan] * 3})
+    fitted = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer())]), ["a", "b"])])
+    with pytest.warns(UserWarning, match="Skipping features"):
+        fitted.fit(frame)
+    saved = Preprocessing.from_fitted(fitted)
+    assert saved.numeric == ["a"] and saved.fill == [2.0]
+    np.testing.assert_array_equal(saved.transform(frame), fitted.transform(frame))
 
 
 @pytest.mark.parametrize(

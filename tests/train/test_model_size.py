@@ -6,7 +6,12 @@ import pytest
 
 from mtl.config import ConfigError, ModelConfig
 from mtl.models import ARCHITECTURES
-from mtl.models.base import BYTES_PER_PARAMETER, MAX_TRAINING_BYTES, check_model_size, count_parameters
+from mtl.models.base import (
+    BYTES_PER_PARAMETER,
+    MAX_TRAINING_BYTES,
+    check_model_size,
+    count_parameters,
+)
 
 HEADS = {"a": 1, "b": 3, "c": 2}
 
