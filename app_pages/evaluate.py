@@ -6,7 +6,8 @@ import streamlit as st
 from mtl.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.config import ExperimentConfig
 from mtl.delta import describe_metrics
-from mtl.report import prediction_file, report_html
+from mtl.report import report_html
+from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
 from mtl.ui.curves import pair_matrix
 from mtl.ui.figures import (
@@ -105,12 +106,17 @@ if affinity.notna().any().any():
                     width="stretch", key="ev.affinity")
 tabs = st.tabs([markdown_text(task) for task in test])
 for tab, task in zip(tabs, test, strict=True):
-    path = prediction_file(folder, task)
     with tab:
-        if path is None:
+        try:
+            frame = read_predictions(folder, task)
+        except ValueError as err:  # damaged file, or a task name that is no plain file name
+            st.error("The prediction file of this task cannot be read:")
+            st.text(str(err))
+            continue
+        if frame is None:
             st.info("No prediction file for this task.")
             continue
-        frame = pd.read_csv(path)
+        path = prediction_path(folder, task)
         labelled = frame.dropna(subset=[c for c in frame.columns if c == "true" or c.startswith("true_")])
         if "pred" in frame.columns:  # classification
             classes = [c.removeprefix("p_") for c in frame.columns if c.startswith("p_")]

@@ -136,9 +136,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mtl.data.prepare import prepare
     from mtl.runs.launcher import launch
     from mtl.runs.store import RunStore
+    from mtl.train.trainer import preflight
 
     config = load_config(args)
     data = prepare(config)  # bad data fails here, before anything is recorded
+    preflight(config, data)  # so do a missing CUDA device and a model too large to allocate
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     store = RunStore(args.home)

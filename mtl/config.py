@@ -12,6 +12,7 @@ descriptions below (``python -m mtl config-docs``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +27,38 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: an infinite or NaN number anywhere in the config is refused by name.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+TASK_NAME_RULE = (
+    "1–64 characters: letters, digits, spaces and _ - . ( ) + % #; "
+    "not starting with '.' or a space, not ending with a space"
+)
+"""What a task name may be (it names files such as ``predictions/<task>.csv``)."""
+
+_TASK_NAME = re.compile(r"[^\W_]|[ _\-.()+%#]")
+
+
+def task_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid task name (see :data:`TASK_NAME_RULE`), or ``None``."""
+    if not 1 <= len(name) <= 64:
+        return f"it has {len(name)} characters"
+    bad = sorted({c for c in name if not _TASK_NAME.fullmatch(c)})
+    if bad:
+        return f"it contains {', '.join(repr(c) for c in bad)}"
+    if name[0] == ".":
+        return "it starts with '.'"
+    if name[0] == " " or name[-1] == " ":
+        return "it starts or ends with a space"
+    return None
+
+
+def suggest_task_name(column: str) -> str:
+    """A valid task name close to ``column`` (other characters become ``_``, cut to 64)."""
+    cleaned = "".join(c if _TASK_NAME.fullmatch(c) else "_" for c in str(column))[:64].rstrip(" ")
+    cleaned = cleaned.lstrip(". ")
+    return cleaned or "task"
 
 
 class DataConfig(_Section):
@@ -81,14 +113,16 @@ class DataConfig(_Section):
 class TaskConfig(_Section):
     """One task: a target column (or several, for a multi-output regression) and how it is learned."""
 
-    name: str = Field(..., min_length=1, description="Task name shown in charts and tables.")
+    name: str = Field(
+        ..., description=f"Task name shown in charts and tables and used in file names ({TASK_NAME_RULE})."
+    )
     target: str | list[str] = Field(
         ..., description="Target column, or a list of columns for a k-output regression."
     )
     kind: TaskKind | None = Field(
         None, description="`binary`, `multiclass` or `regression`; inferred from the column when left out."
     )
-    weight: float = Field(1.0, ge=0.0, description="Loss weight used by `loss.weighting: manual`.")
+    weight: float = Field(1.0, ge=0.0, le=1e6, description="Loss weight used by `loss.weighting: manual`.")
     start_epoch: int = Field(0, ge=0, description="Epoch at which this task starts contributing to the loss.")
     loss: Literal["auto", "ce", "bce", "mse", "huber"] = Field(
         "auto", description="Loss function; `auto` = cross-entropy / BCE / MSE by kind."
@@ -101,6 +135,14 @@ class TaskConfig(_Section):
     def targets(self) -> list[str]:
         """The target columns as a list."""
         return [self.target] if isinstance(self.target, str) else list(self.target)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        problem = task_name_problem(value)
+        if problem:
+            raise ValueError(f"task name {value!r} is not allowed: {problem}; use {TASK_NAME_RULE}")
+        return value
 
     @field_validator("target")
     @classmethod
@@ -149,7 +191,7 @@ class ModelConfig(_Section):
         default_factory=list, description="Extra task-specific hidden layers in each head."
     )
     soft_lambda: float = Field(
-        1e-3, ge=0.0, description="`soft`: strength of the L2 penalty between corresponding tower layers."
+        1e-3, ge=0.0, le=1e4, description="`soft`: strength of the L2 penalty between corresponding tower layers."
     )
     experts: int = Field(4, ge=1, le=64, description="`mmoe`: number of experts.")
 
@@ -180,7 +222,7 @@ class LossConfig(_Section):
     options: dict[str, Any] = Field(
         default_factory=dict, description="The weighting strategy's own hyperparameters."
     )
-    huber_delta: float = Field(1.0, gt=0.0, description="Delta of the Huber loss (in standardized units).")
+    huber_delta: float = Field(1.0, gt=0.0, le=1e6, description="Delta of the Huber loss (in standardized units).")
 
     @field_validator("weighting")
     @classmethod
@@ -207,9 +249,9 @@ class TrainConfig(_Section):
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="Peak learning rate.")
     optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optimizer.")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
-    weight_decay: float = Field(0.0, ge=0.0, description="L2 regularisation (decoupled for AdamW).")
-    l1: float = Field(0.0, ge=0.0, description="L1 penalty on all weights, added to the loss.")
-    grad_clip: float | None = Field(None, gt=0.0, description="Clip the global gradient norm to this value.")
+    weight_decay: float = Field(0.0, ge=0.0, le=10.0, description="L2 regularisation (decoupled for AdamW).")
+    l1: float = Field(0.0, ge=0.0, le=10.0, description="L1 penalty on all weights, added to the loss.")
+    grad_clip: float | None = Field(None, gt=0.0, le=1e9, description="Clip the global gradient norm to this value.")
     schedule: Literal["constant", "step", "cosine", "plateau"] = Field(
         "constant", description="Learning-rate schedule (per epoch)."
     )

@@ -1,6 +1,6 @@
 """Predictions of a finished run's model on new rows (a table or a CSV file).
 
-The rows go through the preprocessing fitted at training time (``preprocessor.joblib``
+The rows go through the preprocessing fitted at training time (``preprocessing.json``
 beside the checkpoint): missing values are imputed the same way, categories unseen in
 training become all-zero one-hot vectors, image datasets are reshaped to their input
 shape. Problems the user can fix raise :class:`DataError` with one line naming the column.
@@ -13,25 +13,28 @@ The result is one wide table, one row per input row::
     <task>                   regression with one target: the value in original units
     <task>:<target>          regression with k targets: one column per target
 
-The preprocessor is a pickle: only load run folders you trust (your own store).
+Nothing here unpickles: the preprocessing is JSON and the checkpoint is read with
+``weights_only=True``. An old run folder holding only ``preprocessor.joblib`` (a pickle)
+is refused, never loaded.
 """
 
 from __future__ import annotations
 
 import difflib
-import warnings as pywarnings
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import torch
 
 from mtl.data.catalog import DataError
+from mtl.data.columns import check_finite_column, check_finite_inputs
 from mtl.data.datasets.csv import read_rows
+from mtl.data.preprocessing import PREPROCESSING, Preprocessing, PreprocessingFormatError
 from mtl.data.tasks import TaskSpec
-from mtl.train.checkpoint import CHECKPOINT, PREPROCESSOR, Checkpoint, load_checkpoint
+from mtl.train.checkpoint import CHECKPOINT, LEGACY_PREPROCESSOR, Checkpoint, load_checkpoint
+from mtl.train.files import atomic_write
 from mtl.train.predictions import prediction_frame
 
 __all__ = ["BATCH", "NoModelError", "predict_csv", "predict_frame", "read_input_csv"]
@@ -41,7 +44,8 @@ ROW_COLUMN = "row"
 
 
 class NoModelError(ValueError):
-    """The run folder holds no saved model (the run failed, diverged, or has not finished)."""
+    """The run folder holds no usable saved model (the run failed, diverged or has not
+    finished, or its files are missing, damaged or from an older, pickled format)."""
 
 
 def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -49,7 +53,7 @@ def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
 
     Args:
         run_folder: a run's artifact folder holding ``checkpoint.pt`` and
-            ``preprocessor.joblib`` (``RunStore.run_dir(run_id)``).
+            ``preprocessing.json`` (``RunStore.run_dir(run_id)``).
         frame: the rows to predict, with the model's feature columns (any order). Other
             columns are ignored: task targets silently, anything else with a warning.
 
@@ -58,7 +62,7 @@ def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
         columns, unseen categories, imputed missing values), one sentence each.
 
     Raises:
-        NoModelError: the folder has no checkpoint or preprocessor.
+        NoModelError: the folder has no checkpoint or preprocessing, or one is damaged.
         DataError: no rows, missing feature columns, text in a numeric column, infinite values.
     """
     checkpoint, preprocessor = load_model(run_folder)
@@ -69,11 +73,26 @@ def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
 
 def predict_csv(run_folder: Path, in_csv: Path, out_csv: Path) -> tuple[pd.DataFrame, list[str]]:
     """:func:`predict_frame` on a CSV file; writes the table to ``out_csv`` (no index column)."""
+    out = check_output_path(Path(out_csv))
     table, messages = predict_frame(run_folder, read_input_csv(in_csv))
-    out = Path(out_csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
+    except OSError as err:
+        raise DataError(f"cannot write --out {str(out)!r}: {err.strerror or err}") from None
     return table, messages
+
+
+def check_output_path(out: Path) -> Path:
+    """``out`` if a CSV can be written there; :class:`DataError` names the problem otherwise."""
+    if out.is_dir():
+        raise DataError(f"--out {str(out)!r} is a folder; give a file name such as {str(out / 'predictions.csv')!r}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(f"--out {str(out)!r} lies under {str(parent)!r}, which is a file, not a folder")
+            break
+    return out
 
 
 def read_input_csv(path: Path) -> pd.DataFrame:
@@ -84,20 +103,34 @@ def read_input_csv(path: Path) -> pd.DataFrame:
 # ---- steps -------------------------------------------------------------------------
 
 
-def load_model(run_folder: Path) -> tuple[Checkpoint, Any]:
-    """The run's model (eval mode) and its fitted feature preprocessor."""
+def load_model(run_folder: Path) -> tuple[Checkpoint, Preprocessing]:
+    """The run's model (eval mode) and its fitted feature preprocessing."""
     folder = Path(run_folder)
-    if not (folder / CHECKPOINT).is_file() or not (folder / PREPROCESSOR).is_file():
+    preprocessing = folder / PREPROCESSING
+    if not preprocessing.is_file() and (folder / LEGACY_PREPROCESSOR).exists():
+        raise NoModelError(
+            f"run folder {str(folder)!r} holds a {LEGACY_PREPROCESSOR} from an older version; it is a pickle "
+            "(which can run code) and is not loaded; train the run again to predict with it"
+        )
+    if not (folder / CHECKPOINT).is_file() or not preprocessing.is_file():
         raise NoModelError(
             f"run folder {str(folder)!r} has no saved model; only a run that finished or was stopped "
             "has one (a failed, diverged, queued or running run does not)"
         )
-    checkpoint = load_checkpoint(folder / CHECKPOINT)
-    preprocessor = joblib.load(folder / PREPROCESSOR)
-    return checkpoint, preprocessor
+    try:
+        prep = Preprocessing.from_json(preprocessing.read_text(encoding="utf-8"))
+    except (PreprocessingFormatError, UnicodeDecodeError) as err:
+        raise NoModelError(f"{str(preprocessing)!r} is damaged or not in this version's format ({err})") from None
+    try:
+        checkpoint = load_checkpoint(folder / CHECKPOINT)
+    except ValueError as err:
+        raise NoModelError(str(err)) from None
+    if not {*prep.numeric, *prep.categorical} <= {str(c) for c in checkpoint.input_columns}:
+        raise NoModelError(f"{str(preprocessing)!r} does not match the checkpoint's input columns")
+    return checkpoint, prep
 
 
-def encode_features(checkpoint: Checkpoint, preprocessor: Any, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+def encode_features(checkpoint: Checkpoint, preprocessor: Preprocessing, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """Check the input columns and preprocess them as in training: ``(N, *input_shape)`` float32."""
     messages: list[str] = []
     if len(frame) == 0:
@@ -113,15 +146,16 @@ def encode_features(checkpoint: Checkpoint, preprocessor: Any, frame: pd.DataFra
     if extra:
         messages.append(f"ignored column(s) that are not features of this model: {_preview(extra)}")
 
-    categorical = _categorical_columns(preprocessor)
+    categorical = preprocessor.categorical
     features = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for column in columns:
-        values = frame[by_name[str(column)]].reset_index(drop=True)
-        if column in categorical:
-            known = _known_categories(preprocessor, categorical.index(column))
-            features[column] = _categorical(column, values, known, messages)
+        name = str(column)
+        values = frame[by_name[name]].reset_index(drop=True)
+        if name in categorical:
+            known = preprocessor.categories[categorical.index(name)]
+            features[name] = _categorical(column, values, known, messages)
         else:
-            features[column] = _numeric(column, values)
+            features[name] = _numeric(column, values)
     imputed = {str(c): int(n) for c, n in features.isna().sum().items() if n}
     if imputed:
         counts = ", ".join(f"{c} ({n})" for c, n in imputed.items())
@@ -130,9 +164,8 @@ def encode_features(checkpoint: Checkpoint, preprocessor: Any, frame: pd.DataFra
             f"(numbers: {checkpoint.config.data.impute} of the training split; categories: the most frequent one)"
         )
 
-    with pywarnings.catch_warnings():
-        pywarnings.simplefilter("ignore", UserWarning)  # unknown categories: reported above, by name
-        x = np.asarray(preprocessor.transform(features), dtype=np.float32)  # (N, F)
+    x = preprocessor.transform(features).astype(np.float32)  # (N, F)
+    check_finite_inputs(x, preprocessor.feature_names, "the input")
     width = int(np.prod(checkpoint.input_shape))
     if x.shape[1] != width:
         raise DataError(f"the preprocessed input has {x.shape[1]} features but the model expects {width}")
@@ -171,17 +204,6 @@ def decode(tasks: list[TaskSpec], outputs: dict[str, np.ndarray]) -> pd.DataFram
 # ---- helpers -----------------------------------------------------------------------
 
 
-def _categorical_columns(preprocessor: Any) -> list[Any]:
-    """The categorical input columns of the fitted ColumnTransformer (``build_preprocessor``)."""
-    return next((list(cols) for name, _, cols in preprocessor.transformers_ if name == "cat"), [])
-
-
-def _known_categories(preprocessor: Any, position: int) -> list[str]:
-    """The training categories of the ``position``-th categorical column, as strings."""
-    encoder = preprocessor.named_transformers_["cat"].named_steps["onehot"]
-    return [str(v) for v in encoder.categories_[position]]
-
-
 def _numeric(column: Any, values: pd.Series) -> pd.Series:
     """A numeric feature as float64; text or infinite values raise a DataError naming them."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -198,10 +220,9 @@ def _numeric(column: Any, values: pd.Series) -> pd.Series:
                 f"column {str(column)!r} must be numeric but has text such as {text.iloc[first]!r} "
                 f"(row {first}, {int(bad.sum())} such value(s)); fix or empty those cells"
             )
-    infinite = np.isinf(numbers.to_numpy())
-    if infinite.any():
-        first = int(np.flatnonzero(infinite)[0])
-        raise DataError(f"column {str(column)!r} has an infinite value (row {first}); use a finite number or empty cell")
+    problem = check_finite_column(numbers, f"column {str(column)!r}")
+    if problem:
+        raise DataError(problem)
     return numbers
 
 

@@ -43,6 +43,7 @@ import yaml
 from mtl.delta import FORMULA, DeltaM, describe_metrics
 from mtl.runs.store import RunStore
 from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mtl.train.predictions import read_predictions
 from mtl.ui.colors import SHARED_COLOR, color_for, run_colors, task_colors
 from mtl.ui.figures import (
     METRIC_TITLES,
@@ -56,7 +57,7 @@ from mtl.ui.figures import (
 )
 from mtl.ui.labels import dataset_label, label, plain
 
-__all__ = ["DETAILED_RUNS", "Section", "delta_figure", "prediction_file", "report_html", "write_report"]
+__all__ = ["DETAILED_RUNS", "Section", "delta_figure", "report_html", "write_report"]
 
 DETAILED_RUNS = 6
 """Up to this many runs, each run's section has its own charts; past it, tables only."""
@@ -553,29 +554,16 @@ def _charts_block(item: _Run, store: RunStore, figures: _FigureWriter) -> str:
     return "\n".join(parts)
 
 
-def prediction_file(run_dir: Path, task: str) -> Path | None:
-    """The test-prediction CSV of ``task`` in a run's folder, or ``None`` when there is none
-    or the task name is not a plain file name (a name with ``/`` or ``..`` never becomes a
-    path outside the run's predictions folder)."""
-    from mtl.train.predictions import PREDICTIONS_DIR
-
-    folder = run_dir / PREDICTIONS_DIR
-    if not task or task in (".", "..") or "/" in task or "\\" in task or "\0" in task:
-        return None
-    path = folder / f"{task}.csv"
-    return path if path.parent == folder and path.is_file() else None
-
 
 def _evaluation_figures(item: _Run, store: RunStore, colors: Mapping[str, str]) -> list[go.Figure]:
     out: list[go.Figure] = []
     for meta in item.tasks_meta:
         name = str(meta.get("name"))
-        path = prediction_file(store.run_dir(item.id), name)
-        if path is None:
-            continue
         try:
-            frame = pd.read_csv(path, keep_default_na=True)
-        except (OSError, ValueError, pd.errors.ParserError):
+            frame = read_predictions(store.run_dir(item.id), name)
+        except ValueError:  # a damaged file, or a task name that is no plain file name
+            continue
+        if frame is None:
             continue
         if meta.get("kind") == "regression":
             for target in list(meta.get("targets") or [])[:3]:

@@ -304,3 +304,74 @@ def test_unknown_preset_lists_names() -> None:
     with pytest.raises(ConfigError, match="unknown preset 'pengiuns'") as info:
         presets.load("pengiuns")
     assert "penguins" in str(info.value)
+
+
+# ---- task names become file names: one rule, checked at config time ---------------------
+
+from mtl.config import TASK_NAME_RULE, suggest_task_name, task_name_problem  # noqa: E402
+
+
+def test_every_preset_and_suggested_task_name_is_valid() -> None:
+    from mtl.data import DATASETS
+    from mtl.data.catalog import get_dataset
+
+    names = [t.name for p in presets.names() for t in presets.load(p).tasks]
+    names += [t["name"] for d in DATASETS.names() for t in get_dataset(d).suggested_tasks]
+    assert names and all(task_name_problem(n) is None for n in names), names
+
+
+@pytest.mark.parametrize("name", ["species", "body_mass", "Body mass (g)", "y-1.5", "été 2024", "gain %", "a" * 64])
+def test_task_names_allowed(name: str) -> None:
+    config = ExperimentConfig.from_dict({"tasks": [{"name": name, "target": "species"}]})
+    assert config.tasks[0].name == name
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("../../../../x", "'/'"),
+        ("/abs/path", "'/'"),
+        ("a/b", "'/'"),
+        ("a\\b", "'\\\\'"),
+        ("..", "starts with '.'"),
+        (".hidden", "starts with '.'"),
+        (" padded", "space"),
+        ("padded ", "space"),
+        ("", "0 characters"),
+        ("x" * 65, "65 characters"),
+        ("tab\there", "'\\t'"),
+        ("new\nline", "'\\n'"),
+        ("c:drive", "':'"),
+    ],
+)
+def test_task_names_refused_name_the_task_and_the_rule(name: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ExperimentConfig.from_dict({"tasks": [{"name": name, "target": "species"}]})
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("tasks.0.name")
+    assert repr(name) in message and problem in message and TASK_NAME_RULE in message
+
+
+@pytest.mark.parametrize("column", ["../../x", "/abs", "a:b", ".env", "  ", "é/ü", "x" * 100, "ok name"])
+def test_suggest_task_name_is_always_valid(column: str) -> None:
+    assert task_name_problem(suggest_task_name(column)) is None
+    assert suggest_task_name("ok name") == "ok name"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"train.weight_decay": float("inf")}, "train.weight_decay"),
+        ({"train.lr": float("nan")}, "train.lr"),
+        ({"tasks.0.weight": float("inf")}, "tasks.0.weight"),
+        ({"model.soft_lambda": 1e308}, "model.soft_lambda"),
+        ({"loss.huber_delta": float("inf")}, "loss.huber_delta"),
+        ({"train.grad_clip": 1e300}, "train.grad_clip"),
+        ({"train.l1": 1e308}, "train.l1"),
+    ],
+)
+def test_non_finite_and_overflowing_numbers_are_refused_by_key(overrides: dict, key: str) -> None:
+    base = ExperimentConfig.from_dict({"tasks": [{"name": "species", "target": "species"}]})
+    with pytest.raises(ConfigError) as info:
+        base.with_overrides(overrides)
+    assert str(info.value).startswith(key) and "\n" not in str(info.value)

@@ -165,3 +165,28 @@ def test_dashboard_predictions_equal_the_cli_output(penguins, tmp_path: Path) ->
     pd.testing.assert_frame_equal(ui_table, pd.read_csv(out, dtype=str))
     with pytest.raises(PredictError, match="bill_length_mm"):
         predict_upload(home, run_id, raw.drop(columns=["bill_length_mm"]).to_csv(index=False).encode())
+
+
+# ---- the Evaluate page reads the stored predictions robustly ------------------------------
+
+
+def test_evaluate_page_shows_a_damaged_prediction_file_as_plain_text(penguins, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    home, run_id, folder, _, _ = penguins
+    path = folder / "predictions" / "species.csv"
+    intact = path.read_bytes()
+    path.write_bytes(intact[: len(intact) // 2])  # cut mid-row, as a crash mid-write would
+    try:
+        monkeypatch.setenv("MTL_HOME", str(home))
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        at.switch_page("app_pages/evaluate.py")
+        at.query_params["run"] = run_id
+        at.run()
+    finally:
+        path.write_bytes(intact)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot be read" in e.value for e in at.error)
+    assert any("species.csv" in t.value and "incomplete" in t.value for t in at.text)

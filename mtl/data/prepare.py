@@ -22,6 +22,14 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
 from mtl.config import ExperimentConfig
 from mtl.data.catalog import DataError, Dataset, get_dataset
+from mtl.data.columns import (
+    REASONS,
+    Reason,
+    check_finite_column,
+    check_finite_inputs,
+    is_constant,
+    usable_columns,
+)
 from mtl.data.tasks import TaskSpec, resolve_kind
 
 SPLITS = ("train", "val", "test")
@@ -85,6 +93,15 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     columns = numeric + categorical
 
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
+    if dataset.image_shape is None:  # a column with no training value cannot be imputed: leave it out
+        unseen = [c for c in columns if frame[c].iloc[train_rows].isna().all()]
+        for column in unseen:
+            warnings.append(f"column {column!r} was left out: it has no value in the training split")
+        numeric = [c for c in numeric if c not in unseen]
+        categorical = [c for c in categorical if c not in unseen]
+        columns = numeric + categorical
+        if not columns:
+            raise DataError("no usable feature: no feature column has a value in the training split")
     use_image = (
         dataset.image_shape is not None
         and config.model.encoder != "mlp"
@@ -112,6 +129,7 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
             x = np.zeros((0, len(feature_names)), dtype=np.float32)
         else:
             x = np.asarray(preprocessor.transform(features.iloc[rows]), dtype=np.float32)
+        check_finite_inputs(x, feature_names, "the prepared data")
         x = x.reshape((len(rows), *input_shape))
         part = frame.iloc[rows]
         y, mask = {}, {}
@@ -145,10 +163,13 @@ def select_features(
 ) -> tuple[list[str], list[str]]:
     """Split the feature columns into numeric and categorical ones.
 
-    With ``explicit`` columns, each must exist and not be a target. Otherwise every
-    non-target column is a candidate; empty, ID-like (all values distinct integers or
-    strings) and text-like (mostly distinct strings) columns are left out with a warning.
+    With ``explicit`` columns, each must exist and not be a target; empty ones are left
+    out. Otherwise the columns :func:`mtl.data.columns.usable_columns` keeps are used
+    (empty, ID-like, text-like and, for tables, constant columns are left out with a
+    warning). Refused with a :class:`DataError`: no column left, or only constant ones
+    (a model would learn nothing from them), or a numeric column with an infinite or huge value.
     """
+    image = dataset.image_shape is not None
     if explicit is not None:
         unknown = [c for c in explicit if c not in frame.columns]
         if unknown:
@@ -156,43 +177,40 @@ def select_features(
         clash = [c for c in explicit if c in targets]
         if clash:
             raise DataError(f"data.features: {clash} are task targets and cannot also be features")
-        candidates = list(explicit)
+        kept = [c for c in explicit if frame[c].notna().any()]
+        dropped: dict[Any, Reason] = {c: "empty" for c in explicit if c not in kept}
     else:
-        candidates = [c for c in frame.columns if c not in targets and c not in dataset.exclude]
+        kept, dropped = usable_columns(frame, targets, exclude=dataset.exclude, keep_constant=image)
+    for column, reason in dropped.items():
+        warnings.append(f"column {column!r} was left out: {REASONS[reason]}")
+    if not image and (not kept or all(is_constant(frame[c]) for c in kept)):
+        raise DataError(_no_usable_feature(kept, dropped))
     numeric: list[str] = []
     categorical: list[str] = []
-    n_rows = len(frame)
-    for column in candidates:
-        values = frame[column].dropna()
-        if values.empty:
-            warnings.append(f"column {column!r} is empty and was left out")
-            continue
-        is_numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        integer_like = is_numeric and bool(np.all(np.mod(values.to_numpy(dtype=float), 1.0) == 0))
-        n_unique = values.nunique()
-        if explicit is None and n_rows >= 20 and n_unique == len(values) and _id_like(column, values, is_numeric, integer_like):
-            warnings.append(f"column {column!r} looks like an ID (every value distinct) and was left out")
-            continue
-        if explicit is None and not is_numeric and n_unique > max(50, n_rows // 2):
-            warnings.append(f"column {column!r} looks like free text ({n_unique} distinct values) and was left out")
-            continue
-        (numeric if is_numeric else categorical).append(column)
-    if not numeric and not categorical:
-        raise DataError("no usable feature columns are left; name them in data.features")
+    for column in kept:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            problem = check_finite_column(values, f"feature column {column!r}")
+            if problem:
+                raise DataError(problem)
+            numeric.append(column)
+        else:
+            categorical.append(column)
     return numeric, categorical
 
 
-def _id_like(column: object, values: pd.Series, is_numeric: bool, integer_like: bool) -> bool:
-    """All-distinct values that identify rows: strings, or integers that are consecutive
-    (a row number) or sit in a column named like an id."""
-    if not is_numeric:
-        return True
-    if not integer_like:
-        return False
-    name = str(column).strip().lower()
-    named_id = name == "id" or name.endswith(("_id", " id", "-id")) or name.startswith(("id_", "id "))
-    consecutive = float(values.max()) - float(values.min()) + 1 == len(values)
-    return named_id or consecutive
+def _no_usable_feature(kept: list[Any], dropped: dict[Any, Reason]) -> str:
+    """The one-line refusal when nothing informative is left to learn from."""
+    parts = []
+    for reason in ("text", "id", "empty", "constant"):
+        names = [c for c, r in dropped.items() if r == reason]
+        if names:
+            label = {"text": "as free text", "id": "as IDs", "empty": "as empty", "constant": "as constant"}[reason]
+            parts.append(f"column(s) {_quoted(names)} were left out {label}")
+    if kept:
+        parts.append(f"the remaining column(s) {_quoted(kept)} are constant")
+    detail = "; ".join(parts) if parts else "the table has no column besides the targets"
+    return f"no usable feature: {detail}; name informative columns in data.features or add some to the data"
 
 
 def split_rows(
@@ -346,6 +364,10 @@ def encode_targets(spec: TaskSpec, part: pd.DataFrame) -> tuple[np.ndarray, np.n
     if spec.kind == "binary":
         return ids.astype(np.float32), mask
     return ids, mask
+
+
+def _quoted(columns: list[Any], limit: int = 6) -> str:
+    return _preview([repr(str(c)) for c in columns], limit)
 
 
 def _preview(columns: Any, limit: int = 12) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mtl.config import TaskConfig, TaskKind
 from mtl.data.catalog import DataError
+from mtl.data.columns import check_finite_column, is_integer_valued
 
 MAX_CLASSES = 200
 """A target with more distinct values than this is not treated as classification."""
@@ -57,8 +57,7 @@ def infer_kind(column: pd.Series) -> TaskKind:
         return "binary"
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return "multiclass"
-    as_float = values.to_numpy(dtype=float)
-    if n_unique <= 10 and np.all(np.mod(as_float, 1.0) == 0):
+    if n_unique <= 10 and is_integer_valued(values):
         return "multiclass"
     return "regression"
 
@@ -103,3 +102,6 @@ def _check_numeric(task: TaskConfig, column: pd.Series) -> None:
             f"task {task.name!r}: regression target {column.name!r} is not numeric (values like {sample}); "
             "set kind: binary or multiclass, or clean the column"
         )
+    problem = check_finite_column(column, f"task {task.name!r}: regression target {column.name!r}")
+    if problem:
+        raise DataError(problem)

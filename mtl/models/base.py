@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -109,3 +111,52 @@ def check_heads(heads: dict[str, int]) -> None:
     bad = {name: width for name, width in heads.items() if not isinstance(width, Integral) or width < 1}
     if bad:
         raise ValueError(f"output widths must be integers ≥ 1, found {bad}")
+
+
+MAX_TRAINING_BYTES = 4 * 2**30
+"""Largest model trained: parameters, gradients and two optimizer states (16 bytes per parameter)."""
+BYTES_PER_PARAMETER = 16  # float32 weight + gradient + Adam's two moments
+
+
+def count_parameters(
+    build: Callable[[Any, tuple[int, ...], dict[str, int]], MultiTaskModel],
+    cfg: Any,
+    input_shape: tuple[int, ...],
+    heads: dict[str, int],
+) -> int:
+    """The number of parameters ``build(cfg, input_shape, heads)`` would have, counted on
+    PyTorch's ``meta`` device: shapes only, no memory allocated."""
+    with torch.device("meta"):
+        model = build(cfg, input_shape, heads)
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_model_size(
+    build: Callable[[Any, tuple[int, ...], dict[str, int]], MultiTaskModel],
+    cfg: Any,
+    input_shape: tuple[int, ...],
+    heads: dict[str, int],
+) -> int:
+    """The parameter count, after checking the model fits :data:`MAX_TRAINING_BYTES`.
+
+    Raises:
+        ValueError: one line naming ``model.hidden`` (and the other size settings) and the estimate.
+    """
+    n = count_parameters(build, cfg, input_shape, heads)
+    need = n * BYTES_PER_PARAMETER
+    if need > MAX_TRAINING_BYTES:
+        raise ValueError(
+            f"model.hidden {list(cfg.hidden)} (with model.head_hidden {list(cfg.head_hidden)}, "
+            f"{int(np.prod(input_shape))} inputs and {len(heads)} task(s)) gives {n:.3g} parameters, about "
+            f"{_bytes(need)} to train, above the {_bytes(MAX_TRAINING_BYTES)} limit; use smaller layer widths "
+            "(model.hidden, model.head_hidden, model.channels, model.experts)"
+        )
+    return n
+
+
+def _bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PiB"

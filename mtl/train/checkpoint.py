@@ -1,28 +1,38 @@
 """Checkpoints: the model's state dict plus everything needed to rebuild it.
 
 The checkpoint holds only tensors and plain data, so ``torch.load(path, weights_only=True)``
-reads it. The fitted feature preprocessor (a scikit-learn object) is saved beside it with
-joblib, for predictions on new rows.
+reads it. The fitted feature preprocessing is saved beside it as plain JSON
+(:mod:`mtl.data.preprocessing`), for predictions on new rows: nothing in a run folder is a
+pickle. Both files are written atomically; a truncated or corrupt checkpoint is refused
+on load with one line (:class:`CheckpointError`).
 """
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import torch
 
 from mtl.config import ExperimentConfig
 from mtl.data.prepare import PreparedData
+from mtl.data.preprocessing import PREPROCESSING, Preprocessing
 from mtl.data.tasks import TaskSpec
 from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel
+from mtl.train.files import atomic_write, atomic_write_text
 
 FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
-PREPROCESSOR = "preprocessor.joblib"
+LEGACY_PREPROCESSOR = "preprocessor.joblib"
+"""The pickle older versions saved; never loaded (unpickling can run code)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, corrupt, another format); one line."""
 
 
 @dataclass
@@ -40,7 +50,8 @@ class Checkpoint:
 def save_checkpoint(
     folder: Path, model: MultiTaskModel, config: ExperimentConfig, data: PreparedData, **extra: Any
 ) -> Path:
-    """Write ``checkpoint.pt`` (atomically: a temp file renamed) and the preprocessor into ``folder``."""
+    """Write ``checkpoint.pt`` and ``preprocessing.json`` into ``folder``, each atomically
+    (a temporary file renamed over the target)."""
     folder.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
@@ -51,21 +62,45 @@ def save_checkpoint(
         "input_columns": list(data.input_columns),
         "extra": extra,
     }
-    path = folder / CHECKPOINT
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    joblib.dump(data.preprocessor, folder / PREPROCESSOR)
+    path = atomic_write(folder / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
+    atomic_write_text(folder / PREPROCESSING, Preprocessing.from_fitted(data.preprocessor).to_json())
     return path
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
-    """Rebuild the model from a checkpoint file (read with ``weights_only=True``)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    config = ExperimentConfig.from_dict(payload["config"])
-    tasks = [TaskSpec.from_dict(t) for t in payload["tasks"]]
-    input_shape = tuple(payload["input_shape"])
-    model = ARCHITECTURES.get(config.model.sharing)(config.model, input_shape, {t.name: t.out_dim for t in tasks})
-    model.load_state_dict(payload["state_dict"])
+    """Rebuild the model from a checkpoint file (read with ``weights_only=True``).
+
+    Raises:
+        CheckpointError: the file is truncated, corrupt or not a checkpoint of this format.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the error below says it all
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be read: it holds objects other than tensors and plain data, "
+            "which are never loaded (a checkpoint from another program, or a crafted file)"
+        ) from None
+    except Exception as err:  # torch raises RuntimeError, EOFError… on a damaged file
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be read (truncated or corrupt: {_first_line(err)})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a checkpoint of format {FORMAT}")
+    try:
+        config = ExperimentConfig.from_dict(payload["config"])
+        tasks = [TaskSpec.from_dict(t) for t in payload["tasks"]]
+        input_shape = tuple(int(n) for n in payload["input_shape"])
+        model = ARCHITECTURES.get(config.model.sharing)(config.model, input_shape, {t.name: t.out_dim for t in tasks})
+        model.load_state_dict(payload["state_dict"])
+        columns, extra = list(payload["input_columns"]), dict(payload["extra"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"checkpoint {str(path)!r} is damaged ({_first_line(err)})") from None
     model.eval()
-    return Checkpoint(model, config, tasks, input_shape, list(payload["input_columns"]), dict(payload["extra"]))
+    return Checkpoint(model, config, tasks, input_shape, columns, extra)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__

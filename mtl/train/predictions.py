@@ -8,14 +8,52 @@ pandas, so the dashboard can read what the worker wrote without torch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from mtl.data.catalog import DataError
 from mtl.data.prepare import Split
 from mtl.data.tasks import TaskSpec
+from mtl.train.files import safe_join
 from mtl.train.metrics import probabilities, to_original_units
 
 PREDICTIONS_DIR = "predictions"
+
+
+def prediction_path(run_folder: Path, task: str) -> Path:
+    """``<run_folder>/predictions/<task>.csv``; :class:`~mtl.train.files.UnsafePathError`
+    when ``task`` is not a plain file name (it never leaves the predictions folder)."""
+    return safe_join(Path(run_folder) / PREDICTIONS_DIR, task, ".csv")
+
+
+def _shown(path: Path) -> str:
+    """The file as users know it (``predictions/<task>.csv``), without the server's folders."""
+    return f"{PREDICTIONS_DIR}/{path.name}"
+
+
+def read_predictions(run_folder: Path, task: str) -> pd.DataFrame | None:
+    """The stored test predictions of one task, or ``None`` when the run wrote none.
+
+    Raises:
+        DataError: the file is damaged (empty, truncated, not CSV); one line naming it.
+    """
+    path = prediction_path(run_folder, task)
+    if not path.is_file():
+        return None
+    try:
+        complete = path.read_bytes().endswith(b"\n")  # to_csv ends every line, the last one too
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"prediction file {_shown(path)!r} cannot be read ({first})") from None
+    # Every column but the true values (empty where a row has no label) is always filled in.
+    filled = [c for c in frame.columns if c != "true" and not str(c).startswith("true_")]
+    predicted = [c for c in filled if c == "pred" or str(c).startswith("pred_")]
+    if not complete or frame.empty or not predicted or frame[filled].isna().any().any():
+        raise DataError(f"prediction file {_shown(path)!r} is incomplete (missing predicted values)")
+    return frame
 
 
 def prediction_frame(spec: TaskSpec, outputs: np.ndarray, split: Split | None = None) -> pd.DataFrame:

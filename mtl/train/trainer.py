@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from mtl.config import ExperimentConfig
+from mtl.config import ConfigError, ExperimentConfig
 from mtl.data.prepare import SPLITS, PreparedData, Split, prepare
 from mtl.data.tasks import TaskSpec
 from mtl.models import ARCHITECTURES
-from mtl.models.base import MultiTaskModel
+from mtl.models.base import MultiTaskModel, check_model_size
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
 from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
@@ -55,16 +55,41 @@ class TrainResult:
 
 
 def select_device(preference: str) -> torch.device:
-    """CUDA when asked or available (``auto``), otherwise CPU."""
+    """CUDA when asked or available (``auto``), otherwise CPU.
+
+    Raises:
+        ConfigError: ``cuda`` is asked for but this machine has no usable CUDA device.
+    """
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is 'cuda' but no CUDA device is available here; use 'auto' or 'cpu'")
     if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
     return torch.device("cpu")
 
 
 def build_model(config: ExperimentConfig, data: PreparedData) -> MultiTaskModel:
-    """The configured architecture with one head per task."""
-    build = ARCHITECTURES.get(config.model.sharing)
-    return build(config.model, data.input_shape, {t.name: t.out_dim for t in data.tasks})
+    """The configured architecture with one head per task (its size checked first)."""
+    check_size(config, data)
+    return ARCHITECTURES.get(config.model.sharing)(config.model, data.input_shape, _heads(data))
+
+
+def check_size(config: ExperimentConfig, data: PreparedData) -> int:
+    """The model's parameter count; :class:`ConfigError` when it is too large to train."""
+    try:
+        return check_model_size(ARCHITECTURES.get(config.model.sharing), config.model, data.input_shape, _heads(data))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def preflight(config: ExperimentConfig, data: PreparedData) -> None:
+    """Refuse, before a run is recorded, what would fail once training starts: a device
+    that is not there, a model too large to allocate (:class:`ConfigError`, one line)."""
+    select_device(config.train.device)
+    check_size(config, data)
+
+
+def _heads(data: PreparedData) -> dict[str, int]:
+    return {t.name: t.out_dim for t in data.tasks}
 
 
 def build_strategy(config: ExperimentConfig, tasks: Sequence[TaskSpec]) -> WeightingStrategy:

@@ -18,7 +18,7 @@ NAME = "csv"
 class Options(BaseModel):
     """How the CSV file is read."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     sep: str = Field(",", min_length=1, description="Column separator.")
     max_rows: int | None = Field(None, ge=1, description="Read at most this many rows.")
 

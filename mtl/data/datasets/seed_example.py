@@ -17,9 +17,9 @@ NAME = "seed-example"
 class Options(BaseModel):
     """Settings of the two-task toy."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     samples: int = Field(1000, ge=20, le=1_000_000, description="Number of rows.")
-    noise: float = Field(0.1, ge=0.0, description="Standard deviation of the regression noise.")
+    noise: float = Field(0.1, ge=0.0, le=1e6, description="Standard deviation of the regression noise.")
     seed: int = Field(0, ge=0, description="Generator seed (fixed so the data does not change with train.seed).")
 
 

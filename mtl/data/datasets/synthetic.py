@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mtl.data.catalog import DataError, Dataset
 
 NAME = "synthetic"
+MAX_BYTES = 1 << 30
+"""Largest table the generator builds (float64 cells: samples × (features + n_tasks) × 8 bytes)."""
 
 
 class Options(BaseModel):
     """Settings of the synthetic generator."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     n_tasks: int = Field(2, ge=1, le=16, description="Number of tasks (targets y1 … yT).")
     p: float = Field(0.5, ge=-1.0, le=1.0, description="Task correlation knob in [-1, 1].")
     samples: int = Field(4000, ge=20, le=1_000_000, description="Number of rows.")
     features: int = Field(32, ge=2, le=4096, description="Input dimension d (≥ n_tasks).")
-    c: float = Field(1.0, gt=0.0, description="Scale of the weight vectors.")
+    c: float = Field(1.0, gt=0.0, le=1e6, description="Scale of the weight vectors.")
     sines: int = Field(10, ge=0, le=100, description="Number m of sine terms.")
-    noise: float = Field(0.1, ge=0.0, description="Standard deviation of ε.")
+    noise: float = Field(0.1, ge=0.0, le=1e6, description="Standard deviation of ε.")
     binary: list[int] = Field(
         default_factory=list, description="Task numbers (1-based) turned into binary labels by thresholding at 0."
     )
@@ -39,6 +41,16 @@ class Options(BaseModel):
         if any(v < 1 for v in value):
             raise ValueError(f"task numbers are 1-based, found {value}")
         return value
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> Options:
+        size = self.samples * (self.features + self.n_tasks) * 8
+        if size > MAX_BYTES:
+            raise ValueError(
+                f"samples × (features + n_tasks) = {self.samples:,} × {self.features + self.n_tasks} float64 cells "
+                f"need {size / 2**30:.1f} GiB, above the {MAX_BYTES / 2**30:.0f} GiB limit; lower samples or features"
+            )
+        return self
 
 
 def generate(options: Options) -> pd.DataFrame:
