@@ -16,11 +16,12 @@ import pytest
 
 from mtl import presets
 from mtl.config import ExperimentConfig
+from mtl.data.preprocessing import PREPROCESSING
 from mtl.runs.launcher import launch
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 from mtl.runs.supervisor import stop_supervisor
 from mtl.runs.worker import execute
-from mtl.train.checkpoint import CHECKPOINT, PREPROCESSOR
+from mtl.train.checkpoint import CHECKPOINT
 from mtl.train.predictions import PREDICTIONS_DIR
 
 
@@ -30,7 +31,7 @@ def short_config(epochs: int = 3, name: str = "short") -> ExperimentConfig:
 
 def output_files(folder: Path, config: ExperimentConfig) -> dict[str, bool]:
     """Which of the files a finished run must have exist in ``folder`` right now."""
-    names = [CHECKPOINT, PREPROCESSOR, "summary.json"]
+    names = [CHECKPOINT, PREPROCESSING, "summary.json"]
     names += [f"{PREDICTIONS_DIR}/{task.name}.csv" for task in config.tasks]
     return {name: (folder / name).is_file() for name in names}
 
