@@ -9,9 +9,13 @@ import logging
 
 import streamlit as st
 
+from mtl.runs.spare import start_with_server
+from mtl.ui import session
+
 presenting = st.query_params.get("present", "") in ("1", "true", "yes")
 st.set_page_config(page_title="MTL Lab", page_icon="assets/favicon.png", layout="wide",
                    initial_sidebar_state="collapsed" if presenting else "auto")
+start_with_server(session.store())  # once per server process: a warm spare before the first launch
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -1,4 +1,13 @@
-"""Live: watch one run train. The run id is in the URL, so a refresh keeps the view."""
+"""Live: watch one run train. The run id is in the URL, so a refresh keeps the view.
+
+Watching is cheap: each chart gets its whole figure once (first view, a new control
+value, a new series) and then only the new points; the page polls only while the run is
+queued or running, at the interval chosen under "Refresh".
+"""
+
+import os
+import re
+import time
 
 import pandas as pd
 import streamlit as st
@@ -7,11 +16,28 @@ from mtl.runs.store import TERMINAL_STATUSES
 from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.ui import session
 from mtl.ui.colors import run_colors, task_colors
-from mtl.ui.curves import best_and_latest, curve_frame, pair_matrix, progress
-from mtl.ui.figures import curves_figure, fit_height, pair_heatmap, weights_figure
-from mtl.ui.live_chart import live_chart
+from mtl.ui.curves import X_AXES, CurveFeed, best_and_latest, curve_frame, pair_matrix, progress
+from mtl.ui.figures import curves_figure, pair_heatmap, weights_figure
+from mtl.ui.live_chart import stream_curve, stream_figure
 
-POLL_SECONDS = 0.5
+REFRESH_CHOICES = (0.5, 1.0, 2.0, 5.0)  # seconds between polls the viewer can choose
+REFRESH_ENV = "MTL_LIVE_REFRESH_S"
+LIVE_STATUSES = ("queued", "running")
+
+
+def default_refresh() -> float:
+    """``$MTL_LIVE_REFRESH_S`` when it is one of the choices, else 1 s."""
+    try:
+        value = float(os.environ.get(REFRESH_ENV, "1"))
+    except ValueError:
+        return 1.0
+    return value if value in REFRESH_CHOICES else 1.0
+
+
+def plain(text: str) -> str:
+    """``text`` for a markdown element, shown as typed (every ASCII punctuation escaped)."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(text).split()))
+
 
 presenting = session.presenting()
 if not presenting:
@@ -24,119 +50,147 @@ store = session.store()
 run = store.get_run(run_id)
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 colors = task_colors(list(kinds))
-metric_names = set()
-for kind in kinds.values():
-    metric_names.update(REGRESSION_METRICS if kind == "regression" else CLASSIFICATION_METRICS)
-if None in kinds.values():  # a kind inferred at run time: all of them
-    metric_names.update((*CLASSIFICATION_METRICS, *REGRESSION_METRICS))
+families = {}  # metric family -> the metrics its chart can show (a kind inferred at run time: both)
+if any(kind != "regression" for kind in kinds.values()):
+    families["classification"] = list(CLASSIFICATION_METRICS)
+if any(kind in ("regression", None) for kind in kinds.values()):
+    families["regression"] = list(REGRESSION_METRICS)
+DEFAULT_METRIC = {"classification": "accuracy", "regression": "rmse"}
+X_LABELS = {"step": "step", "epoch": "epoch", "wall_time": "time (s)"}
 
-X_AXES = ["step", "epoch", "wall_time"]
 if presenting:  # the view's settings come from the link
     smoothing = session.query_float("smoothing", 0.6, 0.0, 0.99)
-    x_axis = session.query_choice("x", X_AXES, "step")
+    x_axis = session.query_choice("x", list(X_AXES), "step")
     log_y = st.query_params.get("log_y") == "1"
+    refresh = session.query_float("refresh", default_refresh(), min(REFRESH_CHOICES), max(REFRESH_CHOICES))
+    shown = {f: session.query_choice(f, options, DEFAULT_METRIC[f]) for f, options in families.items()}
 else:
-    controls = st.columns([2, 2, 2, 1, 1])
+    controls = st.columns([3, 3, 2, 2, 1, 1], vertical_alignment="bottom")
     smoothing = controls[0].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live.smoothing",
                                    help="Exponential moving average; the raw line stays faint behind it")
-    x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="live.x",
-                               format_func={"step": "step", "epoch": "epoch", "wall_time": "time (s)"}.get)
+    x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="live.x", format_func=X_LABELS.get)
     log_y = controls[2].toggle("Log-scale y", key="live.log_y")
-    with controls[3]:
-        if run["status"] in ("queued", "running") and st.button("Stop", type="primary", key="live.stop"):
+    refresh = controls[3].selectbox("Refresh", REFRESH_CHOICES, index=REFRESH_CHOICES.index(default_refresh()),
+                                    key="live.refresh", format_func=lambda s: f"every {s:g} s",
+                                    help="How often the page asks for new points while the run trains")
+    with controls[4]:
+        if run["status"] in LIVE_STATUSES and st.button("Stop", type="primary", key="live.stop"):
             store.request_stop(run_id)
             st.toast("Stopping at the next step…")
-    with controls[4]:
+    shown = {f: st.session_state.get(f"live.metric.{f}", DEFAULT_METRIC[f]) for f in families}
+    with controls[5]:
         session.presenter_link("live", {"run": run_id, "smoothing": f"{smoothing:g}", "x": x_axis,
-                                        "log_y": "1" if log_y else "0"})
+                                        "log_y": "1" if log_y else "0", "refresh": f"{refresh:g}", **shown})
+
+# What each chart of this viewer holds is kept per tab; a full page run (first view, a
+# control, a reconnect) sends every chart whole again, the polls only what is new.
+sent: dict = {}
 
 
-def read_new(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All metrics and weights of the run, reading only rows newer than what this tab has."""
-    cache = st.session_state.setdefault(f"live.cache.{run_id}", {"m": None, "w": None})
+def read_new(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(all metric rows, the metric rows new since the last call, all weight rows)."""
+    cache = st.session_state.setdefault(f"live.cache.{run_id}", {"m": None, "w": None, "new_m": None})
+    news = {}
     for key, reader in (("m", store.metrics), ("w", store.weights)):
         have = cache[key]
         after = 0 if have is None or have.empty else int(have["id"].max())
         new = reader(run_id, after_id=after)
-        cache[key] = new if have is None or have.empty else (have if new.empty else pd.concat([have, new], ignore_index=True))
-    return cache["m"], cache["w"]
+        news[key] = new
+        if have is None or have.empty:
+            cache[key] = new
+        elif not new.empty:
+            cache[key] = pd.concat([have, new], ignore_index=True)
+    return cache["m"], news["m"], cache["w"]
 
 
-live = run["status"] in ("queued", "running")
+live = run["status"] in LIVE_STATUSES
 
 
-def cached_figure(key: str, signature: tuple, build):  # type: ignore[no-untyped-def]
-    """The chart's figure, rebuilt only when its data or the controls changed since the last poll."""
-    slot = st.session_state.setdefault("live.figures", {})
-    if key not in slot or slot[key][0] != signature:
-        slot[key] = (signature, build())
-    return slot[key][1]
+def curve(key: str, metric: str, title: str, metrics: pd.DataFrame, new: pd.DataFrame, *,
+          splits: tuple[str, ...] | None = None, chart_colors: dict | None = None, height: int = 360) -> None:
+    """One streamed curve chart of ``metric``."""
+    stream_curve(
+        f"live.{key}.{run_id}", slots=sent, signature=(metric, x_axis, smoothing, log_y, splits),
+        make_feed=lambda: CurveFeed(metric, x_axis, smoothing, splits),
+        metrics=metrics, new=new, height=height,
+        figure=lambda frame: curves_figure(frame, title=title, log_y=log_y, height=height,
+                                           colors=chart_colors or colors).update_layout(uirevision=f"{x_axis}-{log_y}"),
+    )
 
 
-@st.fragment(run_every=POLL_SECONDS if live else None)
+@st.fragment(run_every=refresh if live else None)
 def view() -> None:
     current = store.get_run(run_id)
-    revision = f"{x_axis}-{log_y}"  # a new axis meaning resets the zoom; new points keep it
-    metrics, weights = read_new(run_id)
+    metrics, new, weights = read_new(run_id)
     info = progress(metrics, current)
     head = st.columns([3, 2])
-    head[0].subheader(f"{current['name']} {session.status_badge(current['status'])}")
+    head[0].markdown(f"### {plain(current['name'])} {session.status_badge(current['status'])}")
     eta = f", about {info['eta_s']:.0f} s left" if info.get("eta_s") is not None and current["status"] == "running" else ""
     head[1].progress(float(info["fraction"]),
                      text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")
     if current["error"]:
         st.error(current["error"])
-    # The charts keep fixed places (loss and weights first, even before the first point),
-    # so each one is the same element on every poll and only its data changes.
-    controls = (x_axis, smoothing, log_y, len(metrics))
-    loss = curve_frame(metrics, "loss", x_axis, smoothing)
-    plotted = [loss]
-    cols = st.columns(2)
-    with cols[0]:
-        figure = cached_figure(f"loss.{run_id}", controls, lambda: curves_figure(
-            loss, title="Loss per task (train: solid, validation: dashed)", log_y=log_y, colors=colors
-        ).update_layout(uirevision=revision))
-        live_chart(figure, key=f"live.loss.{run_id}")
-    with cols[1]:
-        figure = cached_figure(f"weights.{run_id}", (*controls, len(weights)), lambda: weights_figure(
-            weights, x=x_axis, colors=colors, metrics=metrics).update_layout(uirevision=revision))
-        live_chart(figure, key=f"live.weights.{run_id}")
     if metrics.empty:
-        st.info("Waiting for the first points…" if current["status"] in ("queued", "running") else "No points recorded.")
+        if current["status"] in LIVE_STATUSES:
+            waited = max(0.0, time.time() - float(current["created_at"]))
+            st.info(f"Starting the worker… {waited:.0f} s" if current["status"] == "running"
+                    else f"Queued, waiting for a free slot… {waited:.0f} s")
+        else:
+            st.info("No points recorded.")
+        if live and current["status"] in TERMINAL_STATUSES:
+            st.rerun()
         return
-    grid = st.columns(2)
-    epochs_done = int(metrics["epoch"].max()) if "epoch" in metrics else 0
-    for i, metric in enumerate(m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in metric_names):
-        frame = curve_frame(metrics, metric, x_axis, smoothing)
-        plotted.append(frame)
-        with grid[i % 2]:  # epoch-level curves change once per epoch, not on every poll
-            figure = cached_figure(f"{metric}.{run_id}", (x_axis, smoothing, log_y, epochs_done, len(frame)),
-                                   lambda f=frame, m=metric: fit_height(curves_figure(
-                                       f, title=m, log_y=log_y, colors=colors), 340).update_layout(uirevision=revision))
-            live_chart(figure, key=f"live.{metric}.{run_id}", height=340)
-    if (metrics["split"] == "diag").any():
-        st.subheader("Task conflict")
-        st.caption("Cosine between task gradients on the shared layers: below 0 the tasks pull the shared "
-                   "layers in conflicting directions.")
-        left, right = st.columns([3, 2])
-        with left:
-            cosine = curve_frame(metrics, "cosine", x_axis, smoothing, splits=("diag",))
-            plotted.append(cosine)
-            figure = cached_figure(f"cosine.{run_id}", controls, lambda: curves_figure(
-                cosine, title="Gradient cosine per task pair", colors=run_colors(cosine["task"].unique().tolist()),
-            ).update_layout(uirevision=revision))
-            live_chart(figure, key=f"live.cosine.{run_id}")
-        with right:
-            matrix = pair_matrix(metrics, "cosine", list(kinds))
-            figure = cached_figure(f"cosmap.{run_id}", controls, lambda: pair_heatmap(
-                matrix, title="Latest gradient cosine", value_name="cosine"))
-            live_chart(figure, key=f"live.cosmap.{run_id}")
-    st.subheader("Best and latest (validation)")
-    st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
-    st.download_button("Download what is plotted (CSV)", pd.concat(plotted).to_csv(index=False),
-                       file_name=f"{run_id}-curves.csv", mime="text/csv", key="live.csv")
+    curve("loss", "loss", "Loss per task (train: solid, validation: dashed)", metrics, new)
+    for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
+        with column:
+            if presenting:
+                metric = shown[family]
+            else:
+                metric = st.selectbox(f"{family.capitalize()} metric", options, key=f"live.metric.{family}",
+                                      index=options.index(DEFAULT_METRIC[family]))
+            curve(f"metric.{family}", metric, metric, metrics, new, height=320)
+    epochs_done = info["epoch"]
+    more = st.expander("Loss weights and task conflict", key="live.more", on_change="rerun")
+    if more.open:
+        with more:
+            weights_and_conflict(metrics, weights, epochs_done, new)
+    st.subheader("Best and latest (validation)", anchor=False)
+    table = st.session_state.get("live.best")
+    if table is None or table[0] != (run_id, epochs_done, current["status"]):
+        table = ((run_id, epochs_done, current["status"]), best_and_latest(metrics))
+        st.session_state["live.best"] = table
+    st.dataframe(table[1], hide_index=True, width="stretch")
+    st.download_button("Download what is plotted (CSV)", lambda: plotted_csv(metrics), file_name=f"{run_id}-curves.csv",
+                       mime="text/csv", key="live.csv", on_click="ignore")
     if live and current["status"] in TERMINAL_STATUSES:
-        st.rerun()  # the run ended: redraw the page once, without polling
+        st.rerun()  # the run ended: redraw the page once (and the picker's status), then stop polling
+
+
+def weights_and_conflict(metrics: pd.DataFrame, weights: pd.DataFrame, epochs_done: int, new: pd.DataFrame) -> None:
+    """The loss weights (redrawn once per epoch) and, with diagnostics, the task conflict charts."""
+    left, right = st.columns(2)
+    with left:
+        stream_figure(f"live.weights.{run_id}", slots=sent, signature=(x_axis, epochs_done, len(weights) > 0),
+                      figure=lambda: weights_figure(weights, x=x_axis, colors=colors, metrics=metrics)
+                      .update_layout(uirevision=f"{x_axis}"))
+    if not (metrics["split"] == "diag").any():
+        right.caption("Task conflict charts appear when the run records diagnostics.")
+        return
+    with right:
+        cosine_colors = run_colors(sorted(metrics.loc[metrics["split"] == "diag", "task"].unique().tolist()))
+        curve("cosine", "cosine", "Gradient cosine per task pair (below 0: conflict)", metrics, new,
+              splits=("diag",), chart_colors=cosine_colors)
+    matrix_at = int(metrics.loc[metrics["split"] == "diag", "step"].max())
+    stream_figure(f"live.cosmap.{run_id}", slots=sent, signature=(epochs_done, matrix_at // 50),
+                  figure=lambda: pair_heatmap(pair_matrix(metrics, "cosine", list(kinds)),
+                                              title="Latest gradient cosine", value_name="cosine"))
+
+
+def plotted_csv(metrics: pd.DataFrame) -> str:
+    """The rows behind the charts (long form), made when the button is clicked."""
+    chosen = [st.session_state.get(f"live.metric.{f}", shown[f]) for f in families]
+    frames = [curve_frame(metrics, m, x_axis, smoothing) for m in ("loss", *chosen)]
+    return pd.concat(frames).to_csv(index=False)
 
 
 view()

@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_id")
     parser.add_argument("--home", required=True)
     parser.add_argument("--max-running", type=int, default=None)
+    parser.add_argument("--warm", action="store_true", help="a dashboard run: hand queued runs to warm spares")
     args = parser.parse_args(argv)
     store = RunStore(args.home)
     code = 0
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 1
     finally:
         beating.set()
-        dispatch(store, args.max_running)
+        dispatch(store, args.max_running, warm=args.warm)
     return code
 
 

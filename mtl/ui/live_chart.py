@@ -31,20 +31,33 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import plotly
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.io.json import to_json_plotly
 
-__all__ = ["PLOTLY_JS_PATH", "install_static_assets", "live_append", "live_chart", "plain_arrays", "static_url"]
+from mtl.ui.curves import CurveFeed
+
+__all__ = [
+    "PLOTLY_JS_PATH",
+    "install_static_assets",
+    "live_append",
+    "live_chart",
+    "plain_arrays",
+    "static_url",
+    "stream_curve",
+    "stream_figure",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -325,3 +338,90 @@ def plain_arrays(figure: go.Figure) -> dict[str, Any]:
                 spec[name] = np.asarray(value).tolist()
         data.append(spec)
     return {"data": data, "layout": layout}
+
+
+_EMPTY_APPEND: dict[str, list[Any]] = {"traces": [], "x": [], "y": []}
+
+
+def _resync_asked(key: str) -> bool:
+    """Whether the browser's chart ``key`` asked for its whole figure (trigger of this run)."""
+    value = st.session_state.get(key)
+    try:
+        return bool(value and value.get("resync"))
+    except AttributeError:
+        return bool(getattr(value, "resync", None))
+
+
+def stream_curve(
+    key: str,
+    *,
+    slots: MutableMapping[str, Any],
+    signature: Hashable,
+    make_feed: Callable[[], CurveFeed],
+    metrics: pd.DataFrame,
+    new: pd.DataFrame,
+    figure: Callable[[pd.DataFrame], go.Figure],
+    height: int = 360,
+) -> None:
+    """A curve chart that gets its whole figure once, then only the points of ``new``.
+
+    The figure is built (``figure(curve_frame)``) and sent when the chart is new in
+    ``slots``, when ``signature`` (the controls) changed, when the feed reports a new
+    series, or when the browser asked for it (a remounted chart); otherwise only the
+    rows of ``new`` travel, as points appended to the traces.
+
+    Parameters
+    ----------
+    key : str
+        The chart's component key.
+    slots : mutable mapping
+        Per-viewer memory of what was sent (e.g. a dict in ``st.session_state``); clear
+        it to send every chart whole again.
+    signature : hashable
+        Everything that changes the chart's structure (metric, x axis, smoothing, log-y).
+    make_feed : callable
+        A new :class:`~mtl.ui.curves.CurveFeed` for the current controls.
+    metrics, new : DataFrame
+        All metric rows so far, and the rows that arrived since the previous call.
+    figure : callable
+        Builds the figure from a :func:`~mtl.ui.curves.curve_frame`.
+    height : int
+        Pixels.
+    """
+    slot = slots.get(key)
+    added = None
+    if slot is not None and slot["signature"] == signature and not slot["resync"] and not _resync_asked(key):
+        base = slot["feed"].count
+        added = slot["feed"].append(new)
+    if added is None:
+        feed = make_feed()
+        frame = feed.start(metrics)
+        stream = secrets.token_hex(6)
+        resync = live_chart(plain_arrays(figure(frame)), key=key, height=height, stream=stream, count=feed.count)
+        slots[key] = {"signature": signature, "feed": feed, "stream": stream, "resync": resync}
+        return
+    slot["resync"] = live_append(added, key=key, stream=slot["stream"], base=base,
+                                 count=slot["feed"].count, height=height)
+
+
+def stream_figure(
+    key: str,
+    *,
+    slots: MutableMapping[str, Any],
+    signature: Hashable,
+    figure: Callable[[], go.Figure],
+    height: int = 360,
+) -> None:
+    """A chart redrawn whole only when ``signature`` changes (e.g. once per epoch).
+
+    In between, each call sends a few bytes that say "nothing new", so the chart stays
+    on the page without its figure being rebuilt or re-sent.
+    """
+    slot = slots.get(key)
+    if slot is None or slot["signature"] != signature or slot["resync"] or _resync_asked(key):
+        stream = secrets.token_hex(6)
+        resync = live_chart(figure(), key=key, height=height, stream=stream)
+        slots[key] = {"signature": signature, "stream": stream, "resync": resync}
+        return
+    slot["resync"] = live_append(_EMPTY_APPEND, key=key, stream=slot["stream"], base=0, count=0,
+                                 height=height)

@@ -220,11 +220,17 @@ async function pump(st) {
         const parts = traces.map((t) => st.buffer.get(t));
         st.buffer = null;
         if (!st.plotted) continue;
-        const update = { x: parts.map((p) => p.x), y: parts.map((p) => p.y) };
-        if (parts.every((p) => p.customdata.length === p.x.length)) {
-          update.customdata = parts.map((p) => p.customdata);
+        // Traces with hover data (customdata) get it extended too; the others may not.
+        const withData = (i) => Array.isArray(st.div.data[traces[i]].customdata) &&
+          parts[i].customdata.length === parts[i].x.length;
+        for (const keep of [true, false]) {
+          const idx = traces.map((_, i) => i).filter((i) => withData(i) === keep);
+          if (!idx.length) continue;
+          const update = { x: idx.map((i) => parts[i].x), y: idx.map((i) => parts[i].y) };
+          if (keep) update.customdata = idx.map((i) => parts[i].customdata);
+          await Plotly.extendTraces(st.div, update, idx.map((i) => traces[i]));
         }
-        await Plotly.extendTraces(st.div, update, traces);
+        const update = { x: parts.map((p) => p.x) };
         noteDraw(st, "extend", parts.reduce((n, p) => n + p.x.length, 0), maxX(update.x));
       }
       if (st.errorEl) { st.errorEl.remove(); st.errorEl = null; }
