@@ -138,7 +138,7 @@ def view() -> None:
         else:
             st.info("No points recorded.")
         if live and current["status"] in TERMINAL_STATUSES:
-            st.rerun()
+            end_of_run()
         return
     curve("loss", "loss", "Loss per task (train: solid, validation: dashed)", metrics, new)
     for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
@@ -163,7 +163,15 @@ def view() -> None:
     st.download_button("Download what is plotted (CSV)", lambda: plotted_csv(metrics), file_name=f"{run_id}-curves.csv",
                        mime="text/csv", key="live.csv", on_click="ignore")
     if live and current["status"] in TERMINAL_STATUSES:
-        st.rerun()  # the run ended: redraw the page once (and the picker's status), then stop polling
+        end_of_run()
+
+
+def end_of_run() -> None:
+    """The run ended: redraw the page once, without polling. The picker is made afresh, as a
+    select box keeps showing the label it had for the chosen option ("· running")."""
+    for key in ("live.picker", "live.picker.synced"):
+        st.session_state.pop(key, None)
+    st.rerun()
 
 
 def weights_and_conflict(metrics: pd.DataFrame, weights: pd.DataFrame, epochs_done: int, new: pd.DataFrame) -> None:
