@@ -81,29 +81,34 @@ else:
     with controls[5]:
         session.presenter_link("live", {"run": run_id, "smoothing": f"{smoothing:g}", "x": x_axis,
                                         "log_y": "1" if log_y else "0", "refresh": f"{refresh:g}", **shown})
+    # (the metric pickers sit above their charts, further down)
 
 # What each chart of this viewer holds is kept per tab; a full page run (first view, a
 # control, a reconnect) sends every chart whole again, the polls only what is new.
 sent: dict = {}
 
 
-def read_new(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(all metric rows, the metric rows new since the last call, all weight rows)."""
-    cache = st.session_state.setdefault(f"live.cache.{run_id}", {"m": None, "w": None, "new_m": None})
+def read_new(reader: str, weights: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(all metric rows, the metric rows new since this reader's last call, all weight rows
+    when asked); each reader (a fragment) reads only rows newer than what it has."""
+    cache = st.session_state.setdefault(f"live.cache.{run_id}.{reader}", {"m": None, "w": None})
     news = {}
-    for key, reader in (("m", store.metrics), ("w", store.weights)):
+    for key, read in (("m", store.metrics), ("w", store.weights) if weights else (None, None)):
+        if key is None:
+            continue
         have = cache[key]
         after = 0 if have is None or have.empty else int(have["id"].max())
-        new = reader(run_id, after_id=after)
+        new = read(run_id, after_id=after)
         news[key] = new
         if have is None or have.empty:
             cache[key] = new
         elif not new.empty:
             cache[key] = pd.concat([have, new], ignore_index=True)
-    return cache["m"], news["m"], cache["w"]
+    return cache["m"], news["m"], cache["w"] if weights else None
 
 
 live = run["status"] in LIVE_STATUSES
+poll = refresh if live else None
 
 
 def curve(key: str, metric: str, title: str, metrics: pd.DataFrame, new: pd.DataFrame, *,
@@ -118,16 +123,14 @@ def curve(key: str, metric: str, title: str, metrics: pd.DataFrame, new: pd.Data
     )
 
 
-@st.fragment(run_every=refresh if live else None)
+@st.fragment(run_every=poll)
 def view() -> None:
+    """Progress, the loss chart and one chart per metric family: what changes on each poll."""
     current = store.get_run(run_id)
-    metrics, new, weights = read_new(run_id)
+    metrics, new, _ = read_new("main")
     info = progress(metrics, current)
-    head = st.columns([3, 2])
-    head[0].markdown(f"### {plain(current['name'])} {session.status_badge(current['status'])}")
     eta = f", about {info['eta_s']:.0f} s left" if info.get("eta_s") is not None and current["status"] == "running" else ""
-    head[1].progress(float(info["fraction"]),
-                     text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")
+    st.progress(float(info["fraction"]), text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")
     if current["error"]:
         st.error(current["error"])
     if metrics.empty:
@@ -137,45 +140,20 @@ def view() -> None:
                     else f"Queued, waiting for a free slot… {waited:.0f} s")
         else:
             st.info("No points recorded.")
-        if live and current["status"] in TERMINAL_STATUSES:
-            end_of_run()
-        return
-    curve("loss", "loss", "Loss per task (train: solid, validation: dashed)", metrics, new)
-    for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
-        with column:
-            if presenting:
-                metric = shown[family]
-            else:
-                metric = st.selectbox(f"{family.capitalize()} metric", options, key=f"live.metric.{family}",
-                                      index=options.index(DEFAULT_METRIC[family]))
-            curve(f"metric.{family}", metric, metric, metrics, new, height=320)
-    epochs_done = info["epoch"]
-    more = st.expander("Loss weights and task conflict", key="live.more", on_change="rerun")
-    if more.open:
-        with more:
-            weights_and_conflict(metrics, weights, epochs_done, new)
-    st.subheader("Best and latest (validation)", anchor=False)
-    table = st.session_state.get("live.best")
-    if table is None or table[0] != (run_id, epochs_done, current["status"]):
-        table = ((run_id, epochs_done, current["status"]), best_and_latest(metrics))
-        st.session_state["live.best"] = table
-    st.dataframe(table[1], hide_index=True, width="stretch")
-    st.download_button("Download what is plotted (CSV)", lambda: plotted_csv(metrics), file_name=f"{run_id}-curves.csv",
-                       mime="text/csv", key="live.csv", on_click="ignore")
+    else:
+        curve("loss", "loss", "Loss per task (train: solid, validation: dashed)", metrics, new)
+        for column, metric in zip(st.columns(2), shown.values(), strict=False):
+            with column:
+                curve(f"metric.{metric}", metric, metric, metrics, new, height=320)
     if live and current["status"] in TERMINAL_STATUSES:
         end_of_run()
 
 
-def end_of_run() -> None:
-    """The run ended: redraw the page once, without polling. The picker is made afresh, as a
-    select box keeps showing the label it had for the chosen option ("· running")."""
-    for key in ("live.picker", "live.picker.synced"):
-        st.session_state.pop(key, None)
-    st.rerun()
-
-
-def weights_and_conflict(metrics: pd.DataFrame, weights: pd.DataFrame, epochs_done: int, new: pd.DataFrame) -> None:
+@st.fragment(run_every=poll)
+def weights_and_conflict() -> None:
     """The loss weights (redrawn once per epoch) and, with diagnostics, the task conflict charts."""
+    metrics, new, weights = read_new("more", weights=True)
+    epochs_done = progress(metrics, run)["epoch"]
     left, right = st.columns(2)
     with left:
         stream_figure(f"live.weights.{run_id}", slots=sent, signature=(x_axis, epochs_done, len(weights) > 0),
@@ -194,11 +172,42 @@ def weights_and_conflict(metrics: pd.DataFrame, weights: pd.DataFrame, epochs_do
                                               title="Latest gradient cosine", value_name="cosine"))
 
 
-def plotted_csv(metrics: pd.DataFrame) -> str:
-    """The rows behind the charts (long form), made when the button is clicked."""
-    chosen = [st.session_state.get(f"live.metric.{f}", shown[f]) for f in families]
-    frames = [curve_frame(metrics, m, x_axis, smoothing) for m in ("loss", *chosen)]
+@st.fragment(run_every=poll)
+def best_values() -> None:
+    """Best and latest validation values per task and metric."""
+    metrics, _, _ = read_new("best")
+    st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
+
+
+def end_of_run() -> None:
+    """The run ended: redraw the page once, without polling. The picker is made afresh, as a
+    select box keeps showing the label it had for the chosen option ("· running")."""
+    for key in ("live.picker", "live.picker.synced"):
+        st.session_state.pop(key, None)
+    st.rerun()
+
+
+def plotted_csv() -> str:
+    """The rows behind the charts (long form), read and made when the button is clicked."""
+    metrics = store.metrics(run_id)
+    frames = [curve_frame(metrics, m, x_axis, smoothing) for m in ("loss", *shown.values())]
     return pd.concat(frames).to_csv(index=False)
 
 
+st.markdown(f"### {plain(run['name'])} {session.status_badge(run['status'])}")
+if not presenting:
+    for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
+        shown[family] = column.selectbox(f"{family.capitalize()} metric", options, key=f"live.metric.{family}",
+                                         index=options.index(DEFAULT_METRIC[family]))
 view()
+# Drawn (and polling) only while open: a closed expander costs nothing.
+more = st.expander("Loss weights and task conflict", key="live.more", on_change="rerun")
+if more.open:
+    with more:
+        weights_and_conflict()
+best = st.expander("Best and latest values (validation)", key="live.best", on_change="rerun")
+if best.open:
+    with best:
+        best_values()
+st.download_button("Download what is plotted (CSV)", plotted_csv, file_name=f"{run_id}-curves.csv",
+                   mime="text/csv", key="live.csv", on_click="ignore")
