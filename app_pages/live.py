@@ -162,14 +162,19 @@ def weights_and_conflict() -> None:
     if not (metrics["split"] == "diag").any():
         right.caption("Task conflict charts appear when the run records diagnostics.")
         return
-    with right:
+    st.subheader("Task conflict", anchor=False)
+    st.caption("Cosine between task gradients on the shared layers: below 0 the tasks pull the shared "
+               "layers in conflicting directions.")
+    left, right = st.columns([3, 2])
+    with left:
         cosine_colors = run_colors(sorted(metrics.loc[metrics["split"] == "diag", "task"].unique().tolist()))
-        curve("cosine", "cosine", "Gradient cosine per task pair (below 0: conflict)", metrics, new,
+        curve("cosine", "cosine", "Gradient cosine per task pair", metrics, new,
               splits=("diag",), chart_colors=cosine_colors)
     matrix_at = int(metrics.loc[metrics["split"] == "diag", "step"].max())
-    stream_figure(f"live.cosmap.{run_id}", slots=sent, signature=(epochs_done, matrix_at // 50),
-                  figure=lambda: pair_heatmap(pair_matrix(metrics, "cosine", list(kinds)),
-                                              title="Latest gradient cosine", value_name="cosine"))
+    with right:
+        stream_figure(f"live.cosmap.{run_id}", slots=sent, signature=(epochs_done, matrix_at // 50),
+                      figure=lambda: pair_heatmap(pair_matrix(metrics, "cosine", list(kinds)),
+                                                  title="Latest gradient cosine", value_name="cosine"))
 
 
 @st.fragment(run_every=poll)
@@ -194,18 +199,19 @@ def plotted_csv() -> str:
     return pd.concat(frames).to_csv(index=False)
 
 
-st.markdown(f"### {plain(run['name'])} {session.status_badge(run['status'])}")
+st.subheader(f"{plain(run['name'])} {session.status_badge(run['status'])}", anchor=False)
 if not presenting:
     for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
         shown[family] = column.selectbox(f"{family.capitalize()} metric", options, key=f"live.metric.{family}",
                                          index=options.index(DEFAULT_METRIC[family]))
 view()
-# Drawn (and polling) only while open: a closed expander costs nothing.
-more = st.expander("Loss weights and task conflict", key="live.more", on_change="rerun")
+# Drawn (and polling) only while open: a closed expander costs nothing. Open by default
+# once the run has ended (nothing polls then).
+more = st.expander("Loss weights and task conflict", expanded=not live, key="live.more", on_change="rerun")
 if more.open:
     with more:
         weights_and_conflict()
-best = st.expander("Best and latest values (validation)", key="live.best", on_change="rerun")
+best = st.expander("Best and latest values (validation)", expanded=not live, key="live.best", on_change="rerun")
 if best.open:
     with best:
         best_values()
