@@ -65,11 +65,11 @@ if presenting:  # the view's settings come from the link
     refresh = session.query_float("refresh", default_refresh(), min(REFRESH_CHOICES), max(REFRESH_CHOICES))
     shown = {f: session.query_choice(f, options, DEFAULT_METRIC[f]) for f, options in families.items()}
 else:
-    controls = st.columns([3, 3, 2, 2, 1, 1], vertical_alignment="bottom")
+    controls = st.columns([2.2, 4, 1.6, 1.9, 1.2, 2.2], vertical_alignment="bottom")
     smoothing = controls[0].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live.smoothing",
                                    help="Exponential moving average; the raw line stays faint behind it")
     x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="live.x", format_func=X_LABELS.get)
-    log_y = controls[2].toggle("Log-scale y", key="live.log_y")
+    log_y = controls[2].toggle("Log y", key="live.log_y")
     refresh = controls[3].selectbox("Refresh", REFRESH_CHOICES, index=REFRESH_CHOICES.index(default_refresh()),
                                     key="live.refresh", format_func=lambda s: f"every {s:g} s",
                                     help="How often the page asks for new points while the run trains")
@@ -81,7 +81,6 @@ else:
     with controls[5]:
         session.presenter_link("live", {"run": run_id, "smoothing": f"{smoothing:g}", "x": x_axis,
                                         "log_y": "1" if log_y else "0", "refresh": f"{refresh:g}", **shown})
-    # (the metric pickers sit above their charts, further down)
 
 # What each chart of this viewer holds is kept per tab; a full page run (first view, a
 # control, a reconnect) sends every chart whole again, the polls only what is new.
@@ -144,7 +143,7 @@ def view() -> None:
         curve("loss", "loss", "Loss per task (train: solid, validation: dashed)", metrics, new)
         for column, metric in zip(st.columns(2), shown.values(), strict=False):
             with column:
-                curve(f"metric.{metric}", metric, metric, metrics, new, height=320)
+                curve(f"metric.{metric}", metric, metric, metrics, new)
     if live and current["status"] in TERMINAL_STATUSES:
         end_of_run()
 
@@ -199,11 +198,11 @@ def plotted_csv() -> str:
     return pd.concat(frames).to_csv(index=False)
 
 
-st.subheader(f"{plain(run['name'])} {session.status_badge(run['status'])}", anchor=False)
 if not presenting:
     for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
         shown[family] = column.selectbox(f"{family.capitalize()} metric", options, key=f"live.metric.{family}",
                                          index=options.index(DEFAULT_METRIC[family]))
+st.subheader(f"{plain(run['name'])} {session.status_badge(run['status'])}", anchor=False)
 view()
 # Drawn (and polling) only while open: a closed expander costs nothing. Open by default
 # once the run has ended (nothing polls then).
