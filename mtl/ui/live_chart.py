@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -216,7 +217,7 @@ def _figure_json(figure: go.Figure | dict[str, Any], *, drop_template: bool) -> 
 
 def _send(key: str, header: dict[str, Any], body: str | None = None) -> bool:
     """Mount/update the component; True when the browser asked for the whole figure again."""
-    head = to_json_plotly({"plotly_src": static_url(PLOTLY_JS_NAME), "key": key, **header})
+    head = json.dumps({"plotly_src": static_url(PLOTLY_JS_NAME), "key": key, **header}, separators=(",", ":"))
     # Raw UTF-8 bytes: no Python-side re-parse and no JSON-in-JSON escaping.
     payload = (head if body is None else head[:-1] + "," + body + "}").encode()
     result = _mount(static_url(_JS_NAME))(key=key, data=payload, on_resync_change=_ignore)
@@ -323,7 +324,18 @@ def live_append(
         return True  # st.plotly_chart cannot append: always send whole figures
     header = {"mode": "append", "height": int(height), "theme": theme, "stream": stream,
               "base": int(base), "count": int(count)}
-    return _send(key, header, '"append":' + to_json_plotly(dict(append)))
+    return _send(key, header, '"append":' + json.dumps(_finite(append), separators=(",", ":"), allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    """Lists of numbers with NaN and infinities as ``None`` (JSON ``null``: a gap in the line)."""
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def plain_arrays(figure: go.Figure) -> dict[str, Any]:

@@ -108,6 +108,9 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         status = store.get_run(second)["status"]
         page.wait_for_function("(want) => (document.querySelector('input[aria-label=\"Run\"]') || {}).value === want",
                                arg=f"penguins · {second} · {status}", timeout=30_000)
+        # the page runs once more at the end (the chart is sent whole once), then nothing polls
+        page.wait_for_function(f"() => ((({CHARTS})()['live.loss.{second}'] || {{}}).react || 0) >= 2",
+                               timeout=30_000)
         settled = loss_chart(page, second)
         page.wait_for_timeout(3000)
         assert loss_chart(page, second) == settled  # no more updates once the run ended
