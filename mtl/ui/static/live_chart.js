@@ -13,8 +13,8 @@
 //     again with the trigger value "resync".
 // Nothing is drawn while the chart is off-screen, inside a collapsed container or
 // in a hidden tab: updates are buffered and drawn in one go once it is visible.
-// `window.__mtlLive` counts draws per chart key (react, extend, points, last x
-// drawn and when) for tests and benchmarks.
+// `window.__mtlLive` counts draws per chart key (react, extend, points drawn, points
+// held, last x drawn and when) for tests and benchmarks.
 const STATE = "__mtlLiveChart";
 const LOADERS = "__mtlPlotlyLoaders";
 
@@ -161,13 +161,15 @@ function showError(st, err) {
 
 function stats(key) {
   const all = window.__mtlLive || (window.__mtlLive = { charts: {}, draws: [] });
-  return all.charts[key] || (all.charts[key] = { react: 0, extend: 0, points: 0, lastX: null, drawnAt: 0 });
+  return all.charts[key] ||
+    (all.charts[key] = { react: 0, extend: 0, points: 0, held: 0, lastX: null, drawnAt: 0 });
 }
 
 function noteDraw(st, kind, points, lastX) {
   const s = stats(st.key);
   s[kind] += 1;
-  s.points += points;
+  s.points += points;  // points drawn, counted again by each full draw
+  s.held = kind === "react" ? points : s.held + points;  // points the chart holds now
   s.drawnAt = Date.now();
   if (lastX != null) s.lastX = lastX;
   const draws = window.__mtlLive.draws;
