@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from mtl.runs.spare import start_with_server
+from mtl.ui import session
 from mtl.ui.labels import markdown_text
 
 presenting = st.query_params.get("present", "") in ("1", "true", "yes")
@@ -17,6 +19,7 @@ st.set_page_config(page_title="MTL Lab", page_icon="assets/favicon.png", layout=
                    initial_sidebar_state="collapsed" if presenting else "auto")
 if presenting:  # Streamlit's toolbar, status widget and header hidden (assets/presenter.css)
     st.html(Path(__file__).parent / "assets" / "presenter.css")
+start_with_server(session.store())  # once per server process: a warm spare before the first launch
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

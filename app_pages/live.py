@@ -1,4 +1,12 @@
-"""Live: watch one run train. The run id is in the URL, so a refresh keeps the view."""
+"""Live: watch one run train. The run id is in the URL, so a refresh keeps the view.
+
+Watching is cheap: each chart gets its whole figure once (first view, a new control
+value, a new series) and then only the new points; the page polls only while the run is
+queued or running, at the interval chosen under "Refresh".
+"""
+
+import os
+import time
 
 import pandas as pd
 import streamlit as st
@@ -7,12 +15,25 @@ from mtl.runs.store import TERMINAL_STATUSES
 from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.ui import session
 from mtl.ui.colors import run_colors, task_colors
-from mtl.ui.curves import best_and_latest, curve_frame, pair_matrix, progress
-from mtl.ui.figures import curves_figure, fit_height, pair_heatmap, weights_figure
+from mtl.ui.curves import X_AXES, CurveFeed, best_and_latest, curve_frame, pair_matrix, progress
+from mtl.ui.figures import curves_figure, pair_heatmap, weights_figure
 from mtl.ui.labels import markdown_text
-from mtl.ui.live_chart import live_chart
+from mtl.ui.live_chart import stream_curve, stream_figure
 
-POLL_SECONDS = 0.5
+REFRESH_CHOICES = (0.5, 1.0, 2.0, 5.0)  # seconds between polls the viewer can choose
+REFRESH_ENV = "MTL_LIVE_REFRESH_S"
+LIVE_STATUSES = ("queued", "running")
+
+
+def default_refresh() -> float:
+    """``$MTL_LIVE_REFRESH_S`` when it is one of the choices, else 1 s."""
+    try:
+        value = float(os.environ.get(REFRESH_ENV, "1"))
+    except ValueError:
+        return 1.0
+    return value if value in REFRESH_CHOICES else 1.0
+
+
 
 presenting = session.presenting()
 if not presenting:
@@ -25,119 +46,169 @@ store = session.store()
 run = store.get_run(run_id)
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 colors = task_colors(list(kinds))
-metric_names = set()
-for kind in kinds.values():
-    metric_names.update(REGRESSION_METRICS if kind == "regression" else CLASSIFICATION_METRICS)
-if None in kinds.values():  # a kind inferred at run time: all of them
-    metric_names.update((*CLASSIFICATION_METRICS, *REGRESSION_METRICS))
+families = {}  # metric family -> the metrics its chart can show (a kind inferred at run time: both)
+if any(kind != "regression" for kind in kinds.values()):
+    families["classification"] = list(CLASSIFICATION_METRICS)
+if any(kind in ("regression", None) for kind in kinds.values()):
+    families["regression"] = list(REGRESSION_METRICS)
+DEFAULT_METRIC = {"classification": "accuracy", "regression": "rmse"}
+X_LABELS = {"step": "step", "epoch": "epoch", "wall_time": "time (s)"}
 
-X_AXES = ["step", "epoch", "wall_time"]
 if presenting:  # the view's settings come from the link
     smoothing = session.query_float("smoothing", 0.6, 0.0, 0.99)
-    x_axis = session.query_choice("x", X_AXES, "step")
+    x_axis = session.query_choice("x", list(X_AXES), "step")
     log_y = st.query_params.get("log_y") == "1"
+    refresh = session.query_float("refresh", default_refresh(), min(REFRESH_CHOICES), max(REFRESH_CHOICES))
+    shown = {f: session.query_choice(f, options, DEFAULT_METRIC[f]) for f, options in families.items()}
 else:
-    controls = st.columns([2, 2, 2, 1, 1])
+    controls = st.columns([2.2, 4, 1.6, 1.9, 1.2, 2.2], vertical_alignment="bottom")
     smoothing = controls[0].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live.smoothing",
                                    help="Exponential moving average; the raw line stays faint behind it")
-    x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="live.x",
-                               format_func={"step": "step", "epoch": "epoch", "wall_time": "time (s)"}.get)
-    log_y = controls[2].toggle("Log-scale y", key="live.log_y")
-    with controls[3]:
-        if run["status"] in ("queued", "running") and st.button("Stop", type="primary", key="live.stop"):
+    x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="live.x", format_func=X_LABELS.get)
+    log_y = controls[2].toggle("Log y", key="live.log_y")
+    refresh = controls[3].selectbox("Refresh", REFRESH_CHOICES, index=REFRESH_CHOICES.index(default_refresh()),
+                                    key="live.refresh", format_func=lambda s: f"every {s:g} s",
+                                    help="How often the page asks for new points while the run trains")
+    with controls[4]:
+        if run["status"] in LIVE_STATUSES and st.button("Stop", type="primary", key="live.stop"):
             store.request_stop(run_id)
             st.toast("Stopping at the next step…")
-    with controls[4]:
+    shown = {f: st.session_state.get(f"live.metric.{f}", DEFAULT_METRIC[f]) for f in families}
+    with controls[5]:
         session.presenter_link("live", {"run": run_id, "smoothing": f"{smoothing:g}", "x": x_axis,
-                                        "log_y": "1" if log_y else "0"})
+                                        "log_y": "1" if log_y else "0", "refresh": f"{refresh:g}", **shown})
+
+# What each chart of this viewer holds is kept per tab; a full page run (first view, a
+# control, a reconnect) sends every chart whole again, the polls only what is new.
+sent: dict = {}
 
 
-def read_new(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All metrics and weights of the run, reading only rows newer than what this tab has."""
-    cache = st.session_state.setdefault(f"live.cache.{run_id}", {"m": None, "w": None})
-    for key, reader in (("m", store.metrics), ("w", store.weights)):
+def read_new(reader: str, weights: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(all metric rows, the metric rows new since this reader's last call, all weight rows
+    when asked); each reader (a fragment) reads only rows newer than what it has."""
+    cache = st.session_state.setdefault(f"live.cache.{run_id}.{reader}", {"m": None, "w": None})
+    news = {}
+    for key, read in (("m", store.metrics), ("w", store.weights) if weights else (None, None)):
+        if key is None:
+            continue
         have = cache[key]
         after = 0 if have is None or have.empty else int(have["id"].max())
-        new = reader(run_id, after_id=after)
-        cache[key] = new if have is None or have.empty else (have if new.empty else pd.concat([have, new], ignore_index=True))
-    return cache["m"], cache["w"]
+        new = read(run_id, after_id=after)
+        news[key] = new
+        if have is None or have.empty:
+            cache[key] = new
+        elif not new.empty:
+            cache[key] = pd.concat([have, new], ignore_index=True)
+    return cache["m"], news["m"], cache["w"] if weights else None
 
 
-live = run["status"] in ("queued", "running")
+live = run["status"] in LIVE_STATUSES
+poll = refresh if live else None
 
 
-def cached_figure(key: str, signature: tuple, build):  # type: ignore[no-untyped-def]
-    """The chart's figure, rebuilt only when its data or the controls changed since the last poll."""
-    slot = st.session_state.setdefault("live.figures", {})
-    if key not in slot or slot[key][0] != signature:
-        slot[key] = (signature, build())
-    return slot[key][1]
+def curve(key: str, metric: str, title: str, metrics: pd.DataFrame, new: pd.DataFrame, *,
+          splits: tuple[str, ...] | None = None, chart_colors: dict | None = None, height: int = 360) -> None:
+    """One streamed curve chart of ``metric``."""
+    stream_curve(
+        f"live.{key}.{run_id}", slots=sent, signature=(metric, x_axis, smoothing, log_y, splits),
+        make_feed=lambda: CurveFeed(metric, x_axis, smoothing, splits),
+        metrics=metrics, new=new, height=height,
+        figure=lambda frame: curves_figure(frame, title=title, log_y=log_y, height=height,
+                                           colors=chart_colors or colors).update_layout(uirevision=f"{x_axis}-{log_y}"),
+    )
 
 
-@st.fragment(run_every=POLL_SECONDS if live else None)
+@st.fragment(run_every=poll)
 def view() -> None:
+    """Progress, the loss chart and one chart per metric family: what changes on each poll."""
     current = store.get_run(run_id)
-    revision = f"{x_axis}-{log_y}"  # a new axis meaning resets the zoom; new points keep it
-    metrics, weights = read_new(run_id)
+    metrics, new, _ = read_new("main")
     info = progress(metrics, current)
-    head = st.columns([3, 2])
-    head[0].subheader(f"{markdown_text(current['name'])} {session.status_badge(current['status'])}")
     eta = f", about {info['eta_s']:.0f} s left" if info.get("eta_s") is not None and current["status"] == "running" else ""
-    head[1].progress(float(info["fraction"]),
-                     text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")
+    st.progress(float(info["fraction"]), text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")
     if current["error"]:
         st.error(current["error"])
-    # The charts keep fixed places (loss and weights first, even before the first point),
-    # so each one is the same element on every poll and only its data changes.
-    controls = (x_axis, smoothing, log_y, len(metrics))
-    loss = curve_frame(metrics, "loss", x_axis, smoothing)
-    plotted = [loss]
-    cols = st.columns(2)
-    with cols[0]:
-        figure = cached_figure(f"loss.{run_id}", controls, lambda: curves_figure(
-            loss, title="Loss per task (train: solid, validation: dashed)", log_y=log_y, colors=colors
-        ).update_layout(uirevision=revision))
-        live_chart(figure, key=f"live.loss.{run_id}")
-    with cols[1]:
-        figure = cached_figure(f"weights.{run_id}", (*controls, len(weights)), lambda: weights_figure(
-            weights, x=x_axis, colors=colors, metrics=metrics).update_layout(uirevision=revision))
-        live_chart(figure, key=f"live.weights.{run_id}")
     if metrics.empty:
-        st.info("Waiting for the first points…" if current["status"] in ("queued", "running") else "No points recorded.")
-        return
-    grid = st.columns(2)
-    epochs_done = int(metrics["epoch"].max()) if "epoch" in metrics else 0
-    for i, metric in enumerate(m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in metric_names):
-        frame = curve_frame(metrics, metric, x_axis, smoothing)
-        plotted.append(frame)
-        with grid[i % 2]:  # epoch-level curves change once per epoch, not on every poll
-            figure = cached_figure(f"{metric}.{run_id}", (x_axis, smoothing, log_y, epochs_done, len(frame)),
-                                   lambda f=frame, m=metric: fit_height(curves_figure(
-                                       f, title=m, log_y=log_y, colors=colors), 340).update_layout(uirevision=revision))
-            live_chart(figure, key=f"live.{metric}.{run_id}", height=340)
-    if (metrics["split"] == "diag").any():
-        st.subheader("Task conflict")
-        st.caption("Cosine between task gradients on the shared layers: below 0 the tasks pull the shared "
-                   "layers in conflicting directions.")
-        left, right = st.columns([3, 2])
-        with left:
-            cosine = curve_frame(metrics, "cosine", x_axis, smoothing, splits=("diag",))
-            plotted.append(cosine)
-            figure = cached_figure(f"cosine.{run_id}", controls, lambda: curves_figure(
-                cosine, title="Gradient cosine per task pair", colors=run_colors(cosine["task"].unique().tolist()),
-            ).update_layout(uirevision=revision))
-            live_chart(figure, key=f"live.cosine.{run_id}")
-        with right:
-            matrix = pair_matrix(metrics, "cosine", list(kinds))
-            figure = cached_figure(f"cosmap.{run_id}", controls, lambda: pair_heatmap(
-                matrix, title="Latest gradient cosine", value_name="cosine"))
-            live_chart(figure, key=f"live.cosmap.{run_id}")
-    st.subheader("Best and latest (validation)")
-    st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
-    st.download_button("Download what is plotted (CSV)", pd.concat(plotted).to_csv(index=False),
-                       file_name=f"{run_id}-curves.csv", mime="text/csv", key="live.csv")
+        if current["status"] in LIVE_STATUSES:
+            waited = max(0.0, time.time() - float(current["created_at"]))
+            st.info(f"Starting the worker… {waited:.0f} s" if current["status"] == "running"
+                    else f"Queued, waiting for a free slot… {waited:.0f} s")
+        else:
+            st.info("No points recorded.")
+    else:
+        curve("loss", "loss", "Loss per task (train: solid, validation: dashed)", metrics, new)
+        for column, metric in zip(st.columns(2), shown.values(), strict=False):
+            with column:
+                curve(f"metric.{metric}", metric, metric, metrics, new)
     if live and current["status"] in TERMINAL_STATUSES:
-        st.rerun()  # the run ended: redraw the page once, without polling
+        end_of_run()
 
 
+@st.fragment(run_every=poll)
+def weights_and_conflict() -> None:
+    """The loss weights (redrawn once per epoch) and, with diagnostics, the task conflict charts."""
+    metrics, new, weights = read_new("more", weights=True)
+    epochs_done = progress(metrics, run)["epoch"]
+    left, right = st.columns(2)
+    with left:
+        stream_figure(f"live.weights.{run_id}", slots=sent, signature=(x_axis, epochs_done, len(weights) > 0),
+                      figure=lambda: weights_figure(weights, x=x_axis, colors=colors, metrics=metrics)
+                      .update_layout(uirevision=f"{x_axis}"))
+    if not (metrics["split"] == "diag").any():
+        right.caption("Task conflict charts appear when the run records diagnostics.")
+        return
+    st.subheader("Task conflict", anchor=False)
+    st.caption("Cosine between task gradients on the shared layers: below 0 the tasks pull the shared "
+               "layers in conflicting directions.")
+    left, right = st.columns([3, 2])
+    with left:
+        cosine_colors = run_colors(sorted(metrics.loc[metrics["split"] == "diag", "task"].unique().tolist()))
+        curve("cosine", "cosine", "Gradient cosine per task pair", metrics, new,
+              splits=("diag",), chart_colors=cosine_colors)
+    matrix_at = int(metrics.loc[metrics["split"] == "diag", "step"].max())
+    with right:
+        stream_figure(f"live.cosmap.{run_id}", slots=sent, signature=(epochs_done, matrix_at // 50),
+                      figure=lambda: pair_heatmap(pair_matrix(metrics, "cosine", list(kinds)),
+                                                  title="Latest gradient cosine", value_name="cosine"))
+
+
+@st.fragment(run_every=poll)
+def best_values() -> None:
+    """Best and latest validation values per task and metric."""
+    metrics, _, _ = read_new("best")
+    st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
+
+
+def end_of_run() -> None:
+    """The run ended: redraw the page once, without polling. The picker is made afresh, as a
+    select box keeps showing the label it had for the chosen option ("· running")."""
+    for key in ("live.picker", "live.picker.synced"):
+        st.session_state.pop(key, None)
+    st.rerun()
+
+
+def plotted_csv() -> str:
+    """The rows behind the charts (long form), read and made when the button is clicked."""
+    metrics = store.metrics(run_id)
+    frames = [curve_frame(metrics, m, x_axis, smoothing) for m in ("loss", *shown.values())]
+    return pd.concat(frames).to_csv(index=False)
+
+
+if not presenting:
+    for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
+        shown[family] = column.selectbox(f"{family.capitalize()} metric", options, key=f"live.metric.{family}",
+                                         index=options.index(DEFAULT_METRIC[family]))
+st.subheader(f"{markdown_text(run['name'])} {session.status_badge(run['status'])}", anchor=False)
 view()
+# Drawn (and polling) only while open: a closed expander costs nothing. Open by default
+# once the run has ended (nothing polls then).
+more = st.expander("Loss weights and task conflict", expanded=not live, key="live.more", on_change="rerun")
+if more.open:
+    with more:
+        weights_and_conflict()
+best = st.expander("Best and latest values (validation)", expanded=not live, key="live.best", on_change="rerun")
+if best.open:
+    with best:
+        best_values()
+st.download_button("Download what is plotted (CSV)", plotted_csv, file_name=f"{run_id}-curves.csv",
+                   mime="text/csv", key="live.csv", on_click="ignore")

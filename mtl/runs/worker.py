@@ -145,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_id")
     parser.add_argument("--home", required=True)
     parser.add_argument("--max-running", type=int, default=None)
+    parser.add_argument("--warm", action="store_true", help="a dashboard run: hand queued runs to warm spares")
     args = parser.parse_args(argv)
     store = RunStore(args.home)
     code = 0
@@ -167,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         beating.set()
         try:
-            dispatch(store, args.max_running)
+            dispatch(store, args.max_running, warm=args.warm)
         except StoreError as err:  # e.g. a full disk: the supervisor or a later reader retries
             print(f"warning: could not start the next queued run: {err}", file=sys.stderr, flush=True)
     return code

@@ -41,6 +41,7 @@ from mtl.train.metrics import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSI
 
 __all__ = [
     "CURVE_COLUMNS",
+    "CurveFeed",
     "SPLIT_ORDER",
     "X_AXES",
     "XAxis",
@@ -49,6 +50,7 @@ __all__ = [
     "default_splits",
     "ema",
     "epoch_ends",
+    "eta_seconds",
     "progress",
     "weight_frame",
 ]
@@ -313,6 +315,113 @@ def weight_frame(
     return out
 
 
+class CurveFeed:
+    """The points of one live curve chart: the whole curve once, then only new points.
+
+    :meth:`start` returns the :func:`curve_frame` to draw (with :func:`mtl.ui.figures.
+    curves_figure`) and remembers its series and, per series, the state of the smoothing.
+    :meth:`append` turns rows the store returned since then into points to add at the end
+    of the figure's traces, smoothed exactly as :func:`curve_frame` would smooth the whole
+    series (the debiased EMA continues from its last value). It returns ``None`` when the
+    figure's structure would change (a new series, or on the epoch axis the first epoch
+    end, which moves the points already drawn): draw :meth:`start` again then.
+
+    Stateful: one feed per chart and viewer.
+    """
+
+    def __init__(self, metric: str, x: XAxis, smoothing: float, splits: Sequence[str] | None = None) -> None:
+        if x not in X_AXES:
+            raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), found {smoothing!r}")
+        self.metric, self.x, self.smoothing = metric, x, float(smoothing)
+        self.splits = tuple(default_splits(metric) if splits is None else splits)
+        self.series: list[tuple[str, str]] = []
+        self.count = 0
+        self._ema: dict[tuple[str, str], tuple[float, int]] = {}
+        self._ends: dict[int, int] = {}
+
+    @property
+    def smoothed(self) -> bool:
+        """Whether each series is drawn as a faint raw trace under a smoothed one."""
+        return self.smoothing > 0 and bool(self.series)
+
+    def start(self, metrics: pd.DataFrame) -> pd.DataFrame:
+        """The whole curve of ``metrics`` (all rows so far); resets the feed to it."""
+        frame = curve_frame(metrics, self.metric, self.x, self.smoothing, self.splits)
+        self.series = [(str(t), str(s)) for t, s in dict.fromkeys(zip(frame["task"], frame["split"], strict=True))]
+        self._ends = epoch_ends(metrics)
+        self._ema = {}
+        for key in self.series:
+            values = frame.loc[(frame["task"] == key[0]) & (frame["split"] == key[1]), "value"].to_numpy(np.float64)
+            self._ema[key] = self._replay(values)
+        self.count = len(frame) * (2 if self.smoothed else 1)
+        return frame
+
+    def _replay(self, values: np.ndarray) -> tuple[float, int]:
+        last, n = 0.0, 0
+        for v in values[np.isfinite(values)]:
+            last, n = self.smoothing * last + (1.0 - self.smoothing) * float(v), n + 1
+        return last, n
+
+    def append(self, new: pd.DataFrame) -> dict[str, list[Any]] | None:
+        """Points to add for the store rows ``new`` (rows after those already given).
+
+        Returns:
+            ``{"traces": [...], "x": [[...]], "y": [[...]], "customdata": [[...]]}`` in the
+            trace order of :func:`mtl.ui.figures.curves_figure` (raw then smoothed trace per
+            series when smoothing; ``customdata`` is the raw value), possibly with no traces;
+            ``None`` when the chart must be drawn again from :meth:`start`.
+        """
+        if self.x == "epoch" and len(new):
+            had_ends = bool(self._ends)
+            rows = new[(new["split"] != "step") & new["epoch"].notna()]
+            for epoch, step in zip(rows["epoch"].astype(np.int64), rows["step"], strict=True):
+                self._ends[int(epoch)] = max(int(step), self._ends.get(int(epoch), 0))
+            if self._ends and not had_ends:
+                return None  # the first epoch end places the step rows drawn so far
+        rows = new[(new["metric"] == self.metric) & new["split"].isin(self.splits)]
+        out: dict[str, list[Any]] = {"traces": [], "x": [], "y": [], "customdata": []}
+        if rows.empty:
+            return out
+        xs = _x_values(rows, self.x, self._ends, None)
+        tasks, splits = rows["task"].astype(str).to_numpy(), rows["split"].astype(str).to_numpy()
+        values = rows["value"].to_numpy(np.float64)
+        for key in dict.fromkeys(zip(tasks, splits, strict=True)):
+            if key not in self.series:
+                return None
+            here = (tasks == key[0]) & (splits == key[1])
+            order = np.argsort(xs[here], kind="stable")
+            x, raw = xs[here][order], values[here][order]
+            index = self.series.index(key)
+            if self.smoothed:
+                smooth = self._continue(key, raw)
+                for trace, y in ((2 * index, raw), (2 * index + 1, smooth)):
+                    self._add(out, trace, x, y, raw)
+            else:
+                self._add(out, index, x, raw, raw)
+        self.count += sum(len(x) for x in out["x"])
+        return out
+
+    def _continue(self, key: tuple[str, str], raw: np.ndarray) -> np.ndarray:
+        last, n = self._ema[key]
+        out = raw.copy()
+        w = self.smoothing
+        for i, v in enumerate(raw):
+            if math.isfinite(v):
+                last, n = w * last + (1.0 - w) * float(v), n + 1
+                out[i] = last / (1.0 - w**n)
+        self._ema[key] = (last, n)
+        return out
+
+    @staticmethod
+    def _add(out: dict[str, list[Any]], trace: int, x: np.ndarray, y: np.ndarray, raw: np.ndarray) -> None:
+        out["traces"].append(trace)
+        out["x"].append(x.tolist())
+        out["y"].append(y.tolist())
+        out["customdata"].append(raw.tolist())
+
+
 # --------------------------------------------------------------------------- summaries
 
 
@@ -390,9 +499,9 @@ def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
         - ``steps_per_epoch``: from the finished epochs, ``None`` before the first ends.
         - ``elapsed_s``: training seconds so far (the largest ``wall_time`` seen; data
           loading is not counted).
-        - ``eta_s``: seconds left = wall time per finished epoch × total epochs − elapsed
-          (never negative); an upper bound when early stopping is on. ``None`` until an
-          epoch has finished, and for stopped/failed runs; ``0.0`` once finished.
+        - ``eta_s``: seconds left (:func:`eta_seconds`); an upper bound when early stopping
+          is on. ``None`` until an epoch has finished, and for stopped/failed runs; ``0.0``
+          once finished.
         - ``fraction``: in ``[0, 1]``: epochs done plus the part of the current epoch
           (from steps) over the total; 1.0 for a finished run (also after early stopping).
     """
@@ -419,11 +528,8 @@ def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
     eta: float | None = None
     if status == "finished":
         eta = 0.0
-    elif status in _ACTIVE_STATUSES or status is None:
-        epoch_rows = metrics[(metrics["split"] != "step") & (metrics["epoch"] == done - 1)]
-        end_wall = float(epoch_rows["wall_time"].max()) if len(epoch_rows) else math.nan
-        if total is not None and done > 0 and math.isfinite(end_wall):
-            eta = max(0.0, end_wall / done * total - elapsed)
+    elif (status in _ACTIVE_STATUSES or status is None) and total is not None and done > 0:
+        eta = _eta(metrics, done, total, elapsed)
     if status == "finished":
         fraction = 1.0
     elif not total:
@@ -443,6 +549,49 @@ def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
         "eta_s": eta,
         "fraction": float(fraction),
     }
+
+
+RECENT_EPOCHS = 3
+"""Epochs whose wall time sets the ETA's pace (the most recent ones finished)."""
+
+
+def _eta(metrics: pd.DataFrame, done: int, total: int, elapsed: float) -> float | None:
+    rows = metrics[(metrics["split"] != "step") & metrics["epoch"].notna()]
+    ends = rows.groupby(rows["epoch"].astype(np.int64))["wall_time"].max()
+    return eta_seconds([float(ends.get(k, math.nan)) for k in range(done)], total, elapsed)
+
+
+def eta_seconds(epoch_ends_s: Sequence[float], total: int, elapsed: float) -> float | None:
+    """Seconds left, at the pace of the most recent finished epochs.
+
+    An epoch's duration is the wall time between consecutive epoch ends, so it holds
+    everything the epoch does (training steps, validation, metrics, callbacks). The first
+    epoch also holds the start-up costs (first-use kernels, caches); it sets the pace only
+    while it is the only one finished. The pace is the mean of the last
+    :data:`RECENT_EPOCHS` durations, or the time the running epoch has taken so far when
+    that is already longer (never optimistic about a slowdown under way).
+
+    Args:
+        epoch_ends_s: wall time (seconds since training started) at the end of each finished
+            epoch, in order.
+        total: the number of epochs the run will train.
+        elapsed: wall time now (the latest row's ``wall_time``).
+
+    Returns:
+        Seconds left, at least 0; ``None`` when no epoch has finished or the times are unknown.
+    """
+    ends = [t for t in epoch_ends_s if math.isfinite(t)]
+    if not ends or len(ends) != len(epoch_ends_s):
+        return None
+    durations = np.diff([0.0, *ends])
+    recent = durations[1:] if len(durations) > 1 else durations
+    pace = float(np.mean(recent[-RECENT_EPOCHS:]))
+    running_for = max(0.0, elapsed - ends[-1])
+    left = total - len(ends)
+    if left <= 0:
+        return 0.0
+    pace = max(pace, running_for)
+    return max(0.0, left * pace - running_for)
 
 
 def pair_matrix(metrics: pd.DataFrame, metric: str, tasks: Sequence[str], split: str = "diag") -> pd.DataFrame:

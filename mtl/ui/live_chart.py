@@ -30,19 +30,35 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
+import secrets
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import pandas as pd
 import plotly
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.io.json import to_json_plotly
 
-__all__ = ["PLOTLY_JS_PATH", "install_static_assets", "live_chart", "static_url"]
+from mtl.ui.curves import CurveFeed
+
+__all__ = [
+    "PLOTLY_JS_PATH",
+    "install_static_assets",
+    "live_append",
+    "live_chart",
+    "plain_arrays",
+    "static_url",
+    "stream_curve",
+    "stream_figure",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,258 +73,9 @@ _install_lock = threading.Lock()
 _installed: set[Path] = set()
 _warned_no_static = False
 
-# The component's JavaScript module, served from static/vendor/ (see _STUB).
-# Streamlit calls the default export on mount AND again every time `data` (or
-# the theme) changes, always with the same `parentElement`, so the function must
-# be idempotent: it keeps its state on `parentElement` and reuses the same plot
-# div. The cleanup it returns is run on unmount (and see st.cleanup below).
-_JS = r"""
-const STATE = "__mtlLiveChart";
-const LOADERS = "__mtlPlotlyLoaders";
-
-// Keyed by URL and not short-cut by an existing `window.Plotly`, so the plot
-// always uses the plotly.js of the `plotly` package, fetched once per page.
-function loadPlotly(src) {
-  const cache = window[LOADERS] || (window[LOADERS] = {});
-  if (!cache[src]) {
-    cache[src] = new Promise((resolve, reject) => {
-      const s = document.createElement("script");
-      s.src = src;
-      s.async = true;
-      s.dataset.mtlPlotly = "1";
-      s.onload = () =>
-        window.Plotly ? resolve(window.Plotly)
-                      : reject(new Error("plotly.js loaded but window.Plotly is missing"));
-      s.onerror = () => {
-        delete cache[src];
-        s.remove();
-        reject(new Error("could not load plotly.js from " + src +
-                         " (is server.enableStaticServing on?)"));
-      };
-      document.head.appendChild(s);
-    });
-  }
-  return cache[src];
-}
-
-const RGB_CACHE = new Map();
-function toRgba(color, alpha) {
-  if (!color) return null;
-  if (!RGB_CACHE.has(color)) RGB_CACHE.set(color, parseColor(color));
-  const m = RGB_CACHE.get(color);
-  return m ? `rgba(${m[0]}, ${m[1]}, ${m[2]}, ${alpha})` : null;
-}
-
-function parseColor(color) {
-  const probe = document.createElement("span");
-  probe.style.color = color;
-  if (!probe.style.color) return null;
-  probe.style.display = "none";
-  document.body.appendChild(probe);
-  const rgb = getComputedStyle(probe).color;
-  probe.remove();
-  const m = rgb.match(/[\d.]+/g);
-  return m && m.length >= 3 ? m : null;
-}
-
-function readTheme(el) {
-  const cs = getComputedStyle(el);
-  const v = (name) => {
-    const x = cs.getPropertyValue(name).trim();
-    return x && x !== "unset" ? x : "";
-  };
-  const colorway = v("--st-chart-categorical-colors")
-    .split(",").map((c) => c.trim()).filter(Boolean);
-  return {
-    text: v("--st-text-color") || cs.color,
-    font: v("--st-font") || cs.fontFamily,
-    bg: v("--st-background-color"),
-    colorway,
-  };
-}
-
-function axisNames(fig) {
-  const names = new Set(["xaxis", "yaxis"]);
-  for (const k of Object.keys(fig.layout)) if (/^[xy]axis\d*$/.test(k)) names.add(k);
-  for (const t of fig.data) {
-    if (typeof t.xaxis === "string") names.add("xaxis" + t.xaxis.slice(1));
-    if (typeof t.yaxis === "string") names.add("yaxis" + t.yaxis.slice(1));
-  }
-  return names;
-}
-
-function applyTheme(fig, t) {
-  const L = fig.layout;
-  L.font = Object.assign({}, L.font);
-  if (L.font.family == null && t.font) L.font.family = t.font;
-  if (L.font.color == null && t.text) L.font.color = t.text;
-  if (L.paper_bgcolor == null) L.paper_bgcolor = "rgba(0,0,0,0)";
-  if (L.plot_bgcolor == null) L.plot_bgcolor = "rgba(0,0,0,0)";
-  if (L.colorway == null && t.colorway.length) L.colorway = t.colorway;
-  const grid = toRgba(t.text, 0.12), zero = toRgba(t.text, 0.3), line = toRgba(t.text, 0.4);
-  for (const name of axisNames(fig)) {
-    const ax = Object.assign({}, L[name]);
-    if (ax.gridcolor == null && grid) ax.gridcolor = grid;
-    if (ax.zerolinecolor == null && zero) ax.zerolinecolor = zero;
-    if (ax.linecolor == null && line) ax.linecolor = line;
-    L[name] = ax;
-  }
-  L.modebar = Object.assign(
-    { bgcolor: "rgba(0,0,0,0)", color: toRgba(t.text, 0.45), activecolor: toRgba(t.text, 0.9) },
-    L.modebar);
-  if (L.hoverlabel == null && t.font) L.hoverlabel = { font: { family: t.font } };
-}
-
-function hash(text) {
-  let h = 5381;
-  for (let i = 0; i < text.length; i++) h = ((h * 33) ^ text.charCodeAt(i)) >>> 0;
-  return h.toString(16);
-}
-
-function buildFigure(payload, theme) {
-  const src = payload.figure || {};
-  const fig = {
-    data: Array.isArray(src.data) ? src.data : [],
-    layout: Object.assign({}, src.layout),
-  };
-  const L = fig.layout;
-  // A fixed uirevision is what keeps zoom/pan/legend toggles across updates.
-  if (L.uirevision == null) L.uirevision = payload.uirevision;
-  // The div's size is the truth: fill its width (responsive), fixed height.
-  delete L.width;
-  delete L.height;
-  L.autosize = true;
-  if (L.margin == null) {
-    const hasTitle = L.title && (typeof L.title === "string" || L.title.text);
-    L.margin = { l: 56, r: 16, t: hasTitle ? 48 : 24, b: 44 };
-  }
-  // Stable trace identities so legend toggles follow traces (by name), not
-  // indices. plotly.js puts uids into CSS selectors: keep them [a-z0-9_].
-  const seen = {};
-  for (const [i, tr] of fig.data.entries()) {
-    if (tr.uid == null) {
-      const name = tr.name != null ? String(tr.name) : "#" + i;
-      seen[name] = (seen[name] || 0) + 1;
-      tr.uid = "t" + hash(name) + "_" + seen[name];
-    }
-  }
-  if (payload.theme === "streamlit") applyTheme(fig, theme);
-  const config = Object.assign({ displaylogo: false }, payload.config, { responsive: true });
-  return { data: fig.data, layout: L, config };
-}
-
-function showError(st, err) {
-  console.error("live_chart:", err);
-  if (!st.errorEl) {
-    st.errorEl = document.createElement("div");
-    st.errorEl.style.cssText = "color: var(--st-red-color, #d33); font-size: 0.85rem;";
-    st.root.appendChild(st.errorEl);
-  }
-  st.errorEl.textContent = "Chart error: " + (err && err.message ? err.message : err);
-}
-
-async function pump(st) {
-  if (st.busy) return;
-  st.busy = true;
-  try {
-    while (st.pending && !st.disposed) {
-      const job = st.pending;
-      const Plotly = (st.Plotly = await loadPlotly(job.payload.plotly_src));
-      if (st.disposed) break;
-      if (st.pending !== job) continue;  // a newer figure arrived meanwhile
-      st.pending = null;
-      const fig = buildFigure(job.payload, job.theme);
-      // Same div every time: Plotly.react diffs and redraws in place.
-      await Plotly.react(st.div, fig.data, fig.layout, fig.config);
-      st.plotted = true;
-      if (st.errorEl) { st.errorEl.remove(); st.errorEl = null; }
-    }
-  } catch (err) {
-    showError(st, err);
-  } finally {
-    st.busy = false;
-  }
-}
-
-function decode(data) {
-  if (data == null) return null;
-  if (typeof data === "string") return data;
-  if (data instanceof Uint8Array || ArrayBuffer.isView(data)) {
-    return new TextDecoder().decode(data);
-  }
-  return JSON.stringify(data);
-}
-
-export default function (component) {
-  const { data, parentElement } = component;
-  let st = parentElement[STATE];
-  if (!st) {
-    const root = document.createElement("div");
-    root.className = "mtl-live-chart";
-    root.style.cssText = "width: 100%; position: relative;";
-    const div = document.createElement("div");
-    div.className = "mtl-live-chart-plot";
-    div.style.cssText = "width: 100%;";
-    root.appendChild(div);
-    parentElement.appendChild(root);
-    st = { root, div, Plotly: null, pending: null, busy: false, plotted: false,
-           disposed: false, lastSig: null, lastWidth: 0, errorEl: null, ro: null };
-    let frame = 0;
-    st.ro = new ResizeObserver((entries) => {
-      const w = Math.round(entries[0].contentRect.width);
-      if (w === st.lastWidth) return;
-      st.lastWidth = w;
-      if (frame) cancelAnimationFrame(frame);
-      frame = requestAnimationFrame(() => {
-        frame = 0;
-        if (st.plotted && !st.disposed) st.Plotly.Plots.resize(st.div);
-      });
-    });
-    st.ro.observe(root);
-    const dispose = () => {
-      if (st.disposed) return;
-      st.disposed = true;
-      st.ro.disconnect();
-      try {
-        if (st.Plotly) st.Plotly.purge(st.div);
-      } finally {
-        st.root.remove();
-        if (parentElement[STATE] === st) delete parentElement[STATE];
-      }
-    };
-    // Streamlit 1.67 also calls the cleanup returned by a call that finished
-    // after a newer `data` had arrived (a "cancelled" run), while the component
-    // stays mounted. Only dispose once the element has really left the page.
-    st.cleanup = () => {
-      if (!parentElement.isConnected) dispose();
-      else setTimeout(() => { if (!parentElement.isConnected) dispose(); }, 0);
-    };
-    parentElement[STATE] = st;
-  }
-
-  const raw = decode(data);
-  if (raw) {
-    let payload = null;
-    try {
-      payload = JSON.parse(raw);
-    } catch (err) {
-      showError(st, err);
-    }
-    if (payload) {
-      st.div.style.height = (payload.height || 360) + "px";
-      const theme = payload.theme === "streamlit" ? readTheme(parentElement) : null;
-      // The function reruns on every data AND theme change; skip identical renders.
-      const sig = raw + "\u0000" + JSON.stringify(theme);
-      if (sig !== st.lastSig) {
-        st.lastSig = sig;
-        st.pending = { payload, theme };
-        pump(st);
-      }
-    }
-  }
-  return st.cleanup;
-}
-"""
+# The component's JavaScript module (package data, mtl/ui/static/live_chart.js),
+# served from static/vendor/ (see _STUB).
+_JS = (Path(__file__).resolve().parent / "static" / "live_chart.js").read_text(encoding="utf-8")
 
 _JS_NAME = f"live_chart-{hashlib.sha256(_JS.encode()).hexdigest()[:12]}.js"
 
@@ -448,6 +215,19 @@ def _figure_json(figure: go.Figure | dict[str, Any], *, drop_template: bool) -> 
     return to_json_plotly({"data": list(fig.get("data") or []), "layout": layout})
 
 
+def _send(key: str, header: dict[str, Any], body: str | None = None) -> bool:
+    """Mount/update the component; True when the browser asked for the whole figure again."""
+    head = json.dumps({"plotly_src": static_url(PLOTLY_JS_NAME), "key": key, **header}, separators=(",", ":"))
+    # Raw UTF-8 bytes: no Python-side re-parse and no JSON-in-JSON escaping.
+    payload = (head if body is None else head[:-1] + "," + body + "}").encode()
+    result = _mount(static_url(_JS_NAME))(key=key, data=payload, on_resync_change=_ignore)
+    return bool(getattr(result, "resync", None))
+
+
+def _ignore() -> None:
+    """The resync trigger needs a callback to be registered; the caller reads the value."""
+
+
 def live_chart(
     figure: go.Figure | dict[str, Any],
     *,
@@ -455,20 +235,26 @@ def live_chart(
     height: int = 360,
     theme: Literal["streamlit"] | None = "streamlit",
     config: dict[str, Any] | None = None,
-) -> None:
+    stream: str | None = None,
+    count: int = 0,
+) -> bool:
     """Show ``figure`` and update it in place on later reruns with the same ``key``.
 
     Call it on every rerun (e.g. inside ``st.fragment(run_every=...)``) with the
-    full, updated figure. The browser keeps one plot per ``key`` and applies the
-    new figure with ``Plotly.react``: no blank frame, and the user's zoom/pan and
-    legend toggles survive because ``layout.uirevision`` is fixed. Give the
-    figure its own ``layout.uirevision`` and change it when the axes change
-    meaning (e.g. x by step -> by wall time) to reset the view on purpose.
+    full, updated figure, or once and then :func:`live_append` only the new points.
+    The browser keeps one plot per ``key`` and applies a new figure with
+    ``Plotly.react``: no blank frame, and the user's zoom/pan and legend toggles
+    survive because ``layout.uirevision`` is fixed. Give the figure its own
+    ``layout.uirevision`` and change it when the axes change meaning (e.g. x by
+    step -> by wall time) to reset the view on purpose. Charts that are not
+    visible (off-screen, collapsed, hidden tab) are drawn once they are.
 
     Parameters
     ----------
     figure : plotly.graph_objects.Figure or dict
-        The complete figure (``{"data": [...], "layout": {...}}`` for a dict).
+        The complete figure (``{"data": [...], "layout": {...}}`` for a dict). For a
+        chart that :func:`live_append` extends, trace arrays must be plain lists
+        (see :func:`plain_arrays`): plotly.js cannot extend base64 typed arrays.
     key : str
         Stable identity of the chart; the same key across reruns reuses the
         same DOM element.
@@ -481,22 +267,173 @@ def live_chart(
         ``None`` renders the figure as is.
     config : dict or None
         plotly.js config options (``responsive`` is always on).
+    stream : str or None
+        Names this figure's series for later :func:`live_append` calls (a new
+        stream per full figure, e.g. a random token).
+    count : int
+        Number of points ``figure`` holds (the ``base`` of the first append).
+
+    Returns
+    -------
+    bool
+        True when the browser asked for the whole figure again (its chart was
+        remounted or missed an update): send the figure on the next run.
     """
     if not key:
         raise ValueError("live_chart needs a non-empty key")
     if not _ensure_served():
         st.plotly_chart(figure, key=key, height=height, theme=theme, config=config)
+        return False
+    header = {"mode": "full", "height": int(height), "theme": theme, "uirevision": _DEFAULT_UIREVISION,
+              "config": config or {}, "stream": stream, "count": int(count)}
+    return _send(key, header, '"figure":' + _figure_json(figure, drop_template=theme == "streamlit"))
+
+
+def live_append(
+    append: Mapping[str, Any],
+    *,
+    key: str,
+    stream: str,
+    base: int,
+    count: int,
+    height: int = 360,
+    theme: Literal["streamlit"] | None = "streamlit",
+) -> bool:
+    """Append points to the chart :func:`live_chart` drew under ``key`` (``Plotly.extendTraces``).
+
+    Parameters
+    ----------
+    append : mapping
+        ``{"traces": [i, ...], "x": [[...], ...], "y": [[...], ...]}`` and optionally
+        ``"customdata"``: per listed trace index, the points to add at its end.
+    key, height, theme
+        As given to :func:`live_chart`.
+    stream : str
+        The ``stream`` of the figure the points extend.
+    base : int
+        Points the chart holds before this append; ``count`` after it. A chart that
+        holds something else (remounted, or missed an update) asks for the whole
+        figure instead of drawing these points.
+
+    Returns
+    -------
+    bool
+        True when the browser asked for the whole figure again.
+    """
+    if not _ensure_served():
+        return True  # st.plotly_chart cannot append: always send whole figures
+    header = {"mode": "append", "height": int(height), "theme": theme, "stream": stream,
+              "base": int(base), "count": int(count)}
+    return _send(key, header, '"append":' + json.dumps(_finite(append), separators=(",", ":"), allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    """Lists of numbers with NaN and infinities as ``None`` (JSON ``null``: a gap in the line)."""
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def plain_arrays(figure: go.Figure) -> dict[str, Any]:
+    """``figure`` as a dict whose trace arrays are lists (extendable by plotly.js)."""
+    layout = figure.layout.to_plotly_json()
+    data = []
+    for trace in figure.data:
+        spec = trace.to_plotly_json()
+        for name in ("x", "y", "customdata"):
+            value = getattr(trace, name, None)
+            if value is not None:
+                spec[name] = np.asarray(value).tolist()
+        data.append(spec)
+    return {"data": data, "layout": layout}
+
+
+_EMPTY_APPEND: dict[str, list[Any]] = {"traces": [], "x": [], "y": []}
+
+
+def _resync_asked(key: str) -> bool:
+    """Whether the browser's chart ``key`` asked for its whole figure (trigger of this run)."""
+    value = st.session_state.get(key)
+    try:
+        return bool(value and value.get("resync"))
+    except AttributeError:
+        return bool(getattr(value, "resync", None))
+
+
+def stream_curve(
+    key: str,
+    *,
+    slots: MutableMapping[str, Any],
+    signature: Hashable,
+    make_feed: Callable[[], CurveFeed],
+    metrics: pd.DataFrame,
+    new: pd.DataFrame,
+    figure: Callable[[pd.DataFrame], go.Figure],
+    height: int = 360,
+) -> None:
+    """A curve chart that gets its whole figure once, then only the points of ``new``.
+
+    The figure is built (``figure(curve_frame)``) and sent when the chart is new in
+    ``slots``, when ``signature`` (the controls) changed, when the feed reports a new
+    series, or when the browser asked for it (a remounted chart); otherwise only the
+    rows of ``new`` travel, as points appended to the traces.
+
+    Parameters
+    ----------
+    key : str
+        The chart's component key.
+    slots : mutable mapping
+        Per-viewer memory of what was sent (e.g. a dict in ``st.session_state``); clear
+        it to send every chart whole again.
+    signature : hashable
+        Everything that changes the chart's structure (metric, x axis, smoothing, log-y).
+    make_feed : callable
+        A new :class:`~mtl.ui.curves.CurveFeed` for the current controls.
+    metrics, new : DataFrame
+        All metric rows so far, and the rows that arrived since the previous call.
+    figure : callable
+        Builds the figure from a :func:`~mtl.ui.curves.curve_frame`.
+    height : int
+        Pixels.
+    """
+    slot = slots.get(key)
+    added = None
+    if slot is not None and slot["signature"] == signature and not slot["resync"] and not _resync_asked(key):
+        base = slot["feed"].count
+        added = slot["feed"].append(new)
+    if added is None:
+        feed = make_feed()
+        frame = feed.start(metrics)
+        stream = secrets.token_hex(6)
+        resync = live_chart(plain_arrays(figure(frame)), key=key, height=height, stream=stream, count=feed.count)
+        slots[key] = {"signature": signature, "feed": feed, "stream": stream, "resync": resync}
         return
-    fig_json = _figure_json(figure, drop_template=theme == "streamlit")
-    header = to_json_plotly(
-        {
-            "plotly_src": static_url(PLOTLY_JS_NAME),
-            "height": int(height),
-            "theme": theme,
-            "uirevision": _DEFAULT_UIREVISION,
-            "config": config or {},
-        }
-    )
-    # Raw UTF-8 bytes: no Python-side re-parse and no JSON-in-JSON escaping.
-    payload = (header[:-1] + ',"figure":' + fig_json + "}").encode()
-    _mount(static_url(_JS_NAME))(key=key, data=payload)
+    slot["resync"] = live_append(added, key=key, stream=slot["stream"], base=base,
+                                 count=slot["feed"].count, height=height)
+
+
+def stream_figure(
+    key: str,
+    *,
+    slots: MutableMapping[str, Any],
+    signature: Hashable,
+    figure: Callable[[], go.Figure],
+    height: int = 360,
+) -> None:
+    """A chart redrawn whole only when ``signature`` changes (e.g. once per epoch).
+
+    In between, each call sends a few bytes that say "nothing new", so the chart stays
+    on the page without its figure being rebuilt or re-sent.
+    """
+    slot = slots.get(key)
+    if slot is None or slot["signature"] != signature or slot["resync"] or _resync_asked(key):
+        stream = secrets.token_hex(6)
+        resync = live_chart(figure(), key=key, height=height, stream=stream)
+        slots[key] = {"signature": signature, "stream": stream, "resync": resync}
+        return
+    slot["resync"] = live_append(_EMPTY_APPEND, key=key, stream=slot["stream"], base=0, count=0,
+                                 height=height)

@@ -11,11 +11,13 @@ import pytest
 from mtl.runs.store import METRIC_COLUMNS, WEIGHT_COLUMNS
 from mtl.ui.curves import (
     CURVE_COLUMNS,
+    CurveFeed,
     best_and_latest,
     curve_frame,
     default_splits,
     ema,
     epoch_ends,
+    eta_seconds,
     progress,
     weight_frame,
 )
@@ -240,6 +242,77 @@ def test_progress_at_the_start_and_at_the_end() -> None:
     assert stopped["fraction"] == pytest.approx(0.4) and stopped["eta_s"] is None
     unknown = progress(synthetic_metrics(epochs=1), {"status": "running", "config": {}})
     assert unknown["epochs"] is None and unknown["eta_s"] is None and 0.0 <= unknown["fraction"] <= 1.0
+
+
+def test_eta_follows_recent_epochs_not_the_fast_start() -> None:
+    # Epoch 1 took 1 s (small validation set cached, a light start); then every epoch takes
+    # 4 s including validation. 3 of 10 epochs done, the 4th running for 1 s: 7 epochs of
+    # 4 s are left minus the second already spent. The average since the start (9 s / 3)
+    # would say 3 × 10 − 10 = 20 s: too optimistic.
+    assert eta_seconds([1.0, 5.0, 9.0], total=10, elapsed=10.0) == pytest.approx(7 * 4.0 - 1.0)
+    # a slowdown under way: the running epoch has already taken longer than the pace
+    assert eta_seconds([1.0, 5.0, 9.0], total=10, elapsed=15.0) == pytest.approx(6 * 6.0)
+    assert eta_seconds([2.0], total=4, elapsed=2.5) == pytest.approx(3 * 2.0 - 0.5)
+    assert eta_seconds([], total=4, elapsed=1.0) is None
+    assert eta_seconds([1.0, 2.0], total=2, elapsed=2.0) == 0.0
+
+
+def test_progress_eta_counts_validation_time_between_epoch_ends() -> None:
+    # The synthetic run of 4 steps × 0.5 s per epoch, but each epoch's rows are 1.5 s later
+    # than its steps (validation): epoch ends at 3.5, 7, 10.5 s.
+    metrics = synthetic_metrics(epochs=3, partial_steps=2)
+    delay = (metrics["epoch"] + 1) * 1.5 - np.where(metrics["split"] == "step", 1.5, 0.0)
+    metrics["wall_time"] = metrics["wall_time"] + delay
+    info = progress(metrics, {"status": "running", "config": {"train": {"epochs": 6}}})
+    elapsed = float(metrics["wall_time"].max())
+    assert info["eta_s"] == pytest.approx(3 * 3.5 - (elapsed - 10.5))
+
+
+@pytest.mark.parametrize("x", ["step", "epoch", "wall_time"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.6])
+@pytest.mark.parametrize("metric", ["loss", "accuracy"])
+def test_curve_feed_appends_exactly_what_the_whole_curve_holds(x: str, smoothing: float, metric: str) -> None:
+    whole = synthetic_metrics(epochs=3, partial_steps=2)
+    expected = curve_frame(whole, metric, x, smoothing)  # type: ignore[arg-type]
+    cut = int(whole.index[(whole["epoch"] == 1) & (whole["split"] == "step")][0])  # mid-run
+    feed = CurveFeed(metric, x, smoothing)  # type: ignore[arg-type]
+    first = feed.start(whole.iloc[:cut])
+    series: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for (task, split), group in first.groupby(["task", "split"], sort=False):
+        series[(task, split)] = {"x": group["x"].tolist(), "y": group["smoothed"].tolist()}
+    for start in range(cut, len(whole), 7):  # polls that each bring a few rows
+        added = feed.append(whole.iloc[start:start + 7])
+        assert added is not None
+        step = 2 if feed.smoothed else 1
+        for trace, xs, ys in zip(added["traces"], added["x"], added["y"], strict=True):
+            if feed.smoothed and trace % 2 == 0:
+                continue  # the faint raw trace: its values are the raw ones
+            key = feed.series[trace // step]
+            series[key]["x"] += xs
+            series[key]["y"] += ys
+    assert list(series) == list(dict.fromkeys(zip(expected["task"], expected["split"], strict=True)))
+    for (task, split), got in series.items():
+        want = expected[(expected["task"] == task) & (expected["split"] == split)]
+        np.testing.assert_allclose(got["x"], want["x"].to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got["y"], want["smoothed"].to_numpy(), rtol=1e-9)
+    assert feed.count == len(expected) * (2 if smoothing else 1)
+
+
+def test_curve_feed_asks_for_a_redraw_when_the_structure_changes() -> None:
+    whole = synthetic_metrics(epochs=2)
+    steps_only = whole[whole["split"] == "step"]
+    first_epoch = steps_only[steps_only["epoch"] == 0]
+    feed = CurveFeed("loss", "step", 0.0)
+    feed.start(first_epoch)
+    assert feed.series == [("species", "step"), ("mass", "step")]
+    end_rows = whole[(whole["epoch"] == 0) & (whole["split"] != "step")]
+    assert feed.append(end_rows) is None  # the first validation point: a new series
+    by_epoch = CurveFeed("loss", "epoch", 0.0)
+    by_epoch.start(first_epoch)
+    assert by_epoch.append(end_rows[end_rows["split"] == "train"]) is None  # epoch ends move the points
+    nothing = CurveFeed("loss", "step", 0.5)
+    nothing.start(first_epoch)
+    assert nothing.append(whole.iloc[:0]) == {"traces": [], "x": [], "y": [], "customdata": []}
 
 
 def test_pair_matrix_takes_the_latest_value_and_mirrors_cosines() -> None:

@@ -18,7 +18,7 @@ import pytest
 from browser_support import chromium, require_chromium, streamlit_server
 
 APP = Path(__file__).with_name("live_chart_app.py")
-PLOT = '[data-testid="stBidiComponentRegular"] .js-plotly-plot'
+PLOT = '.st-key-demo-loss [data-testid="stBidiComponentRegular"] .js-plotly-plot'
 
 require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -230,3 +230,50 @@ def test_theme_resize_and_unmount(server: str, browser) -> None:
         assert gone == {"inDom": False, "purged": True}
     finally:
         page.close()
+
+
+STREAM = ".st-key-demo-stream .js-plotly-plot"
+STATS = "() => (window.__mtlLive && window.__mtlLive.charts['demo-stream']) || {react: 0, extend: 0}"
+# x of the smoothed trace (the second: raw first when smoothing) as the chart holds it
+STREAM_X = f"() => Array.from(document.querySelector('{STREAM}')._fullData[1].x)"
+
+
+def test_streamed_chart_appends_and_asks_for_its_history_after_a_remount(page: Page) -> None:
+    page.page.wait_for_selector(STREAM, timeout=20_000)
+    start = page.js(STATS)
+    page.page.wait_for_function(f"() => ({STATS})().extend >= {start['extend'] + 3}", timeout=20_000)
+    stats = page.js(STATS)
+    assert stats["react"] == 1, stats  # the figure once, then only new points
+    xs = page.js(STREAM_X)
+    assert xs == list(range(int(xs[0]), int(xs[0]) + len(xs)))  # no point lost or repeated
+
+    # unmount the chart while points keep coming, then show it again: the new chart has
+    # only what the server sends next, notices, and asks for (and gets) the whole history
+    box = page.page.get_by_text("Show streamed chart")
+    box.click()
+    page.page.wait_for_selector(STREAM, state="detached", timeout=10_000)
+    page.wait_points(page.points() + 3)
+    box.click()
+    page.page.wait_for_selector(STREAM, timeout=20_000)
+    page.page.wait_for_function(
+        f"() => {{ const d = document.querySelector('{STREAM}'); return d && d._fullData && d._fullData[1]"
+        f" && d._fullData[1]._length > {len(xs) + 3}; }}", timeout=20_000)
+    again = page.js(STREAM_X)
+    assert again[0] == xs[0]  # the history from the first point on
+    assert again == list(range(int(again[0]), int(again[0]) + len(again)))
+
+
+def test_an_off_screen_chart_is_not_redrawn_until_it_is_visible(page: Page) -> None:
+    page.page.wait_for_selector(STREAM, timeout=20_000)
+    page.page.wait_for_function(f"() => ({STATS})().extend >= 1", timeout=20_000)
+    move = "(top) => { document.querySelector('.st-key-demo-stream .mtl-live-chart').style.top = top; }"
+    page.js("() => { document.querySelector('.st-key-demo-stream .mtl-live-chart').style.position = 'relative'; }")
+    page.js(move, "6000px")  # far below the fold: the IntersectionObserver reports it hidden
+    page.wait(0.5)  # a draw already under way may finish
+    hidden = page.js(STATS)
+    page.wait_points(page.points() + 4)  # four more polls (the other chart counts them)
+    assert page.js(STATS) == hidden  # points arrived, nothing was drawn
+    page.js(move, "0px")
+    page.page.wait_for_function(f"() => ({STATS})().extend > {hidden['extend']}", timeout=20_000)
+    xs = page.js(STREAM_X)
+    assert xs == list(range(int(xs[0]), int(xs[0]) + len(xs)))  # the buffered points, in order
