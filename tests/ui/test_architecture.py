@@ -99,7 +99,7 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
     code = (
         "import sys\n"
         "import mtl.ui, mtl.ui.figures, mtl.ui.curves, mtl.ui.architecture, mtl.ui.colors\n"
-        "import mtl.ui.form, mtl.ui.estimate, mtl.ui.text, mtl.estimate\n"
+        "import mtl.ui.form, mtl.ui.estimate, mtl.ui.labels, mtl.estimate\n"
         "from mtl.config import ModelConfig\n"
         "from mtl.ui.architecture import describe_config\n"
         "from mtl.ui.figures import network_figure\n"
