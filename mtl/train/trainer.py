@@ -107,6 +107,9 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self._stop_reason: str | None = None
+        self._val_outputs: dict[str, np.ndarray] | None = None
+        """The last epoch's validation outputs (taken at step ``_val_step``), reused by the summary."""
+        self._val_step = -1
         self._tensors = {name: self._to_device(self.data.split(name)) for name in SPLITS}
         # Hot-path shortcuts: a task whose training labels are all present and that has no
         # class weights uses one fused loss op; architectures without a penalty skip it.
@@ -187,6 +190,7 @@ class Trainer:
             raise
         if self._best_state is not None and cfg.early_stopping is not None and status != "diverged":
             self.model.load_state_dict(self._best_state)
+            self._val_outputs = None  # the last epoch's validation outputs are not these weights'
         summary = self.summary(status)
         self._emit("on_run_end", RunEnd(status=status, summary=summary, error=error))
         return TrainResult(status=status, summary=summary, model=self.model, data=self.data)
@@ -235,7 +239,8 @@ class Trainer:
             improved = monitor < self._best_monitor - 1e-12
             if improved:
                 self._best_monitor, self._best_epoch = monitor, epoch
-                self._best_state = copy.deepcopy(self.model.state_dict())
+                if cfg.early_stopping is not None:  # the best weights are restored only then
+                    self._best_state = copy.deepcopy(self.model.state_dict())
                 bad_epochs = plateau_bad = 0
             else:
                 bad_epochs += 1
@@ -350,6 +355,7 @@ class Trainer:
         monitor_split = "val" if len(self.data.val) else "train"
         if len(self.data.val):
             val_out = self.predict("val")
+            self._val_outputs, self._val_step = val_out, self.step
             val_losses = self._split_losses("val", val_out)
             for t, spec in enumerate(self.tasks):
                 reason = None if not math.isnan(val_losses[t]) else "no labelled rows in this split"
@@ -362,9 +368,15 @@ class Trainer:
         monitor = float(np.nansum(losses))
         return rows, monitor
 
-    def evaluate(self, split: str) -> dict[str, dict[str, Any]]:
-        """Per-task loss and metrics on a split: task → {metric: value or None}."""
-        outputs = self.predict(split)
+    def evaluate(self, split: str, outputs: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, Any]]:
+        """Per-task loss and metrics on a split: task → {metric: value or None}.
+
+        Args:
+            split: ``train``, ``val`` or ``test``.
+            outputs: the model's outputs on that split when already computed (``predict``).
+        """
+        if outputs is None:
+            outputs = self.predict(split)
         data = self.data.split(split)
         losses = self._split_losses(split, outputs) if len(data) else [math.nan] * len(self.tasks)
         result: dict[str, dict[str, Any]] = {}
@@ -392,7 +404,9 @@ class Trainer:
             # Training-split metrics are in the epoch rows; the summary holds held-out splits.
             for split in ("val", "test"):
                 if len(self.data.split(split)):
-                    summary[split] = self.evaluate(split)
+                    # The last epoch's validation pass ran on the final weights: reuse its outputs.
+                    fresh = split == "val" and self._val_step == self.step  # no step since (a stop mid-epoch)
+                    summary[split] = self.evaluate(split, self._val_outputs if fresh else None)
         return summary
 
     def _elapsed(self) -> float:
