@@ -25,7 +25,7 @@ from mtl.models.base import MultiTaskModel
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
 from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
-from mtl.train.metrics import task_metrics
+from mtl.train.metrics import MetricValue, task_metrics
 from mtl.train.schedule import learning_rate
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.base import WeightingStrategy
@@ -107,8 +107,8 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self._stop_reason: str | None = None
-        self._val_outputs: dict[str, np.ndarray] | None = None
-        """The last epoch's validation outputs (taken at step ``_val_step``), reused by the summary."""
+        self._val_summary: dict[str, dict[str, Any]] | None = None
+        """The last epoch's validation metrics (taken at step ``_val_step``), reused by the summary."""
         self._val_step = -1
         self._tensors = {name: self._to_device(self.data.split(name)) for name in SPLITS}
         # Hot-path shortcuts: a task whose training labels are all present and that has no
@@ -190,7 +190,7 @@ class Trainer:
             raise
         if self._best_state is not None and cfg.early_stopping is not None and status != "diverged":
             self.model.load_state_dict(self._best_state)
-            self._val_outputs = None  # the last epoch's validation outputs are not these weights'
+            self._val_summary = None  # the last epoch's validation metrics are not these weights'
         summary = self.summary(status)
         self._emit("on_run_end", RunEnd(status=status, summary=summary, error=error))
         return TrainResult(status=status, summary=summary, model=self.model, data=self.data)
@@ -355,40 +355,27 @@ class Trainer:
         monitor_split = "val" if len(self.data.val) else "train"
         if len(self.data.val):
             val_out = self.predict("val")
-            self._val_outputs, self._val_step = val_out, self.step
             val_losses = self._split_losses("val", val_out)
+            val_metrics = [task_metrics(spec, val_out[spec.name], self.data.val.y[spec.name], self.data.val.mask[spec.name])
+                           for spec in self.tasks]
+            self._val_summary, self._val_step = _split_summary(self.tasks, val_losses, val_metrics), self.step
             for t, spec in enumerate(self.tasks):
                 reason = None if not math.isnan(val_losses[t]) else "no labelled rows in this split"
                 rows.append((self.step, self.epoch, wall, spec.name, "val", "loss",
                              None if reason else val_losses[t], reason))
-                for name, metric in task_metrics(spec, val_out[spec.name], self.data.val.y[spec.name],
-                                                 self.data.val.mask[spec.name]).items():
+                for name, metric in val_metrics[t].items():
                     rows.append((self.step, self.epoch, wall, spec.name, "val", name, metric.value, metric.reason))
         losses = val_losses if monitor_split == "val" else train_losses
         monitor = float(np.nansum(losses))
         return rows, monitor
 
-    def evaluate(self, split: str, outputs: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, Any]]:
-        """Per-task loss and metrics on a split: task → {metric: value or None}.
-
-        Args:
-            split: ``train``, ``val`` or ``test``.
-            outputs: the model's outputs on that split when already computed (``predict``).
-        """
-        if outputs is None:
-            outputs = self.predict(split)
+    def evaluate(self, split: str) -> dict[str, dict[str, Any]]:
+        """Per-task loss and metrics on a split: task → {metric: value or None}."""
+        outputs = self.predict(split)
         data = self.data.split(split)
         losses = self._split_losses(split, outputs) if len(data) else [math.nan] * len(self.tasks)
-        result: dict[str, dict[str, Any]] = {}
-        for spec, loss in zip(self.tasks, losses, strict=True):
-            metrics = task_metrics(spec, outputs[spec.name], data.y[spec.name], data.mask[spec.name])
-            values: dict[str, Any] = {"loss": None if math.isnan(loss) else loss}
-            values.update({name: m.value for name, m in metrics.items()})
-            undefined = {name: m.reason for name, m in metrics.items() if m.value is None}
-            if undefined:
-                values["undefined"] = undefined
-            result[spec.name] = values
-        return result
+        metrics = [task_metrics(spec, outputs[spec.name], data.y[spec.name], data.mask[spec.name]) for spec in self.tasks]
+        return _split_summary(self.tasks, losses, metrics)
 
     def summary(self, status: str) -> dict[str, Any]:
         """The final summary: per-task validation and test metrics, best epoch, duration."""
@@ -405,12 +392,29 @@ class Trainer:
             for split in ("val", "test"):
                 if len(self.data.split(split)):
                     # The last epoch's validation pass ran on the final weights: reuse its outputs.
-                    fresh = split == "val" and self._val_step == self.step  # no step since (a stop mid-epoch)
-                    summary[split] = self.evaluate(split, self._val_outputs if fresh else None)
+                    # The last epoch's validation metrics, unless a step ran since (a stop mid-epoch)
+                    # or the best weights were restored.
+                    fresh = split == "val" and self._val_summary is not None and self._val_step == self.step
+                    summary[split] = self._val_summary if fresh else self.evaluate(split)
         return summary
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self._t0
+
+
+def _split_summary(
+    tasks: Sequence[TaskSpec], losses: list[float], metrics: Sequence[dict[str, MetricValue]]
+) -> dict[str, dict[str, Any]]:
+    """Per-task loss and metric values of one split, as the summary holds them: task → {metric: value}."""
+    result: dict[str, dict[str, Any]] = {}
+    for spec, loss, values_of in zip(tasks, losses, metrics, strict=True):
+        values: dict[str, Any] = {"loss": None if math.isnan(loss) else loss}
+        values.update({name: m.value for name, m in values_of.items()})
+        undefined = {name: m.reason for name, m in values_of.items() if m.value is None}
+        if undefined:
+            values["undefined"] = undefined
+        result[spec.name] = values
+    return result
 
 
 class _Window:
