@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torchjd.aggregation import AlignedMTLWeighting, IMTLGWeighting, PCGradWeighting, UPGradWeighting
+from torchjd.aggregation import (
+    AlignedMTLWeighting,
+    IMTLGWeighting,
+    PCGradWeighting,
+    UPGradWeighting,
+)
 from torchjd.linalg import QuadprogProjector
 from weighting_toys import specs
 

@@ -49,7 +49,7 @@ def min_norm_weights(gramian: torch.Tensor) -> torch.Tensor:
 
     Solved in float64 on G scaled to unit trace (α does not depend on the scale): first by
     quadprog (Goldfarb-Idnani) on G plus a ridge of 1e-12 (it needs a positive-definite
-    matrix), then polished on the support it found: the equality-constrained problem on
+    matrix; more if rounding made G slightly indefinite), then polished on the support it found: the equality-constrained problem on
     that support is solved by least squares (exact even when G is singular), and kept if
     it satisfies every optimality condition (α ≥ 0 and (Gα)_t ≥ αᵀGα for every task).
 
@@ -74,11 +74,17 @@ def min_norm_weights(gramian: torch.Tensor) -> torch.Tensor:
 
 
 def _quadprog(g: np.ndarray) -> np.ndarray:
-    """min ½αᵀ(G + 1e-12·I)α subject to Σα = 1, α ≥ 0, by quadprog; clipped and renormalised."""
+    """min ½αᵀ(G + r·I)α subject to Σα = 1, α ≥ 0, by quadprog; clipped and renormalised.
+
+    r = 1e-12, or more when rounding left G with a negative eigenvalue (a rank-deficient
+    Gramian computed in float32): quadprog needs a positive-definite matrix.
+    """
     n_tasks = g.shape[0]
     constraints = np.concatenate([np.ones((n_tasks, 1)), np.eye(n_tasks)], axis=1)  # (T, 1 + T)
     bounds = np.concatenate([[1.0], np.zeros(n_tasks)])
-    alpha = quadprog.solve_qp(g + 1e-12 * np.eye(n_tasks), np.zeros(n_tasks), constraints, bounds, meq=1)[0]
+    smallest = float(np.linalg.eigvalsh(g)[0])
+    ridge = 1e-12 + max(0.0, -2.0 * smallest)
+    alpha = quadprog.solve_qp(g + ridge * np.eye(n_tasks), np.zeros(n_tasks), constraints, bounds, meq=1)[0]
     alpha = np.clip(alpha, 0.0, None)
     return alpha / alpha.sum()
 
