@@ -391,7 +391,6 @@ class Trainer:
             # Training-split metrics are in the epoch rows; the summary holds held-out splits.
             for split in ("val", "test"):
                 if len(self.data.split(split)):
-                    # The last epoch's validation pass ran on the final weights: reuse its outputs.
                     # The last epoch's validation metrics, unless a step ran since (a stop mid-epoch)
                     # or the best weights were restored.
                     fresh = split == "val" and self._val_summary is not None and self._val_step == self.step
