@@ -36,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,9 @@ from mtl.train.callbacks import History  # noqa: E402
 from mtl.train.trainer import Trainer, build_model  # noqa: E402
 
 TARGET_RATIO = 0.90
-CLOCKS = {"thread": time.thread_time, "process": time.process_time, "wall": time.perf_counter}
-clock = CLOCKS["thread"]
+CLOCKS: dict[str, Callable[[], float]] = {
+    "thread": time.thread_time, "process": time.process_time, "wall": time.perf_counter,
+}
 
 
 def make_config(
@@ -86,7 +88,9 @@ def make_config(
     )
 
 
-def run_mtl(config: ExperimentConfig, data: PreparedData, store: RunStore) -> dict[str, Any]:
+def run_mtl(
+    config: ExperimentConfig, data: PreparedData, store: RunStore, clock: Callable[[], float] = time.thread_time
+) -> dict[str, Any]:
     """One training run through the Trainer with the real run-store writer; timed around ``fit()``."""
     run_id = store.create_run(config.name, config.to_dict(), status="running")
     history, recorder = History(), StoreRecorder(store, run_id)
@@ -105,7 +109,10 @@ def run_mtl(config: ExperimentConfig, data: PreparedData, store: RunStore) -> di
     }
 
 
-def run_bare(config: ExperimentConfig, data: PreparedData, validate: bool = False) -> dict[str, Any]:
+def run_bare(
+    config: ExperimentConfig, data: PreparedData, validate: bool = False,
+    clock: Callable[[], float] = time.thread_time,
+) -> dict[str, Any]:
     """The same training as a plain PyTorch loop; timed around the loop only.
 
     With ``validate``, each epoch ends with the minimal validation any hand-written loop
@@ -155,7 +162,9 @@ WORKLOADS = {
 }
 
 
-def measure(name: str, samples: int, epochs: int, rounds: int, store: RunStore) -> float:
+def measure(
+    name: str, samples: int, epochs: int, rounds: int, store: RunStore, clock: Callable[[], float] = time.thread_time
+) -> float:
     """Alternate mtl and bare runs of one workload; print its table; return the ratio."""
     features, hidden = WORKLOADS[name]
     config = make_config(samples, epochs, features=features, hidden=hidden)
@@ -172,9 +181,9 @@ def measure(name: str, samples: int, epochs: int, rounds: int, store: RunStore) 
     run_mtl(warm, data, store)
 
     runners = {
-        "mtl": lambda: run_mtl(config, data, store),
-        "bare+val": lambda: run_bare(config, data, validate=True),
-        "bare": lambda: run_bare(config, data),
+        "mtl": lambda: run_mtl(config, data, store, clock),
+        "bare+val": lambda: run_bare(config, data, validate=True, clock=clock),
+        "bare": lambda: run_bare(config, data, clock=clock),
     }
     rates: dict[str, list[float]] = {label: [] for label in runners}
     paired: list[float] = []
@@ -214,8 +223,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="thread: the training thread's CPU time (default, robust to a loaded machine); "
                         "process: every thread's CPU time (charges the store writer); wall: perf_counter")
     args = parser.parse_args(argv)
-    global clock
-    clock = CLOCKS[args.clock]
     samples, epochs, rounds = (4_000, 2, 3) if args.quick else (20_000, 5, 7)
     rounds = args.rounds or rounds
 
@@ -229,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
           "summary); bare = the step loop only")
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)
-        ratios = {name: measure(name, samples, epochs, rounds, store) for name in WORKLOADS}
+        ratios = {name: measure(name, samples, epochs, rounds, store, CLOCKS[args.clock]) for name in WORKLOADS}
     for name, ratio in ratios.items():
         verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
         print(f"\n{name}: ratio mtl / bare+val = {ratio:.2f} (target ≥ {TARGET_RATIO:.2f}): {verdict}", end="")

@@ -58,8 +58,7 @@ TARGETS = {"loss": {2: 1.05, 4: 1.05, 8: 1.05}, "gradient": {4: 2.0, 8: 3.0}}
 """Target ratio to plain per level and T; GradNorm (a loss-level method that needs one
 gradient norm per task) has none, Nash-MTL has its own (:data:`NASH_TARGETS`)."""
 NASH_TARGETS = {4: 3.0}
-CLOCKS = {"thread": time.thread_time, "wall": time.perf_counter}
-clock = CLOCKS["thread"]
+CLOCKS: dict[str, Callable[[], float]] = {"thread": time.thread_time, "wall": time.perf_counter}
 
 
 def make_model(n_tasks: int, seed: int = 0) -> Any:
@@ -173,7 +172,7 @@ def torchjd_entries(n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> list[Entr
     return entries
 
 
-def time_block(entry: Entry, count: int) -> float:
+def time_block(entry: Entry, count: int, clock: Callable[[], float]) -> float:
     """Seconds per step over ``count`` steps, after two warm-up steps."""
     for _ in range(2):
         entry.step()
@@ -183,7 +182,7 @@ def time_block(entry: Entry, count: int) -> float:
     return (clock() - start) / count
 
 
-def run(n_tasks: int, rounds: int, steps: int) -> list[Entry]:
+def run(n_tasks: int, rounds: int, steps: int, clock: Callable[[], float] = time.thread_time) -> list[Entry]:
     """Each round: for every entry, a block of plain steps then a block of the entry's steps.
 
     Each entry's time is divided by the plain block timed just before it, so slow drifts of
@@ -200,8 +199,8 @@ def run(n_tasks: int, rounds: int, steps: int) -> list[Entry]:
     for _ in range(rounds):
         for entry in entries:
             count = steps if entry.label != "torchjd:nash-mtl" else max(3, steps // 6)  # ~100× slower
-            reference = time_block(plain, steps)
-            seconds = reference if entry is plain else time_block(entry, count)
+            reference = time_block(plain, steps, clock)
+            seconds = reference if entry is plain else time_block(entry, count, clock)
             entry.times.append(seconds)
             entry.ratios.append(seconds / reference)
     return entries
@@ -245,8 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=list(CLOCKS), default="thread",
                         help="thread: the thread's CPU time (default, robust to a loaded machine); wall: perf_counter")
     args = parser.parse_args(argv)
-    global clock
-    clock = CLOCKS[args.clock]
     rounds, steps = (3, 10) if args.quick else (args.rounds, args.steps)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")  # cvxpy's "not DPP" warning in torchjd's Nash-MTL and CAGrad
@@ -262,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
           "Nash-MTL ≤ 3.0× at T = 4 (✗ = over target); floor = T backward passes, no aggregation\n")
     results = {}
     for n_tasks in args.tasks:
-        results[n_tasks] = run(n_tasks, rounds, steps)
+        results[n_tasks] = run(n_tasks, rounds, steps, CLOCKS[args.clock])
     print(table(results))
     return 0
 
