@@ -25,7 +25,7 @@ from mtl.models.base import MultiTaskModel, check_model_size
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
 from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
-from mtl.train.metrics import task_metrics
+from mtl.train.metrics import MetricValue, task_metrics
 from mtl.train.schedule import learning_rate
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.base import WeightingStrategy
@@ -132,6 +132,9 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self._stop_reason: str | None = None
+        self._val_summary: dict[str, dict[str, Any]] | None = None
+        """The last epoch's validation metrics (taken at step ``_val_step``), reused by the summary."""
+        self._val_step = -1
         self._tensors = {name: self._to_device(self.data.split(name)) for name in SPLITS}
         # Hot-path shortcuts: a task whose training labels are all present and that has no
         # class weights uses one fused loss op; architectures without a penalty skip it.
@@ -212,6 +215,7 @@ class Trainer:
             raise
         if self._best_state is not None and cfg.early_stopping is not None and status != "diverged":
             self.model.load_state_dict(self._best_state)
+            self._val_summary = None  # the last epoch's validation metrics are not these weights'
         summary = self.summary(status)
         self._emit("on_run_end", RunEnd(status=status, summary=summary, error=error))
         return TrainResult(status=status, summary=summary, model=self.model, data=self.data)
@@ -260,7 +264,8 @@ class Trainer:
             improved = monitor < self._best_monitor - 1e-12
             if improved:
                 self._best_monitor, self._best_epoch = monitor, epoch
-                self._best_state = copy.deepcopy(self.model.state_dict())
+                if cfg.early_stopping is not None:  # the best weights are restored only then
+                    self._best_state = copy.deepcopy(self.model.state_dict())
                 bad_epochs = plateau_bad = 0
             else:
                 bad_epochs += 1
@@ -376,12 +381,14 @@ class Trainer:
         if len(self.data.val):
             val_out = self.predict("val")
             val_losses = self._split_losses("val", val_out)
+            val_metrics = [task_metrics(spec, val_out[spec.name], self.data.val.y[spec.name], self.data.val.mask[spec.name])
+                           for spec in self.tasks]
+            self._val_summary, self._val_step = _split_summary(self.tasks, val_losses, val_metrics), self.step
             for t, spec in enumerate(self.tasks):
                 reason = None if not math.isnan(val_losses[t]) else "no labelled rows in this split"
                 rows.append((self.step, self.epoch, wall, spec.name, "val", "loss",
                              None if reason else val_losses[t], reason))
-                for name, metric in task_metrics(spec, val_out[spec.name], self.data.val.y[spec.name],
-                                                 self.data.val.mask[spec.name]).items():
+                for name, metric in val_metrics[t].items():
                     rows.append((self.step, self.epoch, wall, spec.name, "val", name, metric.value, metric.reason))
         losses = val_losses if monitor_split == "val" else train_losses
         monitor = float(np.nansum(losses))
@@ -392,16 +399,8 @@ class Trainer:
         outputs = self.predict(split)
         data = self.data.split(split)
         losses = self._split_losses(split, outputs) if len(data) else [math.nan] * len(self.tasks)
-        result: dict[str, dict[str, Any]] = {}
-        for spec, loss in zip(self.tasks, losses, strict=True):
-            metrics = task_metrics(spec, outputs[spec.name], data.y[spec.name], data.mask[spec.name])
-            values: dict[str, Any] = {"loss": None if math.isnan(loss) else loss}
-            values.update({name: m.value for name, m in metrics.items()})
-            undefined = {name: m.reason for name, m in metrics.items() if m.value is None}
-            if undefined:
-                values["undefined"] = undefined
-            result[spec.name] = values
-        return result
+        metrics = [task_metrics(spec, outputs[spec.name], data.y[spec.name], data.mask[spec.name]) for spec in self.tasks]
+        return _split_summary(self.tasks, losses, metrics)
 
     def summary(self, status: str) -> dict[str, Any]:
         """The final summary: per-task validation and test metrics, best epoch, duration."""
@@ -417,11 +416,29 @@ class Trainer:
             # Training-split metrics are in the epoch rows; the summary holds held-out splits.
             for split in ("val", "test"):
                 if len(self.data.split(split)):
-                    summary[split] = self.evaluate(split)
+                    # The last epoch's validation metrics, unless a step ran since (a stop mid-epoch)
+                    # or the best weights were restored.
+                    fresh = split == "val" and self._val_summary is not None and self._val_step == self.step
+                    summary[split] = self._val_summary if fresh else self.evaluate(split)
         return summary
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self._t0
+
+
+def _split_summary(
+    tasks: Sequence[TaskSpec], losses: list[float], metrics: Sequence[dict[str, MetricValue]]
+) -> dict[str, dict[str, Any]]:
+    """Per-task loss and metric values of one split, as the summary holds them: task → {metric: value}."""
+    result: dict[str, dict[str, Any]] = {}
+    for spec, loss, values_of in zip(tasks, losses, metrics, strict=True):
+        values: dict[str, Any] = {"loss": None if math.isnan(loss) else loss}
+        values.update({name: m.value for name, m in values_of.items()})
+        undefined = {name: m.reason for name, m in values_of.items() if m.value is None}
+        if undefined:
+            values["undefined"] = undefined
+        result[spec.name] = values
+    return result
 
 
 class _Window:
