@@ -249,7 +249,10 @@ if frame is not None:
     candidates = list(dict.fromkeys([*label_of, *map(str, frame.columns)]))
     chosen = st.multiselect("Target columns that become tasks", candidates, default=list(label_of),
                             key=f"exp.ui.targets.{digest(dataset_name, data_path)}")
-    tasks = [label_of.get(c) or form.task_from_column(c, frame) for c in chosen]
+    kept = [label_of[c] for c in chosen if c in label_of]
+    tasks = []
+    for column in chosen:  # a new target column gets a valid task name unused by the others
+        tasks.append(label_of.get(column) or form.task_from_column(column, frame, [t["name"] for t in kept + tasks]))
 if not tasks:
     st.warning("Pick at least one target column: each becomes a task.")
 colors = task_colors([t["name"] for t in tasks])

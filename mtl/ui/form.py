@@ -15,15 +15,16 @@ Also: uploads saved under the user's base name (:func:`save_upload`, shown with
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Collection, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from mtl.config import ConfigError, ExperimentConfig
+from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
+from mtl.data.columns import REASONS, Reason, usable_columns
 from mtl.data.tasks import infer_kind
 
 PREFIX = "exp."
@@ -152,11 +153,20 @@ def default_run_name(filename: str) -> str:
     return Path(str(filename).replace("\\", "/")).stem.strip()[:80] or "upload"
 
 
+def task_from_column(column: str, frame: pd.DataFrame, taken: Collection[str] = ()) -> dict[str, Any]:
+    """A task dict for a target column, with its kind inferred.
 
-def task_from_column(column: str, frame: pd.DataFrame) -> dict[str, Any]:
-    """A task dict for a target column, with its kind inferred."""
+    The task is named after the column by :func:`mtl.config.suggest_task_name` (a column
+    such as ``km/h`` gives ``km_h``), with `` (2)``, `` (3)``… added when the name is in ``taken``.
+    """
     kind = infer_kind(frame[column]) if frame[column].dropna().nunique() >= 2 else "binary"
-    return {"name": column, "target": column, "kind": kind, "weight": 1.0, "start_epoch": 0}
+    base = suggest_task_name(column)
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        suffix = f" ({n})"
+        name = base[: 64 - len(suffix)].rstrip(" ") + suffix
+    return {"name": name, "target": column, "kind": kind, "weight": 1.0, "start_epoch": 0}
 
 
 def model_inputs(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> tuple[tuple[int, ...], dict[str, int]]:
@@ -232,62 +242,48 @@ def hard_without_sharing(config: ExperimentConfig) -> ExperimentConfig:
 # ---- which columns become features -------------------------------------------------------
 
 
+REASON_LABELS: dict[Reason, str] = {"empty": "empty", "id": "ID-like", "text": "text-like", "constant": "constant"}
+"""How the dropped-columns table names each :data:`mtl.data.columns.Reason`."""
+
+
 @dataclass(frozen=True)
 class ColumnRoles:
     """What the preparation does with each column of a table."""
 
-    usable: list[str]  # features worth offering (the default pick)
-    default: list[str]  # what ``data.features: null`` would use (may include constants)
+    columns: list[str]  # every column, in the table's order
+    usable: list[str]  # what ``data.features: null`` uses: the features offered and picked by default
     dropped: pd.DataFrame  # column, reason, detail: every column that is not a feature
 
     def features_setting(self, chosen: list[str]) -> list[str] | None:
         """``data.features`` for the picked columns: ``None`` when they are exactly the
         preparation's default, else the list in the table's order."""
-        if chosen and set(chosen) == set(self.default):
+        if set(chosen) == set(self.usable):
             return None
-        return [c for c in dict.fromkeys(self.default + self.usable + chosen) if c in set(chosen)]
+        picked = set(chosen)
+        return [c for c in dict.fromkeys(self.columns + chosen) if c in picked]
 
 
 def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> ColumnRoles:
     """Which columns are usable features, and a table of the others with why.
 
-    Reads the preparation's own rules (:func:`mtl.data.prepare.select_features`) so the
-    table says what training will do: ``reason`` is ``target``, ``excluded by the
-    dataset``, ``empty``, ``ID-like``, ``text-like`` or ``constant``; ``detail`` is the
-    preparation's message. A constant column the preparation would keep is listed too
-    (it carries no information) and is not offered as a feature.
+    The rules are the preparation's own (:func:`mtl.data.columns.usable_columns`, called
+    as :func:`mtl.data.prepare.select_features` calls it), so the table says what training
+    with ``data.features: null`` will do. ``reason`` is ``target``, ``excluded by the
+    dataset`` or the label in :data:`REASON_LABELS`; ``detail`` is the preparation's sentence.
     """
-    from mtl.data.prepare import select_features  # scikit-learn only; no torch
-
     dataset = get_dataset(dataset_name)
-    warnings: list[str] = []
-    try:
-        numeric, categorical = select_features(frame, targets, dataset, None, warnings)
-        kept = [str(c) for c in frame.columns if c in set(numeric + categorical)]
-    except DataError:
-        kept = []
+    usable, left_out = usable_columns(frame, targets, exclude=dataset.exclude,
+                                      keep_constant=dataset.image_shape is not None)
     rows: list[dict[str, str]] = []
-    usable: list[str] = []
     for column in frame.columns:
-        name = str(column)
         if column in targets:
-            rows.append({"column": name, "reason": "target", "detail": "a task's target column"})
+            rows.append({"column": str(column), "reason": "target", "detail": "a task's target column"})
         elif column in dataset.exclude:
-            rows.append({"column": name, "reason": "excluded by the dataset",
+            rows.append({"column": str(column), "reason": "excluded by the dataset",
                          "detail": "another label or an id of this dataset"})
-        elif name not in kept:
-            message = next((w for w in warnings if w.startswith(f"column {column!r} ")), "left out")
-            rows.append({"column": name, "reason": _reason(message), "detail": message})
-        elif frame[column].dropna().nunique() < 2:
-            rows.append({"column": name, "reason": "constant",
-                         "detail": f"column {name!r} has one value in every row; it carries no information"})
-        else:
-            usable.append(name)
-    return ColumnRoles(usable, kept, pd.DataFrame(rows, columns=["column", "reason", "detail"]))
-
-
-def _reason(message: str) -> str:
-    for word, reason in (("constant", "constant"), ("empty", "empty"), ("ID", "ID-like"), ("free text", "text-like")):
-        if word in message:
-            return reason
-    return "left out"
+        elif column in left_out:
+            reason = left_out[column]
+            rows.append({"column": str(column), "reason": REASON_LABELS[reason],
+                         "detail": f"left out: {REASONS[reason]}"})
+    return ColumnRoles([str(c) for c in frame.columns], [str(c) for c in usable],
+                       pd.DataFrame(rows, columns=["column", "reason", "detail"]))

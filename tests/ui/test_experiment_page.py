@@ -16,6 +16,8 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, cli_env
+from mtl.config import ExperimentConfig, suggest_task_name, task_name_problem
+from mtl.data.prepare import prepare
 from mtl.ui.labels import markdown_text
 
 APP = str(ROOT / "app.py")
@@ -130,14 +132,19 @@ def test_dropped_columns_are_listed_with_their_reason_before_launch(at: AppTest)
     picker(at, "Target columns that become tasks").set_value(["y"]).run()
     no_exception(at)
     dropped = next(d.value for d in at.dataframe if list(d.value.columns) == ["column", "reason", "detail"])
-    assert dict(zip(dropped["column"], dropped["reason"], strict=True)) == {
-        "note": "text-like", "row_id": "ID-like", "const": "constant", "y": "target",
-    }
+    reasons = dict(zip(dropped["column"], dropped["reason"], strict=True))
+    assert reasons == {"note": "text-like", "row_id": "ID-like", "const": "constant", "y": "target"}
     features = picker(at, "Feature columns the model reads")
     assert features.options == ["age", "city", "score"] and features.value == ["age", "city", "score"]
-    # the preparation would keep the constant column by default: the form names the features
-    assert at.session_state["exp.data.features"] == ["age", "city", "score"]
-    assert any(markdown_text("note (text-like)") in w.value and markdown_text("row_id (ID-like)") in w.value for w in at.warning)
+    assert at.session_state["exp.data.features"] is None  # the preparation's own default: the same columns
+    assert any(markdown_text("note (text-like)") in w.value and markdown_text("const (constant)") in w.value
+               for w in at.warning)
+    # what the worker will do with this config: read exactly the offered columns, leave out the listed ones
+    config = ExperimentConfig.from_dict({"name": "t", "data": {"dataset": "csv", "path": at.session_state["exp.data.path"]},
+                                         "tasks": at.session_state["exp.tasks"]})
+    prepared = prepare(config)
+    assert sorted(prepared.input_columns) == ["age", "city", "score"]
+    assert {w.split("'")[1] for w in prepared.warnings if "was left out" in w} == set(reasons) - {"y"}
 
 
 def test_only_text_and_constant_features_are_refused_in_place(at: AppTest, home: Path) -> None:
@@ -148,10 +155,12 @@ def test_only_text_and_constant_features_are_refused_in_place(at: AppTest, home:
     assert picker(at, "Feature columns the model reads").options == []
     errors = [e.value for e in at.error]
     assert any("No feature column is picked" in e for e in errors), errors
-    assert any("cannot be prepared" in e and "no usable feature columns" in e for e in errors), errors
+    # the preparation's refusal names why each column is left out
+    assert any("cannot be prepared" in e and "no usable feature" in e and "review" in e and "free text" in e
+               and "const" in e and "as constant" in e for e in errors), errors
     at.button(key="exp.start").click().run()
     no_exception(at)
-    assert any("no usable feature columns" in e.value for e in at.error)
+    assert any("no usable feature" in e.value and "free text" in e.value for e in at.error)
     assert not (home / "store.sqlite").exists() or _run_count(home) == 0  # nothing was launched
 
 
@@ -161,25 +170,47 @@ def _run_count(home: Path) -> int:
     return len(RunStore(home).list_runs())
 
 
+def load_yaml(at: AppTest, name: str, config: dict) -> AppTest:
+    at.file_uploader(key="exp.up.yaml").set_value((name, yaml.safe_dump(config).encode(), "text/yaml")).run()
+    no_exception(at)
+    return at
+
+
 def test_hostile_task_and_column_names_render_as_text(at: AppTest, tmp_path: Path) -> None:
     data = tmp_path / "hostile.csv"
-    rows = [f'{i % 9},{i % 2},{i * 0.5}' for i in range(60)]
+    rows = [f"{i % 9},{i % 2},{i * 0.5}" for i in range(60)]
     data.write_text(f'x,"{HOSTILE_COLUMN}",target\n' + "\n".join(rows) + "\n", encoding="utf-8")
-    config = {"name": "hostile", "data": {"dataset": "csv", "path": str(data)},
-              "tasks": [{"name": HOSTILE_TASK, "target": HOSTILE_COLUMN, "kind": "binary"},
-                        {"name": HOSTILE_COLUMN, "target": "target", "kind": "regression"}],
-              "loss": {"weighting": "manual"}}
-    at.file_uploader(key="exp.up.yaml").set_value(("evil.yaml", yaml.safe_dump(config).encode(), "text/yaml")).run()
+    base = {"name": "hostile", "data": {"dataset": "csv", "path": str(data)}, "loss": {"weighting": "manual"}}
+
+    # a hostile TASK name is refused by the config; the refusal is shown as text, the form kept
+    load_yaml(at, "evil.yaml", {**base, "tasks": [{"name": HOSTILE_TASK, "target": HOSTILE_COLUMN}]})
+    refusal = [e.value for e in at.error if "This config cannot be used" in e.value]
+    assert refusal and "is not allowed" in refusal[0] and markdown_text(HOSTILE_TASK) in refusal[0], refusal
+    assert [t["name"] for t in at.session_state["exp.tasks"]] == ["species", "sex", "body_mass"]
+    assert not [t for t in markdown_texts(at) if MARKUP.search(t)]
+
+    # hostile COLUMN names are allowed: a valid task on the hostile column, the column a feature
+    task = "#1 (amount) + 5%"  # valid, but full of characters markdown acts on
+    load_yaml(at, "ok.yaml", {**base, "tasks": [{"name": task, "target": "target", "kind": "regression"}]})
+    assert not at.session_state["exp.ui.yaml_error"]
+    assert picker(at, "Feature columns the model reads").value == ["x", HOSTILE_COLUMN]
+    # the hostile column becomes a task too: named by suggest_task_name, so valid
+    picker(at, "Target columns that become tasks").set_value(["target", HOSTILE_COLUMN]).run()
     no_exception(at)
-    assert [t["name"] for t in at.session_state["exp.tasks"]] == [HOSTILE_TASK, HOSTILE_COLUMN]
+    made = suggest_task_name(HOSTILE_COLUMN)
+    assert task_name_problem(made) is None
+    assert [(t["name"], t["target"]) for t in at.session_state["exp.tasks"]] == [
+        (task, "target"), (made, HOSTILE_COLUMN)]
+    assert picker(at, "Feature columns the model reads").value == ["x"]
     texts = markdown_texts(at)
-    assert f"**{markdown_text(HOSTILE_TASK)}**" in texts and f"**{markdown_text(HOSTILE_COLUMN)}**" in texts
+    assert f"**{markdown_text(task)}**" in texts and f"**{markdown_text(made)}**" in texts
     assert not [t for t in texts if MARKUP.search(t)]  # no raw tag reaches markdown
     assert not [t for t in texts if "](http" in t]  # nor a live link
     raw_html = [m.value for m in at.markdown if m.proto.allow_html]
-    assert raw_html and not [v for v in raw_html if "iframe" in v or "img" in v or "bold" in v]
+    assert raw_html and not [v for v in raw_html if "iframe" in v or "img" in v or "bold" in v or "amount" in v]
     # the manual-weights caption quotes the names, escaped
-    assert any(markdown_text(HOSTILE_TASK) in c.value for c in at.caption)
+    assert any(markdown_text(f"{made} × 1") in c.value for c in at.caption)
+    assert any(c.value.startswith("Ready to start") for c in at.caption)  # a config that can run
     # an error quoting a user string is escaped too
     at.selectbox(key="exp.model.sharing").set_value("independent").run()
     at.selectbox(key="exp.loss.weighting").set_value("pcgrad").run()

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mtl.config import ExperimentConfig
+from mtl.config import ExperimentConfig, task_name_problem
+from mtl.data.prepare import prepare
 from mtl.ui import form
 from mtl.ui.labels import dataset_label, markdown_text
 
@@ -82,12 +83,35 @@ def test_column_roles_follow_the_preparation() -> None:
     reasons = dict(zip(roles.dropped["column"], roles.dropped["reason"], strict=True))
     assert reasons == {"id": "ID-like", "empty": "empty", "flat": "constant", "y": "target"}
     assert roles.usable == ["blurb", "x", "colour"]  # 45 distinct strings in 60 rows: a category
-    assert roles.default == ["blurb", "flat", "x", "colour"]
-    # the preparation's own default keeps the constant: the form names the features instead
-    assert roles.features_setting(roles.usable) == roles.usable
-    assert roles.features_setting(roles.default) is None
+    # the worker, left to its default, reads exactly the usable columns and warns about the others
+    config = ExperimentConfig.from_dict({"name": "t", "data": {"dataset": "csv", "path": "unused.csv"},
+                                         "tasks": [{"name": "y", "target": "y", "kind": "binary"}]})
+    prepared = prepare(config, frame())
+    assert sorted(prepared.input_columns) == sorted(roles.usable)  # numeric first there
+    assert {w.split("'")[1] for w in prepared.warnings if "was left out" in w} == set(reasons) - {"y"}
+    assert roles.features_setting(roles.usable) is None
     assert roles.features_setting(["colour", "x"]) == ["x", "colour"]  # in the table's order
+    assert roles.features_setting(["colour", "flat"]) == ["flat", "colour"]  # a constant picked on purpose
     assert roles.features_setting([]) == []
+
+
+def test_image_pixels_that_are_always_blank_stay_features() -> None:
+    pixels = form.load_dataset("digits", {}, None)
+    roles = form.column_roles(pixels, ["digit"], "digits")
+    blank = [c for c in pixels.columns if c.startswith("px_") and pixels[c].nunique() == 1]
+    assert blank and set(blank) <= set(roles.usable)
+    assert "constant" not in set(roles.dropped["reason"])
+
+
+def test_a_task_from_a_column_gets_a_valid_unique_name() -> None:
+    data = pd.DataFrame({"km/h": [1.5, 2.0, 3.5], "<b>x</b>": [0, 1, 0], "km_h": [1, 2, 3]})
+    speed = form.task_from_column("km/h", data)
+    assert (speed["name"], speed["target"], speed["kind"]) == ("km_h", "km/h", "regression")
+    assert form.task_from_column("<b>x</b>", data)["name"] == "_b_x__b_"
+    assert form.task_from_column("km_h", data, taken=["km_h"])["name"] == "km_h (2)"
+    assert form.task_from_column("km_h", data, taken=["km_h", "km_h (2)"])["name"] == "km_h (3)"
+    for task in (speed, form.task_from_column("<b>x</b>", data)):
+        assert task_name_problem(task["name"]) is None
 
 
 def test_text_like_reason_for_mostly_distinct_strings() -> None:
