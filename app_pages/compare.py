@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from mtl.csv_safe import to_csv
 from mtl.report import report_html
 from mtl.runs.store import RunStore
 from mtl.ui import session
@@ -97,7 +98,7 @@ else:
     session.refresh_while_pending(shown[ID])
 
     actions = st.columns([2, 2, 4])
-    actions[0].download_button("Export table (CSV)", shown.to_csv(index=False), file_name="runs.csv", mime="text/csv",
+    actions[0].download_button("Export table (CSV)", to_csv(shown), file_name="runs.csv", mime="text/csv",
                                key="cmp.csv")
     if selected and actions[1].button(f"Delete {len(selected)} selected", key="cmp.delete"):
         state = st.session_state
@@ -148,7 +149,7 @@ if selected:
                             width="stretch", key=f"cmp.overlay.{task}")
     plotted = pd.concat([f.assign(run=name) for name, f in frames.items()], ignore_index=True)
     if not presenting:
-        st.download_button("Download what is plotted (CSV)", plotted.to_csv(index=False), file_name="overlay.csv",
+        st.download_button("Download what is plotted (CSV)", to_csv(plotted), file_name="overlay.csv",
                            mime="text/csv", key="cmp.overlay_csv")
         st.download_button("Report of the selected runs (self-contained HTML)", lambda: report_html(store, selected),
                            file_name="comparison-report.html", mime="text/html", key="cmp.report")

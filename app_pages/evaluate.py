@@ -5,6 +5,7 @@ import streamlit as st
 
 from mtl.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.config import ExperimentConfig
+from mtl.csv_safe import to_csv
 from mtl.delta import describe_metrics
 from mtl.report import report_html
 from mtl.train.predictions import prediction_path, read_predictions
@@ -151,7 +152,7 @@ if upload is not None:
         for note in notes:
             st.warning(markdown_text(note))
         st.dataframe(table, hide_index=True, width="stretch")
-        st.download_button("Download the predictions (CSV)", table.to_csv(index=False),
+        st.download_button("Download the predictions (CSV)", to_csv(table),
                            file_name=f"{run_id}-predictions.csv", mime="text/csv", key="ev.predict.csv")
 
 if not presenting:

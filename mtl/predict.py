@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mtl.csv_safe import to_csv
 from mtl.data.catalog import DataError
 from mtl.data.columns import check_finite_column, check_finite_inputs
 from mtl.data.datasets.csv import read_rows
@@ -71,13 +72,14 @@ def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
     return decode(checkpoint.tasks, outputs), messages
 
 
-def predict_csv(run_folder: Path, in_csv: Path, out_csv: Path) -> tuple[pd.DataFrame, list[str]]:
-    """:func:`predict_frame` on a CSV file; writes the table to ``out_csv`` (no index column)."""
+def predict_csv(run_folder: Path, in_csv: Path, out_csv: Path, *, raw: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`predict_frame` on a CSV file; writes the table to ``out_csv`` (no index column),
+    spreadsheet-safe unless ``raw`` (:func:`mtl.csv_safe.to_csv`)."""
     out = check_output_path(Path(out_csv))
     table, messages = predict_frame(run_folder, read_input_csv(in_csv))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
+        atomic_write(out, lambda tmp: to_csv(table, tmp, raw=raw))
     except OSError as err:
         raise DataError(f"cannot write --out {str(out)!r}: {err.strerror or err}") from None
     return table, messages

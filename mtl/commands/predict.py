@@ -44,11 +44,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"run {args.run_id} is {run['status']}{because}; only a finished or stopped run has a model to predict with"
         )
 
-    from mtl.csv_safe import to_csv
     from mtl.predict import predict_csv
 
-    table, warnings = predict_csv(folder, Path(args.csv), Path(args.out))
-    to_csv(table, Path(args.out), raw=args.raw_csv)  # again, with spreadsheet-safe cells
+    table, warnings = predict_csv(folder, Path(args.csv), Path(args.out), raw=args.raw_csv)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
