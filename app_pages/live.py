@@ -39,7 +39,7 @@ presenting = session.presenting()
 if not presenting:
     st.title("Live")
 session.refresh_queue()
-run_id = session.run_from_query() if presenting else session.pick_run("live")
+run_id = session.run_from_query() if presenting else session.pick_run("live", watch=False)
 if run_id is None:
     st.stop()
 store = session.store()
@@ -180,10 +180,7 @@ def best_values() -> None:
 
 
 def end_of_run() -> None:
-    """The run ended: redraw the page once, without polling. The picker is made afresh, as a
-    select box keeps showing the label it had for the chosen option ("· running")."""
-    for key in ("live.picker", "live.picker.synced"):
-        st.session_state.pop(key, None)
+    """The run ended: redraw the page once, without polling (the picker's label follows)."""
     st.rerun()
 
 

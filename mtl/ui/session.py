@@ -99,24 +99,37 @@ def run_from_query() -> str | None:
     return st.session_state.get(SELECTED)
 
 
-def pick_run(page_key: str, statuses: tuple[str, ...] | None = None) -> str | None:
-    """A run picker (newest first) that keeps the choice in the URL so a refresh keeps it."""
+def pick_run(page_key: str, statuses: tuple[str, ...] | None = None, *, watch: bool = True) -> str | None:
+    """A run picker (newest first) that keeps the choice in the URL so a refresh keeps it.
+
+    With ``watch`` the page reruns when a listed run ends (:func:`refresh_while_pending`);
+    a page that polls its chosen run itself (Live) passes ``False`` so that nothing else
+    polls. The chosen run's label follows its status: a select box keeps showing the label
+    it was given for its value until the value is set again, so it is set again whenever
+    that label changes.
+    """
     runs = store().list_runs(list(statuses) if statuses else None)
     if runs.empty:
         st.info("No runs yet. Start one from **Home** (a preset) or **Experiment**.")
-        refresh_while_pending()
+        if watch:
+            refresh_while_pending()
         return None
     ids = runs["id"].tolist()
     labels = {r.id: f"{r.name} · {r.id} · {status_label(r.status)}" for r in runs.itertuples()}
-    refresh_while_pending()  # a run of the list ending, or joining it when it ends, shows at once
+    if watch:
+        refresh_while_pending()  # a run of the list ending, or joining it when it ends, shows at once
     current = run_from_query()
     picker = f"{page_key}.picker"
     if current in ids and st.session_state.get(f"{picker}.synced") != current:
         st.session_state[picker] = current  # follow the URL / the other pages
     if st.session_state.get(picker) not in ids:
         st.session_state[picker] = ids[0]
+    value = st.session_state[picker]
+    if st.session_state.get(f"{picker}.label") != labels[value]:
+        st.session_state[picker] = value  # set again: the box then shows the new label
     choice = st.selectbox("Run", ids, format_func=labels.__getitem__, key=picker)
     st.session_state[f"{picker}.synced"] = choice
+    st.session_state[f"{picker}.label"] = labels[choice]
     if st.query_params.get("run") != choice:
         st.query_params["run"] = choice
     st.session_state[SELECTED] = choice

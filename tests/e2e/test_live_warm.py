@@ -28,6 +28,7 @@ from mtl.runs.store import TERMINAL_STATUSES, RunStore
 require_chromium()
 pytest.importorskip("playwright.sync_api")
 
+IDLE = "() => !!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
 CHARTS = "() => (window.__mtlLive && window.__mtlLive.charts) || {}"
 FIRST_POINT_S = 5.0  # product target: first live point within 5 s of the click (warm spare)
 HOSTILE = "![x](http://127.0.0.1:1/x.png) **bold** :red[red]"
@@ -124,7 +125,8 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         status = store.get_run(second)["status"]
         page.wait_for_function("(want) => (document.querySelector('input[aria-label=\"Run\"]') || {}).value === want",
                                arg=f"{PRESET} · {second} · {status}", timeout=30_000)
-        page.wait_for_timeout(1500)  # the end-of-run page run delivers its last messages
+        # the end-of-run page run has delivered its last message (Streamlit's own script state)
+        page.wait_for_function(IDLE, timeout=60_000)
         quiet_from = len(frames)
         page.wait_for_timeout(3000)  # polling (every 1 s by default) would send messages meanwhile
         assert frames[quiet_from:] == []  # an ended run's page polls nothing
