@@ -11,6 +11,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from mtl.csv_safe import to_csv
 from mtl.runs.store import TERMINAL_STATUSES
 from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.ui import session
@@ -188,7 +189,7 @@ def plotted_csv() -> str:
     """The rows behind the charts (long form), read and made when the button is clicked."""
     metrics = store.metrics(run_id)
     frames = [curve_frame(metrics, m, x_axis, smoothing) for m in ("loss", *shown.values())]
-    return pd.concat(frames).to_csv(index=False)
+    return to_csv(pd.concat(frames))
 
 
 if not presenting:
