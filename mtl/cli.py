@@ -266,7 +266,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def best_metrics(store: Any, run_id: str, split: str = "val") -> dict[str, dict[str, dict[str, float]]]:
     """Best value (and its epoch) of each task metric on a split, from the stored curves."""
-    from mtl.train.metrics import HIGHER_IS_BETTER
+    from mtl.metric_names import HIGHER_IS_BETTER
 
     frame = store.metrics(run_id)
     frame = frame[(frame["split"] == split) & frame["value"].notna()]

@@ -41,8 +41,8 @@ import plotly.io as pio
 import yaml
 
 from mtl.delta import FORMULA, DeltaM, describe_metrics
+from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.runs.store import RunStore
-from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.train.predictions import read_predictions
 from mtl.ui.colors import SHARED_COLOR, color_for, run_colors, task_colors
 from mtl.ui.figures import (

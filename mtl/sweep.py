@@ -46,8 +46,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mtl.config import ConfigError, ExperimentConfig, format_validation_error
+from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
-from mtl.train.metrics import HIGHER_IS_BETTER
 
 __all__ = [
     "DELTA_COLUMN",
@@ -81,8 +81,6 @@ __all__ = [
 SWEEPS_DIR = "sweeps"  # <home>/sweeps/<sweep_id>.json
 MAX_RUNS = 1000  # a larger grid is almost always a typo; split it into several sweeps
 DELTA_COLUMN = "delta_m"  # Δm in percent, NaN when unavailable
-HEADLINE_METRICS = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
-"""The metric of each task kind used for the default Pareto axes and the CLI table."""
 
 _RESERVED_KEYS = {"name": "the run names are made by the sweep", "train.seed": "use `seeds:` instead"}
 
