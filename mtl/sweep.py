@@ -46,6 +46,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mtl.config import ConfigError, ExperimentConfig, format_validation_error
+from mtl.errors import SweepError  # re-exported from here too
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
 
@@ -83,10 +84,6 @@ MAX_RUNS = 1000  # a larger grid is almost always a typo; split it into several 
 DELTA_COLUMN = "delta_m"  # Δm in percent, NaN when unavailable
 
 _RESERVED_KEYS = {"name": "the run names are made by the sweep", "train.seed": "use `seeds:` instead"}
-
-
-class SweepError(ValueError):
-    """A user error in a sweep spec or sweep id; the message is ready to show."""
 
 
 # --------------------------------------------------------------------------- the spec

@@ -45,6 +45,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from mtl.errors import StoreError, StoreFullError  # re-exported from here too
+
 __all__ = [
     "BUSY_TIMEOUT_S",
     "DEFAULT_HOME",
@@ -147,14 +149,6 @@ _WEIGHT_DTYPES = {
 
 _T = TypeVar("_T")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class StoreError(Exception):
-    """The run store cannot do what was asked; the message says why and what to do."""
-
-
-class StoreFullError(StoreError):
-    """The disk (or the database's size limit) is full: nothing more can be written."""
 
 
 class RunNotFoundError(StoreError):
