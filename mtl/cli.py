@@ -16,14 +16,20 @@ from typing import Any
 import yaml
 
 from mtl.config import ExperimentConfig
-
-EXIT_USER_ERROR = 2
-EXIT_DIVERGED = 3
-EXIT_FAILED = 1
-
-
-class UserError(Exception):
-    """An error the user can fix; printed as one line, exit code 2."""
+from mtl.config_docs import config_reference
+from mtl.data import DATASETS
+from mtl.data.catalog import describe
+from mtl.errors import (  # re-exported: commands raise mtl.cli.UserError
+    EXIT_DIVERGED,
+    EXIT_USER_ERROR,
+    USER_ERRORS,
+    UserError,
+    error_line,
+)
+from mtl.metric_names import HIGHER_IS_BETTER
+from mtl.models import ARCHITECTURES
+from mtl.runs.status import RunStatus
+from mtl.weighting import WEIGHTINGS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,31 +41,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     try:
         return int(args.handler(args) or 0)
-    except (UserError, ValueError) as err:
-        # ValueError covers ConfigError, DataError and the store's user-facing errors.
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except _store_errors() as err:
-        print(f"error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        # ValueError covers ConfigError, DataError and the other user errors of mtl.errors.
+        print(error_line(err), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
 
 
-def _store_errors() -> tuple[type[BaseException], ...]:
-    from mtl.runs.store import StoreError
-
-    return (StoreError,)
-
-
 # ---- commands --------------------------------------------------------------------
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from mtl.data import DATASETS
-    from mtl.data.catalog import describe
-
     infos = [describe(name) for name in DATASETS.names()]
     if args.json:
         print(json.dumps([info.__dict__ for info in infos], indent=2, default=list))
@@ -88,9 +82,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
-    from mtl.models import ARCHITECTURES
-    from mtl.weighting import WEIGHTINGS
-
     registry = ARCHITECTURES if args.command == "architectures" else WEIGHTINGS
     entries = registry.entries()
     if args.json:
@@ -103,8 +94,6 @@ def cmd_registry(args: argparse.Namespace) -> int:
 
 
 def cmd_config_docs(args: argparse.Namespace) -> int:
-    from mtl.config_docs import config_reference
-
     sys.stdout.write(config_reference())
     return 0
 
@@ -157,7 +146,7 @@ def _run_foreground(args: argparse.Namespace, config: ExperimentConfig, data: An
     from mtl.runs.worker import execute
     from mtl.train.progress import ProgressBar
 
-    run_id = store.create_run(config.name, config.to_dict(), status="running", pid=os.getpid())
+    run_id = store.create_run(config.name, config.to_dict(), status=RunStatus.RUNNING, pid=os.getpid())
     callbacks = [] if args.quiet else [ProgressBar()]
     result = execute(store, run_id, config, data, callbacks)
     summary = dict(result.summary, run_id=run_id, output=str(store.run_dir(run_id)))
@@ -167,7 +156,7 @@ def _run_foreground(args: argparse.Namespace, config: ExperimentConfig, data: An
     else:
         print(summary_table(summary))
         print(f"\nrun {run_id} {result.status}; files in {summary['output']}")
-    if result.status == "diverged":
+    if result.status == RunStatus.DIVERGED:
         print(f"error: the run diverged: {error}", file=sys.stderr)
         return EXIT_DIVERGED
     return 0
@@ -232,7 +221,7 @@ def _fmt_duration(start: float | None, end: float | None) -> str:
     if start is None or (isinstance(start, float) and math.isnan(start)):
         return "—"
     if end is None or (isinstance(end, float) and math.isnan(end)):
-        return "running"
+        return RunStatus.RUNNING
     return f"{end - start:.1f} s"
 
 
@@ -266,8 +255,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def best_metrics(store: Any, run_id: str, split: str = "val") -> dict[str, dict[str, dict[str, float]]]:
     """Best value (and its epoch) of each task metric on a split, from the stored curves."""
-    from mtl.metric_names import HIGHER_IS_BETTER
-
     frame = store.metrics(run_id)
     frame = frame[(frame["split"] == split) & frame["value"].notna()]
     best: dict[str, dict[str, dict[str, float]]] = {}
@@ -291,7 +278,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
     store = RunStore(args.home)
     status = store.get_run(args.run_id)["status"]
-    if status in ("running", "queued") and not args.force:
+    if status in (RunStatus.RUNNING, RunStatus.QUEUED) and not args.force:
         raise UserError(f"run {args.run_id} is {status}; stop it first (`python -m mtl stop {args.run_id}`) or use --force")
     store.delete_run(args.run_id, force=args.force)
     print(f"deleted run {args.run_id}")

@@ -45,9 +45,13 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mtl import presets
+from mtl.baseline import BASELINE_TAG, baseline_config, ensure_baseline, find_baselines
 from mtl.config import ConfigError, ExperimentConfig, format_validation_error
+from mtl.delta import delta_m
 from mtl.errors import SweepError  # re-exported from here too
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
+from mtl.runs.launcher import launch
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
 
 __all__ = [
@@ -211,8 +215,6 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def _is_preset(name: str) -> bool:
-    from mtl import presets
-
     return name in presets.names()
 
 
@@ -222,8 +224,6 @@ def base_config(spec: SweepSpec) -> ExperimentConfig:
     Raises:
         SweepError: the base cannot be found or is invalid, or an override does not apply.
     """
-    from mtl import presets
-
     try:
         if isinstance(spec.base, dict):
             config = ExperimentConfig.from_dict(spec.base)
@@ -457,8 +457,6 @@ def launch_sweep(
         SweepError: the spec is invalid (nothing was queued), or ``baselines`` is asked
             for without :mod:`mtl.baseline`.
     """
-    from mtl.runs.launcher import launch
-
     points = _expand(spec)
     if validate_data:
         check_data(config for _, _, config in points)
@@ -681,8 +679,6 @@ def _add_delta(store: RunStore, frame: pd.DataFrame, by_id: Mapping[str, Mapping
     frame[DELTA_COLUMN] = np.nan
     if delta_support() is not None:
         return
-    from mtl.baseline import find_baselines
-    from mtl.delta import delta_m
 
     todo: list[tuple[Any, Mapping[str, Any], ExperimentConfig]] = []
     for index, run_id in frame["id"].items():
@@ -714,7 +710,6 @@ def _queue_baselines(
     reason = delta_support()
     if reason is not None:
         raise SweepError(f"cannot queue baselines: {reason}")
-    from mtl.baseline import BASELINE_TAG, baseline_config, ensure_baseline
 
     seen: set[str] = set()
     out: list[dict[str, Any]] = []

@@ -2,8 +2,9 @@
 
 ``add_parser(sub, parents) -> None``, which adds its subcommand(s) to the ``python -m mtl``
 parser (``parents`` holds the shared option groups: ``"home"``, ``"json"``, ``"limit"``)
-and sets ``handler`` to a function ``(args) -> int``. User errors raise ``ValueError`` (or
-``mtl.cli.UserError``): the CLI prints one line and exits 2.
+and sets ``handler`` to a function ``(args) -> int`` returning an exit code of
+:mod:`mtl.errors` (``EXIT_OK``, ``EXIT_FAILED``, ``EXIT_DIVERGED``). User errors raise
+``ValueError`` (or :class:`mtl.errors.UserError`): the CLI prints one line and exits 2.
 """
 
 from __future__ import annotations

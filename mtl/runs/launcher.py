@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from mtl.config import ExperimentConfig
+from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
 
 MAX_RUNNING_ENV = "MTL_MAX_RUNNING"
@@ -102,7 +103,7 @@ def dispatch(
         pid = (warm and spare.assign(store, run_id, limit)) or _spawn_worker(store, run_id, limit)
         store.set_pid(run_id, pid)
         started.append(run_id)
-    if warm and warm_workers_enabled() and len(store.list_runs("running")) < limit:
+    if warm and warm_workers_enabled() and len(store.list_runs(RunStatus.RUNNING)) < limit:
         # only while a slot is free: a spare importing torch next to a training run
         # would slow that run (and the page that watches it) down for nothing
         spare.ensure_spare(store)
@@ -158,7 +159,7 @@ def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:
             return store.get_run(run_id)["status"]
     # The worker may have recorded its own end status in the meantime.
     with contextlib.suppress(IllegalTransitionError):
-        store.set_status(run_id, "stopped", error=f"terminated after not stopping within {grace_s:g} s")
+        store.set_status(run_id, RunStatus.STOPPED, error=f"terminated after not stopping within {grace_s:g} s")
     return store.get_run(run_id)["status"]
 
 

@@ -45,7 +45,14 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from mtl.csv_safe import to_csv
 from mtl.errors import StoreError, StoreFullError  # re-exported from here too
+from mtl.runs.status import (  # statuses re-exported
+    STATUSES,
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    RunStatus,
+)
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -76,26 +83,6 @@ RUNS_DIR = "runs"
 
 BUSY_TIMEOUT_S = 15.0  # how long one statement waits for a lock inside SQLite
 LOCKED_RETRY_S = 60.0  # how long the store keeps retrying a locked database after that
-
-STATUSES: tuple[str, ...] = (
-    "queued",
-    "running",
-    "finished",
-    "stopped",
-    "failed",
-    "diverged",
-    "interrupted",
-)
-TERMINAL_STATUSES: frozenset[str] = frozenset(
-    {"finished", "stopped", "failed", "diverged", "interrupted"}
-)
-# Allowed status changes. A queued run may be cancelled (stopped) or fail before it
-# starts (e.g. its worker could not be spawned); terminal statuses are final.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "queued": frozenset({"running", "stopped", "failed"}),
-    "running": frozenset({"finished", "stopped", "failed", "diverged", "interrupted"}),
-    **{status: frozenset() for status in TERMINAL_STATUSES},
-}
 
 STALE_MESSAGE = "the worker stopped sending heartbeats (process died?)"
 
@@ -615,7 +602,7 @@ class RunStore:
         name: str,
         config: Mapping[str, Any],
         *,
-        status: str = "queued",
+        status: str = RunStatus.QUEUED,
         tags: Iterable[str] = (),
         pid: int | None = None,
     ) -> str:
@@ -637,7 +624,7 @@ class RunStore:
             raise ValueError(f"name must be a string, found {name!r}")
         if not isinstance(config, Mapping):
             raise ValueError(f"config must be a mapping, found {type(config).__name__}")
-        if status not in ("queued", "running"):
+        if status not in (RunStatus.QUEUED, RunStatus.RUNNING):
             raise ValueError(f"a new run starts 'queued' or 'running', not {status!r}")
         config_json = _json_dumps(dict(config), "config")
         tags_json = json.dumps(_check_tags(tags))
@@ -655,7 +642,7 @@ class RunStore:
                         run_id,
                         name,
                         now,
-                        now if status == "running" else None,
+                        now if status == RunStatus.RUNNING else None,
                         status,
                         config_json,
                         pid,
@@ -748,7 +735,7 @@ class RunStore:
                     "summary = COALESCE(?, summary) WHERE id = ?",
                     (
                         status,
-                        status == "running",
+                        status == RunStatus.RUNNING,
                         now,
                         status in TERMINAL_STATUSES,
                         now,
@@ -783,12 +770,12 @@ class RunStore:
             with self._transaction(conn):
                 (status,) = self._require(conn, run_id)
                 conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
-                if status == "queued":
+                if status == RunStatus.QUEUED:
                     conn.execute(
                         "UPDATE runs SET status = 'stopped', ended_at = ? WHERE id = ?",
                         (time.time(), run_id),
                     )
-                    status = "stopped"
+                    status = RunStatus.STOPPED
             return status
 
         return self._call(op)
@@ -880,7 +867,7 @@ class RunStore:
         def op(conn: sqlite3.Connection) -> None:
             with self._transaction(conn):
                 (status,) = self._require(conn, run_id)
-                if status == "running" and not force:
+                if status == RunStatus.RUNNING and not force:
                     raise StoreError(
                         f"run '{run_id}' is running; stop it first with "
                         f"`python -m mtl stop {run_id}`"
@@ -1118,8 +1105,6 @@ class RunStore:
         Returns:
             The path written.
         """
-        from mtl.csv_safe import to_csv
-
         frame = self.metrics(run_id).drop(columns="id")
         frame.insert(0, "run_id", run_id)
         path = Path(path)

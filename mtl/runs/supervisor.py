@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
+from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError
 
 try:
@@ -89,7 +90,7 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
         The new supervisor's pid, or ``None`` (nothing queued, one already runs, turned
         off with ``MTL_SUPERVISOR=0``, or the platform or a read-only home does not allow it).
     """
-    if fcntl is None or os.environ.get(SUPERVISOR_ENV, "1") == "0" or store.list_runs("queued").empty:
+    if fcntl is None or os.environ.get(SUPERVISOR_ENV, "1") == "0" or store.list_runs(RunStatus.QUEUED).empty:
         return None
     try:
         with _try_lock(store.home) as lock:
@@ -140,7 +141,7 @@ def supervise(store: RunStore, max_running: int, timeout_s: float) -> None:
             lock.flush()
             _watch(store, max_running, timeout_s)
         # The lock is free again: a run queued just now would have no supervisor.
-        if not store.db_path.exists() or store.list_runs("queued").empty:
+        if not store.db_path.exists() or store.list_runs(RunStatus.QUEUED).empty:
             return
 
 
@@ -149,11 +150,11 @@ def _watch(store: RunStore, max_running: int, timeout_s: float) -> None:
 
     every = poll_interval(timeout_s)
     while store.db_path.exists():
-        runs = store.list_runs(["queued", "running"])
-        queued = runs[runs["status"] == "queued"]
+        runs = store.list_runs([RunStatus.QUEUED, RunStatus.RUNNING])
+        queued = runs[runs["status"] == RunStatus.QUEUED]
         if queued.empty:
             return
-        running = runs[runs["status"] == "running"]
+        running = runs[runs["status"] == RunStatus.RUNNING]
         last = running["heartbeat"].fillna(running["started_at"]).fillna(running["created_at"])
         if len(running) < max_running or (time.time() - last > timeout_s).any():
             dispatch(store, max_running, supervise=False)
