@@ -13,13 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 from mtl.config import ExperimentConfig
+from mtl.runs.processes import spawn_module
 from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
 
@@ -118,22 +115,8 @@ def warm_workers_enabled() -> bool:
 
 
 def _spawn_worker(store: RunStore, run_id: str, limit: int) -> int:
-    log = open(store.run_dir(run_id) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mtl.runs.worker", run_id, "--home", str(store.home), "--max-running", str(limit)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    log.close()
-    # Reap the child when it exits, so a long-lived caller never keeps a zombie that looks alive.
-    threading.Thread(target=proc.wait, name=f"reap-{run_id}", daemon=True).start()
-    return proc.pid
+    return spawn_module("mtl.runs.worker", [run_id, "--home", str(store.home), "--max-running", str(limit)],
+                        log=store.run_dir(run_id) / "worker.log", name=f"reap-{run_id}")
 
 
 def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:

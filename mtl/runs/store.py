@@ -47,6 +47,7 @@ import pandas as pd
 
 from mtl.csv_safe import to_csv
 from mtl.errors import StoreError, StoreFullError  # re-exported from here too
+from mtl.runs.processes import pid_alive
 from mtl.runs.status import (  # statuses re-exported
     STATUSES,
     TERMINAL_STATUSES,
@@ -244,44 +245,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def _is_locked(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists and is not a zombie (this machine only)."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        return _pid_alive_windows(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    except OSError:
-        return False
-    try:  # a killed child that nobody reaped yet still answers os.kill
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS) or the process just vanished: trust os.kill
-    state = stat.rsplit(")", 1)[-1].split()[:1]
-    return state not in (["Z"], ["X"])
-
-
-def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - exercised on Windows only
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return False
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
 
 
 def _opt_float(value: Any) -> float | None:
@@ -947,7 +910,7 @@ class RunStore:
                     age = now - last
                     if age <= timeout_s:
                         continue
-                    if pid is not None and _pid_alive(pid) and age <= 3 * timeout_s:
+                    if pid is not None and pid_alive(pid) and age <= 3 * timeout_s:
                         continue
                     conn.execute(
                         "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? "

@@ -24,14 +24,13 @@ import argparse
 import contextlib
 import os
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
+from mtl.runs.processes import spawn_module
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError
 
@@ -98,20 +97,8 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
                 return None
     except OSError:  # a read-only home: nothing can be started from it anyway
         return None
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mtl.runs.supervisor", "--home", str(store.home), "--max-running", str(max_running)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
-    # Reap it when it exits, so a long-lived caller never keeps a zombie.
-    threading.Thread(target=proc.wait, name="reap-supervisor", daemon=True).start()
-    return proc.pid
+    return spawn_module("mtl.runs.supervisor", ["--home", str(store.home), "--max-running", str(max_running)],
+                        log=None, name="reap-supervisor")
 
 
 def stop_supervisor(home: Path, timeout_s: float = 10.0) -> None:
