@@ -21,7 +21,7 @@ KNOWN_CYCLE = {"mtl.runs.launcher", "mtl.runs.spare", "mtl.runs.supervisor", "mt
 # Function-local imports of mtl modules today (they keep torch, scikit-learn or pandas off a
 # light path: the dashboard's pages and the CLI's start). The goal is fewer than 15; lower this
 # number as they go, never raise it.
-LOCAL_IMPORT_CEILING = 62
+LOCAL_IMPORT_CEILING = 61
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def local_imports() -> set[tuple[str, int]]:
 
 def test_the_graph_reader_sees_module_and_function_imports() -> None:
     found = {(e.source, e.target, e.local) for e in edges()}
-    assert ("mtl.cli", "mtl.config", False) in found  # module level
+    assert ("mtl.commands.run", "mtl.config", False) in found  # module level
     assert ("mtl.runs.worker", "mtl.train.trainer", True) in found  # inside a function
     assert ("mtl.data.tasks", "mtl.config", False) not in found  # under TYPE_CHECKING: skipped
 
