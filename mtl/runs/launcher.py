@@ -14,9 +14,11 @@ import contextlib
 import os
 import signal
 import time
+from dataclasses import dataclass
 
 from mtl.config import ExperimentConfig
-from mtl.runs.processes import spawn_module
+from mtl.runs.executor import Executor
+from mtl.runs.processes import pid_alive, spawn_module
 from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
 
@@ -77,8 +79,31 @@ def launch(
     return run_id
 
 
+@dataclass(frozen=True)
+class LocalExecutor:
+    """The :class:`~mtl.runs.executor.Executor` of this machine: one detached worker process
+    per run (``python -m mtl.runs.worker``), its log in the run's folder."""
+
+    store: RunStore
+    limit: int  # the concurrency limit the worker passes on when it dispatches the next run
+
+    def submit(self, run_id: str) -> int:
+        return _spawn_worker(self.store, run_id, self.limit)
+
+    def stop(self, run_id: str, grace_s: float = 10.0) -> str:
+        return stop(self.store, run_id, grace_s)
+
+    def alive(self, run_id: str) -> bool:
+        pid = self.store.get_run(run_id)["pid"]
+        return pid is not None and pid_alive(int(pid))
+
+
 def dispatch(
-    store: RunStore, max_running: int | None = None, warm: bool = False, supervise: bool = True
+    store: RunStore,
+    max_running: int | None = None,
+    warm: bool = False,
+    supervise: bool = True,
+    executor: Executor | None = None,
 ) -> list[str]:
     """Mark dead runs ``interrupted``, then start queued runs while slots are free.
 
@@ -87,6 +112,7 @@ def dispatch(
     With ``supervise``, runs still queued get a supervisor process that starts them when
     slots free up, even if every worker dies (see :mod:`mtl.runs.supervisor`). A read-only
     store (e.g. on a read-only disk) is only looked at: nothing is marked or started.
+    Runs start through ``executor`` (default: :class:`LocalExecutor`).
     """
     from mtl.runs import spare
     from mtl.runs.supervisor import ensure_supervisor
@@ -95,9 +121,10 @@ def dispatch(
     if store.read_only:  # e.g. a store on a read-only disk: look, never write
         return []
     store.mark_stale(heartbeat_timeout())
+    executor = executor or LocalExecutor(store, limit)
     started = []
     while (run_id := store.claim_next(limit)) is not None:
-        pid = (warm and spare.assign(store, run_id, limit)) or _spawn_worker(store, run_id, limit)
+        pid = (warm and spare.assign(store, run_id, limit)) or executor.submit(run_id)
         store.set_pid(run_id, pid)
         started.append(run_id)
     if warm and warm_workers_enabled() and len(store.list_runs(RunStatus.RUNNING)) < limit:
