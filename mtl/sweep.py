@@ -52,6 +52,7 @@ from mtl.delta import delta_m
 from mtl.errors import SweepError  # re-exported from here too
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
 from mtl.runs.launcher import launch
+from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
 
 __all__ = [
@@ -572,7 +573,7 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)
     base = [b["id"] for b in record.get("baselines", [])]
     counts["baselines"] = len(base)
-    counts["baselines_pending"] = sum(statuses.get(b) in ("queued", "running") for b in base)
+    counts["baselines_pending"] = sum(statuses.get(b) in ACTIVE for b in base)
     return counts
 
 
@@ -683,7 +684,7 @@ def _add_delta(store: RunStore, frame: pd.DataFrame, by_id: Mapping[str, Mapping
     todo: list[tuple[Any, Mapping[str, Any], ExperimentConfig]] = []
     for index, run_id in frame["id"].items():
         run = by_id.get(run_id)
-        if not run or run["status"] != "finished":
+        if not run or run["status"] != RunStatus.FINISHED:
             continue
         try:
             todo.append((index, run, ExperimentConfig.from_dict(run["config"])))
@@ -755,7 +756,7 @@ def aggregate(runs: pd.DataFrame, settings: Sequence[str]) -> pd.DataFrame:
     if missing:
         raise ValueError(f"aggregate: {missing} are not columns of the runs; columns: {list(runs.columns)}")
     values = metric_columns(runs) + ([DELTA_COLUMN] if DELTA_COLUMN in runs.columns else [])
-    done = runs[runs["status"] == "finished"] if "status" in runs.columns else runs
+    done = runs[runs["status"] == RunStatus.FINISHED] if "status" in runs.columns else runs
     columns = [*settings, "runs"] + [f"{v} {stat}" for v in values for stat in ("mean", "std")]
     if done.empty:
         return pd.DataFrame(columns=columns)

@@ -9,7 +9,7 @@ from typing import Any
 
 from mtl.delta import FORMULA, DeltaM, describe_metrics
 from mtl.errors import EXIT_DIVERGED, EXIT_FAILED
-from mtl.runs.status import RunStatus
+from mtl.runs.status import ACTIVE, RunStatus
 
 
 def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
@@ -47,7 +47,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     delta: DeltaM | None = None
     note: str | None = None
     if baseline.status != RunStatus.FINISHED:
-        if baseline.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        if baseline.status in ACTIVE:
             note = (f"baseline {baseline.run_id} is {baseline.status}; when it has finished, "
                     f"`python -m mtl baseline {args.run_id}` prints Δm")
         else:
