@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,22 @@ def test_metric_names_are_re_exported_for_the_training_code() -> None:
     assert metrics.HIGHER_IS_BETTER is metric_names.HIGHER_IS_BETTER
     assert metrics.metric_names("regression") == ("mse", "rmse", "mae", "r2")
     assert metrics.metric_names("binary") == metric_names.CLASSIFICATION_METRICS
+
+
+def test_the_light_pages_load_neither_torch_nor_sklearn(tmp_path: Path) -> None:
+    """Home, Live, Compare and Sweeps run for real (AppTest) without loading scikit-learn."""
+    code = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=120).run()\n"
+        "for page in ('home', 'live', 'compare', 'sweep'):\n"
+        "    at.switch_page(f'app_pages/{page}.py').run()\n"
+        "    assert not at.exception, (page, at.exception)\n"
+        "    print(page, sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "MTL_HOME": str(tmp_path / "home"), "MTL_WARM_WORKER": "0",
+           "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:4] == ["home []", "live []", "compare []", "sweep []"]
