@@ -5,6 +5,7 @@ import streamlit as st
 
 from mtl.csv_safe import to_csv
 from mtl.report import report_html
+from mtl.runs.status import ACTIVE
 from mtl.runs.store import RunStore
 from mtl.ui import session
 from mtl.ui.colors import run_colors
@@ -110,7 +111,7 @@ else:
         if yes.button("Delete", type="primary", key="cmp.confirm_yes"):
             for run_id in doomed:
                 status = store.get_run(run_id)["status"]
-                if status in ("queued", "running"):
+                if status in ACTIVE:
                     st.error(f"{run_id} is {status}: stop it on the Live page first.")
                     continue
                 store.delete_run(run_id)

@@ -8,6 +8,7 @@ from mtl.config import ExperimentConfig
 from mtl.csv_safe import to_csv
 from mtl.delta import describe_metrics
 from mtl.report import report_html
+from mtl.runs.status import RunStatus
 from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
 from mtl.ui.curves import pair_matrix
@@ -33,7 +34,7 @@ def file_part(text: str) -> str:
 
 presenting = session.presenting()
 st.title("Evaluate")
-run_id = session.run_from_query() if presenting else session.pick_run("evaluate", statuses=("finished", "stopped"))
+run_id = session.run_from_query() if presenting else session.pick_run("evaluate", statuses=(RunStatus.FINISHED, RunStatus.STOPPED))
 if run_id is None:
     st.stop()
 store = session.store()

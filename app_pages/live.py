@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from mtl.csv_safe import to_csv
+from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.runs.store import TERMINAL_STATUSES
-from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.ui import session
 from mtl.ui.colors import run_colors, task_colors
 from mtl.ui.curves import X_AXES, CurveFeed, best_and_latest, curve_frame, pair_matrix, progress

@@ -7,6 +7,7 @@ import streamlit as st
 from mtl import presets
 from mtl.models import ARCHITECTURES
 from mtl.report import Section, report_html
+from mtl.runs.status import RunStatus
 from mtl.sweep import (
     DELTA_COLUMN,
     HEADLINE_METRICS,
@@ -130,7 +131,7 @@ def view() -> None:
                      + ", ".join(f"{k} {v}" for k, v in counts.items()
                                  if k in ("queued", "running", "finished", "failed", "diverged") and v))
     runs = sweep_runs(store, sweep_id, delta=not running)
-    finished = runs[runs["status"] == "finished"]
+    finished = runs[runs["status"] == RunStatus.FINISHED]
     if finished.empty:
         st.info("Results appear as runs finish.")
     else:

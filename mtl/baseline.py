@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from mtl.config import ExperimentConfig, ModelConfig
 from mtl.delta import DeltaM, delta_m
+from mtl.runs.launcher import dispatch, launch
+from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 
 if TYPE_CHECKING:
@@ -131,7 +133,7 @@ def _keys_of_runs(store: RunStore, statuses: str | Sequence[str]) -> list[tuple[
 
 def find_baselines(store: RunStore, configs: Iterable[ExperimentConfig]) -> list[str | None]:
     """:func:`find_baseline` of many configs, reading the store once (for comparisons, sweeps)."""
-    finished = _keys_of_runs(store, "finished")
+    finished = _keys_of_runs(store, RunStatus.FINISHED)
     index: dict[str, str] = {}
     for run_id, _, key in finished:
         index.setdefault(key, run_id)  # newest first: keep the first seen
@@ -160,7 +162,7 @@ def active_baseline(store: RunStore, config: ExperimentConfig) -> tuple[str, str
     instead of training another.
     """
     key = _match_key(baseline_config(config))
-    for run_id, status, other in _keys_of_runs(store, ["queued", "running"]):
+    for run_id, status, other in _keys_of_runs(store, [RunStatus.QUEUED, RunStatus.RUNNING]):
         if other == key:
             return run_id, status
     return None
@@ -210,13 +212,11 @@ def ensure_baseline(
         (``finished``, or ``stopped``/``diverged``); a failure raises as in
         :func:`mtl.runs.worker.execute`.
     """
-    from mtl.runs.launcher import launch
-
     config = run_config(store, source) if isinstance(source, str) else source
     target = baseline_config(config)
     found = find_baseline(store, config)
     if found is not None:
-        return Baseline(found, "finished", reused=True)
+        return Baseline(found, RunStatus.FINISHED, reused=True)
     active = active_baseline(store, config)
     if detach:
         if active is not None:
@@ -225,11 +225,11 @@ def ensure_baseline(
         return Baseline(run_id, store.get_run(run_id)["status"], reused=False)
     if active is not None:
         status = _wait(store, active[0], max_running, poll_s)
-        if status == "finished":
+        if status == RunStatus.FINISHED:
             return Baseline(active[0], status, reused=True)
     from mtl.runs.worker import execute
 
-    run_id = store.create_run(target.name, target.to_dict(), status="running", pid=os.getpid(),
+    run_id = store.create_run(target.name, target.to_dict(), status=RunStatus.RUNNING, pid=os.getpid(),
                               tags=[BASELINE_TAG])
     result = execute(store, run_id, target, data, callbacks)
     return Baseline(run_id, result.status, reused=False)
@@ -237,8 +237,6 @@ def ensure_baseline(
 
 def _wait(store: RunStore, run_id: str, max_running: int | None, poll_s: float) -> str:
     """Wait until ``run_id`` ends, advancing the queue and marking dead workers meanwhile."""
-    from mtl.runs.launcher import dispatch
-
     while (status := store.get_run(run_id)["status"]) not in TERMINAL_STATUSES:
         dispatch(store, max_running)
         time.sleep(poll_s)
@@ -288,6 +286,6 @@ def _split_metrics(store: RunStore, run_id: str, split: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     metrics = (run["summary"] or {}).get(split)
     if not metrics:
-        hint = " (Δm needs a finished run)" if run["status"] != "finished" else ""
+        hint = " (Δm needs a finished run)" if run["status"] != RunStatus.FINISHED else ""
         raise ValueError(f"run {run_id} ({run['status']}) has no final {split} metrics{hint}")
     return metrics

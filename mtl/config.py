@@ -19,11 +19,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mtl.data import DATASETS
+from mtl.data.catalog import get_dataset
+from mtl.errors import ConfigError, format_validation_error  # re-exported: mtl.config.ConfigError
+from mtl.models import ARCHITECTURES
+from mtl.weighting import WEIGHTINGS
+from mtl.weighting.options import level, loss_level_names, parse_options, shared_parameters_problem
+
 TaskKind = Literal["binary", "multiclass", "regression"]
-
-
-class ConfigError(ValueError):
-    """A user error in an experiment config; the message is one line, ready to show."""
 
 
 class _Section(BaseModel):
@@ -89,16 +92,12 @@ class DataConfig(_Section):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
-        from mtl.data import DATASETS
-
         if value not in DATASETS.names():
             raise ValueError(f"unknown dataset {value!r}; choose one of: {', '.join(DATASETS.names())}")
         return value
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
-        from mtl.data.catalog import get_dataset
-
         get_dataset(self.dataset).parse_options(self.dataset, self.options)
         if self.val_fraction + self.test_fraction >= 0.9:
             raise ValueError(
@@ -206,8 +205,6 @@ class ModelConfig(_Section):
     @field_validator("sharing")
     @classmethod
     def _known_sharing(cls, value: str) -> str:
-        from mtl.models import ARCHITECTURES
-
         if value not in ARCHITECTURES.names():
             raise ValueError(f"unknown sharing {value!r}; choose one of: {', '.join(ARCHITECTURES.names())}")
         return value
@@ -227,16 +224,12 @@ class LossConfig(_Section):
     @field_validator("weighting")
     @classmethod
     def _known_weighting(cls, value: str) -> str:
-        from mtl.weighting import WEIGHTINGS
-
         if value not in WEIGHTINGS.names():
             raise ValueError(f"unknown weighting {value!r}; choose one of: {', '.join(WEIGHTINGS.names())}")
         return value
 
     @model_validator(mode="after")
     def _known_options(self) -> LossConfig:
-        from mtl.weighting.options import parse_options
-
         parse_options(self.weighting, self.options)
         return self
 
@@ -305,8 +298,6 @@ class ExperimentConfig(_Section):
             raise ValueError("every task weight is 0, so nothing would be learned; give at least one task a weight > 0")
         if self.data.stratify is not None and self.data.stratify not in names:
             raise ValueError(f"data.stratify {self.data.stratify!r} is not a task; choose one of: {', '.join(names)}")
-        from mtl.weighting import WEIGHTINGS
-        from mtl.weighting.options import level, loss_level_names, shared_parameters_problem
 
         unshared = shared_parameters_problem(self.model)
         if unshared and level(self.loss.weighting) == "gradient":
@@ -416,42 +407,3 @@ def _list_index(items: list[Any], part: str, where: str) -> int:
         if isinstance(item, dict) and item.get("name") == part:
             return index
     raise ConfigError(f"{where!r}: no item named {part!r}")
-
-
-def format_validation_error(err: ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem (the first few), each naming the dotted key and what is allowed."""
-    messages = []
-    for problem in err.errors()[:3]:
-        loc = ".".join(str(p) for p in problem["loc"])
-        kind = problem["type"]
-        if kind == "extra_forbidden":
-            parent, _, key = loc.rpartition(".")
-            allowed = _allowed_keys(model, parent)
-            where = f" in {parent}" if parent else ""
-            messages.append(f"unknown key {key!r}{where}; allowed keys: {', '.join(allowed)}")
-        elif kind == "missing":
-            messages.append(f"{loc} is required")
-        else:
-            msg = problem["msg"].removeprefix("Value error, ")
-            value = problem.get("input")
-            shown = "" if kind == "value_error" or isinstance(value, dict | list) else f" (got {value!r})"
-            messages.append(f"{loc}: {msg}{shown}" if loc and not msg.startswith(loc) else msg + shown)
-    extra = len(err.errors()) - len(messages)
-    text = "; ".join(messages)
-    return text + (f"; and {extra} more problem(s)" if extra > 0 else "")
-
-
-def _allowed_keys(model: type[BaseModel], dotted: str) -> list[str]:
-    current: Any = model
-    for part in [p for p in dotted.split(".") if p]:
-        if part.isdigit():
-            continue
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if current is None:
-            return []
-    return list(current.model_fields)

@@ -17,6 +17,10 @@ from mtl.config import (
     TaskConfig,
     TrainConfig,
 )
+from mtl.data import DATASETS
+from mtl.data.catalog import NoOptions, get_dataset
+from mtl.models import ARCHITECTURES
+from mtl.weighting import WEIGHTINGS
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("data", DataConfig),
@@ -55,10 +59,6 @@ def _bounds(field: Any) -> str:
 
 def config_reference() -> str:
     """Markdown tables of every key, its type, default, range and meaning."""
-    from mtl.data import DATASETS
-    from mtl.models import ARCHITECTURES
-    from mtl.weighting import WEIGHTINGS
-
     lines = [
         "# Config reference",
         "",
@@ -90,9 +90,6 @@ def config_reference() -> str:
 
 
 def _dataset_options() -> list[str]:
-    from mtl.data import DATASETS
-    from mtl.data.catalog import NoOptions, get_dataset
-
     lines = ["## Dataset options (`data.options`)", ""]
     for name in DATASETS.names():
         options = get_dataset(name).options

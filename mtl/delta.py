@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from mtl.train.metrics import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
+from mtl.metric_names import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
 
 __all__ = [
     "DEFAULT_METRICS",

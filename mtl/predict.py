@@ -34,6 +34,7 @@ from mtl.data.columns import check_finite_column, check_finite_inputs
 from mtl.data.datasets.csv import read_rows
 from mtl.data.preprocessing import PREPROCESSING, Preprocessing, PreprocessingFormatError
 from mtl.data.tasks import TaskSpec
+from mtl.errors import NoModelError  # re-exported from here too
 from mtl.train.checkpoint import CHECKPOINT, LEGACY_PREPROCESSOR, Checkpoint, load_checkpoint
 from mtl.train.files import atomic_write
 from mtl.train.predictions import prediction_frame
@@ -42,11 +43,6 @@ __all__ = ["BATCH", "NoModelError", "predict_csv", "predict_frame", "read_input_
 
 BATCH = 1024  # rows per forward pass
 ROW_COLUMN = "row"
-
-
-class NoModelError(ValueError):
-    """The run folder holds no usable saved model (the run failed, diverged or has not
-    finished, or its files are missing, damaged or from an older, pickled format)."""
 
 
 def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -40,11 +40,15 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import yaml
 
+from mtl.baseline import find_baselines, run_delta
+from mtl.config import ExperimentConfig
 from mtl.delta import FORMULA, DeltaM, describe_metrics
+from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.runs.store import RunStore
-from mtl.train.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.train.predictions import read_predictions
 from mtl.ui.colors import SHARED_COLOR, color_for, run_colors, task_colors
+from mtl.ui.compare import ID, runs_table
+from mtl.ui.curves import best_and_latest, curve_frame
 from mtl.ui.figures import (
     METRIC_TITLES,
     _style,
@@ -257,9 +261,6 @@ def _tasks_meta(store: RunStore, run_id: str) -> list[dict[str, Any]]:
 
 
 def _attach_deltas(store: RunStore, items: Sequence[_Run]) -> None:
-    from mtl.baseline import find_baselines, run_delta
-    from mtl.config import ExperimentConfig
-
     configs: list[ExperimentConfig | None] = []
     for item in items:
         try:
@@ -351,8 +352,6 @@ def _status_badge(status: str) -> str:
 
 
 def _comparison(items: Sequence[_Run], store: RunStore, figures: _FigureWriter, baseline: bool) -> str:
-    from mtl.ui.compare import ID, runs_table
-
     frame = store.list_runs(with_config=True)
     frame = frame[frame["id"].isin([i.id for i in items])]
     frame = frame.set_index("id").loc[[i.id for i in items]].reset_index()
@@ -383,8 +382,6 @@ def _comparison(items: Sequence[_Run], store: RunStore, figures: _FigureWriter, 
 
 
 def _curve(metrics: pd.DataFrame, metric: str, splits: Sequence[str] | None = None) -> pd.DataFrame:
-    from mtl.ui.curves import curve_frame
-
     steps = int((metrics["split"] == "step").sum())
     smoothing = 0.6 if metric == "loss" and steps > 40 else 0.0
     return curve_frame(metrics, metric, x="epoch", smoothing=smoothing, splits=splits)
@@ -519,8 +516,6 @@ def _metrics_block(item: _Run) -> str:
 
 
 def _best_table(metrics: pd.DataFrame) -> pd.DataFrame | None:
-    from mtl.ui.curves import best_and_latest
-
     best = best_and_latest(metrics, "val")
     best = best[best["best"].notna()]
     if best.empty:

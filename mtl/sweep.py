@@ -45,9 +45,15 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mtl import presets
+from mtl.baseline import BASELINE_TAG, baseline_config, ensure_baseline, find_baselines
 from mtl.config import ConfigError, ExperimentConfig, format_validation_error
+from mtl.delta import delta_m
+from mtl.errors import SweepError  # re-exported from here too
+from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
+from mtl.runs.launcher import launch
+from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
-from mtl.train.metrics import HIGHER_IS_BETTER
 
 __all__ = [
     "DELTA_COLUMN",
@@ -81,14 +87,8 @@ __all__ = [
 SWEEPS_DIR = "sweeps"  # <home>/sweeps/<sweep_id>.json
 MAX_RUNS = 1000  # a larger grid is almost always a typo; split it into several sweeps
 DELTA_COLUMN = "delta_m"  # Δm in percent, NaN when unavailable
-HEADLINE_METRICS = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
-"""The metric of each task kind used for the default Pareto axes and the CLI table."""
 
 _RESERVED_KEYS = {"name": "the run names are made by the sweep", "train.seed": "use `seeds:` instead"}
-
-
-class SweepError(ValueError):
-    """A user error in a sweep spec or sweep id; the message is ready to show."""
 
 
 # --------------------------------------------------------------------------- the spec
@@ -216,8 +216,6 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def _is_preset(name: str) -> bool:
-    from mtl import presets
-
     return name in presets.names()
 
 
@@ -227,8 +225,6 @@ def base_config(spec: SweepSpec) -> ExperimentConfig:
     Raises:
         SweepError: the base cannot be found or is invalid, or an override does not apply.
     """
-    from mtl import presets
-
     try:
         if isinstance(spec.base, dict):
             config = ExperimentConfig.from_dict(spec.base)
@@ -462,8 +458,6 @@ def launch_sweep(
         SweepError: the spec is invalid (nothing was queued), or ``baselines`` is asked
             for without :mod:`mtl.baseline`.
     """
-    from mtl.runs.launcher import launch
-
     points = _expand(spec)
     if validate_data:
         check_data(config for _, _, config in points)
@@ -579,7 +573,7 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)
     base = [b["id"] for b in record.get("baselines", [])]
     counts["baselines"] = len(base)
-    counts["baselines_pending"] = sum(statuses.get(b) in ("queued", "running") for b in base)
+    counts["baselines_pending"] = sum(statuses.get(b) in ACTIVE for b in base)
     return counts
 
 
@@ -686,13 +680,11 @@ def _add_delta(store: RunStore, frame: pd.DataFrame, by_id: Mapping[str, Mapping
     frame[DELTA_COLUMN] = np.nan
     if delta_support() is not None:
         return
-    from mtl.baseline import find_baselines
-    from mtl.delta import delta_m
 
     todo: list[tuple[Any, Mapping[str, Any], ExperimentConfig]] = []
     for index, run_id in frame["id"].items():
         run = by_id.get(run_id)
-        if not run or run["status"] != "finished":
+        if not run or run["status"] != RunStatus.FINISHED:
             continue
         try:
             todo.append((index, run, ExperimentConfig.from_dict(run["config"])))
@@ -719,7 +711,6 @@ def _queue_baselines(
     reason = delta_support()
     if reason is not None:
         raise SweepError(f"cannot queue baselines: {reason}")
-    from mtl.baseline import BASELINE_TAG, baseline_config, ensure_baseline
 
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
@@ -765,7 +756,7 @@ def aggregate(runs: pd.DataFrame, settings: Sequence[str]) -> pd.DataFrame:
     if missing:
         raise ValueError(f"aggregate: {missing} are not columns of the runs; columns: {list(runs.columns)}")
     values = metric_columns(runs) + ([DELTA_COLUMN] if DELTA_COLUMN in runs.columns else [])
-    done = runs[runs["status"] == "finished"] if "status" in runs.columns else runs
+    done = runs[runs["status"] == RunStatus.FINISHED] if "status" in runs.columns else runs
     columns = [*settings, "runs"] + [f"{v} {stat}" for v in values for stat in ("mean", "std")]
     if done.empty:
         return pd.DataFrame(columns=columns)

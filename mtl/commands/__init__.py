@@ -1,9 +1,10 @@
-"""More CLI subcommands, one module each: every module here defines
+"""The CLI's commands, one module per command (or family of commands): each module defines
 
 ``add_parser(sub, parents) -> None``, which adds its subcommand(s) to the ``python -m mtl``
 parser (``parents`` holds the shared option groups: ``"home"``, ``"json"``, ``"limit"``)
-and sets ``handler`` to a function ``(args) -> int``. User errors raise ``ValueError`` (or
-``mtl.cli.UserError``): the CLI prints one line and exits 2.
+and sets ``handler`` to a function ``(args) -> int`` returning an exit code of
+:mod:`mtl.errors` (``EXIT_OK``, ``EXIT_FAILED``, ``EXIT_DIVERGED``). User errors raise
+``ValueError`` (or :class:`mtl.errors.UserError`): the CLI prints one line and exits 2.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import argparse
 import importlib
 import pkgutil
 
+# The order of ``python -m mtl --help``: listings, training, the recorded runs, then studies.
+FIRST = ("catalog", "run", "runs")
+
 
 def add_all(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
-    """Let every command module add its subcommands."""
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}").add_parser(sub, parents)
+    """Let every command module add its subcommands (:data:`FIRST`, then the rest by name)."""
+    names = sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+    for name in (*FIRST, *(n for n in names if n not in FIRST)):
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub, parents)

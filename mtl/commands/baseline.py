@@ -8,9 +8,8 @@ import sys
 from typing import Any
 
 from mtl.delta import FORMULA, DeltaM, describe_metrics
-
-EXIT_FAILED = 1
-EXIT_DIVERGED = 3
+from mtl.errors import EXIT_DIVERGED, EXIT_FAILED
+from mtl.runs.status import ACTIVE, RunStatus
 
 
 def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
@@ -47,8 +46,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     how = "reused" if baseline.reused else ("launched" if args.detach else "trained")
     delta: DeltaM | None = None
     note: str | None = None
-    if baseline.status != "finished":
-        if baseline.status in ("queued", "running"):
+    if baseline.status != RunStatus.FINISHED:
+        if baseline.status in ACTIVE:
             note = (f"baseline {baseline.run_id} is {baseline.status}; when it has finished, "
                     f"`python -m mtl baseline {args.run_id}` prints Δm")
         else:
@@ -76,10 +75,10 @@ def cmd_baseline(args: argparse.Namespace) -> int:
             print(format_delta(delta))
         if note:
             print(f"\n{note}")
-    if baseline.status == "diverged":
+    if baseline.status == RunStatus.DIVERGED:
         print(f"error: the baseline diverged: {store.get_run(baseline.run_id)['error']}", file=sys.stderr)
         return EXIT_DIVERGED
-    if baseline.status not in ("finished", "queued", "running"):
+    if baseline.status not in (RunStatus.FINISHED, RunStatus.QUEUED, RunStatus.RUNNING):
         return EXIT_FAILED
     return 0
 

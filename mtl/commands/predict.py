@@ -13,8 +13,11 @@ import json
 import sys
 from pathlib import Path
 
+from mtl.errors import UserError
+from mtl.runs.status import RunStatus
+
 # Statuses whose runs save a checkpoint (see mtl.train.outputs.OutputWriter).
-WITH_MODEL = ("finished", "stopped")
+WITH_MODEL = (RunStatus.FINISHED, RunStatus.STOPPED)
 
 
 def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
@@ -32,7 +35,6 @@ def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.Argu
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from mtl.cli import UserError
     from mtl.runs.store import RunStore
 
     store = RunStore(args.home)

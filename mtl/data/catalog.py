@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mtl.config import ConfigError, format_validation_error
+from mtl.data import DATASETS
+from mtl.errors import ConfigError, format_validation_error
+from mtl.errors import DataError as DataError  # re-exported: mtl.data.catalog.DataError
 
-
-class DataError(ValueError):
-    """A user error in the data (missing column, malformed CSV, one-class target…); one line."""
+if TYPE_CHECKING:  # annotations only: listing and validating datasets does not load pandas
+    import pandas as pd
 
 
 class NoOptions(BaseModel):
@@ -80,8 +80,6 @@ class DatasetInfo:
 
 def get_dataset(name: str) -> Dataset:
     """The registered dataset ``name``; :class:`ConfigError` lists the known names otherwise."""
-    from mtl.data import DATASETS
-
     try:
         return DATASETS.get(name)
     except KeyError as err:
@@ -90,8 +88,6 @@ def get_dataset(name: str) -> Dataset:
 
 def describe(name: str) -> DatasetInfo:
     """Catalog information for one dataset (loads it with default options; not for ``csv``)."""
-    from mtl.data import DATASETS
-
     entry = DATASETS.entry(name)
     dataset = get_dataset(name)
     targets = sorted({c for t in dataset.suggested_tasks for c in _as_list(t["target"])})

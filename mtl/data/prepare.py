@@ -10,7 +10,7 @@ are reported in original units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-from mtl.config import ExperimentConfig
 from mtl.data.catalog import DataError, Dataset, get_dataset
 from mtl.data.columns import (
     REASONS,
@@ -31,6 +30,9 @@ from mtl.data.columns import (
     usable_columns,
 )
 from mtl.data.tasks import TaskSpec, resolve_kind
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ExperimentConfig
 
 SPLITS = ("train", "val", "test")
 

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from mtl.errors import PreprocessingFormatError  # re-exported from here too
+
 __all__ = ["FORMAT", "PREPROCESSING", "Preprocessing", "PreprocessingFormatError"]
 
 FORMAT = 1
@@ -25,10 +27,6 @@ PREPROCESSING = "preprocessing.json"
 """File name of the saved preprocessing, beside the checkpoint."""
 
 Scaling = Literal["standard", "minmax", "none"]
-
-
-class PreprocessingFormatError(ValueError):
-    """The saved preprocessing is not a well-formed file of this format; one line."""
 
 
 @dataclass(frozen=True)

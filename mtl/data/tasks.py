@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from mtl.config import TaskConfig, TaskKind
 from mtl.data.catalog import DataError
 from mtl.data.columns import check_finite_column, is_integer_valued
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import TaskConfig, TaskKind
 
 MAX_CLASSES = 200
 """A target with more distinct values than this is not treated as classification."""

@@ -9,10 +9,13 @@ output shape and a short label for diagrams.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
-from mtl.config import ModelConfig
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ModelConfig
+
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

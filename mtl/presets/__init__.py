@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from mtl.config import ConfigError, ExperimentConfig
+from mtl.runs.store import resolve_home
 
 
 def _builtin() -> dict[str, str]:
@@ -20,8 +21,6 @@ def _builtin() -> dict[str, str]:
 
 def user_folder() -> Path:
     """Where your own presets live: ``<home>/presets/``."""
-    from mtl.runs.store import resolve_home
-
     return resolve_home() / "presets"
 
 

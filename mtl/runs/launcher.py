@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 from mtl.config import ExperimentConfig
+from mtl.runs.executor import Executor
+from mtl.runs.processes import pid_alive, spawn_module
+from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
 
 MAX_RUNNING_ENV = "MTL_MAX_RUNNING"
@@ -79,8 +79,31 @@ def launch(
     return run_id
 
 
+@dataclass(frozen=True)
+class LocalExecutor:
+    """The :class:`~mtl.runs.executor.Executor` of this machine: one detached worker process
+    per run (``python -m mtl.runs.worker``), its log in the run's folder."""
+
+    store: RunStore
+    limit: int  # the concurrency limit the worker passes on when it dispatches the next run
+
+    def submit(self, run_id: str) -> int:
+        return _spawn_worker(self.store, run_id, self.limit)
+
+    def stop(self, run_id: str, grace_s: float = 10.0) -> str:
+        return stop(self.store, run_id, grace_s)
+
+    def alive(self, run_id: str) -> bool:
+        pid = self.store.get_run(run_id)["pid"]
+        return pid is not None and pid_alive(int(pid))
+
+
 def dispatch(
-    store: RunStore, max_running: int | None = None, warm: bool = False, supervise: bool = True
+    store: RunStore,
+    max_running: int | None = None,
+    warm: bool = False,
+    supervise: bool = True,
+    executor: Executor | None = None,
 ) -> list[str]:
     """Mark dead runs ``interrupted``, then start queued runs while slots are free.
 
@@ -89,6 +112,7 @@ def dispatch(
     With ``supervise``, runs still queued get a supervisor process that starts them when
     slots free up, even if every worker dies (see :mod:`mtl.runs.supervisor`). A read-only
     store (e.g. on a read-only disk) is only looked at: nothing is marked or started.
+    Runs start through ``executor`` (default: :class:`LocalExecutor`).
     """
     from mtl.runs import spare
     from mtl.runs.supervisor import ensure_supervisor
@@ -97,12 +121,13 @@ def dispatch(
     if store.read_only:  # e.g. a store on a read-only disk: look, never write
         return []
     store.mark_stale(heartbeat_timeout())
+    executor = executor or LocalExecutor(store, limit)
     started = []
     while (run_id := store.claim_next(limit)) is not None:
-        pid = (warm and spare.assign(store, run_id, limit)) or _spawn_worker(store, run_id, limit)
+        pid = (warm and spare.assign(store, run_id, limit)) or executor.submit(run_id)
         store.set_pid(run_id, pid)
         started.append(run_id)
-    if warm and warm_workers_enabled() and len(store.list_runs("running")) < limit:
+    if warm and warm_workers_enabled() and len(store.list_runs(RunStatus.RUNNING)) < limit:
         # only while a slot is free: a spare importing torch next to a training run
         # would slow that run (and the page that watches it) down for nothing
         spare.ensure_spare(store)
@@ -117,22 +142,8 @@ def warm_workers_enabled() -> bool:
 
 
 def _spawn_worker(store: RunStore, run_id: str, limit: int) -> int:
-    log = open(store.run_dir(run_id) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mtl.runs.worker", run_id, "--home", str(store.home), "--max-running", str(limit)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    log.close()
-    # Reap the child when it exits, so a long-lived caller never keeps a zombie that looks alive.
-    threading.Thread(target=proc.wait, name=f"reap-{run_id}", daemon=True).start()
-    return proc.pid
+    return spawn_module("mtl.runs.worker", [run_id, "--home", str(store.home), "--max-running", str(limit)],
+                        log=store.run_dir(run_id) / "worker.log", name=f"reap-{run_id}")
 
 
 def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:
@@ -158,7 +169,7 @@ def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:
             return store.get_run(run_id)["status"]
     # The worker may have recorded its own end status in the meantime.
     with contextlib.suppress(IllegalTransitionError):
-        store.set_status(run_id, "stopped", error=f"terminated after not stopping within {grace_s:g} s")
+        store.set_status(run_id, RunStatus.STOPPED, error=f"terminated after not stopping within {grace_s:g} s")
     return store.get_run(run_id)["status"]
 
 

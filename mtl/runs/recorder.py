@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 
+from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError, StoreFullError
 from mtl.train.callbacks import Callback, EpochEnd, RunEnd, StepEnd
 from mtl.train.diagnostics import DiagnosticsEnd
@@ -88,7 +89,7 @@ class StoreRecorder(Callback):
     def on_run_end(self, trainer: Trainer, event: RunEnd) -> None:
         self.close()
         if self._full is not None:
-            self.store.set_status(self.run_id, "failed", error=disk_full_message(self._full))
+            self.store.set_status(self.run_id, RunStatus.FAILED, error=disk_full_message(self._full))
             return
         self.store.set_status(self.run_id, event.status, error=event.error, summary=event.summary or None)
 

@@ -45,6 +45,16 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from mtl.csv_safe import to_csv
+from mtl.errors import StoreError, StoreFullError  # re-exported from here too
+from mtl.runs.processes import pid_alive
+from mtl.runs.status import (  # statuses re-exported
+    STATUSES,
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    RunStatus,
+)
+
 __all__ = [
     "BUSY_TIMEOUT_S",
     "DEFAULT_HOME",
@@ -74,26 +84,6 @@ RUNS_DIR = "runs"
 
 BUSY_TIMEOUT_S = 15.0  # how long one statement waits for a lock inside SQLite
 LOCKED_RETRY_S = 60.0  # how long the store keeps retrying a locked database after that
-
-STATUSES: tuple[str, ...] = (
-    "queued",
-    "running",
-    "finished",
-    "stopped",
-    "failed",
-    "diverged",
-    "interrupted",
-)
-TERMINAL_STATUSES: frozenset[str] = frozenset(
-    {"finished", "stopped", "failed", "diverged", "interrupted"}
-)
-# Allowed status changes. A queued run may be cancelled (stopped) or fail before it
-# starts (e.g. its worker could not be spawned); terminal statuses are final.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "queued": frozenset({"running", "stopped", "failed"}),
-    "running": frozenset({"finished", "stopped", "failed", "diverged", "interrupted"}),
-    **{status: frozenset() for status in TERMINAL_STATUSES},
-}
 
 STALE_MESSAGE = "the worker stopped sending heartbeats (process died?)"
 
@@ -147,14 +137,6 @@ _WEIGHT_DTYPES = {
 
 _T = TypeVar("_T")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class StoreError(Exception):
-    """The run store cannot do what was asked; the message says why and what to do."""
-
-
-class StoreFullError(StoreError):
-    """The disk (or the database's size limit) is full: nothing more can be written."""
 
 
 class RunNotFoundError(StoreError):
@@ -263,44 +245,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def _is_locked(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists and is not a zombie (this machine only)."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        return _pid_alive_windows(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    except OSError:
-        return False
-    try:  # a killed child that nobody reaped yet still answers os.kill
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS) or the process just vanished: trust os.kill
-    state = stat.rsplit(")", 1)[-1].split()[:1]
-    return state not in (["Z"], ["X"])
-
-
-def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - exercised on Windows only
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return False
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
 
 
 def _opt_float(value: Any) -> float | None:
@@ -621,7 +565,7 @@ class RunStore:
         name: str,
         config: Mapping[str, Any],
         *,
-        status: str = "queued",
+        status: str = RunStatus.QUEUED,
         tags: Iterable[str] = (),
         pid: int | None = None,
     ) -> str:
@@ -643,7 +587,7 @@ class RunStore:
             raise ValueError(f"name must be a string, found {name!r}")
         if not isinstance(config, Mapping):
             raise ValueError(f"config must be a mapping, found {type(config).__name__}")
-        if status not in ("queued", "running"):
+        if status not in (RunStatus.QUEUED, RunStatus.RUNNING):
             raise ValueError(f"a new run starts 'queued' or 'running', not {status!r}")
         config_json = _json_dumps(dict(config), "config")
         tags_json = json.dumps(_check_tags(tags))
@@ -661,7 +605,7 @@ class RunStore:
                         run_id,
                         name,
                         now,
-                        now if status == "running" else None,
+                        now if status == RunStatus.RUNNING else None,
                         status,
                         config_json,
                         pid,
@@ -754,7 +698,7 @@ class RunStore:
                     "summary = COALESCE(?, summary) WHERE id = ?",
                     (
                         status,
-                        status == "running",
+                        status == RunStatus.RUNNING,
                         now,
                         status in TERMINAL_STATUSES,
                         now,
@@ -789,12 +733,12 @@ class RunStore:
             with self._transaction(conn):
                 (status,) = self._require(conn, run_id)
                 conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
-                if status == "queued":
+                if status == RunStatus.QUEUED:
                     conn.execute(
                         "UPDATE runs SET status = 'stopped', ended_at = ? WHERE id = ?",
                         (time.time(), run_id),
                     )
-                    status = "stopped"
+                    status = RunStatus.STOPPED
             return status
 
         return self._call(op)
@@ -886,7 +830,7 @@ class RunStore:
         def op(conn: sqlite3.Connection) -> None:
             with self._transaction(conn):
                 (status,) = self._require(conn, run_id)
-                if status == "running" and not force:
+                if status == RunStatus.RUNNING and not force:
                     raise StoreError(
                         f"run '{run_id}' is running; stop it first with "
                         f"`python -m mtl stop {run_id}`"
@@ -966,7 +910,7 @@ class RunStore:
                     age = now - last
                     if age <= timeout_s:
                         continue
-                    if pid is not None and _pid_alive(pid) and age <= 3 * timeout_s:
+                    if pid is not None and pid_alive(pid) and age <= 3 * timeout_s:
                         continue
                     conn.execute(
                         "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? "
@@ -1124,8 +1068,6 @@ class RunStore:
         Returns:
             The path written.
         """
-        from mtl.csv_safe import to_csv
-
         frame = self.metrics(run_id).drop(columns="id")
         frame.insert(0, "run_id", run_id)
         path = Path(path)

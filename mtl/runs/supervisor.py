@@ -24,14 +24,14 @@ import argparse
 import contextlib
 import os
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
+from mtl.runs.processes import spawn_module
+from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError
 
 try:
@@ -89,7 +89,7 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
         The new supervisor's pid, or ``None`` (nothing queued, one already runs, turned
         off with ``MTL_SUPERVISOR=0``, or the platform or a read-only home does not allow it).
     """
-    if fcntl is None or os.environ.get(SUPERVISOR_ENV, "1") == "0" or store.list_runs("queued").empty:
+    if fcntl is None or os.environ.get(SUPERVISOR_ENV, "1") == "0" or store.list_runs(RunStatus.QUEUED).empty:
         return None
     try:
         with _try_lock(store.home) as lock:
@@ -97,20 +97,8 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
                 return None
     except OSError:  # a read-only home: nothing can be started from it anyway
         return None
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mtl.runs.supervisor", "--home", str(store.home), "--max-running", str(max_running)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
-    # Reap it when it exits, so a long-lived caller never keeps a zombie.
-    threading.Thread(target=proc.wait, name="reap-supervisor", daemon=True).start()
-    return proc.pid
+    return spawn_module("mtl.runs.supervisor", ["--home", str(store.home), "--max-running", str(max_running)],
+                        log=None, name="reap-supervisor")
 
 
 def stop_supervisor(home: Path, timeout_s: float = 10.0) -> None:
@@ -140,7 +128,7 @@ def supervise(store: RunStore, max_running: int, timeout_s: float) -> None:
             lock.flush()
             _watch(store, max_running, timeout_s)
         # The lock is free again: a run queued just now would have no supervisor.
-        if not store.db_path.exists() or store.list_runs("queued").empty:
+        if not store.db_path.exists() or store.list_runs(RunStatus.QUEUED).empty:
             return
 
 
@@ -149,11 +137,11 @@ def _watch(store: RunStore, max_running: int, timeout_s: float) -> None:
 
     every = poll_interval(timeout_s)
     while store.db_path.exists():
-        runs = store.list_runs(["queued", "running"])
-        queued = runs[runs["status"] == "queued"]
+        runs = store.list_runs([RunStatus.QUEUED, RunStatus.RUNNING])
+        queued = runs[runs["status"] == RunStatus.QUEUED]
         if queued.empty:
             return
-        running = runs[runs["status"] == "running"]
+        running = runs[runs["status"] == RunStatus.RUNNING]
         last = running["heartbeat"].fillna(running["started_at"]).fillna(running["created_at"])
         if len(running) < max_running or (time.time() - last > timeout_s).any():
             dispatch(store, max_running, supervise=False)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtl.config import ExperimentConfig
+from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError, StoreFullError
 
 if TYPE_CHECKING:  # the heavy modules (torch, scikit-learn) load only once the heartbeat runs
@@ -124,8 +125,8 @@ def _failure_message(err: BaseException, disk_full: StoreFullError | None) -> st
 def _record_failure(store: RunStore, run_id: str, message: str) -> None:
     """Mark a still-running run ``failed``; say so on stderr if even that cannot be written."""
     try:
-        if store.get_run(run_id)["status"] == "running":
-            store.set_status(run_id, "failed", error=message)
+        if store.get_run(run_id)["status"] == RunStatus.RUNNING:
+            store.set_status(run_id, RunStatus.FAILED, error=message)
     except StoreError as err:
         print(f"error: run {run_id} failed ({message}) but the store could not record it: {err}",
               file=sys.stderr, flush=True)
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             config = ExperimentConfig.from_dict(store.get_run(args.run_id)["config"])
         except ValueError as err:
-            store.set_status(args.run_id, "failed", error=str(err))
+            store.set_status(args.run_id, RunStatus.FAILED, error=str(err))
             raise
         result = execute(store, args.run_id, config)
         print(f"run {args.run_id} ended {result.status}", flush=True)

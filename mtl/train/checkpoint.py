@@ -21,6 +21,7 @@ from mtl.config import ExperimentConfig
 from mtl.data.prepare import PreparedData
 from mtl.data.preprocessing import PREPROCESSING, Preprocessing
 from mtl.data.tasks import TaskSpec
+from mtl.errors import CheckpointError  # re-exported from here too
 from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel
 from mtl.train.files import atomic_write, atomic_write_text
@@ -29,10 +30,6 @@ FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
 LEGACY_PREPROCESSOR = "preprocessor.joblib"
 """The pickle older versions saved; never loaded (unpickling can run code)."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read (truncated, corrupt, another format); one line."""
 
 
 @dataclass

@@ -16,11 +16,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from mtl.errors import UnsafePathError  # re-exported from here too
+
 __all__ = ["UnsafePathError", "atomic_write", "atomic_write_text", "safe_join"]
-
-
-class UnsafePathError(ValueError):
-    """A user-given name would make a path outside its folder; the message is one line."""
 
 
 def safe_join(base: Path, name: str, suffix: str = "") -> Path:

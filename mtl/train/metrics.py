@@ -18,11 +18,19 @@ from sklearn import metrics as skm
 
 from mtl.data.tasks import TaskSpec
 
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc")
-REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
-HIGHER_IS_BETTER = {"accuracy": True, "precision": True, "recall": True, "f1": True, "auc_roc": True,
-                    "mse": False, "rmse": False, "mae": False, "r2": True, "loss": False}
+# Re-exported for the training code; light layers import them from mtl.metric_names.
+from mtl.metric_names import (
+    CLASSIFICATION_METRICS,
+    HIGHER_IS_BETTER,
+    REGRESSION_METRICS,
+    metric_names,
+)
+from mtl.train.predictions import probabilities, to_original_units
 
+__all__ = [
+    "CLASSIFICATION_METRICS", "HIGHER_IS_BETTER", "REGRESSION_METRICS", "MetricValue", "metric_names",
+    "probabilities", "task_metrics", "to_original_units",
+]
 
 @dataclass(frozen=True)
 class MetricValue:
@@ -30,25 +38,6 @@ class MetricValue:
 
     value: float | None
     reason: str | None = None
-
-
-def metric_names(kind: str) -> tuple[str, ...]:
-    """The metrics reported for a task kind."""
-    return REGRESSION_METRICS if kind == "regression" else CLASSIFICATION_METRICS
-
-
-def probabilities(spec: TaskSpec, outputs: np.ndarray) -> np.ndarray:
-    """Class probabilities from raw outputs: (N,) P(class 1) for binary, (N, K) for multiclass."""
-    if spec.kind == "binary":
-        return 1.0 / (1.0 + np.exp(-outputs.reshape(-1).astype(np.float64)))
-    shifted = outputs - outputs.max(axis=1, keepdims=True)
-    exp = np.exp(shifted.astype(np.float64))
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def to_original_units(spec: TaskSpec, values: np.ndarray) -> np.ndarray:
-    """Undo target standardisation: (N, k) standardised → (N, k) original units."""
-    return values * np.asarray(spec.target_std) + np.asarray(spec.target_mean)
 
 
 def task_metrics(spec: TaskSpec, outputs: np.ndarray, y: np.ndarray, mask: np.ndarray) -> dict[str, MetricValue]:

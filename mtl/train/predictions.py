@@ -9,17 +9,19 @@ pandas, so the dashboard can read what the worker wrote without torch.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mtl.data.catalog import DataError
-from mtl.data.prepare import Split
 from mtl.data.tasks import TaskSpec
 from mtl.train.files import safe_join
-from mtl.train.metrics import probabilities, to_original_units
 
 PREDICTIONS_DIR = "predictions"
+
+if TYPE_CHECKING:  # a type only: importing it would load scikit-learn on the report path
+    from mtl.data.prepare import Split
 
 
 def prediction_path(run_folder: Path, task: str) -> Path:
@@ -54,6 +56,20 @@ def read_predictions(run_folder: Path, task: str) -> pd.DataFrame | None:
     if not complete or frame.empty or not predicted or frame[filled].isna().any().any():
         raise DataError(f"prediction file {_shown(path)!r} is incomplete (missing predicted values)")
     return frame
+
+
+def probabilities(spec: TaskSpec, outputs: np.ndarray) -> np.ndarray:
+    """Class probabilities from raw outputs: (N,) P(class 1) for binary, (N, K) for multiclass."""
+    if spec.kind == "binary":
+        return 1.0 / (1.0 + np.exp(-outputs.reshape(-1).astype(np.float64)))
+    shifted = outputs - outputs.max(axis=1, keepdims=True)
+    exp = np.exp(shifted.astype(np.float64))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def to_original_units(spec: TaskSpec, values: np.ndarray) -> np.ndarray:
+    """Undo target standardisation: (N, k) standardised → (N, k) original units."""
+    return values * np.asarray(spec.target_std) + np.asarray(spec.target_mean)
 
 
 def prediction_frame(spec: TaskSpec, outputs: np.ndarray, split: Split | None = None) -> pd.DataFrame:

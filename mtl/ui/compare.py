@@ -12,8 +12,7 @@ import time
 
 import pandas as pd
 
-from mtl.sweep import HEADLINE_METRICS
-from mtl.train.metrics import HIGHER_IS_BETTER
+from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
 from mtl.ui.labels import dataset_label, label, metric_label
 
 SETTINGS = {

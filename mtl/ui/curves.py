@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from mtl.train.metrics import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
+from mtl.metric_names import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -428,7 +428,7 @@ class CurveFeed:
 def best_and_latest(metrics: pd.DataFrame, split: str = "val") -> pd.DataFrame:
     """Best and latest value of every (task, metric) on one split.
 
-    The direction comes from :data:`mtl.train.metrics.HIGHER_IS_BETTER` (max for accuracy,
+    The direction comes from :data:`mtl.metric_names.HIGHER_IS_BETTER` (max for accuracy,
     min for loss, ...). NaN values (undefined metrics) are never "best"; on a tie the
     earliest epoch wins. Metrics without a known direction get NaN as best.
 

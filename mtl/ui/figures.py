@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from mtl.ui.colors import (
     INPUT_COLOR,
@@ -402,6 +401,10 @@ def confusion_figure(
     labels = [str(c) for c in classes]
     true, mask = _labelled(y_true)
     pred = pd.Series(list(y_pred), dtype=object).astype(str).to_numpy()
+    # scikit-learn is imported here, not at the top: only the Evaluate figures need it, and the
+    # other pages import this module (Home, Live, Compare, Sweeps must not pay for sklearn).
+    from sklearn.metrics import confusion_matrix
+
     counts = confusion_matrix(true[mask], pred[mask], labels=labels) if mask.any() else np.zeros((len(labels),) * 2, int)
     totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -488,6 +491,8 @@ def roc_figure(
         raise ValueError(f"proba has {len(proba)} rows but y_true has {len(y_true)}")
     true, mask = _labelled(y_true)
     true = true[mask]
+    from sklearn.metrics import roc_auc_score, roc_curve  # Evaluate-only; see confusion_figure
+
     palette = task_colors(labels)
     targets = [labels[1]] if len(labels) == 2 else labels
     fig = go.Figure()

@@ -13,6 +13,7 @@ import streamlit as st
 
 from mtl.config import ExperimentConfig
 from mtl.runs.launcher import dispatch, launch
+from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, resolve_home
 
 
@@ -38,17 +39,17 @@ def launch_run(config: ExperimentConfig) -> str:
 
 
 STATUS_COLORS = {
-    "queued": "gray",
-    "running": "blue",
-    "finished": "green",
-    "stopped": "orange",
-    "failed": "red",
-    "diverged": "red",
-    "interrupted": "orange",
+    RunStatus.QUEUED: "gray",
+    RunStatus.RUNNING: "blue",
+    RunStatus.FINISHED: "green",
+    RunStatus.STOPPED: "orange",
+    RunStatus.FAILED: "red",
+    RunStatus.DIVERGED: "red",
+    RunStatus.INTERRUPTED: "orange",
 }
 
 
-PENDING = ("queued", "running")
+PENDING = (RunStatus.QUEUED, RunStatus.RUNNING)
 """Statuses a page may be waiting on: it refreshes itself when a run leaves them."""
 REFRESH_S = 2.0
 """How often a page that waits on runs checks their statuses (seconds)."""

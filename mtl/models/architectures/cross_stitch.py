@@ -8,14 +8,16 @@ Reference: I. Misra, A. Shrivastava, A. Gupta, M. Hebert, "Cross-stitch Networks
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from mtl.config import ModelConfig
 from mtl.models.base import MultiTaskModel
 from mtl.models.encoders import Tower
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ModelConfig
 
 NAME = "cross-stitch"
 

@@ -8,13 +8,15 @@ Reference: R. Caruana, "Multitask Learning", Machine Learning 28, 1997 (single-t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
-from mtl.config import ModelConfig
 from mtl.models.base import MultiTaskModel
 from mtl.models.encoders import Tower
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ModelConfig
 
 NAME = "independent"
 

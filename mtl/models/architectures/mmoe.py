@@ -10,14 +10,16 @@ Reference: J. Ma, Z. Zhao, X. Yi, J. Chen, L. Hong, E. H. Chi, "Modeling Task Re
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from mtl.config import ModelConfig
 from mtl.models.base import MultiTaskModel
 from mtl.models.encoders import encoder_blocks, head_blocks, output_shape
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ModelConfig
 
 NAME = "mmoe"
 

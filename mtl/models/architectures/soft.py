@@ -9,13 +9,15 @@ Reference: L. Duong, T. Cohn, S. Bird, P. Cook, "Low Resource Dependency Parsing
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
-from mtl.config import ModelConfig
 from mtl.models.base import MultiTaskModel
 from mtl.models.encoders import Tower
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ModelConfig
 
 NAME = "soft"
 

@@ -1,0 +1,123 @@
+"""``python -m mtl run``: train from a config file or a preset, in this process or detached.
+
+Torch, scikit-learn and the store are imported when the command runs, so the rest of the
+CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+import yaml
+
+from mtl.config import ExperimentConfig
+from mtl.errors import EXIT_DIVERGED, EXIT_OK, UserError
+from mtl.runs.status import RunStatus
+
+
+def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+    """Add ``run``."""
+    p = sub.add_parser("run", parents=[parents["home"], parents["json"], parents["limit"]], help="train from a config file or a preset")
+    p.add_argument("config", nargs="?", help="YAML or JSON config file")
+    p.add_argument("--preset", help="preset name instead of a config file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.add_argument("--detach", action="store_true", help="train in a background worker; print the run id")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_run)
+
+
+def load_config(args: argparse.Namespace) -> ExperimentConfig:
+    """The config from a file or a preset, with ``--set`` overrides applied."""
+    from mtl import presets
+
+    if bool(args.config) == bool(args.preset):
+        raise UserError("give a config file or --preset NAME (one of them); `python -m mtl presets` lists presets")
+    config = presets.load(args.preset) if args.preset else ExperimentConfig.load(args.config)
+    if args.set:
+        config = config.with_overrides(dict(_parse_override(item) for item in args.set))
+    return config
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise UserError(f"--set {item!r}: write it as dotted.key=value, e.g. --set train.epochs=5")
+    try:
+        parsed = yaml.safe_load(value) if value else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mtl.data.prepare import prepare
+    from mtl.runs.launcher import launch
+    from mtl.runs.store import RunStore
+    from mtl.train.trainer import preflight
+
+    config = load_config(args)
+    data = prepare(config)  # bad data fails here, before anything is recorded
+    preflight(config, data)  # so do a missing CUDA device and a model too large to allocate
+    for warning in data.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    store = RunStore(args.home)
+    if args.detach:
+        run_id = launch(config, store, args.max_running)
+        print(json.dumps({"run_id": run_id, "status": store.get_run(run_id)["status"]}) if args.json else run_id)
+        return EXIT_OK
+    return _run_foreground(args, config, data, store)
+
+
+def _run_foreground(args: argparse.Namespace, config: ExperimentConfig, data: Any, store: Any) -> int:
+    import os
+
+    from mtl.runs.worker import execute
+    from mtl.train.progress import ProgressBar
+
+    run_id = store.create_run(config.name, config.to_dict(), status=RunStatus.RUNNING, pid=os.getpid())
+    callbacks = [] if args.quiet else [ProgressBar()]
+    result = execute(store, run_id, config, data, callbacks)
+    summary = dict(result.summary, run_id=run_id, output=str(store.run_dir(run_id)))
+    error = store.get_run(run_id)["error"]
+    if args.json:
+        print(json.dumps(_json_summary(summary, error)))
+    else:
+        print(summary_table(summary))
+        print(f"\nrun {run_id} {result.status}; files in {summary['output']}")
+    if result.status == RunStatus.DIVERGED:
+        print(f"error: the run diverged: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK
+
+
+def _json_summary(summary: dict[str, Any], error: str | None) -> dict[str, Any]:
+    out = {k: summary[k] for k in ("run_id", "name", "status", "epochs", "best_epoch", "duration_s", "output")}
+    out["error"] = error
+    out["test"] = clean(summary.get("test", {}))
+    out["val"] = clean(summary.get("val", {}))
+    return out
+
+
+def clean(value: Any) -> Any:
+    """``value`` with NaN and infinite floats replaced by ``None`` (for JSON)."""
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def summary_table(summary: dict[str, Any], split: str = "test") -> str:
+    """Per-task metrics of one split as an aligned text table."""
+    import pandas as pd
+
+    metrics = summary.get(split) or {}
+    if not metrics:
+        return f"(no {split} metrics)"
+    frame = pd.DataFrame({task: {k: v for k, v in values.items() if k != "undefined"} for task, values in metrics.items()}).T
+    frame.index.name = f"{split} metrics"
+    return frame.to_string(float_format=lambda v: f"{v:.4g}", na_rep="—")

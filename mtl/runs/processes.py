@@ -1,0 +1,113 @@
+"""OS processes for runs: spawn a detached ``python -m`` child, tell whether a pid is alive,
+read its start time, and create a file exclusively. Torch-free, standard library only.
+
+Used by the launcher (workers), the supervisor and the store (is a run's worker alive?).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["pid_alive", "spawn_module", "start_time", "write_new"]
+
+_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the mtl package
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def spawn_module(module: str, args: Sequence[str], *, log: Path | None, name: str) -> int:
+    """Start ``python -m module *args`` in its own session and return its pid.
+
+    The child finds this ``mtl`` package first on ``PYTHONPATH``, reads nothing from stdin,
+    writes stdout and stderr to ``log`` (appended; discarded when ``None``) and outlives
+    the caller. A daemon thread named ``name`` reaps it when it exits, so a long-lived caller
+    never keeps a zombie that looks alive.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    finally:
+        if log is not None:
+            out.close()  # type: ignore[union-attr]
+    threading.Thread(target=proc.wait, name=name, daemon=True).start()
+    return proc.pid
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists and is not a zombie (this machine only)."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return _pid_alive_windows(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    except OSError:
+        return False
+    try:  # a killed child that nobody reaped yet still answers os.kill
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS) or the process just vanished: trust os.kill
+    state = stat.rsplit(")", 1)[-1].split()[:1]
+    return state not in (["Z"], ["X"])
+
+
+def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - exercised on Windows only
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return False
+        return code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def start_time(pid: int) -> int | None:
+    """Start time of process ``pid`` (clock ticks since boot, ``/proc/<pid>/stat`` field
+    22); ``None`` when it does not exist or is a zombie. With the pid it names one process:
+    a pid reused later has another start time."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def write_new(path: Path, text: str) -> bool:
+    """Create ``path`` (never existing, never a symlink) holding ``text``; False if it exists.
+
+    ``O_EXCL`` makes the creation atomic: of two processes writing the same path, exactly one
+    gets True.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return True

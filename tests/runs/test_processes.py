@@ -1,0 +1,63 @@
+"""mtl.runs.processes: spawning, liveness and exclusive files, on real processes and files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from mtl.runs.processes import pid_alive, spawn_module, start_time, write_new
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # reaped: the pid names no process now
+    return proc.pid
+
+
+def test_a_live_process_and_a_dead_one() -> None:
+    assert pid_alive(os.getpid())
+    assert isinstance(start_time(os.getpid()), int)
+    dead = _dead_pid()
+    assert not pid_alive(dead) and start_time(dead) is None
+    assert not pid_alive(0) and not pid_alive(-1)
+
+
+def test_an_unreaped_child_is_not_alive() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, still a zombie
+        assert not pid_alive(proc.pid)
+        assert start_time(proc.pid) is None
+    finally:
+        proc.wait()
+
+
+def test_write_new_creates_once_and_never_follows_a_link(tmp_path: Path) -> None:
+    path = tmp_path / "job"
+    assert write_new(path, "first")
+    assert not write_new(path, "second")
+    assert path.read_text(encoding="utf-8") == "first"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    assert not write_new(tmp_path / "link", "x")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_spawn_module_runs_a_module_logs_it_and_reaps_it(tmp_path: Path) -> None:
+    log = tmp_path / "child.log"
+    pid = spawn_module("json.tool", ["--help"], log=log, name="reap-test")
+    reaper = next(t for t in threading.enumerate() if t.name == "reap-test")
+    reaper.join(timeout=120)  # returns when the child has exited and been reaped
+    assert not reaper.is_alive()
+    assert not pid_alive(pid)
+    assert "usage" in log.read_text(encoding="utf-8")
+
+
+def test_spawned_children_find_this_package(tmp_path: Path) -> None:
+    log = tmp_path / "child.log"
+    spawn_module("mtl.runs.status", [], log=log, name="reap-test-mtl")  # importable, prints nothing
+    next(t for t in threading.enumerate() if t.name == "reap-test-mtl").join(timeout=120)
+    assert log.read_text(encoding="utf-8") == ""
