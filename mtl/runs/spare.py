@@ -33,7 +33,6 @@ import re
 import secrets
 import signal
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -41,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtl.runs.processes import spawn_module, start_time, write_new
 from mtl.runs.store import RunStore
 
 SPARES_DIR = "spares"
@@ -68,18 +68,6 @@ class Marker:
 
 # --------------------------------------------------------------------------- processes
 
-
-def start_time(pid: int) -> int | None:
-    """Start time of process ``pid`` (clock ticks since boot, ``/proc/<pid>/stat`` field
-    22); ``None`` when it does not exist or is a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            fields = handle.read().rsplit(")", 1)[-1].split()
-    except OSError:
-        return None
-    if len(fields) < 20 or fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
 
 
 def _alive(pid: int) -> bool:
@@ -152,16 +140,6 @@ def _read_small(path: Path) -> str | None:
         os.close(fd)
 
 
-def _write_new(path: Path, text: str) -> bool:
-    """Create ``path`` (never existing, never a symlink) holding ``text``; False if it exists."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return True
-
 
 def read_marker(path: Path) -> Marker | None:
     """The marker at ``path``, or ``None`` when its name or content is not a spare's."""
@@ -222,7 +200,7 @@ def assign(store: RunStore, run_id: str, max_running: int) -> int | None:
     for _, marker in _markers(folder, "idle"):
         if not verified(marker):  # checked again right before the hand-over
             continue
-        if not _write_new(folder / f"{marker.pid}.job", f"{run_id} {max_running}\n"):
+        if not write_new(folder / f"{marker.pid}.job", f"{run_id} {max_running}\n"):
             continue  # another launcher, or the spare itself leaving, was first
         if verified(marker):
             ensure_spare(store)
@@ -240,21 +218,13 @@ def ensure_spare(store: RunStore) -> None:
     if idle_spares(store) or _markers(folder, "starting"):
         return
     token = secrets.token_hex(16)
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    log = open(folder / "spares.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mtl.runs.spare", "--home", str(store.home), "--token", token, "--owner", owner],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
-    log.close()
-    threading.Thread(target=proc.wait, name="reap-spare", daemon=True).start()
-    started = start_time(proc.pid)
+    pid = spawn_module("mtl.runs.spare", ["--home", str(store.home), "--token", token, "--owner", owner],
+                       log=folder / "spares.log", name="reap-spare")
+    started = start_time(pid)
     if started is not None:
-        text = json.dumps({"pid": proc.pid, "token": token, "start": started})
+        text = json.dumps({"pid": pid, "token": token, "start": started})
         with contextlib.suppress(FileExistsError, OSError):
-            _write_new(folder / f"{proc.pid}.starting", text)
+            write_new(folder / f"{pid}.starting", text)
 
 
 def start_with_server(store: RunStore) -> None:
@@ -279,7 +249,7 @@ def stop_spares(home: str | Path) -> None:
     except OSError:
         return
     for _, marker in [*_markers(folder, "idle"), *_markers(folder, "starting")]:
-        _write_new(folder / f"{marker.pid}.job", EXIT)
+        write_new(folder / f"{marker.pid}.job", EXIT)
         deadline = time.monotonic() + 5
         while verified(marker) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -329,7 +299,7 @@ def _wait_for_job(folder: Path, job: Path) -> str:
     idle_since = time.monotonic()
     while not os.path.lexists(job):
         if time.monotonic() - idle_since > IDLE_TIMEOUT_S:
-            _write_new(job, EXIT)
+            write_new(job, EXIT)
         time.sleep(POLL_S)
     text = ""
     while not text.endswith("\n") and text != EXIT:  # the launcher may still be writing
@@ -361,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _warm_up()
     marker = json.dumps({"pid": pid, "token": args.token, "start": start_time(pid)})
     idle = folder / f"{pid}.idle"
-    if not _write_new(idle, marker):
+    if not write_new(idle, marker):
         return 1
     (folder / f"{pid}.starting").unlink(missing_ok=True)
     job = folder / f"{pid}.job"
