@@ -15,8 +15,12 @@ from mtl.ui import session
 from mtl.ui.labels import markdown_text
 
 presenting = st.query_params.get("present", "") in ("1", "true", "yes")
-st.set_page_config(page_title="MTL Lab", page_icon="assets/favicon.png", layout="wide",
-                   initial_sidebar_state="collapsed" if presenting else "auto")
+st.set_page_config(
+    page_title="MTL Lab",
+    page_icon="assets/favicon.png",
+    layout="wide",
+    initial_sidebar_state="collapsed" if presenting else "auto",
+)
 if presenting:  # Streamlit's toolbar, status widget and header hidden (assets/presenter.css)
     st.html(Path(__file__).parent / "assets" / "presenter.css")
 start_with_server(session.store())  # once per server process: a warm spare before the first launch
@@ -33,4 +37,6 @@ try:
     st.navigation(pages).run()
 except Exception as err:  # a plain message for the user; the traceback goes to the server log
     logging.getLogger("mtl.ui").exception("page failed")
-    st.error(f"This page could not be shown: {markdown_text(err)}. Nothing was lost; the runs are kept in the store.")
+    st.error(
+        f"This page could not be shown: {markdown_text(err)}. Nothing was lost; the runs are kept in the store."
+    )

@@ -40,17 +40,32 @@ TAGS, NOTES = label("tags"), label("notes")
 if presenting:  # the runs and the chart settings come from the link
     selected = [r for r in st.query_params.get("runs", "").split(",") if r in set(table[ID])]
     results = table[table[ID].isin(selected)]
-    shown_columns = [c for c in default_columns(table) if c not in (TAGS, NOTES) and results[c].notna().any()]
-    st.dataframe(results[shown_columns], hide_index=True, width="stretch", placeholder="—",
-                 column_config={NAME: st.column_config.TextColumn(width="medium")})
+    shown_columns = [
+        c for c in default_columns(table) if c not in (TAGS, NOTES) and results[c].notna().any()
+    ]
+    st.dataframe(
+        results[shown_columns],
+        hide_index=True,
+        width="stretch",
+        placeholder="—",
+        column_config={NAME: st.column_config.TextColumn(width="medium")},
+    )
 else:
     filters = st.columns([2, 2, 2, 3])
     statuses = filters[0].multiselect("Status", sorted(table[STATUS].unique()), key="cmp.status")
-    datasets = filters[1].multiselect("Dataset", sorted(table[DATASET].dropna().unique()), key="cmp.dataset")
-    sharings = filters[2].multiselect("Sharing", sorted(table[SHARING].dropna().unique()), key="cmp.sharing")
+    datasets = filters[1].multiselect(
+        "Dataset", sorted(table[DATASET].dropna().unique()), key="cmp.dataset"
+    )
+    sharings = filters[2].multiselect(
+        "Sharing", sorted(table[SHARING].dropna().unique()), key="cmp.sharing"
+    )
     text = filters[3].text_input("Search name, tags, notes", key="cmp.text")
-    extra = st.multiselect("More columns", optional_columns(table), key="cmp.columns",
-                           help="Settings, tasks, duration and the best validation values.")
+    extra = st.multiselect(
+        "More columns",
+        optional_columns(table),
+        key="cmp.columns",
+        help="Settings, tasks, duration and the best validation values.",
+    )
     if any(c.endswith(BEST_SUFFIX) for c in extra):  # only then read every run's best values
         table = runs_table(runs, store.extremes("val"))
     shown = table
@@ -62,16 +77,26 @@ else:
         shown = shown[shown[SHARING].isin(sharings)]
     if text:
         needle = text.lower()
-        shown = shown[shown[[NAME, TAGS, NOTES]].apply(lambda r: needle in " ".join(map(str, r)).lower(), axis=1)]
+        shown = shown[
+            shown[[NAME, TAGS, NOTES]].apply(
+                lambda r: needle in " ".join(map(str, r)).lower(), axis=1
+            )
+        ]
 
     # results of tasks none of the listed runs has are left out (e.g. after a dataset filter)
-    columns = [c for c in default_columns(table) if c not in results_columns(table) or shown[c].notna().any()]
+    columns = [
+        c
+        for c in default_columns(table)
+        if c not in results_columns(table) or shown[c].notna().any()
+    ]
     columns += extra
     display = shown.copy()
     display[STATUS] = display[STATUS].map(session.status_label)
-    st.caption(f"{len(shown)} of {len(table)} runs · Results: each task's headline metric on the test split. "
-               "Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
-               "add settings and best validation values with **More columns**.")
+    st.caption(
+        f"{len(shown)} of {len(table)} runs · Results: each task's headline metric on the test split. "
+        "Click column headers to sort; tick rows to overlay their curves. Tags and notes are editable; "
+        "add settings and best validation values with **More columns**."
+    )
     edited = st.data_editor(
         display.assign(select=False)[["select", ID, *columns]],
         hide_index=True,
@@ -79,14 +104,23 @@ else:
         placeholder="—",  # a task this run does not have
         column_order=["select", *columns],
         disabled=[ID, *(c for c in columns if c not in (TAGS, NOTES))],
-        column_config={"select": st.column_config.CheckboxColumn("✓", width=40, pinned=True),
-                       NAME: st.column_config.TextColumn(width=180, pinned=True),  # stays while scrolling
-                       STATUS: st.column_config.TextColumn(width=80),
-                       DATASET: st.column_config.TextColumn(width=100), TAGS: st.column_config.TextColumn(width=110),
-                       NOTES: st.column_config.TextColumn(width=200),
-                       **{c: st.column_config.NumberColumn(c.removesuffix(TEST_SUFFIX), width=120, format="%.4f",
-                                                           help=f"{c}: the task's headline metric on the test split")
-                          for c in results_columns(table)}},
+        column_config={
+            "select": st.column_config.CheckboxColumn("✓", width=40, pinned=True),
+            NAME: st.column_config.TextColumn(width=180, pinned=True),  # stays while scrolling
+            STATUS: st.column_config.TextColumn(width=80),
+            DATASET: st.column_config.TextColumn(width=100),
+            TAGS: st.column_config.TextColumn(width=110),
+            NOTES: st.column_config.TextColumn(width=200),
+            **{
+                c: st.column_config.NumberColumn(
+                    c.removesuffix(TEST_SUFFIX),
+                    width=120,
+                    format="%.4f",
+                    help=f"{c}: the task's headline metric on the test split",
+                )
+                for c in results_columns(table)
+            },
+        },
         key="cmp.table",
     )
     before = shown.set_index(ID)
@@ -99,8 +133,9 @@ else:
     session.refresh_while_pending(shown[ID])
 
     actions = st.columns([2, 2, 4])
-    actions[0].download_button("Export table (CSV)", to_csv(shown), file_name="runs.csv", mime="text/csv",
-                               key="cmp.csv")
+    actions[0].download_button(
+        "Export table (CSV)", to_csv(shown), file_name="runs.csv", mime="text/csv", key="cmp.csv"
+    )
     if selected and actions[1].button(f"Delete {len(selected)} selected", key="cmp.delete"):
         state = st.session_state
         state["cmp.confirm"] = selected
@@ -131,13 +166,25 @@ if selected:
         smoothing = session.query_float("smoothing", 0.0, 0.0, 0.99)
     else:
         controls = st.columns([2, 2, 2, 1])
-        metric = controls[0].selectbox("Metric", METRICS, format_func=metric_label, key="cmp.metric")
+        metric = controls[0].selectbox(
+            "Metric", METRICS, format_func=metric_label, key="cmp.metric"
+        )
         x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="cmp.x")
         smoothing = controls[2].slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="cmp.smoothing")
         with controls[3]:
-            session.presenter_link("compare", {"runs": ",".join(selected), "metric": metric, "x": x_axis,
-                                               "smoothing": f"{smoothing:g}"})
-    frames = {names[r]: curve_frame(store.metrics(r), metric, x_axis, smoothing, splits=("val",)) for r in selected}
+            session.presenter_link(
+                "compare",
+                {
+                    "runs": ",".join(selected),
+                    "metric": metric,
+                    "x": x_axis,
+                    "smoothing": f"{smoothing:g}",
+                },
+            )
+    frames = {
+        names[r]: curve_frame(store.metrics(r), metric, x_axis, smoothing, splits=("val",))
+        for r in selected
+    }
     tasks = sorted({t for f in frames.values() for t in f["task"].unique()})
     colors = run_colors(list(frames))
     if not tasks:
@@ -145,12 +192,29 @@ if selected:
     cols = st.columns(2)
     for i, task in enumerate(tasks):
         with cols[i % 2]:
-            st.plotly_chart(overlay_figure(frames, task=task, title=f"{task}: validation {metric_label(metric)}",
-                                           colors=colors),
-                            width="stretch", key=f"cmp.overlay.{task}")
+            st.plotly_chart(
+                overlay_figure(
+                    frames,
+                    task=task,
+                    title=f"{task}: validation {metric_label(metric)}",
+                    colors=colors,
+                ),
+                width="stretch",
+                key=f"cmp.overlay.{task}",
+            )
     plotted = pd.concat([f.assign(run=name) for name, f in frames.items()], ignore_index=True)
     if not presenting:
-        st.download_button("Download what is plotted (CSV)", to_csv(plotted), file_name="overlay.csv",
-                           mime="text/csv", key="cmp.overlay_csv")
-        st.download_button("Report of the selected runs (self-contained HTML)", lambda: report_html(store, selected),
-                           file_name="comparison-report.html", mime="text/html", key="cmp.report")
+        st.download_button(
+            "Download what is plotted (CSV)",
+            to_csv(plotted),
+            file_name="overlay.csv",
+            mime="text/csv",
+            key="cmp.overlay_csv",
+        )
+        st.download_button(
+            "Report of the selected runs (self-contained HTML)",
+            lambda: report_html(store, selected),
+            file_name="comparison-report.html",
+            mime="text/html",
+            key="cmp.report",
+        )

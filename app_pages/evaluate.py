@@ -22,8 +22,10 @@ from mtl.ui.figures import (
 from mtl.ui.labels import markdown_text, metric_label
 from mtl.ui.predict import PredictError, predict_upload
 
-DELTA_LATEX = (r"\Delta_m = \frac{100\,\%}{T} \sum_{t=1}^{T} \frac{1}{M_t} \sum_{m=1}^{M_t} "
-               r"s_m \, \frac{M_{t,m} - B_{t,m}}{\lvert B_{t,m} \rvert}")
+DELTA_LATEX = (
+    r"\Delta_m = \frac{100\,\%}{T} \sum_{t=1}^{T} \frac{1}{M_t} \sum_{m=1}^{M_t} "
+    r"s_m \, \frac{M_{t,m} - B_{t,m}}{\lvert B_{t,m} \rvert}"
+)
 # Δm (Maninis et al. 2019) typeset: the formula of mtl.delta.FORMULA. (Comments, not bare
 # strings, on pages: Streamlit's "magic" would print a string literal.)
 
@@ -32,9 +34,14 @@ def file_part(text: str) -> str:
     """A user string made safe inside a download's file name."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:60] or "task"
 
+
 presenting = session.presenting()
 st.title("Evaluate")
-run_id = session.run_from_query() if presenting else session.pick_run("evaluate", statuses=(RunStatus.FINISHED, RunStatus.STOPPED))
+run_id = (
+    session.run_from_query()
+    if presenting
+    else session.pick_run("evaluate", statuses=(RunStatus.FINISHED, RunStatus.STOPPED))
+)
 if run_id is None:
     st.stop()
 store = session.store()
@@ -52,18 +59,28 @@ else:
     session.presenter_link("evaluate", {"run": run_id})
 st.subheader("Test metrics per task")
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
-for group, members in (("Classification", [t for t in test if kinds.get(t) != "regression"]),
-                       ("Regression", [t for t in test if kinds.get(t) == "regression"])):
+for group, members in (
+    ("Classification", [t for t in test if kinds.get(t) != "regression"]),
+    ("Regression", [t for t in test if kinds.get(t) == "regression"]),
+):
     if not members:
         continue  # one table per kind: no column of metrics that do not apply
-    table = pd.DataFrame({t: {k: v for k, v in test[t].items() if k != "undefined"} for t in members}).T
+    table = pd.DataFrame(
+        {t: {k: v for k, v in test[t].items() if k != "undefined"} for t in members}
+    ).T
     table = table.dropna(axis=1, how="all").rename(columns=metric_label)
     table.index.name = f"{group.lower()} task"
-    st.dataframe(table, width="stretch", placeholder="—",  # "—": undefined here (see below)
-                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns})
+    st.dataframe(
+        table,
+        width="stretch",
+        placeholder="—",  # "—": undefined here (see below)
+        column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns},
+    )
 for task, values in test.items():
     for metric, reason in (values.get("undefined") or {}).items():
-        st.caption(f"{markdown_text(task)} · {metric_label(metric)} is undefined: {markdown_text(reason)}")
+        st.caption(
+            f"{markdown_text(task)} · {metric_label(metric)} is undefined: {markdown_text(reason)}"
+        )
 
 st.subheader("Is multi-task learning worth it here?")
 config = ExperimentConfig.from_dict(run["config"])
@@ -74,38 +91,60 @@ else:
     if baseline_id is None:
         active = active_baseline(store, config)
         if active is not None:
-            st.info(f"The single-task baseline {active[0]} is {active[1]}; Δm appears here when it finishes.")
+            st.info(
+                f"The single-task baseline {active[0]} is {active[1]}; Δm appears here when it finishes."
+            )
             session.refresh_while_pending([active[0]])
-        elif not presenting and st.button("Train the single-task baseline", key="ev.baseline",
-                                          help="The independent architecture with the same data, tasks, "
-                                               "encoder size and training settings"):
+        elif not presenting and st.button(
+            "Train the single-task baseline",
+            key="ev.baseline",
+            help="The independent architecture with the same data, tasks, "
+            "encoder size and training settings",
+        ):
             made = ensure_baseline(store, run_id, detach=True, warm=True)
             st.toast(f"Baseline {made.run_id}: {made.status}")
             st.rerun()
     else:
         delta = run_delta(store, run_id, baseline_id)
         if delta is not None and delta.value is not None:
-            st.metric("Δm against the single-task baseline", f"{delta.value:+.2f} %",
-                      help="Above 0: the multi-task model is better on average.")
-            changes = delta.tasks_frame().rename(columns={"change": "change (%)", "excluded": "left out because"})
+            st.metric(
+                "Δm against the single-task baseline",
+                f"{delta.value:+.2f} %",
+                help="Above 0: the multi-task model is better on average.",
+            )
+            changes = delta.tasks_frame().rename(
+                columns={"change": "change (%)", "excluded": "left out because"}
+            )
             changes = changes.dropna(axis=1, how="all")
-            st.dataframe(changes, hide_index=True, width="stretch", placeholder="—",
-                         column_config={"change (%)": st.column_config.NumberColumn(format="%+.2f")})
+            st.dataframe(
+                changes,
+                hide_index=True,
+                width="stretch",
+                placeholder="—",
+                column_config={"change (%)": st.column_config.NumberColumn(format="%+.2f")},
+            )
         elif delta is not None:
             st.info(markdown_text(delta.describe()))
         st.latex(DELTA_LATEX)
-        st.caption(f"T tasks; M_t metrics of task t; B is the single-task baseline ({baseline_id}); s_m is +1 "
-                   f"when higher is better and −1 when lower is better. Metrics used: {describe_metrics()}. A "
-                   "baseline value of 0 leaves that metric out (division by zero).")
+        st.caption(
+            f"T tasks; M_t metrics of task t; B is the single-task baseline ({baseline_id}); s_m is +1 "
+            f"when higher is better and −1 when lower is better. Metrics used: {describe_metrics()}. A "
+            "baseline value of 0 leaves that metric out (division by zero)."
+        )
 
 metrics = store.metrics(run_id)
 affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
 if affinity.notna().any().any():
     st.subheader("Inter-task affinity (averaged over training)")
-    st.caption("Z(i→j) = 1 − L_j after a step on task i / L_j before it (Fifty et al. 2021): above 0, a step "
-               "on the row's task also lowered the column task's loss.")
-    st.plotly_chart(pair_heatmap(affinity, title="Affinity: row task → column task", value_name="affinity"),
-                    width="stretch", key="ev.affinity")
+    st.caption(
+        "Z(i→j) = 1 − L_j after a step on task i / L_j before it (Fifty et al. 2021): above 0, a step "
+        "on the row's task also lowered the column task's loss."
+    )
+    st.plotly_chart(
+        pair_heatmap(affinity, title="Affinity: row task → column task", value_name="affinity"),
+        width="stretch",
+        key="ev.affinity",
+    )
 tabs = st.tabs([markdown_text(task) for task in test])
 for tab, task in zip(tabs, test, strict=True):
     with tab:
@@ -119,49 +158,86 @@ for tab, task in zip(tabs, test, strict=True):
             st.info("No prediction file for this task.")
             continue
         path = prediction_path(folder, task)
-        labelled = frame.dropna(subset=[c for c in frame.columns if c == "true" or c.startswith("true_")])
+        labelled = frame.dropna(
+            subset=[c for c in frame.columns if c == "true" or c.startswith("true_")]
+        )
         if "pred" in frame.columns:  # classification
             classes = [c.removeprefix("p_") for c in frame.columns if c.startswith("p_")]
             left, right = st.columns(2)
-            left.plotly_chart(confusion_figure(labelled["true"].astype(str), labelled["pred"].astype(str), classes),
-                              width="stretch", key=f"ev.cm.{task}")
+            left.plotly_chart(
+                confusion_figure(
+                    labelled["true"].astype(str), labelled["pred"].astype(str), classes
+                ),
+                width="stretch",
+                key=f"ev.cm.{task}",
+            )
             proba = labelled[[f"p_{c}" for c in classes]].set_axis(classes, axis=1)
-            right.plotly_chart(roc_figure(labelled["true"].astype(str), proba, classes), width="stretch",
-                               key=f"ev.roc.{task}")
+            right.plotly_chart(
+                roc_figure(labelled["true"].astype(str), proba, classes),
+                width="stretch",
+                key=f"ev.roc.{task}",
+            )
         else:
             targets = [c.removeprefix("pred_") for c in frame.columns if c.startswith("pred_")]
             for target in targets:
                 left, right = st.columns(2)
                 true, pred = labelled[f"true_{target}"], labelled[f"pred_{target}"]
-                left.plotly_chart(pred_actual_figure(true, pred, title=f"{target}: predicted vs actual"),
-                                  width="stretch", key=f"ev.pa.{task}.{target}")
-                right.plotly_chart(residuals_figure(true, pred), width="stretch", key=f"ev.res.{task}.{target}")
-        st.download_button(f"Test predictions for {markdown_text(task)} (CSV)", path.read_bytes(),
-                           file_name=f"{run_id}-{file_part(task)}.csv", mime="text/csv", key=f"ev.csv.{task}")
+                left.plotly_chart(
+                    pred_actual_figure(true, pred, title=f"{target}: predicted vs actual"),
+                    width="stretch",
+                    key=f"ev.pa.{task}.{target}",
+                )
+                right.plotly_chart(
+                    residuals_figure(true, pred), width="stretch", key=f"ev.res.{task}.{target}"
+                )
+        st.download_button(
+            f"Test predictions for {markdown_text(task)} (CSV)",
+            path.read_bytes(),
+            file_name=f"{run_id}-{file_part(task)}.csv",
+            mime="text/csv",
+            key=f"ev.csv.{task}",
+        )
 
 st.subheader("Predict on new data")
-st.caption("Upload a CSV with the feature columns the run was trained on; every task is predicted "
-           "(classes with their probabilities, values in original units).")
+st.caption(
+    "Upload a CSV with the feature columns the run was trained on; every task is predicted "
+    "(classes with their probabilities, values in original units)."
+)
 upload = st.file_uploader("CSV to predict", type=["csv"], key=f"ev.predict.{run_id}")
 if upload is not None:
     try:
         with st.spinner("Predicting…"):
-            table, notes = predict_upload(store.home, run_id, upload.getvalue(), filename=upload.name)
+            table, notes = predict_upload(
+                store.home, run_id, upload.getvalue(), filename=upload.name
+            )
     except PredictError as err:
         st.error(f"These rows cannot be predicted: {markdown_text(err)}")
     else:
         for note in notes:
             st.warning(markdown_text(note))
         st.dataframe(table, hide_index=True, width="stretch")
-        st.download_button("Download the predictions (CSV)", to_csv(table),
-                           file_name=f"{run_id}-predictions.csv", mime="text/csv", key="ev.predict.csv")
+        st.download_button(
+            "Download the predictions (CSV)",
+            to_csv(table),
+            file_name=f"{run_id}-predictions.csv",
+            mime="text/csv",
+            key="ev.predict.csv",
+        )
 
 if not presenting:
-    st.download_button("Report (self-contained HTML: charts, config, metrics, Δm, notes)",
-                       lambda: report_html(store, [run_id]), file_name=f"{run_id}-report.html", mime="text/html",
-                       key="ev.report")
+    st.download_button(
+        "Report (self-contained HTML: charts, config, metrics, Δm, notes)",
+        lambda: report_html(store, [run_id]),
+        file_name=f"{run_id}-report.html",
+        mime="text/html",
+        key="ev.report",
+    )
 
 checkpoint = folder / "checkpoint.pt"
 if checkpoint.exists():
-    st.download_button("Download the trained model (weights and config)",
-                       checkpoint.read_bytes, file_name=f"{run_id}-checkpoint.pt", key="ev.checkpoint")
+    st.download_button(
+        "Download the trained model (weights and config)",
+        checkpoint.read_bytes,
+        file_name=f"{run_id}-checkpoint.pt",
+        key="ev.checkpoint",
+    )

@@ -58,9 +58,14 @@ def load_into_form(config: ExperimentConfig) -> None:
     state.update(form.to_widgets(fixed))
     state["exp.problems"] = []
     state["exp.ui.name_auto"] = True
-    state["exp.ui.notice"] = None if fixed is config else (
-        "This config asks for hard sharing with branch depth 0, which shares no layer: it is shown "
-        "as 'independent', the same model.")
+    state["exp.ui.notice"] = (
+        None
+        if fixed is config
+        else (
+            "This config asks for hard sharing with branch depth 0, which shares no layer: it is shown "
+            "as 'independent', the same model."
+        )
+    )
     form.remember(state)
 
 
@@ -82,7 +87,11 @@ def on_yaml() -> None:
         return
     try:
         text = uploaded.getvalue().decode("utf-8")
-        read = ExperimentConfig.from_json if uploaded.name.endswith(".json") else ExperimentConfig.from_yaml
+        read = (
+            ExperimentConfig.from_json
+            if uploaded.name.endswith(".json")
+            else ExperimentConfig.from_yaml
+        )
         loaded = read(text)
     except (ConfigError, UnicodeDecodeError) as err:
         state["exp.ui.yaml_error"] = f"This config cannot be used: {err}"
@@ -100,7 +109,9 @@ def on_csv() -> None:
     if state.get("exp.data.path") == path:
         return
     form.forget(state, ("task.", "exp.estimate"))
-    state.update({"exp.data.path": path, "exp.tasks": [], "exp.data.features": None, "exp.problems": []})
+    state.update(
+        {"exp.data.path": path, "exp.tasks": [], "exp.data.features": None, "exp.problems": []}
+    )
     if state.get("exp.ui.name_auto", True):
         state["exp.name"] = form.default_run_name(uploaded.name)
     keep()
@@ -121,7 +132,9 @@ def on_dataset_change() -> None:
     """A new dataset: its suggested tasks, default options, no stale task widgets."""
     name = state["exp.data.dataset"]
     form.forget(state, ("exp.data.options.", "task."))
-    state["exp.tasks"] = [dict(t, weight=1.0, start_epoch=0) for t in get_dataset(name).suggested_tasks]
+    state["exp.tasks"] = [
+        dict(t, weight=1.0, start_epoch=0) for t in get_dataset(name).suggested_tasks
+    ]
     state.update({"exp.data.path": None, "exp.data.features": None})
     if state.get("exp.ui.name_auto", True):
         state["exp.name"] = name
@@ -164,18 +177,24 @@ def option_inputs(model: Any, prefix: str) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def preparation(data_and_tasks: str, encoder: str, _frame: object) -> tuple[tuple[int, ...], dict[str, int]] | str:
+def preparation(
+    data_and_tasks: str, encoder: str, _frame: object
+) -> tuple[tuple[int, ...], dict[str, int]] | str:
     """Input shape and head widths after the worker's own preparation, or why it fails
     (cached per data/tasks settings; ``_frame`` is the uploaded table, named in the key)."""
     try:
-        config = ExperimentConfig.from_dict({**json.loads(data_and_tasks), "model": {"encoder": encoder}})
+        config = ExperimentConfig.from_dict(
+            {**json.loads(data_and_tasks), "model": {"encoder": encoder}}
+        )
         return form.model_inputs(config, _frame)  # type: ignore[arg-type]
     except (DataError, ConfigError, ValueError) as err:
         return str(err)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def roles_of(source: str, targets: tuple[str, ...], dataset_name: str, _frame: Any) -> form.ColumnRoles:
+def roles_of(
+    source: str, targets: tuple[str, ...], dataset_name: str, _frame: Any
+) -> form.ColumnRoles:
     """Usable and dropped columns (cached per data source and targets)."""
     return form.column_roles(_frame, list(targets), dataset_name)
 
@@ -193,14 +212,29 @@ form.remember(state)  # now too: a click on another page may stop this run befor
 st.title("Experiment")
 top = st.columns([2, 2, 3])
 with top[0]:
-    st.selectbox("Start from a preset", ["—", *presets.names()], key="exp.ui.preset", on_change=keep)
+    st.selectbox(
+        "Start from a preset", ["—", *presets.names()], key="exp.ui.preset", on_change=keep
+    )
     buttons = st.columns(2)
-    buttons[0].button("Load preset", key="exp.btn.load_preset", on_click=on_load_preset,
-                      disabled=state["exp.ui.preset"] == "—")
-    buttons[1].button("Reset form", key="exp.btn.reset", on_click=on_reset,
-                      help="Forget every setting and upload; start again from the penguins preset")
+    buttons[0].button(
+        "Load preset",
+        key="exp.btn.load_preset",
+        on_click=on_load_preset,
+        disabled=state["exp.ui.preset"] == "—",
+    )
+    buttons[1].button(
+        "Reset form",
+        key="exp.btn.reset",
+        on_click=on_reset,
+        help="Forget every setting and upload; start again from the penguins preset",
+    )
 with top[1]:
-    st.file_uploader("…or load a config (YAML)", type=["yaml", "yml", "json"], key="exp.up.yaml", on_change=on_yaml)
+    st.file_uploader(
+        "…or load a config (YAML)",
+        type=["yaml", "yml", "json"],
+        key="exp.up.yaml",
+        on_change=on_yaml,
+    )
     if state.get("exp.ui.yaml_error"):
         st.error(shown(state["exp.ui.yaml_error"]))
 with top[2]:
@@ -211,23 +245,42 @@ if state.get("exp.ui.notice"):
 # ---- 1. Data ------------------------------------------------------------------------
 st.header("1 · Data")
 descriptions = {e.name: e.description for e in DATASETS.entries()}
-st.selectbox("Dataset", DATASETS.names(), key="exp.data.dataset", on_change=on_dataset_change,
-             format_func=lambda n: f"{n} — {descriptions[n]}")
+st.selectbox(
+    "Dataset",
+    DATASETS.names(),
+    key="exp.data.dataset",
+    on_change=on_dataset_change,
+    format_func=lambda n: f"{n} — {descriptions[n]}",
+)
 dataset_name = state["exp.data.dataset"]
 dataset = get_dataset(dataset_name)
 data_path = state.get("exp.data.path")
 if dataset_name == "csv":
-    st.file_uploader("Upload a CSV file (header row, one row per example)", type=["csv"], key="exp.up.csv",
-                     on_change=on_csv)
+    st.file_uploader(
+        "Upload a CSV file (header row, one row per example)",
+        type=["csv"],
+        key="exp.up.csv",
+        on_change=on_csv,
+    )
     if data_path:
-        again = "" if state.get("exp.up.csv") else " (uploaded earlier in this session; upload another file to replace it)"
-        st.caption(f"Data file: **{markdown_text(dataset_label({'dataset': 'csv', 'path': data_path}))}**{again}")
+        again = (
+            ""
+            if state.get("exp.up.csv")
+            else " (uploaded earlier in this session; upload another file to replace it)"
+        )
+        st.caption(
+            f"Data file: **{markdown_text(dataset_label({'dataset': 'csv', 'path': data_path}))}**{again}"
+        )
 option_inputs(dataset.options, "exp.data.options")
 problems_for("data")
 
 frame = None
 try:
-    options = {k.removeprefix("exp.data.options."): v for k, v in state.items() if str(k).startswith("exp.data.options.")}
+    options = {
+        k.removeprefix("exp.data.options."): v
+        for k, v in state.items()
+        if str(k).startswith("exp.data.options.")
+    }
     if dataset_name != "csv" or data_path:
         frame = form.load_dataset(dataset_name, options, data_path)
 except (DataError, ConfigError, ValueError) as err:
@@ -245,14 +298,23 @@ if frame is not None:
 st.header("2 · Tasks")
 tasks: list[dict[str, Any]] = list(state.get("exp.tasks", []))
 if frame is not None:
-    label_of = {", ".join(t["target"]) if isinstance(t["target"], list) else t["target"]: t for t in tasks}
+    label_of = {
+        ", ".join(t["target"]) if isinstance(t["target"], list) else t["target"]: t for t in tasks
+    }
     candidates = list(dict.fromkeys([*label_of, *map(str, frame.columns)]))
-    chosen = st.multiselect("Target columns that become tasks", candidates, default=list(label_of),
-                            key=f"exp.ui.targets.{digest(dataset_name, data_path)}")
+    chosen = st.multiselect(
+        "Target columns that become tasks",
+        candidates,
+        default=list(label_of),
+        key=f"exp.ui.targets.{digest(dataset_name, data_path)}",
+    )
     kept = [label_of[c] for c in chosen if c in label_of]
     tasks = []
     for column in chosen:  # a new target column gets a valid task name unused by the others
-        tasks.append(label_of.get(column) or form.task_from_column(column, frame, [t["name"] for t in kept + tasks]))
+        tasks.append(
+            label_of.get(column)
+            or form.task_from_column(column, frame, [t["name"] for t in kept + tasks])
+        )
 if not tasks:
     st.warning("Pick at least one target column: each becomes a task.")
 colors = task_colors([t["name"] for t in tasks])
@@ -263,38 +325,67 @@ for i, task in enumerate(tasks):
     init(f"{prefix}.start_epoch", int(task.get("start_epoch", 0)))
     cols = st.columns([0.25, 2, 2, 3, 2])
     # the colour swatch is built from the palette only; the task's name is escaped markdown
-    cols[0].markdown(f"<span style='color:{html.escape(colors[task['name']])};font-size:1.2em'>■</span>",
-                     unsafe_allow_html=True)
+    cols[0].markdown(
+        f"<span style='color:{html.escape(colors[task['name']])};font-size:1.2em'>■</span>",
+        unsafe_allow_html=True,
+    )
     cols[1].markdown(f"**{markdown_text(task['name'])}**")
-    cols[2].selectbox("kind", KINDS, key=f"{prefix}.kind", on_change=keep, label_visibility="collapsed")
+    cols[2].selectbox(
+        "kind", KINDS, key=f"{prefix}.kind", on_change=keep, label_visibility="collapsed"
+    )
     cols[3].slider("loss weight", 0.0, 5.0, step=0.1, key=f"{prefix}.weight", on_change=keep)
-    cols[4].number_input("start epoch", min_value=0, step=1, key=f"{prefix}.start_epoch", on_change=keep)
-    tasks[i] = dict(task, kind=state[f"{prefix}.kind"], weight=state[f"{prefix}.weight"],
-                    start_epoch=int(state[f"{prefix}.start_epoch"]))
+    cols[4].number_input(
+        "start epoch", min_value=0, step=1, key=f"{prefix}.start_epoch", on_change=keep
+    )
+    tasks[i] = dict(
+        task,
+        kind=state[f"{prefix}.kind"],
+        weight=state[f"{prefix}.weight"],
+        start_epoch=int(state[f"{prefix}.start_epoch"]),
+    )
 state["exp.tasks"] = tasks
 problems_for("tasks")
 
-targets = tuple(c for t in tasks for c in ([t["target"]] if isinstance(t["target"], str) else t["target"]))
+targets = tuple(
+    c for t in tasks for c in ([t["target"]] if isinstance(t["target"], str) else t["target"])
+)
 if frame is not None and dataset.image_shape is None:
     st.subheader("Features")
     roles = roles_of(digest(dataset_name, data_path, options), targets, dataset_name, frame)
     explicit = state.get("exp.data.features")
-    offered = list(dict.fromkeys(roles.usable + [c for c in explicit or [] if c in frame.columns and c not in targets]))
-    picked = st.multiselect("Feature columns the model reads", offered,
-                            default=offered if explicit is None else [c for c in explicit if c in offered],
-                            key=f"exp.ui.features.{digest(dataset_name, data_path, targets, offered)}",
-                            help="Every usable column by default; columns that are text, IDs, constant "
-                                 "or empty are left out (see the table).")
+    offered = list(
+        dict.fromkeys(
+            roles.usable + [c for c in explicit or [] if c in frame.columns and c not in targets]
+        )
+    )
+    picked = st.multiselect(
+        "Feature columns the model reads",
+        offered,
+        default=offered if explicit is None else [c for c in explicit if c in offered],
+        key=f"exp.ui.features.{digest(dataset_name, data_path, targets, offered)}",
+        help="Every usable column by default; columns that are text, IDs, constant "
+        "or empty are left out (see the table).",
+    )
     state["exp.data.features"] = roles.features_setting(picked)
     if not picked:
-        st.error("No feature column is picked: the model would have nothing to learn from. "
-                 "Pick at least one (the table below says why the others are left out).", icon="⚠️")
+        st.error(
+            "No feature column is picked: the model would have nothing to learn from. "
+            "Pick at least one (the table below says why the others are left out).",
+            icon="⚠️",
+        )
     dropped = roles.dropped[roles.dropped["reason"] != "target"]
     if not dropped.empty:
-        left_out = ", ".join(f"{c} ({r})" for c, r in zip(dropped["column"], dropped["reason"], strict=True))
+        left_out = ", ".join(
+            f"{c} ({r})" for c, r in zip(dropped["column"], dropped["reason"], strict=True)
+        )
         st.warning(f"Left out as features: {markdown_text(left_out)}.", icon=":material/info:")
     st.caption("Columns that are not features, and why")
-    st.dataframe(roles.dropped, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(roles.dropped)))
+    st.dataframe(
+        roles.dropped,
+        hide_index=True,
+        width="stretch",
+        height=min(300, 38 + 35 * len(roles.dropped)),
+    )
 
 # ---- 3. Architecture ----------------------------------------------------------------
 draft_error: str | None = None
@@ -302,44 +393,92 @@ st.header("3 · Architecture")
 arch = {e.name: e for e in ARCHITECTURES.entries()}
 left, right = st.columns([2, 3])
 with left:
-    st.selectbox("Sharing", list(arch), key="exp.model.sharing", on_change=keep,
-                 format_func=lambda n: f"{n} — {arch[n].description}")
+    st.selectbox(
+        "Sharing",
+        list(arch),
+        key="exp.model.sharing",
+        on_change=keep,
+        format_func=lambda n: f"{n} — {arch[n].description}",
+    )
     st.caption(f"Reference: {arch[state['exp.model.sharing']].reference}")
-    st.selectbox("Encoder", ["auto", "mlp", "cnn"], key="exp.model.encoder", on_change=keep,
-                 help="auto = a small CNN for image datasets, an MLP otherwise")
+    st.selectbox(
+        "Encoder",
+        ["auto", "mlp", "cnn"],
+        key="exp.model.encoder",
+        on_change=keep,
+        help="auto = a small CNN for image datasets, an MLP otherwise",
+    )
     init("exp.ui.hidden", ", ".join(map(str, state["exp.model.hidden"])))
-    state["exp.model.hidden"] = ints(st.text_input("Hidden layer widths", key="exp.ui.hidden", on_change=keep), "model.hidden")
+    state["exp.model.hidden"] = ints(
+        st.text_input("Hidden layer widths", key="exp.ui.hidden", on_change=keep), "model.hidden"
+    )
     if dataset.image_shape is not None:
         init("exp.ui.channels", ", ".join(map(str, state["exp.model.channels"])))
-        state["exp.model.channels"] = ints(st.text_input("CNN channels", key="exp.ui.channels", on_change=keep), "model.channels")
+        state["exp.model.channels"] = ints(
+            st.text_input("CNN channels", key="exp.ui.channels", on_change=keep), "model.channels"
+        )
     init("exp.ui.head_hidden", ", ".join(map(str, state["exp.model.head_hidden"])))
-    state["exp.model.head_hidden"] = ints(st.text_input("Task head hidden widths (optional)", key="exp.ui.head_hidden", on_change=keep),
-                                          "model.head_hidden")
+    state["exp.model.head_hidden"] = ints(
+        st.text_input(
+            "Task head hidden widths (optional)", key="exp.ui.head_hidden", on_change=keep
+        ),
+        "model.head_hidden",
+    )
     sharing = state["exp.model.sharing"]
     if sharing == "hard":
         try:
-            layers = encoder_depth(ModelConfig.model_validate(
-                {k: state[f"exp.model.{k}"] for k in ("encoder", "hidden", "channels")}), dataset.image_shape or (1,))
+            layers = encoder_depth(
+                ModelConfig.model_validate(
+                    {k: state[f"exp.model.{k}"] for k in ("encoder", "hidden", "channels")}
+                ),
+                dataset.image_shape or (1,),
+            )
         except (ValueError, TypeError):
             layers = 0  # the widths are invalid: the error shows with the diagram
         init("exp.ui.branch_all", state["exp.model.branch_depth"] is None)
-        if st.checkbox("Heads on the last shared layer", key="exp.ui.branch_all", on_change=keep) or layers < 1:
+        if (
+            st.checkbox("Heads on the last shared layer", key="exp.ui.branch_all", on_change=keep)
+            or layers < 1
+        ):
             state["exp.model.branch_depth"] = None
         else:
             # Hard sharing shares at least one layer: branch depth 0 would share nothing
             # (that model is 'independent', chosen under Sharing).
-            wanted = state.get("exp.ui.branch_depth", state["exp.model.branch_depth"] or max(1, layers - 1))
+            wanted = state.get(
+                "exp.ui.branch_depth", state["exp.model.branch_depth"] or max(1, layers - 1)
+            )
             state["exp.ui.branch_depth"] = min(max(1, int(wanted)), layers)
-            depth = st.number_input("Branch depth (shared encoder layers before the heads branch)", min_value=1,
-                                    max_value=layers, step=1, key="exp.ui.branch_depth", on_change=keep)
+            depth = st.number_input(
+                "Branch depth (shared encoder layers before the heads branch)",
+                min_value=1,
+                max_value=layers,
+                step=1,
+                key="exp.ui.branch_depth",
+                on_change=keep,
+            )
             state["exp.model.branch_depth"] = int(depth)
-            st.caption(f"{depth} of {layers} encoder layers shared; each task has its own copy of the other "
-                       f"{layers - depth}. To share nothing, choose Sharing 'independent'.")
+            st.caption(
+                f"{depth} of {layers} encoder layers shared; each task has its own copy of the other "
+                f"{layers - depth}. To share nothing, choose Sharing 'independent'."
+            )
     if sharing == "soft":
-        st.number_input("Soft-sharing strength λ", min_value=0.0, format="%.4g", key="exp.model.soft_lambda", on_change=keep)
+        st.number_input(
+            "Soft-sharing strength λ",
+            min_value=0.0,
+            format="%.4g",
+            key="exp.model.soft_lambda",
+            on_change=keep,
+        )
     if sharing == "mmoe":
-        st.number_input("Experts", min_value=1, max_value=64, step=1, key="exp.model.experts", on_change=keep)
-    st.selectbox("Activation", ["relu", "gelu", "tanh", "leaky_relu", "elu"], key="exp.model.activation", on_change=keep)
+        st.number_input(
+            "Experts", min_value=1, max_value=64, step=1, key="exp.model.experts", on_change=keep
+        )
+    st.selectbox(
+        "Activation",
+        ["relu", "gelu", "tanh", "leaky_relu", "elu"],
+        key="exp.model.activation",
+        on_change=keep,
+    )
     st.slider("Dropout", 0.0, 0.9, step=0.05, key="exp.model.dropout", on_change=keep)
     st.checkbox("Batch normalisation", key="exp.model.batch_norm", on_change=keep)
 problems_for("model")
@@ -351,13 +490,20 @@ with right:
         draft, draft_error = None, str(err)
         st.info(f"The diagram appears once the settings are valid: {shown(err)}")
     if draft is not None and frame is not None:
-        prepared = preparation(draft.model_dump_json(include={"data", "tasks"}), draft.model.encoder,
-                               frame if dataset_name == "csv" else None)
+        prepared = preparation(
+            draft.model_dump_json(include={"data", "tasks"}),
+            draft.model.encoder,
+            frame if dataset_name == "csv" else None,
+        )
         try:
             if isinstance(prepared, str):
                 raise DataError(prepared)
-            st.plotly_chart(network_figure(describe_config(draft.model, *prepared), colors), width="stretch",
-                            key="exp.diagram", config={"displayModeBar": False})
+            st.plotly_chart(
+                network_figure(describe_config(draft.model, *prepared), colors),
+                width="stretch",
+                key="exp.diagram",
+                config={"displayModeBar": False},
+            )
             st.caption("Grey blocks are shared by all tasks; coloured blocks belong to one task.")
         except (DataError, ConfigError, ValueError) as err:
             st.error(f"The data cannot be prepared for these settings: {shown(err)}", icon="⚠️")
@@ -365,56 +511,106 @@ with right:
 # ---- 4. Loss ------------------------------------------------------------------------
 st.header("4 · Loss")
 weightings = {e.name: e for e in WEIGHTINGS.entries()}
-st.selectbox("Weighting", list(weightings), key="exp.loss.weighting", on_change=on_weighting_change,
-             format_func=lambda n: f"{n} — {weightings[n].description}")
+st.selectbox(
+    "Weighting",
+    list(weightings),
+    key="exp.loss.weighting",
+    on_change=on_weighting_change,
+    format_func=lambda n: f"{n} — {weightings[n].description}",
+)
 chosen_weighting = state["exp.loss.weighting"]
 level = strategy_options.level(chosen_weighting)
-st.caption(f"Reference: {weightings[chosen_weighting].reference} · "
-           + ("combines the task losses (one backward pass)" if level == "loss"
-              else "combines per-task gradients on the shared layers (one backward pass per task)"))
+st.caption(
+    f"Reference: {weightings[chosen_weighting].reference} · "
+    + (
+        "combines the task losses (one backward pass)"
+        if level == "loss"
+        else "combines per-task gradients on the shared layers (one backward pass per task)"
+    )
+)
 if draft_error and ("loss." in draft_error or "weighting" in draft_error):
-    st.error(shown(draft_error), icon="⚠️")  # e.g. a gradient method on an architecture that shares nothing
+    st.error(
+        shown(draft_error), icon="⚠️"
+    )  # e.g. a gradient method on an architecture that shares nothing
 option_inputs(strategy_options.options_model(chosen_weighting), "exp.loss.options")
 if chosen_weighting == "manual":
-    st.caption("Manual weights are the loss-weight sliders in step 2: "
-               + markdown_text(", ".join(f"{t['name']} × {t['weight']:g}" for t in tasks)))
+    st.caption(
+        "Manual weights are the loss-weight sliders in step 2: "
+        + markdown_text(", ".join(f"{t['name']} × {t['weight']:g}" for t in tasks))
+    )
 problems_for("loss")
 
 # ---- 5. Training --------------------------------------------------------------------
 st.header("5 · Training")
 c1, c2, c3, c4 = st.columns(4)
 c1.selectbox("Optimizer", ["adam", "adamw", "sgd"], key="exp.train.optimizer", on_change=keep)
-c1.number_input("Learning rate", min_value=1e-6, max_value=10.0, format="%.4g", key="exp.train.lr", on_change=keep)
-c2.selectbox("LR schedule", ["constant", "step", "cosine", "plateau"], key="exp.train.schedule", on_change=keep)
-c2.number_input("Warm-up epochs", min_value=0, step=1, key="exp.train.warmup_epochs", on_change=keep)
+c1.number_input(
+    "Learning rate",
+    min_value=1e-6,
+    max_value=10.0,
+    format="%.4g",
+    key="exp.train.lr",
+    on_change=keep,
+)
+c2.selectbox(
+    "LR schedule",
+    ["constant", "step", "cosine", "plateau"],
+    key="exp.train.schedule",
+    on_change=keep,
+)
+c2.number_input(
+    "Warm-up epochs", min_value=0, step=1, key="exp.train.warmup_epochs", on_change=keep
+)
 c3.number_input("Epochs", min_value=1, step=1, key="exp.train.epochs", on_change=keep)
 c3.number_input("Batch size", min_value=1, step=1, key="exp.train.batch_size", on_change=keep)
-c4.number_input("L2 (weight decay)", min_value=0.0, format="%.4g", key="exp.train.weight_decay", on_change=keep)
+c4.number_input(
+    "L2 (weight decay)", min_value=0.0, format="%.4g", key="exp.train.weight_decay", on_change=keep
+)
 c4.number_input("L1", min_value=0.0, format="%.4g", key="exp.train.l1", on_change=keep)
 c5, c6, c7 = st.columns(3)
 init("exp.ui.early", state["exp.train.early_stopping"] is not None)
 if c5.checkbox("Early stopping on validation loss", key="exp.ui.early", on_change=keep):
     init("exp.ui.patience", int(state["exp.train.early_stopping"] or 10))
-    state["exp.train.early_stopping"] = int(c5.number_input("Patience (epochs)", min_value=1, step=1,
-                                                              key="exp.ui.patience", on_change=keep))
+    state["exp.train.early_stopping"] = int(
+        c5.number_input(
+            "Patience (epochs)", min_value=1, step=1, key="exp.ui.patience", on_change=keep
+        )
+    )
 else:
     state["exp.train.early_stopping"] = None
 c6.number_input("Seed", min_value=0, step=1, key="exp.train.seed", on_change=keep)
 c7.caption("Dropout is set in step 3.")
 init("exp.ui.diagnostics", state.get("exp.train.diagnostics_every") is not None)
-if st.checkbox("Record task-conflict diagnostics (gradient norms and cosines between tasks)", key="exp.ui.diagnostics", on_change=keep,
-               help="Cost: every N steps, one extra backward pass per task on the shared layers "
-                    "(T tasks, every N steps: about T/N extra backward passes per step on average)."):
+if st.checkbox(
+    "Record task-conflict diagnostics (gradient norms and cosines between tasks)",
+    key="exp.ui.diagnostics",
+    on_change=keep,
+    help="Cost: every N steps, one extra backward pass per task on the shared layers "
+    "(T tasks, every N steps: about T/N extra backward passes per step on average).",
+):
     d1, d2 = st.columns(2)
     init("exp.ui.diagnostics_every", int(state.get("exp.train.diagnostics_every") or 10))
-    state["exp.train.diagnostics_every"] = int(d1.number_input("Every N steps", min_value=1, step=1,
-                                                                key="exp.ui.diagnostics_every", on_change=keep))
-    d2.checkbox("Also the inter-task affinity (Fifty et al. 2021): a look-ahead step per task, "
-                "about one more forward pass per task and pair", key="exp.train.affinity", on_change=keep)
-    cost = strategy_options.diagnostics_cost(max(1, len(tasks)), state["exp.train.diagnostics_every"],
-                                             bool(state.get("exp.train.affinity")), state["exp.loss.weighting"])
-    st.caption(f"Estimated cost: training about {cost:.0%} slower "
-               f"({len(tasks)} tasks, measured every {state['exp.train.diagnostics_every']} steps).")
+    state["exp.train.diagnostics_every"] = int(
+        d1.number_input(
+            "Every N steps", min_value=1, step=1, key="exp.ui.diagnostics_every", on_change=keep
+        )
+    )
+    d2.checkbox(
+        "Also the inter-task affinity (Fifty et al. 2021): a look-ahead step per task, "
+        "about one more forward pass per task and pair",
+        key="exp.train.affinity",
+        on_change=keep,
+    )
+    cost = strategy_options.diagnostics_cost(
+        max(1, len(tasks)),
+        state["exp.train.diagnostics_every"],
+        bool(state.get("exp.train.affinity")),
+        state["exp.loss.weighting"],
+    )
+    st.caption(
+        f"Estimated cost: training about {cost:.0%} slower "
+        f"({len(tasks)} tasks, measured every {state['exp.train.diagnostics_every']} steps)."
+    )
 else:
     state["exp.train.diagnostics_every"] = None
     state["exp.train.affinity"] = False
@@ -429,13 +625,20 @@ except ConfigError:
     final = None
 estimate_key = digest(config_dict)
 if final is not None and frame is not None and rough_steps(final, len(frame)) > MANY_STEPS:
-    st.warning(f"This run trains about {rough_steps(final, len(frame)):,} steps ({final.train.epochs} epochs on "
-               f"{len(frame):,} rows, batch size {final.train.batch_size}): it may take long. "
-               "Estimate the duration before you start.", icon=":material/timer:")
+    st.warning(
+        f"This run trains about {rough_steps(final, len(frame)):,} steps ({final.train.epochs} epochs on "
+        f"{len(frame):,} rows, batch size {final.train.batch_size}): it may take long. "
+        "Estimate the duration before you start.",
+        icon=":material/timer:",
+    )
 timing, timing_result = st.columns([1, 3])
-if timing.button("Estimate duration", key="exp.btn.estimate", disabled=final is None or isinstance(prepared, str),
-                 help="Times real training steps (at least 20, and at least 1 s of them) on the real data "
-                      "in a separate process, then extrapolates to every epoch"):
+if timing.button(
+    "Estimate duration",
+    key="exp.btn.estimate",
+    disabled=final is None or isinstance(prepared, str),
+    help="Times real training steps (at least 20, and at least 1 s of them) on the real data "
+    "in a separate process, then extrapolates to every epoch",
+):
     with st.spinner("Timing a few training steps…"):
         try:
             state["exp.estimate"] = {"key": estimate_key, "result": run_estimate(final)}  # type: ignore[arg-type]
@@ -449,23 +652,32 @@ if measured.get("key") == estimate_key:
         result = Estimate(**measured["result"])
         timing_result.info(f"Estimated duration: {describe(result)}.", icon=":material/timer:")
         if result.seconds > LONG_RUN_S:
-            timing_result.warning(f"This run would take {format_duration(result.seconds)}. Fewer epochs, a larger "
-                                  "batch, early stopping or fewer rows (data option max_rows) make it shorter.")
+            timing_result.warning(
+                f"This run would take {format_duration(result.seconds)}. Fewer epochs, a larger "
+                "batch, early stopping or fewer rows (data option max_rows) make it shorter."
+            )
 elif measured:
     timing_result.caption("The settings changed since the last estimate.")
 
 if final is not None:
-    st.caption(f"Ready to start **{markdown_text(final.name)}**: {len(final.tasks)} task{'s' if len(final.tasks) != 1 else ''} "
-               f"on {markdown_text(dataset_label(final.data.model_dump()))}, {markdown_text(final.model.sharing)} sharing, "
-               f"{markdown_text(final.loss.weighting)} weighting, {final.train.epochs} epochs.")
+    st.caption(
+        f"Ready to start **{markdown_text(final.name)}**: {len(final.tasks)} task{'s' if len(final.tasks) != 1 else ''} "
+        f"on {markdown_text(dataset_label(final.data.model_dump()))}, {markdown_text(final.model.sharing)} sharing, "
+        f"{markdown_text(final.loss.weighting)} weighting, {final.train.epochs} epochs."
+    )
 for problem in state.get("exp.problems", []):
     if problem.field is None:
         st.error(shown(problem.message), icon="⚠️")
 start, download = st.columns([1, 1])
 with download:
     if final is not None:
-        st.download_button("Download config (YAML)", final.to_yaml(), file_name=f"{form.safe_stem(state['exp.name'])}.yaml",
-                           mime="text/yaml", key="exp.download")
+        st.download_button(
+            "Download config (YAML)",
+            final.to_yaml(),
+            file_name=f"{form.safe_stem(state['exp.name'])}.yaml",
+            mime="text/yaml",
+            key="exp.download",
+        )
     else:
         st.caption("Fix the settings above to download the config.")
 form.remember(state)

@@ -14,7 +14,9 @@ from mtl.ui.live_chart import live_chart
 FEATURED = ["penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"]
 # The built-in demos, then your own presets from <home>/presets/. (A comment, not a bare
 # string: Streamlit's "magic" would print a string literal on the page.)
-HOME_PRESETS = FEATURED + [n for n in presets.names() if n not in FEATURED and n not in presets.builtin_names()]
+HOME_PRESETS = FEATURED + [
+    n for n in presets.names() if n not in FEATURED and n not in presets.builtin_names()
+]
 
 st.title("MTL Lab")
 left, right = st.columns([1, 1])
@@ -31,8 +33,12 @@ with left:
     for i, name in enumerate(HOME_PRESETS):
         column = columns[i % 3]
         with column:
-            if st.button(markdown_text(name), key=f"preset.{name}", help=markdown_text(presets.description(name)),
-                         width="stretch"):
+            if st.button(
+                markdown_text(name),
+                key=f"preset.{name}",
+                help=markdown_text(presets.description(name)),
+                width="stretch",
+            ):
                 run_id = session.launch_run(presets.load(name))
                 st.switch_page("app_pages/live.py", query_params={"run": run_id})
 with right:
@@ -41,8 +47,12 @@ with right:
     description = describe_config(example, (6,), tasks)
     # Drawn with the live chart component: it also loads plotly.js into this tab, so the
     # live view a preset opens can draw its first points at once.
-    live_chart(network_figure(description, task_colors(list(tasks)), width_px=560), key="home.diagram",
-               height=420, config={"displayModeBar": False})
+    live_chart(
+        network_figure(description, task_colors(list(tasks)), width_px=560),
+        key="home.diagram",
+        height=420,
+        config={"displayModeBar": False},
+    )
     st.caption("Hard parameter sharing: a shared trunk (grey) and one head per task.")
 
 st.subheader("Latest runs")

@@ -35,7 +35,6 @@ def default_refresh() -> float:
     return value if value in REFRESH_CHOICES else 1.0
 
 
-
 presenting = session.presenting()
 if not presenting:
     st.title("Live")
@@ -59,32 +58,61 @@ if presenting:  # the view's settings come from the link
     smoothing = session.query_float("smoothing", 0.6, 0.0, 0.99)
     x_axis = session.query_choice("x", list(X_AXES), "step")
     log_y = st.query_params.get("log_y") == "1"
-    refresh = session.query_float("refresh", default_refresh(), min(REFRESH_CHOICES), max(REFRESH_CHOICES))
-    shown = {f: session.query_choice(f, options, DEFAULT_METRIC[f]) for f, options in families.items()}
+    refresh = session.query_float(
+        "refresh", default_refresh(), min(REFRESH_CHOICES), max(REFRESH_CHOICES)
+    )
+    shown = {
+        f: session.query_choice(f, options, DEFAULT_METRIC[f]) for f, options in families.items()
+    }
 else:
     controls = st.columns([2.2, 4, 1.6, 1.9, 1.2, 2.2], vertical_alignment="bottom")
-    smoothing = controls[0].slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live.smoothing",
-                                   help="Exponential moving average; the raw line stays faint behind it")
-    x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="live.x", format_func=X_LABELS.get)
+    smoothing = controls[0].slider(
+        "Smoothing",
+        0.0,
+        0.99,
+        0.6,
+        0.01,
+        key="live.smoothing",
+        help="Exponential moving average; the raw line stays faint behind it",
+    )
+    x_axis = controls[1].radio(
+        "x-axis", X_AXES, horizontal=True, key="live.x", format_func=X_LABELS.get
+    )
     log_y = controls[2].toggle("Log y", key="live.log_y")
-    refresh = controls[3].selectbox("Refresh", REFRESH_CHOICES, index=REFRESH_CHOICES.index(default_refresh()),
-                                    key="live.refresh", format_func=lambda s: f"every {s:g} s",
-                                    help="How often the page asks for new points while the run trains")
+    refresh = controls[3].selectbox(
+        "Refresh",
+        REFRESH_CHOICES,
+        index=REFRESH_CHOICES.index(default_refresh()),
+        key="live.refresh",
+        format_func=lambda s: f"every {s:g} s",
+        help="How often the page asks for new points while the run trains",
+    )
     with controls[4]:
         if run["status"] in LIVE_STATUSES and st.button("Stop", type="primary", key="live.stop"):
             store.request_stop(run_id)
             st.toast("Stopping at the next step…")
     shown = {f: st.session_state.get(f"live.metric.{f}", DEFAULT_METRIC[f]) for f in families}
     with controls[5]:
-        session.presenter_link("live", {"run": run_id, "smoothing": f"{smoothing:g}", "x": x_axis,
-                                        "log_y": "1" if log_y else "0", "refresh": f"{refresh:g}", **shown})
+        session.presenter_link(
+            "live",
+            {
+                "run": run_id,
+                "smoothing": f"{smoothing:g}",
+                "x": x_axis,
+                "log_y": "1" if log_y else "0",
+                "refresh": f"{refresh:g}",
+                **shown,
+            },
+        )
 
 # What each chart of this viewer holds is kept per tab; a full page run (first view, a
 # control, a reconnect) sends every chart whole again, the polls only what is new.
 sent: dict = {}
 
 
-def read_new(reader: str, weights: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+def read_new(
+    reader: str, weights: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """(all metric rows, the metric rows new since this reader's last call, all weight rows
     when asked); each reader (a fragment) reads only rows newer than what it has."""
     cache = st.session_state.setdefault(f"live.cache.{run_id}.{reader}", {"m": None, "w": None})
@@ -107,15 +135,29 @@ live = run["status"] in LIVE_STATUSES
 poll = refresh if live else None
 
 
-def curve(key: str, metric: str, title: str, metrics: pd.DataFrame, new: pd.DataFrame, *,
-          splits: tuple[str, ...] | None = None, chart_colors: dict | None = None, height: int = 360) -> None:
+def curve(
+    key: str,
+    metric: str,
+    title: str,
+    metrics: pd.DataFrame,
+    new: pd.DataFrame,
+    *,
+    splits: tuple[str, ...] | None = None,
+    chart_colors: dict | None = None,
+    height: int = 360,
+) -> None:
     """One streamed curve chart of ``metric``."""
     stream_curve(
-        f"live.{key}.{run_id}", slots=sent, signature=(metric, x_axis, smoothing, log_y, splits),
+        f"live.{key}.{run_id}",
+        slots=sent,
+        signature=(metric, x_axis, smoothing, log_y, splits),
         make_feed=lambda: CurveFeed(metric, x_axis, smoothing, splits),
-        metrics=metrics, new=new, height=height,
-        figure=lambda frame: curves_figure(frame, title=title, log_y=log_y, height=height,
-                                           colors=chart_colors or colors).update_layout(uirevision=f"{x_axis}-{log_y}"),
+        metrics=metrics,
+        new=new,
+        height=height,
+        figure=lambda frame: curves_figure(
+            frame, title=title, log_y=log_y, height=height, colors=chart_colors or colors
+        ).update_layout(uirevision=f"{x_axis}-{log_y}"),
     )
 
 
@@ -125,15 +167,25 @@ def view() -> None:
     current = store.get_run(run_id)
     metrics, new, _ = read_new("main")
     info = progress(metrics, current)
-    eta = f", about {info['eta_s']:.0f} s left" if info.get("eta_s") is not None and current["status"] == "running" else ""
-    st.progress(float(info["fraction"]), text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}")
+    eta = (
+        f", about {info['eta_s']:.0f} s left"
+        if info.get("eta_s") is not None and current["status"] == "running"
+        else ""
+    )
+    st.progress(
+        float(info["fraction"]),
+        text=f"epoch {info['epoch']} of {info['epochs']} · step {info['steps']}{eta}",
+    )
     if current["error"]:
         st.error(current["error"])
     if metrics.empty:
         if current["status"] in LIVE_STATUSES:
             waited = max(0.0, time.time() - float(current["created_at"]))
-            st.info(f"Starting the worker… {waited:.0f} s" if current["status"] == "running"
-                    else f"Queued, waiting for a free slot… {waited:.0f} s")
+            st.info(
+                f"Starting the worker… {waited:.0f} s"
+                if current["status"] == "running"
+                else f"Queued, waiting for a free slot… {waited:.0f} s"
+            )
         else:
             st.info("No points recorded.")
     else:
@@ -152,25 +204,48 @@ def weights_and_conflict() -> None:
     epochs_done = progress(metrics, run)["epoch"]
     left, right = st.columns(2)
     with left:
-        stream_figure(f"live.weights.{run_id}", slots=sent, signature=(x_axis, epochs_done, len(weights) > 0),
-                      figure=lambda: weights_figure(weights, x=x_axis, colors=colors, metrics=metrics)
-                      .update_layout(uirevision=f"{x_axis}"))
+        stream_figure(
+            f"live.weights.{run_id}",
+            slots=sent,
+            signature=(x_axis, epochs_done, len(weights) > 0),
+            figure=lambda: weights_figure(
+                weights, x=x_axis, colors=colors, metrics=metrics
+            ).update_layout(uirevision=f"{x_axis}"),
+        )
     if not (metrics["split"] == "diag").any():
         right.caption("Task conflict charts appear when the run records diagnostics.")
         return
     st.subheader("Task conflict", anchor=False)
-    st.caption("Cosine between task gradients on the shared layers: below 0 the tasks pull the shared "
-               "layers in conflicting directions.")
+    st.caption(
+        "Cosine between task gradients on the shared layers: below 0 the tasks pull the shared "
+        "layers in conflicting directions."
+    )
     left, right = st.columns([3, 2])
     with left:
-        cosine_colors = run_colors(sorted(metrics.loc[metrics["split"] == "diag", "task"].unique().tolist()))
-        curve("cosine", "cosine", "Gradient cosine per task pair", metrics, new,
-              splits=("diag",), chart_colors=cosine_colors)
+        cosine_colors = run_colors(
+            sorted(metrics.loc[metrics["split"] == "diag", "task"].unique().tolist())
+        )
+        curve(
+            "cosine",
+            "cosine",
+            "Gradient cosine per task pair",
+            metrics,
+            new,
+            splits=("diag",),
+            chart_colors=cosine_colors,
+        )
     matrix_at = int(metrics.loc[metrics["split"] == "diag", "step"].max())
     with right:
-        stream_figure(f"live.cosmap.{run_id}", slots=sent, signature=(epochs_done, matrix_at // 50),
-                      figure=lambda: pair_heatmap(pair_matrix(metrics, "cosine", list(kinds)),
-                                                  title="Latest gradient cosine", value_name="cosine"))
+        stream_figure(
+            f"live.cosmap.{run_id}",
+            slots=sent,
+            signature=(epochs_done, matrix_at // 50),
+            figure=lambda: pair_heatmap(
+                pair_matrix(metrics, "cosine", list(kinds)),
+                title="Latest gradient cosine",
+                value_name="cosine",
+            ),
+        )
 
 
 @st.fragment(run_every=poll)
@@ -194,19 +269,33 @@ def plotted_csv() -> str:
 
 if not presenting:
     for column, (family, options) in zip(st.columns(2), families.items(), strict=False):
-        shown[family] = column.selectbox(f"{family.capitalize()} metric", options, key=f"live.metric.{family}",
-                                         index=options.index(DEFAULT_METRIC[family]))
+        shown[family] = column.selectbox(
+            f"{family.capitalize()} metric",
+            options,
+            key=f"live.metric.{family}",
+            index=options.index(DEFAULT_METRIC[family]),
+        )
 st.subheader(f"{markdown_text(run['name'])} {session.status_badge(run['status'])}", anchor=False)
 view()
 # Drawn (and polling) only while open: a closed expander costs nothing. Open by default
 # once the run has ended (nothing polls then).
-more = st.expander("Loss weights and task conflict", expanded=not live, key="live.more", on_change="rerun")
+more = st.expander(
+    "Loss weights and task conflict", expanded=not live, key="live.more", on_change="rerun"
+)
 if more.open:
     with more:
         weights_and_conflict()
-best = st.expander("Best and latest values (validation)", expanded=not live, key="live.best", on_change="rerun")
+best = st.expander(
+    "Best and latest values (validation)", expanded=not live, key="live.best", on_change="rerun"
+)
 if best.open:
     with best:
         best_values()
-st.download_button("Download what is plotted (CSV)", plotted_csv, file_name=f"{run_id}-curves.csv",
-                   mime="text/csv", key="live.csv", on_click="ignore")
+st.download_button(
+    "Download what is plotted (CSV)",
+    plotted_csv,
+    file_name=f"{run_id}-curves.csv",
+    mime="text/csv",
+    key="live.csv",
+    on_click="ignore",
+)

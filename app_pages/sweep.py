@@ -57,20 +57,33 @@ if not presenting:
         name = left.text_input("Sweep name", "sharing-vs-weighting", key="sw.name")
         has_setup = any(k.startswith(PREFIX) for k in st.session_state)
         choices = ([CURRENT] if has_setup else []) + presets.names()
-        base = left.selectbox("Start from", choices, key="sw.base",
-                              index=0 if has_setup else choices.index("seed-example"),
-                              format_func=lambda n: "the current Experiment setup" if n == CURRENT else f"preset {n}",
-                              help="A preset, or the settings now on the Experiment page")
+        base = left.selectbox(
+            "Start from",
+            choices,
+            key="sw.base",
+            index=0 if has_setup else choices.index("seed-example"),
+            format_func=lambda n: "the current Experiment setup" if n == CURRENT else f"preset {n}",
+            help="A preset, or the settings now on the Experiment page",
+        )
         epochs = left.number_input("Epochs per run", min_value=1, value=10, step=1, key="sw.epochs")
         seeds = left.text_input("Seeds", "0, 1", key="sw.seeds")
-        sharing = right.multiselect("Sharing modes", ARCHITECTURES.names(), ["hard", "independent"], key="sw.sharing")
+        sharing = right.multiselect(
+            "Sharing modes", ARCHITECTURES.names(), ["hard", "independent"], key="sw.sharing"
+        )
         default_weightings = [w for w in ("equal", "uncertainty") if w in WEIGHTINGS.names()]
-        weighting = right.multiselect("Weighting strategies", WEIGHTINGS.names(), default_weightings,
-                                      key="sw.weighting")
+        weighting = right.multiselect(
+            "Weighting strategies", WEIGHTINGS.names(), default_weightings, key="sw.weighting"
+        )
         lrs = right.text_input("Learning rates (optional)", "", key="sw.lr")
-        ps = right.text_input("Task correlation p of synthetic data (optional)", "", key="sw.p",
-                              help="Only for presets on the synthetic dataset")
-        with_baselines = right.checkbox("Also train the single-task baselines (for Δm)", True, key="sw.baselines")
+        ps = right.text_input(
+            "Task correlation p of synthetic data (optional)",
+            "",
+            key="sw.p",
+            help="Only for presets on the synthetic dataset",
+        )
+        with_baselines = right.checkbox(
+            "Also train the single-task baselines (for Δm)", True, key="sw.baselines"
+        )
         if st.button("Queue the sweep", type="primary", key="sw.start"):
             try:
                 grid: dict[str, list] = {}
@@ -82,10 +95,15 @@ if not presenting:
                     grid["train.lr"] = numbers(lrs)
                 if ps.strip():
                     grid["data.options.p"] = numbers(ps)
-                spec = SweepSpec.from_dict({
-                    "name": name, "base": to_config(st.session_state) if base == CURRENT else base, "overrides": {"train.epochs": int(epochs)}, "grid": grid,
-                    "seeds": [int(s) for s in numbers(seeds)] or [0],
-                })
+                spec = SweepSpec.from_dict(
+                    {
+                        "name": name,
+                        "base": to_config(st.session_state) if base == CURRENT else base,
+                        "overrides": {"train.epochs": int(epochs)},
+                        "grid": grid,
+                        "seeds": [int(s) for s in numbers(seeds)] or [0],
+                    }
+                )
                 sweep_id = launch_sweep(store, spec, warm=True, baselines=with_baselines)
             except (SweepError, ValueError) as err:
                 st.error(f"This sweep cannot start: {markdown_text(err)}")
@@ -118,7 +136,9 @@ running = not is_done(progress(store, sweep_id))
 def sweep_report(store, sweep_id: str, name: str) -> str:  # type: ignore[no-untyped-def]
     """The sweep's runs in one HTML report, with the aggregate table first."""
     runs = sweep_runs(store, sweep_id)
-    section = Section(title="Mean ± std over seeds, per setting", tables=[readable(aggregate(runs, settings))])
+    section = Section(
+        title="Mean ± std over seeds, per setting", tables=[readable(aggregate(runs, settings))]
+    )
     return report_html(store, runs["id"].tolist(), title=f"Sweep {name}", sections=[section])
 
 
@@ -126,10 +146,15 @@ def sweep_report(store, sweep_id: str, name: str) -> str:  # type: ignore[no-unt
 def view() -> None:
     counts = progress(store, sweep_id)
     total = max(1, counts.get("total", 0))
-    st.progress(counts.get("done", 0) / total,
-                text=f"{counts.get('done', 0)} of {counts.get('total', 0)} runs ended · "
-                     + ", ".join(f"{k} {v}" for k, v in counts.items()
-                                 if k in ("queued", "running", "finished", "failed", "diverged") and v))
+    st.progress(
+        counts.get("done", 0) / total,
+        text=f"{counts.get('done', 0)} of {counts.get('total', 0)} runs ended · "
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in counts.items()
+            if k in ("queued", "running", "finished", "failed", "diverged") and v
+        ),
+    )
     runs = sweep_runs(store, sweep_id, delta=not running)
     finished = runs[runs["status"] == RunStatus.FINISHED]
     if finished.empty:
@@ -140,17 +165,26 @@ def view() -> None:
         shown = table[[*settings, "runs"]].copy()
         for column in [c.removesuffix(" mean") for c in table.columns if c.endswith(" mean")]:
             mean, std = table[f"{column} mean"], table[f"{column} std"]
-            shown[column] = [f"{m:.4g}" + ("" if pd.isna(s) else f" ± {s:.2g}") if pd.notna(m) else "—"
-                             for m, s in zip(mean, std, strict=True)]
+            shown[column] = [
+                f"{m:.4g}" + ("" if pd.isna(s) else f" ± {s:.2g}") if pd.notna(m) else "—"
+                for m, s in zip(mean, std, strict=True)
+            ]
         kinds = dict(runs.attrs.get("tasks", []))
         headline = [f"{t}/{HEADLINE_METRICS.get(k or '', 'loss')}" for t, k in kinds.items()]
         brief = [c for c in (*headline, DELTA_COLUMN) if c in shown]
-        st.dataframe(readable(shown[[*settings, "runs", *brief]]), hide_index=True, width="stretch", placeholder="—")
+        st.dataframe(
+            readable(shown[[*settings, "runs", *brief]]),
+            hide_index=True,
+            width="stretch",
+            placeholder="—",
+        )
         with st.expander("Every metric"):
             st.dataframe(readable(shown), hide_index=True, width="stretch", placeholder="—")
         if "delta_m" in runs and runs["delta_m"].notna().any():
-            st.caption("Δm (%): the mean relative change of each task's test metrics against its single-task "
-                       "baseline (higher-is-better metrics count +, lower-is-better −); above 0, sharing helps.")
+            st.caption(
+                "Δm (%): the mean relative change of each task's test metrics against its single-task "
+                "baseline (higher-is-better metrics count +, lower-is-better −); above 0, sharing helps."
+            )
         metrics = [f"{c} mean" for c in metric_columns(runs) if f"{c} mean" in table]
         if len(metrics) >= 2 and len(table) >= 2:
             st.subheader("Pareto plot")
@@ -165,27 +199,53 @@ def view() -> None:
                 x = pick[0].selectbox("x", metrics, index=first, format_func=label, key="sw.x")
                 y = pick[1].selectbox("y", metrics, index=second, format_func=label, key="sw.y")
             complete = table.dropna(subset=[x, y])
-            front = pareto_front(complete, x, y, higher_is_better(x.removesuffix(" mean")),
-                                 higher_is_better(y.removesuffix(" mean")))
-            st.plotly_chart(pareto_figure(complete, x, y, front, labels=settings), width="stretch", key="sw.pareto")
-            st.caption("Each point is a setting, at its mean over seeds (bars: ± std). Highlighted: the settings "
-                       "no other setting beats on both metrics at once.")
-        target = "delta_m mean" if "delta_m mean" in table and table["delta_m mean"].notna().any() else (
-            metrics[0] if metrics else None)
+            front = pareto_front(
+                complete,
+                x,
+                y,
+                higher_is_better(x.removesuffix(" mean")),
+                higher_is_better(y.removesuffix(" mean")),
+            )
+            st.plotly_chart(
+                pareto_figure(complete, x, y, front, labels=settings),
+                width="stretch",
+                key="sw.pareto",
+            )
+            st.caption(
+                "Each point is a setting, at its mean over seeds (bars: ± std). Highlighted: the settings "
+                "no other setting beats on both metrics at once."
+            )
+        target = (
+            "delta_m mean"
+            if "delta_m mean" in table and table["delta_m mean"].notna().any()
+            else (metrics[0] if metrics else None)
+        )
         if target and settings and len(table) >= 2:
             against = label(target.removesuffix(" mean"))
             st.subheader(f"Settings against {markdown_text(against)}")
-            st.plotly_chart(parallel_figure(table.dropna(subset=[target]), settings, target, title=""),
-                            width="stretch", key="sw.parallel")
-            st.caption(f"One line per setting, coloured by its mean {markdown_text(against)}; drag along an axis "
-                       "to keep only some lines.")
+            st.plotly_chart(
+                parallel_figure(table.dropna(subset=[target]), settings, target, title=""),
+                width="stretch",
+                key="sw.parallel",
+            )
+            st.caption(
+                f"One line per setting, coloured by its mean {markdown_text(against)}; drag along an axis "
+                "to keep only some lines."
+            )
     if not presenting:
         with st.expander("Runs of this sweep"):
             st.dataframe(readable(runs), hide_index=True, width="stretch", placeholder="—")
-        axes = {k: st.session_state[f"sw.{k}"] for k in ("x", "y") if st.session_state.get(f"sw.{k}")}
+        axes = {
+            k: st.session_state[f"sw.{k}"] for k in ("x", "y") if st.session_state.get(f"sw.{k}")
+        }
         session.presenter_link("sweep", {"sweep": sweep_id, **axes})
-        st.download_button("Sweep report (self-contained HTML)", lambda: sweep_report(store, sweep_id, record["name"]),
-                           file_name=f"sweep-{sweep_id}.html", mime="text/html", key="sw.report")
+        st.download_button(
+            "Sweep report (self-contained HTML)",
+            lambda: sweep_report(store, sweep_id, record["name"]),
+            file_name=f"sweep-{sweep_id}.html",
+            mime="text/html",
+            key="sw.report",
+        )
     if running and is_done(counts):
         st.rerun()
 

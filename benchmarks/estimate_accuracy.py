@@ -36,23 +36,37 @@ CONFIGS = {
 
 def cli(*args: str, env: dict[str, str]) -> tuple[dict, float]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "mtl", *args], capture_output=True, text=True, env=env, cwd=ROOT,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "mtl", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - start
 
 
 def main() -> int:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    print(f"{'config':<40} {'estimated s':>12} {'measured s':>11} {'ratio':>6} {'estimate took s':>16}")
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")
+    )
+    print(
+        f"{'config':<40} {'estimated s':>12} {'measured s':>11} {'ratio':>6} {'estimate took s':>16}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for label, text in CONFIGS.items():
             path = Path(folder) / "config.yaml"
             path.write_text(text, encoding="utf-8")
             estimate, took = cli("estimate", str(path), "--json", env=env)
-            run, _ = cli("run", str(path), "--quiet", "--json", "--home", str(Path(folder) / "home"), env=env)
+            run, _ = cli(
+                "run", str(path), "--quiet", "--json", "--home", str(Path(folder) / "home"), env=env
+            )
             predicted = estimate["seconds"] - estimate["prepare_seconds"]
             measured = run["duration_s"]
-            print(f"{label:<40} {predicted:>12.2f} {measured:>11.2f} {predicted / measured:>6.2f} {took:>16.1f}")
+            print(
+                f"{label:<40} {predicted:>12.2f} {measured:>11.2f} {predicted / measured:>6.2f} {took:>16.1f}"
+            )
     return 0
 
 

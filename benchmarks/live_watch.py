@@ -100,13 +100,19 @@ class CpuMeter:
     def sample(self) -> tuple[float, dict[int, float]]:
         table = _processes()
         server = table.get(self.server_pid, (0, "", 0.0))[2]
-        chromium = {pid: table[pid][2] for pid in _descendants(os.getpid(), table)
-                    if "chrom" in table[pid][1].lower()}
+        chromium = {
+            pid: table[pid][2]
+            for pid in _descendants(os.getpid(), table)
+            if "chrom" in table[pid][1].lower()
+        }
         return server, chromium
 
     @staticmethod
-    def cores(before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]],
-              seconds: float) -> tuple[float, float]:
+    def cores(
+        before: tuple[float, dict[int, float]],
+        after: tuple[float, dict[int, float]],
+        seconds: float,
+    ) -> tuple[float, float]:
         server = (after[0] - before[0]) / seconds
         chromium = sum(t - before[1].get(pid, 0.0) for pid, t in after[1].items()) / seconds
         return server, chromium
@@ -125,25 +131,53 @@ def _free_port() -> int:
 def server(home: Path, refresh: float | None) -> Iterator[tuple[str, int]]:
     """``streamlit run app.py`` on 127.0.0.1 and a free port; (url, pid); always stopped."""
     port = _free_port()
-    env = dict(os.environ, MTL_HOME=str(home), MTL_WARM_WORKER="1", OMP_NUM_THREADS="1",
-               PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        MTL_HOME=str(home),
+        MTL_WARM_WORKER="1",
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=str(REPO),
+    )
     if refresh is not None:
         env["MTL_LIVE_REFRESH_S"] = f"{refresh:g}"
     log = (home / "streamlit.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1),
+            ):
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"streamlit did not start:\n{(home / 'streamlit.log').read_text()}")
+                raise SystemExit(
+                    f"streamlit did not start:\n{(home / 'streamlit.log').read_text()}"
+                )
             time.sleep(0.2)
         yield url, proc.pid
     finally:
@@ -201,8 +235,11 @@ def launch(page, url: str, store: RunStore, preset: str, mode: str, meter: CpuMe
         page.goto(url)  # a page that does not poll
         button.wait_for(timeout=60_000)
     else:  # steady state: from the first drawn point (page load and plotly.js parse excluded)
-        page.wait_for_function(f"() => ((window.__mtlLive || {{charts: {{}}}}).charts['live.loss.{run_id}']"
-                               " || {points: 0}).points > 0", timeout=120_000)
+        page.wait_for_function(
+            f"() => ((window.__mtlLive || {{charts: {{}}}}).charts['live.loss.{run_id}']"
+            " || {points: 0}).points > 0",
+            timeout=120_000,
+        )
     before, t0 = meter.sample(), time.monotonic()
     while store.get_run(run_id)["status"] not in TERMINAL_STATUSES:
         page.wait_for_timeout(100)  # keeps the browser's event loop turning
@@ -216,16 +253,26 @@ def launch(page, url: str, store: RunStore, preset: str, mode: str, meter: CpuMe
     if mode == "live":
         page.wait_for_timeout(1500)  # the last poll after the end
         draws = page.evaluate("() => (window.__mtlLive || {draws: []}).draws")
-        drawn = sorted((d["t"] / 1000, d["lastX"]) for d in draws
-                       if d["key"] == f"live.loss.{run_id}" and d["lastX"] is not None)
+        drawn = sorted(
+            (d["t"] / 1000, d["lastX"])
+            for d in draws
+            if d["key"] == f"live.loss.{run_id}" and d["lastX"] is not None
+        )
         for step, seen in watcher.first_seen.items():
             at = next((t for t, x in drawn if x >= step), None)
-            if at is not None and at >= seen - 0.05:  # drawn after it was readable (history excluded)
+            if (
+                at is not None and at >= seen - 0.05
+            ):  # drawn after it was readable (history excluded)
                 lags.append(max(0.0, at - seen))
     return {
-        "mode": mode, "run": run_id, "status": run["status"],
-        "train_s": float(metrics["wall_time"].max()), "run_s": float(run["ended_at"] - run["started_at"]),
-        "server": server_cores, "chromium": chromium_cores, "lags": lags,
+        "mode": mode,
+        "run": run_id,
+        "status": run["status"],
+        "train_s": float(metrics["wall_time"].max()),
+        "run_s": float(run["ended_at"] - run["started_at"]),
+        "server": server_cores,
+        "chromium": chromium_cores,
+        "lags": lags,
     }
 
 
@@ -238,7 +285,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="penguins")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--refresh", type=float, default=None, help="Live refresh interval (s); default: the app's")
+    parser.add_argument(
+        "--refresh", type=float, default=None, help="Live refresh interval (s); default: the app's"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -251,32 +300,49 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             meter = CpuMeter(server_pid)
             for i in range(args.rounds):
-                for mode in (("live", "home") if i % 2 == 0 else ("home", "live")):
+                for mode in ("live", "home") if i % 2 == 0 else ("home", "live"):
                     result = launch(page, url, store, args.preset, mode, meter)
                     results.append(result)
-                    lag = (f"  lag p50 {statistics.median(result['lags']):.2f} s" if result["lags"] else "")
-                    print(f"round {i + 1} {mode:4s}: train {result['train_s']:6.2f} s (run {result['run_s']:6.2f} s, "
-                          f"{result['status']})  server {result['server']:.2f} core  chromium "
-                          f"{result['chromium']:.2f} core{lag}", flush=True)
+                    lag = (
+                        f"  lag p50 {statistics.median(result['lags']):.2f} s"
+                        if result["lags"]
+                        else ""
+                    )
+                    print(
+                        f"round {i + 1} {mode:4s}: train {result['train_s']:6.2f} s (run {result['run_s']:6.2f} s, "
+                        f"{result['status']})  server {result['server']:.2f} core  chromium "
+                        f"{result['chromium']:.2f} core{lag}",
+                        flush=True,
+                    )
             browser.close()
     live = [r for r in results if r["mode"] == "live"]
     home_runs = [r for r in results if r["mode"] == "home"]
-    ratio = statistics.median(r["train_s"] for r in home_runs) / statistics.median(r["train_s"] for r in live)
+    ratio = statistics.median(r["train_s"] for r in home_runs) / statistics.median(
+        r["train_s"] for r in live
+    )
     watch_cpu = statistics.median(r["server"] + r["chromium"] for r in live)
     lags = [lag for r in live for lag in r["lags"]]
-    p50, p95 = (percentile(lags, 0.5), percentile(lags, 0.95)) if lags else (float("nan"), float("nan"))
+    p50, p95 = (
+        (percentile(lags, 0.5), percentile(lags, 0.95)) if lags else (float("nan"), float("nan"))
+    )
     refresh = f"{args.refresh:g} s" if args.refresh else "the default"
     print(f"\n{args.preset}, {args.rounds} rounds, refresh {refresh}")
     print("| | live (Live page open) | home (no polling) |\n|---|---:|---:|")
-    print(f"| training time, median | {statistics.median(r['train_s'] for r in live):.2f} s | "
-          f"{statistics.median(r['train_s'] for r in home_runs):.2f} s |")
+    print(
+        f"| training time, median | {statistics.median(r['train_s'] for r in live):.2f} s | "
+        f"{statistics.median(r['train_s'] for r in home_runs):.2f} s |"
+    )
     for what in ("server", "chromium"):
-        print(f"| {what} CPU, median | {statistics.median(r[what] for r in live):.2f} core | "
-              f"{statistics.median(r[what] for r in home_runs):.2f} core |")
+        print(
+            f"| {what} CPU, median | {statistics.median(r[what] for r in live):.2f} core | "
+            f"{statistics.median(r[what] for r in home_runs):.2f} core |"
+        )
     print(f"\nratio of training times home / live = {ratio:.2f} (target >= {RATIO_TARGET})")
     print(f"server + chromium while watching = {watch_cpu:.2f} core (target <= {CPU_TARGET})")
-    print(f"update lag store -> drawn: p50 {p50:.2f} s, p95 {p95:.2f} s over {len(lags)} steps "
-          f"(target p95 <= {LAG_P95_TARGET} s)")
+    print(
+        f"update lag store -> drawn: p50 {p50:.2f} s, p95 {p95:.2f} s over {len(lags)} steps "
+        f"(target p95 <= {LAG_P95_TARGET} s)"
+    )
     missed = ratio < RATIO_TARGET or watch_cpu > CPU_TARGET or not p95 <= LAG_P95_TARGET
     return 1 if missed else 0
 

@@ -67,7 +67,11 @@ def make_config(sharing: str, p: float, seed: int, settings: dict[str, Any]) -> 
                 },
             },
             "tasks": [{"name": t, "target": t, "kind": "regression"} for t in TASKS],
-            "model": {"sharing": sharing, "hidden": settings["hidden"], "experts": settings["experts"]},
+            "model": {
+                "sharing": sharing,
+                "hidden": settings["hidden"],
+                "experts": settings["experts"],
+            },
             "loss": {"weighting": "equal"},
             "train": {
                 "epochs": settings["epochs"],
@@ -109,8 +113,14 @@ def label_correlation(p: float, seed: int, settings: dict[str, Any]) -> float:
     from mtl.data.datasets.synthetic import Options, generate
 
     frame = generate(
-        Options(p=p, n_tasks=2, samples=settings["samples"], features=settings["features"],
-                noise=settings["noise"], seed=seed)
+        Options(
+            p=p,
+            n_tasks=2,
+            samples=settings["samples"],
+            features=settings["features"],
+            noise=settings["noise"],
+            seed=seed,
+        )
     )
     return float(np.corrcoef(frame["y1"], frame["y2"])[0, 1])
 
@@ -123,10 +133,16 @@ def mean_std(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds 0 … N-1 (default 3)")
-    parser.add_argument("--quick", action="store_true", help="seed 0 only, ≤ 30 epochs: a smoke test")
+    parser.add_argument(
+        "--quick", action="store_true", help="seed 0 only, ≤ 30 epochs: a smoke test"
+    )
     parser.add_argument("--with-mmoe", action="store_true", help="also train mmoe")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="worker processes, one torch thread each (default 2)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="worker processes, one torch thread each (default 2)",
+    )
     args = parser.parse_args(argv)
 
     settings = dict(SETTINGS)
@@ -141,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         f"settings: samples {settings['samples']} (70/15/15 split), features {settings['features']}, "
         f"noise {settings['noise']}, hidden {settings['hidden']}, epochs ≤ {settings['epochs']} "
         f"(early stopping {settings['early_stopping']}), batch {settings['batch_size']}, "
-        f"lr {settings['lr']}, adam, equal weighting" + (f", mmoe experts {settings['experts']}" if args.with_mmoe else "")
+        f"lr {settings['lr']}, adam, equal weighting"
+        + (f", mmoe experts {settings['experts']}" if args.with_mmoe else "")
     )
-    print(f"seeds {seeds} (data seed = train seed); {len(jobs)} runs on {args.jobs} processes × 1 thread")
+    print(
+        f"seeds {seeds} (data seed = train seed); {len(jobs)} runs on {args.jobs} processes × 1 thread"
+    )
     t0 = time.perf_counter()
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -153,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     bad = [r for r in results if r["status"] != "finished"]
     if bad:
-        print(f"warning: {len(bad)} runs did not finish: {[(r['sharing'], r['p'], r['seed'], r['status']) for r in bad]}")
+        print(
+            f"warning: {len(bad)} runs did not finish: {[(r['sharing'], r['p'], r['seed'], r['status']) for r in bad]}"
+        )
 
     mse = {(r["sharing"], r["p"], r["seed"]): r["mse"] for r in results}
     print()
@@ -169,12 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         gaps_mean.append(statistics.mean(gaps))
         print(f"| {p:g} | {corr:.2f} | " + " | ".join(cells) + f" | {mean_std(gaps)} |")
     print()
-    print("test MSE in original units, mean over the two tasks; mean ± std over seeds; gap > 0 = sharing helps")
+    print(
+        "test MSE in original units, mean over the two tasks; mean ± std over seeds; gap > 0 = sharing helps"
+    )
     monotonic = all(a < b for a, b in zip(gaps_mean, gaps_mean[1:], strict=False))
-    print(f"gap grows with p (on the mean): {'yes' if monotonic else 'no'}; "
-          f"{len(results)} runs in {elapsed:.0f} s")
+    print(
+        f"gap grows with p (on the mean): {'yes' if monotonic else 'no'}; "
+        f"{len(results)} runs in {elapsed:.0f} s"
+    )
     if len(seeds) < 3:
-        print("note: fewer than 3 seeds; the seed-to-seed spread is as large as the trend, so read the trend from ≥ 3")
+        print(
+            "note: fewer than 3 seeds; the seed-to-seed spread is as large as the trend, so read the trend from ≥ 3"
+        )
     return 0
 
 

@@ -54,12 +54,18 @@ from mtl.train.trainer import Trainer, build_model  # noqa: E402
 
 TARGET_RATIO = 0.90
 CLOCKS: dict[str, Callable[[], float]] = {
-    "thread": time.thread_time, "process": time.process_time, "wall": time.perf_counter,
+    "thread": time.thread_time,
+    "process": time.process_time,
+    "wall": time.perf_counter,
 }
 
 
 def make_config(
-    samples: int, epochs: int, seed: int = 0, features: int = 128, hidden: tuple[int, ...] = (256, 256)
+    samples: int,
+    epochs: int,
+    seed: int = 0,
+    features: int = 128,
+    hidden: tuple[int, ...] = (256, 256),
 ) -> ExperimentConfig:
     """The workload: two synthetic regression tasks through a hard-sharing MLP."""
     return ExperimentConfig.from_dict(
@@ -67,7 +73,13 @@ def make_config(
             "name": "trainer-overhead",
             "data": {
                 "dataset": "synthetic",
-                "options": {"p": 0.5, "n_tasks": 2, "samples": samples, "features": features, "seed": seed},
+                "options": {
+                    "p": 0.5,
+                    "n_tasks": 2,
+                    "samples": samples,
+                    "features": features,
+                    "seed": seed,
+                },
             },
             "tasks": [
                 {"name": "y1", "target": "y1", "kind": "regression"},
@@ -89,7 +101,10 @@ def make_config(
 
 
 def run_mtl(
-    config: ExperimentConfig, data: PreparedData, store: RunStore, clock: Callable[[], float] = time.thread_time
+    config: ExperimentConfig,
+    data: PreparedData,
+    store: RunStore,
+    clock: Callable[[], float] = time.thread_time,
 ) -> dict[str, Any]:
     """One training run through the Trainer with the real run-store writer; timed around ``fit()``."""
     run_id = store.create_run(config.name, config.to_dict(), status="running")
@@ -110,7 +125,9 @@ def run_mtl(
 
 
 def run_bare(
-    config: ExperimentConfig, data: PreparedData, validate: bool = False,
+    config: ExperimentConfig,
+    data: PreparedData,
+    validate: bool = False,
     clock: Callable[[], float] = time.thread_time,
 ) -> dict[str, Any]:
     """The same training as a plain PyTorch loop; timed around the loop only.
@@ -138,7 +155,8 @@ def run_bare(
             index = order[start : start + cfg.batch_size]
             out = model(x.index_select(0, index))
             loss = sum(
-                F.mse_loss(out[name], y.index_select(0, index)) for name, y in zip(names, ys, strict=True)
+                F.mse_loss(out[name], y.index_select(0, index))
+                for name, y in zip(names, ys, strict=True)
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -148,10 +166,16 @@ def run_bare(
             model.eval()
             with torch.no_grad():
                 out = model(x_val)
-                val_loss = sum(F.mse_loss(out[name], y) for name, y in zip(names, ys_val, strict=True))
+                val_loss = sum(
+                    F.mse_loss(out[name], y) for name, y in zip(names, ys_val, strict=True)
+                )
             assert math.isfinite(float(val_loss))
     seconds = clock() - t0
-    return {"steps": steps, "seconds": seconds, "params": [p.detach().clone() for p in model.parameters()]}
+    return {
+        "steps": steps,
+        "seconds": seconds,
+        "params": [p.detach().clone() for p in model.parameters()],
+    }
 
 
 WORKLOADS = {
@@ -163,7 +187,12 @@ WORKLOADS = {
 
 
 def measure(
-    name: str, samples: int, epochs: int, rounds: int, store: RunStore, clock: Callable[[], float] = time.thread_time
+    name: str,
+    samples: int,
+    epochs: int,
+    rounds: int,
+    store: RunStore,
+    clock: Callable[[], float] = time.thread_time,
 ) -> float:
     """Alternate mtl and bare runs of one workload; print its table; return the ratio."""
     features, hidden = WORKLOADS[name]
@@ -194,9 +223,13 @@ def measure(
             rates[label].append(result["steps"] / result["seconds"])
             last[label] = result
         paired.append(rates["mtl"][-1] / rates["bare+val"][-1])
-    assert last["mtl"]["steps"] == last["bare"]["steps"], (last["mtl"]["steps"], last["bare"]["steps"])
+    assert last["mtl"]["steps"] == last["bare"]["steps"], (
+        last["mtl"]["steps"],
+        last["bare"]["steps"],
+    )
     drift = max(
-        float((a - b).abs().max()) for a, b in zip(last["mtl"]["params"], last["bare"]["params"], strict=True)
+        float((a - b).abs().max())
+        for a, b in zip(last["mtl"]["params"], last["bare"]["params"], strict=True)
     )
     med = {label: statistics.median(values) for label, values in rates.items()}
     ratio = statistics.median(paired)
@@ -205,41 +238,65 @@ def measure(
     print("|------|---------------:|----:|----:|-----:|")
     for label in runners:
         values = rates[label]
-        print(f"| {label} | {med[label]:.1f} | {min(values):.1f} | {max(values):.1f} | {len(values)} |")
+        print(
+            f"| {label} | {med[label]:.1f} | {min(values):.1f} | {max(values):.1f} | {len(values)} |"
+        )
     print()
-    print(f"callback events per mtl run: {last['mtl']['events']}; "
-          f"same training check: max |Δ parameter| mtl vs bare = {drift:.2e}")
-    print(f"ratio mtl / bare+val = {ratio:.2f} (median of paired rounds: "
-          f"{', '.join(f'{r:.2f}' for r in paired)}); mtl / bare (no validation at all) = "
-          f"{med['mtl'] / med['bare']:.2f}")
+    print(
+        f"callback events per mtl run: {last['mtl']['events']}; "
+        f"same training check: max |Δ parameter| mtl vs bare = {drift:.2e}"
+    )
+    print(
+        f"ratio mtl / bare+val = {ratio:.2f} (median of paired rounds: "
+        f"{', '.join(f'{r:.2f}' for r in paired)}); mtl / bare (no validation at all) = "
+        f"{med['mtl'] / med['bare']:.2f}"
+    )
     return ratio
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4,000 rows, 2 epochs, 3 rounds")
-    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 7, quick 3)")
-    parser.add_argument("--clock", choices=list(CLOCKS), default="thread",
-                        help="thread: the training thread's CPU time (default, robust to a loaded machine); "
-                        "process: every thread's CPU time (charges the store writer); wall: perf_counter")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="alternating rounds (default 7, quick 3)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=list(CLOCKS),
+        default="thread",
+        help="thread: the training thread's CPU time (default, robust to a loaded machine); "
+        "process: every thread's CPU time (charges the store writer); wall: perf_counter",
+    )
     args = parser.parse_args(argv)
     samples, epochs, rounds = (4_000, 2, 3) if args.quick else (20_000, 5, 7)
     rounds = args.rounds or rounds
 
     torch.set_num_threads(1)
-    print("trainer overhead: mtl Trainer (History + real SQLite store writer + per-epoch metrics) "
-          "vs bare PyTorch loop")
-    print(f"torch {torch.__version__}, python {platform.python_version()}, "
-          f"torch.set_num_threads(1) for both; {rounds} alternating rounds (mtl then bare); "
-          f"clock: {args.clock}")
-    print("timed: mtl = Trainer.fit() (steps, store writes, per-epoch train/val metrics, final val/test "
-          "summary); bare = the step loop only")
+    print(
+        "trainer overhead: mtl Trainer (History + real SQLite store writer + per-epoch metrics) "
+        "vs bare PyTorch loop"
+    )
+    print(
+        f"torch {torch.__version__}, python {platform.python_version()}, "
+        f"torch.set_num_threads(1) for both; {rounds} alternating rounds (mtl then bare); "
+        f"clock: {args.clock}"
+    )
+    print(
+        "timed: mtl = Trainer.fit() (steps, store writes, per-epoch train/val metrics, final val/test "
+        "summary); bare = the step loop only"
+    )
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)
-        ratios = {name: measure(name, samples, epochs, rounds, store, CLOCKS[args.clock]) for name in WORKLOADS}
+        ratios = {
+            name: measure(name, samples, epochs, rounds, store, CLOCKS[args.clock])
+            for name in WORKLOADS
+        }
     for name, ratio in ratios.items():
         verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
-        print(f"\n{name}: ratio mtl / bare+val = {ratio:.2f} (target ≥ {TARGET_RATIO:.2f}): {verdict}", end="")
+        print(
+            f"\n{name}: ratio mtl / bare+val = {ratio:.2f} (target ≥ {TARGET_RATIO:.2f}): {verdict}",
+            end="",
+        )
     print()
     return 0
 

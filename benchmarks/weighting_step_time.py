@@ -64,12 +64,24 @@ CLOCKS: dict[str, Callable[[], float]] = {"thread": time.thread_time, "wall": ti
 def make_model(n_tasks: int, seed: int = 0) -> Any:
     torch.manual_seed(seed)
     build = ARCHITECTURES.get("hard")
-    return build(ModelConfig(sharing="hard", hidden=HIDDEN), (FEATURES,), {f"t{i}": 1 for i in range(n_tasks)})
+    return build(
+        ModelConfig(sharing="hard", hidden=HIDDEN),
+        (FEATURES,),
+        {f"t{i}": 1 for i in range(n_tasks)},
+    )
 
 
 def task_specs(n_tasks: int) -> list[TaskSpec]:
     return [
-        TaskSpec(name=f"t{i}", kind="regression", targets=[f"t{i}"], out_dim=1, loss="mse", weight=1.0, start_epoch=0)
+        TaskSpec(
+            name=f"t{i}",
+            kind="regression",
+            targets=[f"t{i}"],
+            out_dim=1,
+            loss="mse",
+            weight=1.0,
+            start_epoch=0,
+        )
         for i in range(n_tasks)
     ]
 
@@ -77,12 +89,16 @@ def task_specs(n_tasks: int) -> list[TaskSpec]:
 class Entry:
     """One timed training step: a model, an optimizer and a way to backpropagate."""
 
-    def __init__(self, label: str, kind: str, n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> None:
+    def __init__(
+        self, label: str, kind: str, n_tasks: int, x: torch.Tensor, y: torch.Tensor
+    ) -> None:
         self.label, self.kind, self.n_tasks = label, kind, n_tasks
         self.model = make_model(n_tasks)
         self.x, self.y = x, y
         self.extra_params: list[torch.nn.Parameter] = []
-        self.backward: Callable[[torch.Tensor, torch.Tensor, list[torch.Tensor]], Any] = lambda losses, z, parts: None
+        self.backward: Callable[[torch.Tensor, torch.Tensor, list[torch.Tensor]], Any] = (
+            lambda losses, z, parts: None
+        )
         self.times: list[float] = []
         self.ratios: list[float] = []
 
@@ -141,8 +157,13 @@ def torchjd_entries(n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> list[Entr
     from torchjd.autojac import jac_to_grad, mtl_backward
 
     aggregators: dict[str, Callable[[], Any]] = {
-        "pcgrad": agg.PCGrad, "mgda": agg.MGDA, "cagrad": lambda: agg.CAGrad(c=0.4), "imtl": agg.IMTLG,
-        "upgrad": agg.UPGrad, "aligned-mtl": agg.AlignedMTL, "nash-mtl": lambda: agg.NashMTL(n_tasks=n_tasks),
+        "pcgrad": agg.PCGrad,
+        "mgda": agg.MGDA,
+        "cagrad": lambda: agg.CAGrad(c=0.4),
+        "imtl": agg.IMTLG,
+        "upgrad": agg.UPGrad,
+        "aligned-mtl": agg.AlignedMTL,
+        "nash-mtl": lambda: agg.NashMTL(n_tasks=n_tasks),
     }
     entries = []
     for name, make in aggregators.items():
@@ -151,8 +172,14 @@ def torchjd_entries(n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> list[Entr
         shared = list(entry.model.trunk.parameters())
         heads = [list(tower.parameters()) for tower in entry.model.towers]
 
-        def backward(losses: torch.Tensor, z: torch.Tensor, parts: list[torch.Tensor], aggregator: Any = aggregator,
-                     shared: list = shared, heads: list = heads) -> None:
+        def backward(
+            losses: torch.Tensor,
+            z: torch.Tensor,
+            parts: list[torch.Tensor],
+            aggregator: Any = aggregator,
+            shared: list = shared,
+            heads: list = heads,
+        ) -> None:
             mtl_backward(parts, features=z, shared_params=shared, tasks_params=heads)
             jac_to_grad(shared, aggregator)
 
@@ -160,13 +187,18 @@ def torchjd_entries(n_tasks: int, x: torch.Tensor, y: torch.Tensor) -> list[Entr
         entry.finish()
         entries.append(entry)
     scalarizers: dict[str, Callable[[], Any]] = {
-        "uncertainty": lambda: sc.UW(n_tasks), "dwa": sc.DWA, "gls": sc.GeometricMean, "rlw": sc.Random,
+        "uncertainty": lambda: sc.UW(n_tasks),
+        "dwa": sc.DWA,
+        "gls": sc.GeometricMean,
+        "rlw": sc.Random,
     }
     for name, make in scalarizers.items():
         entry = Entry(f"torchjd:{name}", "loss", n_tasks, x, y)
         scalarizer = make()
         entry.extra_params = list(scalarizer.parameters())
-        entry.backward = lambda losses, z, parts, scalarizer=scalarizer: scalarizer(losses).backward()
+        entry.backward = lambda losses, z, parts, scalarizer=scalarizer: scalarizer(
+            losses
+        ).backward()
         entry.finish()
         entries.append(entry)
     return entries
@@ -182,7 +214,9 @@ def time_block(entry: Entry, count: int, clock: Callable[[], float]) -> float:
     return (clock() - start) / count
 
 
-def run(n_tasks: int, rounds: int, steps: int, clock: Callable[[], float] = time.thread_time) -> list[Entry]:
+def run(
+    n_tasks: int, rounds: int, steps: int, clock: Callable[[], float] = time.thread_time
+) -> list[Entry]:
     """Each round: for every entry, a block of plain steps then a block of the entry's steps.
 
     Each entry's time is divided by the plain block timed just before it, so slow drifts of
@@ -198,7 +232,9 @@ def run(n_tasks: int, rounds: int, steps: int, clock: Callable[[], float] = time
     entries += torchjd_entries(n_tasks, x, y)
     for _ in range(rounds):
         for entry in entries:
-            count = steps if entry.label != "torchjd:nash-mtl" else max(3, steps // 6)  # ~100× slower
+            count = (
+                steps if entry.label != "torchjd:nash-mtl" else max(3, steps // 6)
+            )  # ~100× slower
             reference = time_block(plain, steps, clock)
             seconds = reference if entry is plain else time_block(entry, count, clock)
             entry.times.append(seconds)
@@ -241,22 +277,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--tasks", type=int, nargs="+", default=[2, 4, 8])
-    parser.add_argument("--clock", choices=list(CLOCKS), default="thread",
-                        help="thread: the thread's CPU time (default, robust to a loaded machine); wall: perf_counter")
+    parser.add_argument(
+        "--clock",
+        choices=list(CLOCKS),
+        default="thread",
+        help="thread: the thread's CPU time (default, robust to a loaded machine); wall: perf_counter",
+    )
     args = parser.parse_args(argv)
     rounds, steps = (3, 10) if args.quick else (args.rounds, args.steps)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")  # cvxpy's "not DPP" warning in torchjd's Nash-MTL and CAGrad
     n_params = sum(p.numel() for p in make_model(2).trunk.parameters())
-    print("weighting step time: each strategy's training step vs a plain weighted backward (same model, same batch)")
-    print(f"torch {torch.__version__}, python {platform.python_version()}, torch.set_num_threads(1); "
-          f"{rounds} alternating rounds × {steps} steps, median per-step time; clock: {args.clock} "
-          f"({'CPU time' if args.clock == 'thread' else 'wall time'})")
-    print(f"hard-sharing MLP {FEATURES} → {' → '.join(map(str, HIDDEN))} ({n_params:,} shared parameters), "
-          f"one Linear head per task, batch {BATCH}, MSE losses, Adam")
-    print("ms = median per-step time; ×plain = median over rounds of (entry block / plain block timed just before)")
-    print("targets: loss level ≤ 1.05× plain; gradient level (not GradNorm) ≤ 2.0× at T = 4, ≤ 3.0× at T = 8; "
-          "Nash-MTL ≤ 3.0× at T = 4 (✗ = over target); floor = T backward passes, no aggregation\n")
+    print(
+        "weighting step time: each strategy's training step vs a plain weighted backward (same model, same batch)"
+    )
+    print(
+        f"torch {torch.__version__}, python {platform.python_version()}, torch.set_num_threads(1); "
+        f"{rounds} alternating rounds × {steps} steps, median per-step time; clock: {args.clock} "
+        f"({'CPU time' if args.clock == 'thread' else 'wall time'})"
+    )
+    print(
+        f"hard-sharing MLP {FEATURES} → {' → '.join(map(str, HIDDEN))} ({n_params:,} shared parameters), "
+        f"one Linear head per task, batch {BATCH}, MSE losses, Adam"
+    )
+    print(
+        "ms = median per-step time; ×plain = median over rounds of (entry block / plain block timed just before)"
+    )
+    print(
+        "targets: loss level ≤ 1.05× plain; gradient level (not GradNorm) ≤ 2.0× at T = 4, ≤ 3.0× at T = 8; "
+        "Nash-MTL ≤ 3.0× at T = 4 (✗ = over target); floor = T backward passes, no aggregation\n"
+    )
     results = {}
     for n_tasks in args.tasks:
         results[n_tasks] = run(n_tasks, rounds, steps, CLOCKS[args.clock])

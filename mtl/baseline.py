@@ -62,7 +62,15 @@ BASELINE_TAG = "baseline"
 NAME_SUFFIX = " · baseline"
 _IGNORED_KEYS: tuple[tuple[str, ...], ...] = (("name",), ("train", "log_every"))
 """Config keys that change no number, left out when matching a baseline."""
-_ENCODER_FIELDS = ("encoder", "hidden", "channels", "activation", "dropout", "batch_norm", "head_hidden")
+_ENCODER_FIELDS = (
+    "encoder",
+    "hidden",
+    "channels",
+    "activation",
+    "dropout",
+    "batch_norm",
+    "head_hidden",
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,10 @@ def _keys_of_runs(store: RunStore, statuses: str | Sequence[str]) -> list[tuple[
     runs = store.list_runs(statuses, with_config=True)
     out = []
     for run_id, status, config in zip(runs["id"], runs["status"], runs["config"], strict=True):
-        if not isinstance(config, Mapping) or (config.get("model") or {}).get("sharing") != "independent":
+        if (
+            not isinstance(config, Mapping)
+            or (config.get("model") or {}).get("sharing") != "independent"
+        ):
             continue
         try:
             parsed = ExperimentConfig.from_dict(dict(config))
@@ -229,8 +240,13 @@ def ensure_baseline(
             return Baseline(active[0], status, reused=True)
     from mtl.runs.worker import execute
 
-    run_id = store.create_run(target.name, target.to_dict(), status=RunStatus.RUNNING, pid=os.getpid(),
-                              tags=[BASELINE_TAG])
+    run_id = store.create_run(
+        target.name,
+        target.to_dict(),
+        status=RunStatus.RUNNING,
+        pid=os.getpid(),
+        tags=[BASELINE_TAG],
+    )
     result = execute(store, run_id, target, data, callbacks)
     return Baseline(run_id, result.status, reused=False)
 

@@ -43,14 +43,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", default=None, help="run store folder (default $MTL_HOME or ./mtl-runs)")
+    common.add_argument(
+        "--home", default=None, help="run store folder (default $MTL_HOME or ./mtl-runs)"
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
     limit = argparse.ArgumentParser(add_help=False)
-    limit.add_argument("--max-running", type=int, default=None,
-                       help="concurrency limit for launched runs (default $MTL_MAX_RUNNING or 1)")
+    limit.add_argument(
+        "--max-running",
+        type=int,
+        default=None,
+        help="concurrency limit for launched runs (default $MTL_MAX_RUNNING or 1)",
+    )
 
-    parser = argparse.ArgumentParser(prog="python -m mtl", description="MTL Lab: multi-task learning experiments.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mtl", description="MTL Lab: multi-task learning experiments."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     add_all(sub, {"home": common, "json": as_json, "limit": limit})

@@ -67,33 +67,51 @@ def suggest_task_name(column: str) -> str:
 class DataConfig(_Section):
     """Where the rows come from and how they are prepared (fitted on the training split only)."""
 
-    dataset: str = Field("penguins", description="Dataset name from the catalog (`python -m mtl datasets`), or `csv`.")
+    dataset: str = Field(
+        "penguins",
+        description="Dataset name from the catalog (`python -m mtl datasets`), or `csv`.",
+    )
     path: str | None = Field(None, description="CSV file to read when `dataset` is `csv`.")
     features: list[str] | None = Field(
-        None, description="Feature columns; default: every non-target column except text- and ID-like ones."
+        None,
+        description="Feature columns; default: every non-target column except text- and ID-like ones.",
     )
     options: dict[str, Any] = Field(
-        default_factory=dict, description="Dataset-specific settings (for `synthetic`: p, n_tasks, samples, …)."
+        default_factory=dict,
+        description="Dataset-specific settings (for `synthetic`: p, n_tasks, samples, …).",
     )
-    val_fraction: float = Field(0.15, ge=0.0, lt=0.9, description="Share of rows held out for validation.")
-    test_fraction: float = Field(0.15, gt=0.0, lt=0.9, description="Share of rows held out for the final test.")
+    val_fraction: float = Field(
+        0.15, ge=0.0, lt=0.9, description="Share of rows held out for validation."
+    )
+    test_fraction: float = Field(
+        0.15, gt=0.0, lt=0.9, description="Share of rows held out for the final test."
+    )
     stratify: str | None = Field(
-        None, description="Task name to stratify the split on; default: the first classification task."
+        None,
+        description="Task name to stratify the split on; default: the first classification task.",
     )
     impute: Literal["median", "mean", "most_frequent"] = Field(
-        "median", description="How missing numeric features are filled (categoricals use the most frequent value)."
+        "median",
+        description="How missing numeric features are filled (categoricals use the most frequent value).",
     )
-    scale: Literal["standard", "minmax", "none"] = Field("standard", description="Numeric feature scaling.")
+    scale: Literal["standard", "minmax", "none"] = Field(
+        "standard", description="Numeric feature scaling."
+    )
     standardize_targets: bool = Field(
-        True, description="Standardize regression targets for training; metrics are reported in original units."
+        True,
+        description="Standardize regression targets for training; metrics are reported in original units.",
     )
-    augment: bool = Field(False, description="Light augmentation for image datasets: random 1-pixel shifts.")
+    augment: bool = Field(
+        False, description="Light augmentation for image datasets: random 1-pixel shifts."
+    )
 
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
         if value not in DATASETS.names():
-            raise ValueError(f"unknown dataset {value!r}; choose one of: {', '.join(DATASETS.names())}")
+            raise ValueError(
+                f"unknown dataset {value!r}; choose one of: {', '.join(DATASETS.names())}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -105,7 +123,9 @@ class DataConfig(_Section):
                 "leaves too few training rows; keep the sum below 0.9"
             )
         if self.dataset == "csv" and not self.path:
-            raise ValueError("data.path is required when data.dataset is 'csv'; give the CSV file to read")
+            raise ValueError(
+                "data.path is required when data.dataset is 'csv'; give the CSV file to read"
+            )
         return self
 
 
@@ -113,21 +133,28 @@ class TaskConfig(_Section):
     """One task: a target column (or several, for a multi-output regression) and how it is learned."""
 
     name: str = Field(
-        ..., description=f"Task name shown in charts and tables and used in file names ({TASK_NAME_RULE})."
+        ...,
+        description=f"Task name shown in charts and tables and used in file names ({TASK_NAME_RULE}).",
     )
     target: str | list[str] = Field(
         ..., description="Target column, or a list of columns for a k-output regression."
     )
     kind: TaskKind | None = Field(
-        None, description="`binary`, `multiclass` or `regression`; inferred from the column when left out."
+        None,
+        description="`binary`, `multiclass` or `regression`; inferred from the column when left out.",
     )
-    weight: float = Field(1.0, ge=0.0, le=1e6, description="Loss weight used by `loss.weighting: manual`.")
-    start_epoch: int = Field(0, ge=0, description="Epoch at which this task starts contributing to the loss.")
+    weight: float = Field(
+        1.0, ge=0.0, le=1e6, description="Loss weight used by `loss.weighting: manual`."
+    )
+    start_epoch: int = Field(
+        0, ge=0, description="Epoch at which this task starts contributing to the loss."
+    )
     loss: Literal["auto", "ce", "bce", "mse", "huber"] = Field(
         "auto", description="Loss function; `auto` = cross-entropy / BCE / MSE by kind."
     )
     class_weights: bool = Field(
-        False, description="Weight classes inversely to their training frequency (imbalanced labels)."
+        False,
+        description="Weight classes inversely to their training frequency (imbalanced labels).",
     )
 
     @property
@@ -152,7 +179,11 @@ class TaskConfig(_Section):
 
     @model_validator(mode="after")
     def _loss_fits_kind(self) -> TaskConfig:
-        allowed = {"binary": {"auto", "bce"}, "multiclass": {"auto", "ce"}, "regression": {"auto", "mse", "huber"}}
+        allowed = {
+            "binary": {"auto", "bce"},
+            "multiclass": {"auto", "ce"},
+            "regression": {"auto", "mse", "huber"},
+        }
         if self.kind is not None and self.loss not in allowed[self.kind]:
             raise ValueError(
                 f"loss {self.loss!r} does not fit a {self.kind} task; use one of {sorted(allowed[self.kind])}"
@@ -172,12 +203,16 @@ class ModelConfig(_Section):
         "auto", description="`auto` = CNN for image datasets, MLP otherwise; `mlp` flattens images."
     )
     hidden: list[int] = Field(
-        default_factory=lambda: [64, 64], description="Widths of the encoder's fully connected layers."
+        default_factory=lambda: [64, 64],
+        description="Widths of the encoder's fully connected layers.",
     )
     channels: list[int] = Field(
-        default_factory=lambda: [16, 32], description="CNN encoder: channels of each 3×3 conv block."
+        default_factory=lambda: [16, 32],
+        description="CNN encoder: channels of each 3×3 conv block.",
     )
-    activation: Literal["relu", "gelu", "tanh", "leaky_relu", "elu"] = Field("relu", description="Activation.")
+    activation: Literal["relu", "gelu", "tanh", "leaky_relu", "elu"] = Field(
+        "relu", description="Activation."
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout after each hidden layer.")
     batch_norm: bool = Field(False, description="Batch normalisation in each hidden layer.")
     branch_depth: int | None = Field(
@@ -190,7 +225,10 @@ class ModelConfig(_Section):
         default_factory=list, description="Extra task-specific hidden layers in each head."
     )
     soft_lambda: float = Field(
-        1e-3, ge=0.0, le=1e4, description="`soft`: strength of the L2 penalty between corresponding tower layers."
+        1e-3,
+        ge=0.0,
+        le=1e4,
+        description="`soft`: strength of the L2 penalty between corresponding tower layers.",
     )
     experts: int = Field(4, ge=1, le=64, description="`mmoe`: number of experts.")
 
@@ -206,7 +244,9 @@ class ModelConfig(_Section):
     @classmethod
     def _known_sharing(cls, value: str) -> str:
         if value not in ARCHITECTURES.names():
-            raise ValueError(f"unknown sharing {value!r}; choose one of: {', '.join(ARCHITECTURES.names())}")
+            raise ValueError(
+                f"unknown sharing {value!r}; choose one of: {', '.join(ARCHITECTURES.names())}"
+            )
         return value
 
 
@@ -214,18 +254,23 @@ class LossConfig(_Section):
     """How per-task losses are combined into one training loss."""
 
     weighting: str = Field(
-        "manual", description="Weighting strategy (`python -m mtl weightings`); `manual` uses `tasks[].weight`."
+        "manual",
+        description="Weighting strategy (`python -m mtl weightings`); `manual` uses `tasks[].weight`.",
     )
     options: dict[str, Any] = Field(
         default_factory=dict, description="The weighting strategy's own hyperparameters."
     )
-    huber_delta: float = Field(1.0, gt=0.0, le=1e6, description="Delta of the Huber loss (in standardized units).")
+    huber_delta: float = Field(
+        1.0, gt=0.0, le=1e6, description="Delta of the Huber loss (in standardized units)."
+    )
 
     @field_validator("weighting")
     @classmethod
     def _known_weighting(cls, value: str) -> str:
         if value not in WEIGHTINGS.names():
-            raise ValueError(f"unknown weighting {value!r}; choose one of: {', '.join(WEIGHTINGS.names())}")
+            raise ValueError(
+                f"unknown weighting {value!r}; choose one of: {', '.join(WEIGHTINGS.names())}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -242,29 +287,48 @@ class TrainConfig(_Section):
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="Peak learning rate.")
     optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optimizer.")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
-    weight_decay: float = Field(0.0, ge=0.0, le=10.0, description="L2 regularisation (decoupled for AdamW).")
-    l1: float = Field(0.0, ge=0.0, le=10.0, description="L1 penalty on all weights, added to the loss.")
-    grad_clip: float | None = Field(None, gt=0.0, le=1e9, description="Clip the global gradient norm to this value.")
+    weight_decay: float = Field(
+        0.0, ge=0.0, le=10.0, description="L2 regularisation (decoupled for AdamW)."
+    )
+    l1: float = Field(
+        0.0, ge=0.0, le=10.0, description="L1 penalty on all weights, added to the loss."
+    )
+    grad_clip: float | None = Field(
+        None, gt=0.0, le=1e9, description="Clip the global gradient norm to this value."
+    )
     schedule: Literal["constant", "step", "cosine", "plateau"] = Field(
         "constant", description="Learning-rate schedule (per epoch)."
     )
     step_size: int = Field(10, ge=1, description="`step`: epochs between LR drops.")
-    gamma: float = Field(0.5, gt=0.0, le=1.0, description="`step` and `plateau`: LR multiplier at a drop.")
-    plateau_patience: int = Field(5, ge=1, description="`plateau`: epochs without improvement before a drop.")
+    gamma: float = Field(
+        0.5, gt=0.0, le=1.0, description="`step` and `plateau`: LR multiplier at a drop."
+    )
+    plateau_patience: int = Field(
+        5, ge=1, description="`plateau`: epochs without improvement before a drop."
+    )
     warmup_epochs: int = Field(0, ge=0, description="Linear LR warm-up over this many epochs.")
     early_stopping: int | None = Field(
-        None, ge=1, description="Stop after this many epochs without a better validation loss; best weights restored."
+        None,
+        ge=1,
+        description="Stop after this many epochs without a better validation loss; best weights restored.",
     )
     seed: int = Field(0, ge=0, description="Seed for the split, initialisation and batch order.")
-    log_every: int = Field(10, ge=1, description="Report per-task losses and weights every this many steps.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto` = CUDA when available, else CPU.")
+    log_every: int = Field(
+        10, ge=1, description="Report per-task losses and weights every this many steps."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="`auto` = CUDA when available, else CPU."
+    )
     diagnostics_every: int | None = Field(
-        None, ge=1, description="Every this many steps, record each task's gradient norm on the shared parameters "
-        "and the pairwise cosine of task gradients (split `diag`); costs about one gradient-level step each time."
+        None,
+        ge=1,
+        description="Every this many steps, record each task's gradient norm on the shared parameters "
+        "and the pairwise cosine of task gradients (split `diag`); costs about one gradient-level step each time.",
     )
     affinity: bool = Field(
-        False, description="With `diagnostics_every`: also record the lookahead inter-task affinity "
-        "(Fifty et al. 2021), one extra forward pass per task each time."
+        False,
+        description="With `diagnostics_every`: also record the lookahead inter-task affinity "
+        "(Fifty et al. 2021), one extra forward pass per task each time.",
     )
 
     @model_validator(mode="after")
@@ -274,7 +338,9 @@ class TrainConfig(_Section):
                 f"train.warmup_epochs ({self.warmup_epochs}) must be below train.epochs ({self.epochs})"
             )
         if self.affinity and self.diagnostics_every is None:
-            raise ValueError("train.affinity is measured with the diagnostics; set train.diagnostics_every too")
+            raise ValueError(
+                "train.affinity is measured with the diagnostics; set train.diagnostics_every too"
+            )
         return self
 
 
@@ -283,7 +349,9 @@ class ExperimentConfig(_Section):
 
     name: str = Field("experiment", min_length=1, description="Run name.")
     data: DataConfig = Field(default_factory=DataConfig)
-    tasks: list[TaskConfig] = Field(..., min_length=1, description="The tasks, one per target (group).")
+    tasks: list[TaskConfig] = Field(
+        ..., min_length=1, description="The tasks, one per target (group)."
+    )
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -295,9 +363,13 @@ class ExperimentConfig(_Section):
         if dupes:
             raise ValueError(f"task names must be unique; repeated: {', '.join(dupes)}")
         if self.loss.weighting == "manual" and all(t.weight == 0 for t in self.tasks):
-            raise ValueError("every task weight is 0, so nothing would be learned; give at least one task a weight > 0")
+            raise ValueError(
+                "every task weight is 0, so nothing would be learned; give at least one task a weight > 0"
+            )
         if self.data.stratify is not None and self.data.stratify not in names:
-            raise ValueError(f"data.stratify {self.data.stratify!r} is not a task; choose one of: {', '.join(names)}")
+            raise ValueError(
+                f"data.stratify {self.data.stratify!r} is not a task; choose one of: {', '.join(names)}"
+            )
 
         unshared = shared_parameters_problem(self.model)
         if unshared and level(self.loss.weighting) == "gradient":
@@ -335,7 +407,9 @@ class ExperimentConfig(_Section):
     def from_dict(cls, data: Any) -> ExperimentConfig:
         """Validate a dict; raise :class:`ConfigError` with one readable line on bad input."""
         if not isinstance(data, dict):
-            raise ConfigError(f"a config must be a mapping of sections, found {type(data).__name__}")
+            raise ConfigError(
+                f"a config must be a mapping of sections, found {type(data).__name__}"
+            )
         try:
             return cls.model_validate(data)
         except ValidationError as err:

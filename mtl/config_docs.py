@@ -51,7 +51,13 @@ def _default(field: Any) -> str:
 def _bounds(field: Any) -> str:
     parts = []
     for meta in field.metadata:
-        for attr, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"), ("min_length", "min length")):
+        for attr, symbol in (
+            ("ge", "≥"),
+            ("gt", ">"),
+            ("le", "≤"),
+            ("lt", "<"),
+            ("min_length", "min length"),
+        ):
             if getattr(meta, attr, None) is not None:
                 parts.append(f"{symbol} {getattr(meta, attr)}")
     return ", ".join(parts)
@@ -68,20 +74,29 @@ def config_reference() -> str:
         "Override any key from the CLI with `--set dotted.key=value` (list items by index or, "
         "for tasks, by name: `--set tasks.sex.weight=2`).",
         "",
-        f"`name`: {ExperimentConfig.model_fields['name'].description} Default `\"experiment\"`.",
+        f'`name`: {ExperimentConfig.model_fields["name"].description} Default `"experiment"`.',
         "",
     ]
     for title, model in SECTIONS:
-        lines += [f"## `{title}`", "", (model.__doc__ or "").strip(), "",
-                  "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+        lines += [
+            f"## `{title}`",
+            "",
+            (model.__doc__ or "").strip(),
+            "",
+            "| key | type | default | allowed | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for key, field in model.model_fields.items():
             lines.append(
                 f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | "
                 f"{field.description or ''} |"
             )
         lines.append("")
-    for title, registry in (("Datasets (`data.dataset`)", DATASETS), ("Architectures (`model.sharing`)", ARCHITECTURES),
-                            ("Weighting strategies (`loss.weighting`)", WEIGHTINGS)):
+    for title, registry in (
+        ("Datasets (`data.dataset`)", DATASETS),
+        ("Architectures (`model.sharing`)", ARCHITECTURES),
+        ("Weighting strategies (`loss.weighting`)", WEIGHTINGS),
+    ):
         lines += [f"## {title}", "", "| name | description | reference |", "|---|---|---|"]
         lines += [f"| `{e.name}` | {e.description} | {e.reference} |" for e in registry.entries()]
         lines.append("")
@@ -95,7 +110,12 @@ def _dataset_options() -> list[str]:
         options = get_dataset(name).options
         if options is NoOptions:
             continue
-        lines += [f"### `{name}`", "", "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+        lines += [
+            f"### `{name}`",
+            "",
+            "| key | type | default | allowed | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for key, field in options.model_fields.items():
             lines.append(
                 f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | "

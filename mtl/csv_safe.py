@@ -43,7 +43,10 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose string cells, column names and index labels are :func:`safe_cell`."""
     out = frame.copy()
     for column in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_datetime64_any_dtype(out[column])):
+        if not (
+            pd.api.types.is_numeric_dtype(out[column])
+            or pd.api.types.is_datetime64_any_dtype(out[column])
+        ):
             out[column] = out[column].astype(object).map(safe_cell)
     out.columns = [safe_cell(c) for c in out.columns]
     if not pd.api.types.is_numeric_dtype(out.index):
@@ -51,7 +54,9 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_csv(frame: pd.DataFrame, path: str | Path | None = None, *, raw: bool = False, **kwargs: Any) -> str | None:
+def to_csv(
+    frame: pd.DataFrame, path: str | Path | None = None, *, raw: bool = False, **kwargs: Any
+) -> str | None:
     """Write ``frame`` as CSV like :meth:`pandas.DataFrame.to_csv` (``index=False`` by default).
 
     Args:

@@ -66,6 +66,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
 ZERO_TOLERANCE = 1e-12
 """A baseline value with ``|B|`` at or below this counts as 0 (no relative change)."""
 
+
 def describe_metrics(metrics: Mapping[str, Sequence[str]] | None = None) -> str:
     """The metrics in use, as text for UIs and reports, e.g.
     ``"classification: accuracy, f1; regression: rmse, mae"``.
@@ -81,8 +82,11 @@ def describe_metrics(metrics: Mapping[str, Sequence[str]] | None = None) -> str:
     else:
         parts += [f"{kind}: {', '.join(chosen[kind])}" for kind in ("binary", "multiclass")]
     parts.append(f"regression: {', '.join(chosen['regression'])}")
-    named = [f"{task}: {', '.join(names)}" for task, names in (metrics or {}).items()
-             if task not in (*kinds, "classification")]
+    named = [
+        f"{task}: {', '.join(names)}"
+        for task, names in (metrics or {}).items()
+        if task not in (*kinds, "classification")
+    ]
     return "; ".join(parts + named)
 
 
@@ -99,9 +103,13 @@ def relative_change(model: float, baseline: float, higher_is_better: bool) -> fl
             not finite.
     """
     if not (math.isfinite(model) and math.isfinite(baseline)):
-        raise ValueError(f"relative change needs finite values, found M = {model!r}, B = {baseline!r}")
+        raise ValueError(
+            f"relative change needs finite values, found M = {model!r}, B = {baseline!r}"
+        )
     if abs(baseline) <= ZERO_TOLERANCE:
-        raise ValueError(f"relative change is undefined for a baseline value of 0 (found B = {baseline!r})")
+        raise ValueError(
+            f"relative change is undefined for a baseline value of 0 (found B = {baseline!r})"
+        )
     sign = 1.0 if higher_is_better else -1.0
     return 100.0 * sign * (model - baseline) / abs(baseline)
 
@@ -235,7 +243,9 @@ class DeltaM:
             {
                 "task": m.task,
                 "metric": m.metric,
-                "better": None if m.higher_is_better is None else ("higher" if m.higher_is_better else "lower"),
+                "better": None
+                if m.higher_is_better is None
+                else ("higher" if m.higher_is_better else "lower"),
                 "baseline": m.baseline,
                 "model": m.model,
                 "change": m.change,
@@ -244,7 +254,9 @@ class DeltaM:
             for t in self.tasks
             for m in t.metrics
         ]
-        frame = pd.DataFrame(rows, columns=["task", "metric", "better", "baseline", "model", "change", "excluded"])
+        frame = pd.DataFrame(
+            rows, columns=["task", "metric", "better", "baseline", "model", "change", "excluded"]
+        )
         for column in ("baseline", "model", "change"):
             frame[column] = frame[column].astype("float64")
         return frame
@@ -363,12 +375,16 @@ def delta_m(
             continue
         wanted = metrics_for(task, kind, metrics)
         if not wanted:
-            tasks.append(TaskChange(task, kind, None, (), f"no metrics chosen for task kind {kind!r}"))
+            tasks.append(
+                TaskChange(task, kind, None, (), f"no metrics chosen for task kind {kind!r}")
+            )
             continue
         changes = tuple(_metric_change(task, metric, mine, base) for metric in wanted)
         used = [c.change for c in changes if c.change is not None]
         if not used:
-            tasks.append(TaskChange(task, kind, None, changes, "no usable metric (see each metric's reason)"))
+            tasks.append(
+                TaskChange(task, kind, None, changes, "no usable metric (see each metric's reason)")
+            )
             continue
         tasks.append(TaskChange(task, kind, sum(used) / len(used), changes))
     usable = [t.change for t in tasks if t.change is not None]

@@ -16,10 +16,23 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 __all__ = [
-    "EXIT_DIVERGED", "EXIT_FAILED", "EXIT_OK", "EXIT_USER_ERROR", "USER_ERRORS",
-    "CheckpointError", "ConfigError", "DataError", "NoModelError", "PreprocessingFormatError",
-    "StoreError", "StoreFullError", "SweepError", "UnsafePathError", "UserError",
-    "error_line", "format_validation_error",
+    "EXIT_DIVERGED",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USER_ERROR",
+    "USER_ERRORS",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "NoModelError",
+    "PreprocessingFormatError",
+    "StoreError",
+    "StoreFullError",
+    "SweepError",
+    "UnsafePathError",
+    "UserError",
+    "error_line",
+    "format_validation_error",
 ]
 
 # Process exit codes of `python -m mtl …`, the one set every command uses.
@@ -95,8 +108,14 @@ def format_validation_error(err: ValidationError, model: type[BaseModel]) -> str
         else:
             msg = problem["msg"].removeprefix("Value error, ")
             value = problem.get("input")
-            shown = "" if kind == "value_error" or isinstance(value, dict | list) else f" (got {value!r})"
-            messages.append(f"{loc}: {msg}{shown}" if loc and not msg.startswith(loc) else msg + shown)
+            shown = (
+                ""
+                if kind == "value_error" or isinstance(value, dict | list)
+                else f" (got {value!r})"
+            )
+            messages.append(
+                f"{loc}: {msg}{shown}" if loc and not msg.startswith(loc) else msg + shown
+            )
     extra = len(err.errors()) - len(messages)
     text = "; ".join(messages)
     return text + (f"; and {extra} more problem(s)" if extra > 0 else "")
@@ -112,7 +131,10 @@ def _allowed_keys(model: type[BaseModel], dotted: str) -> list[str]:
             return []
         annotation = field.annotation
         args = getattr(annotation, "__args__", ())
-        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        current = next(
+            (a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
+            None,
+        )
         if current is None:
             return []
     return list(current.model_fields)

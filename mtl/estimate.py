@@ -52,7 +52,9 @@ class Estimate:
         return asdict(self)
 
 
-def estimate(config: ExperimentConfig, steps: int = TIMED_STEPS, warmup: int = WARMUP_STEPS) -> Estimate:
+def estimate(
+    config: ExperimentConfig, steps: int = TIMED_STEPS, warmup: int = WARMUP_STEPS
+) -> Estimate:
     """Time ``steps`` training steps of ``config`` on its real data and extrapolate.
 
     Raises :class:`mtl.data.catalog.DataError` / :class:`mtl.config.ConfigError` for bad

@@ -8,18 +8,34 @@ them from here and never load scikit-learn.
 from __future__ import annotations
 
 __all__ = [
-    "CLASSIFICATION_METRICS", "HEADLINE_METRICS", "HIGHER_IS_BETTER", "REGRESSION_METRICS", "metric_names",
+    "CLASSIFICATION_METRICS",
+    "HEADLINE_METRICS",
+    "HIGHER_IS_BETTER",
+    "REGRESSION_METRICS",
+    "metric_names",
 ]
 
 CLASSIFICATION_METRICS: tuple[str, ...] = ("accuracy", "precision", "recall", "f1", "auc_roc")
 REGRESSION_METRICS: tuple[str, ...] = ("mse", "rmse", "mae", "r2")
 HIGHER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True, "precision": True, "recall": True, "f1": True, "auc_roc": True,
-    "mse": False, "rmse": False, "mae": False, "r2": True, "loss": False,
+    "accuracy": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "auc_roc": True,
+    "mse": False,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
+    "loss": False,
 }
 
 # The one metric a table or a sweep leads with, per task kind.
-HEADLINE_METRICS: dict[str, str] = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
+HEADLINE_METRICS: dict[str, str] = {
+    "binary": "accuracy",
+    "multiclass": "accuracy",
+    "regression": "r2",
+}
 
 
 def metric_names(kind: str) -> tuple[str, ...]:

@@ -68,7 +68,9 @@ def predict_frame(run_folder: Path, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
     return decode(checkpoint.tasks, outputs), messages
 
 
-def predict_csv(run_folder: Path, in_csv: Path, out_csv: Path, *, raw: bool = False) -> tuple[pd.DataFrame, list[str]]:
+def predict_csv(
+    run_folder: Path, in_csv: Path, out_csv: Path, *, raw: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
     """:func:`predict_frame` on a CSV file; writes the table to ``out_csv`` (no index column),
     spreadsheet-safe unless ``raw`` (:func:`mtl.csv_safe.to_csv`)."""
     out = check_output_path(Path(out_csv))
@@ -84,11 +86,15 @@ def predict_csv(run_folder: Path, in_csv: Path, out_csv: Path, *, raw: bool = Fa
 def check_output_path(out: Path) -> Path:
     """``out`` if a CSV can be written there; :class:`DataError` names the problem otherwise."""
     if out.is_dir():
-        raise DataError(f"--out {str(out)!r} is a folder; give a file name such as {str(out / 'predictions.csv')!r}")
+        raise DataError(
+            f"--out {str(out)!r} is a folder; give a file name such as {str(out / 'predictions.csv')!r}"
+        )
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise DataError(f"--out {str(out)!r} lies under {str(parent)!r}, which is a file, not a folder")
+                raise DataError(
+                    f"--out {str(out)!r} lies under {str(parent)!r}, which is a file, not a folder"
+                )
             break
     return out
 
@@ -118,7 +124,9 @@ def load_model(run_folder: Path) -> tuple[Checkpoint, Preprocessing]:
     try:
         prep = Preprocessing.from_json(preprocessing.read_text(encoding="utf-8"))
     except (PreprocessingFormatError, UnicodeDecodeError) as err:
-        raise NoModelError(f"{str(preprocessing)!r} is damaged or not in this version's format ({err})") from None
+        raise NoModelError(
+            f"{str(preprocessing)!r} is damaged or not in this version's format ({err})"
+        ) from None
     try:
         checkpoint = load_checkpoint(folder / CHECKPOINT)
     except ValueError as err:
@@ -128,7 +136,9 @@ def load_model(run_folder: Path) -> tuple[Checkpoint, Preprocessing]:
     return checkpoint, prep
 
 
-def encode_features(checkpoint: Checkpoint, preprocessor: Preprocessing, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+def encode_features(
+    checkpoint: Checkpoint, preprocessor: Preprocessing, frame: pd.DataFrame
+) -> tuple[np.ndarray, list[str]]:
     """Check the input columns and preprocess them as in training: ``(N, *input_shape)`` float32."""
     messages: list[str] = []
     if len(frame) == 0:
@@ -166,7 +176,9 @@ def encode_features(checkpoint: Checkpoint, preprocessor: Preprocessing, frame: 
     check_finite_inputs(x, preprocessor.feature_names, "the input")
     width = int(np.prod(checkpoint.input_shape))
     if x.shape[1] != width:
-        raise DataError(f"the preprocessed input has {x.shape[1]} features but the model expects {width}")
+        raise DataError(
+            f"the preprocessed input has {x.shape[1]} features but the model expects {width}"
+        )
     return x.reshape((len(x), *checkpoint.input_shape)), messages
 
 
@@ -224,7 +236,9 @@ def _numeric(column: Any, values: pd.Series) -> pd.Series:
     return numbers
 
 
-def _categorical(column: Any, values: pd.Series, known: list[str], messages: list[str]) -> pd.Series:
+def _categorical(
+    column: Any, values: pd.Series, known: list[str], messages: list[str]
+) -> pd.Series:
     """A categorical feature as strings with NaN kept, as training encoded it.
 
     A number read from a CSV (``1.0``) matches the training category ``"1"``. Categories
@@ -236,7 +250,11 @@ def _categorical(column: Any, values: pd.Series, known: list[str], messages: lis
         if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
             return np.nan
         text = str(value)
-        if text not in known_set and isinstance(value, float | np.floating) and float(value).is_integer():
+        if (
+            text not in known_set
+            and isinstance(value, float | np.floating)
+            and float(value).is_integer()
+        ):
             return str(int(value))
         return text
 

@@ -106,5 +106,7 @@ def _read_entry(path: Path, module: str) -> Entry:
         raise RuntimeError(f"{path} must define NAME = '...' at module level")
     lines = [line.strip() for line in doc.splitlines()]
     description = lines[0] if lines else ""
-    reference = next((ln.removeprefix("Reference:").strip() for ln in lines if ln.startswith("Reference:")), "")
+    reference = next(
+        (ln.removeprefix("Reference:").strip() for ln in lines if ln.startswith("Reference:")), ""
+    )
     return Entry(name=name, description=description, reference=reference, module=module)

@@ -69,7 +69,11 @@ DETAILED_RUNS = 6
 HEADLINE_METRICS = ("accuracy", "r2")
 """Metrics drawn per task beside the loss (the first one a task records), as on Compare."""
 
-PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
 _METRIC_ORDER = ("loss", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 
 
@@ -135,27 +139,47 @@ def delta_figure(
     tasks = list(dict.fromkeys(t.task for d in deltas.values() for t in d.tasks))
     colors = task_colors(tasks)
     fig = go.Figure()
-    fig.add_trace(go.Bar(
-        x=labels, y=[d.value for d in deltas.values()], name="Δm", marker={"color": SHARED_COLOR},
-        hovertemplate="%{x}<br>Δm %{y:+.2f}%<extra></extra>",
-    ))
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=[d.value for d in deltas.values()],
+            name="Δm",
+            marker={"color": SHARED_COLOR},
+            hovertemplate="%{x}<br>Δm %{y:+.2f}%<extra></extra>",
+        )
+    )
     for task in tasks:
         values = []
         for d in deltas.values():
             match = [t.change for t in d.tasks if t.task == task]
             values.append(match[0] if match else None)
-        fig.add_trace(go.Bar(
-            x=labels, y=values, name=task, marker={"color": color_for(task, colors)},
-            hovertemplate=f"%{{x}}<br>{plain(task)} %{{y:+.2f}}%<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=values,
+                name=task,
+                marker={"color": color_for(task, colors)},
+                hovertemplate=f"%{{x}}<br>{plain(task)} %{{y:+.2f}}%<extra></extra>",
+            )
+        )
     _style(fig, title=title, height=height)
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", title_text="run")
-    fig.update_yaxes(title_text="relative change (%)", zeroline=True, zerolinewidth=2, zerolinecolor=SHARED_COLOR)
+    fig.update_yaxes(
+        title_text="relative change (%)", zeroline=True, zerolinewidth=2, zerolinecolor=SHARED_COLOR
+    )
     undefined = [label for label, d in deltas.items() if d.value is None]
     if undefined:
-        fig.add_annotation(text="Δm undefined for " + plain(", ".join(undefined)), x=1, y=1, xref="paper", yref="paper",
-                           xanchor="right", yanchor="bottom", showarrow=False)
+        fig.add_annotation(
+            text="Δm undefined for " + plain(", ".join(undefined)),
+            x=1,
+            y=1,
+            xref="paper",
+            yref="paper",
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
+        )
     return fig
 
 
@@ -194,13 +218,20 @@ def report_html(
     runs = [store.get_run(run_id) for run_id in ids]
     labels = _labels(runs)
     items = [
-        _Run(run, labels[run["id"]], store.metrics(run["id"]), store.weights(run["id"]),
-             tasks_meta=_tasks_meta(store, run["id"]))
+        _Run(
+            run,
+            labels[run["id"]],
+            store.metrics(run["id"]),
+            store.weights(run["id"]),
+            tasks_meta=_tasks_meta(store, run["id"]),
+        )
         for run in runs
     ]
     if baseline:
         _attach_deltas(store, items)
-    title = title or (items[0].run["name"] if len(items) == 1 else f"Comparison of {len(items)} runs")
+    title = title or (
+        items[0].run["name"] if len(items) == 1 else f"Comparison of {len(items)} runs"
+    )
     figures = _FigureWriter()
     body: list[str] = [_header(title, items)]
     if len(items) > 1:
@@ -209,7 +240,11 @@ def report_html(
         body.append(_extra_section(section, figures))
     detailed = len(items) <= DETAILED_RUNS
     for item in items:
-        body.append(_run_section(item, store, figures, baseline=baseline, charts=detailed, single=len(items) == 1))
+        body.append(
+            _run_section(
+                item, store, figures, baseline=baseline, charts=detailed, single=len(items) == 1
+            )
+        )
     if baseline:
         body.append(_delta_notes())
     body.append(_footer())
@@ -282,7 +317,9 @@ def _attach_deltas(store: RunStore, items: Sequence[_Run]) -> None:
         elif item.baseline_id == item.id:
             item.delta_note = "This run is itself a single-task baseline (independent networks)."
         elif not (item.run["summary"] or {}).get("test"):
-            item.delta_note = f"Δm needs the run's final test metrics; the run is {item.run['status']}."
+            item.delta_note = (
+                f"Δm needs the run's final test metrics; the run is {item.run['status']}."
+            )
         else:
             try:
                 item.delta = run_delta(store, item.id, item.baseline_id)
@@ -302,8 +339,14 @@ class _FigureWriter:
     def __call__(self, fig: go.Figure, css_class: str = "chart") -> str:
         self.count += 1
         fig = apply_theme(go.Figure(fig), "light")  # a copy: the caller's figure stays as it was
-        div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"fig-{self.count}",
-                          config=PLOTLY_CONFIG, validate=True)
+        div = pio.to_html(
+            fig,
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"fig-{self.count}",
+            config=PLOTLY_CONFIG,
+            validate=True,
+        )
         return f'<div class="{css_class}">{div}</div>'
 
 
@@ -335,27 +378,39 @@ def _sign_class(value: float | None) -> str:
 
 
 def _table(frame: pd.DataFrame, *, index: bool = False) -> str:
-    text = frame.to_html(index=index, escape=True, na_rep="—", border=0, classes="table",
-                         float_format=lambda v: f"{v:.4g}")
+    text = frame.to_html(
+        index=index,
+        escape=True,
+        na_rep="—",
+        border=0,
+        classes="table",
+        float_format=lambda v: f"{v:.4g}",
+    )
     return f'<div class="table-wrap">{text}</div>'
 
 
 def _header(title: str, items: Sequence[_Run]) -> str:
     now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     what = "1 run" if len(items) == 1 else f"{len(items)} runs"
-    return (f"<header><h1>{_e(title)}</h1><p class='meta'>MTL Lab report · {what} · generated {_e(now)}"
-            "</p></header>")
+    return (
+        f"<header><h1>{_e(title)}</h1><p class='meta'>MTL Lab report · {what} · generated {_e(now)}"
+        "</p></header>"
+    )
 
 
 def _status_badge(status: str) -> str:
     return f'<span class="badge status-{_e(status)}">{_e(status)}</span>'
 
 
-def _comparison(items: Sequence[_Run], store: RunStore, figures: _FigureWriter, baseline: bool) -> str:
+def _comparison(
+    items: Sequence[_Run], store: RunStore, figures: _FigureWriter, baseline: bool
+) -> str:
     frame = store.list_runs(with_config=True)
     frame = frame[frame["id"].isin([i.id for i in items])]
     frame = frame.set_index("id").loc[[i.id for i in items]].reset_index()
-    table = runs_table(frame, store.extremes("val")).drop(columns=[ID, label("name"), label("notes")])
+    table = runs_table(frame, store.extremes("val")).drop(
+        columns=[ID, label("name"), label("notes")]
+    )
     table = table.dropna(axis=1, how="all")
     table.insert(0, "run", [i.label for i in items])
     if baseline:
@@ -368,15 +423,25 @@ def _comparison(items: Sequence[_Run], store: RunStore, figures: _FigureWriter, 
     colors = run_colors([i.label for i in items])
     charts = []
     for task in tasks:
-        has = {m for i in items for m in i.metrics.loc[i.metrics["task"] == task, "metric"].unique()}
+        has = {
+            m for i in items for m in i.metrics.loc[i.metrics["task"] == task, "metric"].unique()
+        }
         headline = [m for m in HEADLINE_METRICS if m in has][:1]
         for metric in [m for m in ("loss", *headline) if m in has]:
-            frames = {i.label: _curve(i.metrics, metric, splits=("val",)) for i in items if task in i.task_names}
+            frames = {
+                i.label: _curve(i.metrics, metric, splits=("val",))
+                for i in items
+                if task in i.task_names
+            }
             name = METRIC_TITLES.get(metric, metric)
-            fig = overlay_figure(frames, task=task, title=f"{task} · validation {name}", colors=colors)
+            fig = overlay_figure(
+                frames, task=task, title=f"{task} · validation {name}", colors=colors
+            )
             charts.append(figures(fig))
     if charts:
-        parts.append("<h3>Validation curves, all runs</h3><div class='grid'>" + "".join(charts) + "</div>")
+        parts.append(
+            "<h3>Validation curves, all runs</h3><div class='grid'>" + "".join(charts) + "</div>"
+        )
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -399,7 +464,13 @@ def _extra_section(section: Section, figures: _FigureWriter) -> str:
 
 
 def _run_section(
-    item: _Run, store: RunStore, figures: _FigureWriter, *, baseline: bool, charts: bool, single: bool
+    item: _Run,
+    store: RunStore,
+    figures: _FigureWriter,
+    *,
+    baseline: bool,
+    charts: bool,
+    single: bool,
 ) -> str:
     run = item.run
     config = run["config"] or {}
@@ -409,14 +480,21 @@ def _run_section(
         ("id", _e(item.id)),
         ("name", _e(run["name"])),
         ("status", _status_badge(run["status"])),
-        ("model", _e(f"{config.get('model', {}).get('sharing')} · {config.get('loss', {}).get('weighting')}")),
+        (
+            "model",
+            _e(
+                f"{config.get('model', {}).get('sharing')} · {config.get('loss', {}).get('weighting')}"
+            ),
+        ),
         ("data", _e(dataset_label(config.get("data") or {}))),
         ("created", _e(_when(run.get("created_at")))),
         ("duration", _e(_duration(run))),
     ]
     if run["tags"]:
         facts.append(("tags", " ".join(f"<span class='tag'>{_e(t)}</span>" for t in run["tags"])))
-    parts.append("<dl class='facts'>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
+    parts.append(
+        "<dl class='facts'>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
+    )
     if run["error"]:
         parts.append(f"<p class='error'>{_e(run['error'])}</p>")
     if run["notes"]:
@@ -453,7 +531,11 @@ def _delta_block(item: _Run) -> str:
     if delta.value is None:
         parts.append(f"<p class='delta'>Δm undefined: {_e(delta.excluded)}</p>")
     else:
-        verdict = "better than" if delta.value > 0 else ("worse than" if delta.value < 0 else "on par with")
+        verdict = (
+            "better than"
+            if delta.value > 0
+            else ("worse than" if delta.value < 0 else "on par with")
+        )
         parts.append(
             f"<p class='delta'><span class='big {_sign_class(delta.value)}'>Δm = {_pct(delta.value)}</span> "
             f"on the test split: the multi-task run is {verdict} its single-task baseline "
@@ -463,25 +545,35 @@ def _delta_block(item: _Run) -> str:
     for task in delta.tasks:
         metrics = task.metrics or ()
         span = max(len(metrics), 1)
-        task_cell = (f"<td rowspan='{span}'><b>{_e(task.task)}</b><br><span class='muted'>{_e(task.kind or '')}</span>"
-                     f"</td><td rowspan='{span}' class='num {_sign_class(task.change)}'>{_pct(task.change)}"
-                     + (f"<br><span class='muted'>{_e(task.excluded)}</span>" if task.excluded else "") + "</td>")
+        task_cell = (
+            f"<td rowspan='{span}'><b>{_e(task.task)}</b><br><span class='muted'>{_e(task.kind or '')}</span>"
+            f"</td><td rowspan='{span}' class='num {_sign_class(task.change)}'>{_pct(task.change)}"
+            + (f"<br><span class='muted'>{_e(task.excluded)}</span>" if task.excluded else "")
+            + "</td>"
+        )
         if not metrics:
             rows.append(f"<tr>{task_cell}<td colspan='5' class='muted'>—</td></tr>")
             continue
         for i, m in enumerate(metrics):
-            better = "—" if m.higher_is_better is None else ("higher" if m.higher_is_better else "lower")
-            change = (f"<td class='num {_sign_class(m.change)}'>{_pct(m.change)}</td>" if m.used
-                      else f"<td class='muted'>left out: {_e(m.excluded)}</td>")
+            better = (
+                "—" if m.higher_is_better is None else ("higher" if m.higher_is_better else "lower")
+            )
+            change = (
+                f"<td class='num {_sign_class(m.change)}'>{_pct(m.change)}</td>"
+                if m.used
+                else f"<td class='muted'>left out: {_e(m.excluded)}</td>"
+            )
             rows.append(
-                "<tr>" + (task_cell if i == 0 else "")
+                "<tr>"
+                + (task_cell if i == 0 else "")
                 + f"<td>{_e(METRIC_TITLES.get(m.metric, m.metric))}</td><td>{better}</td>"
                 f"<td class='num'>{_fmt(m.baseline)}</td><td class='num'>{_fmt(m.model)}</td>{change}</tr>"
             )
     parts.append(
         "<div class='table-wrap'><table class='table delta'><thead><tr><th>task</th><th>task change</th>"
         "<th>metric</th><th>better</th><th>baseline</th><th>this run</th><th>change</th></tr></thead><tbody>"
-        + "".join(rows) + "</tbody></table></div>"
+        + "".join(rows)
+        + "</tbody></table></div>"
     )
     return "\n".join(parts)
 
@@ -500,15 +592,26 @@ def _metrics_block(item: _Run) -> str:
             rows.append(row)
     parts = ["<h3>Final metrics</h3>"]
     if not rows:
-        parts.append(f"<p class='muted'>No final metrics (the run is {_e(item.run['status'])}).</p>")
+        parts.append(
+            f"<p class='muted'>No final metrics (the run is {_e(item.run['status'])}).</p>"
+        )
     else:
         frame = pd.DataFrame(rows)
         ordered = [m for m in _METRIC_ORDER if m in frame.columns]
-        frame = frame[["task", "split", *ordered, *[c for c in frame.columns if c not in (*ordered, "task", "split")]]]
+        frame = frame[
+            [
+                "task",
+                "split",
+                *ordered,
+                *[c for c in frame.columns if c not in (*ordered, "task", "split")],
+            ]
+        ]
         frame = frame.rename(columns={m: METRIC_TITLES.get(m, m) for m in ordered})
         parts.append(_table(frame))
         if reasons:
-            parts.append("<p class='muted'>Undefined: " + "; ".join(_e(r) for r in reasons) + "</p>")
+            parts.append(
+                "<p class='muted'>Undefined: " + "; ".join(_e(r) for r in reasons) + "</p>"
+            )
     best = _best_table(item.metrics)
     if best is not None:
         parts.append("<h3>Best validation values (epoch)</h3>" + _table(best))
@@ -520,7 +623,9 @@ def _best_table(metrics: pd.DataFrame) -> pd.DataFrame | None:
     best = best[best["best"].notna()]
     if best.empty:
         return None
-    best = best.assign(cell=[f"{b:.4g} ({int(e)})" for b, e in zip(best["best"], best["best_epoch"], strict=True)])
+    best = best.assign(
+        cell=[f"{b:.4g} ({int(e)})" for b, e in zip(best["best"], best["best_epoch"], strict=True)]
+    )
     table = best.pivot(index="task", columns="metric", values="cell")
     order = [m for m in _METRIC_ORDER if m in table.columns]
     table = table[order].rename(columns={m: METRIC_TITLES.get(m, m) for m in order})
@@ -538,16 +643,21 @@ def _charts_block(item: _Run, store: RunStore, figures: _FigureWriter) -> str:
     for metric in HEADLINE_METRICS:
         if (metrics["metric"] == metric).any():
             name = METRIC_TITLES.get(metric, metric)
-            charts.append(figures(curves_figure(_curve(metrics, metric), title=name, colors=colors)))
+            charts.append(
+                figures(curves_figure(_curve(metrics, metric), title=name, colors=colors))
+            )
     weights = item.weights
     if len(weights) and weights["weight"].nunique(dropna=True) > 1:
         charts.append(figures(weights_figure(weights, x="epoch", metrics=metrics, colors=colors)))
     parts = ["<h3>Training curves</h3><div class='grid'>" + "".join(charts) + "</div>"]
     evaluation = _evaluation_figures(item, store, colors)
     if evaluation:
-        parts.append("<h3>Test set</h3><div class='grid'>" + "".join(figures(f) for f in evaluation) + "</div>")
+        parts.append(
+            "<h3>Test set</h3><div class='grid'>"
+            + "".join(figures(f) for f in evaluation)
+            + "</div>"
+        )
     return "\n".join(parts)
-
 
 
 def _evaluation_figures(item: _Run, store: RunStore, colors: Mapping[str, str]) -> list[go.Figure]:
@@ -564,9 +674,17 @@ def _evaluation_figures(item: _Run, store: RunStore, colors: Mapping[str, str]) 
             for target in list(meta.get("targets") or [])[:3]:
                 true, pred = f"true_{target}", f"pred_{target}"
                 if true in frame and pred in frame:
-                    title = f"{name} · predicted vs actual" + (f" ({target})" if target != name else "")
-                    out.append(pred_actual_figure(frame[true], frame[pred], title=title,
-                                                  color=color_for(name, dict(colors))))
+                    title = f"{name} · predicted vs actual" + (
+                        f" ({target})" if target != name else ""
+                    )
+                    out.append(
+                        pred_actual_figure(
+                            frame[true],
+                            frame[pred],
+                            title=title,
+                            color=color_for(name, dict(colors)),
+                        )
+                    )
         elif "true" in frame and "pred" in frame and meta.get("classes"):
             classes = [str(c) for c in meta["classes"]]
             true = [None if pd.isna(v) else str(v) for v in frame["true"]]
@@ -577,7 +695,9 @@ def _evaluation_figures(item: _Run, store: RunStore, colors: Mapping[str, str]) 
 
 def _config_block(item: _Run) -> str:
     text = yaml.safe_dump(item.run["config"] or {}, sort_keys=False, allow_unicode=True)
-    filename = "".join(c if c.isalnum() or c in "-_." else "-" for c in str(item.run["name"])) or "config"
+    filename = (
+        "".join(c if c.isalnum() or c in "-_." else "-" for c in str(item.run["name"])) or "config"
+    )
     href = "data:text/yaml;charset=utf-8," + urllib.parse.quote(text)
     return (
         "<details class='config'><summary>Config (YAML)</summary>"
@@ -603,9 +723,11 @@ def _delta_notes() -> str:
 
 
 def _footer() -> str:
-    return ("<footer>Made with MTL Lab. Interactive charts by plotly.js, included in this file: it works "
-            "offline. Hover for values, drag to zoom, double-click to reset, click a legend entry to hide "
-            "a line.</footer>")
+    return (
+        "<footer>Made with MTL Lab. Interactive charts by plotly.js, included in this file: it works "
+        "offline. Hover for values, drag to zoom, double-click to reset, click a legend entry to hide "
+        "a line.</footer>"
+    )
 
 
 _CSS = """

@@ -88,7 +88,10 @@ SWEEPS_DIR = "sweeps"  # <home>/sweeps/<sweep_id>.json
 MAX_RUNS = 1000  # a larger grid is almost always a typo; split it into several sweeps
 DELTA_COLUMN = "delta_m"  # Δm in percent, NaN when unavailable
 
-_RESERVED_KEYS = {"name": "the run names are made by the sweep", "train.seed": "use `seeds:` instead"}
+_RESERVED_KEYS = {
+    "name": "the run names are made by the sweep",
+    "train.seed": "use `seeds:` instead",
+}
 
 
 # --------------------------------------------------------------------------- the spec
@@ -104,13 +107,16 @@ class SweepSpec(BaseModel):
         ..., description="A preset name, a YAML/JSON config file, or an inline config mapping."
     )
     overrides: dict[str, Any] = Field(
-        default_factory=dict, description="Dotted key → value applied to every run (e.g. train.epochs)."
+        default_factory=dict,
+        description="Dotted key → value applied to every run (e.g. train.epochs).",
     )
     grid: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="Dotted key → list of values; every combination becomes a setting.",
     )
-    seeds: list[int] = Field(default_factory=lambda: [0], description="Values of train.seed; one run per seed.")
+    seeds: list[int] = Field(
+        default_factory=lambda: [0], description="Values of train.seed; one run per seed."
+    )
 
     @field_validator("name")
     @classmethod
@@ -161,7 +167,9 @@ class SweepSpec(BaseModel):
     def from_dict(cls, data: Any) -> SweepSpec:
         """Validate a mapping; raise :class:`SweepError` with one readable line."""
         if not isinstance(data, dict):
-            raise SweepError(f"a sweep spec must be a mapping with name, base and grid; found {type(data).__name__}")
+            raise SweepError(
+                f"a sweep spec must be a mapping with name, base and grid; found {type(data).__name__}"
+            )
         try:
             spec = cls.model_validate(data)
         except ValidationError as err:
@@ -179,7 +187,9 @@ class SweepSpec(BaseModel):
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise SweepError(f"the sweep spec is not valid YAML: {str(err).splitlines()[0]}") from None
+            raise SweepError(
+                f"the sweep spec is not valid YAML: {str(err).splitlines()[0]}"
+            ) from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -255,7 +265,9 @@ def base_config(spec: SweepSpec) -> ExperimentConfig:
 def grid_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """Every combination of grid values, in order (the last grid key varies fastest)."""
     keys = list(spec.grid)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*spec.grid.values())]
+    return [
+        dict(zip(keys, values, strict=True)) for values in itertools.product(*spec.grid.values())
+    ]
 
 
 def expand(spec: SweepSpec) -> list[ExperimentConfig]:
@@ -305,7 +317,9 @@ def _describe(point: Mapping[str, Any], seeds: Sequence[int], n_seeds: int) -> s
     return text if len(seeds) == n_seeds else f"{text} (seed {', '.join(map(str, seeds))})"
 
 
-def run_label(sweep_name: str, point: Mapping[str, Any], seed: int, labels: Mapping[str, str] | None = None) -> str:
+def run_label(
+    sweep_name: str, point: Mapping[str, Any], seed: int, labels: Mapping[str, str] | None = None
+) -> str:
     """A run's name in a sweep: ``"<sweep> · sharing=hard weighting=equal seed=0"``.
 
     Args:
@@ -359,7 +373,9 @@ def _check_path(config: ExperimentConfig, key: str, what: str) -> None:
             raise SweepError(f"{what} {key!r}: {here} is a single value, not a section with keys")
         fields = model.model_fields
         if part not in fields:
-            raise SweepError(f"{what} {key!r}: {here} has no key {part!r}; allowed keys: {', '.join(fields)}")
+            raise SweepError(
+                f"{what} {key!r}: {here} has no key {part!r}; allowed keys: {', '.join(fields)}"
+            )
         model = _submodel(fields[part].annotation)
         node = node.get(part) if isinstance(node, dict) else None
 
@@ -416,7 +432,9 @@ def check_data(configs: Iterable[ExperimentConfig]) -> None:
 
     seen: set[str] = set()
     for config in configs:
-        key = _canonical([config.data.model_dump(mode="json"), [t.model_dump(mode="json") for t in config.tasks]])
+        key = _canonical(
+            [config.data.model_dump(mode="json"), [t.model_dump(mode="json") for t in config.tasks]]
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -501,7 +519,9 @@ def get_sweep(store: RunStore, sweep_id: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SweepError(f"no sweep '{sweep_id}' in {store.home}; `python -m mtl sweeps` lists them") from None
+        raise SweepError(
+            f"no sweep '{sweep_id}' in {store.home}; `python -m mtl sweeps` lists them"
+        ) from None
     except (OSError, json.JSONDecodeError) as err:
         raise SweepError(f"the sweep record {path} cannot be read ({err}); move it aside") from None
 
@@ -540,7 +560,9 @@ def sweeps(store: RunStore) -> pd.DataFrame:
                 **counts,
             }
         )
-    return pd.DataFrame(rows, columns=["id", "name", "created_at", "runs", "settings", "seeds", *STATUSES])
+    return pd.DataFrame(
+        rows, columns=["id", "name", "created_at", "runs", "settings", "seeds", *STATUSES]
+    )
 
 
 def _statuses(store: RunStore) -> dict[str, str]:
@@ -579,7 +601,9 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
 
 def is_done(counts: Mapping[str, int]) -> bool:
     """Whether no run of the sweep (nor a baseline it queued) is queued or running any more."""
-    return not (counts.get("queued", 0) or counts.get("running", 0) or counts.get("baselines_pending", 0))
+    return not (
+        counts.get("queued", 0) or counts.get("running", 0) or counts.get("baselines_pending", 0)
+    )
 
 
 def metric_label(task: str, metric: str) -> str:
@@ -589,7 +613,11 @@ def metric_label(task: str, metric: str) -> str:
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """The task-metric columns (``"<task>/<metric>"``) of a :func:`sweep_runs` frame, in order."""
-    return [c for c in frame.columns if isinstance(c, str) and "/" in c and c.rsplit("/", 1)[1] in HIGHER_IS_BETTER]
+    return [
+        c
+        for c in frame.columns
+        if isinstance(c, str) and "/" in c and c.rsplit("/", 1)[1] in HIGHER_IS_BETTER
+    ]
 
 
 def higher_is_better(column: str) -> bool:
@@ -663,7 +691,10 @@ def _task_index(column: str, tasks: Sequence[tuple[str, Any]]) -> int:
 
 def delta_support() -> str | None:
     """``None`` when Δm can be computed, else the reason it cannot (a missing module)."""
-    for module, attrs in (("mtl.delta", ("delta_m",)), ("mtl.baseline", ("find_baselines", "ensure_baseline"))):
+    for module, attrs in (
+        ("mtl.delta", ("delta_m",)),
+        ("mtl.baseline", ("find_baselines", "ensure_baseline")),
+    ):
         try:
             loaded = importlib.import_module(module)
         except ImportError:
@@ -674,7 +705,9 @@ def delta_support() -> str | None:
     return None
 
 
-def _add_delta(store: RunStore, frame: pd.DataFrame, by_id: Mapping[str, Mapping[str, Any]]) -> None:
+def _add_delta(
+    store: RunStore, frame: pd.DataFrame, by_id: Mapping[str, Mapping[str, Any]]
+) -> None:
     """Fill ``baseline`` and ``delta_m`` for finished runs that have a finished baseline."""
     frame["baseline"] = pd.Series([None] * len(frame), index=frame.index, dtype="object")
     frame[DELTA_COLUMN] = np.nan
@@ -705,7 +738,11 @@ def _add_delta(store: RunStore, frame: pd.DataFrame, by_id: Mapping[str, Mapping
 
 
 def _queue_baselines(
-    store: RunStore, configs: Sequence[ExperimentConfig], max_running: int | None, warm: bool, tag: str
+    store: RunStore,
+    configs: Sequence[ExperimentConfig],
+    max_running: int | None,
+    warm: bool,
+    tag: str,
 ) -> list[dict[str, Any]]:
     """Make sure each distinct single-task baseline of ``configs`` is finished or on its way."""
     reason = delta_support()
@@ -754,7 +791,9 @@ def aggregate(runs: pd.DataFrame, settings: Sequence[str]) -> pd.DataFrame:
     settings = list(settings)
     missing = [s for s in settings if s not in runs.columns]
     if missing:
-        raise ValueError(f"aggregate: {missing} are not columns of the runs; columns: {list(runs.columns)}")
+        raise ValueError(
+            f"aggregate: {missing} are not columns of the runs; columns: {list(runs.columns)}"
+        )
     values = metric_columns(runs) + ([DELTA_COLUMN] if DELTA_COLUMN in runs.columns else [])
     done = runs[runs["status"] == RunStatus.FINISHED] if "status" in runs.columns else runs
     columns = [*settings, "runs"] + [f"{v} {stat}" for v in values for stat in ("mean", "std")]
@@ -797,7 +836,9 @@ def pareto_front(
     """
     for column in (metric_a, metric_b):
         if column not in frame.columns:
-            raise ValueError(f"pareto_front: {column!r} is not a column; columns: {list(frame.columns)}")
+            raise ValueError(
+                f"pareto_front: {column!r} is not a column; columns: {list(frame.columns)}"
+            )
     a = frame[metric_a].to_numpy(dtype="float64") * (1.0 if higher_a else -1.0)
     b = frame[metric_b].to_numpy(dtype="float64") * (1.0 if higher_b else -1.0)
     valid = ~(np.isnan(a) | np.isnan(b))
@@ -828,6 +869,8 @@ def default_pareto_metrics(frame: pd.DataFrame) -> tuple[str, str] | None:
             headline = next((c for c in mine if not c.endswith("/loss")), mine[0])
         chosen.append(headline)
     if len(chosen) < 2:
-        rest = [c for c in columns if c != chosen[0] and not c.endswith("/loss")] or [c for c in columns if c != chosen[0]]
+        rest = [c for c in columns if c != chosen[0] and not c.endswith("/loss")] or [
+            c for c in columns if c != chosen[0]
+        ]
         chosen.append(rest[0])
     return chosen[0], chosen[1]

@@ -60,7 +60,9 @@ def streamlit_server(app: Path, cwd: Path, env: Mapping[str, str] | None = None)
     """Run ``streamlit run app`` on 127.0.0.1 and a free port; yield its URL; always stop it."""
     port = free_port()
     environment = dict(os.environ, **(env or {}))
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), environment.get("PYTHONPATH")]))
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO), environment.get("PYTHONPATH")])
+    )
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.headless", "true",
@@ -72,8 +74,9 @@ def streamlit_server(app: Path, cwd: Path, env: Mapping[str, str] | None = None)
     ]  # fmt: skip
     log_path = cwd / "streamlit.log"
     log = log_path.open("w")
-    proc = subprocess.Popen(cmd, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

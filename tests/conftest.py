@@ -57,7 +57,9 @@ def cli_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, home: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, home: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "mtl", *args],

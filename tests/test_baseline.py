@@ -39,48 +39,76 @@ def train(store: RunStore, config: ExperimentConfig) -> str:
     return run_id
 
 
-def fake_run(store: RunStore, config: ExperimentConfig, status: str = "finished", name: str | None = None) -> str:
+def fake_run(
+    store: RunStore, config: ExperimentConfig, status: str = "finished", name: str | None = None
+) -> str:
     """A run record with this config and status, without training."""
-    run_id = store.create_run(name or config.name, config.to_dict(), status="running", pid=os.getpid())
+    run_id = store.create_run(
+        name or config.name, config.to_dict(), status="running", pid=os.getpid()
+    )
     if status != "running":
         store.set_status(run_id, status, summary={"test": {}})
     return run_id
 
 
 def test_baseline_config_keeps_data_tasks_encoder_and_training_and_drops_sharing() -> None:
-    config = small_config(**{
-        "model.branch_depth": 1, "model.dropout": 0.1, "model.head_hidden": [8],
-        "loss.weighting": "pcgrad", "tasks.y1.weight": 2.0, "tasks.y2.start_epoch": 3,
-        "train.diagnostics_every": 5, "train.lr": 0.01, "train.weight_decay": 1e-4, "train.seed": 7,
-    })
+    config = small_config(
+        **{
+            "model.branch_depth": 1,
+            "model.dropout": 0.1,
+            "model.head_hidden": [8],
+            "loss.weighting": "pcgrad",
+            "tasks.y1.weight": 2.0,
+            "tasks.y2.start_epoch": 3,
+            "train.diagnostics_every": 5,
+            "train.lr": 0.01,
+            "train.weight_decay": 1e-4,
+            "train.seed": 7,
+        }
+    )
     base = baseline_config(config)
 
     assert base.name == "synthetic-related · baseline"
     assert base.model.sharing == "independent"
     assert base.model.branch_depth is None
-    for key in ("encoder", "hidden", "channels", "activation", "dropout", "batch_norm", "head_hidden"):
+    for key in (
+        "encoder",
+        "hidden",
+        "channels",
+        "activation",
+        "dropout",
+        "batch_norm",
+        "head_hidden",
+    ):
         assert getattr(base.model, key) == getattr(config.model, key), key
     assert base.data == config.data
     assert base.loss.weighting == "equal" and base.loss.options == {}
     assert [(t.name, t.target, t.kind, t.loss, t.weight, t.start_epoch) for t in base.tasks] == [
-        ("y1", "y1", "regression", "auto", 1.0, 0), ("y2", "y2", "regression", "auto", 1.0, 0)
+        ("y1", "y1", "regression", "auto", 1.0, 0),
+        ("y2", "y2", "regression", "auto", 1.0, 0),
     ]
     assert base.train.diagnostics_every is None
-    assert base.train.model_dump(exclude={"diagnostics_every"}) == config.train.model_dump(exclude={"diagnostics_every"})
+    assert base.train.model_dump(exclude={"diagnostics_every"}) == config.train.model_dump(
+        exclude={"diagnostics_every"}
+    )
     assert baseline_config(base) == base  # a baseline is its own baseline
 
     # sharing mode and loss weighting do not change the baseline: one serves them all
     variants = [
         small_config(),
         small_config(**{"model.sharing": "soft", "model.soft_lambda": 0.1}),
-        small_config(**{"model.sharing": "mmoe", "model.experts": 2, "loss.weighting": "uncertainty"}),
+        small_config(
+            **{"model.sharing": "mmoe", "model.experts": 2, "loss.weighting": "uncertainty"}
+        ),
         small_config(**{"loss.weighting": "manual", "tasks.y2.weight": 0.5, "name": "other"}),
     ]
     bases = [baseline_config(v).model_dump(exclude={"name"}) for v in variants]
     assert all(b == bases[0] for b in bases)
     # ... while the data, the encoder and the training settings do
     assert baseline_config(small_config(**{"train.seed": 1})) != baseline_config(small_config())
-    assert baseline_config(small_config(**{"model.hidden": [16]})) != baseline_config(small_config())
+    assert baseline_config(small_config(**{"model.hidden": [16]})) != baseline_config(
+        small_config()
+    )
 
 
 def test_find_baseline_needs_a_finished_match_and_ignores_the_name(home: Path) -> None:
@@ -97,7 +125,9 @@ def test_find_baseline_needs_a_finished_match_and_ignores_the_name(home: Path) -
     assert active_baseline(store, config) == (running, "running")
     assert failed != running
 
-    older = fake_run(store, target.with_overrides({"train.log_every": 3}), name="my own single-task run")
+    older = fake_run(
+        store, target.with_overrides({"train.log_every": 3}), name="my own single-task run"
+    )
     assert find_baseline(store, config) == older  # name and log_every do not matter
     time.sleep(0.01)
     newer = fake_run(store, target)
@@ -126,7 +156,9 @@ def test_baseline_and_mtl_on_synthetic_related_delta_m_sign_agrees(home: Path) -
     single = store.get_run(first.run_id)["summary"]["test"]
     # each task's change, by hand: rmse and mae are lower-is-better
     for task in ("y1", "y2"):
-        changes = [-(mtl[task][m] - single[task][m]) / abs(single[task][m]) * 100 for m in ("rmse", "mae")]
+        changes = [
+            -(mtl[task][m] - single[task][m]) / abs(single[task][m]) * 100 for m in ("rmse", "mae")
+        ]
         assert delta.task(task).change == pytest.approx(sum(changes) / 2)
         # the task's sign agrees with its metrics whenever they agree with each other
         if all(c > 0 for c in changes) or all(c < 0 for c in changes):

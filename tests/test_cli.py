@@ -17,13 +17,17 @@ def test_listing_commands() -> None:
     names = {d["name"] for d in json.loads(datasets.stdout)}
     assert {"penguins", "digits", "wine", "synthetic", "seed-example", "csv"} <= names
     presets = json.loads(run_cli("presets", "--json").stdout)
-    assert {"penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"} <= {p["name"] for p in presets}
+    assert {"penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"} <= {
+        p["name"] for p in presets
+    }
     archs = json.loads(run_cli("architectures", "--json").stdout)
     assert {a["name"] for a in archs} == {"independent", "hard", "soft", "cross-stitch", "mmoe"}
 
 
 def test_run_json_records_into_store_and_exports(home: Path, tmp_path: Path) -> None:
-    result = run_cli("run", "--preset", "seed-example", "--set", "train.epochs=3", "--json", home=home)
+    result = run_cli(
+        "run", "--preset", "seed-example", "--set", "train.epochs=3", "--json", home=home
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)  # stdout is exactly one JSON object
     assert summary["name"] == "seed-example" and summary["status"] == "finished"
@@ -48,7 +52,9 @@ def test_run_json_records_into_store_and_exports(home: Path, tmp_path: Path) -> 
 
 
 def test_detach_prints_run_id(home: Path) -> None:
-    result = run_cli("run", "--preset", "seed-example", "--set", "train.epochs=2", "--detach", home=home)
+    result = run_cli(
+        "run", "--preset", "seed-example", "--set", "train.epochs=2", "--detach", home=home
+    )
     assert result.returncode == 0, result.stderr
     run_id = result.stdout.strip()
     assert RunStore(home).get_run(run_id)["status"] in {"running", "finished"}
@@ -86,7 +92,9 @@ GOOD_CSV = "a,b,c,y\n" + "".join(f"{i % 7},{i * 0.5},{'xy'[i % 2]},{i % 2}\n" fo
         ("missing_file", ["not found"]),
     ],
 )
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, home: Path, case: str, fragments: list[str]) -> None:
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, home: Path, case: str, fragments: list[str]
+) -> None:
     good = write(tmp_path / "good.csv", GOOD_CSV)
     y_task = "[{name: y, target: y}]"
     args: list[str]
@@ -122,10 +130,14 @@ def test_diverging_run_exits_3_and_names_the_task(tmp_path: Path, home: Path) ->
     rows = "".join(f"{i * 0.37},{i % 2},{(i + 1) * 1e30}\n" for i in range(60))
     data = write(tmp_path / "huge.csv", "a,c,big\n" + rows)
     config = csv_config(
-        tmp_path, data, "[{name: c, target: c}, {name: big, target: big, kind: regression}]",
+        tmp_path,
+        data,
+        "[{name: c, target: c}, {name: big, target: big, kind: regression}]",
         "loss: {weighting: equal}\n",
     )
-    result = run_cli("run", str(config), "--set", "data.standardize_targets=false", "--json", home=home)
+    result = run_cli(
+        "run", str(config), "--set", "data.standardize_targets=false", "--json", home=home
+    )
     assert result.returncode == 3, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "diverged"
@@ -138,9 +150,14 @@ def test_diverging_run_exits_3_and_names_the_task(tmp_path: Path, home: Path) ->
 def test_user_presets_in_home_are_listed_and_runnable(home: Path) -> None:
     folder = home / "presets"
     folder.mkdir(parents=True)
-    text = (Path(__file__).resolve().parents[1] / "mtl" / "presets" / "seed-example.yaml").read_text()
+    text = (
+        Path(__file__).resolve().parents[1] / "mtl" / "presets" / "seed-example.yaml"
+    ).read_text()
     (folder / "my-toy.yaml").write_text("# My own toy\n" + text.replace("epochs: 30", "epochs: 2"))
-    listed = {p["name"]: p["description"] for p in json.loads(run_cli("presets", "--json", home=home).stdout)}
+    listed = {
+        p["name"]: p["description"]
+        for p in json.loads(run_cli("presets", "--json", home=home).stdout)
+    }
     assert listed["my-toy"] == "My own toy" and "penguins" in listed
     result = run_cli("run", "--preset", "my-toy", "--json", home=home)
     assert result.returncode == 0, result.stderr
@@ -151,7 +168,10 @@ def test_tag_and_note_commands(home: Path) -> None:
     run_id = RunStore(home).create_run("r", {}, tags=["kept"])
     added = run_cli("tag", run_id, "baseline", "<b>bold</b>", "kept", "--json", home=home)
     assert added.returncode == 0, added.stderr
-    assert json.loads(added.stdout) == {"run_id": run_id, "tags": ["kept", "baseline", "<b>bold</b>"]}
+    assert json.loads(added.stdout) == {
+        "run_id": run_id,
+        "tags": ["kept", "baseline", "<b>bold</b>"],
+    }
     removed = run_cli("tag", run_id, "kept", "--remove", home=home)
     assert removed.returncode == 0 and "baseline, <b>bold</b>" in removed.stdout
     assert run_cli("note", run_id, "first", home=home).returncode == 0
@@ -173,7 +193,9 @@ def test_tag_and_note_commands(home: Path) -> None:
         (["note", "RUN", " ", "--append"], ["needs some text"]),
     ],
 )
-def test_tag_and_note_bad_input_exits_2_with_one_line(home: Path, args: list[str], fragments: list[str]) -> None:
+def test_tag_and_note_bad_input_exits_2_with_one_line(
+    home: Path, args: list[str], fragments: list[str]
+) -> None:
     run_id = RunStore(home).create_run("r", {})
     result = run_cli(*[run_id if a == "RUN" else a for a in args], home=home)
     assert_user_error(result, *fragments)
@@ -182,9 +204,15 @@ def test_tag_and_note_bad_input_exits_2_with_one_line(home: Path, args: list[str
 
 
 @pytest.mark.parametrize("limit", ["0", "-1"])
-def test_max_running_below_1_is_refused(home: Path, limit: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert_user_error(run_cli("runs", "--max-running", limit, home=home), "--max-running", "at least 1")
-    detached = run_cli("run", "--preset", "seed-example", "--detach", "--max-running", limit, home=home)
+def test_max_running_below_1_is_refused(
+    home: Path, limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_user_error(
+        run_cli("runs", "--max-running", limit, home=home), "--max-running", "at least 1"
+    )
+    detached = run_cli(
+        "run", "--preset", "seed-example", "--detach", "--max-running", limit, home=home
+    )
     assert_user_error(detached, "--max-running", "at least 1")
     assert RunStore(home).list_runs().empty  # the refused run was not recorded
     monkeypatch.setenv("MTL_MAX_RUNNING", limit)
@@ -194,22 +222,38 @@ def test_max_running_below_1_is_refused(home: Path, limit: str, monkeypatch: pyt
 def test_export_neutralises_formula_cells_unless_raw(home: Path, tmp_path: Path) -> None:
     store = RunStore(home)
     run_id = store.create_run("r", {})
-    store.add_metrics(run_id, [(0, 0.0, 0.1, "=HYPERLINK(\"http://x\")", "val", "loss", -1.5, None),
-                               (0, 0.0, 0.1, "@task", "val", "+metric", 2.0, "-reason")])
+    store.add_metrics(
+        run_id,
+        [
+            (0, 0.0, 0.1, '=HYPERLINK("http://x")', "val", "loss", -1.5, None),
+            (0, 0.0, 0.1, "@task", "val", "+metric", 2.0, "-reason"),
+        ],
+    )
     safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
     assert run_cli("export", run_id, "--csv", str(safe), home=home).returncode == 0
     assert run_cli("export", run_id, "--csv", str(raw), "--raw-csv", home=home).returncode == 0
     cells = pd.read_csv(safe, keep_default_na=False)
-    assert cells["task"].tolist() == ["'=HYPERLINK(\"http://x\")", "'@task"]
-    assert cells["metric"].tolist() == ["loss", "'+metric"] and cells["reason"].tolist() == ["", "'-reason"]
+    assert cells["task"].tolist() == ['\'=HYPERLINK("http://x")', "'@task"]
+    assert cells["metric"].tolist() == ["loss", "'+metric"] and cells["reason"].tolist() == [
+        "",
+        "'-reason",
+    ]
     assert cells["value"].tolist() == [-1.5, 2.0]  # numbers stay numbers
-    assert pd.read_csv(raw)["task"].tolist() == ["=HYPERLINK(\"http://x\")", "@task"]
+    assert pd.read_csv(raw)["task"].tolist() == ['=HYPERLINK("http://x")', "@task"]
 
 
 def test_predict_output_neutralises_formula_labels_unless_raw(home: Path, tmp_path: Path) -> None:
     labels = ["=1+1", "@SUM(A1)"]
-    data = write(tmp_path / "d.csv", "a,y\n" + "".join(f"{i % 5},{labels[i % 2]}\n" for i in range(60)))
-    trained = run_cli("run", str(csv_config(tmp_path, data, "[{name: y, target: y}]")), "--json", "--quiet", home=home)
+    data = write(
+        tmp_path / "d.csv", "a,y\n" + "".join(f"{i % 5},{labels[i % 2]}\n" for i in range(60))
+    )
+    trained = run_cli(
+        "run",
+        str(csv_config(tmp_path, data, "[{name: y, target: y}]")),
+        "--json",
+        "--quiet",
+        home=home,
+    )
     assert trained.returncode == 0, trained.stderr
     run_id = json.loads(trained.stdout)["run_id"]
     rows = write(tmp_path / "in.csv", "a\n0\n1\n")

@@ -26,7 +26,13 @@ def config_dict(**sections: Any) -> dict[str, Any]:
         "tasks": [dict(t) for t in TASKS],
         "model": {"sharing": "mmoe", "hidden": [16, 8], "dropout": 0.25, "experts": 3},
         "loss": {"weighting": "manual", "huber_delta": 2.0},
-        "train": {"epochs": 7, "batch_size": 16, "lr": 0.01, "schedule": "cosine", "warmup_epochs": 2},
+        "train": {
+            "epochs": 7,
+            "batch_size": 16,
+            "lr": 0.01,
+            "schedule": "cosine",
+            "warmup_epochs": 2,
+        },
     }
     data.update(sections)
     return data
@@ -248,7 +254,9 @@ def test_problems_are_joined_on_one_line() -> None:
 
 def test_with_overrides_dotted_keys() -> None:
     config = ExperimentConfig.from_dict(config_dict())
-    changed = config.with_overrides({"train.epochs": 3, "model.hidden": [4], "data.val_fraction": 0.1})
+    changed = config.with_overrides(
+        {"train.epochs": 3, "model.hidden": [4], "data.val_fraction": 0.1}
+    )
     assert changed.train.epochs == 3
     assert changed.model.hidden == [4]
     assert changed.data.val_fraction == 0.1
@@ -257,7 +265,9 @@ def test_with_overrides_dotted_keys() -> None:
 
 def test_with_overrides_list_index_and_task_name() -> None:
     config = ExperimentConfig.from_dict(config_dict())
-    changed = config.with_overrides({"tasks.0.weight": 2.0, "tasks.sex.weight": 3.0, "tasks.-1.start_epoch": 1})
+    changed = config.with_overrides(
+        {"tasks.0.weight": 2.0, "tasks.sex.weight": 3.0, "tasks.-1.start_epoch": 1}
+    )
     assert [t.weight for t in changed.tasks] == [2.0, 3.0, 1.0]
     assert changed.tasks[2].start_epoch == 1
 
@@ -320,7 +330,9 @@ def test_every_preset_and_suggested_task_name_is_valid() -> None:
     assert names and all(task_name_problem(n) is None for n in names), names
 
 
-@pytest.mark.parametrize("name", ["species", "body_mass", "Body mass (g)", "y-1.5", "été 2024", "gain %", "a" * 64])
+@pytest.mark.parametrize(
+    "name", ["species", "body_mass", "Body mass (g)", "y-1.5", "été 2024", "gain %", "a" * 64]
+)
 def test_task_names_allowed(name: str) -> None:
     config = ExperimentConfig.from_dict({"tasks": [{"name": name, "target": "species"}]})
     assert config.tasks[0].name == name
@@ -352,7 +364,9 @@ def test_task_names_refused_name_the_task_and_the_rule(name: str, problem: str) 
     assert repr(name) in message and problem in message and TASK_NAME_RULE in message
 
 
-@pytest.mark.parametrize("column", ["../../x", "/abs", "a:b", ".env", "  ", "é/ü", "x" * 100, "ok name"])
+@pytest.mark.parametrize(
+    "column", ["../../x", "/abs", "a:b", ".env", "  ", "é/ü", "x" * 100, "ok name"]
+)
 def test_suggest_task_name_is_always_valid(column: str) -> None:
     assert task_name_problem(suggest_task_name(column)) is None
     assert suggest_task_name("ok name") == "ok name"

@@ -17,7 +17,9 @@ def test_every_formula_start_is_quoted(start: str) -> None:
     assert safe_cell(f"{start}cmd|'/C calc'!A0") == f"'{start}cmd|'/C calc'!A0"
 
 
-@pytest.mark.parametrize("value", ["plain", "", "a=b", " =1", "-1.5", "+3", "-1e-3", -1.5, 7, None, np.nan])
+@pytest.mark.parametrize(
+    "value", ["plain", "", "a=b", " =1", "-1.5", "+3", "-1e-3", -1.5, 7, None, np.nan]
+)
 def test_plain_text_and_numbers_are_untouched(value: object) -> None:
     assert safe_cell(value) is value
 
@@ -29,14 +31,14 @@ def rows(text: str) -> list[list[str]]:
 def test_frame_cells_headers_and_categories_are_quoted_numbers_kept() -> None:
     frame = pd.DataFrame(
         {
-            "task": ["=HYPERLINK(\"http://x\",\"y\")", "ok", "@SUM(1)", "-1.5"],
+            "task": ['=HYPERLINK("http://x","y")', "ok", "@SUM(1)", "-1.5"],
             "value": [-1.5, 2.0, -3.0, 4.0],
             "=cmd": pd.Categorical(["+a", "b", "\tc", "-d"]),
         }
     )
     safe = rows(to_csv(frame))
     assert safe[0] == ["task", "value", "'=cmd"]
-    assert [r[0] for r in safe[1:]] == ["'=HYPERLINK(\"http://x\",\"y\")", "ok", "'@SUM(1)", "-1.5"]
+    assert [r[0] for r in safe[1:]] == ['\'=HYPERLINK("http://x","y")', "ok", "'@SUM(1)", "-1.5"]
     assert [r[1] for r in safe[1:]] == ["-1.5", "2.0", "-3.0", "4.0"]
     assert [r[2] for r in safe[1:]] == ["'+a", "b", "'\tc", "'-d"]
     raw = rows(to_csv(frame, raw=True))

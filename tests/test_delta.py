@@ -49,8 +49,14 @@ def test_hand_computed_delta_m_with_mixed_directions_zero_and_negative_baselines
     assert species.change == pytest.approx(12.5)
     assert [m.metric for m in species.metrics] == ["accuracy", "f1"]
     assert species.metrics[0].change == pytest.approx(12.5)
-    assert species.metrics[1].change is None and "baseline value is 0" in species.metrics[1].excluded
-    assert [m.change for m in mass.metrics] == [pytest.approx(25.0), pytest.approx(0.0), pytest.approx(50.0)]
+    assert (
+        species.metrics[1].change is None and "baseline value is 0" in species.metrics[1].excluded
+    )
+    assert [m.change for m in mass.metrics] == [
+        pytest.approx(25.0),
+        pytest.approx(0.0),
+        pytest.approx(50.0),
+    ]
     assert mass.change == pytest.approx(25.0)
     assert rare.change is None and rare.excluded
     assert "baseline value is 0" in rare.metrics[0].excluded
@@ -63,9 +69,13 @@ def test_the_same_by_the_formula_written_out() -> None:
         "species": [(0.90, 0.80, +1)],
         "mass": [(1.5, 2.0, -1), (1.0, 1.0, -1), (-0.25, -0.5, +1)],
     }
-    by_hand = 100 * sum(
-        sum(s * (m - b) / abs(b) for m, b, s in items) / len(items) for items in usable.values()
-    ) / len(usable)
+    by_hand = (
+        100
+        * sum(
+            sum(s * (m - b) / abs(b) for m, b, s in items) / len(items) for items in usable.values()
+        )
+        / len(usable)
+    )
     assert delta_m(RUN, BASELINE, kinds=KINDS, metrics=METRICS).value == pytest.approx(by_hand)
 
 
@@ -118,7 +128,9 @@ def test_metric_choice_by_task_name_beats_kind_beats_default() -> None:
     assert metrics_for("mass", "regression", overrides) == ("r2",)
     assert metrics_for("other", "regression", overrides) == ("mae",)
     assert metrics_for("species", "multiclass", overrides) == ("auc_roc",)
-    assert metrics_for("species", "multiclass", {"multiclass": ["f1"], "classification": ["auc_roc"]}) == ("f1",)
+    assert metrics_for(
+        "species", "multiclass", {"multiclass": ["f1"], "classification": ["auc_roc"]}
+    ) == ("f1",)
     assert metrics_for("x", "binary") == ("accuracy", "f1")
     assert metrics_for("x", None) == ()
     result = delta_m(RUN, BASELINE, metrics=overrides)
@@ -127,7 +139,9 @@ def test_metric_choice_by_task_name_beats_kind_beats_default() -> None:
 
 
 def test_unusable_inputs_are_left_out_with_a_reason() -> None:
-    result = delta_m({"a": {"rmse": 1.0}, "b": {"rmse": 1.0}}, {"a": {"rmse": 2.0}, "c": {"rmse": 1.0}})
+    result = delta_m(
+        {"a": {"rmse": 1.0}, "b": {"rmse": 1.0}}, {"a": {"rmse": 2.0}, "c": {"rmse": 1.0}}
+    )
     # a: rmse -(1 - 2) / 2 = +50 %, mae not recorded: left out; b and c are in one run only
     assert result.value == pytest.approx(50.0)
     assert result.task("a").metrics[1].excluded == "not recorded in the baseline"
@@ -141,7 +155,10 @@ def test_unusable_inputs_are_left_out_with_a_reason() -> None:
 
     odd = delta_m({"a": {"rmse": math.inf, "mae": 1.0}}, {"a": {"rmse": 1.0, "mae": math.nan}})
     assert odd.value is None
-    assert [m.excluded for m in odd.task("a").metrics] == ["undefined in the run", "undefined in the baseline"]
+    assert [m.excluded for m in odd.task("a").metrics] == [
+        "undefined in the run",
+        "undefined in the baseline",
+    ]
 
 
 def test_results_export_as_json_and_frames() -> None:
@@ -151,8 +168,12 @@ def test_results_export_as_json_and_frames() -> None:
     assert data["formula"] == FORMULA
     assert [t["task"] for t in data["tasks"]] == ["species", "mass", "rare"]
     assert data["tasks"][1]["metrics"][2] == {
-        "metric": "r2", "higher_is_better": True, "model": -0.25, "baseline": -0.5,
-        "change": pytest.approx(50.0), "excluded": None,
+        "metric": "r2",
+        "higher_is_better": True,
+        "model": -0.25,
+        "baseline": -0.5,
+        "change": pytest.approx(50.0),
+        "excluded": None,
     }
     tasks = result.tasks_frame()
     assert list(tasks.columns) == ["task", "kind", "change", "metrics", "excluded"]

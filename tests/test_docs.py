@@ -14,6 +14,18 @@ def test_config_reference_is_up_to_date() -> None:
 
 def test_config_reference_documents_every_required_key() -> None:
     text = config_reference()
-    for key in ("dataset", "path", "name", "target", "kind", "weight", "sharing", "weighting",
-                "epochs", "batch_size", "lr", "seed"):
+    for key in (
+        "dataset",
+        "path",
+        "name",
+        "target",
+        "kind",
+        "weight",
+        "sharing",
+        "weighting",
+        "epochs",
+        "batch_size",
+        "lr",
+        "seed",
+    ):
         assert f"| `{key}` |" in text, key

@@ -49,7 +49,9 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
-def _targets(node: ast.Import | ast.ImportFrom, package: str, modules: dict[str, Path]) -> list[str]:
+def _targets(
+    node: ast.Import | ast.ImportFrom, package: str, modules: dict[str, Path]
+) -> list[str]:
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
     base = node.module or ""
@@ -64,14 +66,19 @@ def edges() -> Iterator[Edge]:
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
 
-        def walk(node: ast.AST, local: bool, name: str = name, package: str = package) -> Iterator[Edge]:
+        def walk(
+            node: ast.AST, local: bool, name: str = name, package: str = package
+        ) -> Iterator[Edge]:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                     continue  # types only
                 inside = local or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
                 if isinstance(child, ast.Import | ast.ImportFrom):
-                    for target in {_resolve(t, modules) for t in _targets(child, package, modules)
-                                   if t.split(".")[0] == "mtl"}:
+                    for target in {
+                        _resolve(t, modules)
+                        for t in _targets(child, package, modules)
+                        if t.split(".")[0] == "mtl"
+                    }:
                         if target and target != name:
                             yield Edge(name, target, child.lineno, inside)
                 yield from walk(child, inside)
@@ -142,11 +149,18 @@ def test_no_import_cycle_among_mtl_modules() -> None:
 
 def test_config_and_the_registries_import_each_other_no_more() -> None:
     graph = import_graph()
-    for low in ("mtl.data.catalog", "mtl.data.tasks", "mtl.data.prepare", "mtl.models.encoders",
-                "mtl.weighting.options"):
+    for low in (
+        "mtl.data.catalog",
+        "mtl.data.tasks",
+        "mtl.data.prepare",
+        "mtl.models.encoders",
+        "mtl.weighting.options",
+    ):
         assert "mtl.config" not in graph.get(low, set()), low
 
 
 def test_function_local_imports_of_mtl_modules_do_not_grow() -> None:
     count = len(local_imports())
-    assert count <= LOCAL_IMPORT_CEILING, f"{count} function-local imports of mtl modules (ceiling {LOCAL_IMPORT_CEILING})"
+    assert count <= LOCAL_IMPORT_CEILING, (
+        f"{count} function-local imports of mtl modules (ceiling {LOCAL_IMPORT_CEILING})"
+    )

@@ -33,9 +33,13 @@ def raw_test_rows(folder: Path, dataset: str, task: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def penguins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path, dict, pd.DataFrame]:
+def penguins(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, str, Path, dict, pd.DataFrame]:
     home = tmp_path_factory.mktemp("penguins-home")
-    run_id, folder, summary = train(home, "penguins", **{"train.epochs": 8, "train.early_stopping": None})
+    run_id, folder, summary = train(
+        home, "penguins", **{"train.epochs": 8, "train.early_stopping": None}
+    )
     return home, run_id, folder, summary, raw_test_rows(folder, "penguins", "species")
 
 
@@ -50,13 +54,22 @@ def test_cli_predictions_reproduce_the_test_metrics(penguins, tmp_path: Path) ->
 
     table = pd.read_csv(out)
     assert list(table.columns) == [
-        "row", "species", "species p(Adelie)", "species p(Chinstrap)", "species p(Gentoo)",
-        "sex", "sex p(female)", "sex p(male)", "body_mass",
+        "row",
+        "species",
+        "species p(Adelie)",
+        "species p(Chinstrap)",
+        "species p(Gentoo)",
+        "sex",
+        "sex p(female)",
+        "sex p(male)",
+        "body_mass",
     ]
     assert (table["row"] == np.arange(len(rows))).all()
 
     in_process, warnings = predict_frame(folder, read_input_csv(src))
-    pd.testing.assert_frame_equal(table, in_process, check_exact=True)  # CLI and UI see the same table
+    pd.testing.assert_frame_equal(
+        table, in_process, check_exact=True
+    )  # CLI and UI see the same table
     assert any("year" in w for w in warnings)
 
     for task, target in (("species", "species"), ("sex", "sex")):
@@ -79,7 +92,9 @@ def test_cli_predictions_reproduce_the_test_metrics(penguins, tmp_path: Path) ->
         ("text", ["'flipper_length_mm'", "must be numeric", "'long'"]),
     ],
 )
-def test_bad_input_exits_2_with_one_line(penguins, tmp_path: Path, case: str, fragments: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_exits_2_with_one_line(
+    penguins, tmp_path: Path, case: str, fragments: list[str]
+) -> None:  # type: ignore[no-untyped-def]
     home, run_id, _, _, rows = penguins
     frame = rows.copy()
     if case == "missing":
@@ -89,7 +104,9 @@ def test_bad_input_exits_2_with_one_line(penguins, tmp_path: Path, case: str, fr
         frame.loc[3, "flipper_length_mm"] = "long"
     src = tmp_path / "in.csv"
     frame.to_csv(src, index=False)
-    result = run_cli("predict", run_id, "--csv", str(src), "--out", str(tmp_path / "out.csv"), home=home)
+    result = run_cli(
+        "predict", run_id, "--csv", str(src), "--out", str(tmp_path / "out.csv"), home=home
+    )
     assert_user_error(result, *fragments)
     assert not (tmp_path / "out.csv").exists()
 
@@ -135,7 +152,9 @@ def test_run_without_a_model_exits_2(home: Path, tmp_path: Path) -> None:
     store.set_status(run_id, "failed", error="ValueError: something broke")
     src = tmp_path / "in.csv"
     src.write_text("a,b\n1,2\n", encoding="utf-8")
-    result = run_cli("predict", run_id, "--csv", str(src), "--out", str(tmp_path / "out.csv"), home=home)
+    result = run_cli(
+        "predict", run_id, "--csv", str(src), "--out", str(tmp_path / "out.csv"), home=home
+    )
     assert_user_error(result, run_id, "failed", "finished or stopped")
 
 
@@ -146,7 +165,15 @@ def test_image_run_predicts(tmp_path: Path) -> None:
     rows.drop(columns=["digit", "parity", "ge5"]).to_csv(src, index=False)
     table, warnings = predict_frame(folder, read_input_csv(src))
     assert warnings == []
-    assert {"digit", "digit p(0)", "digit p(9)", "parity", "parity p(even)", "ge5", "ge5 p(1)"} <= set(table.columns)
+    assert {
+        "digit",
+        "digit p(0)",
+        "digit p(9)",
+        "parity",
+        "parity p(even)",
+        "ge5",
+        "ge5 p(1)",
+    } <= set(table.columns)
     for task in ("digit", "parity", "ge5"):
         accuracy = (table[task] == rows[task].astype(str)).mean()
         assert accuracy == pytest.approx(summary["test"][task]["accuracy"], rel=1e-12)
@@ -160,11 +187,16 @@ def test_dashboard_predictions_equal_the_cli_output(penguins, tmp_path: Path) ->
     source = tmp_path / "in.csv"
     raw.to_csv(source, index=False)
     out = tmp_path / "out.csv"
-    assert run_cli("predict", run_id, "--csv", str(source), "--out", str(out), home=home).returncode == 0
+    assert (
+        run_cli("predict", run_id, "--csv", str(source), "--out", str(out), home=home).returncode
+        == 0
+    )
     ui_table, _ = predict_upload(home, run_id, source.read_bytes())
     pd.testing.assert_frame_equal(ui_table, pd.read_csv(out, dtype=str))
     with pytest.raises(PredictError, match="bill_length_mm"):
-        predict_upload(home, run_id, raw.drop(columns=["bill_length_mm"]).to_csv(index=False).encode())
+        predict_upload(
+            home, run_id, raw.drop(columns=["bill_length_mm"]).to_csv(index=False).encode()
+        )
 
 
 # ---- the Evaluate page reads the stored predictions robustly ------------------------------

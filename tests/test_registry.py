@@ -37,7 +37,12 @@ print(len(names))
 def test_listing_and_validating_configs_does_not_import_torch() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run(
-        [sys.executable, "-c", LIST_WITHOUT_TORCH], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", LIST_WITHOUT_TORCH],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     expected = len(ARCHITECTURES.names()) + len(WEIGHTINGS.names()) + len(DATASETS.names())
@@ -47,7 +52,9 @@ def test_listing_and_validating_configs_does_not_import_torch() -> None:
 def test_required_entries_are_registered() -> None:
     assert {"independent", "hard", "soft", "cross-stitch", "mmoe"} <= set(ARCHITECTURES.names())
     assert {"manual", "equal"} <= set(WEIGHTINGS.names())
-    assert {"penguins", "digits", "wine", "synthetic", "seed-example", "csv"} <= set(DATASETS.names())
+    assert {"penguins", "digits", "wine", "synthetic", "seed-example", "csv"} <= set(
+        DATASETS.names()
+    )
 
 
 @pytest.mark.parametrize("kind", list(REGISTRIES))
@@ -78,7 +85,9 @@ def test_unknown_name_lists_the_known_ones(kind: str) -> None:
     assert message.endswith(", ".join(registry.names()))
 
 
-def test_entries_are_read_from_source_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entries_are_read_from_source_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     package = tmp_path / "fake_registry_pkg"
     package.mkdir()
     (package / "__init__.py").write_text("", encoding="utf-8")

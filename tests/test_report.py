@@ -50,7 +50,9 @@ def _plotlyjs() -> str:
     return get_plotlyjs()
 
 
-def test_a_run_report_is_self_contained_with_delta_m_config_metrics_and_notes(runs: dict[str, Any]) -> None:
+def test_a_run_report_is_self_contained_with_delta_m_config_metrics_and_notes(
+    runs: dict[str, Any],
+) -> None:
     store = runs["store"]
     html = report_html(store, [runs["mtl"]])
     js = _plotlyjs()
@@ -58,7 +60,11 @@ def test_a_run_report_is_self_contained_with_delta_m_config_metrics_and_notes(ru
     assert "</script" not in js.lower()  # safe to inline
     assert html.count(js) == 1  # plotly.js inlined exactly once
     ours = html.replace(js, "")
-    assert "<script src" not in ours and "<link" not in ours and "http" not in ours.replace("http-equiv", "")
+    assert (
+        "<script src" not in ours
+        and "<link" not in ours
+        and "http" not in ours.replace("http-equiv", "")
+    )
     assert html.count('class="plotly-graph-div"') >= 4  # loss, R², predicted vs actual per task
     assert "<title>synthetic-related</title>" in html
     delta = run_delta(store, runs["mtl"])
@@ -67,23 +73,35 @@ def test_a_run_report_is_self_contained_with_delta_m_config_metrics_and_notes(ru
     assert "How Δm is computed" in html and "regression: rmse, mae" in html
     assert "sharing: hard" in html and "Download config" in html  # the config as YAML
     assert "RMSE" in html and "Best validation values" in html
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;not bold&lt;/b&gt;" in html
+    assert (
+        "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;not bold&lt;/b&gt;"
+        in html
+    )
     assert "<script>alert('x')</script>" not in html and "<b>not bold</b>" not in html
     assert "<span class='tag'>demo</span>" in html
     assert "y1 · predicted vs actual" in html
 
 
-def test_a_comparison_report_with_baseline_classification_and_extra_sections(runs: dict[str, Any]) -> None:
+def test_a_comparison_report_with_baseline_classification_and_extra_sections(
+    runs: dict[str, Any],
+) -> None:
     store = runs["store"]
-    extra = Section("Sweep summary", text="Two settings.\n\nSecond paragraph.",
-                    tables=[pd.DataFrame({"setting": ["a", "b"], "Δm mean": [1.0, 2.0]})],
-                    figures=[go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name="pareto"))])
+    extra = Section(
+        "Sweep summary",
+        text="Two settings.\n\nSecond paragraph.",
+        tables=[pd.DataFrame({"setting": ["a", "b"], "Δm mean": [1.0, 2.0]})],
+        figures=[go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name="pareto"))],
+    )
     ids = [runs["mtl"], runs["baseline"], runs["penguins"], runs["mtl"]]  # duplicates dropped
     html = report_html(store, ids, title="My <sweep>", sections=[extra])
 
     assert "<title>My &lt;sweep&gt;</title>" in html and "MTL Lab report · 3 runs" in html
     assert "Multi-task gain over the single-task baseline" in html  # Δm bars
-    assert "validation loss" in html and "y1 · validation R²" in html and "species · validation accuracy" in html
+    assert (
+        "validation loss" in html
+        and "y1 · validation R²" in html
+        and "species · validation accuracy" in html
+    )
     assert "This run is itself a single-task baseline" in html
     assert f"<code>python -m mtl baseline {runs['penguins']}</code> trains one" in html
     assert "species · confusion matrix" in html
@@ -117,21 +135,36 @@ def test_bad_requests_raise_one_line_errors(runs: dict[str, Any], tmp_path: Path
 
 def test_cli_writes_the_report(runs: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "out" / "report.html"
-    done = run_cli("report", runs["mtl"], runs["penguins"], "--out", str(out), "--title", "Two runs",
-                   home=runs["home"])
+    done = run_cli(
+        "report",
+        runs["mtl"],
+        runs["penguins"],
+        "--out",
+        str(out),
+        "--title",
+        "Two runs",
+        home=runs["home"],
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote {out} (2 runs, ")
     assert "<title>Two runs</title>" in out.read_text(encoding="utf-8")
 
     missing = run_cli("report", "nope", "--out", str(out), home=runs["home"])
     assert missing.returncode == 2
-    assert missing.stderr.strip() == f"error: no run 'nope' in {runs['home']}; `python -m mtl runs` lists them"
+    assert (
+        missing.stderr.strip()
+        == f"error: no run 'nope' in {runs['home']}; `python -m mtl runs` lists them"
+    )
 
 
 def test_the_modules_import_no_torch() -> None:
-    code = ("import sys, mtl.delta, mtl.baseline, mtl.report, mtl.commands.baseline, mtl.commands.report; "
-            "sys.exit('torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], env=cli_env(), cwd=ROOT, capture_output=True, text=True)
+    code = (
+        "import sys, mtl.delta, mtl.baseline, mtl.report, mtl.commands.baseline, mtl.commands.report; "
+        "sys.exit('torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=cli_env(), cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr or "torch was imported"
 
 
@@ -145,14 +178,19 @@ def test_the_report_renders_offline_in_chromium(runs: dict[str, Any], tmp_path: 
     errors: list[str] = []
     with chromium() as browser:
         context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-                      else route.abort())
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith("file:") else route.abort()
+            ),
+        )
         page = context.new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(path.as_uri(), wait_until="load")
-        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length === {figures}",
-                               timeout=20_000)
+        page.wait_for_function(
+            f"document.querySelectorAll('.js-plotly-plot').length === {figures}", timeout=20_000
+        )
         traces = page.locator(".scatterlayer .trace").count()
         heatmaps = page.locator(".heatmaplayer .hm").count()
         bars = page.locator(".barlayer .trace").count()
@@ -171,9 +209,17 @@ def test_hostile_names_tags_and_tasks_stay_text_in_the_report(tmp_path: Path) ->
     for task, name in zip(config["tasks"], hostile, strict=True):
         task["name"] = name
     run_id = store.create_run(hostile[0], config, status="running", pid=os.getpid(), tags=hostile)
-    rows = [(e, e, float(e), name, "val", "loss", 1.0 / (1 + e), None) for e in range(3) for name in hostile]
+    rows = [
+        (e, e, float(e), name, "val", "loss", 1.0 / (1 + e), None)
+        for e in range(3)
+        for name in hostile
+    ]
     store.add_metrics(run_id, rows)
-    store.set_status(run_id, "finished", summary={"test": {hostile[0]: {"accuracy": 0.9}, hostile[1]: {"r2": 0.5}}})
+    store.set_status(
+        run_id,
+        "finished",
+        summary={"test": {hostile[0]: {"accuracy": 0.9}, hostile[1]: {"r2": 0.5}}},
+    )
     html = report_html(store, [run_id]).replace(_plotlyjs(), "")
     assert "<img" not in html and "alert(2)</script>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown, as text

@@ -73,21 +73,34 @@ def test_expand_defaults_and_key_labels() -> None:
     (config,) = expand(one)
     assert config.name == "solo · seed=0"
     both = SweepSpec.from_dict(
-        {"name": "w", "base": "seed-example", "grid": {"tasks.0.weight": [1, 2], "tasks.regression.weight": [0.5]}}
+        {
+            "name": "w",
+            "base": "seed-example",
+            "grid": {"tasks.0.weight": [1, 2], "tasks.regression.weight": [0.5]},
+        }
     )
     configs = expand(both)
-    assert configs[1].name == "w · tasks.0.weight=2 tasks.regression.weight=0.5 seed=0"  # same last part: full key
+    assert (
+        configs[1].name == "w · tasks.0.weight=2 tasks.regression.weight=0.5 seed=0"
+    )  # same last part: full key
     assert [t.weight for t in configs[1].tasks] == [2, 0.5]
 
 
 def test_free_form_options_and_list_values_expand() -> None:
     configs = expand(
         SweepSpec.from_dict(
-            {"name": "p", "base": "synthetic-related", "grid": {"data.options.p": [0, 0.9], "model.hidden": [[16], [32, 16]]}}
+            {
+                "name": "p",
+                "base": "synthetic-related",
+                "grid": {"data.options.p": [0, 0.9], "model.hidden": [[16], [32, 16]]},
+            }
         )
     )
     assert [(c.data.options["p"], c.model.hidden) for c in configs] == [
-        (0, [16]), (0, [32, 16]), (0.9, [16]), (0.9, [32, 16])
+        (0, [16]),
+        (0, [32, 16]),
+        (0.9, [16]),
+        (0.9, [32, 16]),
     ]
     assert configs[1].name == "p · p=0 hidden=[32,16] seed=0"
 
@@ -98,11 +111,21 @@ def test_free_form_options_and_list_values_expand() -> None:
         ({"model.shring": ["hard"]}, ["grid key 'model.shring'", "no key 'shring'", "sharing"]),
         ({"modle.sharing": ["hard"]}, ["grid key 'modle.sharing'", "allowed keys"]),
         ({"model.sharing.x": [1]}, ["'model.sharing.x'", "single value"]),
-        ({"tasks.nope.weight": [1]}, ["'tasks.nope.weight'", "no item 'nope'", "label, regression"]),
-        ({"loss.weighting": ["equal", "nope"]}, ["loss.weighting=nope", "unknown weighting 'nope'"]),
+        (
+            {"tasks.nope.weight": [1]},
+            ["'tasks.nope.weight'", "no item 'nope'", "label, regression"],
+        ),
+        (
+            {"loss.weighting": ["equal", "nope"]},
+            ["loss.weighting=nope", "unknown weighting 'nope'"],
+        ),
         (
             {"model.sharing": ["hard", "independent"], "loss.weighting": ["pcgrad"]},
-            ["1 invalid combination", "model.sharing=independent, loss.weighting=pcgrad", "needs shared parameters"],
+            [
+                "1 invalid combination",
+                "model.sharing=independent, loss.weighting=pcgrad",
+                "needs shared parameters",
+            ],
         ),
     ],
 )
@@ -132,8 +155,13 @@ def test_invalid_grid_is_reported_and_nothing_is_queued(
         ({"seeds": []}, "at least one seed"),
         ({"seeds": [1, 1]}, "seeds repeat"),
         ({"name": "  "}, "name"),
-        ({"grid": {f"train.{k}": [1, 2] for k in ("epochs", "batch_size", "log_every")}, "seeds": list(range(200))},
-         "at most 1000"),
+        (
+            {
+                "grid": {f"train.{k}": [1, 2] for k in ("epochs", "batch_size", "log_every")},
+                "seeds": list(range(200)),
+            },
+            "at most 1000",
+        ),
     ],
 )
 def test_spec_errors_are_one_clear_line(changes: dict[str, object], fragment: str) -> None:
@@ -152,7 +180,9 @@ def test_base_can_be_a_file_beside_the_spec_or_inline(tmp_path: Path) -> None:
     from_file = expand(load_spec(tmp_path / "sweep.yaml"))
     assert [c.train.lr for c in from_file] == [0.01, 0.001]
     assert all(c.model.hidden == [8] for c in from_file)
-    inline = expand(SweepSpec.from_dict({"name": "i", "base": config.to_dict(), "grid": {"train.lr": [0.5]}}))
+    inline = expand(
+        SweepSpec.from_dict({"name": "i", "base": config.to_dict(), "grid": {"train.lr": [0.5]}})
+    )
     assert inline[0].model.hidden == [8] and inline[0].train.lr == 0.5
     with pytest.raises(SweepError, match="neither a preset .* nor a config file"):
         expand(SweepSpec.from_dict({"name": "x", "base": "no-such-thing"}))
@@ -161,7 +191,9 @@ def test_base_can_be_a_file_beside_the_spec_or_inline(tmp_path: Path) -> None:
 
 
 def test_example_sweep_file_is_valid() -> None:
-    example = load_spec(Path(__file__).resolve().parents[1] / "examples" / "sweep-sharing-weighting.yaml")
+    example = load_spec(
+        Path(__file__).resolve().parents[1] / "examples" / "sweep-sharing-weighting.yaml"
+    )
     assert len(expand(example)) == example.size == 12
 
 
@@ -191,7 +223,9 @@ def test_aggregate_mean_and_std_over_seeds_match_hand_numbers() -> None:
     # sample std (ddof = 1): sqrt(((0.8-0.8)² + (0.9-0.8)² + (0.7-0.8)²) / 2) = 0.1
     assert hard["label/accuracy std"] == pytest.approx(0.1)
     assert hard["regression/rmse mean"] == pytest.approx(7 / 3)
-    assert hard["regression/rmse std"] == pytest.approx(math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2))
+    assert hard["regression/rmse std"] == pytest.approx(
+        math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2)
+    )
     assert mmoe["label/accuracy mean"] == pytest.approx(0.6)  # one value left: no std
     assert math.isnan(mmoe["label/accuracy std"])
     assert mmoe["regression/rmse mean"] == pytest.approx(4.0)
@@ -199,10 +233,15 @@ def test_aggregate_mean_and_std_over_seeds_match_hand_numbers() -> None:
 
 
 def test_aggregate_groups_several_settings_and_handles_edge_cases() -> None:
-    frame = runs_frame().assign(**{"loss.weighting": ["equal", "equal", "gls", "equal", "equal", "gls", "gls"]})
+    frame = runs_frame().assign(
+        **{"loss.weighting": ["equal", "equal", "gls", "equal", "equal", "gls", "gls"]}
+    )
     table = aggregate(frame, ["model.sharing", "loss.weighting"])
     assert table[["model.sharing", "loss.weighting", "runs"]].values.tolist() == [
-        ["hard", "equal", 2], ["hard", "gls", 1], ["mmoe", "equal", 2], ["mmoe", "gls", 1]
+        ["hard", "equal", 2],
+        ["hard", "gls", 1],
+        ["mmoe", "equal", 2],
+        ["mmoe", "gls", 1],
     ]
     assert table.loc[0, "label/accuracy mean"] == pytest.approx(0.85)
     everything = aggregate(frame, [])
@@ -236,7 +275,15 @@ def test_pareto_front_on_a_hand_made_frame() -> None:
 
 def test_default_pareto_metrics_are_the_headline_metrics_of_two_tasks() -> None:
     frame = pd.DataFrame(
-        columns=["id", "label/loss", "label/accuracy", "label/f1", "regression/loss", "regression/rmse", "regression/r2"]
+        columns=[
+            "id",
+            "label/loss",
+            "label/accuracy",
+            "label/f1",
+            "regression/loss",
+            "regression/rmse",
+            "regression/r2",
+        ]
     )
     frame.attrs["tasks"] = [("label", "binary"), ("regression", "regression")]
     assert default_pareto_metrics(frame) == ("label/accuracy", "regression/r2")
@@ -252,8 +299,15 @@ def test_default_pareto_metrics_are_the_headline_metrics_of_two_tasks() -> None:
 
 def summary(accuracy: float, r2: float) -> dict[str, object]:
     test = {
-        "label": {"loss": 0.3, "accuracy": accuracy, "precision": accuracy, "recall": accuracy, "f1": accuracy,
-                  "auc_roc": None, "undefined": {"auc_roc": "only one class"}},
+        "label": {
+            "loss": 0.3,
+            "accuracy": accuracy,
+            "precision": accuracy,
+            "recall": accuracy,
+            "f1": accuracy,
+            "auc_roc": None,
+            "undefined": {"auc_roc": "only one class"},
+        },
         "regression": {"loss": 0.5, "mse": 1 - r2, "rmse": math.sqrt(1 - r2), "mae": 0.5, "r2": r2},
     }
     return {"status": "finished", "test": test, "val": test}
@@ -281,8 +335,17 @@ def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
     assert len(ids) == 4 and (home / "sweeps" / f"{sweep_id}.json").is_file()
     assert all(store.get_run(i)["tags"] == [sweep_tag(sweep_id)] for i in ids)
     assert progress(store, sweep_id) == {
-        "queued": 4, "running": 0, "finished": 0, "stopped": 0, "failed": 0, "diverged": 0, "interrupted": 0,
-        "total": 4, "done": 0, "baselines": 0, "baselines_pending": 0,
+        "queued": 4,
+        "running": 0,
+        "finished": 0,
+        "stopped": 0,
+        "failed": 0,
+        "diverged": 0,
+        "interrupted": 0,
+        "total": 4,
+        "done": 0,
+        "baselines": 0,
+        "baselines_pending": 0,
     }
     assert not is_done(progress(store, sweep_id))
 
@@ -295,7 +358,10 @@ def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
     runs = sweep_runs(store, sweep_id)
     assert runs["id"].tolist() == ids
     assert runs[["model.sharing", "seed", "status"]].values.tolist() == [
-        ["hard", 0, "finished"], ["hard", 1, "finished"], ["mmoe", 0, "finished"], ["mmoe", 1, "stopped"]
+        ["hard", 0, "finished"],
+        ["hard", 1, "finished"],
+        ["mmoe", 0, "finished"],
+        ["mmoe", 1, "stopped"],
     ]
     assert runs["label/accuracy"].tolist()[:3] == [0.8, 0.9, 0.6]
     assert math.isnan(runs.loc[0, "label/auc_roc"])  # undefined in the summary
@@ -308,7 +374,11 @@ def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
     assert table.loc[0, "label/accuracy mean"] == pytest.approx(0.85)
 
     listed = sweeps(store)
-    assert listed.loc[0, "id"] == sweep_id and listed.loc[0, "runs"] == 4 and listed.loc[0, "finished"] == 3
+    assert (
+        listed.loc[0, "id"] == sweep_id
+        and listed.loc[0, "runs"] == 4
+        and listed.loc[0, "finished"] == 3
+    )
     with pytest.raises(SweepError, match="no sweep 'nope'"):
         get_sweep(store, "nope")
     with pytest.raises(SweepError, match="not a sweep id"):
@@ -359,19 +429,28 @@ def test_sweep_end_to_end_from_the_cli(home: Path, tmp_path: Path) -> None:
     assert [r["status"] for r in report["runs"]] == ["finished"] * 8
     store = RunStore(home)
     assert len(store.list_runs("finished")) == 8
-    assert all(store.get_run(r["id"])["tags"] == [f"sweep:{report['sweep_id']}"] for r in report["runs"])
+    assert all(
+        store.get_run(r["id"])["tags"] == [f"sweep:{report['sweep_id']}"] for r in report["runs"]
+    )
 
     rows = report["aggregate"]
     assert len(rows) == 4
     assert {(r["model.sharing"], r["loss.weighting"]) for r in rows} == {
-        ("hard", "equal"), ("hard", "uncertainty"), ("mmoe", "equal"), ("mmoe", "uncertainty")
+        ("hard", "equal"),
+        ("hard", "uncertainty"),
+        ("mmoe", "equal"),
+        ("mmoe", "uncertainty"),
     }
     for row in rows:
         assert row["runs"] == 2
         for metric in ("label/accuracy", "regression/r2"):
             assert 0 <= row[f"{metric} mean"] <= 1 and row[f"{metric} std"] >= 0
-        seeds = [r["label/accuracy"] for r in report["runs"]
-                 if (r["model.sharing"], r["loss.weighting"]) == (row["model.sharing"], row["loss.weighting"])]
+        seeds = [
+            r["label/accuracy"]
+            for r in report["runs"]
+            if (r["model.sharing"], r["loss.weighting"])
+            == (row["model.sharing"], row["loss.weighting"])
+        ]
         assert row["label/accuracy mean"] == pytest.approx(np.mean(seeds))
         assert row["label/accuracy std"] == pytest.approx(np.std(seeds, ddof=1))
 
@@ -381,7 +460,11 @@ def test_sweep_end_to_end_from_the_cli(home: Path, tmp_path: Path) -> None:
     assert all(set(s) == {"model.sharing", "loss.weighting"} for s in pareto["settings"])
 
     listed = run_cli("sweeps", home=home)
-    assert listed.returncode == 0 and report["sweep_id"] in listed.stdout and "8 finished" in listed.stdout
+    assert (
+        listed.returncode == 0
+        and report["sweep_id"] in listed.stdout
+        and "8 finished" in listed.stdout
+    )
     shown = run_cli("sweeps", report["sweep_id"], home=home)
     assert shown.returncode == 0, shown.stderr
     assert "mean ± std over seeds" in shown.stdout and "Pareto-optimal settings" in shown.stdout
@@ -390,7 +473,9 @@ def test_sweep_end_to_end_from_the_cli(home: Path, tmp_path: Path) -> None:
 
 def test_cli_errors_are_one_line_and_queue_nothing(home: Path, tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("name: bad\nbase: seed-example\ngrid:\n  model.shring: [hard]\n", encoding="utf-8")
+    path.write_text(
+        "name: bad\nbase: seed-example\ngrid:\n  model.shring: [hard]\n", encoding="utf-8"
+    )
     result = run_cli("sweep", str(path), home=home)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

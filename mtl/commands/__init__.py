@@ -19,6 +19,8 @@ FIRST = ("catalog", "run", "runs")
 
 def add_all(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
     """Let every command module add its subcommands (:data:`FIRST`, then the rest by name)."""
-    names = sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+    names = sorted(
+        info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")
+    )
     for name in (*FIRST, *(n for n in names if n not in FIRST)):
         importlib.import_module(f"{__name__}.{name}").add_parser(sub, parents)

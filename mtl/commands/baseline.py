@@ -12,7 +12,9 @@ from mtl.errors import EXIT_DIVERGED, EXIT_FAILED
 from mtl.runs.status import ACTIVE, RunStatus
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add the ``baseline`` subcommand."""
     p = sub.add_parser(
         "baseline",
@@ -23,9 +25,14 @@ def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.Argu
         "or train one, then print Δm and each task's relative change. See docs/delta_m.md.",
     )
     p.add_argument("run_id", metavar="RUN", help="the multi-task run")
-    p.add_argument("--detach", action="store_true",
-                   help="train the baseline in a background worker and return at once")
-    p.add_argument("--split", choices=("test", "val"), default="test", help="metrics compared (default test)")
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="train the baseline in a background worker and return at once",
+    )
+    p.add_argument(
+        "--split", choices=("test", "val"), default="test", help="metrics compared (default test)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_baseline)
 
@@ -37,36 +44,54 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     store = RunStore(args.home)
     run = store.get_run(args.run_id)  # unknown run: one-line error before anything else
     callbacks: list[Any] = []
-    if not (args.detach or args.quiet) and find_baseline(store, run_config(store, args.run_id)) is None:
+    if (
+        not (args.detach or args.quiet)
+        and find_baseline(store, run_config(store, args.run_id)) is None
+    ):
         from mtl.train.progress import ProgressBar  # imports torch: only when training here
 
         callbacks.append(ProgressBar())
-    baseline = ensure_baseline(store, args.run_id, detach=args.detach, max_running=args.max_running,
-                               callbacks=callbacks)
+    baseline = ensure_baseline(
+        store, args.run_id, detach=args.detach, max_running=args.max_running, callbacks=callbacks
+    )
     how = "reused" if baseline.reused else ("launched" if args.detach else "trained")
     delta: DeltaM | None = None
     note: str | None = None
     if baseline.status != RunStatus.FINISHED:
         if baseline.status in ACTIVE:
-            note = (f"baseline {baseline.run_id} is {baseline.status}; when it has finished, "
-                    f"`python -m mtl baseline {args.run_id}` prints Δm")
+            note = (
+                f"baseline {baseline.run_id} is {baseline.status}; when it has finished, "
+                f"`python -m mtl baseline {args.run_id}` prints Δm"
+            )
         else:
             error = store.get_run(baseline.run_id)["error"]
-            note = f"baseline {baseline.run_id} ended {baseline.status}" + (f": {error}" if error else "")
+            note = f"baseline {baseline.run_id} ended {baseline.status}" + (
+                f": {error}" if error else ""
+            )
     else:
         current = store.get_run(args.run_id)
         if (current["summary"] or {}).get(args.split):
             delta = run_delta(store, args.run_id, baseline.run_id, split=args.split)
         else:
-            note = f"run {args.run_id} is {current['status']}; Δm needs its final {args.split} metrics"
+            note = (
+                f"run {args.run_id} is {current['status']}; Δm needs its final {args.split} metrics"
+            )
 
     if args.json:
-        print(json.dumps({
-            "run_id": args.run_id,
-            "baseline": {"run_id": baseline.run_id, "status": baseline.status, "reused": baseline.reused},
-            "delta_m": None if delta is None else delta.to_dict(),
-            "note": note,
-        }))
+        print(
+            json.dumps(
+                {
+                    "run_id": args.run_id,
+                    "baseline": {
+                        "run_id": baseline.run_id,
+                        "status": baseline.status,
+                        "reused": baseline.reused,
+                    },
+                    "delta_m": None if delta is None else delta.to_dict(),
+                    "note": note,
+                }
+            )
+        )
     else:
         print(f"run {args.run_id}  {run['name']}")
         print(f"baseline {baseline.run_id}  ({how}, {baseline.status})")
@@ -76,7 +101,10 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         if note:
             print(f"\n{note}")
     if baseline.status == RunStatus.DIVERGED:
-        print(f"error: the baseline diverged: {store.get_run(baseline.run_id)['error']}", file=sys.stderr)
+        print(
+            f"error: the baseline diverged: {store.get_run(baseline.run_id)['error']}",
+            file=sys.stderr,
+        )
         return EXIT_DIVERGED
     if baseline.status not in (RunStatus.FINISHED, RunStatus.QUEUED, RunStatus.RUNNING):
         return EXIT_FAILED
@@ -89,9 +117,15 @@ def format_delta(delta: DeltaM) -> str:
     if delta.value is None:
         lines.append(f"Δm undefined: {delta.excluded}")
     else:
-        verdict = "better than" if delta.value > 0 else ("worse than" if delta.value < 0 else "on par with")
-        lines.append(f"Δm = {delta.value:+.2f}% on the {delta.split or 'test'} split "
-                     f"(the multi-task run is {verdict} its single-task baseline)")
+        verdict = (
+            "better than"
+            if delta.value > 0
+            else ("worse than" if delta.value < 0 else "on par with")
+        )
+        lines.append(
+            f"Δm = {delta.value:+.2f}% on the {delta.split or 'test'} split "
+            f"(the multi-task run is {verdict} its single-task baseline)"
+        )
     for task in delta.tasks:
         head = f"  {task.task}: " + ("left out" if task.change is None else f"{task.change:+.2f}%")
         parts = []
@@ -103,6 +137,8 @@ def format_delta(delta: DeltaM) -> str:
         detail = "; ".join(parts) if parts else (task.excluded or "")
         lines.append(f"{head}  [{detail}]" if detail else head)
     metrics = describe_metrics()
-    lines.append(f"\n{FORMULA}\n(s = +1 higher-is-better, −1 lower-is-better; metrics {metrics}; "
-                 "a baseline value of 0 leaves that metric out; see docs/delta_m.md)")
+    lines.append(
+        f"\n{FORMULA}\n(s = +1 higher-is-better, −1 lower-is-better; metrics {metrics}; "
+        "a baseline value of 0 leaves that metric out; see docs/delta_m.md)"
+    )
     return "\n".join(lines)

@@ -13,13 +13,18 @@ from mtl.models import ARCHITECTURES
 from mtl.weighting import WEIGHTINGS
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add the listing commands."""
     p = sub.add_parser("datasets", parents=[parents["json"]], help="list the dataset catalog")
     p.set_defaults(handler=cmd_datasets)
     p = sub.add_parser("presets", parents=[parents["json"]], help="list one-click presets")
     p.set_defaults(handler=cmd_presets)
-    for name, text in (("architectures", "list sharing architectures"), ("weightings", "list loss weightings")):
+    for name, text in (
+        ("architectures", "list sharing architectures"),
+        ("weightings", "list loss weightings"),
+    ):
         p = sub.add_parser(name, parents=[parents["json"]], help=text)
         p.set_defaults(handler=cmd_registry)
     p = sub.add_parser("config-docs", help="print the config reference (markdown)")
@@ -35,7 +40,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         rows = "any" if info.rows is None else f"{info.rows:,}"
         shape = f", images {'×'.join(map(str, info.image_shape))}" if info.image_shape else ""
         print(f"{info.name:<14} {info.description}")
-        print(f"{'':<14} rows: {rows}; features: {len(info.features)}{shape}; targets: {', '.join(info.targets) or 'you choose'}")
+        print(
+            f"{'':<14} rows: {rows}; features: {len(info.features)}{shape}; targets: {', '.join(info.targets) or 'you choose'}"
+        )
         if info.suggested_tasks:
             tasks = ", ".join(f"{t['name']} ({t['kind']})" for t in info.suggested_tasks)
             print(f"{'':<14} suggested tasks: {tasks}")
@@ -58,8 +65,15 @@ def cmd_registry(args: argparse.Namespace) -> int:
     registry = ARCHITECTURES if args.command == "architectures" else WEIGHTINGS
     entries = registry.entries()
     if args.json:
-        print(json.dumps([{"name": e.name, "description": e.description, "reference": e.reference} for e in entries],
-                         indent=2))
+        print(
+            json.dumps(
+                [
+                    {"name": e.name, "description": e.description, "reference": e.reference}
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
     else:
         for e in entries:
             print(f"{e.name:<14} {e.description}\n{'':<14} {e.reference}")

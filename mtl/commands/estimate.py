@@ -12,7 +12,9 @@ import argparse
 import json
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add ``estimate`` to the ``python -m mtl`` parser."""
     p = sub.add_parser(
         "estimate",

@@ -11,14 +11,20 @@ import json
 import unicodedata
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add the ``note`` subcommand."""
     p = sub.add_parser(
-        "note", parents=[parents["home"], parents["json"]], help="set a run's notes (or --append a line)"
+        "note",
+        parents=[parents["home"], parents["json"]],
+        help="set a run's notes (or --append a line)",
     )
     p.add_argument("run_id", metavar="RUN", help="run id (`python -m mtl runs` lists them)")
     p.add_argument("text", metavar="TEXT", help="the notes ('' clears them)")
-    p.add_argument("--append", action="store_true", help="add TEXT as a new line instead of replacing")
+    p.add_argument(
+        "--append", action="store_true", help="add TEXT as a new line instead of replacing"
+    )
     p.set_defaults(handler=cmd_note)
 
 
@@ -45,5 +51,7 @@ def cmd_note(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": args.run_id, "notes": notes}))
     else:
-        print(f"run {args.run_id} notes updated ({len(notes.splitlines())} line{'s' if len(notes.splitlines()) != 1 else ''})")
+        print(
+            f"run {args.run_id} notes updated ({len(notes.splitlines())} line{'s' if len(notes.splitlines()) != 1 else ''})"
+        )
     return 0

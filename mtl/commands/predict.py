@@ -20,7 +20,9 @@ from mtl.runs.status import RunStatus
 WITH_MODEL = (RunStatus.FINISHED, RunStatus.STOPPED)
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add ``predict`` to the ``python -m mtl`` parser."""
     p = sub.add_parser(
         "predict",
@@ -28,9 +30,15 @@ def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.Argu
         help="predict every task for the rows of a CSV with a finished run's model",
     )
     p.add_argument("run_id", metavar="RUN", help="run id (`python -m mtl runs` lists them)")
-    p.add_argument("--csv", required=True, metavar="IN", help="input CSV with the model's feature columns")
+    p.add_argument(
+        "--csv", required=True, metavar="IN", help="input CSV with the model's feature columns"
+    )
     p.add_argument("--out", required=True, metavar="OUT", help="output CSV of predictions")
-    p.add_argument("--raw-csv", action="store_true", help="keep cells that start with = + - @ as they are (no ' prefix)")
+    p.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="keep cells that start with = + - @ as they are (no ' prefix)",
+    )
     p.set_defaults(handler=cmd_predict)
 
 
@@ -52,8 +60,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"run_id": args.run_id, "rows": len(table), "out": str(args.out),
-                          "columns": [str(c) for c in table.columns], "warnings": warnings}))
+        print(
+            json.dumps(
+                {
+                    "run_id": args.run_id,
+                    "rows": len(table),
+                    "out": str(args.out),
+                    "columns": [str(c) for c in table.columns],
+                    "warnings": warnings,
+                }
+            )
+        )
     else:
         print(f"wrote {len(table)} rows to {args.out}")
     return 0

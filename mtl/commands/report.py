@@ -6,7 +6,9 @@ import argparse
 import json
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add the ``report`` subcommand."""
     p = sub.add_parser(
         "report",
@@ -18,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.Argu
     )
     p.add_argument("run_ids", nargs="+", metavar="RUN", help="run ids, in the order to show them")
     p.add_argument("--out", required=True, metavar="FILE.html", help="the file to write")
-    p.add_argument("--title", help="page title (default: the run's name, or 'Comparison of N runs')")
+    p.add_argument(
+        "--title", help="page title (default: the run's name, or 'Comparison of N runs')"
+    )
     p.add_argument("--no-baseline", action="store_true", help="leave Δm out (no baseline lookup)")
     p.set_defaults(handler=cmd_report)
 
@@ -28,7 +32,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from mtl.runs.store import RunStore
 
     store = RunStore(args.home)
-    path = write_report(store, args.run_ids, args.out, title=args.title, baseline=not args.no_baseline)
+    path = write_report(
+        store, args.run_ids, args.out, title=args.title, baseline=not args.no_baseline
+    )
     size = path.stat().st_size
     runs = len(dict.fromkeys(args.run_ids))
     if args.json:

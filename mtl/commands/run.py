@@ -19,13 +19,23 @@ from mtl.errors import EXIT_DIVERGED, EXIT_OK, UserError
 from mtl.runs.status import RunStatus
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add ``run``."""
-    p = sub.add_parser("run", parents=[parents["home"], parents["json"], parents["limit"]], help="train from a config file or a preset")
+    p = sub.add_parser(
+        "run",
+        parents=[parents["home"], parents["json"], parents["limit"]],
+        help="train from a config file or a preset",
+    )
     p.add_argument("config", nargs="?", help="YAML or JSON config file")
     p.add_argument("--preset", help="preset name instead of a config file")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
-    p.add_argument("--detach", action="store_true", help="train in a background worker; print the run id")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)"
+    )
+    p.add_argument(
+        "--detach", action="store_true", help="train in a background worker; print the run id"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_run)
 
@@ -35,7 +45,9 @@ def load_config(args: argparse.Namespace) -> ExperimentConfig:
     from mtl import presets
 
     if bool(args.config) == bool(args.preset):
-        raise UserError("give a config file or --preset NAME (one of them); `python -m mtl presets` lists presets")
+        raise UserError(
+            "give a config file or --preset NAME (one of them); `python -m mtl presets` lists presets"
+        )
     config = presets.load(args.preset) if args.preset else ExperimentConfig.load(args.config)
     if args.set:
         config = config.with_overrides(dict(_parse_override(item) for item in args.set))
@@ -67,18 +79,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = RunStore(args.home)
     if args.detach:
         run_id = launch(config, store, args.max_running)
-        print(json.dumps({"run_id": run_id, "status": store.get_run(run_id)["status"]}) if args.json else run_id)
+        print(
+            json.dumps({"run_id": run_id, "status": store.get_run(run_id)["status"]})
+            if args.json
+            else run_id
+        )
         return EXIT_OK
     return _run_foreground(args, config, data, store)
 
 
-def _run_foreground(args: argparse.Namespace, config: ExperimentConfig, data: Any, store: Any) -> int:
+def _run_foreground(
+    args: argparse.Namespace, config: ExperimentConfig, data: Any, store: Any
+) -> int:
     import os
 
     from mtl.runs.worker import execute
     from mtl.train.progress import ProgressBar
 
-    run_id = store.create_run(config.name, config.to_dict(), status=RunStatus.RUNNING, pid=os.getpid())
+    run_id = store.create_run(
+        config.name, config.to_dict(), status=RunStatus.RUNNING, pid=os.getpid()
+    )
     callbacks = [] if args.quiet else [ProgressBar()]
     result = execute(store, run_id, config, data, callbacks)
     summary = dict(result.summary, run_id=run_id, output=str(store.run_dir(run_id)))
@@ -95,7 +115,10 @@ def _run_foreground(args: argparse.Namespace, config: ExperimentConfig, data: An
 
 
 def _json_summary(summary: dict[str, Any], error: str | None) -> dict[str, Any]:
-    out = {k: summary[k] for k in ("run_id", "name", "status", "epochs", "best_epoch", "duration_s", "output")}
+    out = {
+        k: summary[k]
+        for k in ("run_id", "name", "status", "epochs", "best_epoch", "duration_s", "output")
+    }
     out["error"] = error
     out["test"] = clean(summary.get("test", {}))
     out["val"] = clean(summary.get("val", {}))
@@ -118,6 +141,11 @@ def summary_table(summary: dict[str, Any], split: str = "test") -> str:
     metrics = summary.get(split) or {}
     if not metrics:
         return f"(no {split} metrics)"
-    frame = pd.DataFrame({task: {k: v for k, v in values.items() if k != "undefined"} for task, values in metrics.items()}).T
+    frame = pd.DataFrame(
+        {
+            task: {k: v for k, v in values.items() if k != "undefined"}
+            for task, values in metrics.items()
+        }
+    ).T
     frame.index.name = f"{split} metrics"
     return frame.to_string(float_format=lambda v: f"{v:.4g}", na_rep="—")

@@ -15,26 +15,44 @@ from mtl.metric_names import HIGHER_IS_BETTER
 from mtl.runs.status import ACTIVE
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add the run-management commands."""
-    p = sub.add_parser("runs", parents=[parents["home"], parents["json"], parents["limit"]], help="list recorded runs")
+    p = sub.add_parser(
+        "runs",
+        parents=[parents["home"], parents["json"], parents["limit"]],
+        help="list recorded runs",
+    )
     p.add_argument("--status", help="only runs with this status")
     p.set_defaults(handler=cmd_runs)
-    p = sub.add_parser("show", parents=[parents["home"], parents["json"], parents["limit"]], help="a run's config, status and metrics")
+    p = sub.add_parser(
+        "show",
+        parents=[parents["home"], parents["json"], parents["limit"]],
+        help="a run's config, status and metrics",
+    )
     p.add_argument("run_id")
     p.set_defaults(handler=cmd_show)
     p = sub.add_parser("stop", parents=[parents["home"]], help="stop a queued or running run")
     p.add_argument("run_id")
-    p.add_argument("--grace", type=float, default=10.0, help="seconds to wait before terminating the worker")
+    p.add_argument(
+        "--grace", type=float, default=10.0, help="seconds to wait before terminating the worker"
+    )
     p.set_defaults(handler=cmd_stop)
     p = sub.add_parser("delete", parents=[parents["home"]], help="delete a run and its files")
     p.add_argument("run_id")
     p.add_argument("--force", action="store_true", help="also delete a queued or running run")
     p.set_defaults(handler=cmd_delete)
-    p = sub.add_parser("export", parents=[parents["home"]], help="write a run's metrics (long form) as CSV")
+    p = sub.add_parser(
+        "export", parents=[parents["home"]], help="write a run's metrics (long form) as CSV"
+    )
     p.add_argument("run_id")
     p.add_argument("--csv", required=True, help="output file")
-    p.add_argument("--raw-csv", action="store_true", help="keep cells that start with = + - @ as they are (no ' prefix)")
+    p.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="keep cells that start with = + - @ as they are (no ' prefix)",
+    )
     p.set_defaults(handler=cmd_export)
 
 
@@ -54,7 +72,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table = runs[["id", "name", "status", "created_at", "started_at", "ended_at"]].copy()
     for column in ("created_at",):
         table[column] = _fmt_time(table[column])
-    table["duration"] = [_fmt_duration(s, e) for s, e in zip(runs["started_at"], runs["ended_at"], strict=True)]
+    table["duration"] = [
+        _fmt_duration(s, e) for s, e in zip(runs["started_at"], runs["ended_at"], strict=True)
+    ]
     print(table.drop(columns=["started_at", "ended_at"]).to_string(index=False))
     return EXIT_OK
 
@@ -95,20 +115,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     if best:
         print("\nbest validation values (epoch):")
         for task, metrics in best.items():
-            print(f"  {task}: " + ", ".join(f"{m}={v['value']:.4g} ({v['epoch']})" for m, v in metrics.items()))
+            print(
+                f"  {task}: "
+                + ", ".join(f"{m}={v['value']:.4g} ({v['epoch']})" for m, v in metrics.items())
+            )
     if run["summary"]:
         print("\nfinal:\n" + summary_table(run["summary"]))
     return EXIT_OK
 
 
-def best_metrics(store: Any, run_id: str, split: str = "val") -> dict[str, dict[str, dict[str, float]]]:
+def best_metrics(
+    store: Any, run_id: str, split: str = "val"
+) -> dict[str, dict[str, dict[str, float]]]:
     """Best value (and its epoch) of each task metric on a split, from the stored curves."""
     frame = store.metrics(run_id)
     frame = frame[(frame["split"] == split) & frame["value"].notna()]
     best: dict[str, dict[str, dict[str, float]]] = {}
     for (task, metric), group in frame.groupby(["task", "metric"], sort=True):
-        row = group.loc[group["value"].idxmax() if HIGHER_IS_BETTER.get(metric, False) else group["value"].idxmin()]
-        best.setdefault(str(task), {})[str(metric)] = {"value": float(row["value"]), "epoch": int(row["epoch"])}
+        row = group.loc[
+            group["value"].idxmax()
+            if HIGHER_IS_BETTER.get(metric, False)
+            else group["value"].idxmin()
+        ]
+        best.setdefault(str(task), {})[str(metric)] = {
+            "value": float(row["value"]),
+            "epoch": int(row["epoch"]),
+        }
     return best
 
 
@@ -127,7 +159,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
     store = RunStore(args.home)
     status = store.get_run(args.run_id)["status"]
     if status in ACTIVE and not args.force:
-        raise UserError(f"run {args.run_id} is {status}; stop it first (`python -m mtl stop {args.run_id}`) or use --force")
+        raise UserError(
+            f"run {args.run_id} is {status}; stop it first (`python -m mtl stop {args.run_id}`) or use --force"
+        )
     store.delete_run(args.run_id, force=args.force)
     print(f"deleted run {args.run_id}")
     return EXIT_OK

@@ -20,19 +20,32 @@ import pandas as pd
 POLL_S = 0.5
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add ``sweep`` and ``sweeps`` to the ``python -m mtl`` parser."""
     shared = [parents["home"], parents["json"], parents["limit"]]
-    p = sub.add_parser("sweep", parents=shared, help="queue a grid of runs from a sweep file and summarise it")
+    p = sub.add_parser(
+        "sweep", parents=shared, help="queue a grid of runs from a sweep file and summarise it"
+    )
     p.add_argument("spec", metavar="SWEEP.yaml", help="sweep spec (see docs/sweeps.md)")
-    p.add_argument("--detach", action="store_true", help="queue the runs and return; print the sweep id")
-    p.add_argument("--baselines", action="store_true",
-                   help="also queue the missing single-task baselines, so Δm can be shown")
+    p.add_argument(
+        "--detach", action="store_true", help="queue the runs and return; print the sweep id"
+    )
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also queue the missing single-task baselines, so Δm can be shown",
+    )
     p.set_defaults(handler=cmd_sweep)
 
     p = sub.add_parser("sweeps", parents=shared, help="list sweeps, or show one sweep's results")
-    p.add_argument("sweep_id", nargs="?", help="show this sweep: progress, mean ± std per setting, Pareto set")
-    p.add_argument("--wait", action="store_true", help="with SWEEP_ID: wait until its runs have ended")
+    p.add_argument(
+        "sweep_id", nargs="?", help="show this sweep: progress, mean ± std per setting, Pareto set"
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="with SWEEP_ID: wait until its runs have ended"
+    )
     p.set_defaults(handler=cmd_sweeps)
 
 
@@ -45,7 +58,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     store = RunStore(args.home)
-    sweep_id = launch_sweep(store, spec, args.max_running, baselines=args.baselines)  # validates first
+    sweep_id = launch_sweep(
+        store, spec, args.max_running, baselines=args.baselines
+    )  # validates first
     if args.detach:
         counts = progress(store, sweep_id)
         if args.json:
@@ -55,8 +70,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     if not args.json:
         counts = progress(store, sweep_id)
-        extra = f" (+ {counts['baselines_pending']} baselines)" if counts["baselines_pending"] else ""
-        print(f"sweep {sweep_id} ({spec.name}): {spec.size} runs{extra} queued in {store.home}", file=sys.stderr)
+        extra = (
+            f" (+ {counts['baselines_pending']} baselines)" if counts["baselines_pending"] else ""
+        )
+        print(
+            f"sweep {sweep_id} ({spec.name}): {spec.size} runs{extra} queued in {store.home}",
+            file=sys.stderr,
+        )
     return _wait_and_report(args, store, sweep_id)
 
 
@@ -85,8 +105,12 @@ def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
         counts = progress(store, sweep_id)
         line = _progress_line(counts)
         if line != last:
-            print(("\r" + line + " " * max(0, len(last) - len(line))) if tty else line, end="" if tty else "\n",
-                  file=sys.stderr, flush=True)
+            print(
+                ("\r" + line + " " * max(0, len(last) - len(line))) if tty else line,
+                end="" if tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
             last = line
         if is_done(counts):
             if tty:
@@ -97,8 +121,11 @@ def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
 
 def _progress_line(counts: dict[str, int]) -> str:
     parts = [f"{counts['done']}/{counts['total']} done"]
-    parts += [f"{counts[s]} {s}" for s in ("running", "queued", "finished", "failed", "diverged", "stopped",
-                                            "interrupted") if counts.get(s)]
+    parts += [
+        f"{counts[s]} {s}"
+        for s in ("running", "queued", "finished", "failed", "diverged", "stopped", "interrupted")
+        if counts.get(s)
+    ]
     if counts.get("baselines_pending"):
         parts.append(f"{counts['baselines_pending']} baselines pending")
     return "sweep: " + ", ".join(parts)
@@ -134,8 +161,10 @@ def sweep_report(store: Any, sweep_id: str) -> dict[str, Any]:
         pareto = {"metrics": [a, b], "higher_is_better": [ha, hb], "rows": table[mask]}
     note = delta_support()
     if note is None and runs[DELTA_COLUMN].isna().all():
-        note = ("no finished single-task baseline (`independent`, same data, tasks and training settings) "
-                "matches these runs; `python -m mtl sweep SWEEP.yaml --baselines` queues them")
+        note = (
+            "no finished single-task baseline (`independent`, same data, tasks and training settings) "
+            "matches these runs; `python -m mtl sweep SWEEP.yaml --baselines` queues them"
+        )
     return {
         "sweep_id": sweep_id,
         "name": record.get("name"),
@@ -188,7 +217,9 @@ def _json_report(report: dict[str, Any]) -> dict[str, Any]:
         "progress": report["progress"],
         "runs": _records(report["runs"]),
         "aggregate": _records(report["aggregate"]),
-        "pareto": None if pareto is None else {
+        "pareto": None
+        if pareto is None
+        else {
             "metrics": pareto["metrics"],
             "higher_is_better": pareto["higher_is_better"],
             "settings": _records(pareto["rows"][report["settings"]]),
@@ -228,23 +259,38 @@ def _text_report(report: dict[str, Any]) -> str:
     table: pd.DataFrame = report["aggregate"]
     settings = report["settings"]
     counts = report["progress"]
-    lines = [f"sweep {report['sweep_id']} ({report['name']}): {counts['finished']}/{counts['total']} runs finished"]
+    lines = [
+        f"sweep {report['sweep_id']} ({report['name']}): {counts['finished']}/{counts['total']} runs finished"
+    ]
     if table.empty:
         lines.append("(no finished runs to summarise)")
         return "\n".join(lines)
     shown = _shown_metrics(report)
     view = table[[*settings, "runs"]].copy()
     for metric in shown:
-        view[metric] = [_pm(m, s) for m, s in zip(table[f"{metric} mean"], table[f"{metric} std"], strict=True)]
+        view[metric] = [
+            _pm(m, s) for m, s in zip(table[f"{metric} mean"], table[f"{metric} std"], strict=True)
+        ]
     view = view.rename(columns={DELTA_COLUMN: "Δm (%)"})
-    lines += ["", "mean ± std over seeds (test split; `--json` has every metric):", view.to_string(index=False)]
+    lines += [
+        "",
+        "mean ± std over seeds (test split; `--json` has every metric):",
+        view.to_string(index=False),
+    ]
     pareto = report["pareto"]
     if pareto is not None:
         (a, b), (ha, hb) = pareto["metrics"], pareto["higher_is_better"]
         arrows = f"{a} {'↑' if ha else '↓'}, {b} {'↑' if hb else '↓'}"
         rows = pareto["rows"]
-        lines += ["", f"Pareto-optimal settings on ({arrows}, means over seeds): {len(rows)} of {len(table)}"]
-        lines.append(rows[[*settings, f"{a} mean", f"{b} mean"]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        lines += [
+            "",
+            f"Pareto-optimal settings on ({arrows}, means over seeds): {len(rows)} of {len(table)}",
+        ]
+        lines.append(
+            rows[[*settings, f"{a} mean", f"{b} mean"]].to_string(
+                index=False, float_format=lambda v: f"{v:.4g}"
+            )
+        )
     if report["delta_m_note"]:
         lines += ["", f"Δm: not shown; {report['delta_m_note']}"]
     return "\n".join(lines)
@@ -278,9 +324,14 @@ def cmd_sweeps(args: argparse.Namespace) -> int:
         {
             "id": frame["id"],
             "name": frame["name"],
-            "created": pd.to_datetime(frame["created_at"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "created": pd.to_datetime(frame["created_at"], unit="s").dt.strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
             "runs": frame["runs"],
-            "progress": [_progress_line(_with_totals(row)).removeprefix("sweep: ") for row in frame.to_dict("records")],
+            "progress": [
+                _progress_line(_with_totals(row)).removeprefix("sweep: ")
+                for row in frame.to_dict("records")
+            ],
             "settings": [", ".join(s) for s in frame["settings"]],
         }
     )

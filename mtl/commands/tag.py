@@ -11,10 +11,14 @@ import json
 import unicodedata
 
 
-def add_parser(sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
+) -> None:
     """Add the ``tag`` subcommand."""
     p = sub.add_parser(
-        "tag", parents=[parents["home"], parents["json"]], help="add tags to a run (or --remove them)"
+        "tag",
+        parents=[parents["home"], parents["json"]],
+        help="add tags to a run (or --remove them)",
     )
     p.add_argument("run_id", metavar="RUN", help="run id (`python -m mtl runs` lists them)")
     p.add_argument("tags", nargs="+", metavar="TAG", help="tags to add (or remove)")
@@ -37,7 +41,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     tags = [check_tag(tag) for tag in args.tags]
     store = RunStore(args.home)
-    after = store.remove_tags(args.run_id, tags) if args.remove else store.add_tags(args.run_id, tags)
+    after = (
+        store.remove_tags(args.run_id, tags) if args.remove else store.add_tags(args.run_id, tags)
+    )
     if args.json:
         print(json.dumps({"run_id": args.run_id, "tags": after}))
     else:

@@ -154,6 +154,8 @@ def _id_like(column: object, values: pd.Series, is_numeric: bool) -> bool:
     if not is_integer_valued(values):
         return False
     name = str(column).strip().lower()
-    named_id = name == "id" or name.endswith(("_id", " id", "-id")) or name.startswith(("id_", "id "))
+    named_id = (
+        name == "id" or name.endswith(("_id", " id", "-id")) or name.startswith(("id_", "id "))
+    )
     consecutive = float(values.max()) - float(values.min()) + 1 == len(values)
     return named_id or consecutive

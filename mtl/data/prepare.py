@@ -42,7 +42,9 @@ class Split:
     """One split: inputs, per-task targets and label masks, and the source row numbers."""
 
     x: np.ndarray  # (N, *input_shape) float32
-    y: dict[str, np.ndarray]  # class ids (N,) int64 | binary (N,) float32 | regression (N, k) float32
+    y: dict[
+        str, np.ndarray
+    ]  # class ids (N,) int64 | binary (N,) float32 | regression (N, k) float32
     mask: dict[str, np.ndarray]  # (N,) bool, True where the task's label is present
     rows: np.ndarray  # (N,) row numbers in the dataset's table
 
@@ -95,15 +97,21 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     columns = numeric + categorical
 
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
-    if dataset.image_shape is None:  # a column with no training value cannot be imputed: leave it out
+    if (
+        dataset.image_shape is None
+    ):  # a column with no training value cannot be imputed: leave it out
         unseen = [c for c in columns if frame[c].iloc[train_rows].isna().all()]
         for column in unseen:
-            warnings.append(f"column {column!r} was left out: it has no value in the training split")
+            warnings.append(
+                f"column {column!r} was left out: it has no value in the training split"
+            )
         numeric = [c for c in numeric if c not in unseen]
         categorical = [c for c in categorical if c not in unseen]
         columns = numeric + categorical
         if not columns:
-            raise DataError("no usable feature: no feature column has a value in the training split")
+            raise DataError(
+                "no usable feature: no feature column has a value in the training split"
+            )
     use_image = (
         dataset.image_shape is not None
         and config.model.encoder != "mlp"
@@ -175,7 +183,9 @@ def select_features(
     if explicit is not None:
         unknown = [c for c in explicit if c not in frame.columns]
         if unknown:
-            raise DataError(f"data.features: column(s) {unknown} not in the data; available: {_preview(frame.columns)}")
+            raise DataError(
+                f"data.features: column(s) {unknown} not in the data; available: {_preview(frame.columns)}"
+            )
         clash = [c for c in explicit if c in targets]
         if clash:
             raise DataError(f"data.features: {clash} are task targets and cannot also be features")
@@ -207,7 +217,12 @@ def _no_usable_feature(kept: list[Any], dropped: dict[Any, Reason]) -> str:
     for reason in ("text", "id", "empty", "constant"):
         names = [c for c, r in dropped.items() if r == reason]
         if names:
-            label = {"text": "as free text", "id": "as IDs", "empty": "as empty", "constant": "as constant"}[reason]
+            label = {
+                "text": "as free text",
+                "id": "as IDs",
+                "empty": "as empty",
+                "constant": "as constant",
+            }[reason]
             parts.append(f"column(s) {_quoted(names)} were left out {label}")
     if kept:
         parts.append(f"the remaining column(s) {_quoted(kept)} are constant")
@@ -221,28 +236,45 @@ def split_rows(
     """Train/val/test row numbers, stratified on a classification task when possible."""
     rows = np.arange(len(frame))
     seed = config.train.seed
-    strat_task = config.data.stratify or next((n for n, k in kinds.items() if k != "regression"), None)
+    strat_task = config.data.stratify or next(
+        (n for n, k in kinds.items() if k != "regression"), None
+    )
     labels = None
     if config.data.stratify is not None and kinds[config.data.stratify] == "regression":
-        warnings.append(f"data.stratify: task {strat_task!r} is a regression task; the split is not stratified")
+        warnings.append(
+            f"data.stratify: task {strat_task!r} is a regression task; the split is not stratified"
+        )
     if strat_task is not None and kinds[strat_task] != "regression":
         column = next(t for t in config.tasks if t.name == strat_task).targets[0]
-        labels = frame[column].astype("object").where(frame[column].notna(), "<missing>").astype(str).to_numpy()
+        labels = (
+            frame[column]
+            .astype("object")
+            .where(frame[column].notna(), "<missing>")
+            .astype(str)
+            .to_numpy()
+        )
     n_test = max(1, round(config.data.test_fraction * len(rows)))
     n_val = round(config.data.val_fraction * len(rows))
     if len(rows) - n_test - n_val < 2:
-        raise DataError(f"the data has only {len(rows)} rows; too few to split into train, validation and test")
+        raise DataError(
+            f"the data has only {len(rows)} rows; too few to split into train, validation and test"
+        )
     try:
         rest, test = train_test_split(rows, test_size=n_test, random_state=seed, stratify=labels)
         if n_val == 0:
             return np.sort(rest), np.array([], dtype=int), np.sort(test)
         train, val = train_test_split(
-            rest, test_size=n_val, random_state=seed, stratify=None if labels is None else labels[rest]
+            rest,
+            test_size=n_val,
+            random_state=seed,
+            stratify=None if labels is None else labels[rest],
         )
     except ValueError:
         if labels is None:
             raise
-        warnings.append(f"a class of task {strat_task!r} is too rare to stratify on; the split is random")
+        warnings.append(
+            f"a class of task {strat_task!r} is too rare to stratify on; the split is random"
+        )
         rest, test = train_test_split(rows, test_size=n_test, random_state=seed)
         if n_val == 0:
             return np.sort(rest), np.array([], dtype=int), np.sort(test)
@@ -278,8 +310,10 @@ def _clean_categoricals(features: pd.DataFrame, categorical: list[str]) -> pd.Da
     features = features.copy()
     for column in categorical:
         values = features[column]
-        features[column] = values.astype("object").where(values.notna(), np.nan).map(
-            lambda v: v if isinstance(v, float) and np.isnan(v) else str(v)
+        features[column] = (
+            values.astype("object")
+            .where(values.notna(), np.nan)
+            .map(lambda v: v if isinstance(v, float) and np.isnan(v) else str(v))
         )
     return features
 
@@ -360,7 +394,9 @@ def encode_targets(spec: TaskSpec, part: pd.DataFrame) -> tuple[np.ndarray, np.n
         return y, mask
     column = part[spec.targets[0]]
     index = {c: i for i, c in enumerate(spec.classes or [])}
-    ids = np.array([index.get(_label(v), -1) if pd.notna(v) else -1 for v in column], dtype=np.int64)
+    ids = np.array(
+        [index.get(_label(v), -1) if pd.notna(v) else -1 for v in column], dtype=np.int64
+    )
     mask = ids >= 0
     ids = np.where(mask, ids, 0)
     if spec.kind == "binary":

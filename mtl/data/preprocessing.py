@@ -57,7 +57,11 @@ class Preprocessing:
 
         Columns without any training value are left out, as scikit-learn's imputer does.
         """
-        parts = {name: (step, list(cols)) for name, step, cols in transformer.transformers_ if name in ("num", "cat")}
+        parts = {
+            name: (step, list(cols))
+            for name, step, cols in transformer.transformers_
+            if name in ("num", "cat")
+        }
         numeric: list[str] = []
         fill: list[float] = []
         scaling: Scaling = "none"
@@ -83,7 +87,9 @@ class Preprocessing:
             kept = [i for i, v in enumerate(stats) if not (isinstance(v, float) and math.isnan(v))]
             categorical = [str(columns[i]) for i in kept]
             category_fill = [str(stats[i]) for i in kept]
-            categories = [[str(c) for c in cats] for cats in pipeline.named_steps["onehot"].categories_]
+            categories = [
+                [str(c) for c in cats] for cats in pipeline.named_steps["onehot"].categories_
+            ]
         return cls(numeric, fill, scaling, offset, factor, categorical, category_fill, categories)
 
     # ---- JSON -----------------------------------------------------------------------
@@ -104,7 +110,9 @@ class Preprocessing:
         fields = {k: v for k, v in data.items() if k != "format"}
         expected = set(cls.__dataclass_fields__)
         if set(fields) != expected:
-            raise PreprocessingFormatError(f"expected the keys {sorted(expected)}, found {sorted(fields)}")
+            raise PreprocessingFormatError(
+                f"expected the keys {sorted(expected)}, found {sorted(fields)}"
+            )
         n_num, n_cat = _length(fields, "numeric"), _length(fields, "categorical")
         _check_list(fields, "numeric", str, n_num)
         _check_list(fields, "fill", float, n_num)
@@ -118,7 +126,9 @@ class Preprocessing:
         _check_list(fields, "categories", list, n_cat)
         for cats in fields["categories"]:
             if not cats or not all(isinstance(c, str) for c in cats):
-                raise PreprocessingFormatError("each categorical column needs a list of category names")
+                raise PreprocessingFormatError(
+                    "each categorical column needs a list of category names"
+                )
         fields["fill"] = [float(v) for v in fields["fill"]]
         fields["offset"] = [float(v) for v in fields["offset"]]
         fields["factor"] = [float(v) for v in fields["factor"]]
@@ -129,7 +139,11 @@ class Preprocessing:
     @property
     def feature_names(self) -> list[str]:
         """Names of the output columns (as scikit-learn's ``get_feature_names_out``)."""
-        onehot = [f"{col}_{cat}" for col, cats in zip(self.categorical, self.categories, strict=True) for cat in cats]
+        onehot = [
+            f"{col}_{cat}"
+            for col, cats in zip(self.categorical, self.categories, strict=True)
+            for cat in cats
+        ]
         return [*self.numeric, *onehot]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
@@ -144,10 +158,14 @@ class Preprocessing:
             elif self.scaling == "minmax":
                 x = x * np.asarray(self.factor) + np.asarray(self.offset)
             parts.append(x)
-        for column, fill, cats in zip(self.categorical, self.category_fill, self.categories, strict=True):
+        for column, fill, cats in zip(
+            self.categorical, self.category_fill, self.categories, strict=True
+        ):
             values = frame[column].astype("object")
             values = values.where(values.notna(), fill).to_numpy()
-            parts.append((values[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64))
+            parts.append(
+                (values[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64)
+            )
         if not parts:
             return np.zeros((len(frame), 0))
         return np.concatenate(parts, axis=1)
@@ -173,6 +191,10 @@ def _check_list(fields: dict[str, Any], key: str, kind: type, length: int) -> No
     if not isinstance(value, list) or len(value) != length:
         raise PreprocessingFormatError(f"{key!r} must be a list of {length} item(s)")
     for item in value:
-        ok = isinstance(item, int | float) and not isinstance(item, bool) if kind is float else isinstance(item, kind)
+        ok = (
+            isinstance(item, int | float) and not isinstance(item, bool)
+            if kind is float
+            else isinstance(item, kind)
+        )
         if not ok:
             raise PreprocessingFormatError(f"{key!r} holds {item!r}, not a {kind.__name__}")

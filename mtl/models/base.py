@@ -108,7 +108,9 @@ def check_heads(heads: dict[str, int]) -> None:
     """Raise ``ValueError`` unless ``heads`` maps at least one task name to a width ≥ 1."""
     if not heads:
         raise ValueError("heads is empty; a multi-task model needs at least one task")
-    bad = {name: width for name, width in heads.items() if not isinstance(width, Integral) or width < 1}
+    bad = {
+        name: width for name, width in heads.items() if not isinstance(width, Integral) or width < 1
+    }
     if bad:
         raise ValueError(f"output widths must be integers ≥ 1, found {bad}")
 

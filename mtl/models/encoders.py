@@ -91,7 +91,9 @@ class Tower(nn.Module):
 def make_activation(name: str) -> nn.Module:
     """A fresh activation module for ``model.activation``; ``ValueError`` for an unknown name."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown model.activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        raise ValueError(
+            f"unknown model.activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}"
+        )
     return ACTIVATIONS[name]()
 
 

@@ -142,8 +142,12 @@ def warm_workers_enabled() -> bool:
 
 
 def _spawn_worker(store: RunStore, run_id: str, limit: int) -> int:
-    return spawn_module("mtl.runs.worker", [run_id, "--home", str(store.home), "--max-running", str(limit)],
-                        log=store.run_dir(run_id) / "worker.log", name=f"reap-{run_id}")
+    return spawn_module(
+        "mtl.runs.worker",
+        [run_id, "--home", str(store.home), "--max-running", str(limit)],
+        log=store.run_dir(run_id) / "worker.log",
+        name=f"reap-{run_id}",
+    )
 
 
 def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:
@@ -169,7 +173,9 @@ def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:
             return store.get_run(run_id)["status"]
     # The worker may have recorded its own end status in the meantime.
     with contextlib.suppress(IllegalTransitionError):
-        store.set_status(run_id, RunStatus.STOPPED, error=f"terminated after not stopping within {grace_s:g} s")
+        store.set_status(
+            run_id, RunStatus.STOPPED, error=f"terminated after not stopping within {grace_s:g} s"
+        )
     return store.get_run(run_id)["status"]
 
 

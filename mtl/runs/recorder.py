@@ -59,7 +59,9 @@ class StoreRecorder(Callback):
             self._trainer = trainer
         if self._thread is None:
             self.store.heartbeat(self.run_id)
-            self._thread = threading.Thread(target=self._run, name=f"recorder-{self.run_id}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name=f"recorder-{self.run_id}", daemon=True
+            )
             self._thread.start()
 
     def on_run_start(self, trainer: Trainer, event: object) -> None:
@@ -70,8 +72,12 @@ class StoreRecorder(Callback):
             (event.step, event.epoch, event.wall_time, task, STEP_SPLIT, "loss", value, None)
             for task, value in event.losses.items()
         ]
-        rows.append((event.step, event.epoch, event.wall_time, "*", STEP_SPLIT, "lr", event.lr, None))
-        weights = [(event.step, event.epoch, event.wall_time, task, w) for task, w in event.weights.items()]
+        rows.append(
+            (event.step, event.epoch, event.wall_time, "*", STEP_SPLIT, "lr", event.lr, None)
+        )
+        weights = [
+            (event.step, event.epoch, event.wall_time, task, w) for task, w in event.weights.items()
+        ]
         with self._lock:
             self._metrics.extend(rows)
             self._weights.extend(weights)
@@ -89,9 +95,13 @@ class StoreRecorder(Callback):
     def on_run_end(self, trainer: Trainer, event: RunEnd) -> None:
         self.close()
         if self._full is not None:
-            self.store.set_status(self.run_id, RunStatus.FAILED, error=disk_full_message(self._full))
+            self.store.set_status(
+                self.run_id, RunStatus.FAILED, error=disk_full_message(self._full)
+            )
             return
-        self.store.set_status(self.run_id, event.status, error=event.error, summary=event.summary or None)
+        self.store.set_status(
+            self.run_id, event.status, error=event.error, summary=event.summary or None
+        )
 
     def close(self) -> None:
         """Stop the thread and write what is still buffered.
@@ -158,7 +168,9 @@ class StoreRecorder(Callback):
                 self._disk_full(err)
                 return
             except StoreError as err:  # keep training; the rows stay buffered for the next try
-                print(f"warning: could not write to the run store: {err}", file=sys.stderr, flush=True)
+                print(
+                    f"warning: could not write to the run store: {err}", file=sys.stderr, flush=True
+                )
 
 
 def disk_full_message(err: BaseException) -> str:

@@ -69,7 +69,6 @@ class Marker:
 # --------------------------------------------------------------------------- processes
 
 
-
 def _alive(pid: int) -> bool:
     return start_time(pid) is not None
 
@@ -140,7 +139,6 @@ def _read_small(path: Path) -> str | None:
         os.close(fd)
 
 
-
 def read_marker(path: Path) -> Marker | None:
     """The marker at ``path``, or ``None`` when its name or content is not a spare's."""
     match = _MARKER.fullmatch(path.name)
@@ -185,7 +183,9 @@ def idle_spares(store: RunStore) -> list[int]:
     folder = spare_dir(store)
     if folder is None:
         return []
-    return [m.pid for _, m in _markers(folder, "idle") if not os.path.lexists(folder / f"{m.pid}.job")]
+    return [
+        m.pid for _, m in _markers(folder, "idle") if not os.path.lexists(folder / f"{m.pid}.job")
+    ]
 
 
 def assign(store: RunStore, run_id: str, max_running: int) -> int | None:
@@ -218,8 +218,12 @@ def ensure_spare(store: RunStore) -> None:
     if idle_spares(store) or _markers(folder, "starting"):
         return
     token = secrets.token_hex(16)
-    pid = spawn_module("mtl.runs.spare", ["--home", str(store.home), "--token", token, "--owner", owner],
-                       log=folder / "spares.log", name="reap-spare")
+    pid = spawn_module(
+        "mtl.runs.spare",
+        ["--home", str(store.home), "--token", token, "--owner", owner],
+        log=folder / "spares.log",
+        name="reap-spare",
+    )
     started = start_time(pid)
     if started is not None:
         text = json.dumps({"pid": pid, "token": token, "start": started})
@@ -275,10 +279,16 @@ def _warm_up() -> None:
         for name in registry.names():
             registry.get(name)
     tiny = [
-        {"data": {"dataset": "synthetic", "options": {"samples": 64, "features": 4}},
-         "tasks": [{"name": "y1", "target": "y1"}], "model": {"hidden": [4]}},
-        {"data": {"dataset": "digits"}, "tasks": [{"name": "digit", "target": "digit"}],
-         "model": {"encoder": "cnn", "channels": [2], "hidden": [4]}},
+        {
+            "data": {"dataset": "synthetic", "options": {"samples": 64, "features": 4}},
+            "tasks": [{"name": "y1", "target": "y1"}],
+            "model": {"hidden": [4]},
+        },
+        {
+            "data": {"dataset": "digits"},
+            "tasks": [{"name": "digit", "target": "digit"}],
+            "model": {"encoder": "cnn", "channels": [2], "hidden": [4]},
+        },
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -315,8 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Import everything a worker needs, announce the spare, wait for a job, run it."""
     parser = argparse.ArgumentParser(prog="python -m mtl.runs.spare")
     parser.add_argument("--home", required=True)
-    parser.add_argument("--token", required=True, help="random hex the launcher checks on the command line")
-    parser.add_argument("--owner", default="", help="<pid>:<start> of the server; exit when it is gone")
+    parser.add_argument(
+        "--token", required=True, help="random hex the launcher checks on the command line"
+    )
+    parser.add_argument(
+        "--owner", default="", help="<pid>:<start> of the server; exit when it is gone"
+    )
     args = parser.parse_args(argv)
     os.environ[OWNER_ENV] = args.owner
     claimed = threading.Event()

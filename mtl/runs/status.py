@@ -36,7 +36,9 @@ TERMINAL_STATUSES: frozenset[str] = frozenset(s.value for s in TERMINAL)
 # Allowed status changes. A queued run may be cancelled (stopped) or fail before it
 # starts (e.g. its worker could not be spawned); terminal statuses are final.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    RunStatus.QUEUED.value: frozenset({RunStatus.RUNNING.value, RunStatus.STOPPED.value, RunStatus.FAILED.value}),
+    RunStatus.QUEUED.value: frozenset(
+        {RunStatus.RUNNING.value, RunStatus.STOPPED.value, RunStatus.FAILED.value}
+    ),
     RunStatus.RUNNING.value: TERMINAL_STATUSES,
     **{status: frozenset() for status in TERMINAL_STATUSES},
 }

@@ -351,7 +351,9 @@ class RunStore:
                 f"use a home of your own: {where}"
             )
         if self.db_path.is_dir():
-            raise StoreError(f"{self.db_path} is a folder, not a store file; move it aside or {where}")
+            raise StoreError(
+                f"{self.db_path} is a folder, not a store file; move it aside or {where}"
+            )
         if self.db_path.exists() and self.db_path.stat().st_size == 0:
             runs = self.home / RUNS_DIR
             count = sum(1 for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else 0
@@ -380,8 +382,12 @@ class RunStore:
     # ------------------------------------------------------------------ connections
 
     def _connect(self) -> sqlite3.Connection:
-        conn = self._open_read_only() if self.read_only else sqlite3.connect(
-            self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
+        conn = (
+            self._open_read_only()
+            if self.read_only
+            else sqlite3.connect(
+                self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
+            )
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -393,7 +399,10 @@ class RunStore:
         uri = self.db_path.as_uri()
         for query in ("?mode=ro", "?immutable=1"):
             conn = sqlite3.connect(
-                uri + query, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                uri + query,
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
                 check_same_thread=True,
             )
             try:
@@ -765,7 +774,9 @@ class RunStore:
             The run's tags afterwards, in the order they were first added.
         """
         new = _check_tags(tags)
-        return self._edit_tags(run_id, lambda old: old + [t for t in dict.fromkeys(new) if t not in old])
+        return self._edit_tags(
+            run_id, lambda old: old + [t for t in dict.fromkeys(new) if t not in old]
+        )
 
     def remove_tags(self, run_id: str, tags: Iterable[str]) -> list[str]:
         """Remove these tags from the run (atomically); tags it does not have are ignored.

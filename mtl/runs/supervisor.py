@@ -43,7 +43,15 @@ LOCK_NAME = "supervisor.lock"
 SUPERVISOR_ENV = "MTL_SUPERVISOR"
 """``MTL_SUPERVISOR=0`` starts no supervisor (the test suite does so, like ``MTL_WARM_WORKER``)."""
 
-__all__ = ["LOCK_NAME", "SUPERVISOR_ENV", "ensure_supervisor", "poll_interval", "stop_supervisor", "supervise", "supervisor_pid"]
+__all__ = [
+    "LOCK_NAME",
+    "SUPERVISOR_ENV",
+    "ensure_supervisor",
+    "poll_interval",
+    "stop_supervisor",
+    "supervise",
+    "supervisor_pid",
+]
 
 
 def poll_interval(timeout_s: float) -> float:
@@ -89,7 +97,11 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
         The new supervisor's pid, or ``None`` (nothing queued, one already runs, turned
         off with ``MTL_SUPERVISOR=0``, or the platform or a read-only home does not allow it).
     """
-    if fcntl is None or os.environ.get(SUPERVISOR_ENV, "1") == "0" or store.list_runs(RunStatus.QUEUED).empty:
+    if (
+        fcntl is None
+        or os.environ.get(SUPERVISOR_ENV, "1") == "0"
+        or store.list_runs(RunStatus.QUEUED).empty
+    ):
         return None
     try:
         with _try_lock(store.home) as lock:
@@ -97,8 +109,12 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
                 return None
     except OSError:  # a read-only home: nothing can be started from it anyway
         return None
-    return spawn_module("mtl.runs.supervisor", ["--home", str(store.home), "--max-running", str(max_running)],
-                        log=None, name="reap-supervisor")
+    return spawn_module(
+        "mtl.runs.supervisor",
+        ["--home", str(store.home), "--max-running", str(max_running)],
+        log=None,
+        name="reap-supervisor",
+    )
 
 
 def stop_supervisor(home: Path, timeout_s: float = 10.0) -> None:

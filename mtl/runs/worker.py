@@ -72,7 +72,10 @@ def execute(
             recorder.close()  # a full disk is remembered by the recorder, other rows are lost
         reserve.release()  # room to record the failure even when the disk is full
         _record_failure(store, run_id, _failure_message(err, recorder.disk_full))
-        with contextlib.suppress(OSError), open(store.run_dir(run_id) / "worker.log", "a", encoding="utf-8") as log:
+        with (
+            contextlib.suppress(OSError),
+            open(store.run_dir(run_id) / "worker.log", "a", encoding="utf-8") as log,
+        ):
             traceback.print_exc(file=log)
         raise
     finally:
@@ -128,8 +131,11 @@ def _record_failure(store: RunStore, run_id: str, message: str) -> None:
         if store.get_run(run_id)["status"] == RunStatus.RUNNING:
             store.set_status(run_id, RunStatus.FAILED, error=message)
     except StoreError as err:
-        print(f"error: run {run_id} failed ({message}) but the store could not record it: {err}",
-              file=sys.stderr, flush=True)
+        print(
+            f"error: run {run_id} failed ({message}) but the store could not record it: {err}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _main_thread() -> bool:
@@ -146,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_id")
     parser.add_argument("--home", required=True)
     parser.add_argument("--max-running", type=int, default=None)
-    parser.add_argument("--warm", action="store_true", help="a dashboard run: hand queued runs to warm spares")
+    parser.add_argument(
+        "--warm", action="store_true", help="a dashboard run: hand queued runs to warm spares"
+    )
     args = parser.parse_args(argv)
     store = RunStore(args.home)
     code = 0
@@ -171,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             dispatch(store, args.max_running, warm=args.warm)
         except StoreError as err:  # e.g. a full disk: the supervisor or a later reader retries
-            print(f"warning: could not start the next queued run: {err}", file=sys.stderr, flush=True)
+            print(
+                f"warning: could not start the next queued run: {err}", file=sys.stderr, flush=True
+            )
     return code
 
 

@@ -60,7 +60,9 @@ def save_checkpoint(
         "extra": extra,
     }
     path = atomic_write(folder / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
-    atomic_write_text(folder / PREPROCESSING, Preprocessing.from_fitted(data.preprocessor).to_json())
+    atomic_write_text(
+        folder / PREPROCESSING, Preprocessing.from_fitted(data.preprocessor).to_json()
+    )
     return path
 
 
@@ -72,7 +74,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
     """
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the error below says it all
+            warnings.simplefilter(
+                "ignore"
+            )  # e.g. "Detected pickle protocol 4": the error below says it all
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
@@ -89,7 +93,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
         config = ExperimentConfig.from_dict(payload["config"])
         tasks = [TaskSpec.from_dict(t) for t in payload["tasks"]]
         input_shape = tuple(int(n) for n in payload["input_shape"])
-        model = ARCHITECTURES.get(config.model.sharing)(config.model, input_shape, {t.name: t.out_dim for t in tasks})
+        model = ARCHITECTURES.get(config.model.sharing)(
+            config.model, input_shape, {t.name: t.out_dim for t in tasks}
+        )
         model.load_state_dict(payload["state_dict"])
         columns, extra = list(payload["input_columns"]), dict(payload["extra"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:

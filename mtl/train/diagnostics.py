@@ -44,7 +44,9 @@ SPLIT = "diag"
 PAIR = "|"
 """Separator of the two task names in a pair row's task column: ``"a|b"``."""
 
-ZERO_GRADIENT = "zero gradient on the shared parameters (no labelled rows in the batch or a constant loss)"
+ZERO_GRADIENT = (
+    "zero gradient on the shared parameters (no labelled rows in the batch or a constant loss)"
+)
 ZERO_LOSS = "zero loss on this batch"
 
 
@@ -78,7 +80,11 @@ class Diagnostics:
     """
 
     def __init__(
-        self, model: nn.Module, tasks: Sequence[TaskSpec], every: int, affinity: bool = False,
+        self,
+        model: nn.Module,
+        tasks: Sequence[TaskSpec],
+        every: int,
+        affinity: bool = False,
         strategy: WeightingStrategy | None = None,
     ) -> None:
         self.model = model
@@ -87,7 +93,9 @@ class Diagnostics:
         self.affinity = affinity
         self.strategy = strategy
         names = {id(p): name for name, p in model.named_parameters()}
-        self.shared = [p for p in cast(MultiTaskModel, model).shared_parameters() if p.requires_grad]
+        self.shared = [
+            p for p in cast(MultiTaskModel, model).shared_parameters() if p.requires_grad
+        ]
         if not self.shared:
             raise ValueError(
                 "train.diagnostics_every measures task gradients on the shared parameters, "
@@ -103,8 +111,14 @@ class Diagnostics:
         return step % self.every == 0
 
     def measure(
-        self, losses: Tensor, x: Tensor, losses_of: Callable[[dict[str, Tensor]], Tensor], lr: float,
-        step: int, epoch: int, wall_time: float,
+        self,
+        losses: Tensor,
+        x: Tensor,
+        losses_of: Callable[[dict[str, Tensor]], Tensor],
+        lr: float,
+        step: int,
+        epoch: int,
+        wall_time: float,
     ) -> DiagnosticsEnd:
         """Measure at the current parameters; call before the step's backward.
 
@@ -133,15 +147,31 @@ class Diagnostics:
                     value, reason = _finite(gramian[a][b] / (norms[a] * norms[b])), None
                 else:
                     value, reason = None, ZERO_GRADIENT
-                rows.append((step, epoch, wall_time, pair_name(names[a], names[b]), SPLIT, "cosine", value, reason))
+                rows.append(
+                    (
+                        step,
+                        epoch,
+                        wall_time,
+                        pair_name(names[a], names[b]),
+                        SPLIT,
+                        "cosine",
+                        value,
+                        reason,
+                    )
+                )
         if self.affinity:
             rows += self._affinity_rows(jacobian, norms, x, losses_of, lr, (step, epoch, wall_time))
         return DiagnosticsEnd(step=step, epoch=epoch, wall_time=wall_time, rows=rows)
 
     @torch.no_grad()
     def _affinity_rows(
-        self, jacobian: Tensor, norms: list[float], x: Tensor, losses_of: Callable[[dict[str, Tensor]], Tensor],
-        lr: float, stamp: tuple[int, int, float],
+        self,
+        jacobian: Tensor,
+        norms: list[float],
+        x: Tensor,
+        losses_of: Callable[[dict[str, Tensor]], Tensor],
+        lr: float,
+        stamp: tuple[int, int, float],
     ) -> list[MetricRow]:
         names = [t.name for t in self.tasks]
         training = self.model.training
@@ -168,7 +198,9 @@ class Diagnostics:
                     mean = self._affinity_sum[i][j] / count if count else None
                     pair = pair_name(source, target)
                     rows.append((*stamp, pair, SPLIT, "affinity", value, reason))
-                    rows.append((*stamp, pair, SPLIT, "affinity_mean", mean, None if count else reason))
+                    rows.append(
+                        (*stamp, pair, SPLIT, "affinity_mean", mean, None if count else reason)
+                    )
             return rows
         finally:
             self.model.train(training)
@@ -181,7 +213,9 @@ class Diagnostics:
             offset += p.numel()
         return params
 
-    def _losses(self, x: Tensor, losses_of: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Tensor]) -> Tensor:
+    def _losses(
+        self, x: Tensor, losses_of: Callable[[dict[str, Tensor]], Tensor], params: dict[str, Tensor]
+    ) -> Tensor:
         outputs = torch.func.functional_call(self.model, params, (x,), strict=False)
         return losses_of(outputs)
 

@@ -21,7 +21,9 @@ class TaskLoss:
         self.spec = spec
         self.huber_delta = huber_delta
         weights = spec.class_weights
-        self.class_weights = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
+        self.class_weights = (
+            None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
+        )
 
     def per_row(self, output: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unreduced loss (B,) and each row's weight in the mean (B,)."""
@@ -29,14 +31,18 @@ class TaskLoss:
         if kind == "multiclass":
             # unweighted rows; the class weights enter once, through the weighted mean in __call__
             rows = F.cross_entropy(output, y, reduction="none")  # (B,)
-            scale = self.class_weights[y] if self.class_weights is not None else torch.ones_like(rows)
+            scale = (
+                self.class_weights[y] if self.class_weights is not None else torch.ones_like(rows)
+            )
             return rows, scale
         if kind == "binary":
             logits = output.reshape(-1)  # (B,)
             pos_weight = None
             if self.class_weights is not None:
                 pos_weight = self.class_weights[1] / self.class_weights[0]
-            rows = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight, reduction="none")
+            rows = F.binary_cross_entropy_with_logits(
+                logits, y, pos_weight=pos_weight, reduction="none"
+            )
             return rows, torch.ones_like(rows)
         pred = output.reshape(y.shape)  # (B, k)
         if loss == "huber":
@@ -61,7 +67,9 @@ class TaskLoss:
             return F.huber_loss(pred, y, delta=self.huber_delta)
         return F.mse_loss(pred, y)
 
-    def __call__(self, output: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, output: torch.Tensor, y: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked mean loss (scalar) and the number of labelled rows (scalar tensor)."""
         rows, scale = self.per_row(output, y)
         weight = scale * mask  # (B,)

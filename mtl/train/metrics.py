@@ -28,9 +28,16 @@ from mtl.metric_names import (
 from mtl.train.predictions import probabilities, to_original_units
 
 __all__ = [
-    "CLASSIFICATION_METRICS", "HIGHER_IS_BETTER", "REGRESSION_METRICS", "MetricValue", "metric_names",
-    "probabilities", "task_metrics", "to_original_units",
+    "CLASSIFICATION_METRICS",
+    "HIGHER_IS_BETTER",
+    "REGRESSION_METRICS",
+    "MetricValue",
+    "metric_names",
+    "probabilities",
+    "task_metrics",
+    "to_original_units",
 ]
+
 
 @dataclass(frozen=True)
 class MetricValue:
@@ -40,7 +47,9 @@ class MetricValue:
     reason: str | None = None
 
 
-def task_metrics(spec: TaskSpec, outputs: np.ndarray, y: np.ndarray, mask: np.ndarray) -> dict[str, MetricValue]:
+def task_metrics(
+    spec: TaskSpec, outputs: np.ndarray, y: np.ndarray, mask: np.ndarray
+) -> dict[str, MetricValue]:
     """Metrics of one task from raw model outputs (N, out_dim) and encoded targets."""
     names = metric_names(spec.kind)
     if not mask.any():
@@ -51,36 +60,55 @@ def task_metrics(spec: TaskSpec, outputs: np.ndarray, y: np.ndarray, mask: np.nd
     # Inputs are checked here, so scikit-learn's own per-call validation can be skipped (hot path).
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         if spec.kind == "regression":
-            return regression_metrics(to_original_units(spec, y), to_original_units(spec, outputs.reshape(y.shape)))
-        return classification_metrics(y.astype(np.int64), probabilities(spec, outputs), len(spec.classes or []))
+            return regression_metrics(
+                to_original_units(spec, y), to_original_units(spec, outputs.reshape(y.shape))
+            )
+        return classification_metrics(
+            y.astype(np.int64), probabilities(spec, outputs), len(spec.classes or [])
+        )
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, MetricValue]:
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, n_classes: int
+) -> dict[str, MetricValue]:
     """Accuracy, macro precision/recall/F1 and AUC-ROC from class ids and probabilities."""
     labels = np.arange(n_classes)
     y_pred = (proba >= 0.5).astype(np.int64) if proba.ndim == 1 else proba.argmax(axis=1)
     result = {
         "accuracy": MetricValue(float(skm.accuracy_score(y_true, y_pred))),
         "precision": MetricValue(
-            float(skm.precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+            float(
+                skm.precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+            )
         ),
-        "recall": MetricValue(float(skm.recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))),
-        "f1": MetricValue(float(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))),
+        "recall": MetricValue(
+            float(skm.recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+        ),
+        "f1": MetricValue(
+            float(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+        ),
     }
     present = np.unique(y_true)
     if len(present) < 2:
-        result["auc_roc"] = MetricValue(None, f"only one class present ({int(present[0])}); AUC-ROC needs two")
+        result["auc_roc"] = MetricValue(
+            None, f"only one class present ({int(present[0])}); AUC-ROC needs two"
+        )
     elif proba.ndim == 1:
         result["auc_roc"] = MetricValue(float(skm.roc_auc_score(y_true, proba)))
     elif len(present) < n_classes:
         # One-vs-rest over the classes present, with probabilities renormalised over them.
         sub = proba[:, present] / proba[:, present].sum(axis=1, keepdims=True)
         remap = np.searchsorted(present, y_true)
-        auc = skm.roc_auc_score(remap, sub, multi_class="ovr", labels=np.arange(len(present))) if len(
-            present) > 2 else skm.roc_auc_score(remap, sub[:, 1])
+        auc = (
+            skm.roc_auc_score(remap, sub, multi_class="ovr", labels=np.arange(len(present)))
+            if len(present) > 2
+            else skm.roc_auc_score(remap, sub[:, 1])
+        )
         result["auc_roc"] = MetricValue(float(auc))
     else:
-        result["auc_roc"] = MetricValue(float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)))
+        result["auc_roc"] = MetricValue(
+            float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels))
+        )
     return result
 
 

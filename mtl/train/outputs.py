@@ -40,7 +40,9 @@ class OutputWriter(Callback):
 
     def on_run_start(self, trainer: Trainer, event: RunStart) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.folder / "config.yaml", ExperimentConfig.from_dict(event.config).to_yaml())
+        atomic_write_text(
+            self.folder / "config.yaml", ExperimentConfig.from_dict(event.config).to_yaml()
+        )
         atomic_write_text(self.folder / "tasks.json", json.dumps(event.tasks, indent=2))
         atomic_write_text(self.folder / METRICS, _csv_text([METRIC_COLUMNS]))
 
@@ -79,7 +81,10 @@ def write_predictions(folder: Path, trainer: Trainer) -> None:
     outputs = trainer.predict("test")
     for spec in trainer.tasks:
         frame = prediction_frame(spec, outputs[spec.name], split)
-        atomic_write(prediction_path(folder, spec.name), lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
+        atomic_write(
+            prediction_path(folder, spec.name),
+            lambda tmp, frame=frame: frame.to_csv(tmp, index=False),
+        )
 
 
 def _csv_text(rows: Any) -> str:

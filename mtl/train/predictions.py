@@ -54,7 +54,9 @@ def read_predictions(run_folder: Path, task: str) -> pd.DataFrame | None:
     filled = [c for c in frame.columns if c != "true" and not str(c).startswith("true_")]
     predicted = [c for c in filled if c == "pred" or str(c).startswith("pred_")]
     if not complete or frame.empty or not predicted or frame[filled].isna().any().any():
-        raise DataError(f"prediction file {_shown(path)!r} is incomplete (missing predicted values)")
+        raise DataError(
+            f"prediction file {_shown(path)!r} is incomplete (missing predicted values)"
+        )
     return frame
 
 
@@ -72,7 +74,9 @@ def to_original_units(spec: TaskSpec, values: np.ndarray) -> np.ndarray:
     return values * np.asarray(spec.target_std) + np.asarray(spec.target_mean)
 
 
-def prediction_frame(spec: TaskSpec, outputs: np.ndarray, split: Split | None = None) -> pd.DataFrame:
+def prediction_frame(
+    spec: TaskSpec, outputs: np.ndarray, split: Split | None = None
+) -> pd.DataFrame:
     """One task's predictions; with ``split``, its row numbers and true values too.
 
     Columns: ``row`` (dataset row, with a split), then for classification ``true``,

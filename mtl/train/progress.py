@@ -21,8 +21,14 @@ class ProgressBar(Callback):
 
     def on_run_start(self, trainer: Trainer, event: RunStart) -> None:
         # disable=None: no bar when stderr is not a terminal (logs, CI).
-        self.bar = tqdm(total=event.steps_per_epoch * event.epochs, file=self.stream, unit="step",
-                        dynamic_ncols=True, leave=True, disable=None)
+        self.bar = tqdm(
+            total=event.steps_per_epoch * event.epochs,
+            file=self.stream,
+            unit="step",
+            dynamic_ncols=True,
+            leave=True,
+            disable=None,
+        )
 
     def on_step(self, trainer: Trainer, event: StepEnd) -> None:
         if self.bar is None:

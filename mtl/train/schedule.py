@@ -7,7 +7,9 @@ import math
 from mtl.config import TrainConfig
 
 
-def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int, plateau_scale: float = 1.0) -> float:
+def learning_rate(
+    cfg: TrainConfig, step: int, steps_per_epoch: int, plateau_scale: float = 1.0
+) -> float:
     """Learning rate at global ``step`` (0-based).
 
     1. Linear warm-up from ``lr / warmup_steps`` to ``lr`` over ``warmup_epochs``.

@@ -61,7 +61,9 @@ def select_device(preference: str) -> torch.device:
         ConfigError: ``cuda`` is asked for but this machine has no usable CUDA device.
     """
     if preference == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device is 'cuda' but no CUDA device is available here; use 'auto' or 'cpu'")
+        raise ConfigError(
+            "train.device is 'cuda' but no CUDA device is available here; use 'auto' or 'cpu'"
+        )
     if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
     return torch.device("cpu")
@@ -76,7 +78,9 @@ def build_model(config: ExperimentConfig, data: PreparedData) -> MultiTaskModel:
 def check_size(config: ExperimentConfig, data: PreparedData) -> int:
     """The model's parameter count; :class:`ConfigError` when it is too large to train."""
     try:
-        return check_model_size(ARCHITECTURES.get(config.model.sharing), config.model, data.input_shape, _heads(data))
+        return check_model_size(
+            ARCHITECTURES.get(config.model.sharing), config.model, data.input_shape, _heads(data)
+        )
     except ValueError as err:
         raise ConfigError(str(err)) from None
 
@@ -124,7 +128,8 @@ class Trainer:
         self.strategy.attach(self.model)
         every = config.train.diagnostics_every
         self.diagnostics = (
-            None if every is None
+            None
+            if every is None
             else Diagnostics(self.model, self.tasks, every, config.train.affinity, self.strategy)
         )
         self.loss_fns = [TaskLoss(t, config.loss.huber_delta, self.device) for t in self.tasks]
@@ -156,7 +161,9 @@ class Trainer:
         cfg = self.config.train
         params = list(self.model.parameters()) + list(self.strategy.parameters())
         if cfg.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+            return torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
         if cfg.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -211,7 +218,10 @@ class Trainer:
         except KeyboardInterrupt:
             status, error = "stopped", "interrupted from the keyboard"
         except BaseException as err:
-            self._emit("on_run_end", RunEnd(status="failed", summary={}, error=f"{type(err).__name__}: {err}"))
+            self._emit(
+                "on_run_end",
+                RunEnd(status="failed", summary={}, error=f"{type(err).__name__}: {err}"),
+            )
             raise
         if self._best_state is not None and cfg.early_stopping is not None and status != "diverged":
             self.model.load_state_dict(self._best_state)
@@ -258,8 +268,14 @@ class Trainer:
                 if self._stop_reason is not None:
                     return
             # evaluation and epoch events
-            train_losses = torch.stack(epoch_losses).mean(dim=0).tolist() if epoch_losses else [math.nan] * len(self.tasks)
-            self.strategy.epoch_end(epoch, dict(zip([t.name for t in self.tasks], train_losses, strict=True)))
+            train_losses = (
+                torch.stack(epoch_losses).mean(dim=0).tolist()
+                if epoch_losses
+                else [math.nan] * len(self.tasks)
+            )
+            self.strategy.epoch_end(
+                epoch, dict(zip([t.name for t in self.tasks], train_losses, strict=True))
+            )
             rows, monitor = self._epoch_rows(order, outputs, train_losses)
             improved = monitor < self._best_monitor - 1e-12
             if improved:
@@ -275,12 +291,22 @@ class Trainer:
                 plateau_bad = 0
             self._emit(
                 "on_epoch_end",
-                EpochEnd(step=self.step, epoch=epoch, wall_time=self._elapsed(), rows=rows,
-                         monitor=monitor, improved=improved),
+                EpochEnd(
+                    step=self.step,
+                    epoch=epoch,
+                    wall_time=self._elapsed(),
+                    rows=rows,
+                    monitor=monitor,
+                    improved=improved,
+                ),
             )
             if self._stop_reason is not None:
                 return
-            if cfg.early_stopping is not None and epoch >= last_start and bad_epochs >= cfg.early_stopping:
+            if (
+                cfg.early_stopping is not None
+                and epoch >= last_start
+                and bad_epochs >= cfg.early_stopping
+            ):
                 self._stop_reason = "early stopping"
                 return
 
@@ -299,18 +325,29 @@ class Trainer:
         step_active = active
         missing = [t for t, count in present if int(count) == 0]
         if missing:  # tasks without a label in this batch do not train on it
-            step_active = torch.ones(len(self.tasks), device=self.device) if active is None else active.clone()
+            step_active = (
+                torch.ones(len(self.tasks), device=self.device)
+                if active is None
+                else active.clone()
+            )
             step_active[missing] = 0.0
         extra = self.model.penalty() if self._has_penalty else None
         if cfg.l1 > 0:
             l1 = cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
             extra = l1 if extra is None else extra + l1
         if self.diagnostics is not None and self.diagnostics.due(self.step + 1):
-            self._emit("on_diagnostics", self.diagnostics.measure(
-                loss_vec, x, lambda outputs: self._batch_losses(outputs, split, index)[0],
-                lr=self.optimizer.param_groups[0]["lr"], step=self.step + 1, epoch=self.epoch,
-                wall_time=self._elapsed(),
-            ))
+            self._emit(
+                "on_diagnostics",
+                self.diagnostics.measure(
+                    loss_vec,
+                    x,
+                    lambda outputs: self._batch_losses(outputs, split, index)[0],
+                    lr=self.optimizer.param_groups[0]["lr"],
+                    step=self.step + 1,
+                    epoch=self.epoch,
+                    wall_time=self._elapsed(),
+                ),
+            )
         self.optimizer.zero_grad(set_to_none=True)
         weights = self.strategy.backward(loss_vec, step_active, extra)
         if cfg.grad_clip is not None:
@@ -346,7 +383,10 @@ class Trainer:
             out = self.model(x[start : start + EVAL_BATCH])
             for name in parts:
                 parts[name].append(out[name])
-        return {name: _cat(chunks, t.out_dim) for (name, chunks), t in zip(parts.items(), self.tasks, strict=True)}
+        return {
+            name: _cat(chunks, t.out_dim)
+            for (name, chunks), t in zip(parts.items(), self.tasks, strict=True)
+        }
 
     @torch.no_grad()
     def _split_losses(self, split: str, outputs: dict[str, np.ndarray]) -> list[float]:
@@ -370,26 +410,74 @@ class Trainer:
         wall = self._elapsed()
         rows: list[MetricRow] = []
         seen = sum(len(next(iter(o.values()))) for o in outputs)
-        perm = order.cpu().numpy()[:seen]  # a skipped one-row last batch (batch norm) has no outputs
+        perm = order.cpu().numpy()[
+            :seen
+        ]  # a skipped one-row last batch (batch norm) has no outputs
         train_split = self.data.train
         for t, spec in enumerate(self.tasks):
-            rows.append((self.step, self.epoch, wall, spec.name, "train", "loss", train_losses[t], None))
+            rows.append(
+                (self.step, self.epoch, wall, spec.name, "train", "loss", train_losses[t], None)
+            )
             out = torch.cat([o[spec.name] for o in outputs]).cpu().numpy()
-            for name, metric in task_metrics(spec, out, train_split.y[spec.name][perm], train_split.mask[spec.name][perm]).items():
-                rows.append((self.step, self.epoch, wall, spec.name, "train", name, metric.value, metric.reason))
+            for name, metric in task_metrics(
+                spec, out, train_split.y[spec.name][perm], train_split.mask[spec.name][perm]
+            ).items():
+                rows.append(
+                    (
+                        self.step,
+                        self.epoch,
+                        wall,
+                        spec.name,
+                        "train",
+                        name,
+                        metric.value,
+                        metric.reason,
+                    )
+                )
         monitor_split = "val" if len(self.data.val) else "train"
         if len(self.data.val):
             val_out = self.predict("val")
             val_losses = self._split_losses("val", val_out)
-            val_metrics = [task_metrics(spec, val_out[spec.name], self.data.val.y[spec.name], self.data.val.mask[spec.name])
-                           for spec in self.tasks]
-            self._val_summary, self._val_step = _split_summary(self.tasks, val_losses, val_metrics), self.step
+            val_metrics = [
+                task_metrics(
+                    spec,
+                    val_out[spec.name],
+                    self.data.val.y[spec.name],
+                    self.data.val.mask[spec.name],
+                )
+                for spec in self.tasks
+            ]
+            self._val_summary, self._val_step = (
+                _split_summary(self.tasks, val_losses, val_metrics),
+                self.step,
+            )
             for t, spec in enumerate(self.tasks):
                 reason = None if not math.isnan(val_losses[t]) else "no labelled rows in this split"
-                rows.append((self.step, self.epoch, wall, spec.name, "val", "loss",
-                             None if reason else val_losses[t], reason))
+                rows.append(
+                    (
+                        self.step,
+                        self.epoch,
+                        wall,
+                        spec.name,
+                        "val",
+                        "loss",
+                        None if reason else val_losses[t],
+                        reason,
+                    )
+                )
                 for name, metric in val_metrics[t].items():
-                    rows.append((self.step, self.epoch, wall, spec.name, "val", name, metric.value, metric.reason))
+                    rows.append(
+                        (
+                            self.step,
+                            self.epoch,
+                            wall,
+                            spec.name,
+                            "val",
+                            name,
+                            metric.value,
+                            metric.reason,
+                        )
+                    )
         losses = val_losses if monitor_split == "val" else train_losses
         monitor = float(np.nansum(losses))
         return rows, monitor
@@ -399,7 +487,10 @@ class Trainer:
         outputs = self.predict(split)
         data = self.data.split(split)
         losses = self._split_losses(split, outputs) if len(data) else [math.nan] * len(self.tasks)
-        metrics = [task_metrics(spec, outputs[spec.name], data.y[spec.name], data.mask[spec.name]) for spec in self.tasks]
+        metrics = [
+            task_metrics(spec, outputs[spec.name], data.y[spec.name], data.mask[spec.name])
+            for spec in self.tasks
+        ]
         return _split_summary(self.tasks, losses, metrics)
 
     def summary(self, status: str) -> dict[str, Any]:
@@ -418,7 +509,11 @@ class Trainer:
                 if len(self.data.split(split)):
                     # The last epoch's validation metrics, unless a step ran since (a stop mid-epoch)
                     # or the best weights were restored.
-                    fresh = split == "val" and self._val_summary is not None and self._val_step == self.step
+                    fresh = (
+                        split == "val"
+                        and self._val_summary is not None
+                        and self._val_step == self.step
+                    )
                     summary[split] = self._val_summary if fresh else self.evaluate(split)
         return summary
 

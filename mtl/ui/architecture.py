@@ -45,7 +45,9 @@ class _Block:
 
 def _activation(name: str) -> str:
     if name not in _ACTIVATION_NAMES:
-        raise ValueError(f"unknown model.activation {name!r}; choose one of: {', '.join(_ACTIVATION_NAMES)}")
+        raise ValueError(
+            f"unknown model.activation {name!r}; choose one of: {', '.join(_ACTIVATION_NAMES)}"
+        )
     return _ACTIVATION_NAMES[name]
 
 
@@ -131,7 +133,9 @@ def _output_shape(blocks: list[_Block], input_shape: tuple[int, ...]) -> tuple[i
     return blocks[-1].out_shape if blocks else tuple(int(size) for size in input_shape)
 
 
-def _tower_labels(cfg: ModelConfig, input_shape: tuple[int, ...], out_dim: int, start: int = 0) -> list[str]:
+def _tower_labels(
+    cfg: ModelConfig, input_shape: tuple[int, ...], out_dim: int, start: int = 0
+) -> list[str]:
     """Labels of ``Tower.from_config(cfg, input_shape, out_dim, start)``."""
     blocks = _encoder_blocks(cfg, input_shape)
     head = _head_blocks(cfg, _output_shape(blocks, input_shape), out_dim)
@@ -141,7 +145,9 @@ def _tower_labels(cfg: ModelConfig, input_shape: tuple[int, ...], out_dim: int, 
 def _check_heads(heads: dict[str, int]) -> None:
     if not heads:
         raise ValueError("heads is empty; a multi-task model needs at least one task")
-    bad = {name: width for name, width in heads.items() if not isinstance(width, Integral) or width < 1}
+    bad = {
+        name: width for name, width in heads.items() if not isinstance(width, Integral) or width < 1
+    }
     if bad:
         raise ValueError(f"output widths must be integers ≥ 1, found {bad}")
 
@@ -176,12 +182,16 @@ def _hard(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int])
             f"blocks; the maximum is {len(blocks)}"
         )
     towers = {task: _tower_labels(cfg, input_shape, w, start=depth) for task, w in heads.items()}
-    description = _description("hard", input_shape, heads, [b.label for b in blocks[:depth]], towers)
+    description = _description(
+        "hard", input_shape, heads, [b.label for b in blocks[:depth]], towers
+    )
     description["branch_depth"] = depth
     return description
 
 
-def _independent(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> dict[str, Any]:
+def _independent(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
     towers = {task: _tower_labels(cfg, input_shape, w) for task, w in heads.items()}
     return _description("independent", input_shape, heads, [], towers)
 
@@ -192,13 +202,20 @@ def _soft(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int])
     return _description("soft", input_shape, heads, [], towers, coupling)
 
 
-def _cross_stitch(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> dict[str, Any]:
+def _cross_stitch(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
     towers = {task: _tower_labels(cfg, input_shape, w) for task, w in heads.items()}
     depth = len(_encoder_blocks(cfg, input_shape))
     size = len(heads)
     shared = [f"Cross-stitch {size}×{size} after block {i + 1}" for i in range(depth)]
     return _description(
-        "cross-stitch", input_shape, heads, shared, towers, "task activations mixed after every encoder block"
+        "cross-stitch",
+        input_shape,
+        heads,
+        shared,
+        towers,
+        "task activations mixed after every encoder block",
     )
 
 
@@ -209,10 +226,20 @@ def _mmoe(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int])
     input_width = math.prod(input_shape)
     shared = [f"{count}× {block.label}" for block in blocks]
     tasks = {
-        task: [f"Gate Linear {input_width}→{count} + Softmax", *(b.label for b in _head_blocks(cfg, (expert_width,), w))]
+        task: [
+            f"Gate Linear {input_width}→{count} + Softmax",
+            *(b.label for b in _head_blocks(cfg, (expert_width,), w)),
+        ]
         for task, w in heads.items()
     }
-    return _description("mmoe", input_shape, heads, shared, tasks, f"gate-weighted mixture of {count} experts per task")
+    return _description(
+        "mmoe",
+        input_shape,
+        heads,
+        shared,
+        tasks,
+        f"gate-weighted mixture of {count} experts per task",
+    )
 
 
 DESCRIBERS: dict[str, Callable[[ModelConfig, tuple[int, ...], dict[str, int]], dict[str, Any]]] = {
@@ -225,7 +252,9 @@ DESCRIBERS: dict[str, Callable[[ModelConfig, tuple[int, ...], dict[str, int]], d
 """Registry name → torch-free describe; must cover every entry of ``ARCHITECTURES``."""
 
 
-def describe_config(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> dict[str, Any]:
+def describe_config(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
     """What ``ARCHITECTURES.get(cfg.sharing)(cfg, input_shape, heads).describe()`` returns.
 
     Args:

@@ -34,7 +34,6 @@ TEST_SUFFIX = " (test)"
 BEST_SUFFIX = " (best val)"
 
 
-
 def _when(stamp: float | None) -> str:
     if stamp is None or pd.isna(stamp):
         return ""
@@ -59,7 +58,9 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
     best = {}
     if extremes is not None and not extremes.empty:
         for row in extremes.itertuples(index=False):
-            best[(row.run_id, row.task, row.metric)] = row.max if HIGHER_IS_BETTER.get(row.metric) else row.min
+            best[(row.run_id, row.task, row.metric)] = (
+                row.max if HIGHER_IS_BETTER.get(row.metric) else row.min
+            )
     rows, results, extra = [], [], []
     for run in runs.itertuples(index=False):
         config = run.config or {}

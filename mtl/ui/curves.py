@@ -170,7 +170,9 @@ def _x_values(
         return rows["wall_time"].to_numpy(dtype=np.float64)
     if x == "epoch":
         out = rows["epoch"].to_numpy(dtype=np.float64) + 1.0
-        is_step = (rows["split"] == "step").to_numpy() if "split" in rows else np.ones(len(rows), bool)
+        is_step = (
+            (rows["split"] == "step").to_numpy() if "split" in rows else np.ones(len(rows), bool)
+        )
         if is_step.any():
             out[is_step] = _fractional_epochs(
                 rows["step"][is_step], rows["epoch"][is_step], ends, steps_per_epoch
@@ -240,7 +242,9 @@ def curve_frame(
         raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
     if not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing must be in [0, 1), found {smoothing!r}")
-    _check_columns(metrics, ("step", "epoch", "wall_time", "task", "split", "metric", "value"), "metrics")
+    _check_columns(
+        metrics, ("step", "epoch", "wall_time", "task", "split", "metric", "value"), "metrics"
+    )
     wanted = tuple(default_splits(metric) if splits is None else splits)
     rows = metrics[(metrics["metric"] == metric) & metrics["split"].isin(wanted)]
     out = pd.DataFrame(
@@ -291,14 +295,23 @@ def weight_frame(
         raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
     _check_columns(weights, ("step", "epoch", "wall_time", "task", "weight"), "weights")
     if not len(weights):
-        out = pd.DataFrame({c: pd.Series(dtype=object if c == "task" else np.float64) for c in WEIGHT_FRAME_COLUMNS})
+        out = pd.DataFrame(
+            {
+                c: pd.Series(dtype=object if c == "task" else np.float64)
+                for c in WEIGHT_FRAME_COLUMNS
+            }
+        )
         out.attrs = {"x": x}
         return out
     if x == "epoch":
         if metrics is not None and len(metrics):
             ends = epoch_ends(metrics)
         else:
-            by_epoch = weights[weights["epoch"].notna()].groupby(weights["epoch"].astype(np.int64))["step"].max()
+            by_epoch = (
+                weights[weights["epoch"].notna()]
+                .groupby(weights["epoch"].astype(np.int64))["step"]
+                .max()
+            )
             ends = {int(k): int(v) for k, v in by_epoch.items()}
             if ends:  # the last epoch may still be running: its end is not known
                 del ends[max(ends)]
@@ -306,10 +319,18 @@ def weight_frame(
     else:
         xs = weights[x].to_numpy(dtype=np.float64)
     out = pd.DataFrame(
-        {"x": xs, "task": weights["task"].astype(object).to_numpy(), "weight": weights["weight"].to_numpy(np.float64)}
+        {
+            "x": xs,
+            "task": weights["task"].astype(object).to_numpy(),
+            "weight": weights["weight"].to_numpy(np.float64),
+        }
     )
     rank = {t: i for i, t in enumerate(_order_of_appearance(weights["task"]))}
-    out = out.assign(_t=out["task"].map(rank)).sort_values(["_t", "x"], kind="stable").drop(columns="_t")
+    out = (
+        out.assign(_t=out["task"].map(rank))
+        .sort_values(["_t", "x"], kind="stable")
+        .drop(columns="_t")
+    )
     out = out.reset_index(drop=True)
     out.attrs = {"x": x}
     return out
@@ -329,7 +350,9 @@ class CurveFeed:
     Stateful: one feed per chart and viewer.
     """
 
-    def __init__(self, metric: str, x: XAxis, smoothing: float, splits: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, metric: str, x: XAxis, smoothing: float, splits: Sequence[str] | None = None
+    ) -> None:
         if x not in X_AXES:
             raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
         if not 0.0 <= smoothing < 1.0:
@@ -349,11 +372,16 @@ class CurveFeed:
     def start(self, metrics: pd.DataFrame) -> pd.DataFrame:
         """The whole curve of ``metrics`` (all rows so far); resets the feed to it."""
         frame = curve_frame(metrics, self.metric, self.x, self.smoothing, self.splits)
-        self.series = [(str(t), str(s)) for t, s in dict.fromkeys(zip(frame["task"], frame["split"], strict=True))]
+        self.series = [
+            (str(t), str(s))
+            for t, s in dict.fromkeys(zip(frame["task"], frame["split"], strict=True))
+        ]
         self._ends = epoch_ends(metrics)
         self._ema = {}
         for key in self.series:
-            values = frame.loc[(frame["task"] == key[0]) & (frame["split"] == key[1]), "value"].to_numpy(np.float64)
+            values = frame.loc[
+                (frame["task"] == key[0]) & (frame["split"] == key[1]), "value"
+            ].to_numpy(np.float64)
             self._ema[key] = self._replay(values)
         self.count = len(frame) * (2 if self.smoothed else 1)
         return frame
@@ -415,7 +443,9 @@ class CurveFeed:
         return out
 
     @staticmethod
-    def _add(out: dict[str, list[Any]], trace: int, x: np.ndarray, y: np.ndarray, raw: np.ndarray) -> None:
+    def _add(
+        out: dict[str, list[Any]], trace: int, x: np.ndarray, y: np.ndarray, raw: np.ndarray
+    ) -> None:
         out["traces"].append(trace)
         out["x"].append(x.tolist())
         out["y"].append(y.tolist())
@@ -594,7 +624,9 @@ def eta_seconds(epoch_ends_s: Sequence[float], total: int, elapsed: float) -> fl
     return max(0.0, left * pace - running_for)
 
 
-def pair_matrix(metrics: pd.DataFrame, metric: str, tasks: Sequence[str], split: str = "diag") -> pd.DataFrame:
+def pair_matrix(
+    metrics: pd.DataFrame, metric: str, tasks: Sequence[str], split: str = "diag"
+) -> pd.DataFrame:
     """The latest value of a task-pair metric as a task × task table (rows i, columns j).
 
     Pair rows name their tasks ``"i|j"``. ``cosine`` is symmetric (recorded once per
@@ -602,7 +634,11 @@ def pair_matrix(metrics: pd.DataFrame, metric: str, tasks: Sequence[str], split:
     ordered (i = the task stepped on, j = the task measured). Missing pairs are NaN.
     """
     matrix = pd.DataFrame(np.nan, index=list(tasks), columns=list(tasks))
-    rows = metrics[(metrics["split"] == split) & (metrics["metric"] == metric) & metrics["task"].str.contains("|", regex=False)]
+    rows = metrics[
+        (metrics["split"] == split)
+        & (metrics["metric"] == metric)
+        & metrics["task"].str.contains("|", regex=False)
+    ]
     if rows.empty:
         return matrix
     latest = rows.sort_values("step").groupby("task", sort=False).tail(1)

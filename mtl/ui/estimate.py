@@ -44,14 +44,22 @@ def run_estimate(config: ExperimentConfig, timeout: float = TIMEOUT_S) -> dict[s
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "mtl", "estimate", str(path), "--json"],
-                capture_output=True, text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
-            raise EstimateError(f"the estimate took longer than {timeout:.0f} s; the run would be very long") from None
+            raise EstimateError(
+                f"the estimate took longer than {timeout:.0f} s; the run would be very long"
+            ) from None
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
-        raise EstimateError(errors[-1] if errors else f"the estimate failed (exit code {done.returncode})")
+        raise EstimateError(
+            errors[-1] if errors else f"the estimate failed (exit code {done.returncode})"
+        )
     return dict(json.loads(done.stdout))
 
 

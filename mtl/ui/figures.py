@@ -98,10 +98,18 @@ def _escape_user_text(fig: go.Figure) -> None:
                 trace[field] = _escape_strings(trace[field])
 
 
-def _style(fig: go.Figure, *, title: str | None, height: int | None = 420, legend: bool = True) -> go.Figure:
+def _style(
+    fig: go.Figure, *, title: str | None, height: int | None = 420, legend: bool = True
+) -> go.Figure:
     _escape_user_text(fig)
     fig.update_layout(
-        title={"text": plain(title or ""), "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left", "xref": "paper"},
+        title={
+            "text": plain(title or ""),
+            "font": {"size": TITLE_SIZE},
+            "x": 0,
+            "xanchor": "left",
+            "xref": "paper",
+        },
         font={"size": FONT_SIZE},
         paper_bgcolor=TRANSPARENT,
         plot_bgcolor=TRANSPARENT,
@@ -165,7 +173,12 @@ def apply_theme(fig: go.Figure, theme: str = "light") -> go.Figure:
 
 def _empty_note(fig: go.Figure, text: str) -> None:
     fig.add_annotation(
-        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+        text=text,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
         font={"size": FONT_SIZE, "color": MUTED_COLOR},
     )
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
@@ -203,18 +216,30 @@ def _add_series(
     if smoothed:
         fig.add_trace(
             go.Scatter(
-                x=x, y=group["value"].to_numpy(float), mode="lines", name=f"{name} (raw)",
-                legendgroup=legendgroup, showlegend=False, opacity=RAW_OPACITY, hoverinfo="skip",
+                x=x,
+                y=group["value"].to_numpy(float),
+                mode="lines",
+                name=f"{name} (raw)",
+                legendgroup=legendgroup,
+                showlegend=False,
+                opacity=RAW_OPACITY,
+                hoverinfo="skip",
                 line={"color": color, "dash": dash, "width": 1.5},
             )
         )
     fig.add_trace(
         go.Scatter(
-            x=x, y=group["smoothed" if smoothed else "value"].to_numpy(float), mode=mode, name=name,
-            legendgroup=legendgroup, line={"color": color, "dash": dash, "width": 2.5},
-            marker={"size": 6}, customdata=group["value"].to_numpy(float),
+            x=x,
+            y=group["smoothed" if smoothed else "value"].to_numpy(float),
+            mode=mode,
+            name=name,
+            legendgroup=legendgroup,
+            line={"color": color, "dash": dash, "width": 2.5},
+            marker={"size": 6},
+            customdata=group["value"].to_numpy(float),
             hovertemplate=f"{plain(name)}<br>x = %{{x:.4~g}}<br>%{{y:.4~g}}"
-            + ("  (raw %{customdata:.4~g})" if smoothed else "") + "<extra></extra>",
+            + ("  (raw %{customdata:.4~g})" if smoothed else "")
+            + "<extra></extra>",
         )
     )
 
@@ -263,12 +288,21 @@ def curves_figure(
     for (task, split), group in frame.groupby(["task", "split"], sort=False):
         label = _split_label(split, splits)
         name = label if task == "*" else f"{task} · {label}"
-        _add_series(fig, group, name=name, legendgroup=name, color=color_for(task, colors), split=split,
-                    smoothed=smoothed)
+        _add_series(
+            fig,
+            group,
+            name=name,
+            legendgroup=name,
+            color=color_for(task, colors),
+            split=split,
+            smoothed=smoothed,
+        )
     metric = frame.attrs.get("metric", "")
     _style(fig, title=title, height=height)
     fig.update_xaxes(title_text=x_title or X_TITLES.get(frame.attrs.get("x", ""), "x"))
-    fig.update_yaxes(title_text=y_title or METRIC_TITLES.get(metric, metric), type="log" if log_y else "linear")
+    fig.update_yaxes(
+        title_text=y_title or METRIC_TITLES.get(metric, metric), type="log" if log_y else "linear"
+    )
     if not len(frame):
         _empty_note(fig, "No points yet")
     return fig
@@ -301,7 +335,9 @@ def weights_figure(
     for task, group in frame.groupby("task", sort=False):
         fig.add_trace(
             go.Scatter(
-                x=group["x"].to_numpy(float), y=group["weight"].to_numpy(float), name=str(task),
+                x=group["x"].to_numpy(float),
+                y=group["weight"].to_numpy(float),
+                name=str(task),
                 mode="lines+markers" if len(group) == 1 else "lines",
                 line={"color": color_for(task, colors), "width": 2.5},
                 hovertemplate=f"{plain(task)}<br>x = %{{x:.4~g}}<br>weight %{{y:.4~g}}<extra></extra>",
@@ -351,12 +387,21 @@ def overlay_figure(
         splits = set(rows["split"])
         for split, group in rows.groupby("split", sort=False):
             name = f"{run} · {_split_label(split, splits)}"
-            _add_series(fig, group, name=name, legendgroup=str(run), color=color_for(run, colors), split=split,
-                        smoothed=smoothed)
+            _add_series(
+                fig,
+                group,
+                name=name,
+                legendgroup=str(run),
+                color=color_for(run, colors),
+                split=split,
+                smoothed=smoothed,
+            )
     metric = attrs.get("metric", "")
     _style(fig, title=title, height=height)
     fig.update_xaxes(title_text=X_TITLES.get(attrs.get("x", ""), "x"))
-    fig.update_yaxes(title_text=METRIC_TITLES.get(metric, metric), type="log" if log_y else "linear")
+    fig.update_yaxes(
+        title_text=METRIC_TITLES.get(metric, metric), type="log" if log_y else "linear"
+    )
     if not fig.data:
         _empty_note(fig, f"No run has points for task {task!r}")
     return fig
@@ -405,45 +450,76 @@ def confusion_figure(
     # other pages import this module (Home, Live, Compare, Sweeps must not pay for sklearn).
     from sklearn.metrics import confusion_matrix
 
-    counts = confusion_matrix(true[mask], pred[mask], labels=labels) if mask.any() else np.zeros((len(labels),) * 2, int)
+    counts = (
+        confusion_matrix(true[mask], pred[mask], labels=labels)
+        if mask.any()
+        else np.zeros((len(labels),) * 2, int)
+    )
     totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(totals > 0, counts / np.maximum(totals, 1), np.nan)
     text = [
-        [f"{counts[i, j]}<br>({shares[i, j]:.0%})" if totals[i, 0] else "0" for j in range(len(labels))]
+        [
+            f"{counts[i, j]}<br>({shares[i, j]:.0%})" if totals[i, 0] else "0"
+            for j in range(len(labels))
+        ]
         for i in range(len(labels))
     ]
     fig = go.Figure(
         go.Heatmap(
-            z=counts, x=labels, y=labels, text=text, texttemplate="%{text}", customdata=shares,
-            colorscale="Blues", showscale=False, textfont={"size": FONT_SIZE},
+            z=counts,
+            x=labels,
+            y=labels,
+            text=text,
+            texttemplate="%{text}",
+            customdata=shares,
+            colorscale="Blues",
+            showscale=False,
+            textfont={"size": FONT_SIZE},
             hovertemplate="true %{y}<br>predicted %{x}<br>%{z} rows (%{customdata:.1%} of true %{y})<extra></extra>",
         )
     )
     side = height or int(min(720, max(360, 140 + 70 * len(labels))))
     _style(fig, title=title, height=side, legend=False)
     fig.update_xaxes(title_text="predicted", type="category", showgrid=False, side="bottom")
-    fig.update_yaxes(title_text="true", type="category", autorange="reversed", showgrid=False,
-                     scaleanchor="x", scaleratio=1)
+    fig.update_yaxes(
+        title_text="true",
+        type="category",
+        autorange="reversed",
+        showgrid=False,
+        scaleanchor="x",
+        scaleratio=1,
+    )
     return fig
 
 
-def pair_heatmap(matrix: pd.DataFrame, *, title: str, zmid: float = 0.0, value_name: str = "value") -> go.Figure:
+def pair_heatmap(
+    matrix: pd.DataFrame, *, title: str, zmid: float = 0.0, value_name: str = "value"
+) -> go.Figure:
     """A task × task matrix (gradient cosine, affinity) as a diverging heatmap centred on
     ``zmid``: red below (conflict), blue above (agreement), values printed in the cells."""
     z = matrix.to_numpy(dtype=float)
     text = [["—" if np.isnan(v) else f"{v:.2f}" for v in row] for row in z]
     fig = go.Figure(
         go.Heatmap(
-            z=z, x=list(matrix.columns), y=list(matrix.index), text=text, texttemplate="%{text}",
-            colorscale="RdBu", zmid=zmid, showscale=True, textfont={"size": FONT_SIZE},
+            z=z,
+            x=list(matrix.columns),
+            y=list(matrix.index),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            zmid=zmid,
+            showscale=True,
+            textfont={"size": FONT_SIZE},
             hovertemplate=f"%{{y}} → %{{x}}<br>{value_name} %{{z:.3f}}<extra></extra>",
         )
     )
     side = int(min(640, max(320, 160 + 80 * len(matrix))))
     _style(fig, title=title, height=side, legend=False)
     fig.update_xaxes(type="category", showgrid=False)
-    fig.update_yaxes(type="category", autorange="reversed", showgrid=False, scaleanchor="x", scaleratio=1)
+    fig.update_yaxes(
+        type="category", autorange="reversed", showgrid=False, scaleanchor="x", scaleratio=1
+    )
     return fig
 
 
@@ -455,7 +531,9 @@ def _proba_column(proba: pd.DataFrame, cls: str) -> np.ndarray:
     for column in (cls, f"p_{cls}"):
         if column in named:
             return proba[named[column]].to_numpy(dtype=float)
-    raise ValueError(f"no probability column for class {cls!r}; expected {cls!r} or 'p_{cls}' in {list(proba.columns)}")
+    raise ValueError(
+        f"no probability column for class {cls!r}; expected {cls!r} or 'p_{cls}' in {list(proba.columns)}"
+    )
 
 
 def roc_figure(
@@ -497,8 +575,14 @@ def roc_figure(
     targets = [labels[1]] if len(labels) == 2 else labels
     fig = go.Figure()
     fig.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", hoverinfo="skip",
-                   line={"color": MUTED_COLOR, "dash": "dot", "width": 1.5})
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="chance",
+            hoverinfo="skip",
+            line={"color": MUTED_COLOR, "dash": "dot", "width": 1.5},
+        )
     )
     skipped = []
     for cls in targets:
@@ -512,18 +596,36 @@ def roc_figure(
         name = f"{cls} vs {labels[0]}" if len(labels) == 2 else f"{cls} vs rest"
         fig.add_trace(
             go.Scatter(
-                x=fpr, y=tpr, mode="lines", name=f"{name} (AUC = {auc:.3f})", meta={"class": cls, "auc": auc},
-                line={"color": palette[cls] if len(labels) > 2 else PALETTE[0], "width": 2.5, "shape": "hv"},
+                x=fpr,
+                y=tpr,
+                mode="lines",
+                name=f"{name} (AUC = {auc:.3f})",
+                meta={"class": cls, "auc": auc},
+                line={
+                    "color": palette[cls] if len(labels) > 2 else PALETTE[0],
+                    "width": 2.5,
+                    "shape": "hv",
+                },
                 hovertemplate=f"{plain(name)}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}<extra></extra>",
             )
         )
     _style(fig, title=title, height=height)
     fig.update_xaxes(title_text="false positive rate", range=[-0.01, 1.01], constrain="domain")
-    fig.update_yaxes(title_text="true positive rate", range=[-0.01, 1.01], scaleanchor="x", scaleratio=1)
+    fig.update_yaxes(
+        title_text="true positive rate", range=[-0.01, 1.01], scaleanchor="x", scaleratio=1
+    )
     if skipped:
         fig.add_annotation(
-            text="no curve for " + ", ".join(skipped) + " (needs rows of the class and of the rest)",
-            x=1, y=0, xref="paper", yref="paper", xanchor="right", yanchor="bottom", showarrow=False,
+            text="no curve for "
+            + ", ".join(skipped)
+            + " (needs rows of the class and of the rest)",
+            x=1,
+            y=0,
+            xref="paper",
+            yref="paper",
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
             font={"size": FONT_SIZE, "color": MUTED_COLOR},
         )
     return fig
@@ -556,12 +658,24 @@ def pred_actual_figure(
         low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
         pad = (high - low) * 0.03 or 1.0
         fig.add_trace(
-            go.Scatter(x=[low - pad, high + pad], y=[low - pad, high + pad], mode="lines", name="y = x",
-                       hoverinfo="skip", line={"color": MUTED_COLOR, "dash": "dash", "width": 1.5})
+            go.Scatter(
+                x=[low - pad, high + pad],
+                y=[low - pad, high + pad],
+                mode="lines",
+                name="y = x",
+                hoverinfo="skip",
+                line={"color": MUTED_COLOR, "dash": "dash", "width": 1.5},
+            )
         )
     fig.add_trace(
-        go.Scatter(x=t, y=p, mode="markers", name="test rows", marker={"color": color, "opacity": 0.6, "size": 7},
-                   hovertemplate="actual %{x:.4~g}<br>predicted %{y:.4~g}<extra></extra>")
+        go.Scatter(
+            x=t,
+            y=p,
+            mode="markers",
+            name="test rows",
+            marker={"color": color, "opacity": 0.6, "size": 7},
+            hovertemplate="actual %{x:.4~g}<br>predicted %{y:.4~g}<extra></extra>",
+        )
     )
     _style(fig, title=title, height=height)
     fig.update_xaxes(title_text="actual")
@@ -583,9 +697,14 @@ def residuals_figure(
     t, p = _paired(true, pred)
     residual = t - p
     fig = go.Figure(
-        go.Scatter(x=p, y=residual, mode="markers", name="test rows",
-                   marker={"color": color, "opacity": 0.6, "size": 7},
-                   hovertemplate="predicted %{x:.4~g}<br>residual %{y:.4~g}<extra></extra>")
+        go.Scatter(
+            x=p,
+            y=residual,
+            mode="markers",
+            name="test rows",
+            marker={"color": color, "opacity": 0.6, "size": 7},
+            hovertemplate="predicted %{x:.4~g}<br>residual %{y:.4~g}<extra></extra>",
+        )
     )
     fig.add_hline(y=0, line={"color": MUTED_COLOR, "dash": "dash", "width": 1.5})
     _style(fig, title=title, height=height, legend=False)
@@ -631,13 +750,17 @@ def _pack(label: str, capacity: int) -> list[str]:
     return lines
 
 
-def _fit_text(labels: list[str], fixed: list[str], box_px: float) -> tuple[float, dict[str, list[str]]]:
+def _fit_text(
+    labels: list[str], fixed: list[str], box_px: float
+) -> tuple[float, dict[str, list[str]]]:
     """The largest font (14 down to 11 px) at which every line fits ``box_px``, and the lines."""
     lines: dict[str, list[str]] = {}
     for font in (14, 13, 12, 11):
         capacity = max(int(box_px / (_CHAR_EM * font)), 4)
         lines = {label: _pack(label, capacity) for label in labels}
-        widest = max([len(line) for block in lines.values() for line in block] + [len(t) for t in fixed])
+        widest = max(
+            [len(line) for block in lines.values() for line in block] + [len(t) for t in fixed]
+        )
         if widest <= capacity:
             return float(font), lines
     return 11.0, lines
@@ -716,32 +839,64 @@ def network_figure(
     hover_y: list[float] = []
     hover_text: list[str] = []
 
-    def box(col: int, y: float, lines: list[str], fill: str, hover: str, height: float = _BOX) -> tuple[float, float]:
+    def box(
+        col: int, y: float, lines: list[str], fill: str, hover: str, height: float = _BOX
+    ) -> tuple[float, float]:
         half_w = widths[col] * _BOX / 2 if col not in stitch_col else 0.11
         x = centers[col]
-        shapes.append({
-            "type": "rect", "x0": x - half_w, "x1": x + half_w, "y0": y - height / 2, "y1": y + height / 2,
-            "fillcolor": fill, "line": {"color": fill, "width": 1}, "layer": "below",
-        })
-        notes.append({
-            "x": x, "y": y, "text": "<br>".join(plain(line) for line in lines), "showarrow": False,
-            "font": {"size": font, "color": text_color_on(fill)},
-            **({"textangle": -90} if col in stitch_col else {}),
-        })
+        shapes.append(
+            {
+                "type": "rect",
+                "x0": x - half_w,
+                "x1": x + half_w,
+                "y0": y - height / 2,
+                "y1": y + height / 2,
+                "fillcolor": fill,
+                "line": {"color": fill, "width": 1},
+                "layer": "below",
+            }
+        )
+        notes.append(
+            {
+                "x": x,
+                "y": y,
+                "text": "<br>".join(plain(line) for line in lines),
+                "showarrow": False,
+                "font": {"size": font, "color": text_color_on(fill)},
+                **({"textangle": -90} if col in stitch_col else {}),
+            }
+        )
         hover_x.append(x)
         hover_y.append(y)
         hover_text.append(plain(hover))
         return x - half_w, x + half_w
 
     def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
-        notes.append({
-            "x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
-            "text": "", "showarrow": True, "arrowhead": 2, "arrowsize": 1.1, "arrowwidth": 1.6,
-            "arrowcolor": MUTED_COLOR, "standoff": 1, "startstandoff": 1,
-        })
+        notes.append(
+            {
+                "x": x1,
+                "y": y1,
+                "ax": x0,
+                "ay": y0,
+                "xref": "x",
+                "yref": "y",
+                "axref": "x",
+                "ayref": "y",
+                "text": "",
+                "showarrow": True,
+                "arrowhead": 2,
+                "arrowsize": 1.1,
+                "arrowwidth": 1.6,
+                "arrowcolor": MUTED_COLOR,
+                "standoff": 1,
+                "startstandoff": 1,
+            }
+        )
 
     in_lines = _input_lines(description["input"])
-    _, in_right = box(0, mid_y, in_lines, INPUT_COLOR, "input " + "×".join(map(str, description["input"])))
+    _, in_right = box(
+        0, mid_y, in_lines, INPUT_COLOR, "input " + "×".join(map(str, description["input"]))
+    )
     last_right, last_y = in_right, mid_y
     for i, label in enumerate(shared if not stitched else []):
         left, right = box(shared_col[i], mid_y, lines_of[label], SHARED_COLOR, f"shared: {label}")
@@ -754,12 +909,17 @@ def network_figure(
         span = (rows - 1) + _BOX
         for i, label in enumerate(shared):
             short = label.split(" after ")[0]
-            stitch_edges[i] = box(stitch_col[i], mid_y, [short], SHARED_COLOR, f"shared: {label}", height=span)
+            stitch_edges[i] = box(
+                stitch_col[i], mid_y, [short], SHARED_COLOR, f"shared: {label}", height=span
+            )
 
     for task in names:
         y = row_y[task]
         fill = color_for(task, colors)
-        prev_right, prev_y = trunk_right, mid_y  # the input's right edge when nothing is in the trunk
+        prev_right, prev_y = (
+            trunk_right,
+            mid_y,
+        )  # the input's right edge when nothing is in the trunk
         for j, label in enumerate(tasks[task]):
             left, right = box(block_col[j], y, lines_of[label], fill, f"{task}: {label}")
             arrow(prev_right, prev_y, left, y)
@@ -770,11 +930,17 @@ def network_figure(
                 prev_right = s_right
         width = heads.get(task)
         out = f"{width} output{'s' if width != 1 else ''}" if width is not None else ""
-        notes.append({
-            "x": prev_right + 0.08, "y": y, "xanchor": "left", "showarrow": False,
-            "text": f"<b>{plain(task)}</b>" + (f"<br>{out}" if out else ""), "align": "left",
-            "font": {"size": FONT_SIZE, "color": fill},
-        })
+        notes.append(
+            {
+                "x": prev_right + 0.08,
+                "y": y,
+                "xanchor": "left",
+                "showarrow": False,
+                "text": f"<b>{plain(task)}</b>" + (f"<br>{out}" if out else ""),
+                "align": "left",
+                "font": {"size": FONT_SIZE, "color": fill},
+            }
+        )
 
     coupling = description.get("coupling")
     parts = [f"<span style='color:{SHARED_COLOR}'>■</span> shared by all tasks"] if shared else []
@@ -782,17 +948,37 @@ def network_figure(
         parts.append(f"<i>{plain(coupling)}</i>")
     key = "   ·   ".join(parts) or "<i>nothing shared: one network per task</i>"
     top_px = 40 + (44 if title else 0)
-    notes.append({
-        "x": 0, "y": 1, "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
-        "yshift": 8, "showarrow": False, "text": key, "font": {"size": FONT_SIZE}, "align": "left",
-    })
+    notes.append(
+        {
+            "x": 0,
+            "y": 1,
+            "xref": "paper",
+            "yref": "paper",
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "yshift": 8,
+            "showarrow": False,
+            "text": key,
+            "font": {"size": FONT_SIZE},
+            "align": "left",
+        }
+    )
     fig.add_trace(
-        go.Scatter(x=hover_x, y=hover_y, mode="markers", hovertext=hover_text, hoverinfo="text",
-                   marker={"size": 30, "opacity": 0}, showlegend=False)
+        go.Scatter(
+            x=hover_x,
+            y=hover_y,
+            mode="markers",
+            hovertext=hover_text,
+            hoverinfo="text",
+            marker={"size": 30, "opacity": 0},
+            showlegend=False,
+        )
     )
     fig.update_layout(shapes=shapes, annotations=notes)
     _style(fig, title=title, height=int(top_px + 16 + rows * row_px), legend=False)
-    fig.update_layout(margin={"l": 12, "r": 12, "t": top_px, "b": 16}, dragmode=False, hovermode="closest")
+    fig.update_layout(
+        margin={"l": 12, "r": 12, "t": top_px, "b": 16}, dragmode=False, hovermode="closest"
+    )
     fig.update_xaxes(visible=False, range=[-0.02, total], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-(rows - 1) - 0.5, 0.5], fixedrange=True)
     return fig
@@ -820,35 +1006,67 @@ def pareto_figure(
     setting (``hard · equal``) in a boxed annotation offset from the point, with a thin
     leader line (:data:`LABEL_OFFSETS`). Axis titles are the columns' labels
     (:func:`mtl.ui.labels.label`)."""
+
     def error(column: str, part: pd.Series) -> Any:
         std = column.replace(" mean", " std")
         if std not in frame:
             return None
         return {"type": "data", "array": frame.loc[part, std].fillna(0).tolist(), "visible": True}
 
-    names = pd.Series([" · ".join(str(v) for v in row) for row in frame[list(labels)].itertuples(index=False)],
-                      index=frame.index, dtype=object)
+    names = pd.Series(
+        [" · ".join(str(v) for v in row) for row in frame[list(labels)].itertuples(index=False)],
+        index=frame.index,
+        dtype=object,
+    )
     fig = go.Figure()
-    for front, name, color, size in ((False, "dominated", MUTED_COLOR, 10), (True, "Pareto front", PALETTE[0], 14)):
+    for front, name, color, size in (
+        (False, "dominated", MUTED_COLOR, 10),
+        (True, "Pareto front", PALETTE[0], 14),
+    ):
         part = on_front if front else ~on_front
-        fig.add_trace(go.Scatter(
-            x=frame.loc[part, x], y=frame.loc[part, y], mode="markers", name=name,
-            marker={"size": size, "color": color, "line": {"width": 1, "color": "white"}},
-            error_x=error(x, part), error_y=error(y, part),
-            text=[plain(t) for t in names[part]],
-            hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=frame.loc[part, x],
+                y=frame.loc[part, y],
+                mode="markers",
+                name=name,
+                marker={"size": size, "color": color, "line": {"width": 1, "color": "white"}},
+                error_x=error(x, part),
+                error_y=error(y, part),
+                text=[plain(t) for t in names[part]],
+                hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>",
+            )
+        )
     front = frame[on_front].sort_values(x)
     if len(front) > 1:
-        fig.add_trace(go.Scatter(x=front[x], y=front[y], mode="lines", line={"color": PALETTE[0], "dash": "dot"},
-                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(
+            go.Scatter(
+                x=front[x],
+                y=front[y],
+                mode="lines",
+                line={"color": PALETTE[0], "dash": "dot"},
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
     for i, index in enumerate(frame.sort_values([x, y]).index):
         ax, ay = LABEL_OFFSETS[i % len(LABEL_OFFSETS)]
         fig.add_annotation(
-            x=frame.at[index, x], y=frame.at[index, y], text=plain(names[index]), ax=ax, ay=ay,
-            showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor=MUTED_COLOR, standoff=6,
-            font={"size": FONT_SIZE - 1}, bgcolor="rgba(128, 128, 128, 0.12)", bordercolor=GRID_COLOR,  # both themes
-            borderpad=3, captureevents=False,
+            x=frame.at[index, x],
+            y=frame.at[index, y],
+            text=plain(names[index]),
+            ax=ax,
+            ay=ay,
+            showarrow=True,
+            arrowhead=0,
+            arrowwidth=1,
+            arrowcolor=MUTED_COLOR,
+            standoff=6,
+            font={"size": FONT_SIZE - 1},
+            bgcolor="rgba(128, 128, 128, 0.12)",
+            bordercolor=GRID_COLOR,  # both themes
+            borderpad=3,
+            captureevents=False,
         )
     _style(fig, title=title, height=500)
     fig.update_layout(margin={"l": 72, "r": 48, "t": 56 if title else 32, "b": 72})
@@ -857,7 +1075,9 @@ def pareto_figure(
     return fig
 
 
-def parallel_figure(frame: pd.DataFrame, settings: Sequence[str], target: str, *, title: str) -> go.Figure:
+def parallel_figure(
+    frame: pd.DataFrame, settings: Sequence[str], target: str, *, title: str
+) -> go.Figure:
     """Parallel coordinates: each swept setting (categories as ticks), then ``target``
     (e.g. Δm), one line per setting combination coloured by ``target``. Axis titles are
     the readable labels (:func:`mtl.ui.labels.label`); the margins leave room for them and
@@ -867,15 +1087,36 @@ def parallel_figure(frame: pd.DataFrame, settings: Sequence[str], target: str, *
         values = frame[column].astype(str)
         categories = list(dict.fromkeys(values))
         codes = values.map({c: i for i, c in enumerate(categories)})
-        dimensions.append({"label": plain(header(column)), "values": codes, "tickvals": list(range(len(categories))),
-                           "ticktext": [plain(c) for c in categories]})
+        dimensions.append(
+            {
+                "label": plain(header(column)),
+                "values": codes,
+                "tickvals": list(range(len(categories))),
+                "ticktext": [plain(c) for c in categories],
+            }
+        )
     dimensions.append({"label": plain(header(target)), "values": frame[target]})
-    fig = go.Figure(go.Parcoords(
-        dimensions=dimensions,
-        line={"color": frame[target], "colorscale": "RdBu", "showscale": False},  # the last axis is the scale
-        labelfont={"size": FONT_SIZE}, tickfont={"size": FONT_SIZE - 2}, labelangle=0, labelside="top",
-    ))
+    fig = go.Figure(
+        go.Parcoords(
+            dimensions=dimensions,
+            line={
+                "color": frame[target],
+                "colorscale": "RdBu",
+                "showscale": False,
+            },  # the last axis is the scale
+            labelfont={"size": FONT_SIZE},
+            tickfont={"size": FONT_SIZE - 2},
+            labelangle=0,
+            labelside="top",
+        )
+    )
     _style(fig, title=title, height=440, legend=False)
-    widest = max([len(str(c)) for c in frame[settings[0]].astype(str)] if settings else [4]) if len(frame) else 4
-    fig.update_layout(margin={"l": max(80, 9 * widest), "r": 120, "t": 96 if title else 72, "b": 32})
+    widest = (
+        max([len(str(c)) for c in frame[settings[0]].astype(str)] if settings else [4])
+        if len(frame)
+        else 4
+    )
+    fig.update_layout(
+        margin={"l": max(80, 9 * widest), "r": 120, "t": 96 if title else 72, "b": 32}
+    )
     return fig

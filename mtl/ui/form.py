@@ -81,7 +81,9 @@ def field_of(message: str) -> str | None:
     return head
 
 
-def check(config: dict[str, Any], frame: pd.DataFrame | None = None) -> tuple[ExperimentConfig | None, list[Problem]]:
+def check(
+    config: dict[str, Any], frame: pd.DataFrame | None = None
+) -> tuple[ExperimentConfig | None, list[Problem]]:
     """Validate a config dict and its data; the config when it can run, and the problems.
 
     ``frame`` is the dataset's table when already loaded (an uploaded CSV).
@@ -144,7 +146,9 @@ def save_upload(content: bytes, filename: str, home: Path) -> Path:
 def safe_stem(filename: str) -> str:
     """A file name's stem reduced to ASCII letters, digits, ``-`` and ``_`` (≤ 60 chars)."""
     stem = Path(str(filename).replace("\\", "/")).stem
-    clean = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "_" for c in stem).strip("_")
+    clean = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "_" for c in stem).strip(
+        "_"
+    )
     return clean[:60] or "upload"
 
 
@@ -153,7 +157,9 @@ def default_run_name(filename: str) -> str:
     return Path(str(filename).replace("\\", "/")).stem.strip()[:80] or "upload"
 
 
-def task_from_column(column: str, frame: pd.DataFrame, taken: Collection[str] = ()) -> dict[str, Any]:
+def task_from_column(
+    column: str, frame: pd.DataFrame, taken: Collection[str] = ()
+) -> dict[str, Any]:
     """A task dict for a target column, with its kind inferred.
 
     The task is named after the column by :func:`mtl.config.suggest_task_name` (a column
@@ -169,7 +175,9 @@ def task_from_column(column: str, frame: pd.DataFrame, taken: Collection[str] = 
     return {"name": name, "target": column, "kind": kind, "weight": 1.0, "start_epoch": 0}
 
 
-def model_inputs(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> tuple[tuple[int, ...], dict[str, int]]:
+def model_inputs(
+    config: ExperimentConfig, frame: pd.DataFrame | None = None
+) -> tuple[tuple[int, ...], dict[str, int]]:
     """The input shape the model will see (after encoding) and each task's output width."""
     from mtl.data.prepare import prepare
 
@@ -185,8 +193,16 @@ page without that widget runs, so the page copies its values here on every chang
 run, and restores the widget keys from here when it is entered (:func:`restore`)."""
 SENTINEL = "exp.btn.reset"
 """Key of the Reset button, drawn on every run of the page (see :func:`restore`)."""
-TRANSIENT = ("exp.form", "exp.btn.", "exp.up.", "exp.start", "exp.download", "exp.diagram",
-             "exp.ui.targets.", "exp.ui.features.")
+TRANSIENT = (
+    "exp.form",
+    "exp.btn.",
+    "exp.up.",
+    "exp.start",
+    "exp.download",
+    "exp.diagram",
+    "exp.ui.targets.",
+    "exp.ui.features.",
+)
 """Keys never copied: buttons and uploaders (their state cannot be set), charts, and
 pickers whose key names their options (rebuilt from ``exp.tasks`` / ``exp.data.features``)."""
 
@@ -219,7 +235,9 @@ def restore(state: MutableMapping[str, Any]) -> None:
 def forget(state: MutableMapping[str, Any], prefixes: tuple[str, ...]) -> None:
     """Drop the form values whose keys start with ``prefixes``, remembered ones included."""
     saved = state.get(FORM_KEY, {})
-    for key in [k for k in list(state.keys()) if str(k).startswith(prefixes) and remembered(str(k))]:
+    for key in [
+        k for k in list(state.keys()) if str(k).startswith(prefixes) and remembered(str(k))
+    ]:
         del state[key]
     state[FORM_KEY] = {k: v for k, v in saved.items() if not k.startswith(prefixes)}
 
@@ -242,7 +260,12 @@ def hard_without_sharing(config: ExperimentConfig) -> ExperimentConfig:
 # ---- which columns become features -------------------------------------------------------
 
 
-REASON_LABELS: dict[Reason, str] = {"empty": "empty", "id": "ID-like", "text": "text-like", "constant": "constant"}
+REASON_LABELS: dict[Reason, str] = {
+    "empty": "empty",
+    "id": "ID-like",
+    "text": "text-like",
+    "constant": "constant",
+}
 """How the dropped-columns table names each :data:`mtl.data.columns.Reason`."""
 
 
@@ -251,7 +274,9 @@ class ColumnRoles:
     """What the preparation does with each column of a table."""
 
     columns: list[str]  # every column, in the table's order
-    usable: list[str]  # what ``data.features: null`` uses: the features offered and picked by default
+    usable: list[
+        str
+    ]  # what ``data.features: null`` uses: the features offered and picked by default
     dropped: pd.DataFrame  # column, reason, detail: every column that is not a feature
 
     def features_setting(self, chosen: list[str]) -> list[str] | None:
@@ -272,18 +297,34 @@ def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> 
     dataset`` or the label in :data:`REASON_LABELS`; ``detail`` is the preparation's sentence.
     """
     dataset = get_dataset(dataset_name)
-    usable, left_out = usable_columns(frame, targets, exclude=dataset.exclude,
-                                      keep_constant=dataset.image_shape is not None)
+    usable, left_out = usable_columns(
+        frame, targets, exclude=dataset.exclude, keep_constant=dataset.image_shape is not None
+    )
     rows: list[dict[str, str]] = []
     for column in frame.columns:
         if column in targets:
-            rows.append({"column": str(column), "reason": "target", "detail": "a task's target column"})
+            rows.append(
+                {"column": str(column), "reason": "target", "detail": "a task's target column"}
+            )
         elif column in dataset.exclude:
-            rows.append({"column": str(column), "reason": "excluded by the dataset",
-                         "detail": "another label or an id of this dataset"})
+            rows.append(
+                {
+                    "column": str(column),
+                    "reason": "excluded by the dataset",
+                    "detail": "another label or an id of this dataset",
+                }
+            )
         elif column in left_out:
             reason = left_out[column]
-            rows.append({"column": str(column), "reason": REASON_LABELS[reason],
-                         "detail": f"left out: {REASONS[reason]}"})
-    return ColumnRoles([str(c) for c in frame.columns], [str(c) for c in usable],
-                       pd.DataFrame(rows, columns=["column", "reason", "detail"]))
+            rows.append(
+                {
+                    "column": str(column),
+                    "reason": REASON_LABELS[reason],
+                    "detail": f"left out: {REASONS[reason]}",
+                }
+            )
+    return ColumnRoles(
+        [str(c) for c in frame.columns],
+        [str(c) for c in usable],
+        pd.DataFrame(rows, columns=["column", "reason", "detail"]),
+    )

@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["COLUMN_LABELS", "METRIC_LABELS", "dataset_label", "label", "markdown_text", "metric_label", "plain"]
+__all__ = [
+    "COLUMN_LABELS",
+    "METRIC_LABELS",
+    "dataset_label",
+    "label",
+    "markdown_text",
+    "metric_label",
+    "plain",
+]
 
 METRIC_LABELS: dict[str, str] = {
     "loss": "loss",
@@ -113,7 +121,9 @@ def markdown_text(text: object) -> str:
     as written (and a leading ``-`` or ``1.`` starts no list)."""
     one_line = " ".join(str(text).split())
     escaped = _MARKDOWN.sub(r"\\\1", one_line)
-    return _LEADING.sub(lambda m: "\\" + m.group(1) if m.group(1) in "-+" else m.group(1) + "\\", escaped)
+    return _LEADING.sub(
+        lambda m: "\\" + m.group(1) if m.group(1) in "-+" else m.group(1) + "\\", escaped
+    )
 
 
 def dataset_label(data: Mapping[str, Any]) -> str:

@@ -217,7 +217,9 @@ def _figure_json(figure: go.Figure | dict[str, Any], *, drop_template: bool) -> 
 
 def _send(key: str, header: dict[str, Any], body: str | None = None) -> bool:
     """Mount/update the component; True when the browser asked for the whole figure again."""
-    head = json.dumps({"plotly_src": static_url(PLOTLY_JS_NAME), "key": key, **header}, separators=(",", ":"))
+    head = json.dumps(
+        {"plotly_src": static_url(PLOTLY_JS_NAME), "key": key, **header}, separators=(",", ":")
+    )
     # Raw UTF-8 bytes: no Python-side re-parse and no JSON-in-JSON escaping.
     payload = (head if body is None else head[:-1] + "," + body + "}").encode()
     result = _mount(static_url(_JS_NAME))(key=key, data=payload, on_resync_change=_ignore)
@@ -284,9 +286,18 @@ def live_chart(
     if not _ensure_served():
         st.plotly_chart(figure, key=key, height=height, theme=theme, config=config)
         return False
-    header = {"mode": "full", "height": int(height), "theme": theme, "uirevision": _DEFAULT_UIREVISION,
-              "config": config or {}, "stream": stream, "count": int(count)}
-    return _send(key, header, '"figure":' + _figure_json(figure, drop_template=theme == "streamlit"))
+    header = {
+        "mode": "full",
+        "height": int(height),
+        "theme": theme,
+        "uirevision": _DEFAULT_UIREVISION,
+        "config": config or {},
+        "stream": stream,
+        "count": int(count),
+    }
+    return _send(
+        key, header, '"figure":' + _figure_json(figure, drop_template=theme == "streamlit")
+    )
 
 
 def live_append(
@@ -322,9 +333,19 @@ def live_append(
     """
     if not _ensure_served():
         return True  # st.plotly_chart cannot append: always send whole figures
-    header = {"mode": "append", "height": int(height), "theme": theme, "stream": stream,
-              "base": int(base), "count": int(count)}
-    return _send(key, header, '"append":' + json.dumps(_finite(append), separators=(",", ":"), allow_nan=False))
+    header = {
+        "mode": "append",
+        "height": int(height),
+        "theme": theme,
+        "stream": stream,
+        "base": int(base),
+        "count": int(count),
+    }
+    return _send(
+        key,
+        header,
+        '"append":' + json.dumps(_finite(append), separators=(",", ":"), allow_nan=False),
+    )
 
 
 def _finite(value: Any) -> Any:
@@ -402,18 +423,26 @@ def stream_curve(
     """
     slot = slots.get(key)
     added = None
-    if slot is not None and slot["signature"] == signature and not slot["resync"] and not _resync_asked(key):
+    if (
+        slot is not None
+        and slot["signature"] == signature
+        and not slot["resync"]
+        and not _resync_asked(key)
+    ):
         base = slot["feed"].count
         added = slot["feed"].append(new)
     if added is None:
         feed = make_feed()
         frame = feed.start(metrics)
         stream = secrets.token_hex(6)
-        resync = live_chart(plain_arrays(figure(frame)), key=key, height=height, stream=stream, count=feed.count)
+        resync = live_chart(
+            plain_arrays(figure(frame)), key=key, height=height, stream=stream, count=feed.count
+        )
         slots[key] = {"signature": signature, "feed": feed, "stream": stream, "resync": resync}
         return
-    slot["resync"] = live_append(added, key=key, stream=slot["stream"], base=base,
-                                 count=slot["feed"].count, height=height)
+    slot["resync"] = live_append(
+        added, key=key, stream=slot["stream"], base=base, count=slot["feed"].count, height=height
+    )
 
 
 def stream_figure(
@@ -435,5 +464,6 @@ def stream_figure(
         resync = live_chart(figure(), key=key, height=height, stream=stream)
         slots[key] = {"signature": signature, "stream": stream, "resync": resync}
         return
-    slot["resync"] = live_append(_EMPTY_APPEND, key=key, stream=slot["stream"], base=0, count=0,
-                                 height=height)
+    slot["resync"] = live_append(
+        _EMPTY_APPEND, key=key, stream=slot["stream"], base=0, count=0, height=height
+    )

@@ -20,8 +20,9 @@ class PredictError(ValueError):
     """The CLI refused the input; the message is its one-line explanation."""
 
 
-def predict_upload(home: Path, run_id: str, csv: bytes, timeout_s: float = 300,
-                   filename: str = "the uploaded file") -> tuple[pd.DataFrame, list[str]]:
+def predict_upload(
+    home: Path, run_id: str, csv: bytes, timeout_s: float = 300, filename: str = "the uploaded file"
+) -> tuple[pd.DataFrame, list[str]]:
     """Predict every task for an uploaded CSV with run ``run_id``; the table and the warnings.
 
     ``filename`` is the name the user uploaded, used in messages instead of the server's
@@ -32,9 +33,25 @@ def predict_upload(home: Path, run_id: str, csv: bytes, timeout_s: float = 300,
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         done = subprocess.run(
-            [sys.executable, "-m", "mtl", "predict", run_id, "--csv", str(source), "--out", str(target),
-             "--home", str(home), "--json"],
-            capture_output=True, text=True, env=env, timeout=timeout_s, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "mtl",
+                "predict",
+                run_id,
+                "--csv",
+                str(source),
+                "--out",
+                str(target),
+                "--home",
+                str(home),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
         )
         if done.returncode != 0:
             lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]
@@ -48,6 +65,9 @@ def predict_upload(home: Path, run_id: str, csv: bytes, timeout_s: float = 300,
 def _without_paths(message: str, folder: str, filename: str) -> str:
     """The CLI's message with the user's file name instead of the server's temporary path
     (where the server kept the upload is no business of theirs)."""
-    for path, name in ((Path(folder) / "input.csv", filename), (Path(folder), "a temporary folder")):
+    for path, name in (
+        (Path(folder) / "input.csv", filename),
+        (Path(folder), "a temporary folder"),
+    ):
         message = message.replace(str(path), name)
     return message

@@ -100,7 +100,9 @@ def run_from_query() -> str | None:
     return st.session_state.get(SELECTED)
 
 
-def pick_run(page_key: str, statuses: tuple[str, ...] | None = None, *, watch: bool = True) -> str | None:
+def pick_run(
+    page_key: str, statuses: tuple[str, ...] | None = None, *, watch: bool = True
+) -> str | None:
     """A run picker (newest first) that keeps the choice in the URL so a refresh keeps it.
 
     With ``watch`` the page reruns when a listed run ends (:func:`refresh_while_pending`);
@@ -163,5 +165,9 @@ def query_float(name: str, default: float, low: float, high: float) -> float:
 def presenter_link(page: str, params: dict[str, str]) -> None:
     """A button opening this view in presenter mode (a URL to show on a projector)."""
     query = urlencode({**params, PRESENT: "1"})  # values may hold spaces, "/" or "&"
-    st.link_button("Presenter view", f"/{page}?{query}", help="Opens this view without the setup controls; "
-                   "the link keeps the run and the chart settings.")
+    st.link_button(
+        "Presenter view",
+        f"/{page}?{query}",
+        help="Opens this view without the setup controls; "
+        "the link keeps the run and the chart settings.",
+    )

@@ -48,7 +48,10 @@ class WeightingStrategy:
         raise NotImplementedError
 
     def backward(
-        self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
+        self,
+        losses: torch.Tensor,
+        active: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Backpropagate the combined loss; return the effective weights (T,), detached.
 

@@ -36,23 +36,41 @@ def task_outputs(losses: Tensor) -> list[Tensor | GradientEdge | None]:
     """
     n_tasks = losses.shape[0]
     node = losses.grad_fn
-    if node is not None and type(node).__name__ == "StackBackward0" and len(node.next_functions) == n_tasks:
-        return [None if child is None else GradientEdge(child, nr) for child, nr in node.next_functions]
+    if (
+        node is not None
+        and type(node).__name__ == "StackBackward0"
+        and len(node.next_functions) == n_tasks
+    ):
+        return [
+            None if child is None else GradientEdge(child, nr) for child, nr in node.next_functions
+        ]
     return [losses[t] if losses.requires_grad else None for t in range(n_tasks)]
 
 
-def grad_of(output: Tensor | GradientEdge, inputs: Sequence[Tensor], like: Tensor) -> tuple[Tensor, ...]:
+def grad_of(
+    output: Tensor | GradientEdge, inputs: Sequence[Tensor], like: Tensor
+) -> tuple[Tensor, ...]:
     """``torch.autograd.grad`` of one task's scalar loss (a tensor or a stack edge), graph retained,
     zeros for the inputs it does not reach."""
-    seed = None if isinstance(output, Tensor) else torch.ones((), dtype=like.dtype, device=like.device)
+    seed = (
+        None if isinstance(output, Tensor) else torch.ones((), dtype=like.dtype, device=like.device)
+    )
     return torch.autograd.grad(
-        output, list(inputs), grad_outputs=seed, retain_graph=True, allow_unused=True, materialize_grads=True
+        output,
+        list(inputs),
+        grad_outputs=seed,
+        retain_graph=True,
+        allow_unused=True,
+        materialize_grads=True,
     )
 
 
 def task_jacobian(
-    losses: Tensor, params: Sequence[Tensor], rows: Sequence[int] | None = None,
-    out: Tensor | None = None, task_params: Sequence[Sequence[Tensor]] | None = None,
+    losses: Tensor,
+    params: Sequence[Tensor],
+    rows: Sequence[int] | None = None,
+    out: Tensor | None = None,
+    task_params: Sequence[Sequence[Tensor]] | None = None,
 ) -> Tensor:
     """The gradient of each task loss with respect to ``params``, flattened: J (T, P).
 
@@ -87,7 +105,7 @@ def task_jacobian(
         own = list(task_params[t]) if task_params is not None else []
         grads = grad_of(outputs[t], [*params, *own], losses)
         torch.cat([g.reshape(-1) for g in grads[: len(params)]], out=jac[t])  # (P,)
-        for p, g in zip(own, grads[len(params):], strict=True):
+        for p, g in zip(own, grads[len(params) :], strict=True):
             p.grad = g if p.grad is None else p.grad + g
     return jac
 
@@ -145,14 +163,21 @@ class GradientStrategy(WeightingStrategy):
                 "as configured shares none; use a loss-level weighting"
             )
         self._size = sum(p.numel() for p in self._shared)
-        self._task_params = [[p for p in multi.task_parameters(t.name) if p.requires_grad] for t in self.tasks]
+        self._task_params = [
+            [p for p in multi.task_parameters(t.name) if p.requires_grad] for t in self.tasks
+        ]
 
     def _buffer(self, losses: Tensor) -> Tensor:
         """A (T, P) buffer for the Jacobian, reused between steps (a fresh multi-megabyte
         tensor per step costs page faults); only the rows of active tasks are read."""
         shape = (losses.shape[0], self._size)
         buffer = self._jacobian_buffer
-        if buffer is None or buffer.shape != shape or buffer.dtype != losses.dtype or buffer.device != losses.device:
+        if (
+            buffer is None
+            or buffer.shape != shape
+            or buffer.dtype != losses.dtype
+            or buffer.device != losses.device
+        ):
             buffer = self._jacobian_buffer = losses.new_empty(shape)
         return buffer
 
@@ -181,14 +206,26 @@ class GradientStrategy(WeightingStrategy):
             extra: a scalar added to the loss (regularisation); its gradient is added as is.
         """
         if not self._shared:
-            raise RuntimeError(f"{type(self).__name__}.attach(model) must be called before backward")
+            raise RuntimeError(
+                f"{type(self).__name__}.attach(model) must be called before backward"
+            )
         n_tasks = losses.shape[0]
-        rows = list(range(n_tasks)) if active is None else [t for t, a in enumerate(active.tolist()) if a > 0]
+        rows = (
+            list(range(n_tasks))
+            if active is None
+            else [t for t, a in enumerate(active.tolist()) if a > 0]
+        )
         weights = losses.new_zeros(n_tasks)
         if rows:
             provided, self._provided = self._provided, None
             if provided is None:
-                jacobian = task_jacobian(losses, self._shared, rows, out=self._buffer(losses), task_params=self._task_params)
+                jacobian = task_jacobian(
+                    losses,
+                    self._shared,
+                    rows,
+                    out=self._buffer(losses),
+                    task_params=self._task_params,
+                )
             else:
                 jacobian = provided
                 heads = [p for t in rows for p in self._task_params[t]]

@@ -46,7 +46,9 @@ class UncertaintyOptions(StrategyOptions):
     """Kendall et al. 2018: one learnable log-variance s_t = log σ_t² per task."""
 
     init_log_var: float = Field(
-        0.0, ge=-10.0, le=10.0,
+        0.0,
+        ge=-10.0,
+        le=10.0,
         description="Initial log σ² of every task (0: weight 1 for classification, ½ for regression).",
     )
 
@@ -55,7 +57,10 @@ class DWAOptions(StrategyOptions):
     """Liu et al. 2019: weights from the ratio of the last two epochs' mean losses."""
 
     temperature: float = Field(
-        2.0, gt=0.0, le=1000.0, description="Softmax temperature T; larger = more uniform weights (paper: 2)."
+        2.0,
+        gt=0.0,
+        le=1000.0,
+        description="Softmax temperature T; larger = more uniform weights (paper: 2).",
     )
 
 
@@ -63,7 +68,9 @@ class GradNormOptions(StrategyOptions):
     """Chen et al. 2018: learnable weights that equalise gradient norms on the last shared layer."""
 
     alpha: float = Field(
-        1.5, ge=0.0, le=10.0,
+        1.5,
+        ge=0.0,
+        le=10.0,
         description="Restoring force α pulling tasks back to a common training rate (paper: 1.5; 0 = equal norms).",
     )
 
@@ -72,16 +79,22 @@ class RLWOptions(StrategyOptions):
     """Lin et al. 2022: random weights, softmax of a fresh random draw at every step."""
 
     distribution: Literal["normal", "uniform"] = Field(
-        "normal", description="Distribution of the logits before the softmax (paper's default: standard normal)."
+        "normal",
+        description="Distribution of the logits before the softmax (paper's default: standard normal).",
     )
 
 
 class FAMOOptions(StrategyOptions):
     """Liu et al. 2023: task logits learned from the change of log losses between steps."""
 
-    lr: float = Field(0.025, gt=0.0, le=10.0, description="Adam learning rate of the task logits (paper: 0.025).")
+    lr: float = Field(
+        0.025, gt=0.0, le=10.0, description="Adam learning rate of the task logits (paper: 0.025)."
+    )
     weight_decay: float = Field(
-        1e-3, ge=0.0, le=1.0, description="Weight decay γ on the task logits (paper's Algorithm 2: 0.001)."
+        1e-3,
+        ge=0.0,
+        le=1.0,
+        description="Weight decay γ on the task logits (paper's Algorithm 2: 0.001).",
     )
 
 
@@ -100,7 +113,9 @@ class MGDAOptions(StrategyOptions):
     epsilon: float = Field(
         1e-3, gt=0.0, le=1.0, description="Frank-Wolfe only: stop when the step is below this."
     )
-    max_iters: int = Field(100, ge=1, le=10_000, description="Frank-Wolfe only: maximum iterations per step.")
+    max_iters: int = Field(
+        100, ge=1, le=10_000, description="Frank-Wolfe only: maximum iterations per step."
+    )
 
 
 class CAGradOptions(StrategyOptions):
@@ -108,11 +123,14 @@ class CAGradOptions(StrategyOptions):
 
     level: ClassVar[Level] = "gradient"
     c: float = Field(
-        0.4, ge=0.0, le=100.0,
+        0.4,
+        ge=0.0,
+        le=100.0,
         description="Radius of the ball around the mean gradient, relative to its norm (paper: 0.4; 0 = mean).",
     )
     rescale: Literal[0, 1, 2] = Field(
-        1, description="Divide the update by 1 (0), 1 + c² (1, the official code's default) or 1 + c (2)."
+        1,
+        description="Divide the update by 1 (0), 1 + c² (1, the official code's default) or 1 + c (2).",
     )
 
 
@@ -120,8 +138,12 @@ class UPGradOptions(StrategyOptions):
     """Quinton & Rey 2024: each gradient projected onto the dual cone of all of them, averaged."""
 
     level: ClassVar[Level] = "gradient"
-    norm_eps: float = Field(1e-4, ge=0.0, le=1.0, description="Below this squared Jacobian norm the update is 0.")
-    reg_eps: float = Field(1e-4, ge=0.0, le=1.0, description="Added to the Gramian's diagonal for the QP solver.")
+    norm_eps: float = Field(
+        1e-4, ge=0.0, le=1.0, description="Below this squared Jacobian norm the update is 0."
+    )
+    reg_eps: float = Field(
+        1e-4, ge=0.0, le=1.0, description="Added to the Gramian's diagonal for the QP solver."
+    )
 
 
 class AlignedMTLOptions(StrategyOptions):
@@ -129,7 +151,8 @@ class AlignedMTLOptions(StrategyOptions):
 
     level: ClassVar[Level] = "gradient"
     scale_mode: Literal["min", "median", "rmse"] = Field(
-        "min", description="Eigenvalue that sets the scale: smallest (paper), median, or mean (`rmse`)."
+        "min",
+        description="Eigenvalue that sets the scale: smallest (paper), median, or mean (`rmse`).",
     )
 
 
@@ -137,14 +160,20 @@ class NashMTLOptions(StrategyOptions):
     """Navon et al. 2022: the Nash bargaining solution between the task gradients."""
 
     level: ClassVar[Level] = "gradient"
-    max_norm: float = Field(1.0, ge=0.0, description="Clip the norm of the update to this (0 = no clipping).")
+    max_norm: float = Field(
+        1.0, ge=0.0, description="Clip the norm of the update to this (0 = no clipping)."
+    )
     update_weights_every: int = Field(
-        1, ge=1, le=10_000,
+        1,
+        ge=1,
+        le=10_000,
         description="Solve for new weights every this many steps and reuse them in between "
         "(paper: 1; its speed-up for large models). A solve costs well under a millisecond here.",
     )
     optim_niter: int = Field(
-        20, ge=1, le=1000,
+        20,
+        ge=1,
+        le=1000,
         description="Newton steps per solve at most (the exact solver converges in under 10).",
     )
 
@@ -200,12 +229,22 @@ def parse_options(weighting: str, options: dict[str, Any] | None) -> StrategyOpt
             key = ".".join(str(p) for p in problem["loc"])
             if problem["type"] == "extra_forbidden":
                 if model.model_fields:
-                    problems.append(f"unknown key loss.options.{key} for weighting {weighting!r}; allowed keys: {allowed}")
+                    problems.append(
+                        f"unknown key loss.options.{key} for weighting {weighting!r}; allowed keys: {allowed}"
+                    )
                 else:
-                    problems.append(f"weighting {weighting!r} takes no options, found loss.options.{key}")
+                    problems.append(
+                        f"weighting {weighting!r} takes no options, found loss.options.{key}"
+                    )
             else:
-                message = problem["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
-                problems.append(f"loss.options.{key} for weighting {weighting!r}: {message} (got {problem.get('input')!r})")
+                message = (
+                    problem["msg"]
+                    .removeprefix("Value error, ")
+                    .replace("Input should be", "must be")
+                )
+                problems.append(
+                    f"loss.options.{key} for weighting {weighting!r}: {message} (got {problem.get('input')!r})"
+                )
         raise ValueError("; ".join(problems)) from None
 
 

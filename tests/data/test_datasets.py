@@ -15,7 +15,10 @@ from mtl.data.prepare import prepare
 
 EXPECTED = {
     # name: (rows, columns that must be there)
-    "penguins": (344, ["species", "island", "sex", "body_mass_g", "bill_length_mm", "flipper_length_mm"]),
+    "penguins": (
+        344,
+        ["species", "island", "sex", "body_mass_g", "bill_length_mm", "flipper_length_mm"],
+    ),
     "digits": (1797, ["px_00", "px_63", "digit", "parity", "ge5"]),
     "wine": (178, ["cultivar", "alcohol", "color_intensity", "proline"]),
     "synthetic": (4000, ["x0", "x31", "y1", "y2"]),
@@ -43,7 +46,11 @@ def test_dataset_loads_with_expected_shape(name: str) -> None:
     assert info.rows == rows
     assert info.description
     # the suggested tasks name real columns, and no target is offered as a feature
-    targets = {c for t in info.suggested_tasks for c in ([t["target"]] if isinstance(t["target"], str) else t["target"])}
+    targets = {
+        c
+        for t in info.suggested_tasks
+        for c in ([t["target"]] if isinstance(t["target"], str) else t["target"])
+    }
     assert targets and targets <= set(table.columns)
     assert not targets & set(info.features)
     assert info.features
@@ -75,7 +82,10 @@ def test_digits_labels() -> None:
 
 def test_digits_served_as_images_in_unit_range() -> None:
     config = ExperimentConfig.from_dict(
-        {"data": {"dataset": "digits"}, "tasks": [{"name": "digit", "target": "digit", "kind": "multiclass"}]}
+        {
+            "data": {"dataset": "digits"},
+            "tasks": [{"name": "digit", "target": "digit", "kind": "multiclass"}],
+        }
     )
     data = prepare(config)
     assert data.input_shape == (1, 8, 8)
@@ -87,7 +97,9 @@ def test_digits_served_as_images_in_unit_range() -> None:
     # pixel (r, c) of the image is column px_{8r+c} of the table
     table = frame("digits")
     row = int(data.train.rows[0])
-    np.testing.assert_allclose(data.train.x[0, 0], table.iloc[row, :64].to_numpy(float).reshape(8, 8), atol=1e-6)
+    np.testing.assert_allclose(
+        data.train.x[0, 0], table.iloc[row, :64].to_numpy(float).reshape(8, 8), atol=1e-6
+    )
 
 
 def test_digits_flattened_for_an_mlp() -> None:
@@ -152,7 +164,10 @@ def test_synthetic_p0_linear_parts_are_uncorrelated() -> None:
 
 
 def test_synthetic_label_correlation_grows_with_p() -> None:
-    corr = [np.corrcoef(*frame("synthetic", p=p, samples=3000)[["y1", "y2"]].to_numpy().T)[0, 1] for p in (0, 0.5, 0.9)]
+    corr = [
+        np.corrcoef(*frame("synthetic", p=p, samples=3000)[["y1", "y2"]].to_numpy().T)[0, 1]
+        for p in (0, 0.5, 0.9)
+    ]
     assert corr[0] < corr[1] < corr[2]
 
 
@@ -179,7 +194,9 @@ def test_synthetic_binary_option_thresholds_at_zero() -> None:
 
 
 def test_synthetic_seed_changes_the_data() -> None:
-    assert not np.allclose(frame("synthetic", samples=100, seed=0)["y1"], frame("synthetic", samples=100, seed=1)["y1"])
+    assert not np.allclose(
+        frame("synthetic", samples=100, seed=0)["y1"], frame("synthetic", samples=100, seed=1)["y1"]
+    )
 
 
 # ---- seed-example --------------------------------------------------------------------

@@ -22,7 +22,10 @@ SEED_TASKS = [
 
 
 def config(**sections: Any) -> ExperimentConfig:
-    data: dict[str, Any] = {"data": {"dataset": "seed-example", "options": {"samples": 400}}, "tasks": SEED_TASKS}
+    data: dict[str, Any] = {
+        "data": {"dataset": "seed-example", "options": {"samples": 400}},
+        "tasks": SEED_TASKS,
+    }
     data.update(sections)
     return ExperimentConfig.from_dict(data)
 
@@ -70,7 +73,14 @@ def test_imputer_uses_train_median() -> None:
 
 @pytest.mark.parametrize(("val", "test"), [(0.15, 0.15), (0.2, 0.1), (0.0, 0.25)])
 def test_split_sizes_and_no_overlap(val: float, test: float) -> None:
-    cfg = config(data={"dataset": "seed-example", "options": {"samples": 400}, "val_fraction": val, "test_fraction": test})
+    cfg = config(
+        data={
+            "dataset": "seed-example",
+            "options": {"samples": 400},
+            "val_fraction": val,
+            "test_fraction": test,
+        }
+    )
     data = prepare(cfg)
     assert len(data.test) == round(test * 400)
     assert len(data.val) == round(val * 400)
@@ -79,7 +89,9 @@ def test_split_sizes_and_no_overlap(val: float, test: float) -> None:
     assert not sets[0] & sets[1] and not sets[0] & sets[2] and not sets[1] & sets[2]
     assert sets[0] | sets[1] | sets[2] == set(range(400))
     for split in (data.train, data.val, data.test):
-        assert split.x.shape[0] == len(split.rows) == len(split.y["label"]) == len(split.mask["label"])
+        assert (
+            split.x.shape[0] == len(split.rows) == len(split.y["label"]) == len(split.mask["label"])
+        )
 
 
 def test_split_depends_on_seed_and_repeats_with_it() -> None:
@@ -95,12 +107,19 @@ def test_stratification_keeps_class_proportions(tmp_path: Path) -> None:
     n = 1000
     label = np.zeros(n, dtype=int)
     label[rng.choice(n, 60, replace=False)] = 1  # 6 % positives
-    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "rare": label, "y": rng.normal(size=n)})
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "rare": label, "y": rng.normal(size=n)}
+    )
     path = tmp_path / "rare.csv"
     frame.to_csv(path, index=False)
     cfg = ExperimentConfig.from_dict(
         {
-            "data": {"dataset": "csv", "path": str(path), "val_fraction": 0.2, "test_fraction": 0.2},
+            "data": {
+                "dataset": "csv",
+                "path": str(path),
+                "val_fraction": 0.2,
+                "test_fraction": 0.2,
+            },
             "tasks": [{"name": "y", "target": "y"}, {"name": "rare", "target": "rare"}],
         }
     )
@@ -196,8 +215,10 @@ def test_csv_masks_false_exactly_where_labels_are_missing(messy) -> None:
         np.testing.assert_array_equal(split.mask["flag"], expected_flag)
         np.testing.assert_array_equal(split.mask["score"], expected_score)
         # the encoded labels are right where present
-        yes = (frame["flag"].to_numpy()[split.rows] == "yes")
-        np.testing.assert_array_equal(split.y["flag"][expected_flag], yes[expected_flag].astype(np.float32))
+        yes = frame["flag"].to_numpy()[split.rows] == "yes"
+        np.testing.assert_array_equal(
+            split.y["flag"][expected_flag], yes[expected_flag].astype(np.float32)
+        )
     # no row was dropped: the 5 rows without a flag and 3 without a score are all still there
     assert total == len(frame)
     all_rows = np.concatenate([data.train.rows, data.val.rows, data.test.rows])
@@ -245,7 +266,10 @@ def test_class_weights_are_inverse_frequency_on_train(tmp_path: Path) -> None:
     cfg = ExperimentConfig.from_dict(
         {
             "data": {"dataset": "csv", "path": str(path)},
-            "tasks": [{"name": "flag", "target": "flag", "class_weights": True}, {"name": "score", "target": "score"}],
+            "tasks": [
+                {"name": "flag", "target": "flag", "class_weights": True},
+                {"name": "score", "target": "score"},
+            ],
         }
     )
     data = prepare(cfg)
@@ -298,16 +322,22 @@ def test_regression_targets_standardized_on_train_and_reversible() -> None:
     np.testing.assert_allclose(data.train.y["regression"].std(axis=0), 1.0, atol=1e-5)
     for split in (data.val, data.test):
         original = to_original_units(spec, split.y["regression"])
-        np.testing.assert_allclose(original, table.iloc[split.rows][columns].to_numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            original, table.iloc[split.rows][columns].to_numpy(), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_standardize_targets_off_keeps_raw_values() -> None:
-    cfg = config(data={"dataset": "seed-example", "options": {"samples": 400}, "standardize_targets": False})
+    cfg = config(
+        data={"dataset": "seed-example", "options": {"samples": 400}, "standardize_targets": False}
+    )
     data = prepare(cfg)
     spec = next(t for t in data.tasks if t.name == "regression")
     assert spec.target_mean == [0.0, 0.0, 0.0] and spec.target_std == [1.0, 1.0, 1.0]
     np.testing.assert_allclose(
-        data.train.y["regression"], raw(cfg).iloc[data.train.rows][["r0", "r1", "r2"]].to_numpy(), rtol=1e-6
+        data.train.y["regression"],
+        raw(cfg).iloc[data.train.rows][["r0", "r1", "r2"]].to_numpy(),
+        rtol=1e-6,
     )
 
 
@@ -322,7 +352,9 @@ def test_distinct_integer_feature_is_kept_but_row_numbers_and_named_ids_are_not(
     n = 60
     frame = pd.DataFrame(
         {
-            "income": rng.choice(np.arange(10_000, 90_000), size=n, replace=False),  # distinct, not consecutive
+            "income": rng.choice(
+                np.arange(10_000, 90_000), size=n, replace=False
+            ),  # distinct, not consecutive
             "row": np.arange(n) + 100,  # a row number
             "customer_id": rng.choice(np.arange(1, 10_000), size=n, replace=False),
             "y": rng.integers(0, 2, size=n),
@@ -330,7 +362,11 @@ def test_distinct_integer_feature_is_kept_but_row_numbers_and_named_ids_are_not(
     )
     path = tmp_path / "ids.csv"
     frame.to_csv(path, index=False)
-    config = _Config.from_dict({"data": {"dataset": "csv", "path": str(path)}, "tasks": [{"name": "y", "target": "y"}]})
+    config = _Config.from_dict(
+        {"data": {"dataset": "csv", "path": str(path)}, "tasks": [{"name": "y", "target": "y"}]}
+    )
     data = _prepare(config)
     assert data.input_columns == ["income"]
-    assert any("'row'" in w for w in data.warnings) and any("'customer_id'" in w for w in data.warnings)
+    assert any("'row'" in w for w in data.warnings) and any(
+        "'customer_id'" in w for w in data.warnings
+    )

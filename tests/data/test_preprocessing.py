@@ -18,15 +18,17 @@ from mtl.data.preprocessing import Preprocessing, PreprocessingFormatError
 def mixed_table(n: int = 200) -> pd.DataFrame:
     """Numbers with gaps, categories with gaps and a rare category, two targets."""
     rng = np.random.default_rng(3)
-    table = pd.DataFrame({
-        "height": rng.normal(170, 10, size=n),
-        "weight": rng.normal(70, 15, size=n),
-        "count": rng.integers(0, 5, size=n),
-        "colour": rng.choice(["red", "green", "blue"], size=n),
-        "size": rng.choice(["S", "M", "L", "XL"], size=n, p=[0.4, 0.3, 0.25, 0.05]),
-        "cls": rng.choice(["u", "v"], size=n),
-        "value": rng.normal(size=n),
-    })
+    table = pd.DataFrame(
+        {
+            "height": rng.normal(170, 10, size=n),
+            "weight": rng.normal(70, 15, size=n),
+            "count": rng.integers(0, 5, size=n),
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+            "size": rng.choice(["S", "M", "L", "XL"], size=n, p=[0.4, 0.3, 0.25, 0.05]),
+            "cls": rng.choice(["u", "v"], size=n),
+            "value": rng.normal(size=n),
+        }
+    )
     table.loc[rng.choice(n, 20, replace=False), "height"] = np.nan
     table.loc[rng.choice(n, 15, replace=False), "colour"] = np.nan
     return table
@@ -35,18 +37,24 @@ def mixed_table(n: int = 200) -> pd.DataFrame:
 def prepared(tmp_path: Path, table: pd.DataFrame, **data: Any) -> tuple[Any, pd.DataFrame]:
     path = tmp_path / "mixed.csv"
     table.to_csv(path, index=False)
-    config = ExperimentConfig.from_dict({
-        "data": {"dataset": "csv", "path": str(path), **data},
-        "tasks": [{"name": "cls", "target": "cls"}, {"name": "value", "target": "value"}],
-    })
+    config = ExperimentConfig.from_dict(
+        {
+            "data": {"dataset": "csv", "path": str(path), **data},
+            "tasks": [{"name": "cls", "target": "cls"}, {"name": "value", "target": "value"}],
+        }
+    )
     prep = prepare(config)
-    categorical = next((list(c) for name, _, c in prep.preprocessor.transformers_ if name == "cat"), [])
+    categorical = next(
+        (list(c) for name, _, c in prep.preprocessor.transformers_ if name == "cat"), []
+    )
     return prep, _clean_categoricals(pd.read_csv(path)[prep.input_columns], categorical)
 
 
 @pytest.mark.parametrize("scale", ["standard", "minmax", "none"])
 @pytest.mark.parametrize("impute", ["median", "mean", "most_frequent"])
-def test_json_round_trip_transforms_exactly_like_scikit_learn(tmp_path: Path, scale: str, impute: str) -> None:
+def test_json_round_trip_transforms_exactly_like_scikit_learn(
+    tmp_path: Path, scale: str, impute: str
+) -> None:
     data, features = prepared(tmp_path, mixed_table(), scale=scale, impute=impute)
     saved = Preprocessing.from_json(Preprocessing.from_fitted(data.preprocessor).to_json())
     # unseen categories and missing values in new rows too
@@ -116,7 +124,18 @@ def test_scikit_learn_dropping_a_column_is_mirrored() -> None:
         '{"format": 1, "numeric": [], "fill": [], "scaling": "none", "offset": [], "factor": [],'
         ' "categorical": ["c"], "category_fill": ["x"], "categories": [[]]}',
     ],
-    ids=["empty", "truncated", "list", "format", "keys", "nan", "string-number", "scaling", "lengths", "no-cats"],
+    ids=[
+        "empty",
+        "truncated",
+        "list",
+        "format",
+        "keys",
+        "nan",
+        "string-number",
+        "scaling",
+        "lengths",
+        "no-cats",
+    ],
 )
 def test_malformed_json_is_refused_with_one_line(text: str) -> None:
     with pytest.raises(PreprocessingFormatError) as info:

@@ -57,7 +57,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("e2e-server")
-    env = {"MTL_HOME": str(home), "MTL_HEARTBEAT_TIMEOUT": "5", "OMP_NUM_THREADS": "1", "MTL_WARM_WORKER": "1"}
+    env = {
+        "MTL_HOME": str(home),
+        "MTL_HEARTBEAT_TIMEOUT": "5",
+        "OMP_NUM_THREADS": "1",
+        "MTL_WARM_WORKER": "1",
+    }
     with streamlit_server(REPO / "app.py", logs, env=env) as address:
         yield address
     stop_spares(home)
@@ -122,7 +127,9 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         loss = page.locator(PLOT).first
         loss.wait_for(timeout=60_000)
         report["chart_ready_s"] = round(time.time() - clicked, 2)
-        page.wait_for_function(f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=60_000)
+        page.wait_for_function(
+            f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=60_000
+        )
         report["first_point_s"] = round(time.time() - clicked, 2)
         if watcher.first_seen:
             report["store_first_row_s"] = round(min(watcher.first_seen.values()) - clicked, 2)
@@ -133,8 +140,9 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
             [PLOT, MAX_X],
         )
         start_points = loss.evaluate(POINTS)
-        page.wait_for_function(f"() => ({POINTS})(document.querySelector('{PLOT}')) > {start_points}",
-                               timeout=30_000)
+        page.wait_for_function(
+            f"() => ({POINTS})(document.querySelector('{PLOT}')) > {start_points}", timeout=30_000
+        )
 
         # 2. zoom (what a drag does), then three more updates: the zoom stays, points keep coming
         loss.evaluate("el => { el.__marker = 4711; }")
@@ -143,7 +151,9 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         loss.evaluate("(el, r) => Plotly.relayout(el, {'xaxis.range': r})", zoom)
         for _ in range(3):
             count = loss.evaluate(POINTS)
-            page.wait_for_function(f"() => ({POINTS})(document.querySelector('{PLOT}')) > {count}", timeout=30_000)
+            page.wait_for_function(
+                f"() => ({POINTS})(document.querySelector('{PLOT}')) > {count}", timeout=30_000
+            )
         kept = loss.evaluate("el => el._fullLayout.xaxis.range")
         assert kept == pytest.approx(zoom), (kept, zoom)
         assert loss.evaluate("el => el.__marker") == 4711  # the same node: updated in place
@@ -153,14 +163,19 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         second = context.new_page()
         second.goto(f"{url}/live?run={run_id}")
         second.locator(PLOT).first.wait_for(timeout=60_000)
-        second.wait_for_function(f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=60_000)
+        second.wait_for_function(
+            f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=60_000
+        )
         assert second.locator(PLOT).first.evaluate(POINTS) >= start_points
         second.close()
 
         # update lag: when a step became readable in the store vs when the browser drew it
         seen = page.evaluate("() => window.__seen")
-        lags = [t / 1000 - watcher.first_seen[int(float(s))] for s, t in seen.items()
-                if int(float(s)) in watcher.first_seen and float(s).is_integer()]
+        lags = [
+            t / 1000 - watcher.first_seen[int(float(s))]
+            for s, t in seen.items()
+            if int(float(s)) in watcher.first_seen and float(s).is_integer()
+        ]
         watcher.done.set()
         assert lags, "no step was both read from the store and drawn"
         report["lag_median_s"] = round(statistics.median(lags), 2)
@@ -186,19 +201,25 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         # 6. Evaluate shows its test metrics and the per-task charts
         page.goto(f"{url}/evaluate?run={run_id}")
         page.get_by_text("Test metrics per task").wait_for(timeout=30_000)
-        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000
+        )
         shot(page, "evaluate")
 
         page.goto(f"{url}/experiment")
         page.get_by_text("5 · Training").wait_for(timeout=30_000)
-        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=30_000
+        )
         shot(page, "experiment")
         context.close()
 
     assert not external, f"requests left this machine: {external[:5]}"
     print(f"\ne2e figures: {json.dumps(report)}")
     if os.environ.get("MTL_E2E_REPORT"):
-        Path(os.environ["MTL_E2E_REPORT"]).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        Path(os.environ["MTL_E2E_REPORT"]).write_text(
+            json.dumps(report, indent=2), encoding="utf-8"
+        )
 
 
 def test_sweep_from_the_browser_shows_aggregate_and_pareto(url: str, home: Path) -> None:
@@ -212,8 +233,12 @@ def test_sweep_from_the_browser_shows_aggregate_and_pareto(url: str, home: Path)
         page.get_by_role("button", name="Queue the sweep").click()
         # 2 sharing modes × 2 strategies × 2 seeds (+ the baselines), trained one after another
         page.get_by_text("Pareto plot").wait_for(timeout=240_000)
-        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
-        page.get_by_text("8 of 8 runs ended").or_(page.get_by_text("of 10 runs ended")).first.wait_for(timeout=240_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000
+        )
+        page.get_by_text("8 of 8 runs ended").or_(
+            page.get_by_text("of 10 runs ended")
+        ).first.wait_for(timeout=240_000)
         shot(page, "sweep")
     from mtl.sweep import sweeps
 

@@ -25,8 +25,10 @@ WAIT_MS = 60_000
 def field_trial(path: Path) -> Path:
     lines = ["age,city,note,y,score"]
     for i in range(150):
-        lines.append(f"{20 + i % 37},{['oslo', 'rome', 'lima'][i % 3]},visit note {i % 120},"
-                     f"{'yes' if (i * 7) % 5 < 2 else 'no'},{(i % 11) * 1.5}")
+        lines.append(
+            f"{20 + i % 37},{['oslo', 'rome', 'lima'][i % 3]},visit note {i % 120},"
+            f"{'yes' if (i * 7) % 5 < 2 else 'no'},{(i % 11) * 1.5}"
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -44,7 +46,8 @@ def choose(page, label: str, option: str, exact: bool = False) -> None:  # type:
     """Pick ``option`` in the selectbox or multiselect labelled ``label``: type to filter
     (typing always opens the list; a click on an already focused box may close it)."""
     widget = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
-        has=page.get_by_text(label, exact=True))
+        has=page.get_by_text(label, exact=True)
+    )
     idle(page)
     widget.locator("input").first.click()
     page.keyboard.type(option.split(" ")[0])
@@ -55,12 +58,15 @@ def choose(page, label: str, option: str, exact: bool = False) -> None:  # type:
 def task_row(page, name: str):  # type: ignore[no-untyped-def]
     """The bold task name the server draws for each task."""
     return page.locator('[data-testid="stMarkdownContainer"] strong').filter(
-        has_text=re.compile(f"^{re.escape(name)}$"))
+        has_text=re.compile(f"^{re.escape(name)}$")
+    )
 
 
 def idle(page) -> None:  # type: ignore[no-untyped-def]
     """Wait until the script run triggered by the last interaction has finished."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS
+    )
 
 
 def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
@@ -71,13 +77,18 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
         page.get_by_text("5 · Training").wait_for(timeout=WAIT_MS)
 
         choose(page, "Dataset", "csv — ")
-        uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Upload a CSV file")
+        uploader = page.locator('[data-testid="stFileUploader"]').filter(
+            has_text="Upload a CSV file"
+        )
         uploader.wait_for(timeout=WAIT_MS)
         uploader.locator('input[type="file"]').set_input_files(str(csv))
         page.get_by_text("Target columns that become tasks").wait_for(timeout=WAIT_MS)
         name = page.get_by_label("Run name")
-        page.wait_for_function("() => document.querySelector('input[aria-label=\"Run name\"]').value "
-                               "=== 'field trial'", timeout=WAIT_MS)  # the upload named the run
+        page.wait_for_function(
+            "() => document.querySelector('input[aria-label=\"Run name\"]').value "
+            "=== 'field trial'",
+            timeout=WAIT_MS,
+        )  # the upload named the run
         idle(page)
         choose(page, "Target columns that become tasks", "y", exact=True)
         task_row(page, "y").wait_for(timeout=WAIT_MS)  # the server made it a task
@@ -87,7 +98,9 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
         page.get_by_label("Experts").wait_for(timeout=WAIT_MS)
         name.fill("trial-mmoe")
         name.press("Enter")
-        page.get_by_text("Ready to start trial-mmoe: 2 tasks on field_trial.csv, mmoe sharing").wait_for(timeout=WAIT_MS)
+        page.get_by_text(
+            "Ready to start trial-mmoe: 2 tasks on field_trial.csv, mmoe sharing"
+        ).wait_for(timeout=WAIT_MS)
         shot(page, "experiment-memory-before")
 
         page.locator('[data-testid="stSidebarNav"] a', has_text="Compare").click()
@@ -100,14 +113,22 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
         idle(page)
 
         assert page.get_by_label("Run name").input_value() == "trial-mmoe"
-        page.get_by_text("Ready to start trial-mmoe: 2 tasks on field_trial.csv, mmoe sharing").wait_for(timeout=WAIT_MS)
+        page.get_by_text(
+            "Ready to start trial-mmoe: 2 tasks on field_trial.csv, mmoe sharing"
+        ).wait_for(timeout=WAIT_MS)
         assert "csv — " in selected(page, "Dataset")
         assert "mmoe — " in selected(page, "Sharing")
         targets = page.locator('[data-testid="stMultiSelect"]').filter(
-            has=page.get_by_text("Target columns that become tasks", exact=True))
+            has=page.get_by_text("Target columns that become tasks", exact=True)
+        )
         tags = targets.locator("[data-tag]")
-        assert [tags.nth(i).get_attribute("aria-label") for i in range(tags.count())] == ["y", "score"]
-        page.get_by_text("field_trial.csv").first.wait_for(timeout=WAIT_MS)  # the uploaded file is still used
+        assert [tags.nth(i).get_attribute("aria-label") for i in range(tags.count())] == [
+            "y",
+            "score",
+        ]
+        page.get_by_text("field_trial.csv").first.wait_for(
+            timeout=WAIT_MS
+        )  # the uploaded file is still used
         assert page.get_by_label("Experts").input_value() == "4"  # the MMoE setting is drawn
         shot(page, "experiment-memory-after")
         page.goto(f"{url}/experiment?present=1")
@@ -118,7 +139,9 @@ def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
 
 
 def selected(page, label: str) -> str:  # type: ignore[no-untyped-def]
-    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True))
+    box = page.locator('[data-testid="stSelectbox"]').filter(
+        has=page.get_by_text(label, exact=True)
+    )
     return box.locator("input").first.input_value()
 
 

@@ -81,12 +81,29 @@ def finish(store: RunStore, run_id: str, accuracy: float) -> None:
     """A finished run with a validation curve and test results for each hostile task."""
     rows = []
     for epoch in range(3):
-        rows.append((epoch * 10, epoch, float(epoch), TASKS[0], "val", "accuracy", accuracy - 0.1 / (1 + epoch), None))
-        rows.append((epoch * 10, epoch, float(epoch), TASKS[0], "val", "loss", 1.0 / (1 + epoch), None))
-        rows.append((epoch * 10, epoch, float(epoch), TASKS[1], "val", "loss", 2.0 / (1 + epoch), None))
+        rows.append(
+            (
+                epoch * 10,
+                epoch,
+                float(epoch),
+                TASKS[0],
+                "val",
+                "accuracy",
+                accuracy - 0.1 / (1 + epoch),
+                None,
+            )
+        )
+        rows.append(
+            (epoch * 10, epoch, float(epoch), TASKS[0], "val", "loss", 1.0 / (1 + epoch), None)
+        )
+        rows.append(
+            (epoch * 10, epoch, float(epoch), TASKS[1], "val", "loss", 2.0 / (1 + epoch), None)
+        )
         rows.append((epoch * 10, epoch, float(epoch), TASKS[1], "val", "r2", 0.5, None))
     store.add_metrics(run_id, rows)
-    summary = {"test": {TASKS[0]: {"accuracy": accuracy, "f1": 0.7}, TASKS[1]: {"r2": 0.5, "rmse": 0.3}}}
+    summary = {
+        "test": {TASKS[0]: {"accuracy": accuracy, "f1": 0.7}, TASKS[1]: {"r2": 0.5, "rmse": 0.3}}
+    }
     store.set_status(run_id, "finished", summary=summary)
 
 
@@ -96,12 +113,20 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 
     folder = tmp_path_factory.mktemp("hostile-home")
     store = RunStore(folder)
-    run_id = store.create_run(RUN_NAME, hostile_config(), status="running", pid=os.getpid(), tags=TAGS)
+    run_id = store.create_run(
+        RUN_NAME, hostile_config(), status="running", pid=os.getpid(), tags=TAGS
+    )
     store.set_notes(run_id, NOTES)
     finish(store, run_id, 0.9)
     # a sweep of two settings, its runs recorded as finished here (no worker trains them)
-    spec = SweepSpec.from_dict({"name": SWEEP_NAME, "base": hostile_config(task_names=False), "grid": {"model.sharing":
-                                ["hard", "independent"]}, "seeds": [0]})
+    spec = SweepSpec.from_dict(
+        {
+            "name": SWEEP_NAME,
+            "base": hostile_config(task_names=False),
+            "grid": {"model.sharing": ["hard", "independent"]},
+            "seeds": [0],
+        }
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MTL_MAX_RUNNING", "100")
         patch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
@@ -139,8 +164,9 @@ def pages(run_id: str, sweep_id: str) -> list[tuple[str, str]]:
     ]
 
 
-def test_hostile_strings_stay_text_on_every_page(url: str, home: tuple[Path, str, str], image_server: list[str],
-                                                 tmp_path: Path) -> None:
+def test_hostile_strings_stay_text_on_every_page(
+    url: str, home: tuple[Path, str, str], image_server: list[str], tmp_path: Path
+) -> None:
     _, run_id, sweep_id = home
     dialogs: list[str] = []
     with chromium() as browser:
@@ -151,13 +177,20 @@ def test_hostile_strings_stay_text_on_every_page(url: str, home: tuple[Path, str
             # as text: in a heading, a picker, or a table cell (tables draw on a canvas and keep
             # their cells' text in the DOM for screen readers, hence "attached")
             page.get_by_text(literal, exact=False).first.wait_for(state="attached", timeout=60_000)
-            page.locator('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]').wait_for(
-                state="detached", timeout=60_000)  # the script run is over: everything is drawn
+            page.locator(
+                '[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]'
+            ).wait_for(
+                state="detached", timeout=60_000
+            )  # the script run is over: everything is drawn
             assert page.evaluate("() => window.__pwned") is None, path
-            assert page.evaluate("() => [...document.querySelectorAll('iframe')].every(f => !f.srcdoc)"), path
+            assert page.evaluate(
+                "() => [...document.querySelectorAll('iframe')].every(f => !f.srcdoc)"
+            ), path
             assert not page.locator("img[src='x']").count(), path
             assert not page.locator("a[href^='javascript']").count(), path
-            assert not page.locator("strong:text-is('bold')").count(), path  # **bold** was not made bold
+            assert not page.locator("strong:text-is('bold')").count(), (
+                path
+            )  # **bold** was not made bold
         # the config with hostile names, loaded into the Experiment form
         config = tmp_path / "hostile.yaml"
         config.write_text(yaml.safe_dump(hostile_config(), allow_unicode=True), encoding="utf-8")

@@ -28,7 +28,9 @@ from mtl.runs.store import TERMINAL_STATUSES, RunStore
 require_chromium()
 pytest.importorskip("playwright.sync_api")
 
-IDLE = "() => !!document.querySelector('[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+IDLE = (
+    '() => !!document.querySelector(\'[data-testid="stApp"][data-test-script-state="notRunning"]\')'
+)
 CHARTS = "() => (window.__mtlLive && window.__mtlLive.charts) || {}"
 FIRST_POINT_S = 5.0  # product target: first live point within 5 s of the click (warm spare)
 HOSTILE = "![x](http://127.0.0.1:1/x.png) **bold** :red[red]"
@@ -83,19 +85,27 @@ def launch_from_home(page, url: str, store: RunStore) -> tuple[str, set[int], fl
 
 
 def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_path: Path) -> None:
-    env = {"MTL_HOME": str(home), "MTL_WARM_WORKER": "1", "OMP_NUM_THREADS": "1", "MTL_HEARTBEAT_TIMEOUT": "10"}
+    env = {
+        "MTL_HOME": str(home),
+        "MTL_WARM_WORKER": "1",
+        "OMP_NUM_THREADS": "1",
+        "MTL_HEARTBEAT_TIMEOUT": "10",
+    }
     store = RunStore(home)
     with streamlit_server(REPO / "app.py", tmp_path, env=env) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
         frames: list[int] = []  # websocket messages from the server
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data))))
+        page.on(
+            "websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(len(data)))
+        )
 
         # 1. first launch on a cold server: the spare the app started takes it
         first, spares, clicked = launch_from_home(page, url, store)
-        page.wait_for_function(f"() => (({CHARTS})()['live.loss.{first}'] || {{points: 0}}).points > 0",
-                               timeout=60_000)
+        page.wait_for_function(
+            f"() => (({CHARTS})()['live.loss.{first}'] || {{points: 0}}).points > 0", timeout=60_000
+        )
         first_point_s = time.monotonic() - clicked
         assert store.get_run(first)["pid"] in spares
         assert first_point_s <= FIRST_POINT_S, f"first point after {first_point_s:.1f} s"
@@ -111,7 +121,8 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         assert grown["held"] > start["held"]
         held, drawn = page.evaluate(
             f"() => [({CHARTS})()['live.loss.{first}'].held, document.querySelector("
-            f"'.st-key-live-loss-{first} .js-plotly-plot')._fullData.reduce((n, t) => n + t._length, 0)]")
+            f"'.st-key-live-loss-{first} .js-plotly-plot')._fullData.reduce((n, t) => n + t._length, 0)]"
+        )
         assert drawn == held  # what was sent and appended is what the chart holds
 
         # 3. a second launch ten seconds after the first is warm as well
@@ -121,19 +132,28 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         assert store.get_run(second)["pid"] in spares2  # a spare that existed before the click
 
         # 4. the run ends: the page shows it, stops polling, and the picker says so
-        wait_until(lambda: store.get_run(second)["status"] in TERMINAL_STATUSES, 300, "the second run ends")
+        wait_until(
+            lambda: store.get_run(second)["status"] in TERMINAL_STATUSES, 300, "the second run ends"
+        )
         status = store.get_run(second)["status"]
-        page.wait_for_function("(want) => (document.querySelector('input[aria-label=\"Run\"]') || {}).value === want",
-                               arg=f"{PRESET} · {second} · {status}", timeout=30_000)
+        page.wait_for_function(
+            "(want) => (document.querySelector('input[aria-label=\"Run\"]') || {}).value === want",
+            arg=f"{PRESET} · {second} · {status}",
+            timeout=30_000,
+        )
         # the end-of-run page run has delivered its last message (Streamlit's own script state)
         page.wait_for_function(IDLE, timeout=60_000)
         quiet_from = len(frames)
         page.wait_for_timeout(3000)  # polling (every 1 s by default) would send messages meanwhile
         assert frames[quiet_from:] == []  # an ended run's page polls nothing
-        wait_until(lambda: store.get_run(first)["status"] in TERMINAL_STATUSES, 300, "the first run ends")
+        wait_until(
+            lambda: store.get_run(first)["status"] in TERMINAL_STATUSES, 300, "the first run ends"
+        )
 
         # 5. a run named with markdown is shown as typed and fetches nothing
-        hostile = store.create_run(HOSTILE, presets.load("penguins").with_overrides({"train.epochs": 1}).to_dict())
+        hostile = store.create_run(
+            HOSTILE, presets.load("penguins").with_overrides({"train.epochs": 1}).to_dict()
+        )
         page.goto(f"{url}/live?run={hostile}")
         page.get_by_role("heading", name=HOSTILE).wait_for(timeout=60_000)
         assert not [r for r in requests if "127.0.0.1:1/" in r]

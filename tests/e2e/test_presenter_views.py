@@ -28,8 +28,10 @@ pytest.importorskip("playwright.sync_api")
 
 MANY = 200
 HIDDEN = ["stToolbar", "stStatusWidget", "stHeader", "stMainMenu", "stDecoration"]
-HIDDEN_JS = ("testid => [...document.querySelectorAll(`[data-testid='${testid}']`)]"
-             ".every(e => e.getClientRects().length === 0)")  # display: none on it or a parent
+HIDDEN_JS = (
+    "testid => [...document.querySelectorAll(`[data-testid='${testid}']`)]"
+    ".every(e => e.getClientRects().length === 0)"
+)  # display: none on it or a parent
 RAW_KEYS = re.compile(r"\b(model\.sharing|loss\.weighting|delta_m|train\.lr|hidden)\b")
 
 
@@ -37,9 +39,16 @@ def fill(store: RunStore, count: int) -> None:
     """``count`` finished runs written straight into the store (no training)."""
     config = presets.load("seed-example").to_dict()
     for i in range(count):
-        run_id = store.create_run(f"bulk-{i:03d}", config, status="running", pid=os.getpid(), tags=["bulk"])
-        store.add_metrics(run_id, [(e, e, float(e), "label", "val", "accuracy", 0.5 + e / 10, None) for e in range(3)])
-        summary = {"test": {"label": {"accuracy": 0.5 + i / 1000}, "regression": {"r2": 0.1 + i / 1000}}}
+        run_id = store.create_run(
+            f"bulk-{i:03d}", config, status="running", pid=os.getpid(), tags=["bulk"]
+        )
+        store.add_metrics(
+            run_id,
+            [(e, e, float(e), "label", "val", "accuracy", 0.5 + e / 10, None) for e in range(3)],
+        )
+        summary = {
+            "test": {"label": {"accuracy": 0.5 + i / 1000}, "regression": {"r2": 0.1 + i / 1000}}
+        }
         store.set_status(run_id, "finished", summary=summary)
 
 
@@ -63,7 +72,9 @@ def url(home: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = {"MTL_HOME": str(home[0]), "MTL_WARM_WORKER": "0", "OMP_NUM_THREADS": "1"}
     with streamlit_server(REPO / "app.py", logs, env=env) as address:
         yield address
-    for pid in RunStore(home[0]).list_runs(["running"])["pid"].dropna():  # whatever the test launched
+    for pid in (
+        RunStore(home[0]).list_runs(["running"])["pid"].dropna()
+    ):  # whatever the test launched
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(pid), 9)
 
@@ -71,9 +82,11 @@ def url(home: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
 def settled(page) -> None:  # type: ignore[no-untyped-def]
     """Wait until the app's script run is over (the running icon is gone)."""
     page.locator('[data-testid="stApp"]').wait_for(timeout=60_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
-                           " && document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
+        " && document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')",
+        timeout=60_000,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +95,21 @@ def browser() -> Iterator[object]:
         yield b
 
 
-def test_presenter_views_hide_streamlit_chrome_and_show_titles(url: str, home: tuple[Path, str], browser) -> None:  # type: ignore[no-untyped-def]
+def test_presenter_views_hide_streamlit_chrome_and_show_titles(
+    url: str, home: tuple[Path, str], browser
+) -> None:  # type: ignore[no-untyped-def]
     run_id = home[1]
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     # the normal view has Streamlit's toolbar (the theme menu): the CSS is what hides it
     page.goto(url + "/compare")
     settled(page)
     assert page.locator('[data-testid="stToolbar"]').is_visible()
-    for path, title in [("/?present=1", "MTL Lab"), (f"/compare?runs={run_id}&present=1", "Compare runs"),
-                        (f"/evaluate?run={run_id}&present=1", "Evaluate"), ("/sweep?present=1", "Sweeps")]:
+    for path, title in [
+        ("/?present=1", "MTL Lab"),
+        (f"/compare?runs={run_id}&present=1", "Compare runs"),
+        (f"/evaluate?run={run_id}&present=1", "Evaluate"),
+        ("/sweep?present=1", "Sweeps"),
+    ]:
         page.goto(url + path)
         settled(page)
         assert page.locator("h1").first.inner_text().strip() == title, path
@@ -114,7 +133,9 @@ def test_delta_m_appears_without_a_reload(url: str, home: tuple[Path, str], brow
     assert not page.get_by_text("Δm appears here when it finishes").count()
     store = RunStore(home[0])
     baselines = store.list_runs("finished")
-    assert (baselines["created_at"] > store.get_run(run_id)["created_at"]).sum() == 1  # the baseline it trained
+    assert (
+        baselines["created_at"] > store.get_run(run_id)["created_at"]
+    ).sum() == 1  # the baseline it trained
     page.close()
 
 
@@ -129,7 +150,9 @@ def test_compare_draws_200_runs(url: str, home: tuple[Path, str], browser) -> No
         page.get_by_text(f"{total} of {total} runs", exact=False).first.wait_for(timeout=60_000)
         page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=60_000)
         drawn[visit] = time.monotonic() - started
-        print(f"\nCompare with {total} runs, {visit} visit: table drawn {drawn[visit]:.2f} s after the request")
+        print(
+            f"\nCompare with {total} runs, {visit} visit: table drawn {drawn[visit]:.2f} s after the request"
+        )
     # The product target (a page with 200 runs loads in at most 3 s), on the better of two
     # warm visits: measured 0.75 s median on a loaded machine, so a 4x margin.
     assert min(drawn["second"], drawn["third"]) <= 3.0, drawn
@@ -138,7 +161,9 @@ def test_compare_draws_200_runs(url: str, home: tuple[Path, str], browser) -> No
     page.close()
 
 
-def test_home_shows_a_run_ending_without_a_reload(url: str, home: tuple[Path, str], browser) -> None:  # type: ignore[no-untyped-def]
+def test_home_shows_a_run_ending_without_a_reload(
+    url: str, home: tuple[Path, str], browser
+) -> None:  # type: ignore[no-untyped-def]
     store = RunStore(home[0])
     config = presets.load("seed-example").to_dict()
     run_id = store.create_run("ends-while-watched", config, status="running", pid=os.getpid())

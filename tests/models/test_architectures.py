@@ -52,7 +52,9 @@ def test_output_shapes(sharing: str, input_kind: str, options: dict) -> None:
     input_shape, encoder = INPUTS[input_kind]
     model = build(sharing, input_shape, encoder=encoder, **options)
     out = model(batch(input_shape))
-    assert {task: tuple(y.shape) for task, y in out.items()} == {t: (6, w) for t, w in HEADS.items()}
+    assert {task: tuple(y.shape) for task, y in out.items()} == {
+        t: (6, w) for t, w in HEADS.items()
+    }
 
 
 @ARCH_X_INPUT
@@ -178,7 +180,9 @@ def test_hard_branch_depth_zero_shares_nothing() -> None:
 @pytest.mark.parametrize(("input_shape", "maximum"), [((13,), 2), ((1, 8, 8), 4)])
 def test_hard_branch_depth_out_of_range(input_shape: tuple[int, ...], maximum: int) -> None:
     build("hard", input_shape, branch_depth=maximum)
-    with pytest.raises(ValueError, match=rf"model\.branch_depth = {maximum + 1}.*maximum is {maximum}"):
+    with pytest.raises(
+        ValueError, match=rf"model\.branch_depth = {maximum + 1}.*maximum is {maximum}"
+    ):
         build("hard", input_shape, branch_depth=maximum + 1)
 
 
@@ -272,7 +276,9 @@ def _toy_problem() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """256 rows of 5 features, a standardized linear target and a linear binary target."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(256, 5, generator=generator)
-    y_reg = x @ torch.tensor([1.0, -2.0, 0.5, 0.0, 1.5]) + 0.1 * torch.randn(256, generator=generator)
+    y_reg = x @ torch.tensor([1.0, -2.0, 0.5, 0.0, 1.5]) + 0.1 * torch.randn(
+        256, generator=generator
+    )
     y_bin = (x @ torch.tensor([0.5, 1.0, -1.0, 2.0, 0.0]) > 0).float()
     return x, (y_reg / y_reg.std()).unsqueeze(1), y_bin.unsqueeze(1)
 

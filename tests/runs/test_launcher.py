@@ -73,7 +73,11 @@ def test_kill_9_leaves_run_interrupted_with_metrics_kept(home: Path) -> None:
     wait_for(lambda: not _alive(pid), timeout=10)
     rows_at_kill = len(store.metrics(run_id))
     # Any reader's dispatch marks stale runs; the heartbeat timeout is 2 s in tests.
-    wait_for(lambda: (dispatch(store, 1), status(store, run_id) == "interrupted")[1], every=0.5, timeout=15)
+    wait_for(
+        lambda: (dispatch(store, 1), status(store, run_id) == "interrupted")[1],
+        every=0.5,
+        timeout=15,
+    )
     assert time.monotonic() - killed_at <= 2 + 3  # within the heartbeat timeout (+ polling slack)
     run = store.get_run(run_id)
     assert "heartbeat" in run["error"]

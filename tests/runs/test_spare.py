@@ -43,7 +43,9 @@ def warm(home: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
 @pytest.fixture
 def bystander() -> Iterator[subprocess.Popen]:
     """An unrelated live process (what a recycled pid would name)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
     wait_for(lambda: spare.start_time(proc.pid) is not None, timeout=10)
     yield proc
     proc.kill()
@@ -51,7 +53,9 @@ def bystander() -> Iterator[subprocess.Popen]:
 
 
 def marker_text(pid: int, token: str = "ab" * 16, start: int | None = None) -> str:
-    return json.dumps({"pid": pid, "token": token, "start": spare.start_time(pid) if start is None else start})
+    return json.dumps(
+        {"pid": pid, "token": token, "start": spare.start_time(pid) if start is None else start}
+    )
 
 
 def test_a_launched_run_goes_to_the_idle_spare_and_a_new_spare_replaces_it(warm: RunStore) -> None:
@@ -89,7 +93,9 @@ def test_stray_and_malformed_markers_are_ignored(home: Path, bystander: subproce
     (folder / "notes.idle").write_text("my notes\n")
     (folder / "12.idle").write_text("not json")
     (folder / "13.idle").write_text(json.dumps({"pid": 13}))
-    (folder / f"{bystander.pid}.idle").write_text(json.dumps({"pid": 1, "token": "ab" * 16, "start": 0}))
+    (folder / f"{bystander.pid}.idle").write_text(
+        json.dumps({"pid": 1, "token": "ab" * 16, "start": 0})
+    )
     (folder / "x.starting").mkdir()
     assert spare.idle_spares(store) == []
     assert spare.assign(store, "run-a", 1) is None
@@ -99,8 +105,9 @@ def test_stray_and_malformed_markers_are_ignored(home: Path, bystander: subproce
     assert dispatch(store, 1) != []  # the queue still works (a fresh worker takes it)
 
 
-def test_a_marker_naming_an_unrelated_process_never_captures_a_run(home: Path,
-                                                                   bystander: subprocess.Popen) -> None:
+def test_a_marker_naming_an_unrelated_process_never_captures_a_run(
+    home: Path, bystander: subprocess.Popen
+) -> None:
     store = RunStore(home)
     folder = home / "spares"
     folder.mkdir(parents=True)
@@ -116,7 +123,9 @@ def test_a_marker_naming_an_unrelated_process_never_captures_a_run(home: Path,
     assert bystander.poll() is None
 
 
-def test_symlinks_in_or_as_the_spares_folder_are_not_followed(warm: RunStore, tmp_path: Path) -> None:
+def test_symlinks_in_or_as_the_spares_folder_are_not_followed(
+    warm: RunStore, tmp_path: Path
+) -> None:
     (pid,) = spare.idle_spares(warm)
     folder = warm.home / "spares"
     real = folder / f"{pid}.idle"
@@ -137,13 +146,28 @@ def test_symlinks_in_or_as_the_spares_folder_are_not_followed(warm: RunStore, tm
     assert spare.idle_spares(warm) == [pid]
 
 
-def test_a_spare_exits_soon_after_its_owner_is_gone(home: Path, bystander: subprocess.Popen) -> None:
+def test_a_spare_exits_soon_after_its_owner_is_gone(
+    home: Path, bystander: subprocess.Popen
+) -> None:
     store = RunStore(home)
     owner = f"{bystander.pid}:{spare.start_time(bystander.pid)}"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mtl.runs.spare", "--home", str(home), "--token", "cd" * 16, "--owner", owner],
-        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mtl.runs.spare",
+            "--home",
+            str(home),
+            "--token",
+            "cd" * 16,
+            "--owner",
+            owner,
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: proc.pid in spare.idle_spares(store))  # warm and waiting

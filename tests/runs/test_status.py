@@ -23,7 +23,15 @@ def test_members_are_the_stored_strings() -> None:
 
 def test_active_and_terminal_split_every_status() -> None:
     assert set(RunStatus) == ACTIVE | TERMINAL and not ACTIVE & TERMINAL
-    assert STATUSES == ("queued", "running", "finished", "stopped", "failed", "diverged", "interrupted")
+    assert STATUSES == (
+        "queued",
+        "running",
+        "finished",
+        "stopped",
+        "failed",
+        "diverged",
+        "interrupted",
+    )
     assert {"finished", "stopped", "failed", "diverged", "interrupted"} == TERMINAL_STATUSES
     assert all(type(s) is str for s in (*STATUSES, *TERMINAL_STATUSES))
 
@@ -45,6 +53,8 @@ def test_a_stored_status_round_trips(tmp_path: Path) -> None:
 
 def test_status_module_is_dependency_free() -> None:
     code = "import sys, mtl.runs.status; print(sorted(m for m in ('torch', 'pandas', 'numpy') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -23,7 +23,9 @@ def test_a_new_home_is_private_whatever_the_umask(tmp_path: Path) -> None:
     assert store.home.stat().st_mode & 0o777 == 0o700
 
 
-@pytest.mark.skipif(not hasattr(os, "chown") or os.geteuid() != 0, reason="giving a folder away needs root")
+@pytest.mark.skipif(
+    not hasattr(os, "chown") or os.geteuid() != 0, reason="giving a folder away needs root"
+)
 def test_a_home_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "theirs"
     RunStore(home).close()
@@ -68,7 +70,11 @@ def read_only_disk(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs holding a store with one finished run, then remounted read-only."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'mount failed'})")
     try:

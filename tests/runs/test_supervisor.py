@@ -104,6 +104,11 @@ def test_the_supervisor_never_imports_torch() -> None:
     import sys
 
     code = "import sys, mtl.runs.supervisor, mtl.runs.launcher; assert 'torch' not in sys.modules, 'torch'"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0, done.stderr

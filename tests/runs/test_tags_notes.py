@@ -33,11 +33,18 @@ EDITOR = textwrap.dedent(
 
 
 def _editors(store: RunStore, run_id: str, what: str) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", EDITOR, str(store.home), run_id, who, what],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for who in ("a", "b")
     ]

@@ -44,20 +44,28 @@ class DiagnosticsHistory(History):
 
 
 def specs() -> list[TaskSpec]:
-    return [TaskSpec(name=n, kind="regression", targets=[n], out_dim=1, loss="mse", weight=1.0, start_epoch=0)
-            for n in TASKS]
+    return [
+        TaskSpec(
+            name=n, kind="regression", targets=[n], out_dim=1, loss="mse", weight=1.0, start_epoch=0
+        )
+        for n in TASKS
+    ]
 
 
 def setup(seed: int = 0) -> tuple[Any, torch.Tensor, torch.Tensor]:
     torch.manual_seed(seed)
-    model = ARCHITECTURES.get("hard")(ModelConfig(hidden=[8, 6], dropout=0.2), (5,), {n: 1 for n in TASKS})
+    model = ARCHITECTURES.get("hard")(
+        ModelConfig(hidden=[8, 6], dropout=0.2), (5,), {n: 1 for n in TASKS}
+    )
     x = torch.randn(16, 5)
     y = torch.randn(16, 3) * torch.tensor([1.0, 3.0, 0.5])
     return model, x, y
 
 
 def losses_of(outputs: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-    return torch.stack([((outputs[n].squeeze(1) - y[:, t]) ** 2).mean() for t, n in enumerate(TASKS)])
+    return torch.stack(
+        [((outputs[n].squeeze(1) - y[:, t]) ** 2).mean() for t, n in enumerate(TASKS)]
+    )
 
 
 def by_key(event: DiagnosticsEnd) -> dict[tuple[str, str], tuple[float | None, str | None]]:
@@ -71,20 +79,28 @@ def test_norms_cosines_and_affinity_match_a_direct_computation() -> None:
     model.train()
     losses = losses_of(model(x), y)
     lr = 0.1
-    event = diagnostics.measure(losses, x, lambda out: losses_of(out, y), lr=lr, step=7, epoch=2, wall_time=1.5)
+    event = diagnostics.measure(
+        losses, x, lambda out: losses_of(out, y), lr=lr, step=7, epoch=2, wall_time=1.5
+    )
     rows = by_key(event)
     assert event.step == 7 and all(row[:3] == (7, 2, 1.5) for row in event.rows)
     assert model.training  # the affinity's eval-mode passes leave the mode as it was
 
     shared = model.shared_parameters()
-    grads = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(losses[t], shared, retain_graph=True)])
-             for t in range(3)]
+    grads = [
+        torch.cat(
+            [g.reshape(-1) for g in torch.autograd.grad(losses[t], shared, retain_graph=True)]
+        )
+        for t in range(3)
+    ]
     for t, name in enumerate(TASKS):
         assert rows[(name, "grad_norm")][0] == pytest.approx(float(grads[t].norm()), rel=1e-5)
     for a in range(3):
         for b in range(a + 1, 3):
             expected = float(grads[a] @ grads[b] / (grads[a].norm() * grads[b].norm()))
-            assert rows[(pair_name(TASKS[a], TASKS[b]), "cosine")][0] == pytest.approx(expected, abs=1e-5)
+            assert rows[(pair_name(TASKS[a], TASKS[b]), "cosine")][0] == pytest.approx(
+                expected, abs=1e-5
+            )
     assert sum(1 for key in rows if key[1] == "cosine") == 3
 
     # Fifty et al. 2021: Z(i→j) = 1 − L_j(θ_s − lr·g_i) / L_j(θ_s), here in eval mode on the same batch
@@ -100,8 +116,12 @@ def test_norms_cosines_and_affinity_match_a_direct_computation() -> None:
             after = losses_of(stepped(x), y)
             for j, target in enumerate(TASKS):
                 expected = float(1 - after[j] / before[j])
-                assert rows[(pair_name(source, target), "affinity")][0] == pytest.approx(expected, abs=1e-6)
-                assert rows[(pair_name(source, target), "affinity_mean")][0] == pytest.approx(expected, abs=1e-6)
+                assert rows[(pair_name(source, target), "affinity")][0] == pytest.approx(
+                    expected, abs=1e-6
+                )
+                assert rows[(pair_name(source, target), "affinity_mean")][0] == pytest.approx(
+                    expected, abs=1e-6
+                )
     # a step on a task lowers its own loss
     assert all(rows[(pair_name(n, n), "affinity")][0] > 0 for n in TASKS)
     matrix = diagnostics.affinity_matrix()
@@ -112,9 +132,18 @@ def test_a_task_without_gradient_gives_undefined_values_with_a_reason() -> None:
     model, x, y = setup()
     diagnostics = Diagnostics(model, specs(), every=1, affinity=True)
     losses = losses_of(model(x), y)
-    losses = torch.stack([losses[0], losses[1], losses[2] * 0.0])  # task c: a zero loss, no gradient
-    event = diagnostics.measure(losses, x, lambda out: losses_of(out, y) * torch.tensor([1.0, 1.0, 0.0]),
-                                lr=0.1, step=1, epoch=0, wall_time=0.0)
+    losses = torch.stack(
+        [losses[0], losses[1], losses[2] * 0.0]
+    )  # task c: a zero loss, no gradient
+    event = diagnostics.measure(
+        losses,
+        x,
+        lambda out: losses_of(out, y) * torch.tensor([1.0, 1.0, 0.0]),
+        lr=0.1,
+        step=1,
+        epoch=0,
+        wall_time=0.0,
+    )
     rows = by_key(event)
     assert rows[("c", "grad_norm")] == (0.0, None)
     value, reason = rows[("a|c", "cosine")]
@@ -132,8 +161,15 @@ def test_the_running_mean_of_the_affinity() -> None:
     values = []
     for step in range(3):
         losses = losses_of(model(x * (1 + step)), y)
-        event = diagnostics.measure(losses, x * (1 + step), lambda out, s=step: losses_of(out, y), lr=0.05,
-                                    step=step + 1, epoch=0, wall_time=0.0)
+        event = diagnostics.measure(
+            losses,
+            x * (1 + step),
+            lambda out, s=step: losses_of(out, y),
+            lr=0.05,
+            step=step + 1,
+            epoch=0,
+            wall_time=0.0,
+        )
         rows = by_key(event)
         values.append(rows[("a|b", "affinity")][0])
         assert rows[("a|b", "affinity_mean")][0] == pytest.approx(float(np.mean(values)), abs=1e-9)
@@ -162,13 +198,19 @@ def table_csv(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def make_config(path: str, weighting: str = "equal", **train: Any) -> ExperimentConfig:
-    return ExperimentConfig.from_dict({
-        "data": {"dataset": "csv", "path": path},
-        "tasks": [{"name": "a", "target": "a"}, {"name": "b", "target": "b"}, {"name": "c", "target": "c"}],
-        "model": {"hidden": [16, 8], "dropout": 0.1},
-        "loss": {"weighting": weighting},
-        "train": {"epochs": 3, "batch_size": 32, "lr": 0.01, "log_every": 2, **train},
-    })
+    return ExperimentConfig.from_dict(
+        {
+            "data": {"dataset": "csv", "path": path},
+            "tasks": [
+                {"name": "a", "target": "a"},
+                {"name": "b", "target": "b"},
+                {"name": "c", "target": "c"},
+            ],
+            "model": {"hidden": [16, 8], "dropout": 0.1},
+            "loss": {"weighting": weighting},
+            "train": {"epochs": 3, "batch_size": 32, "lr": 0.01, "log_every": 2, **train},
+        }
+    )
 
 
 def fit(config: ExperimentConfig) -> DiagnosticsHistory:

@@ -18,7 +18,9 @@ def test_safe_join_keeps_plain_names_inside(tmp_path: Path, name: str) -> None:
     assert path == tmp_path / f"{name}.csv" and path.resolve().parent == tmp_path.resolve()
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "../x", "../../../../etc/x", "/abs/path", "a/b", "a\\b", "a\0b"])
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "../x", "../../../../etc/x", "/abs/path", "a/b", "a\\b", "a\0b"]
+)
 def test_safe_join_refuses_anything_that_leaves_the_folder(tmp_path: Path, name: str) -> None:
     with pytest.raises(UnsafePathError) as info:
         safe_join(tmp_path, name, ".csv")
@@ -64,14 +66,27 @@ def test_read_predictions(tmp_path: Path) -> None:
     assert read_predictions(tmp_path, "t") is None  # the run wrote none
     path = prediction_path(tmp_path, "t")
     path.parent.mkdir()
-    frame = pd.DataFrame({"row": [0, 1, 2], "true": ["a", "b", "a"], "pred": ["a", "a", "a"],
-                          "p_a": [0.9, 0.6, 0.7], "p_b": [0.1, 0.4, 0.3]})
+    frame = pd.DataFrame(
+        {
+            "row": [0, 1, 2],
+            "true": ["a", "b", "a"],
+            "pred": ["a", "a", "a"],
+            "p_a": [0.9, 0.6, 0.7],
+            "p_b": [0.1, 0.4, 0.3],
+        }
+    )
     frame.to_csv(path, index=False)
     pd.testing.assert_frame_equal(read_predictions(tmp_path, "t"), frame)
 
     text = path.read_text(encoding="utf-8")
     cut_mid_number = text[: len(text) - 2]  # "…,0.3" became "…,0." : every cell still parses
-    for damaged in ("", text[: text.index("\n") + 1], text[: len(text) - 12], cut_mid_number, 'row,"pred\n1,"a'):
+    for damaged in (
+        "",
+        text[: text.index("\n") + 1],
+        text[: len(text) - 12],
+        cut_mid_number,
+        'row,"pred\n1,"a',
+    ):
         path.write_text(damaged, encoding="utf-8")
         with pytest.raises(DataError) as info:
             read_predictions(tmp_path, "t")

@@ -25,7 +25,9 @@ def spec(kind: str, **fields) -> TaskSpec:
         "multiclass": {"out_dim": 3, "loss": "ce", "classes": ["a", "b", "c"]},
         "regression": {"out_dim": 1, "loss": "mse", "target_mean": [0.0], "target_std": [1.0]},
     }[kind]
-    return TaskSpec(name="t", kind=kind, targets=["t"], weight=1.0, start_epoch=0, **{**defaults, **fields})
+    return TaskSpec(
+        name="t", kind=kind, targets=["t"], weight=1.0, start_epoch=0, **{**defaults, **fields}
+    )
 
 
 def manual_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -68,7 +70,9 @@ def test_auc_with_ties_matches_rank_computation() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, size=60)
     score = np.round(rng.random(60) + 0.3 * y, 1)  # rounded: many ties
-    assert values(classification_metrics(y, score, 2))["auc_roc"] == pytest.approx(manual_auc(y, score))
+    assert values(classification_metrics(y, score, 2))["auc_roc"] == pytest.approx(
+        manual_auc(y, score)
+    )
 
 
 def test_multiclass_metrics_by_hand() -> None:
@@ -99,7 +103,9 @@ def test_multiclass_metrics_by_hand() -> None:
 
 def test_multiclass_auc_with_a_class_absent() -> None:
     y = np.array([0, 2, 0, 2, 2])
-    proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.3, 0.1, 0.6], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]])
+    proba = np.array(
+        [[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.3, 0.1, 0.6], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]]
+    )
     got = classification_metrics(y, proba, 3)
     # two classes present: the AUC of class 2 against class 0, on renormalised probabilities
     score = proba[:, 2] / (proba[:, 0] + proba[:, 2])
@@ -128,15 +134,21 @@ def test_task_metrics_binary_from_logits_respects_mask() -> None:
 
 
 def test_task_metrics_no_labelled_rows() -> None:
-    got = task_metrics(spec("regression"), np.zeros((3, 1)), np.zeros((3, 1)), np.zeros(3, dtype=bool))
+    got = task_metrics(
+        spec("regression"), np.zeros((3, 1)), np.zeros((3, 1)), np.zeros(3, dtype=bool)
+    )
     assert set(got) == set(REGRESSION_METRICS)
     assert all(m.value is None and "no labelled rows" in m.reason for m in got.values())
 
 
 def test_probabilities() -> None:
-    np.testing.assert_allclose(probabilities(spec("binary"), np.array([[0.0], [math.log(3)]])), [0.5, 0.75])
+    np.testing.assert_allclose(
+        probabilities(spec("binary"), np.array([[0.0], [math.log(3)]])), [0.5, 0.75]
+    )
     out = np.array([[0.0, math.log(2), math.log(5)], [1000.0, 0.0, 0.0]])
-    np.testing.assert_allclose(probabilities(spec("multiclass"), out), [[1 / 8, 2 / 8, 5 / 8], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(
+        probabilities(spec("multiclass"), out), [[1 / 8, 2 / 8, 5 / 8], [1.0, 0.0, 0.0]]
+    )
 
 
 def test_regression_metrics_by_hand() -> None:
@@ -179,7 +191,10 @@ def test_regression_metrics_in_original_units_after_standardization() -> None:
     got = values(task_metrics(task, out_std, y_std, np.ones(50, dtype=bool)))
     assert got["mse"] == pytest.approx(float(np.mean((pred - true) ** 2)))
     assert got["mae"] == pytest.approx(float(np.mean(np.abs(pred - true))))
-    r2 = [1 - ((pred[:, j] - true[:, j]) ** 2).sum() / ((true[:, j] - true[:, j].mean()) ** 2).sum() for j in range(2)]
+    r2 = [
+        1 - ((pred[:, j] - true[:, j]) ** 2).sum() / ((true[:, j] - true[:, j].mean()) ** 2).sum()
+        for j in range(2)
+    ]
     assert got["r2"] == pytest.approx(float(np.mean(r2)))
     # the error is dominated by the first output's units (std 20), not the standardized scale
     assert got["mse"] > 5.0

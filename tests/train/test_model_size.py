@@ -43,11 +43,13 @@ def test_trainer_refuses_before_allocating() -> None:
     from mtl.data.prepare import prepare
     from mtl.train.trainer import Trainer
 
-    config = ExperimentConfig.from_dict({
-        "data": {"dataset": "seed-example", "options": {"samples": 100}},
-        "tasks": [{"name": "label", "target": "label"}],
-        "model": {"hidden": [10**6, 10**6]},
-        "train": {"epochs": 1},
-    })
+    config = ExperimentConfig.from_dict(
+        {
+            "data": {"dataset": "seed-example", "options": {"samples": 100}},
+            "tasks": [{"name": "label", "target": "label"}],
+            "model": {"hidden": [10**6, 10**6]},
+            "train": {"epochs": 1},
+        }
+    )
     with pytest.raises(ConfigError, match=r"model\.hidden \[1000000, 1000000\].*TiB"):
         Trainer(config, prepare(config))

@@ -14,13 +14,18 @@ from mtl.train.trainer import Trainer
 
 
 def test_prediction_files_reproduce_the_test_metrics(tmp_path: Path) -> None:
-    config = presets.load("penguins").with_overrides({"train.epochs": 8, "train.early_stopping": None})
+    config = presets.load("penguins").with_overrides(
+        {"train.epochs": 8, "train.early_stopping": None}
+    )
     result = Trainer(config, callbacks=[OutputWriter(tmp_path)]).fit()
     folder = tmp_path / "predictions"
     for task in ("species", "sex"):
         frame = pd.read_csv(folder / f"{task}.csv")
         labelled = frame[frame["true"].notna()]
-        assert np.isclose(accuracy_score(labelled["true"], labelled["pred"]), result.summary["test"][task]["accuracy"])
+        assert np.isclose(
+            accuracy_score(labelled["true"], labelled["pred"]),
+            result.summary["test"][task]["accuracy"],
+        )
         proba = frame.filter(like="p_")
         assert np.allclose(proba.sum(axis=1), 1.0)
         assert (proba.idxmax(axis=1).str.removeprefix("p_") == frame["pred"].astype(str)).all()

@@ -83,7 +83,9 @@ def fit(config: ExperimentConfig, *callbacks: Callback) -> tuple[Any, History]:
 
 
 def epoch_value(history: History, epoch: int, task: str, split: str, metric: str) -> float | None:
-    [row] = [r for r in history.epochs[epoch].rows if r[3] == task and r[4] == split and r[5] == metric]
+    [row] = [
+        r for r in history.epochs[epoch].rows if r[3] == task and r[4] == split and r[5] == metric
+    ]
     return row[6]
 
 
@@ -124,7 +126,11 @@ def test_architecture_trains_task_kind(table_csv: str, sharing: str, kind: str) 
     last = sum(epoch_value(history, 2, n, "train", "loss") for n in names)
     assert last < first
     test = result.summary["test"]
-    expected = {"mse", "rmse", "mae", "r2"} if kind.startswith("regression") else {"accuracy", "f1", "auc_roc"}
+    expected = (
+        {"mse", "rmse", "mae", "r2"}
+        if kind.startswith("regression")
+        else {"accuracy", "f1", "auc_roc"}
+    )
     assert expected <= set(test[names[0]])
     assert history.end.summary == result.summary
 
@@ -145,7 +151,9 @@ def test_architecture_trains_on_images(sharing: str) -> None:
     result, history = fit(config)
     assert result.data.input_shape == (1, 8, 8)
     assert result.status == "finished"
-    assert result.summary["test"]["digit"]["accuracy"] > 0.3  # well above chance (0.1) after two epochs
+    assert (
+        result.summary["test"]["digit"]["accuracy"] > 0.3
+    )  # well above chance (0.1) after two epochs
 
 
 def test_image_augmentation_changes_training_but_not_evaluation_inputs() -> None:
@@ -171,7 +179,13 @@ def test_optimizers(table_csv: str, optimizer: str) -> None:
     config = make_config(
         table_csv,
         [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]],
-        train={"optimizer": optimizer, "weight_decay": 1e-3, "grad_clip": 1.0, "epochs": 4, "lr": 0.05},
+        train={
+            "optimizer": optimizer,
+            "weight_decay": 1e-3,
+            "grad_clip": 1.0,
+            "epochs": 4,
+            "lr": 0.05,
+        },
         model={"dropout": 0.1, "batch_norm": True},
     )
     result, history = fit(config)
@@ -199,7 +213,9 @@ def test_missing_labels_train_the_other_task(tmp_path: Path) -> None:
     table.loc[1::4, "reg"] = np.nan
     path = tmp_path / "gaps.csv"
     table.to_csv(path, index=False)
-    config = make_config(str(path), [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]], train={"epochs": 8})
+    config = make_config(
+        str(path), [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]], train={"epochs": 8}
+    )
     result, _ = fit(config)
     assert result.status == "finished"
     assert result.summary["test"]["bin"]["accuracy"] >= 0.75
@@ -225,7 +241,10 @@ def test_same_config_and_seed_give_the_same_numbers(table_csv: str) -> None:
 
 
 def test_task_with_start_epoch_has_zero_weight_before_it(table_csv: str) -> None:
-    tasks = [TASKS_BY_KIND["binary"], {**TASKS_BY_KIND["regression"], "start_epoch": 2, "weight": 2.5}]
+    tasks = [
+        TASKS_BY_KIND["binary"],
+        {**TASKS_BY_KIND["regression"], "start_epoch": 2, "weight": 2.5},
+    ]
     config = make_config(table_csv, tasks, loss={"weighting": "manual"}, train={"epochs": 4})
     result, history = fit(config)
     before = [s for s in history.steps if s.epoch < 2]
@@ -250,7 +269,9 @@ def test_late_task_does_not_move_its_head_before_it_starts(table_csv: str) -> No
             self.params[-1] = [p.detach().clone() for p in trainer.model.task_parameters("reg")]
 
         def on_epoch_end(self, trainer, event) -> None:
-            self.params[event.epoch] = [p.detach().clone() for p in trainer.model.task_parameters("reg")]
+            self.params[event.epoch] = [
+                p.detach().clone() for p in trainer.model.task_parameters("reg")
+            ]
 
     snap = Snapshot()
     fit(config, snap)
@@ -265,7 +286,10 @@ def test_late_task_does_not_move_its_head_before_it_starts(table_csv: str) -> No
 def test_early_stopping_stops_and_restores_best(table_csv: str) -> None:
     tasks = [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]]
     config = make_config(
-        table_csv, tasks, model={"hidden": [64, 64]}, train={"epochs": 200, "lr": 0.02, "early_stopping": 3}
+        table_csv,
+        tasks,
+        model={"hidden": [64, 64]},
+        train={"epochs": 200, "lr": 0.02, "early_stopping": 3},
     )
     result, history = fit(config)
     summary = result.summary
@@ -280,8 +304,12 @@ def test_early_stopping_stops_and_restores_best(table_csv: str) -> None:
     assert monitors[-1] > monitors[best]
     # the returned model is the best epoch's: its validation losses are the recorded ones
     for name in ("bin", "reg"):
-        assert summary["val"][name]["loss"] == pytest.approx(epoch_value(history, best, name, "val", "loss"), rel=1e-6)
-    assert sum(summary["val"][n]["loss"] for n in ("bin", "reg")) == pytest.approx(monitors[best], rel=1e-6)
+        assert summary["val"][name]["loss"] == pytest.approx(
+            epoch_value(history, best, name, "val", "loss"), rel=1e-6
+        )
+    assert sum(summary["val"][n]["loss"] for n in ("bin", "reg")) == pytest.approx(
+        monitors[best], rel=1e-6
+    )
 
 
 # ---- divergence and stopping ---------------------------------------------------------
@@ -310,7 +338,9 @@ def test_request_stop_from_a_callback(table_csv: str) -> None:
             if event.step == 2:
                 trainer.request_stop("user pressed stop")
 
-    config = make_config(table_csv, [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]], train={"epochs": 10})
+    config = make_config(
+        table_csv, [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]], train={"epochs": 10}
+    )
     result, history = fit(config, StopAfter())
     assert result.status == "stopped"
     assert history.end.status == "stopped"
@@ -325,7 +355,9 @@ def test_request_stop_at_epoch_end(table_csv: str) -> None:
             if event.epoch == 1:
                 trainer.request_stop()
 
-    config = make_config(table_csv, [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]], train={"epochs": 10})
+    config = make_config(
+        table_csv, [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]], train={"epochs": 10}
+    )
     result, history = fit(config, StopAtEpoch())
     assert result.status == "stopped"
     assert len(history.epochs) == 2
@@ -420,7 +452,13 @@ def test_plateau_lowers_rate_only_after_stalled_epochs(table_csv: str) -> None:
     config = make_config(
         table_csv,
         [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]],
-        train={"epochs": 30, "schedule": "plateau", "plateau_patience": 2, "gamma": 0.5, "lr": 0.05},
+        train={
+            "epochs": 30,
+            "schedule": "plateau",
+            "plateau_patience": 2,
+            "gamma": 0.5,
+            "lr": 0.05,
+        },
     )
     _, history = fit(config)
     rates = {}
@@ -461,11 +499,23 @@ def test_checkpoint_round_trip_gives_identical_outputs(table_csv: str, tmp_path:
 
 
 def binary_spec(class_weights: list[float] | None = None) -> TaskSpec:
-    return TaskSpec("b", "binary", ["b"], 1, "bce", 1.0, 0, classes=["0", "1"], class_weights=class_weights)
+    return TaskSpec(
+        "b", "binary", ["b"], 1, "bce", 1.0, 0, classes=["0", "1"], class_weights=class_weights
+    )
 
 
 def multiclass_spec(class_weights: list[float] | None = None) -> TaskSpec:
-    return TaskSpec("m", "multiclass", ["m"], 3, "ce", 1.0, 0, classes=["a", "b", "c"], class_weights=class_weights)
+    return TaskSpec(
+        "m",
+        "multiclass",
+        ["m"],
+        3,
+        "ce",
+        1.0,
+        0,
+        classes=["a", "b", "c"],
+        class_weights=class_weights,
+    )
 
 
 def test_binary_class_weights_change_the_loss() -> None:
@@ -478,7 +528,9 @@ def test_binary_class_weights_change_the_loss() -> None:
     z, t = logits.reshape(-1).numpy()[:4].astype(float), y.numpy()[:4]
     sig = 1 / (1 + np.exp(-z))
     expected_plain = float(np.mean(-(t * np.log(sig) + (1 - t) * np.log(1 - sig))))
-    expected_weighted = float(np.mean(-(4.0 * t * np.log(sig) + (1 - t) * np.log(1 - sig))))  # pos_weight 2/0.5
+    expected_weighted = float(
+        np.mean(-(4.0 * t * np.log(sig) + (1 - t) * np.log(1 - sig)))
+    )  # pos_weight 2/0.5
     assert float(plain) == pytest.approx(expected_plain, rel=1e-5)
     assert float(weighted) == pytest.approx(expected_weighted, rel=1e-5)
     assert float(weighted) != pytest.approx(float(plain))
@@ -508,13 +560,20 @@ def test_class_weights_change_the_training_loss(tmp_path: Path) -> None:
         task = {"name": "rare", "target": "rare", "kind": "binary", "class_weights": weighted}
         config = make_config(str(path), [task, TASKS_BY_KIND["regression"]], train={"epochs": 1})
         _, history = fit(config)
-        losses.append(history.steps[0].losses["rare"])  # same model, same batch: only the weights differ
+        losses.append(
+            history.steps[0].losses["rare"]
+        )  # same model, same batch: only the weights differ
     assert losses[0] != pytest.approx(losses[1], rel=1e-3)
 
 
 def test_masked_rows_add_nothing_to_the_loss() -> None:
-    loss_fn = TaskLoss(TaskSpec("r", "regression", ["a", "b"], 2, "mse", 1.0, 0, target_mean=[0, 0], target_std=[1, 1]),
-                       1.0, torch.device("cpu"))
+    loss_fn = TaskLoss(
+        TaskSpec(
+            "r", "regression", ["a", "b"], 2, "mse", 1.0, 0, target_mean=[0, 0], target_std=[1, 1]
+        ),
+        1.0,
+        torch.device("cpu"),
+    )
     out = torch.tensor([[1.0, 2.0], [0.0, 0.0], [5.0, 5.0]])
     y = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
     loss, count = loss_fn(out, y, torch.tensor([1.0, 1.0, 0.0]))
@@ -524,7 +583,9 @@ def test_masked_rows_add_nothing_to_the_loss() -> None:
 
 def test_huber_loss() -> None:
     spec = TaskSpec("r", "regression", ["a"], 1, "huber", 1.0, 0, target_mean=[0], target_std=[1])
-    loss, _ = TaskLoss(spec, 1.0, torch.device("cpu"))(torch.tensor([[0.5], [3.0]]), torch.zeros(2, 1), torch.ones(2))
+    loss, _ = TaskLoss(spec, 1.0, torch.device("cpu"))(
+        torch.tensor([[0.5], [3.0]]), torch.zeros(2, 1), torch.ones(2)
+    )
     assert float(loss) == pytest.approx((0.5 * 0.25 + (3.0 - 0.5)) / 2)
 
 
@@ -538,17 +599,24 @@ class RecordingStrategy:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def backward(self, losses: torch.Tensor, active: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def backward(
+        self, losses: torch.Tensor, active: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
         weights = self.inner.backward(losses, active, extra)
-        self.calls.append((losses.tolist(), weights.tolist(), float(extra.detach()) if extra is not None else 0.0))
+        self.calls.append(
+            (losses.tolist(), weights.tolist(), float(extra.detach()) if extra is not None else 0.0)
+        )
         return weights
 
 
 def test_l1_adds_the_weight_norm_to_the_total_loss(table_csv: str) -> None:
     totals, penalties = [], []
     for l1 in (0.0, 1e-3):
-        config = make_config(table_csv, [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]],
-                             train={"epochs": 1, "l1": l1})
+        config = make_config(
+            table_csv,
+            [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]],
+            train={"epochs": 1, "l1": l1},
+        )
         trainer = Trainer(config)
         norm = float(sum(p.detach().abs().sum() for p in trainer.model.parameters()))
         recorder = RecordingStrategy(trainer.strategy)

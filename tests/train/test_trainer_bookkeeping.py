@@ -28,13 +28,25 @@ def table_csv(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def make_config(path: str, **train: Any) -> ExperimentConfig:
-    return ExperimentConfig.from_dict({
-        "name": "bookkeeping",
-        "data": {"dataset": "csv", "path": path},
-        "tasks": [{"name": "a", "target": "a", "kind": "regression"}, {"name": "b", "target": "b", "kind": "binary"}],
-        "model": {"hidden": [16, 8]},
-        "train": {"epochs": 4, "batch_size": 32, "lr": 0.01, "log_every": 1, "seed": 0, **train},
-    })
+    return ExperimentConfig.from_dict(
+        {
+            "name": "bookkeeping",
+            "data": {"dataset": "csv", "path": path},
+            "tasks": [
+                {"name": "a", "target": "a", "kind": "regression"},
+                {"name": "b", "target": "b", "kind": "binary"},
+            ],
+            "model": {"hidden": [16, 8]},
+            "train": {
+                "epochs": 4,
+                "batch_size": 32,
+                "lr": 0.01,
+                "log_every": 1,
+                "seed": 0,
+                **train,
+            },
+        }
+    )
 
 
 class CountingTrainer(Trainer):

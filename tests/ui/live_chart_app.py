@@ -47,9 +47,16 @@ def chart() -> None:
     rows.append((len(rows) + 1, n, 0.0, n * 0.1, "task", "step", "loss", math.exp(-n / 20), None))
     if streamed:
         frame = pd.DataFrame.from_records(rows, columns=list(METRIC_COLUMNS))
-        stream_curve("demo-stream", slots=slots, signature=("loss",), make_feed=lambda: CurveFeed("loss", "step", 0.5),
-                     metrics=frame, new=frame.iloc[-1:], height=300,
-                     figure=lambda f: curves_figure(f, title="streamed loss"))
+        stream_curve(
+            "demo-stream",
+            slots=slots,
+            signature=("loss",),
+            make_feed=lambda: CurveFeed("loss", "step", 0.5),
+            metrics=frame,
+            new=frame.iloc[-1:],
+            height=300,
+            figure=lambda f: curves_figure(f, title="streamed loss"),
+        )
 
 
 chart()

@@ -25,7 +25,12 @@ SETTINGS = {
     "defaults": {},
     "branch-0": {"branch_depth": 0},
     "branch-1-head-hidden": {"branch_depth": 1, "head_hidden": [7, 3]},
-    "bn-dropout-gelu": {"batch_norm": True, "dropout": 0.25, "activation": "gelu", "soft_lambda": 0.05},
+    "bn-dropout-gelu": {
+        "batch_norm": True,
+        "dropout": 0.25,
+        "activation": "gelu",
+        "soft_lambda": 0.05,
+    },
     "experts-5-no-hidden": {"experts": 5, "hidden": []},
 }
 
@@ -41,7 +46,9 @@ def test_every_registered_architecture_has_a_describer() -> None:
 @pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("input_kind", list(INPUTS))
 @pytest.mark.parametrize("sharing", ARCHITECTURES.names())
-def test_describe_config_equals_the_models_describe(sharing: str, input_kind: str, setting: str) -> None:
+def test_describe_config_equals_the_models_describe(
+    sharing: str, input_kind: str, setting: str
+) -> None:
     input_shape, encoder = INPUTS[input_kind]
     cfg = ModelConfig(sharing=sharing, encoder=encoder, **{**SMALL, **SETTINGS[setting]})
     assert describe_config(cfg, input_shape, HEADS) == real_describe(cfg, input_shape, HEADS)
@@ -73,10 +80,22 @@ def error_of(fn, *args) -> tuple[type, str]:
         (ModelConfig(sharing="independent"), (13,), {}),
         (ModelConfig(sharing="hard"), (13,), {"a": 0}),
     ],
-    ids=["depth-table", "depth-image", "cnn-on-table", "2d-input", "zero-width-input", "no-heads", "zero-head"],
+    ids=[
+        "depth-table",
+        "depth-image",
+        "cnn-on-table",
+        "2d-input",
+        "zero-width-input",
+        "no-heads",
+        "zero-head",
+    ],
 )
-def test_impossible_settings_raise_the_same_errors(cfg: ModelConfig, input_shape: tuple, heads: dict) -> None:
-    assert error_of(describe_config, cfg, input_shape, heads) == error_of(real_describe, cfg, input_shape, heads)
+def test_impossible_settings_raise_the_same_errors(
+    cfg: ModelConfig, input_shape: tuple, heads: dict
+) -> None:
+    assert error_of(describe_config, cfg, input_shape, heads) == error_of(
+        real_describe, cfg, input_shape, heads
+    )
 
 
 @pytest.mark.parametrize("input_kind", list(INPUTS))
@@ -108,7 +127,9 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
         "bad = sorted(m for m in ('torch', 'streamlit') if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 
@@ -116,9 +137,22 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
 # What the pages that must open fast import (Home, Live, Compare, Sweeps): no torch, no Streamlit
 # below mtl.ui, and no scikit-learn either (it costs about a second on a cold first visit).
 LIGHT_PAGE_MODULES = (
-    "mtl.metric_names", "mtl.ui.compare", "mtl.sweep", "mtl.report", "mtl.ui.figures", "mtl.ui.curves",
-    "mtl.ui.colors", "mtl.ui.labels", "mtl.ui.architecture", "mtl.ui.live_chart", "mtl.presets",
-    "mtl.runs.store", "mtl.runs.spare", "mtl.models", "mtl.weighting", "mtl.train.predictions",
+    "mtl.metric_names",
+    "mtl.ui.compare",
+    "mtl.sweep",
+    "mtl.report",
+    "mtl.ui.figures",
+    "mtl.ui.curves",
+    "mtl.ui.colors",
+    "mtl.ui.labels",
+    "mtl.ui.architecture",
+    "mtl.ui.live_chart",
+    "mtl.presets",
+    "mtl.runs.store",
+    "mtl.runs.spare",
+    "mtl.models",
+    "mtl.weighting",
+    "mtl.train.predictions",
 )
 
 
@@ -129,7 +163,9 @@ def test_page_import_paths_do_not_load_sklearn() -> None:
         "    importlib.import_module(name)\n"
         "print(','.join(sorted(m for m in ('sklearn', 'scipy', 'torch') if m in sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 
@@ -154,9 +190,14 @@ def test_the_light_pages_load_neither_torch_nor_sklearn(tmp_path: Path) -> None:
         "    assert not at.exception, (page, at.exception)\n"
         "    print(page, sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
     )
-    env = {**os.environ, "MTL_HOME": str(tmp_path / "home"), "MTL_WARM_WORKER": "0",
-           "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                            timeout=600, env=env)
+    env = {
+        **os.environ,
+        "MTL_HOME": str(tmp_path / "home"),
+        "MTL_WARM_WORKER": "0",
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:4] == ["home []", "live []", "compare []", "sweep []"]

@@ -39,7 +39,19 @@ def synthetic_metrics(epochs: int = 3, partial_steps: int = 0) -> pd.DataFrame:
     rows = []
 
     def add(step, epoch, task, split, metric, value, reason=None):
-        rows.append((len(rows) + 1, step, float(epoch), step * SECONDS_PER_STEP, task, split, metric, value, reason))
+        rows.append(
+            (
+                len(rows) + 1,
+                step,
+                float(epoch),
+                step * SECONDS_PER_STEP,
+                task,
+                split,
+                metric,
+                value,
+                reason,
+            )
+        )
 
     def steps_of(epoch: int, upto: int) -> None:
         for step in range(epoch * STEPS_PER_EPOCH + 1, epoch * STEPS_PER_EPOCH + upto + 1):
@@ -54,7 +66,15 @@ def synthetic_metrics(epochs: int = 3, partial_steps: int = 0) -> pd.DataFrame:
         for split, offset in (("train", 0.0), ("val", 0.5)):
             add(end, epoch, "species", split, "loss", 1.0 / (epoch + 1) + offset)
             add(end, epoch, "species", split, "accuracy", [0.5, 0.9, 0.8][epoch % 3] - offset / 10)
-            add(end, epoch, "species", split, "auc_roc", None, "only one class present (0); AUC-ROC needs two")
+            add(
+                end,
+                epoch,
+                "species",
+                split,
+                "auc_roc",
+                None,
+                "only one class present (0); AUC-ROC needs two",
+            )
             add(end, epoch, "mass", split, "loss", [2.0, 1.0, 1.5][epoch % 3] + offset)
             add(end, epoch, "mass", split, "rmse", [3.0, 2.0, 2.5][epoch % 3] + offset)
     if partial_steps:
@@ -104,11 +124,16 @@ def test_curve_frame_loss_by_step_defaults_to_step_and_val() -> None:
     assert list(frame.columns) == list(CURVE_COLUMNS)
     assert default_splits("loss") == ("step", "val")
     assert list(dict.fromkeys(zip(frame["task"], frame["split"], strict=True))) == [
-        ("species", "step"), ("species", "val"), ("mass", "step"), ("mass", "val"),
+        ("species", "step"),
+        ("species", "val"),
+        ("mass", "step"),
+        ("mass", "val"),
     ]
     species_steps = frame[(frame["task"] == "species") & (frame["split"] == "step")]
     assert species_steps["x"].tolist() == [2, 4, 6, 8, 10, 12]
-    assert species_steps["value"].tolist() == pytest.approx([10.0 / s for s in (2, 4, 6, 8, 10, 12)])
+    assert species_steps["value"].tolist() == pytest.approx(
+        [10.0 / s for s in (2, 4, 6, 8, 10, 12)]
+    )
     val = frame[(frame["task"] == "species") & (frame["split"] == "val")]
     assert val["x"].tolist() == [4, 8, 12]
     assert (frame["smoothed"] == frame["value"]).all()
@@ -136,7 +161,9 @@ def test_curve_frame_other_metrics_use_train_and_val_and_keep_undefined_rows() -
     metrics = synthetic_metrics()
     accuracy = curve_frame(metrics, "accuracy", "epoch")
     assert set(accuracy["split"]) == {"train", "val"} and set(accuracy["task"]) == {"species"}
-    assert accuracy[accuracy["split"] == "train"]["value"].tolist() == pytest.approx([0.5, 0.9, 0.8])
+    assert accuracy[accuracy["split"] == "train"]["value"].tolist() == pytest.approx(
+        [0.5, 0.9, 0.8]
+    )
     auc = curve_frame(metrics, "auc_roc", "epoch")
     assert len(auc) == 6 and auc["value"].isna().all()  # gaps, not dropped rows
 
@@ -164,7 +191,9 @@ def test_curve_frame_explicit_splits_and_empty_input() -> None:
     assert empty.empty and list(empty.columns) == list(CURVE_COLUMNS)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"x": "time"}, "x must be"), ({"smoothing": 1.0}, "smoothing")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"x": "time"}, "x must be"), ({"smoothing": 1.0}, "smoothing")]
+)
 def test_curve_frame_rejects_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         curve_frame(synthetic_metrics(), "loss", **kwargs)
@@ -178,9 +207,12 @@ def test_epoch_ends_reads_epoch_rows() -> None:
 
 
 def synthetic_weights() -> pd.DataFrame:
-    rows = [(i + 1, step, float((step - 1) // 4), step * 0.5, task, w)
-            for i, (step, task, w) in enumerate(
-                (s, t, 1.0 + 0.1 * s * (k + 1)) for s in (2, 4, 6, 8) for k, t in enumerate(TASKS))]
+    rows = [
+        (i + 1, step, float((step - 1) // 4), step * 0.5, task, w)
+        for i, (step, task, w) in enumerate(
+            (s, t, 1.0 + 0.1 * s * (k + 1)) for s in (2, 4, 6, 8) for k, t in enumerate(TASKS)
+        )
+    ]
     return pd.DataFrame.from_records(rows, columns=list(WEIGHT_COLUMNS))
 
 
@@ -203,7 +235,11 @@ def test_best_and_latest_uses_each_metrics_direction() -> None:
     assert accuracy.best == pytest.approx(0.85) and accuracy.best_epoch == 2
     assert accuracy.latest == pytest.approx(0.75) and accuracy.latest_epoch == 3
     loss = rows[("mass", "loss")]  # 2.5, 1.5, 2.0: min wins
-    assert loss.best == pytest.approx(1.5) and loss.best_epoch == 2 and loss.latest == pytest.approx(2.0)
+    assert (
+        loss.best == pytest.approx(1.5)
+        and loss.best_epoch == 2
+        and loss.latest == pytest.approx(2.0)
+    )
     rmse = rows[("mass", "rmse")]
     assert rmse.best == pytest.approx(2.5) and rmse.higher_is_better is False
     auc = rows[("species", "auc_roc")]  # undefined every epoch: no best
@@ -214,7 +250,9 @@ def test_best_and_latest_uses_each_metrics_direction() -> None:
 
 def test_best_and_latest_on_train_and_on_nothing() -> None:
     table = best_and_latest(synthetic_metrics(), split="train")
-    assert table[(table.task == "species") & (table.metric == "accuracy")]["best"].item() == pytest.approx(0.9)
+    assert table[(table.task == "species") & (table.metric == "accuracy")][
+        "best"
+    ].item() == pytest.approx(0.9)
     assert best_and_latest(synthetic_metrics(epochs=0, partial_steps=4)).empty
 
 
@@ -234,14 +272,22 @@ def test_progress_eta_from_wall_time_per_epoch() -> None:
 
 
 def test_progress_at_the_start_and_at_the_end() -> None:
-    queued = progress(synthetic_metrics(epochs=0), {"status": "queued", "config": {"train": {"epochs": 5}}})
+    queued = progress(
+        synthetic_metrics(epochs=0), {"status": "queued", "config": {"train": {"epochs": 5}}}
+    )
     assert queued["epoch"] == 0 and queued["eta_s"] is None and queued["fraction"] == 0.0
-    finished = progress(synthetic_metrics(epochs=2), {"status": "finished", "config": {"train": {"epochs": 5}}})
+    finished = progress(
+        synthetic_metrics(epochs=2), {"status": "finished", "config": {"train": {"epochs": 5}}}
+    )
     assert finished["fraction"] == 1.0 and finished["eta_s"] == 0.0  # early stopping after 2 of 5
-    stopped = progress(synthetic_metrics(epochs=2), {"status": "stopped", "config": {"train": {"epochs": 5}}})
+    stopped = progress(
+        synthetic_metrics(epochs=2), {"status": "stopped", "config": {"train": {"epochs": 5}}}
+    )
     assert stopped["fraction"] == pytest.approx(0.4) and stopped["eta_s"] is None
     unknown = progress(synthetic_metrics(epochs=1), {"status": "running", "config": {}})
-    assert unknown["epochs"] is None and unknown["eta_s"] is None and 0.0 <= unknown["fraction"] <= 1.0
+    assert (
+        unknown["epochs"] is None and unknown["eta_s"] is None and 0.0 <= unknown["fraction"] <= 1.0
+    )
 
 
 def test_eta_follows_recent_epochs_not_the_fast_start() -> None:
@@ -271,7 +317,9 @@ def test_progress_eta_counts_validation_time_between_epoch_ends() -> None:
 @pytest.mark.parametrize("x", ["step", "epoch", "wall_time"])
 @pytest.mark.parametrize("smoothing", [0.0, 0.6])
 @pytest.mark.parametrize("metric", ["loss", "accuracy"])
-def test_curve_feed_appends_exactly_what_the_whole_curve_holds(x: str, smoothing: float, metric: str) -> None:
+def test_curve_feed_appends_exactly_what_the_whole_curve_holds(
+    x: str, smoothing: float, metric: str
+) -> None:
     whole = synthetic_metrics(epochs=3, partial_steps=2)
     expected = curve_frame(whole, metric, x, smoothing)  # type: ignore[arg-type]
     cut = int(whole.index[(whole["epoch"] == 1) & (whole["split"] == "step")][0])  # mid-run
@@ -281,7 +329,7 @@ def test_curve_feed_appends_exactly_what_the_whole_curve_holds(x: str, smoothing
     for (task, split), group in first.groupby(["task", "split"], sort=False):
         series[(task, split)] = {"x": group["x"].tolist(), "y": group["smoothed"].tolist()}
     for start in range(cut, len(whole), 7):  # polls that each bring a few rows
-        added = feed.append(whole.iloc[start:start + 7])
+        added = feed.append(whole.iloc[start : start + 7])
         assert added is not None
         step = 2 if feed.smoothed else 1
         for trace, xs, ys in zip(added["traces"], added["x"], added["y"], strict=True):
@@ -290,7 +338,9 @@ def test_curve_feed_appends_exactly_what_the_whole_curve_holds(x: str, smoothing
             key = feed.series[trace // step]
             series[key]["x"] += xs
             series[key]["y"] += ys
-    assert list(series) == list(dict.fromkeys(zip(expected["task"], expected["split"], strict=True)))
+    assert list(series) == list(
+        dict.fromkeys(zip(expected["task"], expected["split"], strict=True))
+    )
     for (task, split), got in series.items():
         want = expected[(expected["task"] == task) & (expected["split"] == split)]
         np.testing.assert_allclose(got["x"], want["x"].to_numpy(), rtol=1e-12)
@@ -309,7 +359,9 @@ def test_curve_feed_asks_for_a_redraw_when_the_structure_changes() -> None:
     assert feed.append(end_rows) is None  # the first validation point: a new series
     by_epoch = CurveFeed("loss", "epoch", 0.0)
     by_epoch.start(first_epoch)
-    assert by_epoch.append(end_rows[end_rows["split"] == "train"]) is None  # epoch ends move the points
+    assert (
+        by_epoch.append(end_rows[end_rows["split"] == "train"]) is None
+    )  # epoch ends move the points
     nothing = CurveFeed("loss", "step", 0.5)
     nothing.start(first_epoch)
     assert nothing.append(whole.iloc[:0]) == {"traces": [], "x": [], "y": [], "customdata": []}
@@ -327,7 +379,10 @@ def test_pair_matrix_takes_the_latest_value_and_mirrors_cosines() -> None:
         (4, 20, 0, 0.2, "b|a", "diag", "affinity", 0.1, None),
         (5, 20, 0, 0.2, "a", "diag", "grad_norm", 3.0, None),
     ]
-    metrics = pd.DataFrame(rows, columns=["id", "step", "epoch", "wall_time", "task", "split", "metric", "value", "reason"])
+    metrics = pd.DataFrame(
+        rows,
+        columns=["id", "step", "epoch", "wall_time", "task", "split", "metric", "value", "reason"],
+    )
     cos = pair_matrix(metrics, "cosine", ["a", "b", "c"])
     assert cos.loc["a", "b"] == cos.loc["b", "a"] == -0.25  # the latest, mirrored
     assert cos.loc["c", "a"] == 0.75 and cos.loc["b", "b"] == 1.0

@@ -6,6 +6,7 @@ preparation, and the duration estimate in a real child process.
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -32,8 +33,10 @@ def table_csv(rows: int = 120) -> bytes:
     a constant; two targets (binary ``y``, regression ``score``)."""
     lines = ["age,city,note,row_id,const,y,score"]
     for i in range(rows):
-        lines.append(f"{20 + i % 37},{['oslo', 'rome', 'lima'][i % 3]},free text number {i % 100},"
-                     f"{i},7,{'yes' if (i * 7) % 5 < 2 else 'no'},{(i % 11) * 1.5}")
+        lines.append(
+            f"{20 + i % 37},{['oslo', 'rome', 'lima'][i % 3]},free text number {i % 100},"
+            f"{i},7,{'yes' if (i * 7) % 5 < 2 else 'no'},{(i % 11) * 1.5}"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -63,7 +66,17 @@ def upload(at: AppTest, name: str, content: bytes) -> AppTest:
 
 def markdown_texts(at: AppTest) -> list[str]:
     """Every element whose body Streamlit renders as markdown."""
-    kinds = ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader")
+    kinds = (
+        "markdown",
+        "caption",
+        "error",
+        "warning",
+        "info",
+        "success",
+        "title",
+        "header",
+        "subheader",
+    )
     return [e.value for kind in kinds for e in getattr(at, kind)]
 
 
@@ -81,7 +94,9 @@ def test_form_survives_a_visit_to_another_page(at: AppTest) -> None:
 
     at.switch_page("app_pages/compare.py").run()
     no_exception(at)
-    at.switch_page("app_pages/experiment.py").run()  # Streamlit dropped the widgets' values meanwhile
+    at.switch_page(
+        "app_pages/experiment.py"
+    ).run()  # Streamlit dropped the widgets' values meanwhile
     no_exception(at)
 
     assert at.text_input(key="exp.name").value == "trial-mmoe"
@@ -95,7 +110,9 @@ def test_form_survives_a_visit_to_another_page(at: AppTest) -> None:
     assert at.number_input(key="exp.train.epochs").value == 12
     assert picker(at, "Feature columns the model reads").value == ["age"]
     assert at.session_state["exp.data.features"] == ["age"]
-    assert any(markdown_text("field_trial.csv") in c.value for c in at.caption)  # the file the form still uses
+    assert any(
+        markdown_text("field_trial.csv") in c.value for c in at.caption
+    )  # the file the form still uses
 
 
 def test_reset_form_goes_back_to_the_start(at: AppTest) -> None:
@@ -131,20 +148,38 @@ def test_dropped_columns_are_listed_with_their_reason_before_launch(at: AppTest)
     upload(at, "table.csv", table_csv())
     picker(at, "Target columns that become tasks").set_value(["y"]).run()
     no_exception(at)
-    dropped = next(d.value for d in at.dataframe if list(d.value.columns) == ["column", "reason", "detail"])
+    dropped = next(
+        d.value for d in at.dataframe if list(d.value.columns) == ["column", "reason", "detail"]
+    )
     reasons = dict(zip(dropped["column"], dropped["reason"], strict=True))
     assert reasons == {"note": "text-like", "row_id": "ID-like", "const": "constant", "y": "target"}
     features = picker(at, "Feature columns the model reads")
-    assert features.options == ["age", "city", "score"] and features.value == ["age", "city", "score"]
-    assert at.session_state["exp.data.features"] is None  # the preparation's own default: the same columns
-    assert any(markdown_text("note (text-like)") in w.value and markdown_text("const (constant)") in w.value
-               for w in at.warning)
+    assert features.options == ["age", "city", "score"] and features.value == [
+        "age",
+        "city",
+        "score",
+    ]
+    assert (
+        at.session_state["exp.data.features"] is None
+    )  # the preparation's own default: the same columns
+    assert any(
+        markdown_text("note (text-like)") in w.value
+        and markdown_text("const (constant)") in w.value
+        for w in at.warning
+    )
     # what the worker will do with this config: read exactly the offered columns, leave out the listed ones
-    config = ExperimentConfig.from_dict({"name": "t", "data": {"dataset": "csv", "path": at.session_state["exp.data.path"]},
-                                         "tasks": at.session_state["exp.tasks"]})
+    config = ExperimentConfig.from_dict(
+        {
+            "name": "t",
+            "data": {"dataset": "csv", "path": at.session_state["exp.data.path"]},
+            "tasks": at.session_state["exp.tasks"],
+        }
+    )
     prepared = prepare(config)
     assert sorted(prepared.input_columns) == ["age", "city", "score"]
-    assert {w.split("'")[1] for w in prepared.warnings if "was left out" in w} == set(reasons) - {"y"}
+    assert {w.split("'")[1] for w in prepared.warnings if "was left out" in w} == set(reasons) - {
+        "y"
+    }
 
 
 def test_only_text_and_constant_features_are_refused_in_place(at: AppTest, home: Path) -> None:
@@ -156,8 +191,15 @@ def test_only_text_and_constant_features_are_refused_in_place(at: AppTest, home:
     errors = [e.value for e in at.error]
     assert any("No feature column is picked" in e for e in errors), errors
     # the preparation's refusal names why each column is left out
-    assert any("cannot be prepared" in e and "no usable feature" in e and "review" in e and "free text" in e
-               and "const" in e and "as constant" in e for e in errors), errors
+    assert any(
+        "cannot be prepared" in e
+        and "no usable feature" in e
+        and "review" in e
+        and "free text" in e
+        and "const" in e
+        and "as constant" in e
+        for e in errors
+    ), errors
     at.button(key="exp.start").click().run()
     no_exception(at)
     assert any("no usable feature" in e.value and "free text" in e.value for e in at.error)
@@ -171,7 +213,9 @@ def _run_count(home: Path) -> int:
 
 
 def load_yaml(at: AppTest, name: str, config: dict) -> AppTest:
-    at.file_uploader(key="exp.up.yaml").set_value((name, yaml.safe_dump(config).encode(), "text/yaml")).run()
+    at.file_uploader(key="exp.up.yaml").set_value(
+        (name, yaml.safe_dump(config).encode(), "text/yaml")
+    ).run()
     no_exception(at)
     return at
 
@@ -180,18 +224,28 @@ def test_hostile_task_and_column_names_render_as_text(at: AppTest, tmp_path: Pat
     data = tmp_path / "hostile.csv"
     rows = [f"{i % 9},{i % 2},{i * 0.5}" for i in range(60)]
     data.write_text(f'x,"{HOSTILE_COLUMN}",target\n' + "\n".join(rows) + "\n", encoding="utf-8")
-    base = {"name": "hostile", "data": {"dataset": "csv", "path": str(data)}, "loss": {"weighting": "manual"}}
+    base = {
+        "name": "hostile",
+        "data": {"dataset": "csv", "path": str(data)},
+        "loss": {"weighting": "manual"},
+    }
 
     # a hostile TASK name is refused by the config; the refusal is shown as text, the form kept
-    load_yaml(at, "evil.yaml", {**base, "tasks": [{"name": HOSTILE_TASK, "target": HOSTILE_COLUMN}]})
+    load_yaml(
+        at, "evil.yaml", {**base, "tasks": [{"name": HOSTILE_TASK, "target": HOSTILE_COLUMN}]}
+    )
     refusal = [e.value for e in at.error if "This config cannot be used" in e.value]
-    assert refusal and "is not allowed" in refusal[0] and markdown_text(HOSTILE_TASK) in refusal[0], refusal
+    assert (
+        refusal and "is not allowed" in refusal[0] and markdown_text(HOSTILE_TASK) in refusal[0]
+    ), refusal
     assert [t["name"] for t in at.session_state["exp.tasks"]] == ["species", "sex", "body_mass"]
     assert not [t for t in markdown_texts(at) if MARKUP.search(t)]
 
     # hostile COLUMN names are allowed: a valid task on the hostile column, the column a feature
     task = "#1 (amount) + 5%"  # valid, but full of characters markdown acts on
-    load_yaml(at, "ok.yaml", {**base, "tasks": [{"name": task, "target": "target", "kind": "regression"}]})
+    load_yaml(
+        at, "ok.yaml", {**base, "tasks": [{"name": task, "target": "target", "kind": "regression"}]}
+    )
     assert not at.session_state["exp.ui.yaml_error"]
     assert picker(at, "Feature columns the model reads").value == ["x", HOSTILE_COLUMN]
     # the hostile column becomes a task too: named by suggest_task_name, so valid
@@ -200,14 +254,18 @@ def test_hostile_task_and_column_names_render_as_text(at: AppTest, tmp_path: Pat
     made = suggest_task_name(HOSTILE_COLUMN)
     assert task_name_problem(made) is None
     assert [(t["name"], t["target"]) for t in at.session_state["exp.tasks"]] == [
-        (task, "target"), (made, HOSTILE_COLUMN)]
+        (task, "target"),
+        (made, HOSTILE_COLUMN),
+    ]
     assert picker(at, "Feature columns the model reads").value == ["x"]
     texts = markdown_texts(at)
     assert f"**{markdown_text(task)}**" in texts and f"**{markdown_text(made)}**" in texts
     assert not [t for t in texts if MARKUP.search(t)]  # no raw tag reaches markdown
     assert not [t for t in texts if "](http" in t]  # nor a live link
     raw_html = [m.value for m in at.markdown if m.proto.allow_html]
-    assert raw_html and not [v for v in raw_html if "iframe" in v or "img" in v or "bold" in v or "amount" in v]
+    assert raw_html and not [
+        v for v in raw_html if "iframe" in v or "img" in v or "bold" in v or "amount" in v
+    ]
     # the manual-weights caption quotes the names, escaped
     assert any(markdown_text(f"{made} × 1") in c.value for c in at.caption)
     assert any(c.value.startswith("Ready to start") for c in at.caption)  # a config that can run
@@ -219,8 +277,19 @@ def test_hostile_task_and_column_names_render_as_text(at: AppTest, tmp_path: Pat
 
 def test_page_source_uses_raw_html_only_for_the_colour_swatch() -> None:
     source = (ROOT / "app_pages" / "experiment.py").read_text(encoding="utf-8")
-    calls = [line for line in source.splitlines() if "unsafe_allow_html=True" in line]
-    assert len(calls) == 1 and "task['name']" not in calls[0] and "markdown_text(" not in calls[0]
+    raw = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and any(
+            k.arg == "unsafe_allow_html" and getattr(k.value, "value", False) is True
+            for k in node.keywords
+        )
+    ]
+    assert len(raw) == 1  # the colour swatch
+    # every value put into that HTML is a palette colour, escaped: html.escape(colors[...])
+    values = [v.value for v in ast.walk(raw[0].args[0]) if isinstance(v, ast.FormattedValue)]
+    assert values and all(ast.unparse(v).startswith("html.escape(colors[") for v in values)
 
 
 def test_hard_sharing_always_shares_a_layer(at: AppTest) -> None:
@@ -239,11 +308,18 @@ def test_hard_sharing_always_shares_a_layer(at: AppTest) -> None:
 
 
 def test_a_config_with_hard_sharing_of_nothing_is_shown_as_independent(at: AppTest) -> None:
-    config = {"name": "flat", "data": {"dataset": "penguins"},
-              "tasks": [{"name": "species", "target": "species", "kind": "multiclass"},
-                        {"name": "sex", "target": "sex", "kind": "binary"}],
-              "model": {"sharing": "hard", "branch_depth": 0}}
-    at.file_uploader(key="exp.up.yaml").set_value(("flat.yaml", yaml.safe_dump(config).encode(), "text/yaml")).run()
+    config = {
+        "name": "flat",
+        "data": {"dataset": "penguins"},
+        "tasks": [
+            {"name": "species", "target": "species", "kind": "multiclass"},
+            {"name": "sex", "target": "sex", "kind": "binary"},
+        ],
+        "model": {"sharing": "hard", "branch_depth": 0},
+    }
+    at.file_uploader(key="exp.up.yaml").set_value(
+        ("flat.yaml", yaml.safe_dump(config).encode(), "text/yaml")
+    ).run()
     no_exception(at)
     assert at.selectbox(key="exp.model.sharing").value == "independent"
     assert at.session_state["exp.model.branch_depth"] is None
@@ -265,15 +341,21 @@ def test_duration_estimate_runs_in_a_child_process(at: AppTest) -> None:
 
 
 def test_a_long_run_is_flagged_before_any_estimate(at: AppTest) -> None:
-    at.number_input(key="exp.train.epochs").set_value(4000).run()  # 240 training rows / 32 → 8 steps an epoch
+    at.number_input(key="exp.train.epochs").set_value(
+        4000
+    ).run()  # 240 training rows / 32 → 8 steps an epoch
     no_exception(at)
-    assert any("trains about 32,000 steps" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("trains about 32,000 steps" in w.value for w in at.warning), [
+        w.value for w in at.warning
+    ]
 
 
 def test_a_bad_upload_is_named_by_its_file_not_its_server_path(at: AppTest, home: Path) -> None:
     upload(at, "one column.csv", b"only\n1\n2\n3\n")
     errors = [e.value for e in at.error]
-    assert any("single column" in e and markdown_text("one_column.csv") in e for e in errors), errors
+    assert any("single column" in e and markdown_text("one_column.csv") in e for e in errors), (
+        errors
+    )
     server = (str(home), markdown_text(str(home)), "uploads/", markdown_text("uploads/"))
     assert not [t for t in markdown_texts(at) if any(part in t for part in server)]
     assert not [t for t in markdown_texts(at) if "np." in t or "numpy" in t]
@@ -286,7 +368,9 @@ def test_every_preset_loads_into_the_form(at: AppTest, preset: str) -> None:
     no_exception(at)
     assert at.text_input(key="exp.name").value == preset
     assert not at.error, [e.value for e in at.error]
-    assert any(c.value.startswith(f"Ready to start **{markdown_text(preset)}**") for c in at.caption)
+    assert any(
+        c.value.startswith(f"Ready to start **{markdown_text(preset)}**") for c in at.caption
+    )
 
 
 def test_the_page_never_imports_torch_even_to_estimate(home: Path) -> None:
@@ -301,7 +385,13 @@ def test_the_page_never_imports_torch_even_to_estimate(home: Path) -> None:
         "assert any(i.value.startswith('Estimated duration') for i in at.info), [i.value for i in at.info]\n"
         "print('torch' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env=cli_env(home))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env=cli_env(home),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"

@@ -66,7 +66,12 @@ def test_curves_without_smoothing_one_trace_per_series() -> None:
     fig = curves_figure(frame, title="Loss", colors=COLORS)
     check_common_style(fig)
     assert len(fig.data) == 4  # 2 tasks × (step, val)
-    assert [t.name for t in fig.data] == ["species · train", "species · val", "mass · train", "mass · val"]
+    assert [t.name for t in fig.data] == [
+        "species · train",
+        "species · val",
+        "mass · train",
+        "mass · val",
+    ]
     assert all(t.opacity is None for t in fig.data)
     assert fig.layout.xaxis.title.text == "step" and fig.layout.yaxis.title.text == "loss"
     assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # below the plot
@@ -90,7 +95,11 @@ def test_curves_validation_is_dashed_and_colour_is_by_task() -> None:
     by_name = {t.name: t for t in fig.data}
     assert by_name["species · val"].line.dash == "dash"
     assert by_name["species · train"].line.dash == "solid"
-    assert by_name["species · val"].line.color == by_name["species · train"].line.color == COLORS["species"]
+    assert (
+        by_name["species · val"].line.color
+        == by_name["species · train"].line.color
+        == COLORS["species"]
+    )
 
 
 def test_curves_log_axis_and_empty_frame() -> None:
@@ -112,7 +121,9 @@ def test_same_task_same_colour_on_every_chart() -> None:
 
 
 def test_weights_figure_one_line_per_task() -> None:
-    fig = weights_figure(synthetic_weights(), x="epoch", colors=COLORS, metrics=synthetic_metrics(epochs=2))
+    fig = weights_figure(
+        synthetic_weights(), x="epoch", colors=COLORS, metrics=synthetic_metrics(epochs=2)
+    )
     check_common_style(fig)
     assert [t.name for t in fig.data] == list(TASKS)
     assert list(fig.data[0].x) == pytest.approx([0.5, 1.0, 1.5, 2.0])
@@ -123,8 +134,13 @@ def test_overlay_colours_by_run_and_pairs_raw_smoothed() -> None:
     metrics = synthetic_metrics()
     frames = {
         "run-a": curve_frame(metrics, "loss", "step", smoothing=0.5, splits=("val",)),
-        "run-b": curve_frame(metrics.assign(value=metrics["value"] * 2), "loss", "step", smoothing=0.5,
-                             splits=("val",)),
+        "run-b": curve_frame(
+            metrics.assign(value=metrics["value"] * 2),
+            "loss",
+            "step",
+            smoothing=0.5,
+            splits=("val",),
+        ),
     }
     colors = run_colors(list(frames))
     fig = overlay_figure(frames, task="mass", title="mass", log_y=True, colors=colors)
@@ -142,7 +158,9 @@ def test_overlay_colours_by_run_and_pairs_raw_smoothed() -> None:
 def classification_data(classes: list[str], rows: int = 120, seed: int = 0):
     rng = np.random.default_rng(seed)
     y = rng.choice(classes, size=rows)
-    logits = rng.normal(size=(rows, len(classes))) + 1.5 * (y[:, None] == np.array(classes)[None, :])
+    logits = rng.normal(size=(rows, len(classes))) + 1.5 * (
+        y[:, None] == np.array(classes)[None, :]
+    )
     proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     frame = pd.DataFrame(proba, columns=[f"p_{c}" for c in classes])
     pred = np.array(classes)[proba.argmax(axis=1)]
@@ -214,7 +232,9 @@ def test_pred_actual_and_residuals() -> None:
 
 
 def test_apply_theme_sets_text_colour() -> None:
-    fig = apply_theme(curves_figure(curve_frame(synthetic_metrics(), "loss"), colors=COLORS), "dark")
+    fig = apply_theme(
+        curves_figure(curve_frame(synthetic_metrics(), "loss"), colors=COLORS), "dark"
+    )
     assert fig.layout.font.color == "#FAFAFA"
     with pytest.raises(ValueError, match="theme"):
         apply_theme(fig, "blue")
@@ -228,8 +248,14 @@ HEADS = {"species": 3, "sex": 1, "body mass": 1}
 @pytest.mark.parametrize("sharing", ["hard", "independent", "soft", "cross-stitch", "mmoe"])
 @pytest.mark.parametrize("input_shape", [(13,), (1, 8, 8)])
 def test_network_figure_draws_every_block(sharing: str, input_shape: tuple[int, ...]) -> None:
-    cfg = ModelConfig(sharing=sharing, hidden=[64, 32], channels=[16, 32], head_hidden=[16],
-                      batch_norm=True, dropout=0.2)
+    cfg = ModelConfig(
+        sharing=sharing,
+        hidden=[64, 32],
+        channels=[16, 32],
+        head_hidden=[16],
+        batch_norm=True,
+        dropout=0.2,
+    )
     description = describe_config(cfg, input_shape, HEADS)
     colors = task_colors(list(HEADS))
     fig = network_figure(description, colors)
@@ -250,7 +276,9 @@ def test_network_figure_draws_every_block(sharing: str, input_shape: tuple[int, 
 
 
 def test_network_figure_hard_arrows_fan_out_from_the_trunk() -> None:
-    description = describe_config(ModelConfig(hidden=[8, 8], branch_depth=1), (5,), {"a": 1, "b": 2})
+    description = describe_config(
+        ModelConfig(hidden=[8, 8], branch_depth=1), (5,), {"a": 1, "b": 2}
+    )
     fig = network_figure(description)
     arrows = [a for a in fig.layout.annotations if a.showarrow]
     # input → trunk, trunk → each task's first block, then one arrow per remaining task block
@@ -261,8 +289,16 @@ def test_network_figure_hard_arrows_fan_out_from_the_trunk() -> None:
 def test_fit_height_moves_the_legend_further_down_on_a_shorter_chart() -> None:
     from mtl.ui.figures import curves_figure, fit_height
 
-    frame = pd.DataFrame({"x": [1, 2], "task": ["a", "a"], "split": ["train", "train"], "metric": ["loss"] * 2,
-                          "value": [1.0, 0.5], "smoothed": [1.0, 0.5]})
+    frame = pd.DataFrame(
+        {
+            "x": [1, 2],
+            "task": ["a", "a"],
+            "split": ["train", "train"],
+            "metric": ["loss"] * 2,
+            "value": [1.0, 0.5],
+            "smoothed": [1.0, 0.5],
+        }
+    )
     tall = fit_height(curves_figure(frame, title="t", colors={}), 600)
     short = fit_height(curves_figure(frame, title="t", colors={}), 300)
     assert short.layout.height == 300 and tall.layout.height == 600
@@ -274,15 +310,17 @@ def test_fit_height_moves_the_legend_further_down_on_a_shorter_chart() -> None:
 
 def sweep_table() -> pd.DataFrame:
     """Four settings whose means coincide two by two (labels must not hide each other)."""
-    return pd.DataFrame({
-        "model.sharing": ["hard", "hard", "independent", "independent"],
-        "loss.weighting": ["equal", "uncertainty", "equal", "uncertainty"],
-        "label/accuracy mean": [0.9, 0.9, 0.8, 0.8],
-        "label/accuracy std": [0.01, 0.02, 0.0, 0.01],
-        "regression/rmse mean": [0.5, 0.5, 0.7, 0.7],
-        "regression/rmse std": [0.1, 0.1, 0.1, 0.1],
-        "delta_m mean": [2.0, 1.5, 0.0, -1.0],
-    })
+    return pd.DataFrame(
+        {
+            "model.sharing": ["hard", "hard", "independent", "independent"],
+            "loss.weighting": ["equal", "uncertainty", "equal", "uncertainty"],
+            "label/accuracy mean": [0.9, 0.9, 0.8, 0.8],
+            "label/accuracy std": [0.01, 0.02, 0.0, 0.01],
+            "regression/rmse mean": [0.5, 0.5, 0.7, 0.7],
+            "regression/rmse std": [0.1, 0.1, 0.1, 0.1],
+            "delta_m mean": [2.0, 1.5, 0.0, -1.0],
+        }
+    )
 
 
 def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> None:
@@ -291,19 +329,31 @@ def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> No
 
     table = sweep_table()
     front = pareto_front(table, "label/accuracy mean", "regression/rmse mean", True, False)
-    fig = pareto_figure(table, "label/accuracy mean", "regression/rmse mean", front,
-                        labels=["model.sharing", "loss.weighting"])
+    fig = pareto_figure(
+        table,
+        "label/accuracy mean",
+        "regression/rmse mean",
+        front,
+        labels=["model.sharing", "loss.weighting"],
+    )
     notes = {a.text: a for a in fig.layout.annotations}
-    assert sorted(notes) == sorted(["hard · equal", "hard · uncertainty", "independent · equal",
-                                    "independent · uncertainty"])
+    assert sorted(notes) == sorted(
+        ["hard · equal", "hard · uncertainty", "independent · equal", "independent · uncertainty"]
+    )
     for text, note in notes.items():  # each label points at its own setting's mean
-        row = table[table["model.sharing"].str.cat(table["loss.weighting"], sep=" · ") == text].iloc[0]
+        row = table[
+            table["model.sharing"].str.cat(table["loss.weighting"], sep=" · ") == text
+        ].iloc[0]
         assert (note.x, note.y) == (row["label/accuracy mean"], row["regression/rmse mean"])
     # the two settings at the same spot get their labels on different sides
-    assert (notes["hard · equal"].ax, notes["hard · equal"].ay) != (notes["hard · uncertainty"].ax,
-                                                                    notes["hard · uncertainty"].ay)
+    assert (notes["hard · equal"].ax, notes["hard · equal"].ay) != (
+        notes["hard · uncertainty"].ax,
+        notes["hard · uncertainty"].ay,
+    )
     assert (notes["independent · equal"].ax, notes["independent · equal"].ay) != (
-        notes["independent · uncertainty"].ax, notes["independent · uncertainty"].ay)
+        notes["independent · uncertainty"].ax,
+        notes["independent · uncertainty"].ay,
+    )
     assert fig.layout.xaxis.title.text == "label · accuracy mean"
     assert fig.layout.yaxis.title.text == "regression · RMSE mean"
 
@@ -311,32 +361,48 @@ def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> No
 def test_parallel_coordinates_have_readable_axis_titles_and_room_for_them() -> None:
     from mtl.ui.figures import parallel_figure
 
-    fig = parallel_figure(sweep_table(), ["model.sharing", "loss.weighting"], "delta_m mean", title="")
+    fig = parallel_figure(
+        sweep_table(), ["model.sharing", "loss.weighting"], "delta_m mean", title=""
+    )
     dims = fig.data[0].dimensions
     assert [d.label for d in dims] == ["sharing", "weighting", "Δm (%) mean"]
     assert list(dims[0].ticktext) == ["hard", "independent"]
     assert fig.layout.margin.l >= 80 and fig.layout.margin.r >= 80 and fig.layout.margin.t >= 72
 
 
-HOSTILE = ["<img src=x onerror=window.__pwned=1>", "<iframe srcdoc='<script>parent.__pwned=1</script>'>",
-           "<a href='javascript:alert(1)'>x</a>", "**bold**"]
+HOSTILE = [
+    "<img src=x onerror=window.__pwned=1>",
+    "<iframe srcdoc='<script>parent.__pwned=1</script>'>",
+    "<a href='javascript:alert(1)'>x</a>",
+    "**bold**",
+]
 
 
 def test_user_strings_reach_plotly_escaped() -> None:
     """Run, task and class names are text in every figure: no tag survives into the JSON."""
     metrics = synthetic_metrics()
-    renamed = metrics.assign(task=metrics["task"].map(dict(zip(TASKS, HOSTILE, strict=False))).fillna(metrics["task"]))
+    renamed = metrics.assign(
+        task=metrics["task"].map(dict(zip(TASKS, HOSTILE, strict=False))).fillna(metrics["task"])
+    )
     frame = curve_frame(renamed, "loss", "step")
     figures = [
         curves_figure(frame, title=HOSTILE[0]),
         overlay_figure({HOSTILE[1]: frame}, task=HOSTILE[0], title=HOSTILE[2]),
         weights_figure(synthetic_weights().assign(task=HOSTILE[0])),
         confusion_figure([HOSTILE[0], HOSTILE[1]] * 5, [HOSTILE[1], HOSTILE[0]] * 5, HOSTILE[:2]),
-        network_figure(describe_config(ModelConfig(sharing="hard", hidden=[8]), (4,), {HOSTILE[0]: 1})),
+        network_figure(
+            describe_config(ModelConfig(sharing="hard", hidden=[8]), (4,), {HOSTILE[0]: 1})
+        ),
     ]
     for fig in figures:
         text = fig.to_json()
-        assert "<img" not in text and "<iframe" not in text and "<a href" not in text and "<script" not in text
+        assert (
+            "<img" not in text
+            and "<iframe" not in text
+            and "<a href" not in text
+            and "<script" not in text
+        )
     assert figures[0].layout.title.text == "&lt;img src=x onerror=window.__pwned=1&gt;"
     assert {t.name.rsplit(" · ", 1)[0] for t in figures[1].data} == {
-        "&lt;iframe srcdoc='&lt;script&gt;parent.__pwned=1&lt;/script&gt;'&gt;"}
+        "&lt;iframe srcdoc='&lt;script&gt;parent.__pwned=1&lt;/script&gt;'&gt;"
+    }

@@ -18,7 +18,9 @@ def test_an_upload_keeps_its_base_name_in_a_content_addressed_folder(tmp_path: P
     assert first.name == "Clinic_visits__2024.csv" and first.read_bytes() == b"a,b\n1,2\n"
     assert first.parent.parent == tmp_path / "uploads"
     other = form.save_upload(b"a,b\n3,4\n", "Clinic visits (2024).csv", tmp_path)
-    assert other.parent != first.parent and first.read_bytes() == b"a,b\n1,2\n"  # nothing overwritten
+    assert (
+        other.parent != first.parent and first.read_bytes() == b"a,b\n1,2\n"
+    )  # nothing overwritten
     hostile = form.save_upload(b"x\n", "../../etc/passwd", tmp_path)
     assert hostile.is_relative_to(tmp_path / "uploads") and hostile.name == "passwd.csv"
     assert form.save_upload(b"y\n", "...csv", tmp_path).name == "upload.csv"
@@ -26,7 +28,10 @@ def test_an_upload_keeps_its_base_name_in_a_content_addressed_folder(tmp_path: P
 
 def test_labels_and_default_names() -> None:
     assert form.default_run_name("C:\\data\\field trial.csv") == "field trial"
-    assert dataset_label({"dataset": "csv", "path": "/h/uploads/ab12/field_trial.csv"}) == "field_trial.csv"
+    assert (
+        dataset_label({"dataset": "csv", "path": "/h/uploads/ab12/field_trial.csv"})
+        == "field_trial.csv"
+    )
     assert dataset_label({"dataset": "penguins", "path": None}) == "penguins"
     assert form.safe_stem("résumé.csv") == "r_sum"
 
@@ -39,8 +44,14 @@ def test_without_path_hides_the_server_folder() -> None:
 
 
 def test_remember_restore_forget() -> None:
-    state: dict = {"exp.name": "mine", "task.y.kind": "binary", "exp.btn.reset": False, "exp.up.csv": object(),
-                   "exp.ui.targets.abc": ["y"], "other": 1}
+    state: dict = {
+        "exp.name": "mine",
+        "task.y.kind": "binary",
+        "exp.btn.reset": False,
+        "exp.up.csv": object(),
+        "exp.ui.targets.abc": ["y"],
+        "other": 1,
+    }
     form.remember(state)
     assert state[form.FORM_KEY] == {"exp.name": "mine", "task.y.kind": "binary"}
     # a rerun of the page: a newer widget value wins over the remembered one
@@ -67,15 +78,17 @@ def test_hard_sharing_of_nothing_becomes_independent() -> None:
 
 
 def frame(rows: int = 60) -> pd.DataFrame:
-    return pd.DataFrame({
-        "id": range(rows),
-        "blurb": [f"text {i % 45} and more" for i in range(rows)],
-        "empty": [None] * rows,
-        "flat": [3] * rows,
-        "x": [i % 7 for i in range(rows)],
-        "colour": [["red", "blue"][i % 2] for i in range(rows)],
-        "y": [i % 2 for i in range(rows)],
-    })
+    return pd.DataFrame(
+        {
+            "id": range(rows),
+            "blurb": [f"text {i % 45} and more" for i in range(rows)],
+            "empty": [None] * rows,
+            "flat": [3] * rows,
+            "x": [i % 7 for i in range(rows)],
+            "colour": [["red", "blue"][i % 2] for i in range(rows)],
+            "y": [i % 2 for i in range(rows)],
+        }
+    )
 
 
 def test_column_roles_follow_the_preparation() -> None:
@@ -84,14 +97,24 @@ def test_column_roles_follow_the_preparation() -> None:
     assert reasons == {"id": "ID-like", "empty": "empty", "flat": "constant", "y": "target"}
     assert roles.usable == ["blurb", "x", "colour"]  # 45 distinct strings in 60 rows: a category
     # the worker, left to its default, reads exactly the usable columns and warns about the others
-    config = ExperimentConfig.from_dict({"name": "t", "data": {"dataset": "csv", "path": "unused.csv"},
-                                         "tasks": [{"name": "y", "target": "y", "kind": "binary"}]})
+    config = ExperimentConfig.from_dict(
+        {
+            "name": "t",
+            "data": {"dataset": "csv", "path": "unused.csv"},
+            "tasks": [{"name": "y", "target": "y", "kind": "binary"}],
+        }
+    )
     prepared = prepare(config, frame())
     assert sorted(prepared.input_columns) == sorted(roles.usable)  # numeric first there
-    assert {w.split("'")[1] for w in prepared.warnings if "was left out" in w} == set(reasons) - {"y"}
+    assert {w.split("'")[1] for w in prepared.warnings if "was left out" in w} == set(reasons) - {
+        "y"
+    }
     assert roles.features_setting(roles.usable) is None
     assert roles.features_setting(["colour", "x"]) == ["x", "colour"]  # in the table's order
-    assert roles.features_setting(["colour", "flat"]) == ["flat", "colour"]  # a constant picked on purpose
+    assert roles.features_setting(["colour", "flat"]) == [
+        "flat",
+        "colour",
+    ]  # a constant picked on purpose
     assert roles.features_setting([]) == []
 
 
@@ -115,13 +138,23 @@ def test_a_task_from_a_column_gets_a_valid_unique_name() -> None:
 
 
 def test_text_like_reason_for_mostly_distinct_strings() -> None:
-    data = pd.DataFrame({"note": [f"words {i % 100}" for i in range(150)], "x": range(150, 0, -1),
-                         "y": [i % 2 for i in range(150)]})
+    data = pd.DataFrame(
+        {
+            "note": [f"words {i % 100}" for i in range(150)],
+            "x": range(150, 0, -1),
+            "y": [i % 2 for i in range(150)],
+        }
+    )
     roles = form.column_roles(data, ["y"], "csv")
-    assert dict(zip(roles.dropped["column"], roles.dropped["reason"], strict=True))["note"] == "text-like"
+    assert (
+        dict(zip(roles.dropped["column"], roles.dropped["reason"], strict=True))["note"]
+        == "text-like"
+    )
 
 
-@pytest.mark.parametrize("text", ["<b>x</b>", "**bold** [l](http://e.com)", ":red[x] $x$ `c` # h", "a\nb"])
+@pytest.mark.parametrize(
+    "text", ["<b>x</b>", "**bold** [l](http://e.com)", ":red[x] $x$ `c` # h", "a\nb"]
+)
 def test_plain_escapes_every_markup_character(text: str) -> None:
     escaped = markdown_text(text)
     assert "\n" not in escaped

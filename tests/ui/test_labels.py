@@ -10,17 +10,20 @@ import pytest
 from mtl.ui.labels import label, markdown_text, metric_label, plain
 
 
-@pytest.mark.parametrize(("key", "expected"), [
-    ("model.sharing", "sharing"),
-    ("loss.weighting", "weighting"),
-    ("hidden", "hidden layers"),
-    ("train.lr", "learning rate"),
-    ("delta_m", "Δm (%)"),
-    ("delta_m mean", "Δm (%) mean"),
-    ("label/auc_roc", "label · AUC-ROC"),
-    ("y1/r2 std", "y1 · R² std"),
-    ("train.weight_decay", "weight decay"),
-])
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("model.sharing", "sharing"),
+        ("loss.weighting", "weighting"),
+        ("hidden", "hidden layers"),
+        ("train.lr", "learning rate"),
+        ("delta_m", "Δm (%)"),
+        ("delta_m mean", "Δm (%) mean"),
+        ("label/auc_roc", "label · AUC-ROC"),
+        ("y1/r2 std", "y1 · R² std"),
+        ("train.weight_decay", "weight decay"),
+    ],
+)
 def test_every_key_has_a_readable_label(key: str, expected: str) -> None:
     assert label(key) == expected
 
@@ -34,10 +37,23 @@ def test_plain_round_trips_through_html() -> None:
     assert "<" not in plain(hostile) and html.unescape(plain(hostile)) == hostile
 
 
-@pytest.mark.parametrize("text", [
-    "**bold**", "![x](http://127.0.0.1:9/x.png)", "[x](javascript:alert(1))", "<b>x</b>", ":red[x]", "$x^2$",
-    "- item", "1. item", "# title", "a_b_c", "`code`", "&lt;",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**bold**",
+        "![x](http://127.0.0.1:9/x.png)",
+        "[x](javascript:alert(1))",
+        "<b>x</b>",
+        ":red[x]",
+        "$x^2$",
+        "- item",
+        "1. item",
+        "# title",
+        "a_b_c",
+        "`code`",
+        "&lt;",
+    ],
+)
 def test_markdown_text_escapes_every_markdown_construct(text: str) -> None:
     escaped = markdown_text(text)
     # outside backslash escapes, no markdown-active character is left

@@ -233,7 +233,9 @@ def test_theme_resize_and_unmount(server: str, browser) -> None:
 
 
 STREAM = ".st-key-demo-stream .js-plotly-plot"
-STATS = "() => (window.__mtlLive && window.__mtlLive.charts['demo-stream']) || {react: 0, extend: 0}"
+STATS = (
+    "() => (window.__mtlLive && window.__mtlLive.charts['demo-stream']) || {react: 0, extend: 0}"
+)
 # x of the smoothed trace (the second: raw first when smoothing) as the chart holds it
 STREAM_X = f"() => Array.from(document.querySelector('{STREAM}')._fullData[1].x)"
 
@@ -241,7 +243,9 @@ STREAM_X = f"() => Array.from(document.querySelector('{STREAM}')._fullData[1].x)
 def test_streamed_chart_appends_and_asks_for_its_history_after_a_remount(page: Page) -> None:
     page.page.wait_for_selector(STREAM, timeout=20_000)
     start = page.js(STATS)
-    page.page.wait_for_function(f"() => ({STATS})().extend >= {start['extend'] + 3}", timeout=20_000)
+    page.page.wait_for_function(
+        f"() => ({STATS})().extend >= {start['extend'] + 3}", timeout=20_000
+    )
     stats = page.js(STATS)
     assert stats["react"] == 1, stats  # the figure once, then only new points
     xs = page.js(STREAM_X)
@@ -257,7 +261,9 @@ def test_streamed_chart_appends_and_asks_for_its_history_after_a_remount(page: P
     page.page.wait_for_selector(STREAM, timeout=20_000)
     page.page.wait_for_function(
         f"() => {{ const d = document.querySelector('{STREAM}'); return d && d._fullData && d._fullData[1]"
-        f" && d._fullData[1]._length > {len(xs) + 3}; }}", timeout=20_000)
+        f" && d._fullData[1]._length > {len(xs) + 3}; }}",
+        timeout=20_000,
+    )
     again = page.js(STREAM_X)
     assert again[0] == xs[0]  # the history from the first point on
     assert again == list(range(int(again[0]), int(again[0]) + len(again)))
@@ -267,7 +273,9 @@ def test_an_off_screen_chart_is_not_redrawn_until_it_is_visible(page: Page) -> N
     page.page.wait_for_selector(STREAM, timeout=20_000)
     page.page.wait_for_function(f"() => ({STATS})().extend >= 1", timeout=20_000)
     move = "(top) => { document.querySelector('.st-key-demo-stream .mtl-live-chart').style.top = top; }"
-    page.js("() => { document.querySelector('.st-key-demo-stream .mtl-live-chart').style.position = 'relative'; }")
+    page.js(
+        "() => { document.querySelector('.st-key-demo-stream .mtl-live-chart').style.position = 'relative'; }"
+    )
     page.js(move, "6000px")  # far below the fold: the IntersectionObserver reports it hidden
     page.wait(0.5)  # a draw already under way may finish
     hidden = page.js(STATS)

@@ -46,7 +46,9 @@ def no_exception(at: AppTest) -> None:
 
 
 @pytest.mark.parametrize("page", ["home", "experiment", "live", "compare", "evaluate"])
-def test_every_page_runs_on_an_empty_store(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_page_runs_on_an_empty_store(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MTL_HOME", str(tmp_path / "empty"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page(f"app_pages/{page}.py").run()
@@ -62,8 +64,11 @@ def bare_strings(path: Path) -> list[int]:
 
     def visit(statements: list[ast.stmt]) -> None:
         for statement in statements:
-            if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(
-                    statement.value.value, str):
+            if (
+                isinstance(statement, ast.Expr)
+                and isinstance(statement.value, ast.Constant)
+                and isinstance(statement.value.value, str)
+            ):
                 found.append(statement.lineno)
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue  # docstrings of functions are not printed
@@ -74,7 +79,9 @@ def bare_strings(path: Path) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("page", ["app.py", *(f"app_pages/{p.name}" for p in sorted((ROOT / "app_pages").glob("*.py")))])
+@pytest.mark.parametrize(
+    "page", ["app.py", *(f"app_pages/{p.name}" for p in sorted((ROOT / "app_pages").glob("*.py")))]
+)
 def test_no_page_prints_a_bare_string(page: str) -> None:
     assert bare_strings(ROOT / page) == []
 
@@ -93,7 +100,9 @@ def test_home_lists_runs_and_presets(app: AppTest, trained: tuple[Path, str, str
     assert at.title[0].value == "MTL Lab"
 
 
-def test_live_shows_a_finished_run_from_the_url(app: AppTest, trained: tuple[Path, str, str]) -> None:
+def test_live_shows_a_finished_run_from_the_url(
+    app: AppTest, trained: tuple[Path, str, str]
+) -> None:
     at = app.run()
     at.switch_page("app_pages/live.py")
     at.query_params["run"] = trained[1]
@@ -109,33 +118,54 @@ def test_live_shows_a_finished_run_from_the_url(app: AppTest, trained: tuple[Pat
     assert at.selectbox(key="evaluate.picker").value == trained[1]
 
 
-def test_compare_table_has_every_run_with_results(app: AppTest, trained: tuple[Path, str, str]) -> None:
+def test_compare_table_has_every_run_with_results(
+    app: AppTest, trained: tuple[Path, str, str]
+) -> None:
     at = app.run()
     at.switch_page("app_pages/compare.py").run()
     no_exception(at)
     assert at.title[0].value == "Compare"
     table = at.dataframe[0].value  # the editable runs table
     shown = [c for c in table.columns if c not in ("select", "run id")]  # the id column is hidden
-    assert shown == ["run", "dataset", "status", "created", "label · accuracy (test)", "regression · R² (test)",
-                     "tags", "notes"]
+    assert shown == [
+        "run",
+        "dataset",
+        "status",
+        "created",
+        "label · accuracy (test)",
+        "regression · R² (test)",
+        "tags",
+        "notes",
+    ]
     assert set(table["run id"]) == {trained[1], trained[2]}
     store = RunStore(trained[0])
     for run_id, value in zip(table["run id"], table["label · accuracy (test)"], strict=True):
         assert value == pytest.approx(store.get_run(run_id)["summary"]["test"]["label"]["accuracy"])
     # the settings are one pick away, under readable names
-    at.multiselect(key="cmp.columns").set_value(["sharing", "learning rate", "label · accuracy (best val)"]).run()
+    at.multiselect(key="cmp.columns").set_value(
+        ["sharing", "learning rate", "label · accuracy (best val)"]
+    ).run()
     no_exception(at)
     table = at.dataframe[0].value
     assert {"hard", "independent"} == set(table["sharing"])
-    best = store.extremes("val").query("task == 'label' and metric == 'accuracy'").set_index("run_id")["max"]
+    best = (
+        store.extremes("val")
+        .query("task == 'label' and metric == 'accuracy'")
+        .set_index("run_id")["max"]
+    )
     for run_id, value in zip(table["run id"], table["label · accuracy (best val)"], strict=True):
         assert value == pytest.approx(best[run_id])
 
 
-def test_compare_shows_the_file_name_of_an_uploaded_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_shows_the_file_name_of_an_uploaded_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = RunStore(tmp_path / "csv-home")
-    config = {"name": "from-csv", "data": {"dataset": "csv", "path": str(tmp_path / "uploads" / "sales-2024.csv")},
-              "tasks": [{"name": "y", "target": "y", "kind": "binary"}]}
+    config = {
+        "name": "from-csv",
+        "data": {"dataset": "csv", "path": str(tmp_path / "uploads" / "sales-2024.csv")},
+        "tasks": [{"name": "y", "target": "y", "kind": "binary"}],
+    }
     store.create_run("from-csv", config)
     monkeypatch.setenv("MTL_HOME", str(tmp_path / "csv-home"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
@@ -155,12 +185,18 @@ def test_evaluate_shows_test_metrics(app: AppTest, trained: tuple[Path, str, str
     summary = RunStore(trained[0]).get_run(trained[2])["summary"]["test"]
     assert classification.loc["label", "accuracy"] == pytest.approx(summary["label"]["accuracy"])
     assert regression.loc["regression", "R²"] == pytest.approx(summary["regression"]["r2"])
-    assert "MSE" not in classification and "accuracy" not in regression  # no column that cannot apply
-    assert all(d.proto.placeholder == "—" for d in at.dataframe)  # a missing value reads "—", never "None"
+    assert (
+        "MSE" not in classification and "accuracy" not in regression
+    )  # no column that cannot apply
+    assert all(
+        d.proto.placeholder == "—" for d in at.dataframe
+    )  # a missing value reads "—", never "None"
     assert "weights_only" not in " ".join(b.label for b in at.get("download_button"))
 
 
-def test_evaluate_delta_m_has_no_none_cells_and_a_typeset_formula(app: AppTest, trained: tuple[Path, str, str]) -> None:
+def test_evaluate_delta_m_has_no_none_cells_and_a_typeset_formula(
+    app: AppTest, trained: tuple[Path, str, str]
+) -> None:
     at = app.run()
     at.switch_page("app_pages/evaluate.py")
     at.query_params["run"] = trained[1]  # the hard-sharing run; the independent one is its baseline
@@ -196,21 +232,29 @@ def test_experiment_no_task_picked(app: AppTest) -> None:
     assert any("Pick at least one target column" in w.value for w in at.warning)
 
 
-def test_experiment_one_class_target_is_refused_in_plain_words(app: AppTest, tmp_path: Path) -> None:
+def test_experiment_one_class_target_is_refused_in_plain_words(
+    app: AppTest, tmp_path: Path
+) -> None:
     data = tmp_path / "one.csv"
-    data.write_text("a,b,y\n" + "".join(f"{i * 0.5},{i % 3},yes\n" for i in range(40)), encoding="utf-8")
+    data.write_text(
+        "a,b,y\n" + "".join(f"{i * 0.5},{i % 3},yes\n" for i in range(40)), encoding="utf-8"
+    )
     at = app.run()
     at.switch_page("app_pages/experiment.py").run()
     at.session_state["exp.data.dataset"] = "csv"
     at.session_state["exp.data.path"] = str(data)
-    at.session_state["exp.tasks"] = [{"name": "y", "target": "y", "kind": "binary", "weight": 1.0, "start_epoch": 0}]
+    at.session_state["exp.tasks"] = [
+        {"name": "y", "target": "y", "kind": "binary", "weight": 1.0, "start_epoch": 0}
+    ]
     at.run()
     at.button(key="exp.start").click().run()
     no_exception(at)
     assert any("only one class" in e.value for e in at.error)
 
 
-def test_diagnostics_show_on_live_and_affinity_on_evaluate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_diagnostics_show_on_live_and_affinity_on_evaluate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mtl.runs.worker import execute
 
     store = RunStore(tmp_path / "diag")
@@ -231,7 +275,9 @@ def test_diagnostics_show_on_live_and_affinity_on_evaluate(tmp_path: Path, monke
     assert any("Inter-task affinity" in s.value for s in at.subheader)
 
 
-def test_presenter_links_hide_the_setup_controls(app: AppTest, trained: tuple[Path, str, str]) -> None:
+def test_presenter_links_hide_the_setup_controls(
+    app: AppTest, trained: tuple[Path, str, str]
+) -> None:
     at = app.run()
     at.switch_page("app_pages/live.py")
     at.query_params.update({"run": trained[1], "present": "1", "x": "epoch", "smoothing": "0.3"})
@@ -250,14 +296,23 @@ def test_presenter_links_hide_the_setup_controls(app: AppTest, trained: tuple[Pa
     assert "Curves of the selected runs" in [s.value for s in at.subheader]
 
 
-def test_sweep_page_shows_the_aggregate_and_pareto_plot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sweep_page_shows_the_aggregate_and_pareto_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mtl.runs.worker import execute
     from mtl.sweep import SweepSpec, launch_sweep
 
     home = tmp_path / "sweep"
     store = RunStore(home)
-    spec = SweepSpec.from_dict({"name": "s", "base": "seed-example", "overrides": {"train.epochs": 2},
-                                "grid": {"model.sharing": ["hard", "independent"]}, "seeds": [0, 1]})
+    spec = SweepSpec.from_dict(
+        {
+            "name": "s",
+            "base": "seed-example",
+            "overrides": {"train.epochs": 2},
+            "grid": {"model.sharing": ["hard", "independent"]},
+            "seeds": [0, 1],
+        }
+    )
     monkeypatch.setenv("MTL_MAX_RUNNING", "100")  # claim them all, then train them here, one by one
     monkeypatch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
     sweep_id = launch_sweep(store, spec)
@@ -273,7 +328,9 @@ def test_sweep_page_shows_the_aggregate_and_pareto_plot(tmp_path: Path, monkeypa
     assert "Mean ± std over seeds, per setting" in subheaders and "Pareto plot" in subheaders
     table = at.dataframe[0].value
     assert set(table["sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()
-    assert not [c for c in table.columns if "." in c or "_" in c]  # human headers: no model.sharing, delta_m
+    assert not [
+        c for c in table.columns if "." in c or "_" in c
+    ]  # human headers: no model.sharing, delta_m
     assert at.title[0].value == "Sweeps"
     at.query_params["present"] = "1"
     at.run()
@@ -294,7 +351,9 @@ def test_experiment_explains_strategy_limits_and_diagnostics_cost(app: AppTest) 
     assert any("Estimated cost" in c.value for c in at.caption)
 
 
-def test_a_sweep_starts_from_the_current_experiment_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sweep_starts_from_the_current_experiment_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mtl.ui.form import to_widgets
 
     monkeypatch.setenv("MTL_HOME", str(tmp_path / "setup"))
@@ -302,7 +361,9 @@ def test_a_sweep_starts_from_the_current_experiment_setup(tmp_path: Path, monkey
     monkeypatch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/sweep.py")
-    for key, value in to_widgets(presets.load("penguins").with_overrides({"train.lr": 0.0123})).items():
+    for key, value in to_widgets(
+        presets.load("penguins").with_overrides({"train.lr": 0.0123})
+    ).items():
         at.session_state[key] = value  # what the Experiment form holds
     at.run()
     no_exception(at)
@@ -313,7 +374,9 @@ def test_a_sweep_starts_from_the_current_experiment_setup(tmp_path: Path, monkey
     at.button(key="sw.start").click().run()
     no_exception(at)
     configs = RunStore(tmp_path / "setup").list_runs(with_config=True)["config"].tolist()
-    assert configs and all(c["data"]["dataset"] == "penguins" and c["train"]["lr"] == 0.0123 for c in configs)
+    assert configs and all(
+        c["data"]["dataset"] == "penguins" and c["train"]["lr"] == 0.0123 for c in configs
+    )
     assert {t["name"] for t in configs[0]["tasks"]} == {"species", "sex", "body_mass"}
     # the presenter view of the sweep has no setup controls
     at.query_params["present"] = "1"

@@ -27,7 +27,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe\x00not utf-8", b"", b"x0,x1\nabc,def\n"])
-def test_refusals_name_the_upload_not_a_server_path(trained: tuple[Path, str], content: bytes) -> None:
+def test_refusals_name_the_upload_not_a_server_path(
+    trained: tuple[Path, str], content: bytes
+) -> None:
     home, run_id = trained
     with pytest.raises(PredictError) as caught:
         predict_upload(home, run_id, content, filename="sales.csv")

@@ -49,9 +49,14 @@ def slsqp_min_norm(jacobian: np.ndarray) -> np.ndarray:
     scale = np.trace(g)
     n_tasks = len(g)
     result = minimize(
-        lambda a: a @ g @ a / scale, np.full(n_tasks, 1.0 / n_tasks), jac=lambda a: 2 * g @ a / scale,
-        method="SLSQP", bounds=[(0.0, 1.0)] * n_tasks,
-        constraints=({"type": "eq", "fun": lambda a: a.sum() - 1.0, "jac": lambda a: np.ones(n_tasks)},),
+        lambda a: a @ g @ a / scale,
+        np.full(n_tasks, 1.0 / n_tasks),
+        jac=lambda a: 2 * g @ a / scale,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n_tasks,
+        constraints=(
+            {"type": "eq", "fun": lambda a: a.sum() - 1.0, "jac": lambda a: np.ones(n_tasks)},
+        ),
         options={"ftol": 1e-16, "maxiter": 1000},
     )
     return result.x @ jacobian
@@ -70,7 +75,9 @@ def adversarial(n_tasks: int, rng: np.random.Generator) -> list[np.ndarray]:
     cases.append(opposite)
     cases.append(base * np.logspace(-3, 3, n_tasks)[:, None])  # norms from 1e-3 to 1e3
     cases.append(rng.normal(size=(n_tasks, 2)) @ rng.normal(size=(2, size)))  # rank 2
-    near = np.tile(base[0], (n_tasks, 1)) + 1e-4 * rng.normal(size=(n_tasks, size))  # nearly parallel
+    near = np.tile(base[0], (n_tasks, 1)) + 1e-4 * rng.normal(
+        size=(n_tasks, size)
+    )  # nearly parallel
     cases.append(near)
     inside = base.copy()
     inside[-1] = base[:-1].mean(axis=0)  # one gradient inside the hull of the others
@@ -173,7 +180,9 @@ def test_nash_mtl_matches_torchjds_solver_within_its_tolerance() -> None:
             expected = NashMTL(n_tasks=n_tasks, max_norm=0.0)(jac)
         actual = toy.theta.grad.reshape(-1)
         assert torch.nn.functional.cosine_similarity(actual, expected, dim=0) > 0.9999
-        np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=2e-3 * float(expected.norm()))
+        np.testing.assert_allclose(
+            actual.numpy(), expected.numpy(), atol=2e-3 * float(expected.norm())
+        )
 
 
 def test_nash_mtl_reuses_its_weights_between_solves() -> None:
@@ -195,7 +204,9 @@ def test_nash_mtl_reuses_its_weights_between_solves() -> None:
     "jacobian",
     [[[1.0, 2.0], [-1.0, -2.0]], [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [1.0, 1.0]]],
 )
-def test_nash_weights_stay_finite_when_no_bargaining_solution_exists(jacobian: list[list[float]]) -> None:
+def test_nash_weights_stay_finite_when_no_bargaining_solution_exists(
+    jacobian: list[list[float]],
+) -> None:
     # Opposite, duplicated or zero gradients: Gα = 1/α has no positive solution; a ridge gives one.
     jac = torch.tensor(jacobian, dtype=torch.float64)
     alpha = nash_weights(jac @ jac.T)

@@ -26,8 +26,12 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def step(name: str, jacobian: list[list[float]], options: dict | None = None,
-         active: list[float] | None = None) -> tuple[torch.Tensor, torch.Tensor, LinearToy]:
+def step(
+    name: str,
+    jacobian: list[list[float]],
+    options: dict | None = None,
+    active: list[float] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, LinearToy]:
     """One backward of strategy ``name`` on a toy with this Jacobian: (weights, shared grad (P,), toy)."""
     jac = torch.tensor(jacobian, dtype=torch.float64).float()
     toy = LinearToy(jac)
@@ -38,7 +42,9 @@ def step(name: str, jacobian: list[list[float]], options: dict | None = None,
 
 
 def close(actual: torch.Tensor, expected, atol: float = 1e-5) -> None:
-    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), atol=atol, rtol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), atol=atol, rtol=1e-4
+    )
 
 
 # ---- the contract every gradient-level strategy keeps ------------------------------------
@@ -94,7 +100,9 @@ def test_a_given_jacobian_is_used_instead_of_recomputed(name: str) -> None:
 
 @pytest.mark.parametrize("name", GRADIENT_LEVEL)
 def test_a_model_without_shared_parameters_is_refused(name: str) -> None:
-    model = ARCHITECTURES.get("independent")(ModelConfig(sharing="independent", hidden=[4]), (3,), {"t0": 1, "t1": 1})
+    model = ARCHITECTURES.get("independent")(
+        ModelConfig(sharing="independent", hidden=[4]), (3,), {"t0": 1, "t1": 1}
+    )
     made = WEIGHTINGS.get(name)(specs(2), {})
     with pytest.raises(ValueError, match="needs shared parameters"):
         made.attach(model)
@@ -145,7 +153,11 @@ def test_pcgrad_three_tasks_matches_the_papers_algorithm() -> None:
 
 @pytest.mark.parametrize(
     "jacobian",
-    [[[1.0, 0.0], [-0.5, 1.0]], [[2.0, 1.0], [0.0, 0.5]], [[1.0, 2.0, 0.0, 1.0], [0.5, -1.0, 1.0, 0.0]]],
+    [
+        [[1.0, 0.0], [-0.5, 1.0]],
+        [[2.0, 1.0], [0.0, 0.5]],
+        [[1.0, 2.0, 0.0, 1.0], [0.5, -1.0, 1.0, 0.0]],
+    ],
 )
 def test_mgda_two_tasks_closed_form(jacobian: list[list[float]]) -> None:
     # Sener & Koltun 2018, Algorithm 1: α = clip(((g2 − g1)·g2) / ‖g1 − g2‖², 0, 1) on g1
@@ -176,7 +188,9 @@ def test_imtl_matches_the_papers_closed_form() -> None:
     alpha = np.concatenate([[1.0 - rest.sum()], rest])
     close(weights, alpha, atol=1e-4)
     projections = (g @ grad.double().numpy()) / np.linalg.norm(g, axis=1)
-    close(projections, np.full(3, projections[0]), atol=1e-4)  # equal projection on every unit gradient
+    close(
+        projections, np.full(3, projections[0]), atol=1e-4
+    )  # equal projection on every unit gradient
 
 
 # ---- CAGrad ------------------------------------------------------------------------------
@@ -195,7 +209,9 @@ def brute_force_cagrad(g: np.ndarray, c: float, grid: int) -> np.ndarray:
         a, b = np.meshgrid(steps, steps)
         keep = a + b <= 1.0
         points = np.stack([a[keep], b[keep], 1.0 - a[keep] - b[keep]], axis=1)
-    values = points @ gram @ mean + sqrt_phi * np.sqrt(np.einsum("ni,ij,nj->n", points, gram, points))
+    values = points @ gram @ mean + sqrt_phi * np.sqrt(
+        np.einsum("ni,ij,nj->n", points, gram, points)
+    )
     w = points[np.argmin(values)]
     return mean + sqrt_phi / np.sqrt(w @ gram @ w) * w
 
@@ -248,7 +264,9 @@ def test_cagrads_exact_active_set_solver_agrees_with_slsqp() -> None:
             a = gram @ np.full(n_tasks, 1 / n_tasks)
             r = (0.1, 0.4, 1.5)[case % 3] * np.sqrt(a.mean())
 
-            def objective(w: np.ndarray, gram: np.ndarray = gram, a: np.ndarray = a, r: float = r) -> float:
+            def objective(
+                w: np.ndarray, gram: np.ndarray = gram, a: np.ndarray = a, r: float = r
+            ) -> float:
                 return float(w @ a + r * np.sqrt(w @ gram @ w))
 
             exact, reference = _active_set(gram, a, r), _slsqp(gram, a, r)
@@ -272,7 +290,11 @@ def test_matches_torchjds_aggregator(name: str) -> None:
     g = rng.normal(size=(3, 8))
     g[1] = -0.6 * g[0] + 0.5 * g[1]
     weights, grad, _ = step(name, g.tolist())
-    aggregator = {"upgrad": UPGrad, "aligned-mtl": AlignedMTL, "nash-mtl": lambda: NashMTL(n_tasks=3)}[name]()
+    aggregator = {
+        "upgrad": UPGrad,
+        "aligned-mtl": AlignedMTL,
+        "nash-mtl": lambda: NashMTL(n_tasks=3),
+    }[name]()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = aggregator(torch.tensor(g, dtype=torch.float32))

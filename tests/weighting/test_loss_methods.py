@@ -25,10 +25,14 @@ def _one_thread():
 
 
 def close(actual, expected, atol: float = 1e-5) -> None:
-    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), atol=atol, rtol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), atol=atol, rtol=1e-4
+    )
 
 
-def loss_gradient(made, losses: torch.Tensor, active: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def loss_gradient(
+    made, losses: torch.Tensor, active: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(reported weights, ∂ total / ∂ losses) of one backward on a free loss vector."""
     leaf = losses.clone().requires_grad_(True)
     weights = made.backward(leaf * 1.0, active)
@@ -43,7 +47,10 @@ def test_equal_and_manual_weights() -> None:
     weights, grad = loss_gradient(WEIGHTINGS.get("equal")(specs(3)), losses)
     close(weights, [1, 1, 1])
     close(grad, [1, 1, 1])
-    tasks = [t.__class__(**{**t.to_dict(), "weight": w}) for t, w in zip(specs(3), (0.5, 2.0, 0.0), strict=True)]
+    tasks = [
+        t.__class__(**{**t.to_dict(), "weight": w})
+        for t, w in zip(specs(3), (0.5, 2.0, 0.0), strict=True)
+    ]
     weights, grad = loss_gradient(WEIGHTINGS.get("manual")(tasks), losses)
     close(weights, [0.5, 2.0, 0.0])
     close(grad, [0.5, 2.0, 0.0])
@@ -63,7 +70,9 @@ def test_dwa_follows_its_formula_over_epochs(temperature: float) -> None:
     made = WEIGHTINGS.get("dwa")(specs(3), {"temperature": temperature})
     history = [[1.0, 2.0, 3.0], [0.5, 1.9, 3.3], [0.45, 1.0, 3.0], [0.44, 0.6, 2.0]]
     losses = torch.tensor([1.0, 1.0, 1.0])
-    expected = [np.ones(3), np.ones(3)] + [dwa_formula(history[e - 2], history[e - 1], temperature) for e in (2, 3)]
+    expected = [np.ones(3), np.ones(3)] + [
+        dwa_formula(history[e - 2], history[e - 1], temperature) for e in (2, 3)
+    ]
     for epoch, means in enumerate(history):
         weights, grad = loss_gradient(made, losses)
         close(weights, expected[epoch], atol=1e-5)
@@ -86,12 +95,15 @@ def test_dwa_weights_in_training_follow_the_epoch_losses(tmp_path) -> None:
     frame = pd.DataFrame(x, columns=["a", "b", "c"])
     frame["y1"], frame["y2"] = x[:, 0] + 0.1 * rng.normal(size=120), np.sin(3 * x[:, 1])
     frame.to_csv(tmp_path / "dwa.csv", index=False)
-    config = ExperimentConfig.from_dict({
-        "data": {"dataset": "csv", "path": str(tmp_path / "dwa.csv")},
-        "tasks": [{"name": "y1", "target": "y1"}, {"name": "y2", "target": "y2"}],
-        "model": {"hidden": [8]}, "loss": {"weighting": "dwa"},
-        "train": {"epochs": 4, "batch_size": 32, "lr": 0.02, "log_every": 1},
-    })
+    config = ExperimentConfig.from_dict(
+        {
+            "data": {"dataset": "csv", "path": str(tmp_path / "dwa.csv")},
+            "tasks": [{"name": "y1", "target": "y1"}, {"name": "y2", "target": "y2"}],
+            "model": {"hidden": [8]},
+            "loss": {"weighting": "dwa"},
+            "train": {"epochs": 4, "batch_size": 32, "lr": 0.02, "log_every": 1},
+        }
+    )
     history = History()
     Trainer(config, callbacks=[history]).fit()
     train_loss = {(r[1], r[3]): r[6] for r in history.rows() if r[4] == "train" and r[5] == "loss"}
@@ -111,7 +123,9 @@ def test_uncertainty_learns_the_larger_noise_of_the_noisier_task() -> None:
     n, noise = 2000, (0.1, 1.0)  # known noise standard deviations
     x = torch.randn(n, 3)
     targets = [x @ torch.tensor([1.0, -2.0, 0.5]), x @ torch.tensor([0.3, 1.0, 1.0])]
-    y = torch.stack([t + s * torch.randn(n) for t, s in zip(targets, noise, strict=True)], dim=1)  # (n, 2)
+    y = torch.stack(
+        [t + s * torch.randn(n) for t, s in zip(targets, noise, strict=True)], dim=1
+    )  # (n, 2)
 
     class Model(nn.Module):
         def __init__(self) -> None:
@@ -159,7 +173,9 @@ def test_uncertainty_matches_torchjds_uw_for_regression_and_doubles_for_classifi
 
     mixed = WEIGHTINGS.get("uncertainty")(specs(2, ["binary", "regression"]), {})
     weights, _ = loss_gradient(mixed, torch.tensor([1.0, 1.0]))
-    close(weights, [1.0, 0.5])  # 1/σ² for classification, 1/(2σ²) for regression (Kendall et al., eq. 7, 10)
+    close(
+        weights, [1.0, 0.5]
+    )  # 1/σ² for classification, 1/(2σ²) for regression (Kendall et al., eq. 7, 10)
 
 
 # ---- GLS, RLW, FAMO ------------------------------------------------------------------------
@@ -174,9 +190,15 @@ def test_gls_is_the_gradient_of_the_geometric_mean() -> None:
     GeometricMean()(leaf).backward()
     close(grad, leaf.grad)
     close(weights, leaf.grad)
-    scaled, _ = loss_gradient(WEIGHTINGS.get("gls")(specs(3)), losses * torch.tensor([1.0, 1.0, 1000.0]))
-    close(scaled * torch.tensor([1.0, 1.0, 1000.0]) / weights, [1000 ** (1 / 3)] * 3, atol=1e-3)  # scale-invariant
-    masked, _ = loss_gradient(WEIGHTINGS.get("gls")(specs(3)), losses, torch.tensor([1.0, 0.0, 1.0]))
+    scaled, _ = loss_gradient(
+        WEIGHTINGS.get("gls")(specs(3)), losses * torch.tensor([1.0, 1.0, 1000.0])
+    )
+    close(
+        scaled * torch.tensor([1.0, 1.0, 1000.0]) / weights, [1000 ** (1 / 3)] * 3, atol=1e-3
+    )  # scale-invariant
+    masked, _ = loss_gradient(
+        WEIGHTINGS.get("gls")(specs(3)), losses, torch.tensor([1.0, 0.0, 1.0])
+    )
     gm = math.sqrt(0.2 * 40.0)
     close(masked, [gm / (2 * 0.2), 0.0, gm / (2 * 40.0)])
 
@@ -195,7 +217,9 @@ def test_rlw_draws_softmax_weights_reproducibly() -> None:
     expected = torch.softmax(torch.randn(4), dim=0)
     close(draws[0], expected)
     uniform = WEIGHTINGS.get("rlw")(specs(4), {"distribution": "uniform"})
-    assert (loss_gradient(uniform, torch.ones(4))[0] > 0.1).all()  # softmax of U(0, 1): close to uniform
+    assert (
+        loss_gradient(uniform, torch.ones(4))[0] > 0.1
+    ).all()  # softmax of U(0, 1): close to uniform
 
 
 def test_famo_matches_torchjds_famo_fed_the_same_losses() -> None:
@@ -265,16 +289,22 @@ def test_gradnorm_finds_the_last_shared_layer(sharing: str) -> None:
         "soft": lambda m: [tower.encoder[-1][0].weight for tower in m.towers],
         "mmoe": lambda m: [expert[-1][0].weight for expert in m.experts],
         "cross-stitch": lambda m: [m.alphas[-1]],
-        "independent": lambda m: [tower.head[-1][0].weight for tower in m.towers],  # nothing shared: the heads
+        "independent": lambda m: [
+            tower.head[-1][0].weight for tower in m.towers
+        ],  # nothing shared: the heads
     }[sharing](model)
     assert layer == {id(p) for p in expected}
 
 
 def test_gradnorm_with_a_shallow_branch_uses_the_trunk() -> None:
-    model = ARCHITECTURES.get("hard")(ModelConfig(hidden=[8, 6], branch_depth=1), (5,), {"a": 1, "b": 1})
+    model = ARCHITECTURES.get("hard")(
+        ModelConfig(hidden=[8, 6], branch_depth=1), (5,), {"a": 1, "b": 1}
+    )
     out = model(torch.randn(7, 5))
     losses = torch.stack([out["a"].pow(2).mean(), out["b"].pow(2).mean()])
-    assert [id(p) for p in last_shared_layer(losses, model.shared_parameters())] == [id(model.trunk[0][0].weight)]
+    assert [id(p) for p in last_shared_layer(losses, model.shared_parameters())] == [
+        id(model.trunk[0][0].weight)
+    ]
 
 
 def test_gradnorm_keeps_weights_positive_summing_to_the_task_count() -> None:

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 GRADIENT_LEVEL = [name for name in WEIGHTINGS.names() if level(name) == "gradient"]
 
 
-def config(weighting: str = "equal", options: dict[str, Any] | None = None, **sections: Any) -> dict[str, Any]:
+def config(
+    weighting: str = "equal", options: dict[str, Any] | None = None, **sections: Any
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "data": {"dataset": "penguins"},
         "tasks": [{"name": "species", "target": "species"}, {"name": "sex", "target": "sex"}],
@@ -63,15 +65,29 @@ def test_options_are_typed() -> None:
 @pytest.mark.parametrize(
     ("weighting", "options", "expected"),
     [
-        ("dwa", {"temperature": -1}, "loss.options.temperature for weighting 'dwa': must be greater than 0 (got -1)"),
-        ("gradnorm", {"alpha": "strong"}, "loss.options.alpha for weighting 'gradnorm': must be a valid number"),
+        (
+            "dwa",
+            {"temperature": -1},
+            "loss.options.temperature for weighting 'dwa': must be greater than 0 (got -1)",
+        ),
+        (
+            "gradnorm",
+            {"alpha": "strong"},
+            "loss.options.alpha for weighting 'gradnorm': must be a valid number",
+        ),
         ("cagrad", {"c": 0.5, "rescale": 3}, "loss.options.rescale for weighting 'cagrad'"),
-        ("dwa", {"temp": 2}, "unknown key loss.options.temp for weighting 'dwa'; allowed keys: temperature"),
+        (
+            "dwa",
+            {"temp": 2},
+            "unknown key loss.options.temp for weighting 'dwa'; allowed keys: temperature",
+        ),
         ("pcgrad", {"alpha": 1}, "weighting 'pcgrad' takes no options, found loss.options.alpha"),
         ("equal", {"alpha": 1}, "weighting 'equal' takes no options"),
     ],
 )
-def test_bad_options_name_the_key_and_the_rule(weighting: str, options: dict[str, Any], expected: str) -> None:
+def test_bad_options_name_the_key_and_the_rule(
+    weighting: str, options: dict[str, Any], expected: str
+) -> None:
     assert expected in error_of(config(weighting, options))
 
 
@@ -106,8 +122,10 @@ def test_diagnostics_settings_are_validated() -> None:
     assert "set train.diagnostics_every too" in error_of(config(train={"affinity": True}))
     assert "train.diagnostics_every" in error_of(config(train={"diagnostics_every": 0}))
     message = error_of(config(model={"sharing": "independent"}, train={"diagnostics_every": 5}))
-    assert message.startswith("train.diagnostics_every measures task gradients on the shared parameters; "
-                              "model.sharing 'independent' shares none")
+    assert message.startswith(
+        "train.diagnostics_every measures task gradients on the shared parameters; "
+        "model.sharing 'independent' shares none"
+    )
     loaded = ExperimentConfig.from_dict(config(train={"diagnostics_every": 5, "affinity": True}))
     assert loaded.train.diagnostics_every == 5 and loaded.train.affinity
 
@@ -127,8 +145,14 @@ assert "torch" not in sys.modules, "torch was imported"
 
 def test_validating_strategy_options_does_not_import_torch() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", VALIDATE_WITHOUT_TORCH], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", VALIDATE_WITHOUT_TORCH],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -137,14 +161,30 @@ def test_options_cover_every_registered_strategy() -> None:
 
 
 def test_cli_exits_2_for_a_gradient_method_without_shared_parameters(home: Path) -> None:
-    result = run_cli("run", "--preset", "penguins", "--set", "model.sharing=independent",
-                     "--set", "loss.weighting=pcgrad", home=home, timeout=120)
+    result = run_cli(
+        "run",
+        "--preset",
+        "penguins",
+        "--set",
+        "model.sharing=independent",
+        "--set",
+        "loss.weighting=pcgrad",
+        home=home,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
-    assert "loss.weighting 'pcgrad' needs shared parameters; model.sharing 'independent' shares none" in result.stderr
+    assert (
+        "loss.weighting 'pcgrad' needs shared parameters; model.sharing 'independent' shares none"
+        in result.stderr
+    )
 
 
 def test_diagnostics_cost_estimate() -> None:
-    assert diagnostics_cost(4, 10, False, "equal") == pytest.approx(8 / 30)  # four backward passes every 10 steps
+    assert diagnostics_cost(4, 10, False, "equal") == pytest.approx(
+        8 / 30
+    )  # four backward passes every 10 steps
     assert diagnostics_cost(4, 10, True, "equal") == pytest.approx(13 / 30)
-    assert diagnostics_cost(4, 10, False, "pcgrad") == 0.0  # the strategy computes the gradients anyway
+    assert (
+        diagnostics_cost(4, 10, False, "pcgrad") == 0.0
+    )  # the strategy computes the gradients anyway
     assert diagnostics_cost(4, 1, True, "pcgrad") == pytest.approx(5 / 3)

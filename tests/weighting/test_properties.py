@@ -22,7 +22,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def train(name: str, order: list[int], steps: int = 4, active: list[float] | None = None) -> list[torch.Tensor]:
+def train(
+    name: str, order: list[int], steps: int = 4, active: list[float] | None = None
+) -> list[torch.Tensor]:
     """Weights reported at each of ``steps`` SGD steps on the quadratic toy with tasks in ``order``."""
     toy = QuadraticToy(order)
     made = strategy(name, toy, len(order))

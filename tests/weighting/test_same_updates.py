@@ -43,7 +43,9 @@ REFERENCE = {
 
 def batch(n_tasks: int, seed: int) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     torch.manual_seed(seed)
-    model = ARCHITECTURES.get("hard")(ModelConfig(sharing="hard", hidden=[16, 12]), (6,), {f"t{i}": 1 for i in range(n_tasks)})
+    model = ARCHITECTURES.get("hard")(
+        ModelConfig(sharing="hard", hidden=[16, 12]), (6,), {f"t{i}": 1 for i in range(n_tasks)}
+    )
     x = torch.randn(32, 6)
     y = torch.randn(32, n_tasks) * torch.logspace(0, 1, n_tasks)
     return model, x, y
@@ -51,7 +53,9 @@ def batch(n_tasks: int, seed: int) -> tuple[torch.nn.Module, torch.Tensor, torch
 
 def losses_of(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     out = model(x)
-    return torch.stack([F.mse_loss(out[f"t{t}"].squeeze(1), y[:, t]) for t in range(y.shape[1])])  # (T,)
+    return torch.stack(
+        [F.mse_loss(out[f"t{t}"].squeeze(1), y[:, t]) for t in range(y.shape[1])]
+    )  # (T,)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -61,11 +65,17 @@ def test_update_equals_the_reference(name: str, n_tasks: int) -> None:
         model, x, y = batch(n_tasks, seed)
         shared = list(model.shared_parameters())
         losses = losses_of(model, x, y)
-        rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(losses[t], shared, retain_graph=True)])
-                for t in range(n_tasks)]
+        rows = [
+            torch.cat(
+                [g.reshape(-1) for g in torch.autograd.grad(losses[t], shared, retain_graph=True)]
+            )
+            for t in range(n_tasks)
+        ]
         jacobian = torch.stack(rows)  # (T, P)
         heads = [list(model.task_parameters(f"t{t}")) for t in range(n_tasks)]
-        head_grads = [torch.autograd.grad(losses[t], heads[t], retain_graph=True) for t in range(n_tasks)]
+        head_grads = [
+            torch.autograd.grad(losses[t], heads[t], retain_graph=True) for t in range(n_tasks)
+        ]
 
         torch.manual_seed(100 + seed)  # PCGrad's random order
         with warnings.catch_warnings():

@@ -36,14 +36,21 @@ def make_table(path: Path, seed: int, n: int = 1200) -> None:
 
 
 def run(path: Path, weighting: str, seed: int) -> tuple[dict, History]:
-    config = ExperimentConfig.from_dict({
-        "data": {"dataset": "csv", "path": str(path), "standardize_targets": False},
-        "tasks": [{"name": "big", "target": "big", "kind": "regression"},
-                  {"name": "small", "target": "small", "kind": "regression"}],
-        "model": {"sharing": "hard", "hidden": [32, 4]},  # a narrow last shared layer the tasks compete for
-        "loss": {"weighting": weighting},
-        "train": {"epochs": 40, "batch_size": 64, "lr": 0.03, "seed": seed, "log_every": 20},
-    })
+    config = ExperimentConfig.from_dict(
+        {
+            "data": {"dataset": "csv", "path": str(path), "standardize_targets": False},
+            "tasks": [
+                {"name": "big", "target": "big", "kind": "regression"},
+                {"name": "small", "target": "small", "kind": "regression"},
+            ],
+            "model": {
+                "sharing": "hard",
+                "hidden": [32, 4],
+            },  # a narrow last shared layer the tasks compete for
+            "loss": {"weighting": weighting},
+            "train": {"epochs": 40, "batch_size": 64, "lr": 0.03, "seed": seed, "log_every": 20},
+        }
+    )
     history = History()
     result = Trainer(config, callbacks=[history]).fit()
     assert result.status == "finished"
@@ -57,9 +64,17 @@ def test_gradnorm_and_uncertainty_keep_the_small_loss_task_learning(tmp_path: Pa
         make_table(path, seed)
         for weighting in small_r2:
             val, history = run(path, weighting, seed)
-            first = {r[3]: r[6] for r in history.epochs[0].rows if r[4] == "train" and r[5] == "loss"}
-            assert first["big"] > 300 * first["small"]  # the scales really differ (~1000× at the start)
-            assert val["big"]["r2"] > 0.85, (weighting, seed, val)  # the large task is learned by all
+            first = {
+                r[3]: r[6] for r in history.epochs[0].rows if r[4] == "train" and r[5] == "loss"
+            }
+            assert (
+                first["big"] > 300 * first["small"]
+            )  # the scales really differ (~1000× at the start)
+            assert val["big"]["r2"] > 0.85, (
+                weighting,
+                seed,
+                val,
+            )  # the large task is learned by all
             small_r2[weighting].append(val["small"]["r2"])
             if weighting == "uncertainty":  # it learned a larger noise for the large-loss task
                 weights = history.steps[-1].weights

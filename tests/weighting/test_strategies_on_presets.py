@@ -47,7 +47,9 @@ def prepared(preset: str) -> PreparedData:
 @pytest.mark.parametrize("weighting", WEIGHTINGS.names())
 def test_strategy_trains_preset(weighting: str, preset: str) -> None:
     history = History()
-    result = Trainer(small_config(preset, weighting), data=prepared(preset), callbacks=[history]).fit()
+    result = Trainer(
+        small_config(preset, weighting), data=prepared(preset), callbacks=[history]
+    ).fit()
     assert result.status == "finished", history.end.error if history.end else None
     assert history.steps, "no step was reported"
     names = [t.name for t in result.data.tasks]
@@ -73,4 +75,6 @@ def test_strategy_trains_every_architecture(weighting: str, sharing: str) -> Non
     history = History()
     result = Trainer(config, data=prepared("penguins"), callbacks=[history]).fit()
     assert result.status == "finished"
-    assert all(math.isfinite(v) for e in history.steps for v in (*e.losses.values(), *e.weights.values()))
+    assert all(
+        math.isfinite(v) for e in history.steps for v in (*e.losses.values(), *e.weights.values())
+    )

@@ -17,8 +17,15 @@ def specs(n_tasks: int, kinds: Sequence[str] | None = None) -> list[TaskSpec]:
     """``n_tasks`` task specs named t0, t1, … (regression unless ``kinds`` says otherwise)."""
     kinds = list(kinds) if kinds is not None else ["regression"] * n_tasks
     return [
-        TaskSpec(name=f"t{i}", kind=kind, targets=[f"t{i}"], out_dim=1,  # type: ignore[arg-type]
-                 loss="mse" if kind == "regression" else "auto", weight=1.0, start_epoch=0)
+        TaskSpec(
+            name=f"t{i}",
+            kind=kind,
+            targets=[f"t{i}"],
+            out_dim=1,  # type: ignore[arg-type]
+            loss="mse" if kind == "regression" else "auto",
+            weight=1.0,
+            start_epoch=0,
+        )
         for i, kind in enumerate(kinds)
     ]
 
@@ -40,7 +47,9 @@ class LinearToy(nn.Module):
         self.jacobian = jacobian
         self.offsets = offsets if offsets is not None else torch.full((n_tasks,), 10.0)
         self.theta = nn.Parameter(torch.zeros(2, size // 2))
-        self.heads = nn.ParameterList(nn.Parameter(torch.tensor(0.5 + 0.1 * t)) for t in range(n_tasks))
+        self.heads = nn.ParameterList(
+            nn.Parameter(torch.tensor(0.5 + 0.1 * t)) for t in range(n_tasks)
+        )
 
     def shared_parameters(self) -> list[nn.Parameter]:
         return [self.theta]
@@ -50,7 +59,10 @@ class LinearToy(nn.Module):
 
     def losses(self) -> Tensor:
         flat = self.theta.reshape(-1)  # (P,)
-        parts = [self.jacobian[t] @ flat + self.offsets[t] + self.heads[t] ** 2 for t in range(len(self.heads))]
+        parts = [
+            self.jacobian[t] @ flat + self.offsets[t] + self.heads[t] ** 2
+            for t in range(len(self.heads))
+        ]
         return torch.stack(parts)  # (T,)
 
 
@@ -90,8 +102,13 @@ class QuadraticToy(nn.Module):
         return torch.stack(parts)
 
 
-def strategy(name: str, model: nn.Module, n_tasks: int, options: dict[str, Any] | None = None,
-             kinds: Sequence[str] | None = None) -> WeightingStrategy:
+def strategy(
+    name: str,
+    model: nn.Module,
+    n_tasks: int,
+    options: dict[str, Any] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> WeightingStrategy:
     """The registered strategy ``name``, attached to ``model``."""
     made = WEIGHTINGS.get(name)(specs(n_tasks, kinds), options or {})
     made.attach(model)

@@ -23,7 +23,9 @@ class Options(BaseModel):
     max_rows: int | None = Field(None, ge=1, description="Read at most this many rows.")
 
 
-def read_rows(path: str | Path, sep: str = ",", max_rows: int | None = None, where: str = "") -> pd.DataFrame:
+def read_rows(
+    path: str | Path, sep: str = ",", max_rows: int | None = None, where: str = ""
+) -> pd.DataFrame:
     """Read the rows of a user CSV; :class:`DataError` with a plain message when it cannot
     be read (missing, empty, malformed, not UTF-8, a header without rows). ``where``
     names the setting the path came from, for the "not found" message."""
@@ -33,10 +35,14 @@ def read_rows(path: str | Path, sep: str = ",", max_rows: int | None = None, whe
     try:
         frame = pd.read_csv(file, sep=sep, nrows=max_rows)
     except pd.errors.EmptyDataError:
-        raise DataError(f"CSV file {str(file)!r} is empty; it needs a header row and data rows") from None
+        raise DataError(
+            f"CSV file {str(file)!r} is empty; it needs a header row and data rows"
+        ) from None
     except pd.errors.ParserError as err:
         first = str(err).strip().splitlines()[0]
-        raise DataError(f"CSV file {str(file)!r} is malformed ({first}); check separators and quoting") from None
+        raise DataError(
+            f"CSV file {str(file)!r} is malformed ({first}); check separators and quoting"
+        ) from None
     except UnicodeDecodeError:
         raise DataError(f"CSV file {str(file)!r} is not UTF-8 text; save it as UTF-8 CSV") from None
     if frame.empty:
@@ -55,7 +61,9 @@ def read_csv(path: str | Path, sep: str = ",", max_rows: int | None = None) -> p
         )
     unnamed = [str(c) for c in frame.columns if str(c).startswith("Unnamed:")]
     if unnamed and len(unnamed) == frame.shape[1]:
-        raise DataError(f"CSV file {str(file)!r} has no header row; add column names on the first line")
+        raise DataError(
+            f"CSV file {str(file)!r} has no header row; add column names on the first line"
+        )
     return frame
 
 

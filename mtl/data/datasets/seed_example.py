@@ -19,8 +19,12 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     samples: int = Field(1000, ge=20, le=1_000_000, description="Number of rows.")
-    noise: float = Field(0.1, ge=0.0, le=1e6, description="Standard deviation of the regression noise.")
-    seed: int = Field(0, ge=0, description="Generator seed (fixed so the data does not change with train.seed).")
+    noise: float = Field(
+        0.1, ge=0.0, le=1e6, description="Standard deviation of the regression noise."
+    )
+    seed: int = Field(
+        0, ge=0, description="Generator seed (fixed so the data does not change with train.seed)."
+    )
 
 
 def _load(options: Options, path: str | None) -> pd.DataFrame:
@@ -30,7 +34,11 @@ def _load(options: Options, path: str | None) -> pd.DataFrame:
     logits = x @ a + 0.5 * np.sin(2 * x[:, 0])
     label = (logits + 0.3 * rng.normal(size=options.samples) > 0).astype(np.int64)
     mix = rng.normal(size=(5, 3))
-    regression = np.tanh(x @ mix) + 0.5 * x[:, :3] ** 2 + options.noise * rng.normal(size=(options.samples, 3))
+    regression = (
+        np.tanh(x @ mix)
+        + 0.5 * x[:, :3] ** 2
+        + options.noise * rng.normal(size=(options.samples, 3))
+    )
     frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(5)])
     frame["label"] = label
     for j in range(3):

@@ -31,9 +31,12 @@ class Options(BaseModel):
     sines: int = Field(10, ge=0, le=100, description="Number m of sine terms.")
     noise: float = Field(0.1, ge=0.0, le=1e6, description="Standard deviation of ε.")
     binary: list[int] = Field(
-        default_factory=list, description="Task numbers (1-based) turned into binary labels by thresholding at 0."
+        default_factory=list,
+        description="Task numbers (1-based) turned into binary labels by thresholding at 0.",
     )
-    seed: int = Field(0, ge=0, description="Generator seed (fixed so the data does not change with train.seed).")
+    seed: int = Field(
+        0, ge=0, description="Generator seed (fixed so the data does not change with train.seed)."
+    )
 
     @field_validator("binary")
     @classmethod
@@ -56,15 +59,21 @@ class Options(BaseModel):
 def generate(options: Options) -> pd.DataFrame:
     """The table: feature columns ``x0 … x{d-1}`` and targets ``y1 … yT``."""
     if options.features < options.n_tasks:
-        raise DataError(f"data.options.features ({options.features}) must be ≥ n_tasks ({options.n_tasks})")
+        raise DataError(
+            f"data.options.features ({options.features}) must be ≥ n_tasks ({options.n_tasks})"
+        )
     if any(b > options.n_tasks for b in options.binary):
-        raise DataError(f"data.options.binary {options.binary} names a task above n_tasks ({options.n_tasks})")
+        raise DataError(
+            f"data.options.binary {options.binary} names a task above n_tasks ({options.n_tasks})"
+        )
     rng = np.random.default_rng(options.seed)
     d, n, t = options.features, options.samples, options.n_tasks
     basis, _ = np.linalg.qr(rng.normal(size=(d, t)))  # (d, T) orthonormal columns u_1 … u_T
     u = basis.T  # (T, d)
     p = options.p
-    w = [options.c * u[0]] + [options.c * (p * u[0] + np.sqrt(1.0 - p * p) * u[k]) for k in range(1, t)]
+    w = [options.c * u[0]] + [
+        options.c * (p * u[0] + np.sqrt(1.0 - p * p) * u[k]) for k in range(1, t)
+    ]
     alpha = rng.normal(size=options.sines)
     beta = rng.normal(size=options.sines)
     x = rng.normal(size=(n, d))  # (N, d)

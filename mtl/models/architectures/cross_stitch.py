@@ -33,11 +33,15 @@ class CrossStitch(MultiTaskModel):
         heads: task name → output width.
     """
 
-    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+    def __init__(
+        self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+    ) -> None:
         super().__init__(NAME, input_shape, heads)
         self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
         depth = len(self.towers[0].encoder)
-        self.alphas = nn.ParameterList(nn.Parameter(initial_alpha(len(heads))) for _ in range(depth))
+        self.alphas = nn.ParameterList(
+            nn.Parameter(initial_alpha(len(heads))) for _ in range(depth)
+        )
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """Run the towers block by block, mixing after each block: task → ``(B, out_dim)``."""
@@ -60,7 +64,9 @@ class CrossStitch(MultiTaskModel):
         """Each task lists its tower; the cross-stitch units are the shared part."""
         towers = {task: tower.labels() for task, tower in zip(self.tasks, self.towers, strict=True)}
         size = len(self.tasks)
-        shared = [f"Cross-stitch {size}×{size} after block {i + 1}" for i in range(len(self.alphas))]
+        shared = [
+            f"Cross-stitch {size}×{size} after block {i + 1}" for i in range(len(self.alphas))
+        ]
         return self._description(shared, towers, "task activations mixed after every encoder block")
 
 

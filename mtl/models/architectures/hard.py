@@ -34,7 +34,9 @@ class HardSharing(MultiTaskModel):
         ValueError: if ``model.branch_depth`` exceeds the number of encoder blocks.
     """
 
-    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+    def __init__(
+        self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+    ) -> None:
         super().__init__(NAME, input_shape, heads)
         blocks = encoder_blocks(cfg, input_shape)
         depth = len(blocks) if cfg.branch_depth is None else cfg.branch_depth

@@ -33,7 +33,9 @@ class MultiGateMixtureOfExperts(MultiTaskModel):
         heads: task name → output width.
     """
 
-    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+    def __init__(
+        self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+    ) -> None:
         super().__init__(NAME, input_shape, heads)
         expert_blocks = [encoder_blocks(cfg, input_shape) for _ in range(cfg.experts)]
         self.experts = nn.ModuleList(nn.Sequential(*blocks) for blocks in expert_blocks)
@@ -56,7 +58,9 @@ class MultiGateMixtureOfExperts(MultiTaskModel):
         """Experts once, then per task a gated mixture and its head: task → ``(B, out_dim)``."""
         expert_out = torch.stack([torch.flatten(e(x), 1) for e in self.experts], dim=1)  # (B, E, D)
         outputs = {}
-        for (task, weights), head in zip(self.gate_weights(x).items(), self.task_heads, strict=True):
+        for (task, weights), head in zip(
+            self.gate_weights(x).items(), self.task_heads, strict=True
+        ):
             mixed = torch.einsum("be,bed->bd", weights, expert_out)  # (B, D)
             outputs[task] = head(mixed)  # (B, out_dim)
         return outputs
@@ -78,7 +82,9 @@ class MultiGateMixtureOfExperts(MultiTaskModel):
             task: [f"Gate Linear {gate.in_features}→{count} + Softmax", *(b.label for b in head)]
             for task, gate, head in zip(self.tasks, self.gates, self.task_heads, strict=True)
         }
-        return self._description(shared, tasks, f"gate-weighted mixture of {count} experts per task")
+        return self._description(
+            shared, tasks, f"gate-weighted mixture of {count} experts per task"
+        )
 
 
 def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:

@@ -34,7 +34,9 @@ class SoftSharing(MultiTaskModel):
         heads: task name → output width.
     """
 
-    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> None:
+    def __init__(
+        self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+    ) -> None:
         super().__init__(NAME, input_shape, heads)
         self.soft_lambda = cfg.soft_lambda
         self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())

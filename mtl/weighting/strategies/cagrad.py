@@ -96,7 +96,9 @@ def _active_set(g: np.ndarray, a: np.ndarray, r: float, tol: float = 1e-9) -> np
     for _ in range(4 * n_tasks):
         sub = g[np.ix_(support, support)]
         try:
-            h_one, h_a = np.linalg.solve(sub, np.stack([np.ones(len(support)), a[support]], axis=1)).T
+            h_one, h_a = np.linalg.solve(
+                sub, np.stack([np.ones(len(support)), a[support]], axis=1)
+            ).T
             alpha, beta, gamma = h_one.sum(), h_a.sum(), a[support] @ h_a
             disc = beta * beta - alpha * (gamma - r * r)
             solvable = alpha > 0 and disc > 0
@@ -118,7 +120,9 @@ def _active_set(g: np.ndarray, a: np.ndarray, r: float, tol: float = 1e-9) -> np
         w /= w.sum()
         gradient = a + r * (g @ w) / np.sqrt(max(w @ g @ w, 1e-300))  # ∂/∂w of the objective
         inside = gradient[support]
-        if np.abs(inside - inside.mean()).max() > 1e-6 * scale:  # stationarity, against ill-conditioning
+        if (
+            np.abs(inside - inside.mean()).max() > 1e-6 * scale
+        ):  # stationarity, against ill-conditioning
             return None
         outside = [t for t in range(n_tasks) if t not in support]
         if outside:
@@ -141,8 +145,14 @@ def _slsqp(g: np.ndarray, a: np.ndarray, r: float) -> np.ndarray:
         return float(w @ a + r * norm), a + r * gw / norm
 
     result = minimize(
-        objective, mean, jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * n_tasks,
-        constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)},),
+        objective,
+        mean,
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n_tasks,
+        constraints=(
+            {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)},
+        ),
         options={"ftol": 1e-12, "maxiter": 200},
     )
     w = np.clip(result.x, 0.0, None)

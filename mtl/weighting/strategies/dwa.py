@@ -56,7 +56,12 @@ class Strategy(WeightingStrategy):
             new / old if math.isfinite(new) and math.isfinite(old) and old != 0 else 1.0
             for old, new in zip(older, newer, strict=True)
         ]
-        return n_tasks * torch.softmax(torch.tensor(rates, dtype=torch.float64) / self.config.temperature, dim=0).float()
+        return (
+            n_tasks
+            * torch.softmax(
+                torch.tensor(rates, dtype=torch.float64) / self.config.temperature, dim=0
+            ).float()
+        )
 
     def reset(self) -> None:
         self.history = []

@@ -18,6 +18,10 @@ class Strategy(WeightingStrategy):
     _ones: torch.Tensor | None = None
 
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
-        if self._ones is None or self._ones.shape != losses.shape or self._ones.device != losses.device:
+        if (
+            self._ones is None
+            or self._ones.shape != losses.shape
+            or self._ones.device != losses.device
+        ):
             self._ones = torch.ones_like(losses, requires_grad=False).detach()
         return self._ones

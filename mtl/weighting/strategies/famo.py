@@ -57,7 +57,10 @@ class Strategy(WeightingStrategy):
         return self._step(losses, None)
 
     def backward(
-        self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
+        self,
+        losses: torch.Tensor,
+        active: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         weights = self._step(losses, active)  # (T,)
         total = torch.dot(weights, losses)
@@ -74,7 +77,9 @@ class Strategy(WeightingStrategy):
         if self._previous is not None:
             delta = [  # log-loss decrease of each task active at both steps
                 before - now if on and was else 0.0
-                for before, now, on, was in zip(self._previous, logs, mask, self._previous_active, strict=True)
+                for before, now, on, was in zip(
+                    self._previous, logs, mask, self._previous_active, strict=True
+                )
             ]
             self._update_logits(delta)
         self._previous, self._previous_active = logs, mask
@@ -89,7 +94,9 @@ class Strategy(WeightingStrategy):
         z = _softmax(self.logits)
         mean = sum(zt * d for zt, d in zip(z, delta, strict=True))
         decay = self.config.weight_decay
-        grad = [zt * (d - mean) + decay * xi for zt, d, xi in zip(z, delta, self.logits, strict=True)]
+        grad = [
+            zt * (d - mean) + decay * xi for zt, d, xi in zip(z, delta, self.logits, strict=True)
+        ]
         beta1, beta2 = self.BETAS
         self._steps += 1
         correction1, correction2 = 1 - beta1**self._steps, 1 - beta2**self._steps

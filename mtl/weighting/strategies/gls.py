@@ -27,7 +27,10 @@ class Strategy(WeightingStrategy):
         return self._gls(losses, None)
 
     def backward(
-        self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
+        self,
+        losses: torch.Tensor,
+        active: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         weights = self._gls(losses, active)  # (T,)
         total = torch.dot(weights, losses)

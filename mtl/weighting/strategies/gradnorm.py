@@ -60,7 +60,9 @@ class Strategy(WeightingStrategy):
         self._layer: list[torch.Tensor] | None = None
 
     def attach(self, model: nn.Module) -> None:
-        self._shared = [p for p in cast(MultiTaskModel, model).shared_parameters() if p.requires_grad]
+        self._shared = [
+            p for p in cast(MultiTaskModel, model).shared_parameters() if p.requires_grad
+        ]
         device = next(model.parameters()).device
         if self.task_weights.device != device:  # before the trainer builds its optimizer
             self.task_weights = nn.Parameter(self.task_weights.detach().to(device))
@@ -72,7 +74,10 @@ class Strategy(WeightingStrategy):
         return self.task_weights.detach()
 
     def backward(
-        self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
+        self,
+        losses: torch.Tensor,
+        active: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # T is small: the bookkeeping is on plain floats (one sync, as the trainer's own).
         n_tasks = losses.shape[0]
@@ -104,13 +109,20 @@ class Strategy(WeightingStrategy):
             mean_ratio = sum(ratio[t] for t in rows) / len(rows)
             for t in rows:  # ∂L_grad/∂w_t = sign(G_t − Ḡ·r_t^α)·‖∇_W L_t‖, step 3
                 target = mean_norm * (ratio[t] / mean_ratio) ** self.config.alpha
-                grad[t] = math.copysign(norms[t], g_norm[t] - target) if g_norm[t] != target else 0.0
+                grad[t] = (
+                    math.copysign(norms[t], g_norm[t] - target) if g_norm[t] != target else 0.0
+                )
         with torch.no_grad():
             self.task_weights.copy_(torch.tensor(weights))
-        self.task_weights.grad = torch.tensor(grad, dtype=self.task_weights.dtype, device=self.task_weights.device)
+        self.task_weights.grad = torch.tensor(
+            grad, dtype=self.task_weights.dtype, device=self.task_weights.device
+        )
 
-        effective = torch.tensor([w if on else 0.0 for w, on in zip(weights, mask, strict=True)],
-                                 dtype=losses.dtype, device=losses.device)
+        effective = torch.tensor(
+            [w if on else 0.0 for w, on in zip(weights, mask, strict=True)],
+            dtype=losses.dtype,
+            device=losses.device,
+        )
         total = torch.dot(effective, losses)  # step 4
         if extra is not None:
             total = total + extra
@@ -144,7 +156,9 @@ def last_shared_layer(losses: torch.Tensor, shared: Sequence[torch.Tensor]) -> l
     if root is None:
         return []
     children = [child for child, _ in root.next_functions]
-    roots = children if len(children) == losses.shape[0] and "Stack" in type(root).__name__ else [root]
+    roots = (
+        children if len(children) == losses.shape[0] and "Stack" in type(root).__name__ else [root]
+    )
     wanted = {id(p) for p in shared if p.dim() >= 2}
     layer: dict[int, torch.Tensor] = {}
     for start in roots:
@@ -160,7 +174,9 @@ def _nearest_weights(start: Any, wanted: set[int] | None) -> list[torch.Tensor]:
         return []
     variable = getattr(start, "variable", None)
     if variable is not None:
-        return [variable] if variable.dim() >= 2 and (wanted is None or id(variable) in wanted) else []
+        return (
+            [variable] if variable.dim() >= 2 and (wanted is None or id(variable) in wanted) else []
+        )
     frontier, seen = [start], {id(start)}
     while frontier:
         found: list[torch.Tensor] = []

@@ -84,7 +84,9 @@ def _quadprog(g: np.ndarray) -> np.ndarray:
     bounds = np.concatenate([[1.0], np.zeros(n_tasks)])
     smallest = float(np.linalg.eigvalsh(g)[0])
     ridge = 1e-12 + max(0.0, -2.0 * smallest)
-    alpha = quadprog.solve_qp(g + ridge * np.eye(n_tasks), np.zeros(n_tasks), constraints, bounds, meq=1)[0]
+    alpha = quadprog.solve_qp(
+        g + ridge * np.eye(n_tasks), np.zeros(n_tasks), constraints, bounds, meq=1
+    )[0]
     alpha = np.clip(alpha, 0.0, None)
     return alpha / alpha.sum()
 

@@ -60,7 +60,10 @@ class Strategy(GradientStrategy):
 
 
 def nash_weights(
-    gramian: torch.Tensor, start: torch.Tensor | None = None, tol: float = 1e-12, max_iters: int = 20
+    gramian: torch.Tensor,
+    start: torch.Tensor | None = None,
+    tol: float = 1e-12,
+    max_iters: int = 20,
 ) -> torch.Tensor:
     """The α > 0 with Gα = 1/α: the Nash bargaining weights of the paper.
 
@@ -99,11 +102,15 @@ def nash_weights(
     return torch.as_tensor(alpha, dtype=gramian.dtype, device=gramian.device)
 
 
-def _newton(g: np.ndarray, start: np.ndarray | None, tol: float, max_iters: int) -> tuple[np.ndarray | None, bool]:
+def _newton(
+    g: np.ndarray, start: np.ndarray | None, tol: float, max_iters: int
+) -> tuple[np.ndarray | None, bool]:
     """Damped Newton on f(α) = ½αᵀGα − Σ log α: (the last finite iterate or ``None``, converged)."""
     diag = np.diag(g)
     alpha = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)) if start is None else start.copy()
-    if start is not None and (len(alpha) != len(g) or not (alpha > 0).all() or not np.isfinite(alpha).all()):
+    if start is not None and (
+        len(alpha) != len(g) or not (alpha > 0).all() or not np.isfinite(alpha).all()
+    ):
         alpha = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0))
     for _ in range(max_iters + 1):
         g_alpha = g @ alpha

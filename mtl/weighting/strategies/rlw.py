@@ -34,5 +34,7 @@ class Strategy(WeightingStrategy):
 
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
         n_tasks = losses.shape[0]
-        draw = torch.randn(n_tasks) if self.config.distribution == "normal" else torch.rand(n_tasks)  # (T,)
+        draw = (
+            torch.randn(n_tasks) if self.config.distribution == "normal" else torch.rand(n_tasks)
+        )  # (T,)
         return torch.softmax(draw, dim=0).to(device=losses.device, dtype=losses.dtype)

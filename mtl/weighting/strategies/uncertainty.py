@@ -37,7 +37,9 @@ class Strategy(WeightingStrategy):
         super().__init__(tasks, options)
         self.config = UncertaintyOptions.model_validate(self.options)
         self.log_var = nn.Parameter(torch.full((len(self.tasks),), float(self.config.init_log_var)))
-        self._log_scale = torch.tensor([math.log(0.5 if t.kind == "regression" else 1.0) for t in self.tasks])  # (T,)
+        self._log_scale = torch.tensor(
+            [math.log(0.5 if t.kind == "regression" else 1.0) for t in self.tasks]
+        )  # (T,)
 
     def parameters(self) -> list[nn.Parameter]:
         return [self.log_var]
@@ -53,14 +55,19 @@ class Strategy(WeightingStrategy):
         return torch.exp(self._log_scale - self.log_var)
 
     def backward(
-        self, losses: torch.Tensor, active: torch.Tensor | None = None, extra: torch.Tensor | None = None
+        self,
+        losses: torch.Tensor,
+        active: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         weights = self.weights(losses)  # (T,)
         log_var = self.log_var
         if active is not None:
             weights = weights * active
             log_var = log_var * active
-        total = torch.add(torch.dot(weights, losses), log_var.sum(), alpha=0.5)  # Σ w_t·L_t + log σ_t
+        total = torch.add(
+            torch.dot(weights, losses), log_var.sum(), alpha=0.5
+        )  # Σ w_t·L_t + log σ_t
         if extra is not None:
             total = total + extra
         total.backward()
@@ -69,4 +76,3 @@ class Strategy(WeightingStrategy):
     def reset(self) -> None:
         with torch.no_grad():
             self.log_var.fill_(float(self.config.init_log_var))
-
