@@ -687,9 +687,13 @@ def _evaluation_figures(item: _Run, store: RunStore, colors: Mapping[str, str]) 
                     )
         elif "true" in frame and "pred" in frame and meta.get("classes"):
             classes = [str(c) for c in meta["classes"]]
-            true = [None if pd.isna(v) else str(v) for v in frame["true"]]
-            pred = [str(v) for v in frame["pred"]]
-            out.append(confusion_figure(true, pred, classes, title=f"{name} · confusion matrix"))
+            true_labels = [None if pd.isna(v) else str(v) for v in frame["true"]]
+            pred_labels = [str(v) for v in frame["pred"]]
+            out.append(
+                confusion_figure(
+                    true_labels, pred_labels, classes, title=f"{name} · confusion matrix"
+                )
+            )
     return out
 
 

@@ -10,7 +10,7 @@ are reported in original units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,8 @@ from mtl.data.columns import (
 from mtl.data.tasks import TaskSpec, resolve_kind
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from collections.abc import Mapping
+
     from mtl.config import ExperimentConfig
 
 SPLITS = ("train", "val", "test")
@@ -192,7 +194,12 @@ def select_features(
         kept = [c for c in explicit if frame[c].notna().any()]
         dropped: dict[Any, Reason] = {c: "empty" for c in explicit if c not in kept}
     else:
-        kept, dropped = usable_columns(frame, targets, exclude=dataset.exclude, keep_constant=image)
+        found, dropped = usable_columns(
+            frame, targets, exclude=dataset.exclude, keep_constant=image
+        )
+        # Typed Hashable for any frame; the frames built here (CSV headers, dataset loaders)
+        # have string column names.
+        kept = cast(list[str], found)
     for column, reason in dropped.items():
         warnings.append(f"column {column!r} was left out: {REASONS[reason]}")
     if not image and (not kept or all(is_constant(frame[c]) for c in kept)):
@@ -231,7 +238,7 @@ def _no_usable_feature(kept: list[Any], dropped: dict[Any, Reason]) -> str:
 
 
 def split_rows(
-    config: ExperimentConfig, frame: pd.DataFrame, kinds: dict[str, str], warnings: list[str]
+    config: ExperimentConfig, frame: pd.DataFrame, kinds: Mapping[str, str], warnings: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train/val/test row numbers, stratified on a classification task when possible."""
     rows = np.arange(len(frame))

@@ -49,12 +49,12 @@ def safe_join(base: Path, name: str, suffix: str = "") -> Path:
     return path
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
 
     Args:
         path: the final file.
-        write: writes the complete content to the path it is given.
+        write: writes the complete content to the path it is given (what it returns is unused).
 
     Returns:
         ``path``. On any error the temporary file is removed and the old ``path`` is left as it was.

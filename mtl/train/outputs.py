@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def write_predictions(folder: Path, trainer: Trainer) -> None:
         frame = prediction_frame(spec, outputs[spec.name], split)
         atomic_write(
             prediction_path(folder, spec.name),
-            lambda tmp, frame=frame: frame.to_csv(tmp, index=False),
+            partial(frame.to_csv, index=False),
         )
 
 

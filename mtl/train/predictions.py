@@ -86,13 +86,12 @@ def prediction_frame(
     frame = pd.DataFrame(index=np.arange(len(outputs)))
     if split is not None:
         frame["row"] = split.rows
-    mask = None if split is None else split.mask[spec.name]
     if spec.kind == "regression":
         pred = to_original_units(spec, outputs.reshape(len(outputs), -1))
         for j, target in enumerate(spec.targets):
             if split is not None:
                 true = to_original_units(spec, split.y[spec.name].reshape(len(outputs), -1))[:, j]
-                frame[f"true_{target}"] = np.where(mask, true, np.nan)
+                frame[f"true_{target}"] = np.where(split.mask[spec.name], true, np.nan)
             frame[f"pred_{target}"] = pred[:, j]
         return frame
     classes = np.asarray(spec.classes or [], dtype=object)
@@ -101,7 +100,9 @@ def prediction_frame(
         proba = np.stack([1.0 - proba, proba], axis=1)  # (N, 2)
     if split is not None:
         ids = split.y[spec.name].astype(np.int64)
-        frame["true"] = np.where(mask, classes[ids], None)
+        # numpy's stubs type the third argument as array-like; numpy takes None as an
+        # object scalar (the column is of objects), which is what is meant here.
+        frame["true"] = np.where(split.mask[spec.name], classes[ids], None)  # type: ignore[call-overload]
     frame["pred"] = classes[proba.argmax(axis=1)]
     for k, name in enumerate(classes):
         frame[f"p_{name}"] = proba[:, k]

@@ -333,7 +333,9 @@ class Trainer:
             step_active[missing] = 0.0
         extra = self.model.penalty() if self._has_penalty else None
         if cfg.l1 > 0:
-            l1 = cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
+            # Starting the sum from a zero tensor keeps it a tensor (the default start is int 0).
+            zero = torch.zeros((), device=self.device)
+            l1 = cfg.l1 * sum((p.abs().sum() for p in self.model.parameters()), zero)
             extra = l1 if extra is None else extra + l1
         if self.diagnostics is not None and self.diagnostics.due(self.step + 1):
             self._emit(

@@ -440,6 +440,7 @@ def stream_curve(
         )
         slots[key] = {"signature": signature, "feed": feed, "stream": stream, "resync": resync}
         return
+    assert slot is not None  # ``added`` is set only from an existing slot
     slot["resync"] = live_append(
         added, key=key, stream=slot["stream"], base=base, count=slot["feed"].count, height=height
     )

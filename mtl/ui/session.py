@@ -38,7 +38,7 @@ def launch_run(config: ExperimentConfig) -> str:
     return launch(config, store(), warm=True)
 
 
-STATUS_COLORS = {
+STATUS_COLORS: dict[str, str] = {
     RunStatus.QUEUED: "gray",
     RunStatus.RUNNING: "blue",
     RunStatus.FINISHED: "green",

@@ -99,11 +99,12 @@ def task_jacobian(
         jac = losses.new_zeros(n_tasks, size)
     outputs = task_outputs(losses)
     for t in range(n_tasks) if rows is None else rows:
-        if outputs[t] is None:  # a loss without a graph: zero gradient
+        output = outputs[t]
+        if output is None:  # a loss without a graph: zero gradient
             jac[t].zero_()
             continue
         own = list(task_params[t]) if task_params is not None else []
-        grads = grad_of(outputs[t], [*params, *own], losses)
+        grads = grad_of(output, [*params, *own], losses)
         torch.cat([g.reshape(-1) for g in grads[: len(params)]], out=jac[t])  # (P,)
         for p, g in zip(own, grads[len(params) :], strict=True):
             p.grad = g if p.grad is None else p.grad + g

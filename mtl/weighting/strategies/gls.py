@@ -42,6 +42,7 @@ class Strategy(WeightingStrategy):
     @staticmethod
     def _gls(losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
         logs = torch.log(losses.detach().clamp_min(EPS))  # (T,)
+        count: int | torch.Tensor
         if active is None:
             count = losses.shape[0]
             mean_log = logs.mean()

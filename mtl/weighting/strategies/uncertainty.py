@@ -61,7 +61,7 @@ class Strategy(WeightingStrategy):
         extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         weights = self.weights(losses)  # (T,)
-        log_var = self.log_var
+        log_var: torch.Tensor = self.log_var
         if active is not None:
             weights = weights * active
             log_var = log_var * active
