@@ -9,12 +9,15 @@ output shape and a short label for diagrams.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from torch import Tensor, nn
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
+
+M = TypeVar("M", bound=nn.Module)
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -86,6 +89,16 @@ class Tower(nn.Module):
     def labels(self) -> list[str]:
         """Labels of the encoder blocks then the head blocks."""
         return [block.label for block in (*self.encoder, *self.head)]
+
+
+def modules_as(modules: nn.Module, kind: type[M]) -> Sequence[M]:
+    """``modules`` itself (a ``ModuleList`` or ``Sequential``), typed as a sequence of ``kind``.
+
+    Type checkers see the items of a container module as ``Module`` and their attributes as
+    ``Tensor | Module``; this names what the container was built from. Nothing is checked
+    or copied at run time.
+    """
+    return cast(Sequence[M], modules)
 
 
 def make_activation(name: str) -> nn.Module:

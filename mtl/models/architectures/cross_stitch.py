@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower
+from mtl.models.encoders import Tower, modules_as
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
@@ -38,18 +38,19 @@ class CrossStitch(MultiTaskModel):
     ) -> None:
         super().__init__(NAME, input_shape, heads)
         self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
-        depth = len(self.towers[0].encoder)
+        depth = len(modules_as(self.towers, Tower)[0].encoder)
         self.alphas = nn.ParameterList(
             nn.Parameter(initial_alpha(len(heads))) for _ in range(depth)
         )
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """Run the towers block by block, mixing after each block: task → ``(B, out_dim)``."""
-        hidden = [x] * len(self.towers)
+        towers = modules_as(self.towers, Tower)
+        hidden = [x] * len(towers)
         for index, alpha in enumerate(self.alphas):
-            hidden = [tower.encoder[index](h) for tower, h in zip(self.towers, hidden, strict=True)]
+            hidden = [tower.encoder[index](h) for tower, h in zip(towers, hidden, strict=True)]
             hidden = cross_stitch(alpha, hidden)
-        outputs = [tower.head(h) for tower, h in zip(self.towers, hidden, strict=True)]
+        outputs = [tower.head(h) for tower, h in zip(towers, hidden, strict=True)]
         return dict(zip(self.tasks, outputs, strict=True))
 
     def shared_parameters(self) -> list[nn.Parameter]:
@@ -62,7 +63,10 @@ class CrossStitch(MultiTaskModel):
 
     def describe(self) -> dict[str, Any]:
         """Each task lists its tower; the cross-stitch units are the shared part."""
-        towers = {task: tower.labels() for task, tower in zip(self.tasks, self.towers, strict=True)}
+        towers = {
+            task: tower.labels()
+            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
+        }
         size = len(self.tasks)
         shared = [
             f"Cross-stitch {size}×{size} after block {i + 1}" for i in range(len(self.alphas))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from torch import Tensor, nn
 
 from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower, encoder_blocks
+from mtl.models.encoders import Block, Tower, encoder_blocks, modules_as
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
@@ -66,8 +66,13 @@ class HardSharing(MultiTaskModel):
 
     def describe(self) -> dict[str, Any]:
         """The trunk's block labels as shared; each task's remaining blocks and head."""
-        towers = {task: tower.labels() for task, tower in zip(self.tasks, self.towers, strict=True)}
-        description = self._description([block.label for block in self.trunk], towers)
+        towers = {
+            task: tower.labels()
+            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
+        }
+        description = self._description(
+            [block.label for block in modules_as(self.trunk, Block)], towers
+        )
         description["branch_depth"] = self.branch_depth
         return description
 

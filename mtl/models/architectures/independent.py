@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from torch import Tensor, nn
 
 from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower
+from mtl.models.encoders import Tower, modules_as
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
@@ -50,7 +50,10 @@ class Independent(MultiTaskModel):
 
     def describe(self) -> dict[str, Any]:
         """No shared layers; each task lists its full tower."""
-        towers = {task: tower.labels() for task, tower in zip(self.tasks, self.towers, strict=True)}
+        towers = {
+            task: tower.labels()
+            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
+        }
         return self._description([], towers)
 
 

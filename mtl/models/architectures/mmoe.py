@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import encoder_blocks, head_blocks, output_shape
+from mtl.models.encoders import Block, encoder_blocks, head_blocks, modules_as, output_shape
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
@@ -77,9 +77,12 @@ class MultiGateMixtureOfExperts(MultiTaskModel):
     def describe(self) -> dict[str, Any]:
         """One expert's blocks (×E) as shared; each task's gate and head."""
         count = len(self.experts)
-        shared = [f"{count}× {block.label}" for block in self.experts[0]]
+        shared = [f"{count}× {block.label}" for block in modules_as(self.experts[0], Block)]
         tasks = {
-            task: [f"Gate Linear {gate.in_features}→{count} + Softmax", *(b.label for b in head)]
+            task: [
+                f"Gate Linear {gate.in_features}→{count} + Softmax",
+                *(b.label for b in modules_as(head, Block)),
+            ]
             for task, gate, head in zip(self.tasks, self.gates, self.task_heads, strict=True)
         }
         return self._description(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from torch import Tensor, nn
 
 from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower
+from mtl.models.encoders import Tower, modules_as
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
@@ -48,7 +48,7 @@ class SoftSharing(MultiTaskModel):
     def penalty(self) -> Tensor:
         """``soft_lambda`` × Σ over task pairs and encoder parameters of the squared difference."""
         total = super().penalty()
-        for first, second in combinations(self.towers, 2):
+        for first, second in combinations(modules_as(self.towers, Tower), 2):
             pairs = zip(first.encoder.parameters(), second.encoder.parameters(), strict=True)
             for mine, theirs in pairs:
                 total = total + (mine - theirs).pow(2).sum()
@@ -56,15 +56,18 @@ class SoftSharing(MultiTaskModel):
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Every tower's encoder parameters (softly shared through the penalty)."""
-        return [p for tower in self.towers for p in tower.encoder.parameters()]
+        return [p for tower in modules_as(self.towers, Tower) for p in tower.encoder.parameters()]
 
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         """The head of ``task``."""
-        return list(self.towers[self.task_index(task)].head.parameters())
+        return list(modules_as(self.towers, Tower)[self.task_index(task)].head.parameters())
 
     def describe(self) -> dict[str, Any]:
         """No layer is computed once for all; each task lists its tower, tied by the penalty."""
-        towers = {task: tower.labels() for task, tower in zip(self.tasks, self.towers, strict=True)}
+        towers = {
+            task: tower.labels()
+            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
+        }
         coupling = f"L2 penalty (λ = {self.soft_lambda:g}) between corresponding encoder layers"
         return self._description([], towers, coupling)
 
