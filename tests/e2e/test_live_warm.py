@@ -35,14 +35,15 @@ CHARTS = "() => (window.__mtlLive && window.__mtlLive.charts) || {}"
 FIRST_POINT_S = 5.0  # product target: first live point within 5 s of the click (warm spare)
 HOSTILE = "![x](http://127.0.0.1:1/x.png) **bold** :red[red]"
 PRESET = "penguins-watch"
-# penguins for long enough to see a dozen polls or more (10-20 s here), as a preset on Home
+# penguins for far longer than the test watches (minutes), as a preset on Home: the test
+# stops each run itself, so how fast the machine trains never decides what it sees
 PRESET_YAML = """name: penguins-watch
 data: {dataset: penguins}
 tasks:
   - {name: species, target: species, kind: multiclass}
   - {name: body_mass, target: body_mass_g, kind: regression}
 model: {sharing: hard, hidden: [64, 64]}
-train: {epochs: 300, batch_size: 32, lr: 0.003, early_stopping: 300, seed: 0}
+train: {epochs: 5000, batch_size: 32, lr: 0.003, early_stopping: 5000, seed: 0}
 """
 
 
@@ -125,13 +126,23 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         )
         assert drawn == held  # what was sent and appended is what the chart holds
 
-        # 3. a second launch ten seconds after the first is warm as well
+        # 3. a second launch ten seconds after the first is warm as well (the first is stopped
+        # first: one slot)
+        store.request_stop(first)
+        wait_until(
+            lambda: store.get_run(first)["status"] in TERMINAL_STATUSES, 300, "the first run stops"
+        )
         page.wait_for_timeout(max(0.0, 10 - (time.monotonic() - clicked)) * 1000)
         second, spares2, _ = launch_from_home(page, url, store)
         wait_until(lambda: store.get_run(second)["pid"], 300, "the second run is given a worker")
         assert store.get_run(second)["pid"] in spares2  # a spare that existed before the click
 
         # 4. the run ends: the page shows it, stops polling, and the picker says so
+        page.wait_for_function(
+            f"() => (({CHARTS})()['live.loss.{second}'] || {{points: 0}}).points > 0",
+            timeout=60_000,
+        )
+        store.request_stop(second)
         wait_until(
             lambda: store.get_run(second)["status"] in TERMINAL_STATUSES, 300, "the second run ends"
         )
@@ -146,9 +157,6 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         quiet_from = len(frames)
         page.wait_for_timeout(3000)  # polling (every 1 s by default) would send messages meanwhile
         assert frames[quiet_from:] == []  # an ended run's page polls nothing
-        wait_until(
-            lambda: store.get_run(first)["status"] in TERMINAL_STATUSES, 300, "the first run ends"
-        )
 
         # 5. a run named with markdown is shown as typed and fetches nothing
         hostile = store.create_run(
