@@ -46,6 +46,21 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
                 os.killpg(int(pid), signal.SIGKILL)
 
 
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op torch thread for a module of small models (faster on busy cores).
+
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``; torch is imported
+    only here, so modules that never train do not pay for it.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def cli_env(home: Path | None = None) -> dict[str, str]:
     """Environment for a CLI subprocess: the project on PYTHONPATH, a short heartbeat timeout."""
     env = dict(os.environ)
