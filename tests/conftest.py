@@ -7,12 +7,19 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+if TYPE_CHECKING:
+    from mtl.runs.store import RunStore
+
 ROOT = Path(__file__).resolve().parents[1]
+
+T = TypeVar("T")
 
 # Warm spare workers are tested on purpose (tests/runs/test_spare.py, the browser test);
 # elsewhere a lingering spare process would outlive its test.
@@ -59,6 +66,27 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 90.0, what: str = "condition", every: float = 0.1
+) -> T:
+    """Poll ``predicate`` until it returns a truthy value, and return that value.
+
+    Raises AssertionError naming ``what`` if it is still falsy after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what}: not met within {timeout} s")
+
+
+def status(store: RunStore, run_id: str) -> str:
+    """The run's current status as the store has it."""
+    return store.get_run(run_id)["status"]
 
 
 def cli_env(home: Path | None = None) -> dict[str, str]:

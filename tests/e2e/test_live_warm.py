@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import REPO, chromium, require_chromium, streamlit_server
+from conftest import wait_for
 from mtl import presets
 from mtl.runs.spare import idle_spares, stop_spares
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
@@ -58,16 +59,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.killpg(int(pid), 9)
 
 
-def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 def loss_chart(page, run_id: str) -> dict:  # type: ignore[no-untyped-def]
     return page.evaluate(CHARTS).get(f"live.loss.{run_id}", {})
 
@@ -77,7 +68,7 @@ def launch_from_home(page, url: str, store: RunStore) -> tuple[str, set[int], fl
     page.goto(url)
     button = page.get_by_role("button", name=PRESET, exact=True)
     button.wait_for(timeout=60_000)
-    spares = set(wait_until(lambda: idle_spares(store), 120, "the app's warm spare is ready"))
+    spares = set(wait_for(lambda: idle_spares(store), 120, "the app's warm spare is ready"))
     clicked = time.monotonic()
     button.click()
     page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=60_000)
@@ -128,11 +119,11 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         # 3. a second launch ten seconds after the first is warm as well
         page.wait_for_timeout(max(0.0, 10 - (time.monotonic() - clicked)) * 1000)
         second, spares2, _ = launch_from_home(page, url, store)
-        wait_until(lambda: store.get_run(second)["pid"], 300, "the second run is given a worker")
+        wait_for(lambda: store.get_run(second)["pid"], 300, "the second run is given a worker")
         assert store.get_run(second)["pid"] in spares2  # a spare that existed before the click
 
         # 4. the run ends: the page shows it, stops polling, and the picker says so
-        wait_until(
+        wait_for(
             lambda: store.get_run(second)["status"] in TERMINAL_STATUSES, 300, "the second run ends"
         )
         status = store.get_run(second)["status"]
@@ -146,7 +137,7 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         quiet_from = len(frames)
         page.wait_for_timeout(3000)  # polling (every 1 s by default) would send messages meanwhile
         assert frames[quiet_from:] == []  # an ended run's page polls nothing
-        wait_until(
+        wait_for(
             lambda: store.get_run(first)["status"] in TERMINAL_STATUSES, 300, "the first run ends"
         )
 
