@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,17 +77,9 @@ def test_a_reader_that_sees_finished_finds_the_files(home: Path) -> None:
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """An 8 MB tmpfs mounted for the test (root only), unmounted afterwards."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'})")
+def small_disk(tmpfs: Path) -> Iterator[Path]:
+    """An 8 MB tmpfs (tests/runs/conftest.py); workers started on it are stopped before unmount."""
+    mount = tmpfs
     try:
         yield mount
     finally:
@@ -96,7 +87,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         for pid in RunStore(mount / "home").list_runs("running")["pid"].dropna():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(int(pid), signal.SIGKILL)
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def fill(disk: Path) -> None:
