@@ -1,4 +1,4 @@
-"""Shared fixtures: a throw-away run store home and a way to call the real CLI."""
+"""Shared fixtures and helpers: a throw-away store home, the real CLI, a tmpfs, waiting, threads."""
 
 from __future__ import annotations
 
@@ -66,6 +66,28 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """An 8 MB tmpfs mounted at ``tmp_path/disk`` (root only: skipped otherwise), then unmounted.
+
+    For the disk-full and read-only-disk tests (a second conftest.py would shadow this
+    module for the tests' ``from conftest import ...``, so the fixture lives here).
+    """
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'mount failed'})")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 def wait_for(

@@ -65,7 +65,7 @@ def test_an_empty_store_file_with_no_runs_is_a_fresh_store(tmp_path: Path) -> No
 
 
 def test_a_store_on_a_read_only_disk_can_be_listed_and_shown(tmpfs: Path) -> None:
-    """A tmpfs (tests/runs/conftest.py) holding a store with one finished run, remounted read-only."""
+    """A tmpfs (tests/conftest.py) holding a store with one finished run, remounted read-only."""
     home = tmpfs / "home"
     store = RunStore(home)
     run_id = store.create_run("kept", {"seed": 1}, status="running")

@@ -78,7 +78,7 @@ def test_a_reader_that_sees_finished_finds_the_files(home: Path) -> None:
 
 @pytest.fixture
 def small_disk(tmpfs: Path) -> Iterator[Path]:
-    """An 8 MB tmpfs (tests/runs/conftest.py); workers started on it are stopped before unmount."""
+    """An 8 MB tmpfs (tests/conftest.py); workers started on it are stopped before unmount."""
     mount = tmpfs
     try:
         yield mount
