@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -135,6 +135,32 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def run_python(
+    code: str, home: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c CODE`` from the project root (env as ``cli_env``) and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cli_env(home),
+        cwd=ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def config_error(data: Any) -> str:
+    """The one-line ConfigError message for config ``data``; fails the test if it is accepted."""
+    from mtl.config import ConfigError, ExperimentConfig
+
+    with pytest.raises(ConfigError) as info:
+        ExperimentConfig.from_dict(data)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

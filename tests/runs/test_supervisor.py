@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import status, wait_for
+from conftest import run_python, status, wait_for
 from mtl import presets
 from mtl.runs.launcher import launch
 from mtl.runs.store import RunStore
@@ -86,15 +86,6 @@ def test_turned_off_with_mtl_supervisor_0(home: Path, monkeypatch: pytest.Monkey
 
 
 def test_the_supervisor_never_imports_torch() -> None:
-    import subprocess
-    import sys
-
     code = "import sys, mtl.runs.supervisor, mtl.runs.launcher; assert 'torch' not in sys.modules, 'torch'"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[2],
-    )
+    done = run_python(code, timeout=60)
     assert done.returncode == 0, done.stderr
