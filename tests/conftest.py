@@ -40,15 +40,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MTL_HEARTBEAT_TIMEOUT", "2")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models on a shared 2-core machine
     yield folder
+    stop_workers(folder)
+
+
+def stop_workers(home: Path) -> None:
+    """Stop what runs for store ``home``: its warm spares, its supervisor, its running workers."""
     from mtl.runs.spare import stop_spares
     from mtl.runs.supervisor import stop_supervisor
 
-    stop_spares(folder)
-    stop_supervisor(folder)  # first: it would start queued runs once their workers are killed
-    if (folder / "store.sqlite").exists():
+    stop_spares(home)
+    stop_supervisor(home)  # first: it would start queued runs once their workers are killed
+    if (home / "store.sqlite").exists():
         from mtl.runs.store import RunStore
 
-        for pid in RunStore(folder).list_runs(["running"])["pid"].dropna():
+        for pid in RunStore(home).list_runs(["running"])["pid"].dropna():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid), signal.SIGKILL)
 

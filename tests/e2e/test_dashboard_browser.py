@@ -11,7 +11,6 @@ saved there as a PNG (the README's screenshots come from this test).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -23,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from browser_support import REPO, StoreWatcher, chromium, require_chromium, streamlit_server
-from mtl.runs.spare import idle_spares, stop_spares
+from conftest import stop_workers
+from mtl.runs.spare import idle_spares
 from mtl.runs.store import RunStore
 
 require_chromium()
@@ -64,11 +64,7 @@ def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     with streamlit_server(REPO / "app.py", logs, env=env) as address:
         yield address
-    stop_spares(home)
-    # stop whatever the test launched
-    for pid in RunStore(home).list_runs(["running"])["pid"].dropna():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(int(pid), 9)
+    stop_workers(home)  # whatever the test launched
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

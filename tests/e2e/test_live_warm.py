@@ -11,8 +11,6 @@ written as markdown is shown as text and fetches nothing.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -21,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from browser_support import REPO, chromium, require_chromium, streamlit_server
-from conftest import wait_for
+from conftest import stop_workers, wait_for
 from mtl import presets
-from mtl.runs.spare import idle_spares, stop_spares
+from mtl.runs.spare import idle_spares
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 
 require_chromium()
@@ -53,10 +51,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (folder / "presets").mkdir()
     (folder / "presets" / f"{PRESET}.yaml").write_text(PRESET_YAML, encoding="utf-8")
     yield folder
-    stop_spares(folder)
-    for pid in RunStore(folder).list_runs(["running"])["pid"].dropna():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(int(pid), 9)
+    stop_workers(folder)
 
 
 def loss_chart(page, run_id: str) -> dict:  # type: ignore[no-untyped-def]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from conftest import stop_workers
 from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.data.preprocessing import PREPROCESSING
 from mtl.runs.launcher import launch
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
-from mtl.runs.supervisor import stop_supervisor
 from mtl.runs.worker import execute
 from mtl.train.checkpoint import CHECKPOINT
 from mtl.train.predictions import PREDICTIONS_DIR
@@ -83,10 +81,7 @@ def small_disk(tmpfs: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        stop_supervisor(mount / "home")
-        for pid in RunStore(mount / "home").list_runs("running")["pid"].dropna():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(int(pid), signal.SIGKILL)
+        stop_workers(mount / "home")
 
 
 def fill(disk: Path) -> None:
