@@ -127,12 +127,12 @@ def cli_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_cli(
-    *args: str, home: Path | None = None, timeout: float = 180
+def _run_python(
+    argv: list[str], home: Path | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
+    """Run ``python ARGV`` from the project root (env from ``cli_env``), output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "mtl", *args],
+        [sys.executable, *argv],
         capture_output=True,
         text=True,
         env=cli_env(home),
@@ -140,21 +140,20 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def run_cli(
+    *args: str, home: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
+    return _run_python(["-m", "mtl", *args], home, timeout)
 
 
 def run_python(
     code: str, home: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -c CODE`` from the project root (env as ``cli_env``) and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=cli_env(home),
-        cwd=ROOT,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    """Run ``python -c CODE`` in a real subprocess (as ``run_cli`` does) and capture its output."""
+    return _run_python(["-c", code], home, timeout)
 
 
 def config_error(data: Any) -> str:
