@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -42,7 +41,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
+from browser_support import StoreWatcher  # noqa: E402
 from mtl.runs.spare import idle_spares, stop_spares  # noqa: E402
 from mtl.runs.store import TERMINAL_STATUSES, RunStore  # noqa: E402
 
@@ -192,27 +193,6 @@ def server(home: Path, refresh: float | None) -> Iterator[tuple[str, int]]:
         stop_spares(home)
 
 
-class StoreWatcher(threading.Thread):
-    """Remembers when each step's rows first became readable in the store."""
-
-    def __init__(self, home: Path, run_id: str) -> None:
-        super().__init__(daemon=True)
-        self.store, self.run_id = RunStore(home), run_id
-        self.first_seen: dict[int, float] = {}
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        last = 0
-        while not self.done.is_set():
-            rows = self.store.metrics(self.run_id, after_id=last)
-            now = time.time()
-            if len(rows):
-                last = int(rows["id"].max())
-                for step in rows.loc[rows["metric"] == "loss", "step"].unique():
-                    self.first_seen.setdefault(int(step), now)
-            self.done.wait(0.025)
-
-
 # --------------------------------------------------------------------------- one launch
 
 
@@ -229,7 +209,7 @@ def launch(page, url: str, store: RunStore, preset: str, mode: str, meter: CpuMe
     button.click()
     page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=60_000)
     run_id = re.search(r"run=([\w.-]+)", page.url).group(1)
-    watcher = StoreWatcher(store.home, run_id)
+    watcher = StoreWatcher(store.home, run_id, metric="loss", every=0.025)
     watcher.start()
     if mode == "home":
         page.goto(url)  # a page that does not poll

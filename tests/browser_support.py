@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -109,3 +110,35 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+class StoreWatcher(threading.Thread):
+    """Polls a run's metrics in the store every ``every`` s (a daemon thread).
+
+    ``first_seen`` maps each step to the wall time (``time.time()``) its rows first became
+    readable; with ``metric`` only that metric's rows count. Set ``done`` to stop it.
+    """
+
+    def __init__(
+        self, home: Path, run_id: str, metric: str | None = None, every: float = 0.02
+    ) -> None:
+        from mtl.runs.store import RunStore
+
+        super().__init__(daemon=True)
+        self.store, self.run_id = RunStore(home), run_id
+        self.metric, self.every = metric, every
+        self.first_seen: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        last = 0
+        while not self.done.is_set():
+            rows = self.store.metrics(self.run_id, after_id=last)
+            now = time.time()
+            if len(rows):
+                last = int(rows["id"].max())
+                if self.metric is not None:
+                    rows = rows[rows["metric"] == self.metric]
+                for step in rows["step"].unique():
+                    self.first_seen.setdefault(int(step), now)
+            self.done.wait(self.every)

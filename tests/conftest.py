@@ -1,4 +1,4 @@
-"""Shared fixtures: a throw-away run store home and a way to call the real CLI."""
+"""Shared fixtures and helpers: a throw-away store home, the real CLI, a tmpfs, waiting, threads."""
 
 from __future__ import annotations
 
@@ -7,12 +7,19 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+if TYPE_CHECKING:
+    from mtl.runs.store import RunStore
+
 ROOT = Path(__file__).resolve().parents[1]
+
+T = TypeVar("T")
 
 # Warm spare workers are tested on purpose (tests/runs/test_spare.py, the browser test);
 # elsewhere a lingering spare process would outlive its test.
@@ -33,17 +40,80 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MTL_HEARTBEAT_TIMEOUT", "2")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models on a shared 2-core machine
     yield folder
+    stop_workers(folder)
+
+
+def stop_workers(home: Path) -> None:
+    """Stop what runs for store ``home``: its warm spares, its supervisor, its running workers."""
     from mtl.runs.spare import stop_spares
     from mtl.runs.supervisor import stop_supervisor
 
-    stop_spares(folder)
-    stop_supervisor(folder)  # first: it would start queued runs once their workers are killed
-    if (folder / "store.sqlite").exists():
+    stop_spares(home)
+    stop_supervisor(home)  # first: it would start queued runs once their workers are killed
+    if (home / "store.sqlite").exists():
         from mtl.runs.store import RunStore
 
-        for pid in RunStore(folder).list_runs(["running"])["pid"].dropna():
+        for pid in RunStore(home).list_runs(["running"])["pid"].dropna():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid), signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op torch thread for a module of small models (faster on busy cores).
+
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``; torch is imported
+    only here, so modules that never train do not pay for it.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """An 8 MB tmpfs mounted at ``tmp_path/disk`` (root only: skipped otherwise), then unmounted.
+
+    For the disk-full and read-only-disk tests (a second conftest.py would shadow this
+    module for the tests' ``from conftest import ...``, so the fixture lives here).
+    """
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'mount failed'})")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 90.0, what: str = "condition", every: float = 0.1
+) -> T:
+    """Poll ``predicate`` until it returns a truthy value, and return that value.
+
+    Raises AssertionError naming ``what`` if it is still falsy after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what}: not met within {timeout} s")
+
+
+def status(store: RunStore, run_id: str) -> str:
+    """The run's current status as the store has it."""
+    return store.get_run(run_id)["status"]
 
 
 def cli_env(home: Path | None = None) -> dict[str, str]:
@@ -57,12 +127,12 @@ def cli_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_cli(
-    *args: str, home: Path | None = None, timeout: float = 180
+def _run_python(
+    argv: list[str], home: Path | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
+    """Run ``python ARGV`` from the project root (env from ``cli_env``), output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "mtl", *args],
+        [sys.executable, *argv],
         capture_output=True,
         text=True,
         env=cli_env(home),
@@ -70,6 +140,31 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def run_cli(
+    *args: str, home: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
+    return _run_python(["-m", "mtl", *args], home, timeout)
+
+
+def run_python(
+    code: str, home: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c CODE`` in a real subprocess (as ``run_cli`` does) and capture its output."""
+    return _run_python(["-c", code], home, timeout)
+
+
+def config_error(data: Any) -> str:
+    """The one-line ConfigError message for config ``data``; fails the test if it is accepted."""
+    from mtl.config import ConfigError, ExperimentConfig
+
+    with pytest.raises(ConfigError) as info:
+        ExperimentConfig.from_dict(data)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

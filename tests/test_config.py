@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from conftest import config_error
 from mtl import presets
 from mtl.config import ConfigError, ExperimentConfig
 from mtl.models import ARCHITECTURES
@@ -36,15 +37,6 @@ def config_dict(**sections: Any) -> dict[str, Any]:
     }
     data.update(sections)
     return data
-
-
-def error_of(data: Any) -> str:
-    """The ConfigError message for ``data``; fails the test if the config is accepted."""
-    with pytest.raises(ConfigError) as info:
-        ExperimentConfig.from_dict(data)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
 
 
 # ---- round trips -------------------------------------------------------------------
@@ -92,14 +84,14 @@ def test_defaults_fill_missing_sections() -> None:
 
 
 def test_unknown_top_level_key_names_it_and_lists_allowed() -> None:
-    message = error_of(config_dict(trian={"epochs": 3}))
+    message = config_error(config_dict(trian={"epochs": 3}))
     assert "'trian'" in message
     for key in ("name", "data", "tasks", "model", "loss", "train"):
         assert key in message.split("allowed keys:")[1]
 
 
 def test_unknown_nested_key_names_section_and_lists_allowed() -> None:
-    message = error_of(config_dict(model={"shring": "hard"}))
+    message = config_error(config_dict(model={"shring": "hard"}))
     assert "'shring'" in message
     assert "in model" in message
     allowed = message.split("allowed keys:")[1]
@@ -110,7 +102,7 @@ def test_unknown_nested_key_names_section_and_lists_allowed() -> None:
 def test_unknown_task_key_lists_task_keys() -> None:
     data = config_dict()
     data["tasks"][1]["wieght"] = 2
-    message = error_of(data)
+    message = config_error(data)
     assert "'wieght'" in message and "tasks.1" in message
     allowed = message.split("allowed keys:")[1]
     for key in ("name", "target", "kind", "weight", "start_epoch"):
@@ -118,7 +110,7 @@ def test_unknown_task_key_lists_task_keys() -> None:
 
 
 def test_non_mapping_config_is_rejected() -> None:
-    assert "mapping" in error_of(["not", "a", "dict"])
+    assert "mapping" in config_error(["not", "a", "dict"])
 
 
 def test_invalid_yaml_is_one_line_config_error() -> None:
@@ -141,12 +133,12 @@ def test_invalid_yaml_is_one_line_config_error() -> None:
     ],
 )
 def test_out_of_range_value_names_the_key(section: str, values: dict, key: str) -> None:
-    message = error_of(config_dict(**{section: values}))
+    message = config_error(config_dict(**{section: values}))
     assert message.startswith(key)
 
 
 def test_batch_size_zero_message_says_the_bound_and_value() -> None:
-    message = error_of(config_dict(train={"batch_size": 0}))
+    message = config_error(config_dict(train={"batch_size": 0}))
     assert "train.batch_size" in message
     assert "greater than or equal to 1" in message
     assert "got 0" in message
@@ -155,7 +147,7 @@ def test_batch_size_zero_message_says_the_bound_and_value() -> None:
 def test_bad_kind_lists_allowed_values() -> None:
     data = config_dict()
     data["tasks"][0]["kind"] = "ordinal"
-    message = error_of(data)
+    message = config_error(data)
     assert "tasks.0.kind" in message and "ordinal" in message
     for kind in ("binary", "multiclass", "regression"):
         assert kind in message
@@ -164,7 +156,7 @@ def test_bad_kind_lists_allowed_values() -> None:
 def test_negative_weight_rejected() -> None:
     data = config_dict()
     data["tasks"][1]["weight"] = -1
-    message = error_of(data)
+    message = config_error(data)
     assert "tasks.1.weight" in message
     assert "greater than or equal to 0" in message
 
@@ -173,7 +165,7 @@ def test_all_weights_zero_with_manual_rejected() -> None:
     data = config_dict()
     for task in data["tasks"]:
         task["weight"] = 0
-    assert "every task weight is 0" in error_of(data)
+    assert "every task weight is 0" in config_error(data)
 
 
 def test_all_weights_zero_allowed_with_equal_weighting() -> None:
@@ -184,7 +176,7 @@ def test_all_weights_zero_allowed_with_equal_weighting() -> None:
 
 
 def test_unknown_sharing_lists_registered_architectures() -> None:
-    message = error_of(config_dict(model={"sharing": "hardd"}))
+    message = config_error(config_dict(model={"sharing": "hardd"}))
     assert message.startswith("model.sharing")
     assert "'hardd'" in message
     assert ARCHITECTURES.names()
@@ -193,7 +185,7 @@ def test_unknown_sharing_lists_registered_architectures() -> None:
 
 
 def test_unknown_weighting_lists_registered_strategies() -> None:
-    message = error_of(config_dict(loss={"weighting": "uncertainty-typo"}))
+    message = config_error(config_dict(loss={"weighting": "uncertainty-typo"}))
     assert message.startswith("loss.weighting")
     for name in WEIGHTINGS.names():
         assert name in message
@@ -202,35 +194,35 @@ def test_unknown_weighting_lists_registered_strategies() -> None:
 def test_duplicate_task_names_rejected() -> None:
     data = config_dict()
     data["tasks"][2]["name"] = "species"
-    message = error_of(data)
+    message = config_error(data)
     assert "unique" in message and "species" in message
 
 
 def test_loss_that_does_not_fit_kind_rejected() -> None:
     data = config_dict()
     data["tasks"][0]["loss"] = "mse"
-    message = error_of(data)
+    message = config_error(data)
     assert "mse" in message and "multiclass" in message
 
 
 def test_several_targets_only_for_regression() -> None:
     data = config_dict()
     data["tasks"][2]["kind"] = "multiclass"
-    assert "only allowed for a regression" in error_of(data)
+    assert "only allowed for a regression" in config_error(data)
 
 
 def test_csv_without_path_rejected() -> None:
-    assert "data.path is required" in error_of(config_dict(data={"dataset": "csv"}))
+    assert "data.path is required" in config_error(config_dict(data={"dataset": "csv"}))
 
 
 def test_task_starting_after_last_epoch_rejected() -> None:
     data = config_dict()
     data["tasks"][0]["start_epoch"] = 7
-    assert "species" in error_of(data)
+    assert "species" in config_error(data)
 
 
 def test_stratify_must_name_a_task() -> None:
-    message = error_of(config_dict(data={"stratify": "colour"}))
+    message = config_error(config_dict(data={"stratify": "colour"}))
     assert "'colour'" in message and "species" in message
 
 
@@ -241,11 +233,13 @@ def test_dotted_override_creates_nested_option() -> None:
 
 
 def test_warmup_must_be_below_epochs() -> None:
-    assert "train.warmup_epochs" in error_of(config_dict(train={"epochs": 3, "warmup_epochs": 3}))
+    assert "train.warmup_epochs" in config_error(
+        config_dict(train={"epochs": 3, "warmup_epochs": 3})
+    )
 
 
 def test_problems_are_joined_on_one_line() -> None:
-    message = error_of(config_dict(train={"batch_size": 0, "epochs": 0}))
+    message = config_error(config_dict(train={"batch_size": 0, "epochs": 0}))
     assert "train.batch_size" in message and "train.epochs" in message
 
 

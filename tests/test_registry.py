@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_python
 from mtl.data import DATASETS
 from mtl.models import ARCHITECTURES
 from mtl.registry import Registry
 from mtl.weighting import WEIGHTINGS
 
-ROOT = Path(__file__).resolve().parents[1]
 REGISTRIES = {"architecture": ARCHITECTURES, "weighting": WEIGHTINGS, "dataset": DATASETS}
 
 LIST_WITHOUT_TORCH = """
@@ -35,15 +32,7 @@ print(len(names))
 
 
 def test_listing_and_validating_configs_does_not_import_torch() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    result = subprocess.run(
-        [sys.executable, "-c", LIST_WITHOUT_TORCH],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(LIST_WITHOUT_TORCH, timeout=60)
     assert result.returncode == 0, result.stderr
     expected = len(ARCHITECTURES.names()) + len(WEIGHTINGS.names()) + len(DATASETS.names())
     assert int(result.stdout.strip()) == expected

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from conftest import ROOT, cli_env, run_cli
+from conftest import run_cli, run_python
 from mtl import presets
 from mtl.baseline import ensure_baseline, run_delta
 from mtl.report import Section, delta_figure, report_html, write_report
@@ -162,9 +160,7 @@ def test_the_modules_import_no_torch() -> None:
         "import sys, mtl.delta, mtl.baseline, mtl.report, mtl.commands.baseline, mtl.commands.report; "
         "sys.exit('torch' in sys.modules)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=cli_env(), cwd=ROOT, capture_output=True, text=True
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr or "torch was imported"
 
 

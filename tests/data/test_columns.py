@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 
-from conftest import ROOT, cli_env
+from conftest import run_python
 from mtl.config import ExperimentConfig
 from mtl.data.columns import REASONS, usable_columns
 from mtl.data.prepare import prepare
@@ -82,12 +79,5 @@ def test_image_datasets_keep_their_blank_pixels() -> None:
 
 def test_importing_it_does_not_import_torch() -> None:
     code = "import sys, mtl.data.columns, mtl.data.preprocessing; print('torch' in sys.modules)"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = run_python(code)
     assert done.stdout.strip() == "False", done.stderr

@@ -11,20 +11,19 @@ saved there as a PNG (the README's screenshots come from this test).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, chromium, require_chromium, streamlit_server
-from mtl.runs.spare import idle_spares, stop_spares
+from browser_support import REPO, StoreWatcher, chromium, require_chromium, streamlit_server
+from conftest import stop_workers
+from mtl.runs.spare import idle_spares
 from mtl.runs.store import RunStore
 
 require_chromium()
@@ -65,32 +64,7 @@ def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     with streamlit_server(REPO / "app.py", logs, env=env) as address:
         yield address
-    stop_spares(home)
-    # stop whatever the test launched
-    for pid in RunStore(home).list_runs(["running"])["pid"].dropna():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(int(pid), 9)
-
-
-class StoreWatcher(threading.Thread):
-    """Polls the store every 20 ms; remembers when each step first became readable."""
-
-    def __init__(self, home: Path, run_id: str) -> None:
-        super().__init__(daemon=True)
-        self.store, self.run_id = RunStore(home), run_id
-        self.first_seen: dict[int, float] = {}
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        last = 0
-        while not self.done.is_set():
-            rows = self.store.metrics(self.run_id, after_id=last)
-            now = time.time()
-            if len(rows):
-                last = int(rows["id"].max())
-                for step in rows["step"].unique():
-                    self.first_seen.setdefault(int(step), now)
-            time.sleep(0.02)
+    stop_workers(home)  # whatever the test launched
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,6 @@ written as markdown is shown as text and fetches nothing.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -21,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from browser_support import REPO, chromium, require_chromium, streamlit_server
+from conftest import stop_workers, wait_for
 from mtl import presets
-from mtl.runs.spare import idle_spares, stop_spares
+from mtl.runs.spare import idle_spares
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 
 require_chromium()
@@ -53,20 +52,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (folder / "presets").mkdir()
     (folder / "presets" / f"{PRESET}.yaml").write_text(PRESET_YAML, encoding="utf-8")
     yield folder
-    stop_spares(folder)
-    for pid in RunStore(folder).list_runs(["running"])["pid"].dropna():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(int(pid), 9)
-
-
-def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout} s")
+    stop_workers(folder)
 
 
 def loss_chart(page, run_id: str) -> dict:  # type: ignore[no-untyped-def]
@@ -78,7 +64,7 @@ def launch_from_home(page, url: str, store: RunStore) -> tuple[str, set[int], fl
     page.goto(url)
     button = page.get_by_role("button", name=PRESET, exact=True)
     button.wait_for(timeout=60_000)
-    spares = set(wait_until(lambda: idle_spares(store), 120, "the app's warm spare is ready"))
+    spares = set(wait_for(lambda: idle_spares(store), 120, "the app's warm spare is ready"))
     clicked = time.monotonic()
     button.click()
     page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=60_000)
@@ -129,12 +115,12 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
         # 3. a second launch ten seconds after the first is warm as well (the first is stopped
         # first: one slot)
         store.request_stop(first)
-        wait_until(
+        wait_for(
             lambda: store.get_run(first)["status"] in TERMINAL_STATUSES, 300, "the first run stops"
         )
         page.wait_for_timeout(max(0.0, 10 - (time.monotonic() - clicked)) * 1000)
         second, spares2, _ = launch_from_home(page, url, store)
-        wait_until(lambda: store.get_run(second)["pid"], 300, "the second run is given a worker")
+        wait_for(lambda: store.get_run(second)["pid"], 300, "the second run is given a worker")
         assert store.get_run(second)["pid"] in spares2  # a spare that existed before the click
 
         # 4. the run ends: the page shows it, stops polling, and the picker says so
@@ -143,7 +129,7 @@ def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_pa
             timeout=60_000,
         )
         store.request_stop(second)
-        wait_until(
+        wait_for(
             lambda: store.get_run(second)["status"] in TERMINAL_STATUSES, 300, "the second run ends"
         )
         status = store.get_run(second)["status"]

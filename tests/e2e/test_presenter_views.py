@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import REPO, chromium, require_chromium, streamlit_server
+from conftest import stop_workers
 from mtl import presets
 from mtl.runs.store import RunStore
 
@@ -72,11 +72,7 @@ def url(home: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = {"MTL_HOME": str(home[0]), "MTL_WARM_WORKER": "0", "OMP_NUM_THREADS": "1"}
     with streamlit_server(REPO / "app.py", logs, env=env) as address:
         yield address
-    for pid in (
-        RunStore(home[0]).list_runs(["running"])["pid"].dropna()
-    ):  # whatever the test launched
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(int(pid), 9)
+    stop_workers(home[0])  # whatever the test launched
 
 
 def settled(page) -> None:  # type: ignore[no-untyped-def]

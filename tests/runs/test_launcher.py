@@ -10,12 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import status, wait_for
 from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.runs.launcher import dispatch, launch, stop
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
-
-TIMEOUT = 90
 
 
 def short_config(epochs: int = 4, name: str = "short") -> ExperimentConfig:
@@ -28,20 +27,6 @@ def long_config() -> ExperimentConfig:
     return presets.load("synthetic-related").with_overrides(
         {"train.epochs": 500, "data.options.samples": 20000, "train.log_every": 5, "name": "long"}
     )
-
-
-def wait_for(predicate, timeout: float = TIMEOUT, every: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
-def status(store: RunStore, run_id: str) -> str:
-    return store.get_run(run_id)["status"]
 
 
 def test_detached_run_is_running_then_finishes_with_its_files(home: Path) -> None:

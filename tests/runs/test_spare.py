@@ -14,21 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 from mtl import presets
 from mtl.runs import spare
 from mtl.runs.launcher import dispatch, launch
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
-
-
-def wait_for(predicate, timeout: float = 90.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,32 +64,15 @@ def test_an_empty_store_file_with_no_runs_is_a_fresh_store(tmp_path: Path) -> No
     assert RunStore(home).list_runs().empty
 
 
-@pytest.fixture
-def read_only_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs holding a store with one finished run, then remounted read-only."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'mount failed'})")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=True)
-
-
-def test_a_store_on_a_read_only_disk_can_be_listed_and_shown(read_only_disk: Path) -> None:
-    home = read_only_disk / "home"
+def test_a_store_on_a_read_only_disk_can_be_listed_and_shown(tmpfs: Path) -> None:
+    """A tmpfs (tests/conftest.py) holding a store with one finished run, remounted read-only."""
+    home = tmpfs / "home"
     store = RunStore(home)
     run_id = store.create_run("kept", {"seed": 1}, status="running")
     store.add_metrics(run_id, [(0, 0.0, 0.1, "y", "val", "loss", 0.5, None)])
     store.set_status(run_id, "finished")
     store.close()  # a clean close: no -wal or -shm file is left to read from
-    subprocess.run(["mount", "-o", "remount,ro", str(read_only_disk)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
     before = sorted(p.name for p in home.iterdir())
 
     reader = RunStore(home)

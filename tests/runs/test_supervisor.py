@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import run_python, status, wait_for
 from mtl import presets
 from mtl.runs.launcher import launch
 from mtl.runs.store import RunStore
@@ -20,20 +20,6 @@ TIMEOUT = 120
 @pytest.fixture(autouse=True)
 def supervisor_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SUPERVISOR_ENV, "1")  # the suite turns it off elsewhere (conftest.py)
-
-
-def wait_for(predicate, timeout: float = TIMEOUT, every: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
-def status(store: RunStore, run_id: str) -> str:
-    return store.get_run(run_id)["status"]
 
 
 def gone(pid: int) -> bool:
@@ -55,16 +41,16 @@ def test_queued_run_starts_by_itself_after_the_running_worker_is_killed(home: Pa
     assert (status(store, first), status(store, second)) == ("running", "queued")
     watcher = wait_for(lambda: supervisor_pid(home), timeout=30)  # started: a run is waiting
 
-    wait_for(lambda: len(store.metrics(first)) > 0)  # the first worker is training
+    wait_for(lambda: len(store.metrics(first)) > 0, TIMEOUT)  # the first worker is training
     worker = store.get_run(first)["pid"]
     os.killpg(worker, signal.SIGKILL)
     wait_for(lambda: gone(worker), timeout=10)
 
     # No CLI call, no dispatch from this test: only the store is read from here on.
-    wait_for(lambda: status(store, second) != "queued")
+    wait_for(lambda: status(store, second) != "queued", TIMEOUT)
     assert status(store, first) == "interrupted"
     assert "heartbeat" in store.get_run(first)["error"]
-    wait_for(lambda: status(store, second) not in ("queued", "running"))
+    wait_for(lambda: status(store, second) not in ("queued", "running"), TIMEOUT)
     assert status(store, second) == "finished", store.get_run(second)["error"]
 
     # Nothing is queued any more: the supervisor has left, no process lingers.
@@ -100,15 +86,6 @@ def test_turned_off_with_mtl_supervisor_0(home: Path, monkeypatch: pytest.Monkey
 
 
 def test_the_supervisor_never_imports_torch() -> None:
-    import subprocess
-    import sys
-
     code = "import sys, mtl.runs.supervisor, mtl.runs.launcher; assert 'torch' not in sys.modules, 'torch'"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[2],
-    )
+    done = run_python(code, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from conftest import stop_workers
 from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.data.preprocessing import PREPROCESSING
 from mtl.runs.launcher import launch
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
-from mtl.runs.supervisor import stop_supervisor
 from mtl.runs.worker import execute
 from mtl.train.checkpoint import CHECKPOINT
 from mtl.train.predictions import PREDICTIONS_DIR
@@ -78,25 +75,13 @@ def test_a_reader_that_sees_finished_finds_the_files(home: Path) -> None:
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """An 8 MB tmpfs mounted for the test (root only), unmounted afterwards."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'mount failed'})")
+def small_disk(tmpfs: Path) -> Iterator[Path]:
+    """An 8 MB tmpfs (tests/conftest.py); workers started on it are stopped before unmount."""
+    mount = tmpfs
     try:
         yield mount
     finally:
-        stop_supervisor(mount / "home")
-        for pid in RunStore(mount / "home").list_runs("running")["pid"].dropna():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(int(pid), signal.SIGKILL)
-        subprocess.run(["umount", "-l", str(mount)], check=True)
+        stop_workers(mount / "home")
 
 
 def fill(disk: Path) -> None:

@@ -21,15 +21,9 @@ from mtl.train.callbacks import Callback, History
 from mtl.train.diagnostics import SPLIT, Diagnostics, DiagnosticsEnd, pair_name
 from mtl.train.trainer import Trainer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TASKS = ["a", "b", "c"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class DiagnosticsHistory(History):

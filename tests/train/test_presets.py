@@ -5,22 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import torch
 
 from mtl import presets
 from mtl.train.callbacks import History
 from mtl.train.trainer import Trainer
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models: one intra-op thread is faster, and far faster when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 
 def run_preset(name: str) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from mtl.train.losses import TaskLoss
 from mtl.train.schedule import learning_rate
 from mtl.train.trainer import Trainer, select_device
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SMALL_MODEL = {"hidden": [16, 16], "channels": [8, 8], "experts": 2}
 TASKS_BY_KIND = {
     "binary": {"name": "bin", "target": "bin", "kind": "binary"},
@@ -28,15 +30,6 @@ TASKS_BY_KIND = {
     "regression": {"name": "reg", "target": "reg", "kind": "regression"},
     "regression-k": {"name": "multi", "target": ["r0", "r1", "r2"], "kind": "regression"},
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make_table(n: int = 160, seed: int = 0) -> pd.DataFrame:

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from mtl.config import ExperimentConfig
 from mtl.train.callbacks import Callback, StepEnd
 from mtl.train.trainer import Trainer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +64,6 @@ class CountingTrainer(Trainer):
 def fresh_val(trainer: Trainer) -> dict[str, Any]:
     """The validation metrics recomputed from scratch on the trainer's current weights."""
     return trainer.evaluate("val")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_summary_reuses_the_last_validation_pass(table_csv: str) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, run_python
 from mtl.config import ModelConfig
 from mtl.models import ARCHITECTURES
 from mtl.ui.architecture import DESCRIBERS, describe_config, encoder_depth
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADS = {"a": 1, "b": 3, "c": 2}
 INPUTS = {
     "table": ((13,), "auto"),
@@ -127,9 +127,7 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
         "bad = sorted(m for m in ('torch', 'streamlit') if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 
@@ -163,9 +161,7 @@ def test_page_import_paths_do_not_load_sklearn() -> None:
         "    importlib.import_module(name)\n"
         "print(','.join(sorted(m for m in ('sklearn', 'scipy', 'torch') if m in sys.modules)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import ast
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, cli_env
+from conftest import ROOT, run_python
 from mtl.config import ExperimentConfig, suggest_task_name, task_name_problem
 from mtl.data.prepare import prepare
 from mtl.ui.labels import markdown_text
@@ -385,13 +383,6 @@ def test_the_page_never_imports_torch_even_to_estimate(home: Path) -> None:
         "assert any(i.value.startswith('Estimated duration') for i in at.info), [i.value for i in at.info]\n"
         "print('torch' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        env=cli_env(home),
-    )
+    done = run_python(code, home, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"

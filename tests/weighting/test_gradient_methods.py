@@ -15,15 +15,9 @@ from mtl.weighting import WEIGHTINGS
 from mtl.weighting.options import level
 from mtl.weighting.strategies.cagrad import cagrad_weights
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 GRADIENT_LEVEL = [name for name in WEIGHTINGS.names() if level(name) == "gradient"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def step(

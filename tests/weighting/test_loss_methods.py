@@ -15,13 +15,7 @@ from mtl.models import ARCHITECTURES
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.strategies.gradnorm import last_shared_layer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def close(actual, expected, atol: float = 1e-5) -> None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import run_cli
+from conftest import config_error, run_cli, run_python
 from mtl.config import ConfigError, ExperimentConfig
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.options import OPTIONS, diagnostics_cost, level, options_model, parse_options
 
-ROOT = Path(__file__).resolve().parents[2]
 GRADIENT_LEVEL = [name for name in WEIGHTINGS.names() if level(name) == "gradient"]
 
 
@@ -29,14 +25,6 @@ def config(
     }
     data.update(sections)
     return data
-
-
-def error_of(data: dict[str, Any]) -> str:
-    with pytest.raises(ConfigError) as info:
-        ExperimentConfig.from_dict(data)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
 
 
 def test_every_strategy_accepts_its_defaults_explicitly_and_round_trips() -> None:
@@ -88,7 +76,7 @@ def test_options_are_typed() -> None:
 def test_bad_options_name_the_key_and_the_rule(
     weighting: str, options: dict[str, Any], expected: str
 ) -> None:
-    assert expected in error_of(config(weighting, options))
+    assert expected in config_error(config(weighting, options))
 
 
 def test_changing_options_by_override_is_validated() -> None:
@@ -100,13 +88,13 @@ def test_changing_options_by_override_is_validated() -> None:
 
 @pytest.mark.parametrize("name", GRADIENT_LEVEL)
 def test_gradient_methods_need_shared_parameters(name: str) -> None:
-    message = error_of(config(name, model={"sharing": "independent"}))
+    message = config_error(config(name, model={"sharing": "independent"}))
     assert message.startswith(
         f"loss.weighting {name!r} needs shared parameters; model.sharing 'independent' shares none; "
         "use a loss-level weighting ("
     )
     assert "uncertainty" in message and "pcgrad" not in message.split("(")[1]
-    message = error_of(config(name, model={"sharing": "hard", "branch_depth": 0}))
+    message = config_error(config(name, model={"sharing": "hard", "branch_depth": 0}))
     assert "model.sharing 'hard' with model.branch_depth 0 shares none" in message
     for sharing in ("hard", "soft", "cross-stitch", "mmoe"):
         ExperimentConfig.from_dict(config(name, model={"sharing": sharing}))
@@ -119,9 +107,9 @@ def test_loss_level_methods_work_with_independent_models() -> None:
 
 
 def test_diagnostics_settings_are_validated() -> None:
-    assert "set train.diagnostics_every too" in error_of(config(train={"affinity": True}))
-    assert "train.diagnostics_every" in error_of(config(train={"diagnostics_every": 0}))
-    message = error_of(config(model={"sharing": "independent"}, train={"diagnostics_every": 5}))
+    assert "set train.diagnostics_every too" in config_error(config(train={"affinity": True}))
+    assert "train.diagnostics_every" in config_error(config(train={"diagnostics_every": 0}))
+    message = config_error(config(model={"sharing": "independent"}, train={"diagnostics_every": 5}))
     assert message.startswith(
         "train.diagnostics_every measures task gradients on the shared parameters; "
         "model.sharing 'independent' shares none"
@@ -144,15 +132,7 @@ assert "torch" not in sys.modules, "torch was imported"
 
 
 def test_validating_strategy_options_does_not_import_torch() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", VALIDATE_WITHOUT_TORCH],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(VALIDATE_WITHOUT_TORCH, timeout=60)
     assert result.returncode == 0, result.stderr
 
 

@@ -10,16 +10,10 @@ from weighting_toys import QuadraticToy, strategy
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.options import OPTIONS, level
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 RANDOM = {"pcgrad", "rlw"}
 """Strategies that draw random numbers (projection order, weights): not permutation-equivariant per draw."""
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def train(

@@ -8,21 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from mtl.config import ExperimentConfig
 from mtl.train.callbacks import History
 from mtl.train.trainer import Trainer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SEEDS = (0, 1, 2)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make_table(path: Path, seed: int, n: int = 1200) -> None:

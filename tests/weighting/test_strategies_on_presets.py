@@ -6,7 +6,6 @@ import math
 from functools import cache
 
 import pytest
-import torch
 
 from mtl import presets
 from mtl.config import ConfigError, ExperimentConfig
@@ -17,16 +16,10 @@ from mtl.train.trainer import Trainer
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.options import level
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SMALL = {"train.epochs": 2, "train.batch_size": 128, "train.log_every": 1}
 """Two epochs of few, large batches: every code path, little time."""
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def small_config(preset: str, weighting: str) -> ExperimentConfig:
