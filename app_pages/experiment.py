@@ -9,12 +9,12 @@ column, file and run names, error messages that quote them) are shown as text.
 import hashlib
 import html
 import json
-from typing import Any
+from typing import Any, get_args
 
 import streamlit as st
 
 from mtl import presets
-from mtl.config import ConfigError, ExperimentConfig, ModelConfig
+from mtl.config import ConfigError, ExperimentConfig, ModelConfig, TaskKind, TrainConfig
 from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
 from mtl.estimate import Estimate, describe, format_duration
@@ -29,7 +29,7 @@ from mtl.ui.labels import dataset_label, markdown_text
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting import options as strategy_options
 
-KINDS = ["binary", "multiclass", "regression"]
+KINDS = list(get_args(TaskKind))
 START_PRESET = "penguins"
 state = st.session_state
 
@@ -122,6 +122,12 @@ def on_name() -> None:
     keep()
 
 
+def on_sharing_change() -> None:
+    """Another architecture: its own options, with their defaults."""
+    form.forget(state, ("exp.model.options.",))
+    keep()
+
+
 def on_weighting_change() -> None:
     """Another strategy: its own options, with the paper's defaults."""
     form.forget(state, ("exp.loss.options.",))
@@ -156,24 +162,81 @@ def ints(text: str, key: str) -> list[int] | str:
         return f"{key}: write whole numbers separated by commas, e.g. 64, 32"
 
 
+def field_input(widget: form.Widget | None, key: str) -> None:
+    """Draw ``widget`` (from :func:`form.widget_for`) for session-state key ``key``."""
+    if widget is None:  # a list field has no input: a loaded config's value is kept as it is
+        return
+    init(key, widget.default)
+    if widget.kind == "checkbox":
+        st.checkbox(widget.label, key=key, on_change=keep)
+    elif widget.kind == "select":
+        st.selectbox(widget.label, widget.choices, key=key, on_change=keep)
+    elif widget.kind == "float":
+        st.number_input(
+            widget.label,
+            min_value=widget.min_value,
+            max_value=widget.max_value,
+            key=key,
+            on_change=keep,
+            format="%.4g",
+        )
+    elif widget.kind == "int":
+        st.number_input(
+            widget.label,
+            min_value=widget.min_value,
+            max_value=widget.max_value,
+            key=key,
+            on_change=keep,
+            step=1,
+        )
+    else:
+        st.text_input(widget.label, key=key, on_change=keep)
+
+
 def option_inputs(model: Any, prefix: str) -> None:
-    """One input per scalar field of a pydantic options model, keyed ``<prefix>.<field>``
-    (list fields have no input: a loaded config's value is kept as it is)."""
+    """One input per scalar field of a pydantic options model, keyed ``<prefix>.<field>``."""
     for field, info in model.model_fields.items():
-        default = info.get_default(call_default_factory=True)
-        if not isinstance(default, bool | float | int | str):
-            continue
-        key = f"{prefix}.{field}"
-        init(key, default)
-        label = f"{field}: {info.description}"
-        if isinstance(default, bool):
-            st.checkbox(label, key=key, on_change=keep)
-        elif isinstance(default, float):
-            st.number_input(label, key=key, on_change=keep, format="%.4g")
-        elif isinstance(default, int):
-            st.number_input(label, key=key, on_change=keep, step=1)
-        else:
-            st.text_input(label, key=key, on_change=keep)
+        field_input(form.widget_for(field, info), f"{prefix}.{field}")
+
+
+def branch_depth_input(image_shape: tuple[int, ...] | None) -> None:
+    """``model.branch_depth``: heads on the last shared layer, or after a chosen encoder layer
+    (``image_shape``: the dataset's, ``None`` for a table)."""
+    try:
+        layers = encoder_depth(
+            ModelConfig.model_validate(
+                {k: state[f"exp.model.{k}"] for k in ("encoder", "hidden", "channels")}
+            ),
+            image_shape or (1,),
+        )
+    except (ValueError, TypeError):
+        layers = 0  # the widths are invalid: the error shows with the diagram
+    init("exp.ui.branch_all", state["exp.model.branch_depth"] is None)
+    if (
+        st.checkbox("Heads on the last shared layer", key="exp.ui.branch_all", on_change=keep)
+        or layers < 1
+    ):
+        state["exp.model.branch_depth"] = None
+    else:
+        # Hard sharing shares at least one layer: branch depth 0 would share nothing
+        # (that model is 'independent', chosen under Sharing).
+        wanted = state.get(
+            "exp.ui.branch_depth", state["exp.model.branch_depth"] or max(1, layers - 1)
+        )
+        state["exp.ui.branch_depth"] = min(max(1, int(wanted)), layers)
+        depth = st.number_input(
+            "Branch depth (shared encoder layers before the heads branch)",
+            min_value=1,
+            max_value=layers,
+            step=1,
+            key="exp.ui.branch_depth",
+            on_change=keep,
+        )
+        state["exp.model.branch_depth"] = int(depth)
+        st.caption(
+            f"{depth} of {layers} encoder layers shared; each task has its own copy of the other "
+            f"{layers - depth}. To share nothing, choose Sharing 'independent'."
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -397,13 +460,13 @@ with left:
         "Sharing",
         list(arch),
         key="exp.model.sharing",
-        on_change=keep,
+        on_change=on_sharing_change,
         format_func=lambda n: f"{n} — {arch[n].description}",
     )
     st.caption(f"Reference: {arch[state['exp.model.sharing']].reference}")
     st.selectbox(
         "Encoder",
-        ["auto", "mlp", "cnn"],
+        form.choices(ModelConfig, "encoder"),
         key="exp.model.encoder",
         on_change=keep,
         help="auto = a small CNN for image datasets, an MLP otherwise",
@@ -424,58 +487,17 @@ with left:
         ),
         "model.head_hidden",
     )
-    sharing = state["exp.model.sharing"]
-    if sharing == "hard":
-        try:
-            layers = encoder_depth(
-                ModelConfig.model_validate(
-                    {k: state[f"exp.model.{k}"] for k in ("encoder", "hidden", "channels")}
-                ),
-                dataset.image_shape or (1,),
-            )
-        except (ValueError, TypeError):
-            layers = 0  # the widths are invalid: the error shows with the diagram
-        init("exp.ui.branch_all", state["exp.model.branch_depth"] is None)
-        if (
-            st.checkbox("Heads on the last shared layer", key="exp.ui.branch_all", on_change=keep)
-            or layers < 1
-        ):
-            state["exp.model.branch_depth"] = None
+    sharing_spec = ARCHITECTURES.spec(state["exp.model.sharing"])
+    for setting in sharing_spec.settings:  # the general model settings this architecture reads
+        if setting == "branch_depth":
+            branch_depth_input(dataset.image_shape)
         else:
-            # Hard sharing shares at least one layer: branch depth 0 would share nothing
-            # (that model is 'independent', chosen under Sharing).
-            wanted = state.get(
-                "exp.ui.branch_depth", state["exp.model.branch_depth"] or max(1, layers - 1)
-            )
-            state["exp.ui.branch_depth"] = min(max(1, int(wanted)), layers)
-            depth = st.number_input(
-                "Branch depth (shared encoder layers before the heads branch)",
-                min_value=1,
-                max_value=layers,
-                step=1,
-                key="exp.ui.branch_depth",
-                on_change=keep,
-            )
-            state["exp.model.branch_depth"] = int(depth)
-            st.caption(
-                f"{depth} of {layers} encoder layers shared; each task has its own copy of the other "
-                f"{layers - depth}. To share nothing, choose Sharing 'independent'."
-            )
-    if sharing == "soft":
-        st.number_input(
-            "Soft-sharing strength λ",
-            min_value=0.0,
-            format="%.4g",
-            key="exp.model.soft_lambda",
-            on_change=keep,
-        )
-    if sharing == "mmoe":
-        st.number_input(
-            "Experts", min_value=1, max_value=64, step=1, key="exp.model.experts", on_change=keep
-        )
+            info = ModelConfig.model_fields[setting]
+            field_input(form.widget_for(setting, info, info.title), f"exp.model.{setting}")
+    option_inputs(sharing_spec.options, "exp.model.options")
     st.selectbox(
         "Activation",
-        ["relu", "gelu", "tanh", "leaky_relu", "elu"],
+        form.choices(ModelConfig, "activation"),
         key="exp.model.activation",
         on_change=keep,
     )
@@ -543,7 +565,9 @@ problems_for("loss")
 # ---- 5. Training --------------------------------------------------------------------
 st.header("5 · Training")
 c1, c2, c3, c4 = st.columns(4)
-c1.selectbox("Optimizer", ["adam", "adamw", "sgd"], key="exp.train.optimizer", on_change=keep)
+c1.selectbox(
+    "Optimizer", form.choices(TrainConfig, "optimizer"), key="exp.train.optimizer", on_change=keep
+)
 c1.number_input(
     "Learning rate",
     min_value=1e-6,
@@ -554,7 +578,7 @@ c1.number_input(
 )
 c2.selectbox(
     "LR schedule",
-    ["constant", "step", "cosine", "plateau"],
+    form.choices(TrainConfig, "schedule"),
     key="exp.train.schedule",
     on_change=keep,
 )

@@ -23,8 +23,10 @@ from mtl.data import DATASETS
 from mtl.data.catalog import get_dataset
 from mtl.errors import ConfigError, format_validation_error  # re-exported: mtl.config.ConfigError
 from mtl.models import ARCHITECTURES
+from mtl.models.plan import shared_parameters_problem
+from mtl.registry import parse_options as parse_entry_options
 from mtl.weighting import WEIGHTINGS
-from mtl.weighting.options import level, loss_level_names, parse_options, shared_parameters_problem
+from mtl.weighting.options import level, loss_level_names, parse_options
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 
@@ -226,11 +228,16 @@ class ModelConfig(_Section):
     )
     soft_lambda: float = Field(
         1e-3,
+        title="Soft-sharing strength λ",
         ge=0.0,
         le=1e4,
         description="`soft`: strength of the L2 penalty between corresponding tower layers.",
     )
-    experts: int = Field(4, ge=1, le=64, description="`mmoe`: number of experts.")
+    experts: int = Field(4, ge=1, le=64, title="Experts", description="`mmoe`: number of experts.")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The sharing architecture's own settings, if it declares any (its spec's options).",
+    )
 
     @field_validator("hidden", "channels", "head_hidden")
     @classmethod
@@ -248,6 +255,12 @@ class ModelConfig(_Section):
                 f"unknown sharing {value!r}; choose one of: {', '.join(ARCHITECTURES.names())}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _known_options(self) -> ModelConfig:
+        spec = ARCHITECTURES.spec(self.sharing)
+        parse_entry_options(spec.options, "model.options", "sharing", self.sharing, self.options)
+        return self
 
 
 class LossConfig(_Section):
@@ -375,7 +388,7 @@ class ExperimentConfig(_Section):
         if unshared and level(self.loss.weighting) == "gradient":
             raise ValueError(
                 f"loss.weighting {self.loss.weighting!r} needs shared parameters; {unshared}; use a loss-level "
-                f"weighting ({', '.join(loss_level_names(WEIGHTINGS.names()))}) or a model that shares layers"
+                f"weighting ({', '.join(loss_level_names())}) or a model that shares layers"
             )
         if unshared and self.train.diagnostics_every is not None:
             raise ValueError(

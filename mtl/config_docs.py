@@ -20,6 +20,8 @@ from mtl.config import (
 from mtl.data import DATASETS
 from mtl.data.catalog import NoOptions, get_dataset
 from mtl.models import ARCHITECTURES
+from mtl.registry import NoOptions as NoEntryOptions
+from mtl.registry import Registry
 from mtl.weighting import WEIGHTINGS
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -101,25 +103,39 @@ def config_reference() -> str:
         lines += [f"| `{e.name}` | {e.description} | {e.reference} |" for e in registry.entries()]
         lines.append("")
     lines += _dataset_options()
+    lines += _entry_options("Architecture options (`model.options`)", ARCHITECTURES)
+    lines += _entry_options("Weighting options (`loss.options`)", WEIGHTINGS)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _options_table(title: str, options: type[BaseModel]) -> list[str]:
+    lines = [
+        f"### {title}",
+        "",
+        "| key | type | default | allowed | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for key, field in options.model_fields.items():
+        lines.append(
+            f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | "
+            f"{field.description or ''} |"
+        )
+    return [*lines, ""]
 
 
 def _dataset_options() -> list[str]:
     lines = ["## Dataset options (`data.options`)", ""]
     for name in DATASETS.names():
         options = get_dataset(name).options
-        if options is NoOptions:
-            continue
-        lines += [
-            f"### `{name}`",
-            "",
-            "| key | type | default | allowed | meaning |",
-            "|---|---|---|---|---|",
-        ]
-        for key, field in options.model_fields.items():
-            lines.append(
-                f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | "
-                f"{field.description or ''} |"
-            )
-        lines.append("")
+        if options is not NoOptions:
+            lines += _options_table(f"`{name}`", options)
     return lines
+
+
+def _entry_options(title: str, registry: Registry[Any]) -> list[str]:
+    """The options tables of a registry's entries (read from their specs); none: a sentence."""
+    tables = []
+    for spec in registry.specs():
+        if spec.options is not NoEntryOptions:
+            tables += _options_table(f"`{spec.name}`", spec.options)
+    return [f"## {title}", "", *(tables or [f"No {registry.kind} declares options.", ""])]

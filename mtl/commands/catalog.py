@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from mtl.config_docs import config_reference
 from mtl.data import DATASETS
 from mtl.data.catalog import describe
 from mtl.models import ARCHITECTURES
+from mtl.registry import Entry, Registry
 from mtl.weighting import WEIGHTINGS
+from mtl.weighting.spec import WeightingSpec
 
 
 def add_parser(
@@ -62,22 +65,33 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
-    registry = ARCHITECTURES if args.command == "architectures" else WEIGHTINGS
-    entries = registry.entries()
+    registry: Registry[Any] = ARCHITECTURES if args.command == "architectures" else WEIGHTINGS
+    items = [_listed(registry, entry) for entry in registry.entries()]
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {"name": e.name, "description": e.description, "reference": e.reference}
-                    for e in entries
-                ],
-                indent=2,
-            )
-        )
-    else:
-        for e in entries:
-            print(f"{e.name:<14} {e.description}\n{'':<14} {e.reference}")
+        print(json.dumps(items, indent=2))
+        return 0
+    for item in items:
+        print(f"{item['name']:<14} {item['description']}\n{'':<14} {item['reference']}")
+        details = [f"level: {item['level']}"] if "level" in item else []
+        if item["options"]:
+            details.append(f"options: {', '.join(item['options'])}")
+        if details:
+            print(f"{'':<14} {'; '.join(details)}")
     return 0
+
+
+def _listed(registry: Registry[Any], entry: Entry) -> dict[str, Any]:
+    """One entry as the listing shows it: from its file's docstring and spec (no torch)."""
+    spec = registry.spec(entry.name)
+    item: dict[str, Any] = {
+        "name": entry.name,
+        "description": entry.description,
+        "reference": entry.reference,
+        "options": list(spec.options.model_fields),
+    }
+    if isinstance(spec, WeightingSpec):
+        item["level"] = spec.level
+    return item
 
 
 def cmd_config_docs(args: argparse.Namespace) -> int:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mtl.models.plan import check_heads
+
 
 class MultiTaskModel(nn.Module):
     """A network with one output per task and a known split of shared and task parameters.
 
-    Subclasses build their layers in ``__init__`` and implement :meth:`forward`,
-    :meth:`shared_parameters`, :meth:`task_parameters` and :meth:`describe`. Every
+    Subclasses build their layers in ``__init__`` (and set :attr:`description` from their
+    spec's ``describe``) and implement :meth:`forward`, :meth:`shared_parameters` and
+    :meth:`task_parameters`. Every
     parameter is either shared or belongs to exactly one task, so gradient-level
     weighting (PCGrad, MGDA) can treat the two groups separately.
 
@@ -34,6 +37,8 @@ class MultiTaskModel(nn.Module):
         self.kind = kind
         self.input_shape = tuple(int(size) for size in input_shape)
         self.heads: dict[str, int] = {name: int(width) for name, width in heads.items()}
+        self.description: dict[str, Any] = {}
+        """What :meth:`describe` returns (set by the subclass from its spec's ``describe``)."""
 
     @property
     def tasks(self) -> list[str]:
@@ -72,47 +77,15 @@ class MultiTaskModel(nn.Module):
         return torch.zeros((), device=reference.device, dtype=reference.dtype)
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able picture of the structure for diagrams (see :meth:`_description`)."""
-        raise NotImplementedError
+        """A JSON-able picture of the structure for diagrams: what the architecture's
+        ``SPEC.describe`` gives for the config the model was built from."""
+        return copy.deepcopy(self.description)
 
     def task_index(self, task: str) -> int:
         """Position of ``task`` in ``heads``; ``KeyError`` naming the known tasks otherwise."""
         if task not in self.heads:
             raise KeyError(f"unknown task {task!r}; the model has: {', '.join(self.heads)}")
         return self.tasks.index(task)
-
-    def _description(
-        self, shared: list[str], tasks: dict[str, list[str]], coupling: str | None = None
-    ) -> dict[str, Any]:
-        """The common ``describe()`` layout.
-
-        Args:
-            shared: labels of the layers computed once and used by every task, input first.
-            tasks: task name → labels of its own layers, ending with its output layer.
-            coupling: how the task paths interact besides ``shared``, if at all.
-
-        Returns:
-            ``{"kind", "input", "heads", "shared", "tasks", "coupling"}``.
-        """
-        return {
-            "kind": self.kind,
-            "input": list(self.input_shape),
-            "heads": dict(self.heads),
-            "shared": shared,
-            "tasks": tasks,
-            "coupling": coupling,
-        }
-
-
-def check_heads(heads: dict[str, int]) -> None:
-    """Raise ``ValueError`` unless ``heads`` maps at least one task name to a width ≥ 1."""
-    if not heads:
-        raise ValueError("heads is empty; a multi-task model needs at least one task")
-    bad = {
-        name: width for name, width in heads.items() if not isinstance(width, Integral) or width < 1
-    }
-    if bad:
-        raise ValueError(f"output widths must be integers ≥ 1, found {bad}")
 
 
 MAX_TRAINING_BYTES = 4 * 2**30

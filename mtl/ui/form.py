@@ -18,9 +18,11 @@ import hashlib
 from collections.abc import Collection, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import pandas as pd
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
@@ -71,6 +73,56 @@ def to_config(values: Mapping[str, Any]) -> dict[str, Any]:
         config[section] = part
     config["tasks"] = [dict(t) for t in values.get(f"{PREFIX}tasks", [])]
     return config
+
+
+@dataclass(frozen=True)
+class Widget:
+    """How the Experiment page draws one config field, read from the pydantic field alone.
+
+    ``kind`` is ``checkbox`` (a bool), ``select`` (a ``Literal``: ``choices``), ``float``
+    or ``int`` (a number input within ``min_value``/``max_value``, the field's ``ge``/``le``)
+    or ``text`` (any other string).
+    """
+
+    kind: Literal["checkbox", "select", "float", "int", "text"]
+    label: str
+    default: Any
+    choices: tuple[Any, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+def widget_for(name: str, info: FieldInfo, label: str | None = None) -> Widget | None:
+    """The widget of field ``name`` (``None`` for a list or other non-scalar field).
+
+    Args:
+        name: the field's name.
+        info: its pydantic field (type, default, bounds, ``title``, ``description``).
+        label: the widget's label; default ``"<name>: <description>"``.
+    """
+    default = info.get_default(call_default_factory=True)
+    label = label or f"{name}: {info.description}"
+    if get_origin(info.annotation) is Literal:
+        return Widget("select", label, default, choices=get_args(info.annotation))
+    if isinstance(default, bool):
+        return Widget("checkbox", label, default)
+    if isinstance(default, float | int):
+        number = float if isinstance(default, float) else int
+        bounds: dict[str, float | None] = {"ge": None, "le": None}
+        for meta in info.metadata:
+            for attr in bounds:
+                if getattr(meta, attr, None) is not None:
+                    bounds[attr] = number(getattr(meta, attr))
+        kind: Literal["float", "int"] = "float" if number is float else "int"
+        return Widget(kind, label, default, min_value=bounds["ge"], max_value=bounds["le"])
+    if isinstance(default, str):
+        return Widget("text", label, default)
+    return None
+
+
+def choices(model: type[BaseModel], field: str) -> list[Any]:
+    """The values a ``Literal`` field of ``model`` allows, in declared order (for a selectbox)."""
+    return list(get_args(model.model_fields[field].annotation))
 
 
 def field_of(message: str) -> str | None:

@@ -4,8 +4,11 @@ This package's ``__init__`` stays torch-free so the registry can be listed by th
 """
 
 from mtl.registry import Registry
+from mtl.weighting.spec import WeightingSpec
 
-WEIGHTINGS = Registry("weighting strategy", "mtl.weighting.strategies", "Strategy")
-"""Each module in ``mtl/weighting/strategies/`` defines one ``Strategy`` class."""
+WEIGHTINGS: Registry[WeightingSpec] = Registry(
+    "weighting strategy", "mtl.weighting.strategies", spec_type=WeightingSpec
+)
+"""Each module in ``mtl/weighting/strategies/`` is one strategy, declared by its ``SPEC``."""
 
 __all__ = ["WEIGHTINGS"]

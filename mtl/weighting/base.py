@@ -25,7 +25,7 @@ class WeightingStrategy:
     Args:
         tasks: the tasks, in the order of the loss vector.
         options: the strategy's hyperparameters (``loss.options``), validated against
-            :func:`mtl.weighting.options.options_model` by the subclasses that have any.
+            the options model in the strategy's ``SPEC`` by the subclasses that have any.
     """
 
     level: ClassVar[str] = "loss"

@@ -1,4 +1,8 @@
-"""describe_config (no torch) must equal the real model's describe(), errors included."""
+"""The modules the pages load stay torch-free (and the light pages scikit-learn-free).
+
+The diagram's ``describe_config`` and the models are both built from the layer plan:
+``tests/models/test_plan.py`` checks them.
+"""
 
 from __future__ import annotations
 
@@ -7,112 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from conftest import ROOT, run_python
-from mtl.config import ModelConfig
-from mtl.models import ARCHITECTURES
-from mtl.ui.architecture import DESCRIBERS, describe_config, encoder_depth
-
-HEADS = {"a": 1, "b": 3, "c": 2}
-INPUTS = {
-    "table": ((13,), "auto"),
-    "image-cnn": ((1, 8, 8), "auto"),
-    "image-mlp": ((1, 8, 8), "mlp"),
-}
-SMALL = {"hidden": [6, 5], "channels": [3, 4], "experts": 2}
-SETTINGS = {
-    "defaults": {},
-    "branch-0": {"branch_depth": 0},
-    "branch-1-head-hidden": {"branch_depth": 1, "head_hidden": [7, 3]},
-    "bn-dropout-gelu": {
-        "batch_norm": True,
-        "dropout": 0.25,
-        "activation": "gelu",
-        "soft_lambda": 0.05,
-    },
-    "experts-5-no-hidden": {"experts": 5, "hidden": []},
-}
-
-
-def real_describe(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> dict:
-    return ARCHITECTURES.get(cfg.sharing)(cfg, input_shape, heads).describe()
-
-
-def test_every_registered_architecture_has_a_describer() -> None:
-    assert set(DESCRIBERS) == set(ARCHITECTURES.names())
-
-
-@pytest.mark.parametrize("setting", list(SETTINGS))
-@pytest.mark.parametrize("input_kind", list(INPUTS))
-@pytest.mark.parametrize("sharing", ARCHITECTURES.names())
-def test_describe_config_equals_the_models_describe(
-    sharing: str, input_kind: str, setting: str
-) -> None:
-    input_shape, encoder = INPUTS[input_kind]
-    cfg = ModelConfig(sharing=sharing, encoder=encoder, **{**SMALL, **SETTINGS[setting]})
-    assert describe_config(cfg, input_shape, HEADS) == real_describe(cfg, input_shape, HEADS)
-
-
-def test_describe_config_single_task_and_tiny_image() -> None:
-    for sharing in ARCHITECTURES.names():
-        cfg = ModelConfig(sharing=sharing, channels=[2, 2, 2], hidden=[4])
-        for shape, heads in (((2, 3, 5), {"only": 4}), ((7,), {"x": 1})):
-            if len(shape) == 1:
-                cfg = cfg.model_copy(update={"channels": []})
-            assert describe_config(cfg, shape, heads) == real_describe(cfg, shape, heads)
-
-
-def error_of(fn, *args) -> tuple[type, str]:
-    with pytest.raises((ValueError, KeyError)) as info:
-        fn(*args)
-    return info.type, str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("cfg", "input_shape", "heads"),
-    [
-        (ModelConfig(sharing="hard", hidden=[8, 8], branch_depth=3), (13,), HEADS),
-        (ModelConfig(sharing="hard", channels=[4], hidden=[8], branch_depth=5), (1, 8, 8), HEADS),
-        (ModelConfig(sharing="soft", encoder="cnn"), (13,), HEADS),
-        (ModelConfig(sharing="mmoe"), (3, 4), HEADS),
-        (ModelConfig(sharing="cross-stitch"), (0,), HEADS),
-        (ModelConfig(sharing="independent"), (13,), {}),
-        (ModelConfig(sharing="hard"), (13,), {"a": 0}),
-    ],
-    ids=[
-        "depth-table",
-        "depth-image",
-        "cnn-on-table",
-        "2d-input",
-        "zero-width-input",
-        "no-heads",
-        "zero-head",
-    ],
-)
-def test_impossible_settings_raise_the_same_errors(
-    cfg: ModelConfig, input_shape: tuple, heads: dict
-) -> None:
-    assert error_of(describe_config, cfg, input_shape, heads) == error_of(
-        real_describe, cfg, input_shape, heads
-    )
-
-
-@pytest.mark.parametrize("input_kind", list(INPUTS))
-def test_encoder_depth_is_the_deepest_branch_the_model_accepts(input_kind: str) -> None:
-    shape, encoder = INPUTS[input_kind]
-    cfg = ModelConfig(sharing="hard", encoder=encoder, **SMALL)
-    depth = encoder_depth(cfg, shape)
-    assert depth == {"table": 2, "image-cnn": 4, "image-mlp": 2}[input_kind]
-    deepest = cfg.model_copy(update={"branch_depth": depth})
-    assert real_describe(deepest, shape, HEADS)["branch_depth"] == depth
-    with pytest.raises(ValueError, match="branch_depth"):
-        real_describe(cfg.model_copy(update={"branch_depth": depth + 1}), shape, HEADS)
-
-
-def test_unknown_sharing_raises_like_the_registry() -> None:
-    cfg = ModelConfig.model_construct(**{**ModelConfig().model_dump(), "sharing": "nope"})
-    assert error_of(describe_config, cfg, (13,), HEADS) == error_of(ARCHITECTURES.get, "nope")
 
 
 def test_ui_modules_do_not_load_torch_or_streamlit() -> None:

@@ -10,7 +10,7 @@ import pytest
 from conftest import config_error, run_cli, run_python
 from mtl.config import ConfigError, ExperimentConfig
 from mtl.weighting import WEIGHTINGS
-from mtl.weighting.options import OPTIONS, diagnostics_cost, level, options_model, parse_options
+from mtl.weighting.options import diagnostics_cost, level, options_model, parse_options
 
 GRADIENT_LEVEL = [name for name in WEIGHTINGS.names() if level(name) == "gradient"]
 
@@ -121,12 +121,14 @@ def test_diagnostics_settings_are_validated() -> None:
 VALIDATE_WITHOUT_TORCH = """
 import sys
 from mtl.config import ExperimentConfig
-from mtl.weighting.options import OPTIONS, level
+from mtl.weighting import WEIGHTINGS
+from mtl.weighting.options import level, options_model
 for name, options in [("dwa", {"temperature": 3}), ("cagrad", {"c": 0.2}), ("gradnorm", {}), ("nash-mtl", {})]:
     ExperimentConfig.from_dict({"data": {"dataset": "penguins"}, "tasks": [{"name": "s", "target": "species"}],
                                 "loss": {"weighting": name, "options": options},
                                 "train": {"diagnostics_every": 10, "affinity": True}})
-assert level("pcgrad") == "gradient" and len(OPTIONS) > 10
+assert level("pcgrad") == "gradient" and options_model("dwa").model_fields["temperature"].default == 2.0
+assert len(WEIGHTINGS.specs()) > 10
 assert "torch" not in sys.modules, "torch was imported"
 """
 
@@ -137,7 +139,7 @@ def test_validating_strategy_options_does_not_import_torch() -> None:
 
 
 def test_options_cover_every_registered_strategy() -> None:
-    assert set(OPTIONS) == set(WEIGHTINGS.names())
+    assert [spec.name for spec in WEIGHTINGS.specs()] == WEIGHTINGS.names()
 
 
 def test_cli_exits_2_for_a_gradient_method_without_shared_parameters(home: Path) -> None:

@@ -10,16 +10,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mtl.models.plan import description, encoder_depth, tower_plan
+from mtl.models.spec import ArchitectureSpec
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ModelConfig
+
+
+def describe(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
+    """Each task lists its tower; the cross-stitch units are the shared part."""
+    towers = {task: tower_plan(cfg, input_shape, w).labels for task, w in heads.items()}
+    size = len(heads)
+    shared = [
+        f"Cross-stitch {size}×{size} after block {i + 1}"
+        for i in range(encoder_depth(cfg, input_shape))
+    ]
+    coupling = "task activations mixed after every encoder block"
+    return description(SPEC.name, input_shape, heads, shared, towers, coupling)
+
+
+SPEC = ArchitectureSpec(name="cross-stitch", implementation="CrossStitch", describe=describe)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 import torch
 from torch import Tensor, nn
 
 from mtl.models.base import MultiTaskModel
 from mtl.models.encoders import Tower, modules_as
-
-if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
-    from mtl.config import ModelConfig
-
-NAME = "cross-stitch"
 
 
 class CrossStitch(MultiTaskModel):
@@ -36,7 +56,8 @@ class CrossStitch(MultiTaskModel):
     def __init__(
         self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
     ) -> None:
-        super().__init__(NAME, input_shape, heads)
+        super().__init__(SPEC.name, input_shape, heads)
+        self.description = describe(cfg, self.input_shape, self.heads)
         self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
         depth = len(modules_as(self.towers, Tower)[0].encoder)
         self.alphas = nn.ParameterList(
@@ -61,18 +82,6 @@ class CrossStitch(MultiTaskModel):
         """The whole tower of ``task``."""
         return list(self.towers[self.task_index(task)].parameters())
 
-    def describe(self) -> dict[str, Any]:
-        """Each task lists its tower; the cross-stitch units are the shared part."""
-        towers = {
-            task: tower.labels()
-            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
-        }
-        size = len(self.tasks)
-        shared = [
-            f"Cross-stitch {size}×{size} after block {i + 1}" for i in range(len(self.alphas))
-        ]
-        return self._description(shared, towers, "task activations mixed after every encoder block")
-
 
 def initial_alpha(tasks: int) -> Tensor:
     """The T×T starting mix: 0.9 on the diagonal, 0.1/(T−1) elsewhere; ``[[1]]`` for one task."""
@@ -96,8 +105,3 @@ def cross_stitch(alpha: Tensor, hidden: list[Tensor]) -> list[Tensor]:
     stacked = torch.stack(hidden)  # (T, B, ...)
     mixed = torch.einsum("ts,s...->t...", alpha, stacked)  # (T, B, ...)
     return list(mixed.unbind(0))
-
-
-def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A cross-stitch network with one tower per task; arguments as in :data:`mtl.models.ARCHITECTURES`."""
-    return CrossStitch(cfg, input_shape, heads)

@@ -11,15 +11,58 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from torch import Tensor, nn
-
-from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Block, Tower, encoder_blocks, modules_as
+from mtl.models.plan import description, encoder_plan, tower_plan
+from mtl.models.spec import ArchitectureSpec
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
 
-NAME = "hard"
+
+def describe(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
+    """The trunk's block labels as shared; each task's remaining blocks and head.
+
+    Raises:
+        ValueError: if ``model.branch_depth`` exceeds the number of encoder blocks.
+    """
+    blocks = encoder_plan(cfg, input_shape)
+    depth = len(blocks) if cfg.branch_depth is None else cfg.branch_depth
+    if depth > len(blocks):
+        raise ValueError(
+            f"model.branch_depth = {depth} is larger than the encoder, which has {len(blocks)} "
+            f"blocks; the maximum is {len(blocks)}"
+        )
+    towers = {
+        task: tower_plan(cfg, input_shape, w, start=depth).labels for task, w in heads.items()
+    }
+    shared = [block.label for block in blocks[:depth]]
+    return {**description(SPEC.name, input_shape, heads, shared, towers), "branch_depth": depth}
+
+
+def unshared(cfg: ModelConfig) -> str | None:
+    """``branch_depth: 0`` shares no layer."""
+    return (
+        "model.sharing 'hard' with model.branch_depth 0 shares none"
+        if cfg.branch_depth == 0
+        else None
+    )
+
+
+SPEC = ArchitectureSpec(
+    name="hard",
+    implementation="HardSharing",
+    describe=describe,
+    settings=("branch_depth",),
+    unshared=unshared,
+)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
+from torch import Tensor, nn
+
+from mtl.models.base import MultiTaskModel
+from mtl.models.encoders import Tower, encoder_blocks
 
 
 class HardSharing(MultiTaskModel):
@@ -37,15 +80,10 @@ class HardSharing(MultiTaskModel):
     def __init__(
         self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
     ) -> None:
-        super().__init__(NAME, input_shape, heads)
+        super().__init__(SPEC.name, input_shape, heads)
+        self.description = describe(cfg, self.input_shape, self.heads)
         blocks = encoder_blocks(cfg, input_shape)
-        depth = len(blocks) if cfg.branch_depth is None else cfg.branch_depth
-        if depth > len(blocks):
-            raise ValueError(
-                f"model.branch_depth = {depth} is larger than the encoder, which has {len(blocks)} "
-                f"blocks; the maximum is {len(blocks)}"
-            )
-        self.branch_depth = depth
+        depth = self.branch_depth = self.description["branch_depth"]
         self.trunk = nn.Sequential(*blocks[:depth])
         self.towers = nn.ModuleList(
             Tower.from_config(cfg, input_shape, w, start=depth) for w in heads.values()
@@ -63,20 +101,3 @@ class HardSharing(MultiTaskModel):
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         """The remaining encoder blocks and the head of ``task``."""
         return list(self.towers[self.task_index(task)].parameters())
-
-    def describe(self) -> dict[str, Any]:
-        """The trunk's block labels as shared; each task's remaining blocks and head."""
-        towers = {
-            task: tower.labels()
-            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
-        }
-        description = self._description(
-            [block.label for block in modules_as(self.trunk, Block)], towers
-        )
-        description["branch_depth"] = self.branch_depth
-        return description
-
-
-def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A hard-sharing model branching after ``model.branch_depth`` encoder blocks; arguments as in :data:`mtl.models.ARCHITECTURES`."""
-    return HardSharing(cfg, input_shape, heads)

@@ -10,15 +10,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from torch import Tensor, nn
-
-from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower, modules_as
+from mtl.models.plan import description, tower_plan
+from mtl.models.spec import ArchitectureSpec
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
 
-NAME = "independent"
+
+def describe(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
+    """No shared layers; each task lists its full tower."""
+    towers = {task: tower_plan(cfg, input_shape, w).labels for task, w in heads.items()}
+    return description(SPEC.name, input_shape, heads, [], towers)
+
+
+def unshared(cfg: ModelConfig) -> str | None:
+    """Nothing is ever shared."""
+    return "model.sharing 'independent' shares none"
+
+
+SPEC = ArchitectureSpec(
+    name="independent", implementation="Independent", describe=describe, unshared=unshared
+)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
+from torch import Tensor, nn
+
+from mtl.models.base import MultiTaskModel
+from mtl.models.encoders import Tower
 
 
 class Independent(MultiTaskModel):
@@ -33,7 +54,8 @@ class Independent(MultiTaskModel):
     def __init__(
         self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
     ) -> None:
-        super().__init__(NAME, input_shape, heads)
+        super().__init__(SPEC.name, input_shape, heads)
+        self.description = describe(cfg, self.input_shape, self.heads)
         self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
@@ -47,16 +69,3 @@ class Independent(MultiTaskModel):
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         """The whole tower of ``task``."""
         return list(self.towers[self.task_index(task)].parameters())
-
-    def describe(self) -> dict[str, Any]:
-        """No shared layers; each task lists its full tower."""
-        towers = {
-            task: tower.labels()
-            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
-        }
-        return self._description([], towers)
-
-
-def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """One independent network per task; arguments as in :data:`mtl.models.ARCHITECTURES`."""
-    return Independent(cfg, input_shape, heads)

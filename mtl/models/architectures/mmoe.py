@@ -12,19 +12,44 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor, nn
-
-from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Block, encoder_blocks, head_blocks, modules_as, output_shape
+from mtl.models.plan import description, encoder_plan, head_plan, output_shape
+from mtl.models.spec import ArchitectureSpec
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
 
-NAME = "mmoe"
+
+def describe(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
+    """One expert's blocks (×E) as shared; each task's gate and head."""
+    blocks = encoder_plan(cfg, input_shape)
+    count = cfg.experts
+    expert_width = math.prod(output_shape(blocks, input_shape))
+    shared = [f"{count}× {block.label}" for block in blocks]
+    gate = f"Gate Linear {math.prod(input_shape)}→{count} + Softmax"
+    tasks = {
+        task: [gate, *(b.label for b in head_plan(cfg, (expert_width,), w))]
+        for task, w in heads.items()
+    }
+    coupling = f"gate-weighted mixture of {count} experts per task"
+    return description(SPEC.name, input_shape, heads, shared, tasks, coupling)
 
 
-class MultiGateMixtureOfExperts(MultiTaskModel):
+SPEC = ArchitectureSpec(
+    name="mmoe", implementation="MMoE", describe=describe, settings=("experts",)
+)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
+import torch
+from torch import Tensor, nn
+
+from mtl.models.base import MultiTaskModel
+from mtl.models.encoders import encoder_blocks, head_blocks
+
+
+class MMoE(MultiTaskModel):
     """Shared experts; per task a softmax gate and a head.
 
     Args:
@@ -36,10 +61,11 @@ class MultiGateMixtureOfExperts(MultiTaskModel):
     def __init__(
         self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
     ) -> None:
-        super().__init__(NAME, input_shape, heads)
+        super().__init__(SPEC.name, input_shape, heads)
+        self.description = describe(cfg, self.input_shape, self.heads)
         expert_blocks = [encoder_blocks(cfg, input_shape) for _ in range(cfg.experts)]
         self.experts = nn.ModuleList(nn.Sequential(*blocks) for blocks in expert_blocks)
-        self.expert_width = math.prod(output_shape(expert_blocks[0], input_shape))
+        self.expert_width = math.prod(output_shape(encoder_plan(cfg, input_shape), input_shape))
         input_width = math.prod(self.input_shape)
         self.gates = nn.ModuleList(nn.Linear(input_width, cfg.experts) for _ in heads)
         self.task_heads = nn.ModuleList(
@@ -73,23 +99,3 @@ class MultiGateMixtureOfExperts(MultiTaskModel):
         """The gate and the head of ``task``."""
         index = self.task_index(task)
         return [*self.gates[index].parameters(), *self.task_heads[index].parameters()]
-
-    def describe(self) -> dict[str, Any]:
-        """One expert's blocks (×E) as shared; each task's gate and head."""
-        count = len(self.experts)
-        shared = [f"{count}× {block.label}" for block in modules_as(self.experts[0], Block)]
-        tasks = {
-            task: [
-                f"Gate Linear {gate.in_features}→{count} + Softmax",
-                *(b.label for b in modules_as(head, Block)),
-            ]
-            for task, gate, head in zip(self.tasks, self.gates, self.task_heads, strict=True)
-        }
-        return self._description(
-            shared, tasks, f"gate-weighted mixture of {count} experts per task"
-        )
-
-
-def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A multi-gate mixture-of-experts model with ``model.experts`` experts; arguments as in :data:`mtl.models.ARCHITECTURES`."""
-    return MultiGateMixtureOfExperts(cfg, input_shape, heads)

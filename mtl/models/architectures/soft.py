@@ -8,18 +8,36 @@ Reference: L. Duong, T. Cohn, S. Bird, P. Cook, "Low Resource Dependency Parsing
 
 from __future__ import annotations
 
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
+
+from mtl.models.plan import description, tower_plan
+from mtl.models.spec import ArchitectureSpec
+
+if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
+    from mtl.config import ModelConfig
+
+
+def describe(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+) -> dict[str, Any]:
+    """No layer is computed once for all; each task lists its tower, tied by the penalty."""
+    towers = {task: tower_plan(cfg, input_shape, w).labels for task, w in heads.items()}
+    coupling = f"L2 penalty (λ = {cfg.soft_lambda:g}) between corresponding encoder layers"
+    return description(SPEC.name, input_shape, heads, [], towers, coupling)
+
+
+SPEC = ArchitectureSpec(
+    name="soft", implementation="SoftSharing", describe=describe, settings=("soft_lambda",)
+)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
+from itertools import combinations
 
 from torch import Tensor, nn
 
 from mtl.models.base import MultiTaskModel
 from mtl.models.encoders import Tower, modules_as
-
-if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
-    from mtl.config import ModelConfig
-
-NAME = "soft"
 
 
 class SoftSharing(MultiTaskModel):
@@ -37,7 +55,8 @@ class SoftSharing(MultiTaskModel):
     def __init__(
         self, cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
     ) -> None:
-        super().__init__(NAME, input_shape, heads)
+        super().__init__(SPEC.name, input_shape, heads)
+        self.description = describe(cfg, self.input_shape, self.heads)
         self.soft_lambda = cfg.soft_lambda
         self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
 
@@ -61,17 +80,3 @@ class SoftSharing(MultiTaskModel):
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         """The head of ``task``."""
         return list(modules_as(self.towers, Tower)[self.task_index(task)].head.parameters())
-
-    def describe(self) -> dict[str, Any]:
-        """No layer is computed once for all; each task lists its tower, tied by the penalty."""
-        towers = {
-            task: tower.labels()
-            for task, tower in zip(self.tasks, modules_as(self.towers, Tower), strict=True)
-        }
-        coupling = f"L2 penalty (λ = {self.soft_lambda:g}) between corresponding encoder layers"
-        return self._description([], towers, coupling)
-
-
-def build(cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]) -> MultiTaskModel:
-    """A soft-sharing model with one tower per task; arguments as in :data:`mtl.models.ARCHITECTURES`."""
-    return SoftSharing(cfg, input_shape, heads)

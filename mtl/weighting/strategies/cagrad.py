@@ -5,6 +5,34 @@ Reference: Liu, Liu, Jin, Stone, Liu, "Conflict-Averse Gradient Descent for Mult
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class CAGradOptions(Options):
+    """Liu et al. 2021: the best worst-case improvement within a ball around the mean gradient."""
+
+    c: float = Field(
+        0.4,
+        ge=0.0,
+        le=100.0,
+        description="Radius of the ball around the mean gradient, relative to its norm (paper: 0.4; 0 = mean).",
+    )
+    rescale: Literal[0, 1, 2] = Field(
+        1,
+        description="Divide the update by 1 (0), 1 + c² (1, the official code's default) or 1 + c (2).",
+    )
+
+
+SPEC = WeightingSpec(
+    name="cagrad", implementation="CAGrad", level="gradient", options=CAGradOptions
+)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,12 +42,9 @@ from scipy.optimize import minimize
 
 from mtl.data.tasks import TaskSpec
 from mtl.weighting.gradient import GradientStrategy
-from mtl.weighting.options import CAGradOptions
-
-NAME = "cagrad"
 
 
-class Strategy(GradientStrategy):
+class CAGrad(GradientStrategy):
     """Shared update d = g₀ + (√φ/‖g_w‖)·g_w, rescaled, with g₀ the mean gradient and √φ = c·‖g₀‖.
 
     g_w = Σ_t w_t g_t, w = argmin_{w ∈ simplex} g_wᵀg₀ + √φ·‖g_w‖, the dual of
@@ -31,10 +56,10 @@ class Strategy(GradientStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.CAGradOptions` (``c``, ``rescale``).
+        options: :class:`CAGradOptions` (``c``, ``rescale``).
     """
 
-    name = NAME
+    name = SPEC.name
 
     def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:
         super().__init__(tasks, options)

@@ -5,6 +5,26 @@ Reference: Liu, Johns, Davison, "End-to-End Multi-Task Learning with Attention",
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class DWAOptions(Options):
+    """Liu et al. 2019: weights from the ratio of the last two epochs' mean losses."""
+
+    temperature: float = Field(
+        2.0,
+        gt=0.0,
+        le=1000.0,
+        description="Softmax temperature T; larger = more uniform weights (paper: 2).",
+    )
+
+
+SPEC = WeightingSpec(name="dwa", implementation="DWA", options=DWAOptions)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,12 +33,9 @@ import torch
 
 from mtl.data.tasks import TaskSpec
 from mtl.weighting.base import WeightingStrategy
-from mtl.weighting.options import DWAOptions
-
-NAME = "dwa"
 
 
-class Strategy(WeightingStrategy):
+class DWA(WeightingStrategy):
     """w_k(t) = K·exp(r_k(t−1)/T) / Σ_i exp(r_i(t−1)/T), with r_k(t−1) = L_k(t−1)/L_k(t−2).
 
     L_k(t) is task k's mean training loss over epoch t, K the number of tasks and T the
@@ -28,7 +45,7 @@ class Strategy(WeightingStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.DWAOptions` (``temperature``).
+        options: :class:`DWAOptions` (``temperature``).
     """
 
     def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:

@@ -5,14 +5,18 @@ Reference: Caruana, "Multitask Learning", Machine Learning 28, 1997.
 
 from __future__ import annotations
 
+from mtl.weighting.spec import WeightingSpec
+
+SPEC = WeightingSpec(name="equal", implementation="EqualWeighting")
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 import torch
 
 from mtl.weighting.base import WeightingStrategy
 
-NAME = "equal"
 
-
-class Strategy(WeightingStrategy):
+class EqualWeighting(WeightingStrategy):
     """w_t = 1 for every task."""
 
     _ones: torch.Tensor | None = None

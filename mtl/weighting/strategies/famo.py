@@ -5,6 +5,29 @@ Reference: Liu, Liu, Jin, Stone, Liu, "FAMO: Fast Adaptive Multitask Optimizatio
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class FAMOOptions(Options):
+    """Liu et al. 2023: task logits learned from the change of log losses between steps."""
+
+    lr: float = Field(
+        0.025, gt=0.0, le=10.0, description="Adam learning rate of the task logits (paper: 0.025)."
+    )
+    weight_decay: float = Field(
+        1e-3,
+        ge=0.0,
+        le=1.0,
+        description="Weight decay γ on the task logits (paper's Algorithm 2: 0.001).",
+    )
+
+
+SPEC = WeightingSpec(name="famo", implementation="FAMO", options=FAMOOptions)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,15 +36,12 @@ import torch
 
 from mtl.data.tasks import TaskSpec
 from mtl.weighting.base import WeightingStrategy
-from mtl.weighting.options import FAMOOptions
-
-NAME = "famo"
 
 EPS = 1e-8
 """Added to every loss before the logarithm (the paper's ε)."""
 
 
-class Strategy(WeightingStrategy):
+class FAMO(WeightingStrategy):
     """Loss c·Σ_t z_t·log(L_t + ε), z = softmax(ξ), c = 1/Σ_t (z_t/(L_t + ε)), as one weighted backward.
 
     Its gradient is Σ_t w_t ∇L_t with w_t = (z_t/(L_t + ε)) / Σ_i (z_i/(L_i + ε)): these
@@ -33,7 +53,7 @@ class Strategy(WeightingStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.FAMOOptions` (``lr``, ``weight_decay``).
+        options: :class:`FAMOOptions` (``lr``, ``weight_decay``).
     """
 
     BETAS = (0.9, 0.999)

@@ -5,17 +5,21 @@ Reference: Chennupati, Sistu, Yogamani, Rawashdeh, "MultiNet++: Multi-Stream Fea
 
 from __future__ import annotations
 
+from mtl.weighting.spec import WeightingSpec
+
+SPEC = WeightingSpec(name="gls", implementation="GLS")
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 import torch
 
 from mtl.weighting.base import WeightingStrategy
-
-NAME = "gls"
 
 EPS = 1e-12
 """Losses are clamped to at least this before the logarithm."""
 
 
-class Strategy(WeightingStrategy):
+class GLS(WeightingStrategy):
     """The gradient of (Π_t L_t)^(1/T) as one weighted backward: w_t = GM / (T·L_t).
 
     GM is the geometric mean of the active tasks' losses, T their number. A task with a

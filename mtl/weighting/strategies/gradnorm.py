@@ -5,6 +5,26 @@ Reference: Chen, Badrinarayanan, Lee, Rabinovich, "GradNorm: Gradient Normalizat
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class GradNormOptions(Options):
+    """Chen et al. 2018: learnable weights that equalise gradient norms on the last shared layer."""
+
+    alpha: float = Field(
+        1.5,
+        ge=0.0,
+        le=10.0,
+        description="Restoring force α pulling tasks back to a common training rate (paper: 1.5; 0 = equal norms).",
+    )
+
+
+SPEC = WeightingSpec(name="gradnorm", implementation="GradNorm", options=GradNormOptions)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 import math
 from collections.abc import Sequence
 from typing import Any, cast
@@ -16,15 +36,12 @@ from mtl.data.tasks import TaskSpec
 from mtl.models.base import MultiTaskModel
 from mtl.weighting.base import WeightingStrategy
 from mtl.weighting.gradient import grad_of, task_outputs
-from mtl.weighting.options import GradNormOptions
-
-NAME = "gradnorm"
 
 MIN_WEIGHT = 1e-3
 """Weights are kept at least this large (before renormalising to sum T)."""
 
 
-class Strategy(WeightingStrategy):
+class GradNorm(WeightingStrategy):
     """Weights w_t (summing to T) learned with the model to minimise L_grad, then one weighted backward.
 
     At each step, with W the last shared layer's weights:
@@ -48,7 +65,7 @@ class Strategy(WeightingStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.GradNormOptions` (``alpha``).
+        options: :class:`GradNormOptions` (``alpha``).
     """
 
     def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:

@@ -5,6 +5,12 @@ Reference: Liu, Li, Kuang, Xue, Chen, Yang, Liao, Zhang, "Towards Impartial Mult
 
 from __future__ import annotations
 
+from mtl.weighting.spec import WeightingSpec
+
+SPEC = WeightingSpec(name="imtl", implementation="IMTL", level="gradient")
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 from collections.abc import Callable
 
 import torch
@@ -12,10 +18,8 @@ from torchjd.aggregation import IMTLGWeighting
 
 from mtl.weighting.gradient import GramianWeightingStrategy
 
-NAME = "imtl"
 
-
-class Strategy(GramianWeightingStrategy):
+class IMTL(GramianWeightingStrategy):
     """Shared update g = Σ_t α_t g_t with g·u_t equal for every unit gradient u_t = g_t/‖g_t‖, Σ α_t = 1.
 
     The paper's closed form (α_{2:T} = g_1 Uᵀ (D Uᵀ)⁻¹) equals α ∝ G⁺·(‖g_1‖, …, ‖g_T‖) on the
@@ -28,7 +32,7 @@ class Strategy(GramianWeightingStrategy):
         options: none.
     """
 
-    name = NAME
+    name = SPEC.name
 
     def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
         return IMTLGWeighting()

@@ -5,6 +5,12 @@ Reference: the weighted-sum objective of multi-task learning (e.g. Ruder, "An Ov
 
 from __future__ import annotations
 
+from mtl.weighting.spec import WeightingSpec
+
+SPEC = WeightingSpec(name="manual", implementation="ManualWeighting")
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,10 +19,8 @@ import torch
 from mtl.data.tasks import TaskSpec
 from mtl.weighting.base import WeightingStrategy
 
-NAME = "manual"
 
-
-class Strategy(WeightingStrategy):
+class ManualWeighting(WeightingStrategy):
     """w_t = ``tasks[t].weight``, constant through training."""
 
     def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:

@@ -5,6 +5,33 @@ Reference: Sener, Koltun, "Multi-Task Learning as Multi-Objective Optimization",
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class MGDAOptions(Options):
+    """Sener & Koltun 2018: the min-norm point in the convex hull of the task gradients."""
+
+    solver: Literal["exact", "frank-wolfe"] = Field(
+        "exact",
+        description="`exact`: the small quadratic program solved exactly (quadprog, polished); "
+        "`frank-wolfe`: the paper's Algorithm 2, which stops early for 3 or more tasks.",
+    )
+    epsilon: float = Field(
+        1e-3, gt=0.0, le=1.0, description="Frank-Wolfe only: stop when the step is below this."
+    )
+    max_iters: int = Field(
+        100, ge=1, le=10_000, description="Frank-Wolfe only: maximum iterations per step."
+    )
+
+
+SPEC = WeightingSpec(name="mgda", implementation="MGDA", level="gradient", options=MGDAOptions)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 from collections.abc import Callable
 
 import numpy as np
@@ -13,12 +40,9 @@ import torch
 from torchjd.aggregation import MGDAWeighting
 
 from mtl.weighting.gradient import GramianWeightingStrategy
-from mtl.weighting.options import MGDAOptions
-
-NAME = "mgda"
 
 
-class Strategy(GramianWeightingStrategy):
+class MGDA(GramianWeightingStrategy):
     """Shared update Σ_t α_t g_t with α = argmin_{α ∈ simplex} ‖Σ_t α_t g_t‖.
 
     By default the quadratic program on the Gramian is solved exactly
@@ -31,11 +55,11 @@ class Strategy(GramianWeightingStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.MGDAOptions` (``solver``, ``epsilon``,
+        options: :class:`MGDAOptions` (``solver``, ``epsilon``,
             ``max_iters``).
     """
 
-    name = NAME
+    name = SPEC.name
 
     def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
         self.config = MGDAOptions.model_validate(self.options)

@@ -5,6 +5,12 @@ Reference: Yu, Kumar, Gupta, Levine, Hausman, Finn, "Gradient Surgery for Multi-
 
 from __future__ import annotations
 
+from mtl.weighting.spec import WeightingSpec
+
+SPEC = WeightingSpec(name="pcgrad", implementation="PCGrad", level="gradient")
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 from collections.abc import Callable
 
 import numpy as np
@@ -12,10 +18,8 @@ import torch
 
 from mtl.weighting.gradient import GramianWeightingStrategy
 
-NAME = "pcgrad"
 
-
-class Strategy(GramianWeightingStrategy):
+class PCGrad(GramianWeightingStrategy):
     """Shared update Σ_i g_i^PC, where g_i^PC is g_i projected, in random order, off every g_j with g_i^PC·g_j < 0.
 
     Computed on the Gramian by :func:`pcgrad_weights` (torchjd's ``PCGradWeighting``, the
@@ -28,7 +32,7 @@ class Strategy(GramianWeightingStrategy):
         options: none.
     """
 
-    name = NAME
+    name = SPEC.name
 
     def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
         return pcgrad_weights

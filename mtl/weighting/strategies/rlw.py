@@ -5,6 +5,26 @@ Reference: Lin, Ye, Xu, Shi, Zhang, "Reasonable Effectiveness of Random Weightin
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class RLWOptions(Options):
+    """Lin et al. 2022: random weights, softmax of a fresh random draw at every step."""
+
+    distribution: Literal["normal", "uniform"] = Field(
+        "normal",
+        description="Distribution of the logits before the softmax (paper's default: standard normal).",
+    )
+
+
+SPEC = WeightingSpec(name="rlw", implementation="RLW", options=RLWOptions)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,12 +32,9 @@ import torch
 
 from mtl.data.tasks import TaskSpec
 from mtl.weighting.base import WeightingStrategy
-from mtl.weighting.options import RLWOptions
-
-NAME = "rlw"
 
 
-class Strategy(WeightingStrategy):
+class RLW(WeightingStrategy):
     """w = softmax(λ̃), λ̃ ~ N(0, I) (or U(0, 1)) drawn anew at each step; the weights sum to 1.
 
     The draw uses torch's global generator, which the trainer seeds with ``train.seed``,
@@ -25,7 +42,7 @@ class Strategy(WeightingStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.RLWOptions` (``distribution``).
+        options: :class:`RLWOptions` (``distribution``).
     """
 
     def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:

@@ -5,6 +5,28 @@ Reference: Kendall, Gal, Cipolla, "Multi-Task Learning Using Uncertainty to Weig
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class UncertaintyOptions(Options):
+    """Kendall et al. 2018: one learnable log-variance s_t = log σ_t² per task."""
+
+    init_log_var: float = Field(
+        0.0,
+        ge=-10.0,
+        le=10.0,
+        description="Initial log σ² of every task (0: weight 1 for classification, ½ for regression).",
+    )
+
+
+SPEC = WeightingSpec(
+    name="uncertainty", implementation="UncertaintyWeighting", options=UncertaintyOptions
+)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -14,12 +36,9 @@ from torch import nn
 
 from mtl.data.tasks import TaskSpec
 from mtl.weighting.base import WeightingStrategy
-from mtl.weighting.options import UncertaintyOptions
-
-NAME = "uncertainty"
 
 
-class Strategy(WeightingStrategy):
+class UncertaintyWeighting(WeightingStrategy):
     """Loss Σ_t c_t·exp(−s_t)·L_t + ½·s_t with a learnable s_t = log σ_t² per task.
 
     As in the paper, c_t = ½ for a regression task (Gaussian likelihood) and 1 for a
@@ -30,7 +49,7 @@ class Strategy(WeightingStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.UncertaintyOptions` (``init_log_var``).
+        options: :class:`UncertaintyOptions` (``init_log_var``).
     """
 
     def __init__(self, tasks: Sequence[TaskSpec], options: dict[str, Any] | None = None) -> None:

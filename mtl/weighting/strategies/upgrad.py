@@ -5,6 +5,28 @@ Reference: Quinton, Rey, "Jacobian Descent for Multi-Objective Optimization", ar
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class UPGradOptions(Options):
+    """Quinton & Rey 2024: each gradient projected onto the dual cone of all of them, averaged."""
+
+    norm_eps: float = Field(
+        1e-4, ge=0.0, le=1.0, description="Below this squared Jacobian norm the update is 0."
+    )
+    reg_eps: float = Field(
+        1e-4, ge=0.0, le=1.0, description="Added to the Gramian's diagonal for the QP solver."
+    )
+
+
+SPEC = WeightingSpec(
+    name="upgrad", implementation="UPGrad", level="gradient", options=UPGradOptions
+)
+
+# ---- implementation (imports torch; the registry reads only what is above) ----
+
 from collections.abc import Callable
 
 import torch
@@ -12,12 +34,9 @@ from torchjd.aggregation import UPGradWeighting
 from torchjd.linalg import QuadprogProjector
 
 from mtl.weighting.gradient import GramianWeightingStrategy
-from mtl.weighting.options import UPGradOptions
-
-NAME = "upgrad"
 
 
-class Strategy(GramianWeightingStrategy):
+class UPGrad(GramianWeightingStrategy):
     """Shared update (1/T)·Σ_i π(g_i), π = projection onto {d : d·g_t ≥ 0 for every t}.
 
     Computed on the Gramian by torchjd's ``UPGradWeighting`` with the quadprog solver. The
@@ -26,10 +45,10 @@ class Strategy(GramianWeightingStrategy):
 
     Args:
         tasks: the tasks, in the order of the loss vector.
-        options: :class:`~mtl.weighting.options.UPGradOptions` (``norm_eps``, ``reg_eps``).
+        options: :class:`UPGradOptions` (``norm_eps``, ``reg_eps``).
     """
 
-    name = NAME
+    name = SPEC.name
 
     def make_weighting(self) -> Callable[[torch.Tensor], torch.Tensor]:
         self.config = UPGradOptions.model_validate(self.options)
