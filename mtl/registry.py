@@ -182,7 +182,7 @@ class Registry(Generic[S]):
         spec = _run_spec_section(source)
         if not isinstance(spec, self.spec_type):
             raise RuntimeError(
-                f"{source.path}: SPEC must be a {self.spec_type.__name__}, found {type(spec).__name__}"
+                f"{source.path}: SPEC must be an instance of {self.spec_type.__name__}, found {type(spec).__name__}"
             )
         if spec.name != source.entry.name:
             raise RuntimeError(f"{source.path}: SPEC.name changed to {spec.name!r}")

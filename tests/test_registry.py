@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,89 @@ def test_entries_are_read_from_source_files(
     assert entry.name == "alpha-one"
     assert entry.description == "Alpha does one thing."
     assert entry.reference == 'Someone, "A paper", 2001.'
+
+
+SPEC_SECTIONS_WITHOUT_TORCH = """
+import sys
+sys.modules["torch"] = None  # any import of torch now raises ImportError
+from mtl.models import ARCHITECTURES
+from mtl.weighting import WEIGHTINGS
+specs = ARCHITECTURES.specs() + WEIGHTINGS.specs()
+assert all(spec.options.model_fields is not None for spec in specs)
+print(len(specs), sorted({spec.implementation for spec in specs} & {"Strategy", "build"}))
+"""
+
+
+def test_every_spec_section_runs_with_torch_unimportable() -> None:
+    result = run_python(SPEC_SECTIONS_WITHOUT_TORCH, timeout=60)
+    assert result.returncode == 0, result.stderr
+    count, generic = result.stdout.strip().split(" ", 1)
+    assert int(count) == len(ARCHITECTURES.names()) + len(WEIGHTINGS.names())
+    assert generic == "[]"  # every entry names its own class
+
+
+@pytest.mark.parametrize("registry", [ARCHITECTURES, WEIGHTINGS], ids=["architecture", "weighting"])
+def test_get_returns_the_class_the_spec_names(registry: Registry) -> None:
+    for name in registry.names():
+        spec = registry.spec(name)
+        made = registry.get(name)
+        assert made.__name__ == spec.implementation
+        assert made.__module__ == registry.entry(name).module
+
+
+SPEC_ONLY = '''"""Beta is declared by its spec.
+
+Reference: Someone, "Another paper", 2002.
+"""
+
+from pydantic import Field
+
+from mtl.weighting.spec import Options, WeightingSpec
+
+
+class BetaOptions(Options):
+    rate: float = Field(0.5, gt=0.0, description="How fast.")
+
+
+SPEC = WeightingSpec(name="beta-two", implementation="Beta", level="gradient", options=BetaOptions)
+
+raise RuntimeError("the implementation must not run to read the spec")
+'''
+
+
+def test_the_spec_is_read_without_running_the_implementation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mtl.weighting.spec import WeightingSpec
+
+    package = tmp_path / "fake_spec_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "beta.py").write_text(SPEC_ONLY, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry("thing", "fake_spec_pkg", spec_type=WeightingSpec)
+    [entry] = registry.entries()
+    assert (entry.name, entry.description) == ("beta-two", "Beta is declared by its spec.")
+    spec = registry.spec("beta-two")
+    assert (spec.level, spec.implementation) == ("gradient", "Beta")
+    assert spec.options.model_validate({"rate": "2"}).rate == 2.0  # type: ignore[attr-defined]
+    assert "fake_spec_pkg.beta" not in sys.modules
+    with pytest.raises(RuntimeError, match="must not run"):
+        registry.get("beta-two")
+
+
+def test_a_spec_of_the_wrong_kind_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mtl.models.spec import ArchitectureSpec
+
+    package = tmp_path / "fake_kind_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "beta.py").write_text(SPEC_ONLY, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry("architecture", "fake_kind_pkg", spec_type=ArchitectureSpec)
+    with pytest.raises(
+        RuntimeError, match="SPEC must be an instance of ArchitectureSpec, found WeightingSpec"
+    ):
+        registry.spec("beta-two")
