@@ -160,3 +160,36 @@ def test_plain_escapes_every_markup_character(text: str) -> None:
     assert "\n" not in escaped
     for char in "<>*[]():$`#":
         assert escaped.count(char) == escaped.count("\\" + char)
+
+
+def test_widgets_are_read_from_the_fields_type_bounds_and_text() -> None:
+    from mtl.config import ModelConfig, TrainConfig
+    from mtl.weighting.options import options_model
+
+    fields = ModelConfig.model_fields
+    assert form.widget_for("experts", fields["experts"], fields["experts"].title) == form.Widget(
+        "int", "Experts", 4, min_value=1, max_value=64
+    )
+    soft = form.widget_for("soft_lambda", fields["soft_lambda"], fields["soft_lambda"].title)
+    assert soft == form.Widget(
+        "float", "Soft-sharing strength λ", 1e-3, min_value=0.0, max_value=1e4
+    )
+    assert form.widget_for("batch_norm", fields["batch_norm"]) == form.Widget(
+        "checkbox", "batch_norm: Batch normalisation in each hidden layer.", False
+    )
+    assert form.widget_for("hidden", fields["hidden"]) is None  # lists are typed as text elsewhere
+    mgda = options_model("mgda").model_fields
+    solver = form.widget_for("solver", mgda["solver"])
+    assert solver is not None and (solver.kind, solver.choices) == (
+        "select",
+        ("exact", "frank-wolfe"),
+    )
+    assert form.widget_for("max_iters", mgda["max_iters"]) == form.Widget(
+        "int", f"max_iters: {mgda['max_iters'].description}", 100, min_value=1, max_value=10_000
+    )
+    dwa = options_model("dwa").model_fields["temperature"]  # gt=0 has no inclusive minimum
+    assert form.widget_for("temperature", dwa) == form.Widget(
+        "float", f"temperature: {dwa.description}", 2.0, max_value=1000.0
+    )
+    assert form.choices(TrainConfig, "schedule") == ["constant", "step", "cosine", "plateau"]
+    assert form.choices(ModelConfig, "encoder") == ["auto", "mlp", "cnn"]
