@@ -171,23 +171,14 @@ def field_input(widget: form.Widget | None, key: str) -> None:
         st.checkbox(widget.label, key=key, on_change=keep)
     elif widget.kind == "select":
         st.selectbox(widget.label, widget.choices, key=key, on_change=keep)
-    elif widget.kind == "float":
+    elif widget.kind in ("float", "int"):
         st.number_input(
             widget.label,
             min_value=widget.min_value,
             max_value=widget.max_value,
             key=key,
             on_change=keep,
-            format="%.4g",
-        )
-    elif widget.kind == "int":
-        st.number_input(
-            widget.label,
-            min_value=widget.min_value,
-            max_value=widget.max_value,
-            key=key,
-            on_change=keep,
-            step=1,
+            **({"format": "%.4g"} if widget.kind == "float" else {"step": 1}),
         )
     else:
         st.text_input(widget.label, key=key, on_change=keep)

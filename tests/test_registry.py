@@ -143,17 +143,23 @@ raise RuntimeError("the implementation must not run to read the spec")
 '''
 
 
+def spec_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> str:
+    """A package ``name`` on the import path holding one entry file, ``beta.py``."""
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "beta.py").write_text(SPEC_ONLY, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
 def test_the_spec_is_read_without_running_the_implementation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mtl.weighting.spec import WeightingSpec
 
-    package = tmp_path / "fake_spec_pkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("", encoding="utf-8")
-    (package / "beta.py").write_text(SPEC_ONLY, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry = Registry("thing", "fake_spec_pkg", spec_type=WeightingSpec)
+    package = spec_package(tmp_path, monkeypatch, "fake_spec_pkg")
+    registry = Registry("thing", package, spec_type=WeightingSpec)
     [entry] = registry.entries()
     assert (entry.name, entry.description) == ("beta-two", "Beta is declared by its spec.")
     spec = registry.spec("beta-two")
@@ -169,12 +175,8 @@ def test_a_spec_of_the_wrong_kind_is_refused(
 ) -> None:
     from mtl.models.spec import ArchitectureSpec
 
-    package = tmp_path / "fake_kind_pkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("", encoding="utf-8")
-    (package / "beta.py").write_text(SPEC_ONLY, encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry = Registry("architecture", "fake_kind_pkg", spec_type=ArchitectureSpec)
+    package = spec_package(tmp_path, monkeypatch, "fake_kind_pkg")
+    registry = Registry("architecture", package, spec_type=ArchitectureSpec)
     with pytest.raises(
         RuntimeError, match="SPEC must be an instance of ArchitectureSpec, found WeightingSpec"
     ):
