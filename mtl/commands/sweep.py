@@ -95,7 +95,7 @@ def _wait_and_report(args: argparse.Namespace, store: Any, sweep_id: str) -> int
 
 def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
     """Poll the store (and advance the queue) until no run of the sweep is queued or running."""
-    from mtl.runs.launcher import dispatch
+    from mtl.runs.scheduler import dispatch
     from mtl.sweep import is_done, progress
 
     tty = sys.stderr.isatty()
@@ -300,7 +300,7 @@ def _text_report(report: dict[str, Any]) -> str:
 
 
 def cmd_sweeps(args: argparse.Namespace) -> int:
-    from mtl.runs.launcher import dispatch
+    from mtl.runs.scheduler import dispatch
     from mtl.runs.store import RunStore
     from mtl.sweep import sweeps
 
