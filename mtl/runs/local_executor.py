@@ -8,12 +8,11 @@ Torch-free: starting a process never loads the training stack here.
 
 from __future__ import annotations
 
-import os
 import signal
 from dataclasses import dataclass
 
 from mtl.runs import spare
-from mtl.runs.processes import pid_alive, spawn_module
+from mtl.runs.processes import pid_alive, signal_group, spawn_module
 from mtl.runs.store import RunStore
 
 __all__ = ["LocalExecutor"]
@@ -45,11 +44,7 @@ class LocalExecutor:
         pid = self.store.get_run(run_id)["pid"]
         if not pid:
             return True
-        try:
-            os.killpg(pid, signal.SIGKILL if force else signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+        return signal_group(pid, signal.SIGKILL if force else signal.SIGTERM)
 
     def alive(self, run_id: str) -> bool:
         """Whether the run's recorded process is alive (a zombie counts as dead)."""

@@ -1,5 +1,5 @@
 """OS processes for runs: spawn a detached ``python -m`` child, tell whether a pid is alive,
-read its start time and command line, create a file exclusively and read one without following
+read its start time and command line, signal its process group, create a file exclusively and read one without following
 a symlink. Torch-free, standard library only.
 
 Used by the local executor (workers), the warm spares, the supervisor and the store (is a
@@ -16,7 +16,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["cmdline", "pid_alive", "read_regular", "spawn_module", "start_time", "write_new"]
+__all__ = [
+    "cmdline",
+    "pid_alive",
+    "read_regular",
+    "signal_group",
+    "spawn_module",
+    "start_time",
+    "write_new",
+]
 
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the mtl package
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -47,6 +55,17 @@ def spawn_module(module: str, args: Sequence[str], *, log: Path | None, name: st
             out.close()  # type: ignore[union-attr]
     threading.Thread(target=proc.wait, name=name, daemon=True).start()
     return proc.pid
+
+
+def signal_group(pid: int, sig: int) -> bool:
+    """Send ``sig`` to the process group that ``pid`` leads (every :func:`spawn_module` child
+    leads its own, so its children get it too); False when there is no such group any more,
+    or it is not ours to signal."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def pid_alive(pid: int) -> bool:

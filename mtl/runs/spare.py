@@ -37,7 +37,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtl.runs.processes import cmdline, pid_alive, read_regular, spawn_module, start_time, write_new
+from mtl.runs.processes import (
+    cmdline,
+    pid_alive,
+    read_regular,
+    signal_group,
+    spawn_module,
+    start_time,
+    write_new,
+)
 from mtl.runs.store import RunStore
 
 MODULE = "mtl.runs.spare_process"
@@ -214,5 +222,4 @@ def stop_spares(home: str | Path) -> None:
         while verified(marker) and time.monotonic() < deadline:
             time.sleep(0.05)
         if verified(marker):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(marker.pid, signal.SIGKILL)
+            signal_group(marker.pid, signal.SIGKILL)

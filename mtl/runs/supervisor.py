@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from mtl.runs.processes import spawn_module
+from mtl.runs.processes import signal_group, spawn_module
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
 
@@ -111,8 +111,7 @@ def stop_supervisor(home: Path, timeout_s: float = 10.0) -> None:
     if pid is None:
         return
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
+        signal_group(pid, sig)
         deadline = time.monotonic() + timeout_s / 2
         while time.monotonic() < deadline:
             if supervisor_pid(home) is None:
