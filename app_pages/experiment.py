@@ -9,12 +9,12 @@ column, file and run names, error messages that quote them) are shown as text.
 import hashlib
 import html
 import json
-from typing import Any
+from typing import Any, get_args
 
 import streamlit as st
 
 from mtl import presets
-from mtl.config import ConfigError, ExperimentConfig, ModelConfig
+from mtl.config import ConfigError, ExperimentConfig, ModelConfig, TaskKind, TrainConfig
 from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
 from mtl.estimate import Estimate, describe, format_duration
@@ -29,7 +29,9 @@ from mtl.ui.labels import dataset_label, markdown_text
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting import options as strategy_options
 
-KINDS = ["binary", "multiclass", "regression"]
+KINDS = list(get_args(TaskKind))  # choice lists the config declares as Literals
+OPTIMIZERS = list(get_args(TrainConfig.model_fields["optimizer"].annotation))
+SCHEDULES = list(get_args(TrainConfig.model_fields["schedule"].annotation))
 START_PRESET = "penguins"
 state = st.session_state
 
@@ -543,7 +545,7 @@ problems_for("loss")
 # ---- 5. Training --------------------------------------------------------------------
 st.header("5 · Training")
 c1, c2, c3, c4 = st.columns(4)
-c1.selectbox("Optimizer", ["adam", "adamw", "sgd"], key="exp.train.optimizer", on_change=keep)
+c1.selectbox("Optimizer", OPTIMIZERS, key="exp.train.optimizer", on_change=keep)
 c1.number_input(
     "Learning rate",
     min_value=1e-6,
@@ -554,7 +556,7 @@ c1.number_input(
 )
 c2.selectbox(
     "LR schedule",
-    ["constant", "step", "cosine", "plateau"],
+    SCHEDULES,
     key="exp.train.schedule",
     on_change=keep,
 )

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from mtl.runs.status import RunStatus
+
 POLL_S = 0.5
 
 
@@ -123,7 +125,15 @@ def _progress_line(counts: dict[str, int]) -> str:
     parts = [f"{counts['done']}/{counts['total']} done"]
     parts += [
         f"{counts[s]} {s}"
-        for s in ("running", "queued", "finished", "failed", "diverged", "stopped", "interrupted")
+        for s in (
+            RunStatus.RUNNING,
+            RunStatus.QUEUED,
+            RunStatus.FINISHED,
+            RunStatus.FAILED,
+            RunStatus.DIVERGED,
+            RunStatus.STOPPED,
+            RunStatus.INTERRUPTED,
+        )
         if counts.get(s)
     ]
     if counts.get("baselines_pending"):
@@ -185,7 +195,7 @@ def _report(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
         print(json.dumps(_json_report(report)))
     else:
         print(_text_report(report))
-    unfinished = counts["done"] - counts["finished"]
+    unfinished = counts["done"] - counts[RunStatus.FINISHED]
     if unfinished:
         print(
             f"warning: {unfinished} of {counts['total']} runs did not finish; "
@@ -260,7 +270,7 @@ def _text_report(report: dict[str, Any]) -> str:
     settings = report["settings"]
     counts = report["progress"]
     lines = [
-        f"sweep {report['sweep_id']} ({report['name']}): {counts['finished']}/{counts['total']} runs finished"
+        f"sweep {report['sweep_id']} ({report['name']}): {counts[RunStatus.FINISHED]}/{counts['total']} runs finished"
     ]
     if table.empty:
         lines.append("(no finished runs to summarise)")

@@ -744,8 +744,8 @@ class RunStore:
                 conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
                 if status == RunStatus.QUEUED:
                     conn.execute(
-                        "UPDATE runs SET status = 'stopped', ended_at = ? WHERE id = ?",
-                        (time.time(), run_id),
+                        "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
+                        (RunStatus.STOPPED, time.time(), run_id),
                     )
                     status = RunStatus.STOPPED
             return status
@@ -878,18 +878,19 @@ class RunStore:
         def op(conn: sqlite3.Connection) -> str | None:
             with self._transaction(conn):
                 (running,) = conn.execute(
-                    "SELECT COUNT(*) FROM runs WHERE status = 'running'"
+                    "SELECT COUNT(*) FROM runs WHERE status = ?", (RunStatus.RUNNING,)
                 ).fetchone()
                 if running >= max_running:
                     return None
                 row = conn.execute(
-                    "SELECT id FROM runs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1"
+                    "SELECT id FROM runs WHERE status = ? ORDER BY created_at, rowid LIMIT 1",
+                    (RunStatus.QUEUED,),
                 ).fetchone()
                 if row is None:
                     return None
                 conn.execute(
-                    "UPDATE runs SET status = 'running', started_at = ? WHERE id = ?",
-                    (time.time(), row[0]),
+                    "UPDATE runs SET status = ?, started_at = ? WHERE id = ?",
+                    (RunStatus.RUNNING, time.time(), row[0]),
                 )
                 return row[0]
 
@@ -915,7 +916,8 @@ class RunStore:
                 now = time.time()
                 rows = conn.execute(
                     "SELECT id, pid, COALESCE(heartbeat, started_at, created_at) FROM runs "
-                    "WHERE status = 'running'"
+                    "WHERE status = ?",
+                    (RunStatus.RUNNING,),
                 ).fetchall()
                 for run_id, pid, last in rows:
                     age = now - last
@@ -924,9 +926,8 @@ class RunStore:
                     if pid is not None and pid_alive(pid) and age <= 3 * timeout_s:
                         continue
                     conn.execute(
-                        "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? "
-                        "WHERE id = ?",
-                        (now, STALE_MESSAGE, run_id),
+                        "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
+                        (RunStatus.INTERRUPTED, now, STALE_MESSAGE, run_id),
                     )
                     marked.append(run_id)
             return marked
