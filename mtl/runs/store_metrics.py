@@ -59,6 +59,11 @@ def _opt_float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _where(run_id: str, step: Any, epoch: Any, wall_time: Any, task: Any) -> tuple:
+    """The columns every metric and weight row starts with, cleaned for SQLite."""
+    return (run_id, int(step), _opt_float(epoch), _opt_float(wall_time), str(task))
+
+
 def _frame(rows: list[tuple], columns: tuple[str, ...], dtypes: dict[str, str]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=list(columns))
     return frame.astype(dtypes)
@@ -86,11 +91,7 @@ class MetricRecords(Database):
         """
         clean = [
             (
-                run_id,
-                int(step),
-                _opt_float(epoch),
-                _opt_float(wall_time),
-                str(task),
+                *_where(run_id, step, epoch, wall_time, task),
                 str(split),
                 str(metric),
                 _opt_float(value),
@@ -108,14 +109,7 @@ class MetricRecords(Database):
     def add_weights(self, run_id: str, rows: Iterable[tuple[Any, Any, Any, str, Any]]) -> None:
         """Append loss-weight rows ``(step, epoch, wall_time, task, weight)`` in one go."""
         clean = [
-            (
-                run_id,
-                int(step),
-                _opt_float(epoch),
-                _opt_float(wall_time),
-                str(task),
-                _opt_float(weight),
-            )
+            (*_where(run_id, step, epoch, wall_time, task), _opt_float(weight))
             for step, epoch, wall_time, task, weight in rows
         ]
         self._insert(
