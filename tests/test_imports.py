@@ -143,6 +143,28 @@ def test_no_import_cycle_among_mtl_modules() -> None:
     assert found == [], f"import cycles: {found}"
 
 
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in graph.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_the_run_processes_sit_on_top_of_the_scheduler() -> None:
+    """The worker, spare and supervisor processes call the scheduler; it starts them by module
+    name and never imports them back (the cycle this package once had)."""
+    graph = import_graph()
+    processes = {"mtl.runs.worker", "mtl.runs.spare_process", "mtl.runs.supervisor_process"}
+    for low in ("mtl.runs.scheduler", "mtl.runs.local_executor", "mtl.runs.store"):
+        assert not reachable(graph, low) & processes, low
+    assert "mtl.runs.scheduler" in graph["mtl.runs.worker"] & graph["mtl.runs.supervisor_process"]
+
+
 def test_config_and_the_registries_import_each_other_no_more() -> None:
     graph = import_graph()
     for low in (
