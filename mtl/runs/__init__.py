@@ -1,6 +1,6 @@
 """Runs: the store that is the truth, the queue that starts runs, and the processes that train.
 
-Modules, from the bottom up (each imports only those above it in this list):
+Modules, from the bottom up (each imports only modules listed before it):
 
 - ``status``: :class:`RunStatus`, its ``ACTIVE`` and ``TERMINAL`` sets, the allowed changes.
 - ``processes``: spawn a detached ``python -m`` child, pid liveness, signals, exclusive files.
