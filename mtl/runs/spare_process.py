@@ -71,7 +71,7 @@ def _exit_when_owner_goes(owner: str, claimed: threading.Event) -> None:
             os._exit(0)
 
 
-def _wait_for_job(folder: Path, job: Path) -> str:
+def _wait_for_job(job: Path) -> str:
     """The job text once a launcher (or this spare, leaving) has written it."""
     idle_since = time.monotonic()
     while not os.path.lexists(job):
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (folder / f"{pid}.starting").unlink(missing_ok=True)
     job = folder / f"{pid}.job"
     try:
-        text = _wait_for_job(folder, job)
+        text = _wait_for_job(job)
         claimed.set()  # from here on a run may be ours: it must outlive the server
     finally:
         idle.unlink(missing_ok=True)
