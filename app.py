@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from mtl.runs.spare import start_with_server
+from mtl.runs.scheduler import start_with_server
 from mtl.ui import session
 from mtl.ui.labels import markdown_text
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from mtl.csv_safe import to_csv
 from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from mtl.runs.store import TERMINAL_STATUSES
+from mtl.runs.status import ACTIVE, TERMINAL, RunStatus
 from mtl.ui import session
 from mtl.ui.colors import run_colors, task_colors
 from mtl.ui.curves import X_AXES, CurveFeed, best_and_latest, curve_frame, pair_matrix, progress
@@ -23,7 +23,6 @@ from mtl.ui.live_chart import stream_curve, stream_figure
 
 REFRESH_CHOICES = (0.5, 1.0, 2.0, 5.0)  # seconds between polls the viewer can choose
 REFRESH_ENV = "MTL_LIVE_REFRESH_S"
-LIVE_STATUSES = ("queued", "running")
 
 
 def default_refresh() -> float:
@@ -88,7 +87,7 @@ else:
         help="How often the page asks for new points while the run trains",
     )
     with controls[4]:
-        if run["status"] in LIVE_STATUSES and st.button("Stop", type="primary", key="live.stop"):
+        if run["status"] in ACTIVE and st.button("Stop", type="primary", key="live.stop"):
             store.request_stop(run_id)
             st.toast("Stopping at the next step…")
     shown = {f: st.session_state.get(f"live.metric.{f}", DEFAULT_METRIC[f]) for f in families}
@@ -131,7 +130,7 @@ def read_new(
     return cache["m"], news["m"], cache["w"] if weights else None
 
 
-live = run["status"] in LIVE_STATUSES
+live = run["status"] in ACTIVE
 poll = refresh if live else None
 
 
@@ -169,7 +168,7 @@ def view() -> None:
     info = progress(metrics, current)
     eta = (
         f", about {info['eta_s']:.0f} s left"
-        if info.get("eta_s") is not None and current["status"] == "running"
+        if info.get("eta_s") is not None and current["status"] == RunStatus.RUNNING
         else ""
     )
     st.progress(
@@ -179,11 +178,11 @@ def view() -> None:
     if current["error"]:
         st.error(current["error"])
     if metrics.empty:
-        if current["status"] in LIVE_STATUSES:
+        if current["status"] in ACTIVE:
             waited = max(0.0, time.time() - float(current["created_at"]))
             st.info(
                 f"Starting the worker… {waited:.0f} s"
-                if current["status"] == "running"
+                if current["status"] == RunStatus.RUNNING
                 else f"Queued, waiting for a free slot… {waited:.0f} s"
             )
         else:
@@ -193,7 +192,7 @@ def view() -> None:
         for column, metric in zip(st.columns(2), shown.values(), strict=False):
             with column:
                 curve(f"metric.{metric}", metric, metric, metrics, new)
-    if live and current["status"] in TERMINAL_STATUSES:
+    if live and current["status"] in TERMINAL:
         end_of_run()
 
 

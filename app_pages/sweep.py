@@ -152,7 +152,15 @@ def view() -> None:
         + ", ".join(
             f"{k} {v}"
             for k, v in counts.items()
-            if k in ("queued", "running", "finished", "failed", "diverged") and v
+            if k
+            in (
+                RunStatus.QUEUED,
+                RunStatus.RUNNING,
+                RunStatus.FINISHED,
+                RunStatus.FAILED,
+                RunStatus.DIVERGED,
+            )
+            and v
         ),
     )
     runs = sweep_runs(store, sweep_id, delta=not running)

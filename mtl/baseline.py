@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtl.config import ExperimentConfig, ModelConfig
 from mtl.delta import DeltaM, delta_m
-from mtl.runs.launcher import dispatch, launch
+from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 
@@ -204,7 +204,7 @@ def ensure_baseline(
     Order: a finished match is reused at once. Else a queued or running match is reused
     (``detach``) or waited for (in the foreground; if it ends other than finished, a new
     one is trained). Else a new baseline run, tagged :data:`BASELINE_TAG`, is launched as
-    a background worker (``detach``, through :func:`mtl.runs.launcher.launch` and its
+    a background worker (``detach``, through :func:`mtl.runs.scheduler.launch` and its
     concurrency limit) or trained in this process (the default; torch is imported then).
 
     Args:

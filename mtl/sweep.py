@@ -51,7 +51,7 @@ from mtl.config import ConfigError, ExperimentConfig, format_validation_error
 from mtl.delta import delta_m
 from mtl.errors import SweepError  # re-exported from here too
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
-from mtl.runs.launcher import launch
+from mtl.runs.scheduler import launch
 from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
 
@@ -464,7 +464,7 @@ def launch_sweep(
         store: the run store.
         spec: the sweep.
         max_running: concurrency limit passed to the launcher.
-        warm: hand runs to the dashboard's warm spare worker (see :func:`mtl.runs.launcher.dispatch`).
+        warm: hand runs to the dashboard's warm spare worker (see :func:`mtl.runs.scheduler.dispatch`).
         validate_data: prepare each distinct dataset once first (:func:`check_data`).
         baselines: also queue the single-task baseline of every distinct setting (one
             per seed and data/training setting; sharing and weighting share one) unless a

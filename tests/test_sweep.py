@@ -321,9 +321,10 @@ def finish(store: RunStore, run_id: str, accuracy: float, r2: float) -> None:
 def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mtl.runs.launcher
+    import mtl.runs.scheduler
 
-    monkeypatch.setattr(mtl.runs.launcher, "dispatch", lambda *args, **kwargs: [])  # nothing starts
+    # nothing starts
+    monkeypatch.setattr(mtl.runs.scheduler, "dispatch", lambda *args, **kwargs: [])
     store = RunStore(home)
     small = spec(grid={"model.sharing": ["hard", "mmoe"]}, seeds=[0, 1])
     sweep_id = launch_sweep(store, small, max_running=1)

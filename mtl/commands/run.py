@@ -67,7 +67,7 @@ def _parse_override(item: str) -> tuple[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mtl.data.prepare import prepare
-    from mtl.runs.launcher import launch
+    from mtl.runs.scheduler import launch
     from mtl.runs.store import RunStore
     from mtl.train.trainer import preflight
 

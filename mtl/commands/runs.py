@@ -57,7 +57,7 @@ def add_parser(
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from mtl.runs.launcher import dispatch
+    from mtl.runs.scheduler import dispatch
     from mtl.runs.store import RunStore
 
     store = RunStore(args.home)
@@ -94,7 +94,7 @@ def _fmt_duration(start: float | None, end: float | None) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from mtl.runs.launcher import dispatch
+    from mtl.runs.scheduler import dispatch
     from mtl.runs.store import RunStore
 
     store = RunStore(args.home)
@@ -145,7 +145,7 @@ def best_metrics(
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from mtl.runs.launcher import stop
+    from mtl.runs.scheduler import stop
     from mtl.runs.store import RunStore
 
     status = stop(RunStore(args.home), args.run_id, args.grace)

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from mtl.runs.status import RunStatus
+
 POLL_S = 0.5
 
 
@@ -95,7 +97,7 @@ def _wait_and_report(args: argparse.Namespace, store: Any, sweep_id: str) -> int
 
 def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
     """Poll the store (and advance the queue) until no run of the sweep is queued or running."""
-    from mtl.runs.launcher import dispatch
+    from mtl.runs.scheduler import dispatch
     from mtl.sweep import is_done, progress
 
     tty = sys.stderr.isatty()
@@ -123,7 +125,15 @@ def _progress_line(counts: dict[str, int]) -> str:
     parts = [f"{counts['done']}/{counts['total']} done"]
     parts += [
         f"{counts[s]} {s}"
-        for s in ("running", "queued", "finished", "failed", "diverged", "stopped", "interrupted")
+        for s in (
+            RunStatus.RUNNING,
+            RunStatus.QUEUED,
+            RunStatus.FINISHED,
+            RunStatus.FAILED,
+            RunStatus.DIVERGED,
+            RunStatus.STOPPED,
+            RunStatus.INTERRUPTED,
+        )
         if counts.get(s)
     ]
     if counts.get("baselines_pending"):
@@ -185,7 +195,7 @@ def _report(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
         print(json.dumps(_json_report(report)))
     else:
         print(_text_report(report))
-    unfinished = counts["done"] - counts["finished"]
+    unfinished = counts["done"] - counts[RunStatus.FINISHED]
     if unfinished:
         print(
             f"warning: {unfinished} of {counts['total']} runs did not finish; "
@@ -260,7 +270,7 @@ def _text_report(report: dict[str, Any]) -> str:
     settings = report["settings"]
     counts = report["progress"]
     lines = [
-        f"sweep {report['sweep_id']} ({report['name']}): {counts['finished']}/{counts['total']} runs finished"
+        f"sweep {report['sweep_id']} ({report['name']}): {counts[RunStatus.FINISHED]}/{counts['total']} runs finished"
     ]
     if table.empty:
         lines.append("(no finished runs to summarise)")
@@ -300,7 +310,7 @@ def _text_report(report: dict[str, Any]) -> str:
 
 
 def cmd_sweeps(args: argparse.Namespace) -> int:
-    from mtl.runs.launcher import dispatch
+    from mtl.runs.scheduler import dispatch
     from mtl.runs.store import RunStore
     from mtl.sweep import sweeps
 

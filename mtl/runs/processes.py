@@ -1,19 +1,30 @@
 """OS processes for runs: spawn a detached ``python -m`` child, tell whether a pid is alive,
-read its start time, and create a file exclusively. Torch-free, standard library only.
+read its start time and command line, signal its process group, create a file exclusively and read one without following
+a symlink. Torch-free, standard library only.
 
-Used by the launcher (workers), the supervisor and the store (is a run's worker alive?).
+Used by the local executor (workers), the warm spares, the supervisor and the store (is a
+run's worker alive?).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["pid_alive", "spawn_module", "start_time", "write_new"]
+__all__ = [
+    "cmdline",
+    "pid_alive",
+    "read_regular",
+    "signal_group",
+    "spawn_module",
+    "start_time",
+    "write_new",
+]
 
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the mtl package
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -44,6 +55,17 @@ def spawn_module(module: str, args: Sequence[str], *, log: Path | None, name: st
             out.close()  # type: ignore[union-attr]
     threading.Thread(target=proc.wait, name=name, daemon=True).start()
     return proc.pid
+
+
+def signal_group(pid: int, sig: int) -> bool:
+    """Send ``sig`` to the process group that ``pid`` leads (every :func:`spawn_module` child
+    leads its own, so its children get it too); False when there is no such group any more,
+    or it is not ours to signal."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def pid_alive(pid: int) -> bool:
@@ -98,6 +120,15 @@ def start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def cmdline(pid: int) -> list[str]:
+    """The command line of process ``pid`` (``/proc/<pid>/cmdline``); ``[]`` if unreadable."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return []
+
+
 def write_new(path: Path, text: str) -> bool:
     """Create ``path`` (never existing, never a symlink) holding ``text``; False if it exists.
 
@@ -111,3 +142,18 @@ def write_new(path: Path, text: str) -> bool:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     return True
+
+
+def read_regular(path: Path, limit: int) -> str | None:
+    """At most ``limit`` bytes of the regular file ``path`` as text, never through a symlink
+    (``O_NOFOLLOW``) and never blocking on a FIFO; ``None`` for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, limit).decode("utf-8", "replace")
+    finally:
+        os.close(fd)

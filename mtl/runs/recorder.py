@@ -18,12 +18,15 @@ import math
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError, StoreFullError
 from mtl.train.callbacks import Callback, EpochEnd, RunEnd, StepEnd
-from mtl.train.diagnostics import DiagnosticsEnd
-from mtl.train.trainer import Trainer
+
+if TYPE_CHECKING:  # types only: the recorder itself stays torch-free
+    from mtl.train.diagnostics import DiagnosticsEnd
+    from mtl.train.trainer import Trainer
 
 DISK_FULL = "disk full"
 """How the error of a run that ended because the disk filled up begins."""

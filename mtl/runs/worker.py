@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtl.config import ExperimentConfig
+from mtl.runs.recorder import StoreRecorder, disk_full_message
+from mtl.runs.scheduler import dispatch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError, StoreFullError
 
@@ -49,7 +51,8 @@ def execute(
     Raises whatever training raised, after the run is marked ``failed`` with the message
     (a full disk: "disk full: …").
     """
-    from mtl.runs.recorder import StoreRecorder
+    # why: torch loads here, after main() started the heartbeat (a worker importing it for
+    # seconds must not look dead), and never on the CLI's or the dashboard's import path
     from mtl.train.outputs import OutputWriter
     from mtl.train.trainer import Trainer
 
@@ -116,8 +119,6 @@ class DiskReserve:
 
 def _failure_message(err: BaseException, disk_full: StoreFullError | None) -> str:
     """The ``error`` of a failed run: one line; "disk full: …" when the disk filled up."""
-    from mtl.runs.recorder import disk_full_message
-
     if isinstance(err, StoreFullError) or (isinstance(err, OSError) and err.errno == errno.ENOSPC):
         return disk_full_message(err)
     if disk_full is not None:
@@ -139,15 +140,11 @@ def _record_failure(store: RunStore, run_id: str, message: str) -> None:
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of a detached worker process."""
-    from mtl.runs.launcher import dispatch
-
     parser = argparse.ArgumentParser(prog="python -m mtl.runs.worker")
     parser.add_argument("run_id")
     parser.add_argument("--home", required=True)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from mtl.config import ExperimentConfig
-from mtl.runs.launcher import dispatch, launch
+from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, resolve_home
 

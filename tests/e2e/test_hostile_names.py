@@ -129,7 +129,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MTL_MAX_RUNNING", "100")
-        patch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
+        patch.setattr(
+            "mtl.runs.local_executor._spawn_worker", lambda store, run_id, limit: os.getpid()
+        )
         sweep_id = launch_sweep(store, spec)
     for i, run in enumerate(store.list_runs(["running", "queued"]).itertuples()):
         if run.status == "queued":

@@ -13,7 +13,7 @@ import pytest
 from conftest import status, wait_for
 from mtl import presets
 from mtl.config import ExperimentConfig
-from mtl.runs.launcher import dispatch, launch, stop
+from mtl.runs.scheduler import dispatch, launch, stop
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 
 

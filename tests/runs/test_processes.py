@@ -1,14 +1,24 @@
-"""mtl.runs.processes: spawning, liveness and exclusive files, on real processes and files."""
+"""mtl.runs.processes: spawning, liveness, signals, command lines and exclusive files, on real
+processes and files."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-from mtl.runs.processes import pid_alive, spawn_module, start_time, write_new
+from mtl.runs.processes import (
+    cmdline,
+    pid_alive,
+    read_regular,
+    signal_group,
+    spawn_module,
+    start_time,
+    write_new,
+)
 
 
 def _dead_pid() -> int:
@@ -61,3 +71,30 @@ def test_spawned_children_find_this_package(tmp_path: Path) -> None:
     spawn_module("mtl.runs.status", [], log=log, name="reap-test-mtl")  # importable, prints nothing
     next(t for t in threading.enumerate() if t.name == "reap-test-mtl").join(timeout=120)
     assert log.read_text(encoding="utf-8") == ""
+
+
+def test_signal_group_reaches_the_group_and_says_when_it_is_gone() -> None:
+    leader = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "--marker-arg"],
+        start_new_session=True,
+    )
+    try:
+        assert "--marker-arg" in cmdline(leader.pid)
+        assert signal_group(leader.pid, signal.SIGTERM)
+        assert leader.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        if leader.poll() is None:
+            leader.kill()
+            leader.wait()
+    assert not signal_group(leader.pid, signal.SIGTERM)  # reaped: no such group
+    assert cmdline(leader.pid) == []
+
+
+def test_read_regular_reads_files_only_never_through_a_link(tmp_path: Path) -> None:
+    (tmp_path / "marker").write_text("0123456789", encoding="utf-8")
+    assert read_regular(tmp_path / "marker", 4) == "0123"
+    (tmp_path / "link").symlink_to(tmp_path / "marker")
+    assert read_regular(tmp_path / "link", 100) is None
+    os.mkfifo(tmp_path / "fifo")
+    assert read_regular(tmp_path / "fifo", 100) is None  # returns at once, no blocking
+    assert read_regular(tmp_path, 100) is None and read_regular(tmp_path / "none", 100) is None

@@ -17,7 +17,8 @@ import pytest
 from conftest import ROOT, wait_for
 from mtl import presets
 from mtl.runs import spare
-from mtl.runs.launcher import dispatch, launch
+from mtl.runs.processes import pid_alive
+from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 
 
@@ -72,7 +73,7 @@ def test_one_spare_takes_one_run_only(warm: RunStore) -> None:
 def test_stop_spares_ends_idle_spares(warm: RunStore) -> None:
     pids = spare.idle_spares(warm)
     spare.stop_spares(warm.home)
-    wait_for(lambda: not any(spare._alive(p) for p in pids), timeout=10)
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=10)
     assert spare.idle_spares(warm) == []
 
 
@@ -146,7 +147,7 @@ def test_a_spare_exits_soon_after_its_owner_is_gone(
         [
             sys.executable,
             "-m",
-            "mtl.runs.spare",
+            "mtl.runs.spare_process",
             "--home",
             str(home),
             "--token",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mtl.runs.store as store_mod
+from mtl.runs import store_db, store_schema
 from mtl.runs.store import (
     METRIC_COLUMNS,
     SCHEMA_VERSION,
@@ -451,7 +451,7 @@ def test_reader_polling_during_writes_sees_only_whole_batches(store):
 
 def test_locked_database_is_retried_not_surfaced(store, monkeypatch):
     run_id = store.create_run("r", {})
-    monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.05)  # force the store's own retries
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_S", 0.05)  # force the store's own retries
     impatient = RunStore(store.home)
     holder = _raw(store)
     holder.execute("BEGIN IMMEDIATE")
@@ -467,8 +467,8 @@ def test_locked_database_is_retried_not_surfaced(store, monkeypatch):
 
 def test_lock_held_for_too_long_is_a_clean_store_error(store, monkeypatch):
     run_id = store.create_run("r", {})
-    monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.05)
-    monkeypatch.setattr(store_mod, "LOCKED_RETRY_S", 0.3)
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(store_db, "LOCKED_RETRY_S", 0.3)
     impatient = RunStore(store.home)
     with _raw(store) as holder:
         holder.execute("BEGIN IMMEDIATE")
@@ -499,8 +499,8 @@ def test_migrations_run_in_order_inside_one_transaction(store, monkeypatch):
         conn.execute("ALTER TABLE runs ADD COLUMN shape TEXT")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, add_column, broken])
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
+    monkeypatch.setattr(store_schema, "MIGRATIONS", [*store_schema.MIGRATIONS, add_column, broken])
+    monkeypatch.setattr(store_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
     with pytest.raises(RuntimeError, match="migration bug"):
         RunStore(store.home)
     with _raw(store) as conn:  # nothing of the failed upgrade is left
@@ -508,8 +508,8 @@ def test_migrations_run_in_order_inside_one_transaction(store, monkeypatch):
         columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
         assert "color" not in columns and "shape" not in columns
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS[:-1]])
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(store_schema, "MIGRATIONS", [*store_schema.MIGRATIONS[:-1]])
+    monkeypatch.setattr(store_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     upgraded = RunStore(store.home)
     assert upgraded.get_run(run_id)["config"] == {"a": 1}
     with _raw(store) as conn:

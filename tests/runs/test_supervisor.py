@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_python, status, wait_for
 from mtl import presets
-from mtl.runs.launcher import launch
+from mtl.runs.scheduler import launch
 from mtl.runs.store import RunStore
 from mtl.runs.supervisor import SUPERVISOR_ENV, ensure_supervisor, supervisor_pid
 
@@ -86,6 +86,9 @@ def test_turned_off_with_mtl_supervisor_0(home: Path, monkeypatch: pytest.Monkey
 
 
 def test_the_supervisor_never_imports_torch() -> None:
-    code = "import sys, mtl.runs.supervisor, mtl.runs.launcher; assert 'torch' not in sys.modules, 'torch'"
+    code = (
+        "import sys, mtl.runs.supervisor, mtl.runs.supervisor_process, mtl.runs.scheduler\n"
+        "assert 'torch' not in sys.modules, 'torch'"
+    )
     done = run_python(code, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,7 @@ from conftest import stop_workers
 from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.data.preprocessing import PREPROCESSING
-from mtl.runs.launcher import launch
+from mtl.runs.scheduler import launch
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
 from mtl.runs.worker import execute
 from mtl.train.checkpoint import CHECKPOINT

@@ -314,7 +314,9 @@ def test_sweep_page_shows_the_aggregate_and_pareto_plot(
         }
     )
     monkeypatch.setenv("MTL_MAX_RUNNING", "100")  # claim them all, then train them here, one by one
-    monkeypatch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
+    monkeypatch.setattr(
+        "mtl.runs.local_executor._spawn_worker", lambda store, run_id, limit: os.getpid()
+    )
     sweep_id = launch_sweep(store, spec)
     for run in store.list_runs(with_config=True).itertuples():
         execute(store, run.id, ExperimentConfig.from_dict(run.config))
@@ -358,7 +360,9 @@ def test_a_sweep_starts_from_the_current_experiment_setup(
 
     monkeypatch.setenv("MTL_HOME", str(tmp_path / "setup"))
     monkeypatch.setenv("MTL_WARM_WORKER", "0")  # and no worker: nothing trains in this test
-    monkeypatch.setattr("mtl.runs.launcher._spawn_worker", lambda store, run_id, limit: os.getpid())
+    monkeypatch.setattr(
+        "mtl.runs.local_executor._spawn_worker", lambda store, run_id, limit: os.getpid()
+    )
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/sweep.py")
     for key, value in to_widgets(

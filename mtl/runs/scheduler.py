@@ -1,26 +1,32 @@
-"""Launch runs as detached worker processes, keep a concurrency limit, stop runs.
+"""Scheduling: the queue of runs, its concurrency limit, and stopping runs.
 
-``launch`` records a run as queued and calls ``dispatch``, which moves queued runs to
-running (atomically, in the store) while fewer than ``max_running`` run, and starts one
-worker process for each in its own session: it outlives the caller (a CLI that exits, a
-Streamlit rerun, a closed tab). Each worker calls ``dispatch`` again when it ends, and
-while runs stay queued a small supervisor process (:mod:`mtl.runs.supervisor`) calls it
-too, so the queue advances on its own even after a worker is killed.
+``launch`` records a run as queued and calls ``dispatch``, which marks dead runs
+``interrupted``, then moves queued runs to running (atomically, in the store:
+:meth:`~mtl.runs.store.RunStore.claim_next`) while fewer than ``max_running`` run, and starts
+each through an :class:`~mtl.runs.executor.Executor` (default: one detached worker process per
+run, :class:`~mtl.runs.local_executor.LocalExecutor`). ``stop`` asks a run to stop through the
+store and, if it does not, ends its process through the executor.
+
+The capacity logic lives here, the processes in the executor. Each worker calls ``dispatch``
+again when it ends, and while runs stay queued a small supervisor process
+(:mod:`mtl.runs.supervisor`) calls it too, so the queue advances on its own even after a
+worker is killed. Those processes import this module; it imports none of them (it starts
+them by module name), so the package has no import cycle. Torch-free.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
 from mtl.config import ExperimentConfig
 from mtl.runs.executor import Executor
-from mtl.runs.processes import pid_alive, spawn_module
-from mtl.runs.status import RunStatus
-from mtl.runs.store import TERMINAL_STATUSES, IllegalTransitionError, RunStore
+from mtl.runs.local_executor import LocalExecutor
+from mtl.runs.status import TERMINAL, RunStatus
+from mtl.runs.store import IllegalTransitionError, RunStore
+from mtl.runs.supervisor import ensure_supervisor
 
 MAX_RUNNING_ENV = "MTL_MAX_RUNNING"
 WARM_ENV = "MTL_WARM_WORKER"
@@ -79,25 +85,6 @@ def launch(
     return run_id
 
 
-@dataclass(frozen=True)
-class LocalExecutor:
-    """The :class:`~mtl.runs.executor.Executor` of this machine: one detached worker process
-    per run (``python -m mtl.runs.worker``), its log in the run's folder."""
-
-    store: RunStore
-    limit: int  # the concurrency limit the worker passes on when it dispatches the next run
-
-    def submit(self, run_id: str) -> int:
-        return _spawn_worker(self.store, run_id, self.limit)
-
-    def stop(self, run_id: str, grace_s: float = 10.0) -> str:
-        return stop(self.store, run_id, grace_s)
-
-    def alive(self, run_id: str) -> bool:
-        pid = self.store.get_run(run_id)["pid"]
-        return pid is not None and pid_alive(int(pid))
-
-
 def dispatch(
     store: RunStore,
     max_running: int | None = None,
@@ -108,32 +95,47 @@ def dispatch(
     """Mark dead runs ``interrupted``, then start queued runs while slots are free.
 
     With ``warm`` (the dashboard), a run goes to an idle warm spare worker when there is
-    one (see :mod:`mtl.runs.spare`), and while a slot is free one spare is kept waiting.
-    With ``supervise``, runs still queued get a supervisor process that starts them when
-    slots free up, even if every worker dies (see :mod:`mtl.runs.supervisor`). A read-only
-    store (e.g. on a read-only disk) is only looked at: nothing is marked or started.
-    Runs start through ``executor`` (default: :class:`LocalExecutor`).
-    """
-    from mtl.runs import spare
-    from mtl.runs.supervisor import ensure_supervisor
+    one (see :mod:`mtl.runs.spare`), and while a slot is free the executor keeps one warm
+    (:meth:`~mtl.runs.executor.Executor.warm_up`). With ``supervise``, runs still queued get
+    a supervisor process that starts them when slots free up, even if every worker dies (see
+    :mod:`mtl.runs.supervisor`). A read-only store (e.g. on a read-only disk) is only looked
+    at: nothing is marked or started. Runs start through ``executor`` (default:
+    :class:`~mtl.runs.local_executor.LocalExecutor`).
 
+    Returns:
+        The ids of the runs started now, oldest first.
+    """
     limit = max_running_limit(max_running)
     if store.read_only:  # e.g. a store on a read-only disk: look, never write
         return []
     store.mark_stale(heartbeat_timeout())
-    executor = executor or LocalExecutor(store, limit)
+    executor = executor or LocalExecutor(store, limit, warm=warm)
     started = []
     while (run_id := store.claim_next(limit)) is not None:
-        pid = (warm and spare.assign(store, run_id, limit)) or executor.submit(run_id)
-        store.set_pid(run_id, pid)
+        pid = executor.submit(run_id)
+        if pid is not None:
+            store.set_pid(run_id, pid)
         started.append(run_id)
     if warm and warm_workers_enabled() and len(store.list_runs(RunStatus.RUNNING)) < limit:
         # only while a slot is free: a spare importing torch next to a training run
         # would slow that run (and the page that watches it) down for nothing
-        spare.ensure_spare(store)
+        executor.warm_up()
     if supervise:
         ensure_supervisor(store, limit)
     return started
+
+
+_server_homes: set[Path] = set()
+
+
+def start_with_server(store: RunStore) -> None:
+    """Once per server process and home: queue housekeeping and a warm spare, so the first
+    launch from the dashboard does not wait for a cold worker. The spare belongs to this
+    process and exits soon after it is gone."""
+    if store.home in _server_homes:
+        return
+    _server_homes.add(store.home)
+    dispatch(store, warm=True)
 
 
 def warm_workers_enabled() -> bool:
@@ -141,48 +143,40 @@ def warm_workers_enabled() -> bool:
     return os.environ.get(WARM_ENV, "1") != "0"
 
 
-def _spawn_worker(store: RunStore, run_id: str, limit: int) -> int:
-    return spawn_module(
-        "mtl.runs.worker",
-        [run_id, "--home", str(store.home), "--max-running", str(limit)],
-        log=store.run_dir(run_id) / "worker.log",
-        name=f"reap-{run_id}",
-    )
-
-
-def stop(store: RunStore, run_id: str, grace_s: float = 10.0) -> str:
+def stop(
+    store: RunStore, run_id: str, grace_s: float = 10.0, executor: Executor | None = None
+) -> RunStatus:
     """Stop a run and return its final status.
 
     A queued run is cancelled at once. A running one is asked to stop at its next step;
-    if it has not ended within ``grace_s`` its process gets SIGTERM (which the worker
-    also turns into a graceful stop), then SIGKILL, and the run is marked ``stopped``.
+    if it has not ended within ``grace_s`` the executor ends its process (SIGTERM, which the
+    worker also turns into a graceful stop, then SIGKILL), and the run is marked ``stopped``.
     """
-    status = store.request_stop(run_id)
-    if status in TERMINAL_STATUSES:
-        return status
-    if _wait_terminal(store, run_id, grace_s):
-        return store.get_run(run_id)["status"]
-    pid = store.get_run(run_id)["pid"]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if pid:
-            try:
-                os.killpg(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                break
+    status = RunStatus(store.request_stop(run_id))
+    if status in TERMINAL or _wait_terminal(store, run_id, grace_s):
+        return _status(store, run_id)
+    executor = executor or LocalExecutor(store, 1)  # the limit matters only to submit
+    for force in (False, True):
+        if not executor.stop(run_id, force=force):
+            break  # its process is gone already
         if _wait_terminal(store, run_id, grace_s / 2):
-            return store.get_run(run_id)["status"]
+            return _status(store, run_id)
     # The worker may have recorded its own end status in the meantime.
     with contextlib.suppress(IllegalTransitionError):
         store.set_status(
             run_id, RunStatus.STOPPED, error=f"terminated after not stopping within {grace_s:g} s"
         )
-    return store.get_run(run_id)["status"]
+    return _status(store, run_id)
+
+
+def _status(store: RunStore, run_id: str) -> RunStatus:
+    return RunStatus(store.get_run(run_id)["status"])
 
 
 def _wait_terminal(store: RunStore, run_id: str, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if store.get_run(run_id)["status"] in TERMINAL_STATUSES:
+        if _status(store, run_id) in TERMINAL:
             return True
         time.sleep(0.1)
-    return store.get_run(run_id)["status"] in TERMINAL_STATUSES
+    return _status(store, run_id) in TERMINAL
