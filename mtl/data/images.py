@@ -189,8 +189,8 @@ def decode(path: Path, size: int, color: Color) -> np.ndarray:
         DataError: the file cannot be decoded (named).
     """
     try:
-        with Image.open(path) as image:
-            image = image.convert("L" if color == "grey" else "RGB")
+        with Image.open(path) as file:
+            image = file.convert("L" if color == "grey" else "RGB")
             if image.size != (size, size):
                 image = image.resize((size, size), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0  # (H, W) or (H, W, 3)
