@@ -1,4 +1,4 @@
-"""A folder of PNG/JPEG images plus labels.csv (a `file` column and one column per label); upload it as a zip.
+"""A folder of PNG/JPEG images plus labels.csv ('file' column + one column per label); upload it zipped.
 
 ``data.path`` is the folder; ``labels.csv`` names each image by its path inside the folder
 (``file``) and holds one column per label (a missing label masks that task only). Images are
