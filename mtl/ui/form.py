@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 from collections.abc import Collection, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import pandas as pd
 from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
 from mtl.data.columns import REASONS, Reason, usable_columns
-from mtl.data.images import ZIP_MAX_BYTES, extract_zip, find_root
+from mtl.data.images import FILE_COLUMN, LABELS, ZIP_MAX_BYTES, extract_zip, find_root
 from mtl.data.tasks import infer_kind
 
 PREFIX = "exp."
@@ -161,7 +162,14 @@ def save_zip_upload(
     dest = home / "uploads" / digest / safe_stem(filename)
     if not dest.is_dir():
         extract_zip(io.BytesIO(content), dest, max_bytes=max_bytes)
-    return find_root(dest)
+    try:
+        return find_root(dest)
+    except DataError:  # the message would show the server's folder: say it plainly
+        shutil.rmtree(dest.parent, ignore_errors=True)
+        raise DataError(
+            f"the zip holds no {LABELS} at its top or in its only folder; add one with a "
+            f"{FILE_COLUMN!r} column (each image's path) and one column per label"
+        ) from None
 
 
 def safe_stem(filename: str) -> str:
