@@ -71,8 +71,5 @@ def test_a_refused_zip_is_one_plain_message(at: AppTest, home: Path) -> None:
     errors = [str(e.value) for e in at.error]
     assert any("This zip cannot be used" in e and "points outside the folder" in e for e in errors)
     assert not at.session_state["exp.data.path"]
-    assert (
-        not any(p.is_file() for p in (home / "uploads").rglob("*"))
-        if (home / "uploads").exists()
-        else True
-    )
+    uploads = home / "uploads"
+    assert not uploads.exists() or not any(p.is_file() for p in uploads.rglob("*"))
