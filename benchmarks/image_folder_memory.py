@@ -154,6 +154,10 @@ def main() -> None:
     print(
         f"| held in memory instead: at least floor + decoded | {(floor['peak_rss_bytes'] + decoded) / mb:,.0f} |"
     )
+    print(
+        f"| peak RSS: the same on the first {count // 10:,} images "
+        f"(decoded {tenth['decoded_bytes'] / mb:,.0f} MB) | {tenth['peak_rss_bytes'] / mb:,.0f} |"
+    )
     print()
     print(
         f"ratio peak RSS / decoded size: {run['peak_rss_bytes'] / decoded:.2f}; peak RSS grows by "
