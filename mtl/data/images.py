@@ -271,13 +271,10 @@ class ImageArray:
     def __getitem__(self, rows: slice) -> np.ndarray:
         return self.take(range(*rows.indices(len(self))))
 
-    def subset(self, rows: np.ndarray) -> ImageArray:
-        """The rows ``rows`` as another lazy array (same settings, no augmentation)."""
-        return ImageArray(self.root, [self.files[int(r)] for r in rows], self.size, self.color)
-
     def _augment(self, batch: np.ndarray) -> None:
         """Flip and shift each image of ``batch`` in place."""
-        assert self.augment is not None
+        if self.augment is None:
+            return
         n, shift = len(batch), self.augment.shift
         flips = self._rng.random(n) < 0.5 if self.augment.flip else np.zeros(n, dtype=bool)
         moves = self._rng.integers(-shift, shift + 1, size=(n, 2)) if shift else np.zeros((n, 2))
