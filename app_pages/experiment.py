@@ -336,6 +336,8 @@ try:
 except (DataError, ConfigError, ValueError) as err:
     st.error(shown(err))
 if frame is not None:
+    for note in frame.attrs.get("warnings", []):  # e.g. image rows skipped, with why
+        st.warning(shown(note), icon=":material/info:")
     preview, overview = st.columns([3, 2])
     with preview:
         st.caption(f"{len(frame):,} rows × {frame.shape[1]} columns (first 200 shown)")

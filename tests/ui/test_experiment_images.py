@@ -48,6 +48,20 @@ def test_a_folder_on_disk_becomes_tasks_and_a_valid_config(at: AppTest, tmp_path
     assert not [m for m in at.multiselect if m.label == "Feature columns the model reads"]
 
 
+def test_skipped_rows_are_named_on_the_page_as_text(at: AppTest, tmp_path: Path) -> None:
+    folder = write_digits_folder(tmp_path / "scans", limit=100)
+    hostile = "**bold** <img src=x onerror=alert(1)>.png"
+    with (folder / "labels.csv").open("a") as labels:
+        labels.write(f'"{hostile}",3,odd,0\n')
+    at.text_input(key="exp.ui.folder").set_value(str(folder)).run()
+    assert not at.exception
+    warnings = [str(w.value) for w in at.warning]
+    skipped = [w for w in warnings if "whose file is missing" in w]
+    assert len(skipped) == 1
+    assert "\\*\\*bold\\*\\*" in skipped[0] and "\\<img" in skipped[0]  # escaped markdown
+    assert "100 rows × 4 columns" in texts(at)
+
+
 def test_a_zip_upload_is_unpacked_under_the_home(at: AppTest, home: Path, tmp_path: Path) -> None:
     folder = write_digits_folder(tmp_path / "src", limit=80)
     content = zip_folder(folder, tmp_path / "x.zip", inside="ward 7").read_bytes()
