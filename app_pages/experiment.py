@@ -306,7 +306,7 @@ if dataset_name == "csv":
 if dataset.image_folder:
     up, disk = st.columns(2)
     up.file_uploader(
-        "Upload a zipped image folder (PNG/JPEG files + labels.csv with a 'file' column)",
+        "Upload a zipped image folder (PNG/JPEG files + labels.csv)",
         type=["zip"],
         key="exp.up.zip",
         on_change=on_zip,
