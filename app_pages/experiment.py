@@ -9,6 +9,7 @@ column, file and run names, error messages that quote them) are shown as text.
 import hashlib
 import html
 import json
+from pathlib import Path
 from typing import Any, get_args
 
 import streamlit as st
@@ -106,6 +107,33 @@ def on_csv() -> None:
     if uploaded is None:
         return
     path = str(form.save_upload(uploaded.getvalue(), uploaded.name, resolve_home()))
+    use_data_path(path, uploaded.name)
+
+
+def on_zip() -> None:
+    """A zipped image folder was uploaded: unpack it safely under the home for the workers."""
+    uploaded = state.get("exp.up.zip")
+    if uploaded is None:
+        return
+    cap = int(st.get_option("server.maxUploadSize")) * 2**20
+    try:
+        path = str(form.save_zip_upload(uploaded.getvalue(), uploaded.name, resolve_home(), cap))
+    except DataError as err:
+        state["exp.ui.zip_error"] = f"This zip cannot be used: {err}"
+        return
+    state["exp.ui.zip_error"] = None
+    use_data_path(path, uploaded.name)
+
+
+def on_folder() -> None:
+    """A folder on this machine was typed: use it as the image folder."""
+    folder = str(state.get("exp.ui.folder") or "").strip()
+    if folder:
+        use_data_path(folder, folder.rstrip("/\\"))
+
+
+def use_data_path(path: str, shown_name: str) -> None:
+    """New data: no tasks or features yet; the run is named after it (until a name is typed)."""
     if state.get("exp.data.path") == path:
         return
     form.forget(state, ("task.", "exp.estimate"))
@@ -113,7 +141,7 @@ def on_csv() -> None:
         {"exp.data.path": path, "exp.tasks": [], "exp.data.features": None, "exp.problems": []}
     )
     if state.get("exp.ui.name_auto", True):
-        state["exp.name"] = form.default_run_name(uploaded.name)
+        state["exp.name"] = form.default_run_name(shown_name)
     keep()
 
 
@@ -309,6 +337,7 @@ st.selectbox(
 dataset_name = state["exp.data.dataset"]
 dataset = get_dataset(dataset_name)
 data_path = state.get("exp.data.path")
+own_data = dataset_name == "csv" or dataset.image_folder  # read from the user's path
 if dataset_name == "csv":
     st.file_uploader(
         "Upload a CSV file (header row, one row per example)",
@@ -325,6 +354,24 @@ if dataset_name == "csv":
         st.caption(
             f"Data file: **{markdown_text(dataset_label({'dataset': 'csv', 'path': data_path}))}**{again}"
         )
+if dataset.image_folder:
+    up, disk = st.columns(2)
+    up.file_uploader(
+        "Upload a zipped image folder (PNG/JPEG files + labels.csv)",
+        type=["zip"],
+        key="exp.up.zip",
+        on_change=on_zip,
+    )
+    disk.text_input(
+        "…or the path of an image folder on this machine",
+        key="exp.ui.folder",
+        on_change=on_folder,
+        placeholder="/data/photos (holding labels.csv)",
+    )
+    if state.get("exp.ui.zip_error"):
+        st.error(shown(state["exp.ui.zip_error"]))
+    if data_path:
+        st.caption(f"Image folder: **{markdown_text(Path(data_path).name)}**")
 option_inputs(dataset.options, "exp.data.options")
 problems_for("data")
 
@@ -335,11 +382,13 @@ try:
         for k, v in state.items()
         if str(k).startswith("exp.data.options.")
     }
-    if dataset_name != "csv" or data_path:
+    if data_path or not own_data:
         frame = form.load_dataset(dataset_name, options, data_path)
 except (DataError, ConfigError, ValueError) as err:
     st.error(shown(err))
 if frame is not None:
+    for note in frame.attrs.get("warnings", []):  # e.g. image rows skipped, with why
+        st.warning(shown(note), icon=":material/info:")
     preview, overview = st.columns([3, 2])
     with preview:
         st.caption(f"{len(frame):,} rows × {frame.shape[1]} columns (first 200 shown)")
@@ -403,7 +452,7 @@ problems_for("tasks")
 targets = tuple(
     c for t in tasks for c in ([t["target"]] if isinstance(t["target"], str) else t["target"])
 )
-if frame is not None and dataset.image_shape is None:
+if frame is not None and not dataset.images:
     st.subheader("Features")
     roles = roles_of(digest(dataset_name, data_path, options), targets, dataset_name, frame)
     explicit = state.get("exp.data.features")
@@ -466,7 +515,7 @@ with left:
     state["exp.model.hidden"] = ints(
         st.text_input("Hidden layer widths", key="exp.ui.hidden", on_change=keep), "model.hidden"
     )
-    if dataset.image_shape is not None:
+    if dataset.images:
         init("exp.ui.channels", ", ".join(map(str, state["exp.model.channels"])))
         state["exp.model.channels"] = ints(
             st.text_input("CNN channels", key="exp.ui.channels", on_change=keep), "model.channels"
@@ -481,7 +530,7 @@ with left:
     sharing_spec = ARCHITECTURES.spec(state["exp.model.sharing"])
     for setting in sharing_spec.settings:  # the general model settings this architecture reads
         if setting == "branch_depth":
-            branch_depth_input(dataset.image_shape)
+            branch_depth_input(dataset.image_shape or ((1, 8, 8) if dataset.images else None))
         else:
             info = ModelConfig.model_fields[setting]
             field_input(form.widget_for(setting, info, info.title), f"exp.model.{setting}")
@@ -506,7 +555,7 @@ with right:
         prepared = preparation(
             draft.model_dump_json(include={"data", "tasks"}),
             draft.model.encoder,
-            frame if dataset_name == "csv" else None,
+            frame if own_data else None,
         )
         try:
             if isinstance(prepared, str):
@@ -699,7 +748,7 @@ form.remember(state)
 with start:
     if st.button("Start", type="primary", key="exp.start"):
         with st.spinner("Checking the settings and the data…"):
-            config, problems = form.check(config_dict, frame if dataset_name == "csv" else None)
+            config, problems = form.check(config_dict, frame if own_data else None)
         state["exp.problems"] = problems
         form.remember(state)
         if config is None:

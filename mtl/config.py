@@ -73,7 +73,10 @@ class DataConfig(_Section):
         "penguins",
         description="Dataset name from the catalog (`python -m mtl datasets`), or `csv`.",
     )
-    path: str | None = Field(None, description="CSV file to read when `dataset` is `csv`.")
+    path: str | None = Field(
+        None,
+        description="CSV file to read when `dataset` is `csv`; the image folder when it is `images`.",
+    )
     features: list[str] | None = Field(
         None,
         description="Feature columns; default: every non-target column except text- and ID-like ones.",
@@ -104,7 +107,9 @@ class DataConfig(_Section):
         description="Standardize regression targets for training; metrics are reported in original units.",
     )
     augment: bool = Field(
-        False, description="Light augmentation for image datasets: random 1-pixel shifts."
+        False,
+        description="Light augmentation for image datasets: random 1-pixel shifts of whole "
+        "batches (`images` also has per-image `flip` and `shift` options).",
     )
 
     @field_validator("dataset")
@@ -127,6 +132,10 @@ class DataConfig(_Section):
         if self.dataset == "csv" and not self.path:
             raise ValueError(
                 "data.path is required when data.dataset is 'csv'; give the CSV file to read"
+            )
+        if get_dataset(self.dataset).image_folder and not self.path:
+            raise ValueError(
+                f"data.path is required when data.dataset is {self.dataset!r}; give the image folder"
             )
         return self
 

@@ -5,9 +5,14 @@ beside the checkpoint): missing values are imputed the same way, categories unse
 training become all-zero one-hot vectors, image datasets are reshaped to their input
 shape. Problems the user can fix raise :class:`DataError` with one line naming the column.
 
+Image models (``data.dataset: images``) predict image files instead (:func:`predict_images`):
+a folder or a zip, with or without its ``labels.csv``; each image is decoded as in training.
+
 The result is one wide table, one row per input row::
 
     row                      the input's row number (0 = first data row)
+    file                     image models: the image's path inside the folder
+    <task> (label)           image models, when labels.csv has the task's column: the label given
     <task>                   classification: the predicted class label
     <task> p(<class>)        classification: the probability of each class
     <task>                   regression with one target: the value in original units
@@ -21,6 +26,7 @@ is refused, never loaded.
 from __future__ import annotations
 
 import difflib
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,14 @@ from mtl.csv_safe import to_csv
 from mtl.data.catalog import DataError
 from mtl.data.columns import check_finite_column, check_finite_inputs
 from mtl.data.datasets.csv import read_rows
+from mtl.data.images import (
+    FILE_COLUMN,
+    ImageArray,
+    extract_zip,
+    find_root,
+    list_images,
+    read_folder,
+)
 from mtl.data.preprocessing import PREPROCESSING, Preprocessing, PreprocessingFormatError
 from mtl.data.tasks import TaskSpec
 from mtl.errors import NoModelError  # re-exported from here too
@@ -39,9 +53,17 @@ from mtl.train.checkpoint import CHECKPOINT, LEGACY_PREPROCESSOR, Checkpoint, lo
 from mtl.train.files import atomic_write
 from mtl.train.predictions import prediction_frame
 
-__all__ = ["BATCH", "NoModelError", "predict_csv", "predict_frame", "read_input_csv"]
+__all__ = [
+    "BATCH",
+    "NoModelError",
+    "predict_csv",
+    "predict_frame",
+    "predict_images",
+    "read_input_csv",
+]
 
 BATCH = 1024  # rows per forward pass
+IMAGE_BATCH = 256  # images decoded per forward pass
 ROW_COLUMN = "row"
 
 
@@ -80,6 +102,75 @@ def predict_csv(
         atomic_write(out, lambda tmp: to_csv(table, tmp, raw=raw))
     except OSError as err:
         raise DataError(f"cannot write --out {str(out)!r}: {err.strerror or err}") from None
+    return table, messages
+
+
+def predict_images(
+    run_folder: Path, source: Path, out_csv: Path, *, raw: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
+    """Every task's prediction for the images of a folder or a ``.zip`` (extracted safely
+    to a temporary folder); writes the table to ``out_csv`` like :func:`predict_csv`.
+
+    With a ``labels.csv``, its ``file`` column lists the images (rows naming a missing,
+    corrupt or non-image file are skipped with a warning) and the label columns of the
+    model's tasks are copied beside the predictions; without one, every PNG/JPEG under the
+    folder is predicted (other files are skipped with a warning).
+
+    Raises:
+        NoModelError: no saved model in ``run_folder``.
+        DataError: the run was not trained on images, no image found, a refused zip.
+    """
+    out = check_output_path(Path(out_csv))
+    checkpoint, _ = load_model(run_folder)
+    if len(checkpoint.input_shape) != 3 or checkpoint.input_columns:
+        raise DataError(
+            "this run's model reads table columns, not image files; predict with a CSV (--csv)"
+        )
+    source = Path(source)
+    with tempfile.TemporaryDirectory(prefix="mtl-predict-") as scratch:
+        if source.is_file() and source.suffix.lower() == ".zip":
+            with source.open("rb") as handle:
+                folder = extract_zip(handle, Path(scratch) / "images")
+        elif source.is_dir():
+            folder = source
+        else:
+            raise DataError(f"--images {str(source)!r} is neither a folder nor a .zip file")
+        table, messages = _predict_folder(checkpoint, folder)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, lambda tmp: to_csv(table, tmp, raw=raw))
+    except OSError as err:
+        raise DataError(f"cannot write --out {str(out)!r}: {err.strerror or err}") from None
+    return table, messages
+
+
+def _predict_folder(checkpoint: Checkpoint, folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The prediction table of the images in ``folder`` (see :func:`predict_images`)."""
+    labels: pd.DataFrame | None = None
+    try:
+        root = find_root(folder)
+    except DataError:
+        root = folder
+    if (root / "labels.csv").is_file():
+        labels, root, messages = read_folder(root)
+        files = labels[FILE_COLUMN].tolist()
+    else:
+        files, messages = list_images(root)
+    if not files:
+        raise DataError(f"no PNG or JPEG image found in {str(folder)!r}")
+    channels, size = checkpoint.input_shape[0], checkpoint.input_shape[1]
+    images = ImageArray(root, files, size, "grey" if channels == 1 else "rgb")
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(images), IMAGE_BATCH):
+        out = run_model(checkpoint.model, images[start : start + IMAGE_BATCH])
+        for name, value in out.items():
+            parts.setdefault(name, []).append(value)
+    table = decode(checkpoint.tasks, {k: np.concatenate(v) for k, v in parts.items()})
+    table.insert(1, FILE_COLUMN, files)
+    if labels is not None:
+        for spec in checkpoint.tasks:
+            if len(spec.targets) == 1 and spec.targets[0] in labels.columns:
+                table[f"{spec.name} (label)"] = labels[spec.targets[0]].to_numpy()
     return table, messages
 
 
@@ -143,6 +234,10 @@ def encode_features(
     messages: list[str] = []
     if len(frame) == 0:
         raise DataError("the input has no rows to predict")
+    if not checkpoint.input_columns and len(checkpoint.input_shape) == 3:
+        raise DataError(
+            "this run's model reads image files, not table columns; predict with --images"
+        )
     columns = list(checkpoint.input_columns)
     wanted = {str(c) for c in columns}
     by_name = {str(c): c for c in frame.columns}  # CSV headers are strings

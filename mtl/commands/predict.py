@@ -1,4 +1,5 @@
-"""``python -m mtl predict RUN --csv IN --out OUT``: a finished run's predictions for new rows.
+"""``python -m mtl predict RUN (--csv IN | --images DIR_OR_ZIP) --out OUT``: a finished run's
+predictions for new rows, or for new image files with a model trained on an image folder.
 
 Writes one row per input row (columns: see :mod:`mtl.predict`), prints how many rows it
 wrote on stdout and each warning as ``warning: …`` on stderr. With ``--json``, stdout is
@@ -30,8 +31,12 @@ def add_parser(
         help="predict every task for the rows of a CSV with a finished run's model",
     )
     p.add_argument("run_id", metavar="RUN", help="run id (`python -m mtl runs` lists them)")
-    p.add_argument(
-        "--csv", required=True, metavar="IN", help="input CSV with the model's feature columns"
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", metavar="IN", help="input CSV with the model's feature columns")
+    source.add_argument(
+        "--images",
+        metavar="DIR_OR_ZIP",
+        help="image folder or .zip (labels.csv optional) for a model trained on images",
     )
     p.add_argument("--out", required=True, metavar="OUT", help="output CSV of predictions")
     p.add_argument(
@@ -54,9 +59,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"run {args.run_id} is {run['status']}{because}; only a finished or stopped run has a model to predict with"
         )
 
-    from mtl.predict import predict_csv
+    from mtl.predict import predict_csv, predict_images
 
-    table, warnings = predict_csv(folder, Path(args.csv), Path(args.out), raw=args.raw_csv)
+    predict = predict_images if args.images else predict_csv
+    source = Path(args.images or args.csv)
+    table, warnings = predict(folder, source, Path(args.out), raw=args.raw_csv)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

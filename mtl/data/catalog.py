@@ -40,6 +40,8 @@ class Dataset:
             in row-major order; ``None`` for tables.
         exclude: columns that are never features by default: the other label columns
             (a label left out of the tasks must not leak in as a feature) and ids.
+        image_folder: the table is an image folder's labels (:mod:`mtl.data.images`): its
+            inputs are the image files it names, decoded per batch, not its columns.
     """
 
     load: Callable[[Any, str | None], pd.DataFrame]
@@ -47,6 +49,12 @@ class Dataset:
     suggested_tasks: list[dict[str, Any]] = field(default_factory=list)
     image_shape: tuple[int, int, int] | None = None
     exclude: tuple[str, ...] = ()
+    image_folder: bool = False
+
+    @property
+    def images(self) -> bool:
+        """Whether the model's input is an image (pixel columns or an image folder)."""
+        return self.image_shape is not None or self.image_folder
 
     def parse_options(self, name: str, options: dict[str, Any]) -> BaseModel:
         """Validate ``data.options``; :class:`ConfigError` names the bad key."""
@@ -87,13 +95,14 @@ def get_dataset(name: str) -> Dataset:
 
 
 def describe(name: str) -> DatasetInfo:
-    """Catalog information for one dataset (loads it with default options; not for ``csv``)."""
+    """Catalog information for one dataset (loads it with default options; not for the
+    datasets read from a user's path: ``csv``, ``images``)."""
     entry = DATASETS.entry(name)
     dataset = get_dataset(name)
     targets = sorted({c for t in dataset.suggested_tasks for c in _as_list(t["target"])})
     rows: int | None = None
     features: list[str] = []
-    if name != "csv":
+    if name != "csv" and not dataset.image_folder:
         frame = dataset.frame(name, {})
         rows = len(frame)
         features = [c for c in frame.columns if c not in targets and c not in dataset.exclude]

@@ -10,6 +10,7 @@ are reported in original units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -29,6 +30,7 @@ from mtl.data.columns import (
     is_constant,
     usable_columns,
 )
+from mtl.data.images import FILE_COLUMN, Augment, ImageArray, find_root
 from mtl.data.tasks import TaskSpec, resolve_kind
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
@@ -43,7 +45,7 @@ SPLITS = ("train", "val", "test")
 class Split:
     """One split: inputs, per-task targets and label masks, and the source row numbers."""
 
-    x: np.ndarray  # (N, *input_shape) float32
+    x: np.ndarray | ImageArray  # (N, *input_shape) float32; image folders decode lazily
     y: dict[
         str, np.ndarray
     ]  # class ids (N,) int64 | binary (N,) float32 | regression (N, k) float32
@@ -95,6 +97,8 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
             f"target column(s) {missing} not in the data; available columns: {_preview(frame.columns)}"
         )
     kinds = {t.name: resolve_kind(t, frame) for t in config.tasks}
+    if dataset.image_folder:
+        return _prepare_images(config, frame, dataset, kinds, warnings)
     numeric, categorical = select_features(frame, targets, dataset, config.data.features, warnings)
     columns = numeric + categorical
 
@@ -160,9 +164,67 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
         preprocessor=preprocessor,
         warnings=warnings,
     )
-    for spec in tasks:
+    _check_labelled(prepared)
+    return prepared
+
+
+def _check_labelled(prepared: PreparedData) -> None:
+    """Refuse a task without a single label in the training split."""
+    for spec in prepared.tasks:
         if not prepared.train.mask[spec.name].any():
             raise DataError(f"task {spec.name!r} has no labelled rows in the training split")
+
+
+def _prepare_images(
+    config: ExperimentConfig,
+    frame: pd.DataFrame,
+    dataset: Dataset,
+    kinds: Mapping[str, str],
+    warnings: list[str],
+) -> PreparedData:
+    """An image folder's splits: lazy :class:`ImageArray` inputs (augmented in training only)."""
+    options = dataset.parse_options(config.data.dataset, config.data.options).model_dump()
+    size, color = int(options["size"]), options["color"]
+    warnings.extend(frame.attrs.get("warnings", []))
+    root = Path(frame.attrs.get("image_root") or find_root(str(config.data.path)))
+    clash = [c for t in config.tasks for c in t.targets if c == FILE_COLUMN]
+    if clash:
+        raise DataError(f"the {FILE_COLUMN!r} column names the images; it cannot be a task target")
+    if config.data.features:
+        warnings.append("data.features is ignored for an image folder: the images are the input")
+    train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
+    tasks = [
+        _task_spec(t, kinds[t.name], frame.iloc[train_rows], config.data.standardize_targets)
+        for t in config.tasks
+    ]
+    files = frame[FILE_COLUMN].astype(str).tolist()
+    augment = Augment(
+        flip=bool(options["flip"]),
+        shift=int(options["shift"]),
+        seed=config.train.seed + 2,
+    )
+
+    def make_split(rows: np.ndarray, train: bool) -> Split:
+        x = ImageArray(root, [files[r] for r in rows], size, color, augment if train else None)
+        part = frame.iloc[rows]
+        y, mask = {}, {}
+        for spec in tasks:
+            y[spec.name], mask[spec.name] = encode_targets(spec, part)
+        return Split(x=x, y=y, mask=mask, rows=rows)
+
+    no_columns = ColumnTransformer([], verbose_feature_names_out=False).fit(frame[[]])
+    prepared = PreparedData(
+        train=make_split(train_rows, True),
+        val=make_split(val_rows, False),
+        test=make_split(test_rows, False),
+        tasks=tasks,
+        input_shape=(1 if color == "grey" else 3, size, size),
+        input_columns=[],
+        feature_names=[],
+        preprocessor=no_columns,
+        warnings=warnings,
+    )
+    _check_labelled(prepared)
     return prepared
 
 

@@ -22,6 +22,7 @@ from mtl.data.prepare import SPLITS, PreparedData, Split, prepare
 from mtl.data.tasks import TaskSpec
 from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel, check_model_size
+from mtl.train import batches
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
 from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
@@ -173,7 +174,7 @@ class Trainer:
             return torch.from_numpy(a).to(self.device)
 
         return {
-            "x": tensor(split.x),
+            "x": batches.inputs(split.x, self.device),  # a tensor, or images decoded per batch
             "y": {t.name: tensor(split.y[t.name]) for t in self.tasks},
             "mask": {t.name: tensor(split.mask[t.name].astype(np.float32)) for t in self.tasks},
         }
@@ -381,8 +382,8 @@ class Trainer:
         self.model.eval()
         x = self._tensors[split]["x"]
         parts: dict[str, list[torch.Tensor]] = {t.name: [] for t in self.tasks}
-        for start in range(0, len(x), EVAL_BATCH):
-            out = self.model(x[start : start + EVAL_BATCH])
+        for part in batches.chunks(x, EVAL_BATCH):
+            out = self.model(part)
             for name in parts:
                 parts[name].append(out[name])
         return {

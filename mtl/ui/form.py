@@ -15,6 +15,8 @@ Also: uploads saved under the user's base name (:func:`save_upload`, shown with
 from __future__ import annotations
 
 import hashlib
+import io
+import shutil
 from collections.abc import Collection, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from pydantic.fields import FieldInfo
 from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
 from mtl.data.columns import REASONS, Reason, usable_columns
+from mtl.data.images import FILE_COLUMN, LABELS, ZIP_MAX_BYTES, extract_zip, find_root
 from mtl.data.tasks import infer_kind
 
 PREFIX = "exp."
@@ -138,7 +141,8 @@ def check(
 ) -> tuple[ExperimentConfig | None, list[Problem]]:
     """Validate a config dict and its data; the config when it can run, and the problems.
 
-    ``frame`` is the dataset's table when already loaded (an uploaded CSV).
+    ``frame`` is the dataset's table when already loaded (an uploaded CSV, an image
+    folder's labels).
     """
     if not config.get("tasks"):
         return None, [Problem("tasks", "pick at least one target column to become a task")]
@@ -193,6 +197,31 @@ def save_upload(content: bytes, filename: str, home: Path) -> Path:
     if not path.exists():
         path.write_bytes(content)
     return path
+
+
+def save_zip_upload(
+    content: bytes, filename: str, home: Path, max_bytes: int = ZIP_MAX_BYTES
+) -> Path:
+    """Unpack an uploaded zip of an image folder under ``<home>/uploads/<digest>/<name>/``
+    (checked entry by entry by :func:`mtl.data.images.extract_zip`: no path outside the
+    folder, no link, at most ``max_bytes`` unpacked) and return the folder holding its
+    ``labels.csv``. The same upload again reuses the folder.
+
+    Raises:
+        DataError: the zip is refused or holds no ``labels.csv`` (one line).
+    """
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    dest = home / "uploads" / digest / safe_stem(filename)
+    if not dest.is_dir():
+        extract_zip(io.BytesIO(content), dest, max_bytes=max_bytes)
+    try:
+        return find_root(dest)
+    except DataError:  # the message would show the server's folder: say it plainly
+        shutil.rmtree(dest.parent, ignore_errors=True)
+        raise DataError(
+            f"the zip holds no {LABELS} at its top or in its only folder; add one with a "
+            f"{FILE_COLUMN!r} column (each image's path) and one column per label"
+        ) from None
 
 
 def safe_stem(filename: str) -> str:
@@ -350,7 +379,7 @@ def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> 
     """
     dataset = get_dataset(dataset_name)
     usable, left_out = usable_columns(
-        frame, targets, exclude=dataset.exclude, keep_constant=dataset.image_shape is not None
+        frame, targets, exclude=dataset.exclude, keep_constant=dataset.images
     )
     rows: list[dict[str, str]] = []
     for column in frame.columns:

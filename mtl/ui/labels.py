@@ -128,11 +128,15 @@ def markdown_text(text: object) -> str:
 
 def dataset_label(data: Mapping[str, Any]) -> str:
     """How a run's dataset is shown: the file name for ``csv`` (``data.path``'s base name,
-    which keeps an upload's original name), else the catalog name.
+    which keeps an upload's original name), the folder for ``images`` (``images: <folder>``),
+    else the catalog name.
 
     ``data`` is a config's ``data`` section as a dict.
     """
     path = data.get("path")
-    if data.get("dataset") == "csv" and path:
-        return PurePath(str(path).replace("\\", "/")).name
+    name = PurePath(str(path).replace("\\", "/")).name if path else ""
+    if data.get("dataset") == "csv" and name:
+        return name
+    if data.get("dataset") == "images" and name:
+        return f"images: {name}"
     return str(data.get("dataset") or "?")

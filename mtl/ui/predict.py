@@ -25,10 +25,14 @@ def predict_upload(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Predict every task for an uploaded CSV with run ``run_id``; the table and the warnings.
 
+    An upload named ``*.zip`` is a zipped image folder for a model trained on images
+    (``predict --images``: extracted safely by the CLI, ``labels.csv`` optional).
     ``filename`` is the name the user uploaded, used in messages instead of the server's
     temporary path."""
+    images = str(filename).lower().endswith(".zip")
     with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder) / "input.csv", Path(folder) / "predictions.csv"
+        source = Path(folder) / ("input.zip" if images else "input.csv")
+        target = Path(folder) / "predictions.csv"
         source.write_bytes(csv)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -39,7 +43,7 @@ def predict_upload(
                 "mtl",
                 "predict",
                 run_id,
-                "--csv",
+                "--images" if images else "--csv",
                 str(source),
                 "--out",
                 str(target),
@@ -67,6 +71,7 @@ def _without_paths(message: str, folder: str, filename: str) -> str:
     (where the server kept the upload is no business of theirs)."""
     for path, name in (
         (Path(folder) / "input.csv", filename),
+        (Path(folder) / "input.zip", filename),
         (Path(folder), "a temporary folder"),
     ):
         message = message.replace(str(path), name)
