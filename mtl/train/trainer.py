@@ -158,6 +158,12 @@ class Trainer:
         self._complete = [
             bool(self.data.train.mask[t.name].all()) and t.class_weights is None for t in self.tasks
         ]
+        self._masked_tasks = torch.tensor(
+            [t for t, complete in enumerate(self._complete) if not complete],
+            dtype=torch.long,
+            device=self.device,
+        )
+        """The tasks whose losses go through the label mask, in ``_batch_losses`` order."""
         self._has_penalty = type(self.model).penalty is not MultiTaskModel.penalty
         self._augment_rng = torch.Generator().manual_seed(config.train.seed + 1)
 
@@ -330,14 +336,15 @@ class Trainer:
         # anything reads the losses: a diagnostics pass, a step report, the epoch's end.
         loss_vec, present = self._batch_losses(out, split, index)  # (T,)
         step_active = active
-        missing = [t for t, count in present if int(count) == 0]
-        if missing:  # tasks without a label in this batch do not train on it
+        if present:  # a task without a label in this batch does not train on it (no host sync)
+            labelled = torch.stack([count for _, count in present]) > 0  # (M,)
             step_active = (
                 torch.ones(len(self.tasks), device=self.device)
                 if active is None
                 else active.clone()
             )
-            step_active[missing] = 0.0
+            rows = self._masked_tasks
+            step_active[rows] = step_active[rows] * labelled.to(step_active.dtype)
         extra = self.model.penalty() if self._has_penalty else None
         if cfg.l1 > 0:
             # Starting the sum from a zero tensor keeps it a tensor (the default start is int 0).

@@ -215,6 +215,29 @@ def test_missing_labels_train_the_other_task(tmp_path: Path) -> None:
     assert result.summary["test"]["reg"]["r2"] >= 0.5
 
 
+@pytest.mark.parametrize("weighting", ["equal", "mgda"])
+def test_a_batch_without_a_tasks_labels_does_not_train_it(tmp_path: Path, weighting: str) -> None:
+    table = make_table(200)
+    table.loc[::3, "bin"] = None
+    path = tmp_path / "gaps.csv"
+    table.to_csv(path, index=False)
+    config = make_config(
+        str(path),
+        [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]],
+        loss={"weighting": weighting},
+    )
+    trainer = Trainer(config)
+    unlabelled = np.flatnonzero(trainer.data.train.mask["bin"] == 0)[:8]
+    assert len(unlabelled) == 8
+    _, weights, _ = trainer._train_step(
+        trainer._tensors["train"], torch.from_numpy(unlabelled), None
+    )
+    assert weights[0] == 0.0 and weights[1] > 0.0  # bin, reg
+    head = trainer.model.task_parameters("bin")
+    assert all(p.grad is None or not p.grad.any() for p in head)
+    assert any(p.grad is not None and p.grad.any() for p in trainer.model.task_parameters("reg"))
+
+
 # ---- reproducibility -----------------------------------------------------------------
 
 
