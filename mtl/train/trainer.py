@@ -235,6 +235,10 @@ class Trainer:
             status, error = "diverged", str(err)
         except KeyboardInterrupt:
             status, error = "stopped", "interrupted from the keyboard"
+            try:  # the steps since the last check must not leave NaN weights in a checkpoint
+                self._window.check(self.tasks)
+            except DivergedError as err:
+                status, error = "diverged", str(err)
         except BaseException as err:
             self._emit(
                 "on_run_end",

@@ -395,6 +395,33 @@ def test_nan_in_the_last_steps_of_an_epoch_is_caught_at_its_end(table_csv: str) 
     assert history.steps == [] and history.epochs == []  # nothing non-finite was reported
 
 
+class InterruptedTrainer(PoisonedTrainer):
+    """A poisoned trainer interrupted from the keyboard when training step ``stop_at`` starts."""
+
+    stop_at = 7
+
+    def _train_step(self, split: Any, index: torch.Tensor, active: Any) -> Any:
+        if self.step == self.stop_at:
+            raise KeyboardInterrupt
+        return super()._train_step(split, index, active)
+
+
+@pytest.mark.parametrize(("poison_at", "status"), [(5, "diverged"), (99, "stopped")])
+def test_keyboard_interrupt_checks_the_unreported_steps(
+    table_csv: str, poison_at: int, status: str
+) -> None:
+    config = make_config(
+        table_csv, [TASKS_BY_KIND["regression"]], train={"epochs": 5, "log_every": 100}
+    )
+    history = History()
+    result = InterruptedTrainer(config, at=poison_at, task=0, callbacks=[history]).fit()
+    assert result.status == status and history.end is not None
+    if status == "diverged":  # a NaN step after the last check: no checkpoint of NaN weights
+        assert "task 'reg' loss became nan at step 5;" in str(history.end.error)
+    else:
+        assert history.end.error == "interrupted from the keyboard"
+
+
 def test_request_stop_from_a_callback(table_csv: str) -> None:
     class StopAfter(Callback):
         def on_step(self, trainer: Trainer, event: StepEnd) -> None:
