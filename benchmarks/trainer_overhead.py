@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, ratio in ratios.items():
         verdict = "PASS" if ratio >= TARGET_RATIO else "FAIL"
         print(
-            f"\n{name}: ratio mtl / bare+val = {ratio:.2f} (target ≥ {TARGET_RATIO:.2f}): {verdict}",
+            f"\n{name}: ratio mtl / bare+val = {ratio:.3f} (target ≥ {TARGET_RATIO:.2f}): {verdict}",
             end="",
         )
     print()

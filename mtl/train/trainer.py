@@ -27,7 +27,8 @@ from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart,
 from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
 from mtl.train.metrics import MetricValue, task_metrics
-from mtl.train.schedule import learning_rate
+from mtl.train.schedule import PlateauSchedule, learning_rate
+from mtl.train.stopping import EarlyStopping
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.base import WeightingStrategy
 
@@ -137,6 +138,17 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.step = 0
         self.epoch = 0
+        cfg = config.train
+        self.stopping = EarlyStopping(cfg.early_stopping)
+        """Tracks the monitored value per epoch: its best epoch, and when to stop early."""
+        self.plateau = (
+            PlateauSchedule(cfg.plateau_patience, cfg.gamma) if cfg.schedule == "plateau" else None
+        )
+        self._best_state: dict[str, Any] | None = None
+        """The best epoch's weights (kept only with early stopping, restored at the end)."""
+        self._window = _Window(0)
+        """This report window's losses and weights, not yet checked for finiteness."""
+        self._t0 = time.perf_counter()
         self._stop_reason: str | None = None
         self._val_summary: dict[str, dict[str, Any]] | None = None
         """The last epoch's validation metrics (taken at step ``_val_step``), reused by the summary."""
@@ -147,6 +159,12 @@ class Trainer:
         self._complete = [
             bool(self.data.train.mask[t.name].all()) and t.class_weights is None for t in self.tasks
         ]
+        self._masked_tasks = torch.tensor(
+            [t for t, complete in enumerate(self._complete) if not complete],
+            dtype=torch.long,
+            device=self.device,
+        )
+        """The tasks whose losses go through the label mask, in ``_batch_losses`` order."""
         self._has_penalty = type(self.model).penalty is not MultiTaskModel.penalty
         self._augment_rng = torch.Generator().manual_seed(config.train.seed + 1)
 
@@ -218,13 +236,17 @@ class Trainer:
             status, error = "diverged", str(err)
         except KeyboardInterrupt:
             status, error = "stopped", "interrupted from the keyboard"
+            try:  # the steps since the last check must not leave NaN weights in a checkpoint
+                self._window.check(self.tasks)
+            except DivergedError as err:
+                status, error = "diverged", str(err)
         except BaseException as err:
             self._emit(
                 "on_run_end",
                 RunEnd(status="failed", summary={}, error=f"{type(err).__name__}: {err}"),
             )
             raise
-        if self._best_state is not None and cfg.early_stopping is not None and status != "diverged":
+        if self._best_state is not None and status != "diverged":
             self.model.load_state_dict(self._best_state)
             self._val_summary = None  # the last epoch's validation metrics are not these weights'
         summary = self.summary(status)
@@ -236,8 +258,6 @@ class Trainer:
         generator = torch.Generator().manual_seed(cfg.seed)
         train = self._tensors["train"]
         n_train = len(self.data.train)
-        self._best_monitor, self._best_state, self._best_epoch = math.inf, None, -1
-        bad_epochs, plateau_bad, plateau_scale = 0, 0, 1.0
         current_lr = math.nan
         last_start = max(t.start_epoch for t in self.tasks)
         for epoch in range(cfg.epochs):
@@ -246,11 +266,12 @@ class Trainer:
             flags = [float(epoch >= t.start_epoch) for t in self.tasks]
             active = None if all(flags) else torch.tensor(flags, device=self.device)
             order = torch.randperm(n_train, generator=generator).to(self.device)
-            window = _Window()
+            self._window = _Window(self.step)
             epoch_losses: list[torch.Tensor] = []
             outputs: list[dict[str, torch.Tensor]] = []
             for start in range(0, n_train, cfg.batch_size):
-                lr = learning_rate(cfg, self.step, steps_per_epoch, plateau_scale)
+                scale = 1.0 if self.plateau is None else self.plateau.scale
+                lr = learning_rate(cfg, self.step, steps_per_epoch, scale)
                 if lr != current_lr:
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
@@ -258,17 +279,25 @@ class Trainer:
                 index = order[start : start + cfg.batch_size]
                 if len(index) == 1 and n_train > 1 and self.config.model.batch_norm:
                     continue  # batch norm cannot train on a single row
-                losses, weights, out = self._train_step(train, index, active)
+                try:
+                    losses, weights, out = self._train_step(train, index, active)
+                except DivergedError:
+                    raise
+                except Exception:
+                    self._window.check(self.tasks)  # a non-finite loss before explains it
+                    raise
                 outputs.append(out)
-                window.add(losses, weights)
+                self._window.add(losses, weights)
                 epoch_losses.append(losses)
                 self.step += 1
                 if self.step % cfg.log_every == 0:
-                    self._emit("on_step", window.event(self, lr))
-                    window = _Window()
+                    self._emit("on_step", self._window.event(self, lr))
+                    self._window = _Window(self.step)
                 if self._stop_reason is not None:
+                    self._window.check(self.tasks)
                     return
             # evaluation and epoch events
+            check_finite(epoch_losses, self.step - len(epoch_losses), self.tasks)
             train_losses = (
                 torch.stack(epoch_losses).mean(dim=0).tolist()
                 if epoch_losses
@@ -278,18 +307,11 @@ class Trainer:
                 epoch, dict(zip([t.name for t in self.tasks], train_losses, strict=True))
             )
             rows, monitor = self._epoch_rows(order, outputs, train_losses)
-            improved = monitor < self._best_monitor - 1e-12
-            if improved:
-                self._best_monitor, self._best_epoch = monitor, epoch
-                if cfg.early_stopping is not None:  # the best weights are restored only then
-                    self._best_state = copy.deepcopy(self.model.state_dict())
-                bad_epochs = plateau_bad = 0
-            else:
-                bad_epochs += 1
-                plateau_bad += 1
-            if cfg.schedule == "plateau" and plateau_bad >= cfg.plateau_patience:
-                plateau_scale *= cfg.gamma
-                plateau_bad = 0
+            stop = self.stopping.update(monitor)
+            if self.stopping.improved and cfg.early_stopping is not None:
+                self._best_state = copy.deepcopy(self.model.state_dict())  # restored at the end
+            if self.plateau is not None:
+                self.plateau.update(monitor)
             self._emit(
                 "on_epoch_end",
                 EpochEnd(
@@ -298,16 +320,12 @@ class Trainer:
                     wall_time=self._elapsed(),
                     rows=rows,
                     monitor=monitor,
-                    improved=improved,
+                    improved=self.stopping.improved,
                 ),
             )
             if self._stop_reason is not None:
                 return
-            if (
-                cfg.early_stopping is not None
-                and epoch >= last_start
-                and bad_epochs >= cfg.early_stopping
-            ):
+            if stop and epoch >= last_start:  # not before every task has started
                 self._stop_reason = "early stopping"
                 return
 
@@ -319,19 +337,19 @@ class Trainer:
         if self.config.data.augment and x.dim() == 4:
             x = _shift(x, self._augment_rng)
         out = self.model(x)  # task → (B, out_dim)
+        # Finiteness is checked once per report window (no host sync per step), before
+        # anything reads the losses: a diagnostics pass, a step report, the epoch's end.
         loss_vec, present = self._batch_losses(out, split, index)  # (T,)
-        if not math.isfinite(float(loss_vec.detach().sum())):
-            bad = int((~torch.isfinite(loss_vec.detach())).nonzero()[0])
-            raise DivergedError(self.tasks[bad].name, self.step, float(loss_vec[bad].detach()))
         step_active = active
-        missing = [t for t, count in present if int(count) == 0]
-        if missing:  # tasks without a label in this batch do not train on it
+        if present:  # a task without a label in this batch does not train on it (no host sync)
+            labelled = torch.stack([count for _, count in present]) > 0  # (M,)
             step_active = (
                 torch.ones(len(self.tasks), device=self.device)
                 if active is None
                 else active.clone()
             )
-            step_active[missing] = 0.0
+            rows = self._masked_tasks
+            step_active[rows] = step_active[rows] * labelled.to(step_active.dtype)
         extra = self.model.penalty() if self._has_penalty else None
         if cfg.l1 > 0:
             # Starting the sum from a zero tensor keeps it a tensor (the default start is int 0).
@@ -339,6 +357,8 @@ class Trainer:
             l1 = cfg.l1 * sum((p.abs().sum() for p in self.model.parameters()), zero)
             extra = l1 if extra is None else extra + l1
         if self.diagnostics is not None and self.diagnostics.due(self.step + 1):
+            self._window.check(self.tasks)
+            check_finite([loss_vec], self.step, self.tasks)
             self._emit(
                 "on_diagnostics",
                 self.diagnostics.measure(
@@ -352,7 +372,12 @@ class Trainer:
                 ),
             )
         self.optimizer.zero_grad(set_to_none=True)
-        weights = self.strategy.backward(loss_vec, step_active, extra)
+        try:
+            weights = self.strategy.backward(loss_vec, step_active, extra)
+        except Exception:
+            # e.g. a solver that refuses a NaN Gramian: report the divergence, not the symptom
+            check_finite([loss_vec], self.step, self.tasks)
+            raise
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
@@ -503,7 +528,7 @@ class Trainer:
             "status": status,
             "epochs": self.epoch + 1,
             "steps": self.step,
-            "best_epoch": self._best_epoch if self._best_epoch >= 0 else None,
+            "best_epoch": self.stopping.best_epoch if self.stopping.best_epoch >= 0 else None,
             "duration_s": round(self._elapsed(), 3),
         }
         if status != "diverged":
@@ -539,10 +564,36 @@ def _split_summary(
     return result
 
 
-class _Window:
-    """Collects the losses and weights between two step reports; reduced only at report time."""
+def check_finite(
+    losses: Sequence[torch.Tensor], first_step: int, tasks: Sequence[TaskSpec]
+) -> None:
+    """Raise :class:`DivergedError` naming the task and step of the first NaN or infinite loss.
 
-    def __init__(self) -> None:
+    One host synchronisation for all of them.
+
+    Args:
+        losses: loss vectors (T,) of consecutive steps.
+        first_step: the 0-based index of the step of ``losses[0]``.
+        tasks: the tasks, in the order of the loss vectors.
+    """
+    if not losses:
+        return
+    stacked = torch.stack([loss.detach() for loss in losses])  # (steps, T)
+    bad = ~torch.isfinite(stacked)
+    if bool(bad.any()):
+        row, column = (int(i) for i in bad.nonzero()[0])
+        raise DivergedError(tasks[column].name, first_step + row, float(stacked[row, column]))
+
+
+class _Window:
+    """The losses and weights of consecutive steps since ``first_step``; reduced only when read.
+
+    Args:
+        first_step: the 0-based index of the first step added.
+    """
+
+    def __init__(self, first_step: int) -> None:
+        self.first_step = first_step
         self.losses: list[torch.Tensor] = []
         self.weights: list[torch.Tensor] = []
 
@@ -550,7 +601,12 @@ class _Window:
         self.losses.append(losses)
         self.weights.append(weights)
 
+    def check(self, tasks: Sequence[TaskSpec]) -> None:
+        """Raise :class:`DivergedError` for the first NaN or infinite loss in the window."""
+        check_finite(self.losses, self.first_step, tasks)
+
     def event(self, trainer: Trainer, lr: float) -> StepEnd:
+        self.check(trainer.tasks)  # before anything is reported
         names = [t.name for t in trainer.tasks]
         losses = torch.stack(self.losses).mean(dim=0).tolist()  # (T,)
         weights = torch.stack(self.weights).mean(dim=0).tolist()  # (T,)

@@ -215,6 +215,29 @@ def test_missing_labels_train_the_other_task(tmp_path: Path) -> None:
     assert result.summary["test"]["reg"]["r2"] >= 0.5
 
 
+@pytest.mark.parametrize("weighting", ["equal", "mgda"])
+def test_a_batch_without_a_tasks_labels_does_not_train_it(tmp_path: Path, weighting: str) -> None:
+    table = make_table(200)
+    table.loc[::3, "bin"] = None
+    path = tmp_path / "gaps.csv"
+    table.to_csv(path, index=False)
+    config = make_config(
+        str(path),
+        [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]],
+        loss={"weighting": weighting},
+    )
+    trainer = Trainer(config)
+    unlabelled = np.flatnonzero(trainer.data.train.mask["bin"] == 0)[:8]
+    assert len(unlabelled) == 8
+    _, weights, _ = trainer._train_step(
+        trainer._tensors["train"], torch.from_numpy(unlabelled), None
+    )
+    assert weights[0] == 0.0 and weights[1] > 0.0  # bin, reg
+    head = trainer.model.task_parameters("bin")
+    assert all(p.grad is None or not p.grad.any() for p in head)
+    assert any(p.grad is not None and p.grad.any() for p in trainer.model.task_parameters("reg"))
+
+
 # ---- reproducibility -----------------------------------------------------------------
 
 
@@ -323,6 +346,80 @@ def test_non_finite_loss_ends_diverged_naming_the_task(tmp_path: Path) -> None:
     assert "train.lr" in history.end.error  # says how to fix it
     assert "test" not in result.summary
     assert result.summary["status"] == "diverged"
+
+
+class PoisonedTrainer(Trainer):
+    """A real trainer whose loss of task ``task`` is NaN at training step ``at`` (0-based)."""
+
+    def __init__(self, config: ExperimentConfig, *, at: int, task: int, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.at, self.task = at, task
+
+    def _batch_losses(self, out: Any, split: Any, index: torch.Tensor) -> Any:
+        losses, present = super()._batch_losses(out, split, index)
+        if self.model.training and self.step == self.at:
+            poison = torch.ones_like(losses)
+            poison[self.task] = math.nan
+            losses = losses * poison
+        return losses, present
+
+
+@pytest.mark.parametrize("weighting", ["equal", "upgrad", "mgda"])
+def test_nan_between_reports_names_its_task_and_step(table_csv: str, weighting: str) -> None:
+    """Losses are checked once per report window, yet the error names the first bad step
+    (not the report's), and no report or epoch row carries a non-finite loss."""
+    tasks = [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]]
+    config = make_config(
+        table_csv, tasks, loss={"weighting": weighting}, train={"epochs": 3, "log_every": 3}
+    )
+    history = History()
+    result = PoisonedTrainer(config, at=5, task=1, callbacks=[history]).fit()
+    assert result.status == "diverged"
+    assert history.end is not None and history.end.status == "diverged"
+    assert "task 'reg' loss became nan at step 5;" in str(history.end.error)
+    assert [e.step for e in history.steps] == [3]  # the report at step 6 found the NaN
+    assert len(history.epochs) == 1  # epoch 0 (steps 0-3) ended before it
+    for event in history.steps:
+        assert all(math.isfinite(v) for v in event.losses.values())
+    assert all(r[6] is None or math.isfinite(r[6]) for e in history.epochs for r in e.rows)
+
+
+def test_nan_in_the_last_steps_of_an_epoch_is_caught_at_its_end(table_csv: str) -> None:
+    config = make_config(
+        table_csv, [TASKS_BY_KIND["regression"]], train={"epochs": 2, "log_every": 100}
+    )
+    history = History()
+    result = PoisonedTrainer(config, at=2, task=0, callbacks=[history]).fit()
+    assert result.status == "diverged"
+    assert "task 'reg' loss became nan at step 2;" in str(history.end.error)
+    assert history.steps == [] and history.epochs == []  # nothing non-finite was reported
+
+
+class InterruptedTrainer(PoisonedTrainer):
+    """A poisoned trainer interrupted from the keyboard when training step ``stop_at`` starts."""
+
+    stop_at = 7
+
+    def _train_step(self, split: Any, index: torch.Tensor, active: Any) -> Any:
+        if self.step == self.stop_at:
+            raise KeyboardInterrupt
+        return super()._train_step(split, index, active)
+
+
+@pytest.mark.parametrize(("poison_at", "status"), [(5, "diverged"), (99, "stopped")])
+def test_keyboard_interrupt_checks_the_unreported_steps(
+    table_csv: str, poison_at: int, status: str
+) -> None:
+    config = make_config(
+        table_csv, [TASKS_BY_KIND["regression"]], train={"epochs": 5, "log_every": 100}
+    )
+    history = History()
+    result = InterruptedTrainer(config, at=poison_at, task=0, callbacks=[history]).fit()
+    assert result.status == status and history.end is not None
+    if status == "diverged":  # a NaN step after the last check: no checkpoint of NaN weights
+        assert "task 'reg' loss became nan at step 5;" in str(history.end.error)
+    else:
+        assert history.end.error == "interrupted from the keyboard"
 
 
 def test_request_stop_from_a_callback(table_csv: str) -> None:
