@@ -14,7 +14,7 @@ import pytest
 from conftest import run_cli
 from mtl import presets
 from mtl.runs.store import RunStore
-from mtl.sweep import (
+from mtl.study.sweeps import (
     DELTA_COLUMN,
     SweepError,
     SweepSpec,
@@ -388,8 +388,8 @@ def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
         assert runs[DELTA_COLUMN].isna().all()
         return
     # A finished single-task baseline of seed 0 gives Δm to the seed-0 runs only.
-    from mtl.baseline import baseline_config
     from mtl.config import ExperimentConfig
+    from mtl.study.baseline import baseline_config
 
     config = ExperimentConfig.from_dict(store.get_run(ids[0])["config"])
     target = baseline_config(config)

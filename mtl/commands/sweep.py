@@ -17,6 +17,27 @@ from typing import Any
 
 import pandas as pd
 
+from mtl.runs.launcher import dispatch
+from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
+from mtl.study.sweeps import (
+    DELTA_COLUMN,
+    HEADLINE_METRICS,
+    aggregate,
+    default_pareto_metrics,
+    delta_support,
+    get_sweep,
+    higher_is_better,
+    is_done,
+    launch_sweep,
+    load_spec,
+    metric_columns,
+    metric_label,
+    pareto_front,
+    progress,
+    sweep_runs,
+    sweeps,
+)
+
 POLL_S = 0.5
 
 
@@ -53,9 +74,6 @@ def add_parser(
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from mtl.runs.store import RunStore
-    from mtl.sweep import launch_sweep, load_spec, progress
-
     spec = load_spec(args.spec)
     store = RunStore(args.home)
     sweep_id = launch_sweep(
@@ -95,9 +113,6 @@ def _wait_and_report(args: argparse.Namespace, store: Any, sweep_id: str) -> int
 
 def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
     """Poll the store (and advance the queue) until no run of the sweep is queued or running."""
-    from mtl.runs.launcher import dispatch
-    from mtl.sweep import is_done, progress
-
     tty = sys.stderr.isatty()
     last = ""
     while True:
@@ -136,18 +151,6 @@ def _progress_line(counts: dict[str, int]) -> str:
 
 def sweep_report(store: Any, sweep_id: str) -> dict[str, Any]:
     """Everything the summary shows, as plain data: runs, aggregate, Pareto set, progress."""
-    from mtl.sweep import (
-        DELTA_COLUMN,
-        aggregate,
-        default_pareto_metrics,
-        delta_support,
-        get_sweep,
-        higher_is_better,
-        pareto_front,
-        progress,
-        sweep_runs,
-    )
-
     record = get_sweep(store, sweep_id)
     settings = list(record.get("settings", []))
     runs = sweep_runs(store, sweep_id)
@@ -231,8 +234,6 @@ def _json_report(report: dict[str, Any]) -> dict[str, Any]:
 
 def _shown_metrics(report: dict[str, Any]) -> list[str]:
     """The headline metric of each task, plus Δm when it has values."""
-    from mtl.sweep import DELTA_COLUMN, HEADLINE_METRICS, metric_columns, metric_label
-
     columns = metric_columns(report["runs"])
     shown = []
     for task, kind in report["tasks"]:
@@ -254,8 +255,6 @@ def _pm(mean: Any, std: Any) -> str:
 
 
 def _text_report(report: dict[str, Any]) -> str:
-    from mtl.sweep import DELTA_COLUMN
-
     table: pd.DataFrame = report["aggregate"]
     settings = report["settings"]
     counts = report["progress"]
@@ -300,10 +299,6 @@ def _text_report(report: dict[str, Any]) -> str:
 
 
 def cmd_sweeps(args: argparse.Namespace) -> int:
-    from mtl.runs.launcher import dispatch
-    from mtl.runs.store import RunStore
-    from mtl.sweep import sweeps
-
     store = RunStore(args.home)
     if args.sweep_id:
         if args.wait:
@@ -340,8 +335,6 @@ def cmd_sweeps(args: argparse.Namespace) -> int:
 
 
 def _with_totals(row: dict[str, Any]) -> dict[str, int]:
-    from mtl.runs.store import STATUSES, TERMINAL_STATUSES
-
     counts = {s: int(row[s]) for s in STATUSES}
     counts["total"] = int(row["runs"])
     counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)

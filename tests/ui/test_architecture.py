@@ -118,8 +118,8 @@ def test_unknown_sharing_raises_like_the_registry() -> None:
 def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
     code = (
         "import sys\n"
-        "import mtl.ui, mtl.ui.figures, mtl.ui.curves, mtl.ui.architecture, mtl.ui.colors\n"
-        "import mtl.ui.form, mtl.ui.estimate, mtl.ui.labels, mtl.estimate\n"
+        "import mtl.ui, mtl.ui.figures, mtl.viz.frames, mtl.ui.architecture, mtl.viz.colors\n"
+        "import mtl.ui.form, mtl.ui.estimate, mtl.viz.labels, mtl.study.estimate\n"
         "from mtl.config import ModelConfig\n"
         "from mtl.ui.architecture import describe_config\n"
         "from mtl.ui.figures import network_figure\n"
@@ -136,13 +136,13 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
 # below mtl.ui, and no scikit-learn either (it costs about a second on a cold first visit).
 LIGHT_PAGE_MODULES = (
     "mtl.metric_names",
-    "mtl.ui.compare",
-    "mtl.sweep",
-    "mtl.report",
+    "mtl.viz.runs_table",
+    "mtl.study.sweeps",
+    "mtl.viz.report",
     "mtl.ui.figures",
-    "mtl.ui.curves",
-    "mtl.ui.colors",
-    "mtl.ui.labels",
+    "mtl.viz.frames",
+    "mtl.viz.colors",
+    "mtl.viz.labels",
     "mtl.ui.architecture",
     "mtl.ui.live_chart",
     "mtl.presets",
