@@ -116,14 +116,9 @@ def format_delta(delta: DeltaM) -> str:
     if delta.value is None:
         lines.append(f"Δm undefined: {delta.excluded}")
     else:
-        verdict = (
-            "better than"
-            if delta.value > 0
-            else ("worse than" if delta.value < 0 else "on par with")
-        )
         lines.append(
             f"Δm = {delta.value:+.2f}% on the {delta.split or 'test'} split "
-            f"(the multi-task run is {verdict} its single-task baseline)"
+            f"(the multi-task run is {delta.verdict} its single-task baseline)"
         )
     for task in delta.tasks:
         head = f"  {task.task}: " + ("left out" if task.change is None else f"{task.change:+.2f}%")

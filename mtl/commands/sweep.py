@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mtl.runs.launcher import dispatch
+from mtl.runs.status import RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
 from mtl.study.sweeps import (
     DELTA_COLUMN,
@@ -39,6 +40,16 @@ from mtl.study.sweeps import (
 )
 
 POLL_S = 0.5
+# The order of the counts in the progress line: what is moving first, then how runs ended.
+_PROGRESS_ORDER = (
+    RunStatus.RUNNING,
+    RunStatus.QUEUED,
+    RunStatus.FINISHED,
+    RunStatus.FAILED,
+    RunStatus.DIVERGED,
+    RunStatus.STOPPED,
+    RunStatus.INTERRUPTED,
+)
 
 
 def add_parser(
@@ -136,11 +147,7 @@ def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
 
 def _progress_line(counts: dict[str, int]) -> str:
     parts = [f"{counts['done']}/{counts['total']} done"]
-    parts += [
-        f"{counts[s]} {s}"
-        for s in ("running", "queued", "finished", "failed", "diverged", "stopped", "interrupted")
-        if counts.get(s)
-    ]
+    parts += [f"{counts[s]} {s}" for s in _PROGRESS_ORDER if counts.get(s)]
     if counts.get("baselines_pending"):
         parts.append(f"{counts['baselines_pending']} baselines pending")
     return "sweep: " + ", ".join(parts)

@@ -212,6 +212,16 @@ class DeltaM:
         """The tasks that count in Δm."""
         return [t.task for t in self.tasks if t.used]
 
+    @property
+    def verdict(self) -> str | None:
+        """How the run compares with its baseline, for a sentence: ``"better than"``,
+        ``"worse than"`` or ``"on par with"``; ``None`` when Δm is undefined."""
+        if self.value is None:
+            return None
+        if self.value == 0:
+            return "on par with"
+        return "better than" if self.value > 0 else "worse than"
+
     def task(self, name: str) -> TaskChange:
         """The entry of task ``name``."""
         for one in self.tasks:

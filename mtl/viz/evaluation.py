@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from mtl.viz.colors import MUTED_COLOR, PALETTE, task_colors
 from mtl.viz.labels import plain
-from mtl.viz.style import FONT_SIZE, empty_note, style
+from mtl.viz.style import FONT_SIZE, corner_note, empty_note, style
 
 __all__ = [
     "confusion_figure",
@@ -232,20 +232,26 @@ def roc_figure(
         title_text="true positive rate", range=[-0.01, 1.01], scaleanchor="x", scaleratio=1
     )
     if skipped:
-        fig.add_annotation(
-            text="no curve for "
-            + ", ".join(skipped)
-            + " (needs rows of the class and of the rest)",
-            x=1,
-            y=0,
-            xref="paper",
-            yref="paper",
-            xanchor="right",
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": FONT_SIZE, "color": MUTED_COLOR},
+        corner_note(
+            fig,
+            "no curve for " + ", ".join(skipped) + " (needs rows of the class and of the rest)",
+            top=False,
+            size=FONT_SIZE,
+            color=MUTED_COLOR,
         )
     return fig
+
+
+def _test_rows(x: np.ndarray, y: np.ndarray, color: str, hover: str) -> go.Scatter:
+    """The markers of the test rows of a regression task."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="markers",
+        name="test rows",
+        marker={"color": color, "opacity": 0.6, "size": 7},
+        hovertemplate=hover + "<extra></extra>",
+    )
 
 
 def _paired(true: Sequence[float], pred: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -284,16 +290,7 @@ def pred_actual_figure(
                 line={"color": MUTED_COLOR, "dash": "dash", "width": 1.5},
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=t,
-            y=p,
-            mode="markers",
-            name="test rows",
-            marker={"color": color, "opacity": 0.6, "size": 7},
-            hovertemplate="actual %{x:.4~g}<br>predicted %{y:.4~g}<extra></extra>",
-        )
-    )
+    fig.add_trace(_test_rows(t, p, color, "actual %{x:.4~g}<br>predicted %{y:.4~g}"))
     style(fig, title=title, height=height)
     fig.update_xaxes(title_text="actual")
     fig.update_yaxes(title_text="predicted", scaleanchor="x", scaleratio=1)
@@ -313,16 +310,7 @@ def residuals_figure(
     """Residuals (actual − predicted) against the prediction, with the zero line."""
     t, p = _paired(true, pred)
     residual = t - p
-    fig = go.Figure(
-        go.Scatter(
-            x=p,
-            y=residual,
-            mode="markers",
-            name="test rows",
-            marker={"color": color, "opacity": 0.6, "size": 7},
-            hovertemplate="predicted %{x:.4~g}<br>residual %{y:.4~g}<extra></extra>",
-        )
-    )
+    fig = go.Figure(_test_rows(p, residual, color, "predicted %{x:.4~g}<br>residual %{y:.4~g}"))
     fig.add_hline(y=0, line={"color": MUTED_COLOR, "dash": "dash", "width": 1.5})
     style(fig, title=title, height=height, legend=False)
     fig.update_xaxes(title_text="predicted")

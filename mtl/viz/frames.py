@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from mtl.metric_names import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
+from mtl.runs.status import ACTIVE, RunStatus
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -72,7 +73,6 @@ BEST_COLUMNS: tuple[str, ...] = (
     "higher_is_better",
 )
 _METRIC_ORDER = ("loss", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
-_ACTIVE_STATUSES = frozenset({"queued", "running"})
 
 
 # --------------------------------------------------------------------------- smoothing
@@ -339,7 +339,7 @@ def weight_frame(
 class CurveFeed:
     """The points of one live curve chart: the whole curve once, then only new points.
 
-    :meth:`start` returns the :func:`curve_frame` to draw (with :func:`mtl.ui.figures.
+    :meth:`start` returns the :func:`curve_frame` to draw (with :func:`mtl.viz.curves.
     curves_figure`) and remembers its series and, per series, the state of the smoothing.
     :meth:`append` turns rows the store returned since then into points to add at the end
     of the figure's traces, smoothed exactly as :func:`curve_frame` would smooth the whole
@@ -397,7 +397,7 @@ class CurveFeed:
 
         Returns:
             ``{"traces": [...], "x": [[...]], "y": [[...]], "customdata": [[...]]}`` in the
-            trace order of :func:`mtl.ui.figures.curves_figure` (raw then smoothed trace per
+            trace order of :func:`mtl.viz.curves.curves_figure` (raw then smoothed trace per
             series when smoothing; ``customdata`` is the raw value), possibly with no traces;
             ``None`` when the chart must be drawn again from :meth:`start`.
         """
@@ -546,8 +546,8 @@ def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
             "steps": 0,
             "steps_per_epoch": None,
             "elapsed_s": 0.0,
-            "eta_s": 0.0 if status == "finished" else None,
-            "fraction": 1.0 if status == "finished" else 0.0,
+            "eta_s": 0.0 if status == RunStatus.FINISHED else None,
+            "fraction": 1.0 if status == RunStatus.FINISHED else 0.0,
         }
     ends = epoch_ends(metrics)
     done = max(ends) + 1 if ends else 0
@@ -556,11 +556,11 @@ def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
     wall = metrics["wall_time"].to_numpy(np.float64)
     elapsed = float(np.nanmax(wall)) if np.isfinite(wall).any() else 0.0
     eta: float | None = None
-    if status == "finished":
+    if status == RunStatus.FINISHED:
         eta = 0.0
-    elif (status in _ACTIVE_STATUSES or status is None) and total is not None and done > 0:
+    elif (status in ACTIVE or status is None) and total is not None and done > 0:
         eta = _eta(metrics, done, total, elapsed)
-    if status == "finished":
+    if status == RunStatus.FINISHED:
         fraction = 1.0
     elif not total:
         fraction = 0.0

@@ -2,7 +2,7 @@
 
 The file needs nothing but a browser: plotly.js (the copy bundled in the ``plotly``
 package) is inlined once, every chart is an interactive plotly figure built by the pure
-builders of :mod:`mtl.ui.figures`, and there is no link to a CDN, font or image server,
+builders of :mod:`mtl.viz`, and there is no link to a CDN, font or image server,
 so it works offline and can be mailed to people who install nothing.
 
 What it holds:
@@ -52,7 +52,7 @@ from mtl.viz.evaluation import confusion_figure, pred_actual_figure
 from mtl.viz.frames import best_and_latest, curve_frame
 from mtl.viz.labels import dataset_label, label, plain
 from mtl.viz.runs_table import ID, runs_table
-from mtl.viz.style import apply_theme, style
+from mtl.viz.style import apply_theme, corner_note, style
 
 __all__ = ["DETAILED_RUNS", "Section", "delta_figure", "report_html", "write_report"]
 
@@ -163,16 +163,7 @@ def delta_figure(
     )
     undefined = [label for label, d in deltas.items() if d.value is None]
     if undefined:
-        fig.add_annotation(
-            text="Δm undefined for " + plain(", ".join(undefined)),
-            x=1,
-            y=1,
-            xref="paper",
-            yref="paper",
-            xanchor="right",
-            yanchor="bottom",
-            showarrow=False,
-        )
+        corner_note(fig, "Δm undefined for " + plain(", ".join(undefined)), top=True)
     return fig
 
 
@@ -524,14 +515,9 @@ def _delta_block(item: _Run) -> str:
     if delta.value is None:
         parts.append(f"<p class='delta'>Δm undefined: {_e(delta.excluded)}</p>")
     else:
-        verdict = (
-            "better than"
-            if delta.value > 0
-            else ("worse than" if delta.value < 0 else "on par with")
-        )
         parts.append(
             f"<p class='delta'><span class='big {_sign_class(delta.value)}'>Δm = {_pct(delta.value)}</span> "
-            f"on the test split: the multi-task run is {verdict} its single-task baseline "
+            f"on the test split: the multi-task run is {delta.verdict} its single-task baseline "
             f"(run <code>{_e(delta.baseline_id)}</code>).</p>"
         )
     rows = []

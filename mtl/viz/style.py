@@ -30,6 +30,7 @@ __all__ = [
     "TITLE_SIZE",
     "UIREVISION",
     "apply_theme",
+    "corner_note",
     "empty_note",
     "fit_height",
     "style",
@@ -155,3 +156,18 @@ def empty_note(fig: go.Figure, text: str) -> None:
     )
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+
+
+def corner_note(fig: go.Figure, text: str, *, top: bool, **font: Any) -> None:
+    """Write ``text`` in the figure's right-hand corner (top or bottom), inside the plot area."""
+    fig.add_annotation(
+        text=text,
+        x=1,
+        y=1 if top else 0,
+        xref="paper",
+        yref="paper",
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font=font or None,
+    )

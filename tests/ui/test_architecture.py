@@ -118,11 +118,12 @@ def test_unknown_sharing_raises_like_the_registry() -> None:
 def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
     code = (
         "import sys\n"
-        "import mtl.ui, mtl.ui.figures, mtl.viz.frames, mtl.ui.architecture, mtl.viz.colors\n"
+        "import mtl.ui, mtl.viz.curves, mtl.viz.evaluation, mtl.viz.network, mtl.viz.sweeps\n"
+        "import mtl.viz.frames, mtl.ui.architecture, mtl.viz.colors\n"
         "import mtl.ui.form, mtl.ui.estimate, mtl.viz.labels, mtl.study.estimate\n"
         "from mtl.config import ModelConfig\n"
         "from mtl.ui.architecture import describe_config\n"
-        "from mtl.ui.figures import network_figure\n"
+        "from mtl.viz.network import network_figure\n"
         "network_figure(describe_config(ModelConfig(), (1, 8, 8), {'a': 3}))\n"
         "bad = sorted(m for m in ('torch', 'streamlit') if m in sys.modules)\n"
         "print(','.join(bad))\n"
@@ -139,7 +140,11 @@ LIGHT_PAGE_MODULES = (
     "mtl.viz.runs_table",
     "mtl.study.sweeps",
     "mtl.viz.report",
-    "mtl.ui.figures",
+    "mtl.viz.style",
+    "mtl.viz.curves",
+    "mtl.viz.evaluation",
+    "mtl.viz.network",
+    "mtl.viz.sweeps",
     "mtl.viz.frames",
     "mtl.viz.colors",
     "mtl.viz.labels",

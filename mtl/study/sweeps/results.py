@@ -108,9 +108,7 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
 
 def is_done(counts: Mapping[str, int]) -> bool:
     """Whether no run of the sweep (nor a baseline it queued) is queued or running any more."""
-    return not (
-        counts.get("queued", 0) or counts.get("running", 0) or counts.get("baselines_pending", 0)
-    )
+    return not (any(counts.get(s, 0) for s in ACTIVE) or counts.get("baselines_pending", 0))
 
 
 def metric_label(task: str, metric: str) -> str:
