@@ -192,7 +192,7 @@ def test_base_can_be_a_file_beside_the_spec_or_inline(tmp_path: Path) -> None:
 
 def test_example_sweep_file_is_valid() -> None:
     example = load_spec(
-        Path(__file__).resolve().parents[1] / "examples" / "sweep-sharing-weighting.yaml"
+        Path(__file__).resolve().parents[2] / "examples" / "sweep-sharing-weighting.yaml"
     )
     assert len(expand(example)) == example.size == 12
 

@@ -20,7 +20,7 @@ from mtl.viz.network import network_figure
 from mtl.viz.style import UIREVISION, apply_theme
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_curves import TASKS, synthetic_metrics, synthetic_weights  # noqa: E402
+from test_frames import TASKS, synthetic_metrics, synthetic_weights  # noqa: E402
 
 COLORS = task_colors(list(TASKS))
 
@@ -206,6 +206,14 @@ def test_roc_notes_a_class_without_rows() -> None:
     fig = roc_figure(y, proba, classes)
     assert len([t for t in fig.data if t.name != "chance"]) == 2
     assert "no curve for c" in fig.layout.annotations[0].text
+
+
+def test_roc_note_shows_a_class_name_as_text() -> None:
+    classes = ["a", "b", "<b>c</b>"]
+    y, _, proba = classification_data(["a", "b"], seed=3)
+    proba = proba.assign(**{"p_<b>c</b>": 0.0})
+    note = roc_figure(y, proba, classes).layout.annotations[0].text
+    assert note.startswith("no curve for &lt;b&gt;c&lt;/b&gt; (")
 
 
 def test_pred_actual_and_residuals() -> None:
