@@ -234,7 +234,9 @@ def roc_figure(
     if skipped:
         corner_note(
             fig,
-            "no curve for " + plain(", ".join(skipped)) + " (needs rows of the class and of the rest)",
+            "no curve for "
+            + plain(", ".join(skipped))
+            + " (needs rows of the class and of the rest)",
             top=False,
             size=FONT_SIZE,
             color=MUTED_COLOR,
