@@ -18,9 +18,9 @@ from mtl.viz.evaluation import (
     residuals_figure,
     roc_figure,
 )
-from mtl.viz.frames import pair_matrix
 from mtl.viz.labels import markdown_text, metric_label
 from mtl.viz.report import report_html
+from mtl.viz.summaries import pair_matrix
 
 DELTA_LATEX = (
     r"\Delta_m = \frac{100\,\%}{T} \sum_{t=1}^{T} \frac{1}{M_t} \sum_{m=1}^{M_t} "

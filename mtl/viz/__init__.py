@@ -6,8 +6,9 @@ family:
 
 - :mod:`~mtl.viz.style` (the look every figure shares), :mod:`~mtl.viz.colors`,
   :mod:`~mtl.viz.labels` (readable, escaped headers);
-- :mod:`~mtl.viz.frames` (curves, weights and summaries from the store's rows, the
-  incremental :class:`~mtl.viz.frames.CurveFeed`), :mod:`~mtl.viz.runs_table`;
+- :mod:`~mtl.viz.frames` (curve and weight frames from the store's rows, the incremental
+  :class:`~mtl.viz.frames.CurveFeed`), :mod:`~mtl.viz.summaries` (best and latest values,
+  progress, the task-pair matrix), :mod:`~mtl.viz.runs_table`;
 - figures: :mod:`~mtl.viz.curves`, :mod:`~mtl.viz.evaluation`, :mod:`~mtl.viz.network`,
   :mod:`~mtl.viz.sweeps`;
 - :mod:`~mtl.viz.report`: the self-contained HTML report (reads the store and the studies).

@@ -49,10 +49,11 @@ from mtl.train.predictions import read_predictions
 from mtl.viz.colors import SHARED_COLOR, color_for, run_colors, task_colors
 from mtl.viz.curves import METRIC_TITLES, curves_figure, overlay_figure, weights_figure
 from mtl.viz.evaluation import confusion_figure, pred_actual_figure
-from mtl.viz.frames import best_and_latest, curve_frame
+from mtl.viz.frames import curve_frame
 from mtl.viz.labels import dataset_label, label, plain
 from mtl.viz.runs_table import ID, runs_table
 from mtl.viz.style import apply_theme, corner_note, style
+from mtl.viz.summaries import best_and_latest
 
 __all__ = ["DETAILED_RUNS", "Section", "delta_figure", "report_html", "write_report"]
 
