@@ -12,7 +12,7 @@ import streamlit as st
 
 from mtl.runs.scheduler import start_with_server
 from mtl.ui import session
-from mtl.ui.labels import markdown_text
+from mtl.viz.labels import markdown_text
 
 presenting = st.query_params.get("present", "") in ("1", "true", "yes")
 st.set_page_config(

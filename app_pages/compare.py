@@ -4,12 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from mtl.csv_safe import to_csv
-from mtl.report import report_html
 from mtl.runs.status import ACTIVE
 from mtl.runs.store import RunStore
 from mtl.ui import session
-from mtl.ui.colors import run_colors
-from mtl.ui.compare import (
+from mtl.viz.colors import run_colors
+from mtl.viz.curves import overlay_figure
+from mtl.viz.frames import curve_frame
+from mtl.viz.labels import label, metric_label
+from mtl.viz.report import report_html
+from mtl.viz.runs_table import (
     BEST_SUFFIX,
     ID,
     TEST_SUFFIX,
@@ -18,9 +21,6 @@ from mtl.ui.compare import (
     results_columns,
     runs_table,
 )
-from mtl.ui.curves import curve_frame
-from mtl.ui.figures import overlay_figure
-from mtl.ui.labels import label, metric_label
 
 METRICS = ["loss", "accuracy", "f1", "auc_roc", "r2", "mae", "rmse"]
 X_AXES = ["epoch", "step", "wall_time"]

@@ -3,30 +3,30 @@
 import pandas as pd
 import streamlit as st
 
-from mtl.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.config import ExperimentConfig
 from mtl.csv_safe import to_csv
-from mtl.delta import describe_metrics
-from mtl.report import report_html
 from mtl.runs.status import RunStatus
+from mtl.study.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
+from mtl.study.delta import describe_metrics
 from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
-from mtl.ui.curves import pair_matrix
-from mtl.ui.figures import (
+from mtl.ui.predict import PredictError, predict_upload
+from mtl.viz.evaluation import (
     confusion_figure,
     pair_heatmap,
     pred_actual_figure,
     residuals_figure,
     roc_figure,
 )
-from mtl.ui.labels import markdown_text, metric_label
-from mtl.ui.predict import PredictError, predict_upload
+from mtl.viz.labels import markdown_text, metric_label
+from mtl.viz.report import report_html
+from mtl.viz.summaries import pair_matrix
 
 DELTA_LATEX = (
     r"\Delta_m = \frac{100\,\%}{T} \sum_{t=1}^{T} \frac{1}{M_t} \sum_{m=1}^{M_t} "
     r"s_m \, \frac{M_{t,m} - B_{t,m}}{\lvert B_{t,m} \rvert}"
 )
-# Δm (Maninis et al. 2019) typeset: the formula of mtl.delta.FORMULA. (Comments, not bare
+# Δm (Maninis et al. 2019) typeset: the formula of mtl.study.delta.FORMULA. (Comments, not bare
 # strings, on pages: Streamlit's "magic" would print a string literal.)
 
 

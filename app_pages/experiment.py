@@ -18,15 +18,15 @@ from mtl import presets
 from mtl.config import ConfigError, ExperimentConfig, ModelConfig, TaskKind, TrainConfig
 from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
-from mtl.estimate import Estimate, describe, format_duration
 from mtl.models import ARCHITECTURES
+from mtl.models.plan import describe_config, encoder_depth
 from mtl.runs.store import resolve_home
+from mtl.study.estimate import Estimate, describe, format_duration
 from mtl.ui import form, session
-from mtl.ui.architecture import describe_config, encoder_depth
-from mtl.ui.colors import task_colors
 from mtl.ui.estimate import LONG_RUN_S, MANY_STEPS, EstimateError, rough_steps, run_estimate
-from mtl.ui.figures import network_figure
-from mtl.ui.labels import dataset_label, markdown_text
+from mtl.viz.colors import task_colors
+from mtl.viz.labels import dataset_label, markdown_text
+from mtl.viz.network import network_figure
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting import options as strategy_options
 

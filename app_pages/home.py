@@ -4,12 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from mtl import presets
+from mtl.models.plan import describe_config
 from mtl.ui import session
-from mtl.ui.architecture import describe_config
-from mtl.ui.colors import task_colors
-from mtl.ui.figures import network_figure
-from mtl.ui.labels import label, markdown_text
 from mtl.ui.live_chart import live_chart
+from mtl.viz.colors import task_colors
+from mtl.viz.labels import label, markdown_text
+from mtl.viz.network import network_figure
 
 FEATURED = ["penguins", "digits", "synthetic-related", "synthetic-unrelated", "seed-example"]
 # The built-in demos, then your own presets from <home>/presets/. (A comment, not a bare

@@ -15,11 +15,13 @@ from mtl.csv_safe import to_csv
 from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.runs.status import ACTIVE, TERMINAL, RunStatus
 from mtl.ui import session
-from mtl.ui.colors import run_colors, task_colors
-from mtl.ui.curves import X_AXES, CurveFeed, best_and_latest, curve_frame, pair_matrix, progress
-from mtl.ui.figures import curves_figure, pair_heatmap, weights_figure
-from mtl.ui.labels import markdown_text
 from mtl.ui.live_chart import stream_curve, stream_figure
+from mtl.viz.colors import run_colors, task_colors
+from mtl.viz.curves import curves_figure, weights_figure
+from mtl.viz.evaluation import pair_heatmap
+from mtl.viz.frames import X_AXES, CurveFeed, curve_frame
+from mtl.viz.labels import markdown_text
+from mtl.viz.summaries import best_and_latest, pair_matrix, progress
 
 REFRESH_CHOICES = (0.5, 1.0, 2.0, 5.0)  # seconds between polls the viewer can choose
 REFRESH_ENV = "MTL_LIVE_REFRESH_S"

@@ -6,9 +6,8 @@ import streamlit as st
 
 from mtl import presets
 from mtl.models import ARCHITECTURES
-from mtl.report import Section, report_html
 from mtl.runs.status import RunStatus
-from mtl.sweep import (
+from mtl.study.sweeps import (
     DELTA_COLUMN,
     HEADLINE_METRICS,
     SweepError,
@@ -26,9 +25,10 @@ from mtl.sweep import (
     sweeps,
 )
 from mtl.ui import session
-from mtl.ui.figures import parallel_figure, pareto_figure
 from mtl.ui.form import PREFIX, to_config
-from mtl.ui.labels import label, markdown_text
+from mtl.viz.labels import label, markdown_text
+from mtl.viz.report import Section, report_html
+from mtl.viz.sweeps import parallel_figure, pareto_figure
 from mtl.weighting import WEIGHTINGS
 
 presenting = session.presenting()

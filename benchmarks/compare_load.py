@@ -31,7 +31,7 @@ from test_presenter_views import fill  # noqa: E402
 
 from browser_support import chromium, streamlit_server  # noqa: E402
 from mtl.runs.store import RunStore  # noqa: E402
-from mtl.ui.compare import runs_table  # noqa: E402
+from mtl.viz.runs_table import runs_table  # noqa: E402
 
 TARGET_S = 3.0
 

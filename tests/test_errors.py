@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("mtl.data.preprocessing", "PreprocessingFormatError"),
         ("mtl.train.checkpoint", "CheckpointError"),
         ("mtl.train.files", "UnsafePathError"),
-        ("mtl.sweep", "SweepError"),
+        ("mtl.study.sweeps", "SweepError"),
         ("mtl.predict", "NoModelError"),
         ("mtl.runs.store", "StoreError"),
         ("mtl.runs.store", "StoreFullError"),

@@ -45,7 +45,7 @@ def test_the_contracts_are_kept() -> None:
 @pytest.mark.parametrize(
     ("module", "bad_import", "broken"),
     [
-        ("mtl/ui/colors.py", "import torch", "mtl.ui.colors is not allowed to import torch"),
+        ("mtl/viz/colors.py", "import torch", "mtl.viz.colors is not allowed to import torch"),
         ("mtl/runs/store.py", "import torch", "mtl.runs.store is not allowed to import torch"),
         ("mtl/config.py", "import streamlit", "mtl.config is not allowed to import streamlit"),
         (

@@ -7,9 +7,11 @@ import json
 import sys
 from typing import Any
 
-from mtl.delta import FORMULA, DeltaM, describe_metrics
 from mtl.errors import EXIT_DIVERGED, EXIT_FAILED
 from mtl.runs.status import ACTIVE, RunStatus
+from mtl.runs.store import RunStore
+from mtl.study.baseline import ensure_baseline, find_baseline, run_config, run_delta
+from mtl.study.delta import FORMULA, DeltaM, describe_metrics
 
 
 def add_parser(
@@ -38,9 +40,6 @@ def add_parser(
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from mtl.baseline import ensure_baseline, find_baseline, run_config, run_delta
-    from mtl.runs.store import RunStore
-
     store = RunStore(args.home)
     run = store.get_run(args.run_id)  # unknown run: one-line error before anything else
     callbacks: list[Any] = []
@@ -117,14 +116,9 @@ def format_delta(delta: DeltaM) -> str:
     if delta.value is None:
         lines.append(f"Δm undefined: {delta.excluded}")
     else:
-        verdict = (
-            "better than"
-            if delta.value > 0
-            else ("worse than" if delta.value < 0 else "on par with")
-        )
         lines.append(
             f"Δm = {delta.value:+.2f}% on the {delta.split or 'test'} split "
-            f"(the multi-task run is {verdict} its single-task baseline)"
+            f"(the multi-task run is {delta.verdict} its single-task baseline)"
         )
     for task in delta.tasks:
         head = f"  {task.task}: " + ("left out" if task.change is None else f"{task.change:+.2f}%")

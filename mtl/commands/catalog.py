@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from mtl import presets
 from mtl.config_docs import config_reference
 from mtl.data import DATASETS
 from mtl.data.catalog import describe
@@ -53,8 +54,6 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from mtl import presets  # it reads the store's home: pandas, kept off the CLI's start
-
     items = [{"name": n, "description": presets.description(n)} for n in presets.names()]
     if args.json:
         print(json.dumps(items, indent=2))

@@ -1,7 +1,7 @@
 """``python -m mtl estimate CONFIG``: how long the run would take, from a few timed steps.
 
 Prepares the data as the worker will, trains about twenty real steps and extrapolates to
-``train.epochs`` (see :mod:`mtl.estimate`). Nothing is recorded in the run store. With
+``train.epochs`` (see :mod:`mtl.study.timing`). Nothing is recorded in the run store. With
 ``--json``, stdout is one JSON object (``seconds``, ``step_seconds``, ``steps_per_epoch``…).
 Torch is imported only when the command runs.
 """
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+
+from mtl.config import ExperimentConfig
+from mtl.study.estimate import describe
 
 
 def add_parser(
@@ -27,8 +30,7 @@ def add_parser(
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from mtl.config import ExperimentConfig
-    from mtl.estimate import TIMED_STEPS, describe, estimate
+    from mtl.study.timing import TIMED_STEPS, estimate  # torch: only when the command runs
 
     steps = TIMED_STEPS if args.steps is None else args.steps
     if steps < 1:

@@ -10,6 +10,8 @@ import argparse
 import json
 import unicodedata
 
+from mtl.runs.store import RunStore
+
 
 def add_parser(
     sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
@@ -37,8 +39,6 @@ def check_note(text: str) -> str:
 
 
 def cmd_note(args: argparse.Namespace) -> int:
-    from mtl.runs.store import RunStore
-
     text = check_note(args.text)
     store = RunStore(args.home)
     if args.append:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mtl.errors import UserError
 from mtl.runs.status import RunStatus
+from mtl.runs.store import RunStore
 
 # Statuses whose runs save a checkpoint (see mtl.train.outputs.OutputWriter).
 WITH_MODEL = (RunStatus.FINISHED, RunStatus.STOPPED)
@@ -48,8 +49,6 @@ def add_parser(
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from mtl.runs.store import RunStore
-
     store = RunStore(args.home)
     run = store.get_run(args.run_id)  # RunNotFoundError: one line, exit 2
     folder = store.run_dir(args.run_id)
@@ -59,7 +58,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"run {args.run_id} is {run['status']}{because}; only a finished or stopped run has a model to predict with"
         )
 
-    from mtl.predict import predict_csv, predict_images
+    from mtl.predict import predict_csv, predict_images  # torch: only when the command runs
 
     predict = predict_images if args.images else predict_csv
     source = Path(args.images or args.csv)

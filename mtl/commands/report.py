@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from mtl.runs.store import RunStore
+from mtl.viz.report import write_report
+
 
 def add_parser(
     sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
@@ -28,9 +31,6 @@ def add_parser(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mtl.report import write_report
-    from mtl.runs.store import RunStore
-
     store = RunStore(args.home)
     path = write_report(
         store, args.run_ids, args.out, title=args.title, baseline=not args.no_baseline

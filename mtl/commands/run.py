@@ -1,7 +1,6 @@
 """``python -m mtl run``: train from a config file or a preset, in this process or detached.
 
-Torch, scikit-learn and the store are imported when the command runs, so the rest of the
-CLI starts fast.
+Torch and scikit-learn are imported when the command runs, so the rest of the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -9,14 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
 
+import pandas as pd
 import yaml
 
+from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.errors import EXIT_DIVERGED, EXIT_OK, UserError
+from mtl.runs.scheduler import launch
 from mtl.runs.status import RunStatus
+from mtl.runs.store import RunStore
+from mtl.runs.worker import execute
 
 
 def add_parser(
@@ -42,8 +47,6 @@ def add_parser(
 
 def load_config(args: argparse.Namespace) -> ExperimentConfig:
     """The config from a file or a preset, with ``--set`` overrides applied."""
-    from mtl import presets
-
     if bool(args.config) == bool(args.preset):
         raise UserError(
             "give a config file or --preset NAME (one of them); `python -m mtl presets` lists presets"
@@ -66,10 +69,8 @@ def _parse_override(item: str) -> tuple[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mtl.data.prepare import prepare
-    from mtl.runs.scheduler import launch
-    from mtl.runs.store import RunStore
-    from mtl.train.trainer import preflight
+    from mtl.data.prepare import prepare  # scikit-learn: only when the command runs
+    from mtl.train.trainer import preflight  # torch: only when the command runs
 
     config = load_config(args)
     data = prepare(config)  # bad data fails here, before anything is recorded
@@ -91,10 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_foreground(
     args: argparse.Namespace, config: ExperimentConfig, data: Any, store: Any
 ) -> int:
-    import os
-
-    from mtl.runs.worker import execute
-    from mtl.train.progress import ProgressBar
+    from mtl.train.progress import ProgressBar  # torch: only when training in this process
 
     run_id = store.create_run(
         config.name, config.to_dict(), status=RunStatus.RUNNING, pid=os.getpid()
@@ -136,8 +134,6 @@ def clean(value: Any) -> Any:
 
 def summary_table(summary: dict[str, Any], split: str = "test") -> str:
     """Per-task metrics of one split as an aligned text table."""
-    import pandas as pd
-
     metrics = summary.get(split) or {}
     if not metrics:
         return f"(no {split} metrics)"

@@ -7,12 +7,15 @@ import json
 import math
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from mtl.commands.run import clean, summary_table
 from mtl.errors import EXIT_OK, UserError
 from mtl.metric_names import HIGHER_IS_BETTER
+from mtl.runs.scheduler import dispatch, stop
 from mtl.runs.status import ACTIVE
+from mtl.runs.store import RunStore
 
 
 def add_parser(
@@ -57,9 +60,6 @@ def add_parser(
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from mtl.runs.scheduler import dispatch
-    from mtl.runs.store import RunStore
-
     store = RunStore(args.home)
     dispatch(store, args.max_running)
     runs = store.list_runs(args.status)
@@ -80,8 +80,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _fmt_time(values: Any) -> Any:
-    import pandas as pd
-
     return pd.to_datetime(values, unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -94,9 +92,6 @@ def _fmt_duration(start: float | None, end: float | None) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from mtl.runs.scheduler import dispatch
-    from mtl.runs.store import RunStore
-
     store = RunStore(args.home)
     dispatch(store, args.max_running)
     run = store.get_run(args.run_id)
@@ -145,17 +140,12 @@ def best_metrics(
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from mtl.runs.scheduler import stop
-    from mtl.runs.store import RunStore
-
     status = stop(RunStore(args.home), args.run_id, args.grace)
     print(f"run {args.run_id}: {status}")
     return EXIT_OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from mtl.runs.store import RunStore
-
     store = RunStore(args.home)
     status = store.get_run(args.run_id)["status"]
     if status in ACTIVE and not args.force:
@@ -168,8 +158,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from mtl.runs.store import RunStore
-
     RunStore(args.home).export_csv(args.run_id, args.csv, raw=args.raw_csv)
     print(f"wrote {args.csv}")
     return EXIT_OK

@@ -17,9 +17,39 @@ from typing import Any
 
 import pandas as pd
 
+from mtl.runs.scheduler import dispatch
 from mtl.runs.status import RunStatus
+from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
+from mtl.study.sweeps import (
+    DELTA_COLUMN,
+    HEADLINE_METRICS,
+    aggregate,
+    default_pareto_metrics,
+    delta_support,
+    get_sweep,
+    higher_is_better,
+    is_done,
+    launch_sweep,
+    load_spec,
+    metric_columns,
+    metric_label,
+    pareto_front,
+    progress,
+    sweep_runs,
+    sweeps,
+)
 
 POLL_S = 0.5
+# The order of the counts in the progress line: what is moving first, then how runs ended.
+_PROGRESS_ORDER = (
+    RunStatus.RUNNING,
+    RunStatus.QUEUED,
+    RunStatus.FINISHED,
+    RunStatus.FAILED,
+    RunStatus.DIVERGED,
+    RunStatus.STOPPED,
+    RunStatus.INTERRUPTED,
+)
 
 
 def add_parser(
@@ -55,9 +85,6 @@ def add_parser(
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from mtl.runs.store import RunStore
-    from mtl.sweep import launch_sweep, load_spec, progress
-
     spec = load_spec(args.spec)
     store = RunStore(args.home)
     sweep_id = launch_sweep(
@@ -97,9 +124,6 @@ def _wait_and_report(args: argparse.Namespace, store: Any, sweep_id: str) -> int
 
 def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
     """Poll the store (and advance the queue) until no run of the sweep is queued or running."""
-    from mtl.runs.scheduler import dispatch
-    from mtl.sweep import is_done, progress
-
     tty = sys.stderr.isatty()
     last = ""
     while True:
@@ -123,19 +147,7 @@ def _wait(store: Any, sweep_id: str, max_running: int | None) -> None:
 
 def _progress_line(counts: dict[str, int]) -> str:
     parts = [f"{counts['done']}/{counts['total']} done"]
-    parts += [
-        f"{counts[s]} {s}"
-        for s in (
-            RunStatus.RUNNING,
-            RunStatus.QUEUED,
-            RunStatus.FINISHED,
-            RunStatus.FAILED,
-            RunStatus.DIVERGED,
-            RunStatus.STOPPED,
-            RunStatus.INTERRUPTED,
-        )
-        if counts.get(s)
-    ]
+    parts += [f"{counts[s]} {s}" for s in _PROGRESS_ORDER if counts.get(s)]
     if counts.get("baselines_pending"):
         parts.append(f"{counts['baselines_pending']} baselines pending")
     return "sweep: " + ", ".join(parts)
@@ -146,18 +158,6 @@ def _progress_line(counts: dict[str, int]) -> str:
 
 def sweep_report(store: Any, sweep_id: str) -> dict[str, Any]:
     """Everything the summary shows, as plain data: runs, aggregate, Pareto set, progress."""
-    from mtl.sweep import (
-        DELTA_COLUMN,
-        aggregate,
-        default_pareto_metrics,
-        delta_support,
-        get_sweep,
-        higher_is_better,
-        pareto_front,
-        progress,
-        sweep_runs,
-    )
-
     record = get_sweep(store, sweep_id)
     settings = list(record.get("settings", []))
     runs = sweep_runs(store, sweep_id)
@@ -241,8 +241,6 @@ def _json_report(report: dict[str, Any]) -> dict[str, Any]:
 
 def _shown_metrics(report: dict[str, Any]) -> list[str]:
     """The headline metric of each task, plus Δm when it has values."""
-    from mtl.sweep import DELTA_COLUMN, HEADLINE_METRICS, metric_columns, metric_label
-
     columns = metric_columns(report["runs"])
     shown = []
     for task, kind in report["tasks"]:
@@ -264,8 +262,6 @@ def _pm(mean: Any, std: Any) -> str:
 
 
 def _text_report(report: dict[str, Any]) -> str:
-    from mtl.sweep import DELTA_COLUMN
-
     table: pd.DataFrame = report["aggregate"]
     settings = report["settings"]
     counts = report["progress"]
@@ -310,10 +306,6 @@ def _text_report(report: dict[str, Any]) -> str:
 
 
 def cmd_sweeps(args: argparse.Namespace) -> int:
-    from mtl.runs.scheduler import dispatch
-    from mtl.runs.store import RunStore
-    from mtl.sweep import sweeps
-
     store = RunStore(args.home)
     if args.sweep_id:
         if args.wait:
@@ -350,8 +342,6 @@ def cmd_sweeps(args: argparse.Namespace) -> int:
 
 
 def _with_totals(row: dict[str, Any]) -> dict[str, int]:
-    from mtl.runs.store import STATUSES, TERMINAL_STATUSES
-
     counts = {s: int(row[s]) for s in STATUSES}
     counts["total"] = int(row["runs"])
     counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)

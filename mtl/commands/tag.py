@@ -10,6 +10,8 @@ import argparse
 import json
 import unicodedata
 
+from mtl.runs.store import RunStore
+
 
 def add_parser(
     sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
@@ -37,8 +39,6 @@ def check_tag(tag: str) -> str:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    from mtl.runs.store import RunStore
-
     tags = [check_tag(tag) for tag in args.tags]
     store = RunStore(args.home)
     after = (

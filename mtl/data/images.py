@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from mtl.data.datasets.csv import read_rows
 from mtl.errors import DataError
 
 __all__ = [
@@ -94,8 +95,6 @@ def read_folder(folder: str | Path) -> tuple[pd.DataFrame, Path, list[str]]:
     Raises:
         DataError: no folder, no ``labels.csv``, no ``file`` column, or no usable row.
     """
-    from mtl.data.datasets.csv import read_rows  # the CSV reader's plain messages
-
     root = find_root(folder)
     frame = read_rows(root / LABELS, where="data.path")
     if FILE_COLUMN not in frame.columns:

@@ -1,6 +1,7 @@
-"""Streamlit-side helpers for the dashboard pages.
+"""Streamlit glue for the dashboard pages: the session (store, launching, query parameters),
+the live chart component, the Experiment form ↔ config, and the helpers that run torch work
+in a child process (:mod:`~mtl.ui.estimate`, :mod:`~mtl.ui.predict`) so the Streamlit
+process never imports torch.
 
-The pure modules here (:mod:`mtl.ui.colors`, :mod:`mtl.ui.curves`, :mod:`mtl.ui.figures`,
-:mod:`mtl.ui.architecture`) never import torch or streamlit: they turn pandas DataFrames
-and plain dicts into chart-ready frames and plotly figures, and have plain unit tests.
+Pure figures, frames and labels live in :mod:`mtl.viz`.
 """

@@ -1,7 +1,7 @@
 """The Experiment page's duration estimate, run in a child process (the UI never imports torch).
 
 :func:`run_estimate` writes the config to a temporary file and runs
-``python -m mtl estimate CONFIG --json`` (see :mod:`mtl.estimate`); :func:`rough_steps`
+``python -m mtl estimate CONFIG --json`` (see :mod:`mtl.study.timing`); :func:`rough_steps`
 is the instant, measurement-free size check that tells the page when to warn.
 """
 

@@ -7,7 +7,7 @@ way Start does: the config itself, then the data (a one-class target, a missing
 column…) with the same preparation the worker will run, without training anything.
 
 Also: uploads saved under the user's base name (:func:`save_upload`, shown with
-:func:`mtl.ui.labels.dataset_label`), the form remembered across pages (:func:`remember`,
+:func:`mtl.viz.labels.dataset_label`), the form remembered across pages (:func:`remember`,
 :func:`restore`), and which columns become features and why the others do not
 (:func:`column_roles`).
 """
@@ -150,7 +150,9 @@ def check(
         parsed = ExperimentConfig.from_dict(config)
     except ConfigError as err:
         return None, [Problem(field_of(str(err)), str(err))]
-    from mtl.data.prepare import prepare  # scikit-learn only; no torch
+    from mtl.data.prepare import (
+        prepare,
+    )  # why: scikit-learn, off the Experiment page until it is needed
 
     try:
         prepare(parsed, frame)
@@ -260,7 +262,9 @@ def model_inputs(
     config: ExperimentConfig, frame: pd.DataFrame | None = None
 ) -> tuple[tuple[int, ...], dict[str, int]]:
     """The input shape the model will see (after encoding) and each task's output width."""
-    from mtl.data.prepare import prepare
+    from mtl.data.prepare import (
+        prepare,
+    )  # why: scikit-learn, off the Experiment page until it is needed
 
     data = prepare(config, frame)
     return tuple(data.input_shape), {t.name: t.out_dim for t in data.tasks}

@@ -47,7 +47,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.io.json import to_json_plotly
 
-from mtl.ui.curves import CurveFeed
+from mtl.viz.frames import CurveFeed
 
 __all__ = [
     "PLOTLY_JS_PATH",
@@ -413,11 +413,11 @@ def stream_curve(
     signature : hashable
         Everything that changes the chart's structure (metric, x axis, smoothing, log-y).
     make_feed : callable
-        A new :class:`~mtl.ui.curves.CurveFeed` for the current controls.
+        A new :class:`~mtl.viz.frames.CurveFeed` for the current controls.
     metrics, new : DataFrame
         All metric rows so far, and the rows that arrived since the previous call.
     figure : callable
-        Builds the figure from a :func:`~mtl.ui.curves.curve_frame`.
+        Builds the figure from a :func:`~mtl.viz.frames.curve_frame`.
     height : int
         Pixels.
     """

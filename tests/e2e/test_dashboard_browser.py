@@ -214,7 +214,7 @@ def test_sweep_from_the_browser_shows_aggregate_and_pareto(url: str, home: Path)
             page.get_by_text("of 10 runs ended")
         ).first.wait_for(timeout=240_000)
         shot(page, "sweep")
-    from mtl.sweep import sweeps
+    from mtl.study.sweeps import sweeps
 
     listing = sweeps(RunStore(home))
     assert len(listing) == 1 and int(listing["runs"].iloc[0]) >= 8

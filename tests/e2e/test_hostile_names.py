@@ -109,7 +109,7 @@ def finish(store: RunStore, run_id: str, accuracy: float) -> None:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
-    from mtl.sweep import SweepSpec, launch_sweep
+    from mtl.study.sweeps import SweepSpec, launch_sweep
 
     folder = tmp_path_factory.mktemp("hostile-home")
     store = RunStore(folder)

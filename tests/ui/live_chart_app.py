@@ -14,9 +14,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mtl.runs.store import METRIC_COLUMNS
-from mtl.ui.curves import CurveFeed
-from mtl.ui.figures import curves_figure
 from mtl.ui.live_chart import live_chart, stream_curve
+from mtl.viz.curves import curves_figure
+from mtl.viz.frames import CurveFeed
 
 st.set_page_config(page_title="live_chart demo")
 st.title("live_chart demo")

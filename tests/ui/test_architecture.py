@@ -17,11 +17,12 @@ from conftest import ROOT, run_python
 def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
     code = (
         "import sys\n"
-        "import mtl.ui, mtl.ui.figures, mtl.ui.curves, mtl.ui.architecture, mtl.ui.colors\n"
-        "import mtl.ui.form, mtl.ui.estimate, mtl.ui.labels, mtl.estimate\n"
+        "import mtl.ui, mtl.viz.curves, mtl.viz.evaluation, mtl.viz.network, mtl.viz.sweeps\n"
+        "import mtl.viz.frames, mtl.models.plan, mtl.viz.colors\n"
+        "import mtl.ui.form, mtl.ui.estimate, mtl.viz.labels, mtl.study.estimate\n"
         "from mtl.config import ModelConfig\n"
-        "from mtl.ui.architecture import describe_config\n"
-        "from mtl.ui.figures import network_figure\n"
+        "from mtl.models.plan import describe_config\n"
+        "from mtl.viz.network import network_figure\n"
         "network_figure(describe_config(ModelConfig(), (1, 8, 8), {'a': 3}))\n"
         "bad = sorted(m for m in ('torch', 'streamlit') if m in sys.modules)\n"
         "print(','.join(bad))\n"
@@ -35,14 +36,18 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
 # below mtl.ui, and no scikit-learn either (it costs about a second on a cold first visit).
 LIGHT_PAGE_MODULES = (
     "mtl.metric_names",
-    "mtl.ui.compare",
-    "mtl.sweep",
-    "mtl.report",
-    "mtl.ui.figures",
-    "mtl.ui.curves",
-    "mtl.ui.colors",
-    "mtl.ui.labels",
-    "mtl.ui.architecture",
+    "mtl.viz.runs_table",
+    "mtl.study.sweeps",
+    "mtl.viz.report",
+    "mtl.viz.style",
+    "mtl.viz.curves",
+    "mtl.viz.evaluation",
+    "mtl.viz.network",
+    "mtl.viz.sweeps",
+    "mtl.viz.frames",
+    "mtl.viz.colors",
+    "mtl.viz.labels",
+    "mtl.models.plan",
     "mtl.ui.live_chart",
     "mtl.presets",
     "mtl.runs.store",

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT, run_python
 from mtl.config import ExperimentConfig, suggest_task_name, task_name_problem
 from mtl.data.prepare import prepare
-from mtl.ui.labels import markdown_text
+from mtl.viz.labels import markdown_text
 
 APP = str(ROOT / "app.py")
 TIMEOUT = 120

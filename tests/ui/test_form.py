@@ -10,7 +10,7 @@ import pytest
 from mtl.config import ExperimentConfig, task_name_problem
 from mtl.data.prepare import prepare
 from mtl.ui import form
-from mtl.ui.labels import dataset_label, markdown_text
+from mtl.viz.labels import dataset_label, markdown_text
 
 
 def test_an_upload_keeps_its_base_name_in_a_content_addressed_folder(tmp_path: Path) -> None:

@@ -300,7 +300,7 @@ def test_sweep_page_shows_the_aggregate_and_pareto_plot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mtl.runs.worker import execute
-    from mtl.sweep import SweepSpec, launch_sweep
+    from mtl.study.sweeps import SweepSpec, launch_sweep
 
     home = tmp_path / "sweep"
     store = RunStore(home)

@@ -12,7 +12,7 @@ from image_support import write_digits_folder, zip_folder
 from mtl.config import ExperimentConfig
 from mtl.data.catalog import DataError
 from mtl.ui import form
-from mtl.ui.labels import dataset_label
+from mtl.viz.labels import dataset_label
 
 
 def test_a_zip_upload_unpacks_under_the_home_and_trains_from_there(tmp_path: Path) -> None:

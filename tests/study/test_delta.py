@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from mtl.delta import (
+from mtl.study.delta import (
     DEFAULT_METRICS,
     FORMULA,
     ZERO_TOLERANCE,

@@ -14,7 +14,7 @@ import pytest
 from conftest import run_cli
 from mtl import presets
 from mtl.runs.store import RunStore
-from mtl.sweep import (
+from mtl.study.sweeps import (
     DELTA_COLUMN,
     SweepError,
     SweepSpec,
@@ -192,7 +192,7 @@ def test_base_can_be_a_file_beside_the_spec_or_inline(tmp_path: Path) -> None:
 
 def test_example_sweep_file_is_valid() -> None:
     example = load_spec(
-        Path(__file__).resolve().parents[1] / "examples" / "sweep-sharing-weighting.yaml"
+        Path(__file__).resolve().parents[2] / "examples" / "sweep-sharing-weighting.yaml"
     )
     assert len(expand(example)) == example.size == 12
 
@@ -389,8 +389,8 @@ def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
         assert runs[DELTA_COLUMN].isna().all()
         return
     # A finished single-task baseline of seed 0 gives Δm to the seed-0 runs only.
-    from mtl.baseline import baseline_config
     from mtl.config import ExperimentConfig
+    from mtl.study.baseline import baseline_config
 
     config = ExperimentConfig.from_dict(store.get_run(ids[0])["config"])
     target = baseline_config(config)

@@ -11,25 +11,16 @@ import pytest
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from mtl.config import ModelConfig
-from mtl.ui.architecture import describe_config
-from mtl.ui.colors import PALETTE, SHARED_COLOR, run_colors, task_colors, text_color_on
-from mtl.ui.curves import curve_frame
-from mtl.ui.figures import (
-    RAW_OPACITY,
-    UIREVISION,
-    apply_theme,
-    confusion_figure,
-    curves_figure,
-    network_figure,
-    overlay_figure,
-    pred_actual_figure,
-    residuals_figure,
-    roc_figure,
-    weights_figure,
-)
+from mtl.models.plan import describe_config
+from mtl.viz.colors import PALETTE, SHARED_COLOR, run_colors, task_colors, text_color_on
+from mtl.viz.curves import RAW_OPACITY, curves_figure, overlay_figure, weights_figure
+from mtl.viz.evaluation import confusion_figure, pred_actual_figure, residuals_figure, roc_figure
+from mtl.viz.frames import curve_frame
+from mtl.viz.network import network_figure
+from mtl.viz.style import UIREVISION, apply_theme
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_curves import TASKS, synthetic_metrics, synthetic_weights  # noqa: E402
+from test_frames import TASKS, synthetic_metrics, synthetic_weights  # noqa: E402
 
 COLORS = task_colors(list(TASKS))
 
@@ -217,6 +208,14 @@ def test_roc_notes_a_class_without_rows() -> None:
     assert "no curve for c" in fig.layout.annotations[0].text
 
 
+def test_roc_note_shows_a_class_name_as_text() -> None:
+    classes = ["a", "b", "<b>c</b>"]
+    y, _, proba = classification_data(["a", "b"], seed=3)
+    proba = proba.assign(**{"p_<b>c</b>": 0.0})
+    note = roc_figure(y, proba, classes).layout.annotations[0].text
+    assert note.startswith("no curve for &lt;b&gt;c&lt;/b&gt; (")
+
+
 def test_pred_actual_and_residuals() -> None:
     true = np.array([1.0, 2.0, 3.0, np.nan])
     pred = np.array([1.5, 1.5, 3.5, 2.0])
@@ -287,7 +286,8 @@ def test_network_figure_hard_arrows_fan_out_from_the_trunk() -> None:
 
 
 def test_fit_height_moves_the_legend_further_down_on_a_shorter_chart() -> None:
-    from mtl.ui.figures import curves_figure, fit_height
+    from mtl.viz.curves import curves_figure
+    from mtl.viz.style import fit_height
 
     frame = pd.DataFrame(
         {
@@ -324,8 +324,8 @@ def sweep_table() -> pd.DataFrame:
 
 
 def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> None:
-    from mtl.sweep import pareto_front
-    from mtl.ui.figures import pareto_figure
+    from mtl.study.sweeps import pareto_front
+    from mtl.viz.sweeps import pareto_figure
 
     table = sweep_table()
     front = pareto_front(table, "label/accuracy mean", "regression/rmse mean", True, False)
@@ -359,7 +359,7 @@ def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> No
 
 
 def test_parallel_coordinates_have_readable_axis_titles_and_room_for_them() -> None:
-    from mtl.ui.figures import parallel_figure
+    from mtl.viz.sweeps import parallel_figure
 
     fig = parallel_figure(
         sweep_table(), ["model.sharing", "loss.weighting"], "delta_m mean", title=""

@@ -37,21 +37,19 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from mtl.metric_names import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
-
 __all__ = [
     "CURVE_COLUMNS",
     "CurveFeed",
     "SPLIT_ORDER",
     "X_AXES",
     "XAxis",
-    "best_and_latest",
     "curve_frame",
+    "check_columns",
     "default_splits",
     "ema",
     "epoch_ends",
-    "eta_seconds",
-    "progress",
+    "latest_epoch_length",
+    "order_of_appearance",
     "weight_frame",
 ]
 
@@ -62,17 +60,6 @@ SPLIT_ORDER: tuple[str, ...] = ("step", "train", "val")
 
 CURVE_COLUMNS: tuple[str, ...] = ("x", "task", "split", "metric", "value", "smoothed")
 WEIGHT_FRAME_COLUMNS: tuple[str, ...] = ("x", "task", "weight")
-BEST_COLUMNS: tuple[str, ...] = (
-    "task",
-    "metric",
-    "best",
-    "best_epoch",
-    "latest",
-    "latest_epoch",
-    "higher_is_better",
-)
-_METRIC_ORDER = ("loss", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
-_ACTIVE_STATUSES = frozenset({"queued", "running"})
 
 
 # --------------------------------------------------------------------------- smoothing
@@ -125,7 +112,8 @@ def epoch_ends(metrics: pd.DataFrame) -> dict[int, int]:
     return {int(k): int(v) for k, v in ends.items()}
 
 
-def _latest_epoch_length(ends: Mapping[int, int]) -> int | None:
+def latest_epoch_length(ends: Mapping[int, int]) -> int | None:
+    """Steps in the latest finished epoch (from :func:`epoch_ends`), ``None`` before one ends."""
     for k in sorted(ends, reverse=True):
         start = 0 if k == 0 else ends.get(k - 1)
         if start is not None and ends[k] > start:
@@ -137,7 +125,7 @@ def _fractional_epochs(
     steps: pd.Series, epochs: pd.Series, ends: Mapping[int, int], steps_per_epoch: int | None
 ) -> np.ndarray:
     """Epochs done at each step row (see the module docstring)."""
-    known = _latest_epoch_length(ends) or steps_per_epoch
+    known = latest_epoch_length(ends) or steps_per_epoch
     epoch_ids = epochs.to_numpy(dtype=np.float64)
     step_values = steps.to_numpy(dtype=np.float64)
     out = np.full(len(step_values), np.nan)
@@ -181,13 +169,15 @@ def _x_values(
     raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
 
 
-def _check_columns(frame: pd.DataFrame, needed: Sequence[str], what: str) -> None:
+def check_columns(frame: pd.DataFrame, needed: Sequence[str], what: str) -> None:
+    """Raise ValueError naming the columns ``what`` (a frame of the store) lacks."""
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"{what} frame lacks columns {missing}; found {list(frame.columns)}")
 
 
-def _order_of_appearance(values: pd.Series) -> list[str]:
+def order_of_appearance(values: pd.Series) -> list[str]:
+    """The distinct values (as text) in the order they first appear."""
     return list(dict.fromkeys(values.tolist()))
 
 
@@ -242,7 +232,7 @@ def curve_frame(
         raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
     if not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing must be in [0, 1), found {smoothing!r}")
-    _check_columns(
+    check_columns(
         metrics, ("step", "epoch", "wall_time", "task", "split", "metric", "value"), "metrics"
     )
     wanted = tuple(default_splits(metric) if splits is None else splits)
@@ -257,7 +247,7 @@ def curve_frame(
         }
     )
     out["x"] = out["x"].astype(np.float64)
-    task_rank = {t: i for i, t in enumerate(_order_of_appearance(metrics["task"]))}
+    task_rank = {t: i for i, t in enumerate(order_of_appearance(metrics["task"]))}
     split_rank = {s: i for i, s in enumerate(SPLIT_ORDER)}
     out["_t"] = out["task"].map(task_rank)
     out["_s"] = out["split"].map(lambda s: split_rank.get(s, len(split_rank)))
@@ -293,7 +283,7 @@ def weight_frame(
     """
     if x not in X_AXES:
         raise ValueError(f"x must be one of {', '.join(X_AXES)}, found {x!r}")
-    _check_columns(weights, ("step", "epoch", "wall_time", "task", "weight"), "weights")
+    check_columns(weights, ("step", "epoch", "wall_time", "task", "weight"), "weights")
     if not len(weights):
         out = pd.DataFrame(
             {
@@ -325,7 +315,7 @@ def weight_frame(
             "weight": weights["weight"].to_numpy(np.float64),
         }
     )
-    rank = {t: i for i, t in enumerate(_order_of_appearance(weights["task"]))}
+    rank = {t: i for i, t in enumerate(order_of_appearance(weights["task"]))}
     out = (
         out.assign(_t=out["task"].map(rank))
         .sort_values(["_t", "x"], kind="stable")
@@ -339,7 +329,7 @@ def weight_frame(
 class CurveFeed:
     """The points of one live curve chart: the whole curve once, then only new points.
 
-    :meth:`start` returns the :func:`curve_frame` to draw (with :func:`mtl.ui.figures.
+    :meth:`start` returns the :func:`curve_frame` to draw (with :func:`mtl.viz.curves.
     curves_figure`) and remembers its series and, per series, the state of the smoothing.
     :meth:`append` turns rows the store returned since then into points to add at the end
     of the figure's traces, smoothed exactly as :func:`curve_frame` would smooth the whole
@@ -397,7 +387,7 @@ class CurveFeed:
 
         Returns:
             ``{"traces": [...], "x": [[...]], "y": [[...]], "customdata": [[...]]}`` in the
-            trace order of :func:`mtl.ui.figures.curves_figure` (raw then smoothed trace per
+            trace order of :func:`mtl.viz.curves.curves_figure` (raw then smoothed trace per
             series when smoothing; ``customdata`` is the raw value), possibly with no traces;
             ``None`` when the chart must be drawn again from :meth:`start`.
         """
@@ -450,205 +440,3 @@ class CurveFeed:
         out["x"].append(x.tolist())
         out["y"].append(y.tolist())
         out["customdata"].append(raw.tolist())
-
-
-# --------------------------------------------------------------------------- summaries
-
-
-def best_and_latest(metrics: pd.DataFrame, split: str = "val") -> pd.DataFrame:
-    """Best and latest value of every (task, metric) on one split.
-
-    The direction comes from :data:`mtl.metric_names.HIGHER_IS_BETTER` (max for accuracy,
-    min for loss, ...). NaN values (undefined metrics) are never "best"; on a tie the
-    earliest epoch wins. Metrics without a known direction get NaN as best.
-
-    Args:
-        metrics: the store's metric rows.
-        split: ``"val"`` (default) or ``"train"``.
-
-    Returns:
-        Columns ``task, metric, best, best_epoch, latest, latest_epoch,
-        higher_is_better``. Epochs are 1-based epochs done, as on the charts' epoch axis
-        (the trainer's ``summary["best_epoch"]`` is 0-based: add 1 to compare).
-        ``latest`` is the value at the latest epoch, NaN if undefined there. Rows are
-        ordered by task (first appearance) then loss, classification, regression metrics.
-    """
-    _check_columns(metrics, ("step", "epoch", "task", "split", "metric", "value"), "metrics")
-    rows = metrics[(metrics["split"] == split) & metrics["epoch"].notna()]
-    records: list[dict[str, Any]] = []
-    task_rank = {t: i for i, t in enumerate(_order_of_appearance(metrics["task"]))}
-    for (task, name), group in rows.groupby(["task", "metric"], sort=False):
-        group = group.sort_values(["epoch", "step"], kind="stable")
-        epochs = group["epoch"].to_numpy(np.float64) + 1.0
-        values = group["value"].to_numpy(np.float64)
-        higher = HIGHER_IS_BETTER.get(str(name))
-        best, best_epoch = math.nan, math.nan
-        finite = np.isfinite(values)
-        if higher is not None and finite.any():
-            candidates = np.where(finite, values, -np.inf if higher else np.inf)
-            i = int(np.argmax(candidates) if higher else np.argmin(candidates))
-            best, best_epoch = float(values[i]), float(epochs[i])
-        records.append(
-            {
-                "task": task,
-                "metric": name,
-                "best": best,
-                "best_epoch": best_epoch,
-                "latest": float(values[-1]),
-                "latest_epoch": float(epochs[-1]),
-                "higher_is_better": higher,
-            }
-        )
-    out = pd.DataFrame.from_records(records, columns=list(BEST_COLUMNS))
-    if len(out):
-        metric_rank = {m: i for i, m in enumerate(_METRIC_ORDER)}
-        out = out.assign(
-            _t=out["task"].map(task_rank),
-            _m=out["metric"].map(lambda m: metric_rank.get(m, len(metric_rank))),
-        )
-        out = out.sort_values(["_t", "_m", "metric"], kind="stable").drop(columns=["_t", "_m"])
-    for column in ("best_epoch", "latest_epoch"):
-        out[column] = out[column].astype("Int64")
-    return out.reset_index(drop=True)
-
-
-def progress(metrics: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any]:
-    """Where a run is: epochs, steps, elapsed time, an ETA and a fraction for a progress bar.
-
-    Args:
-        metrics: the run's metric rows.
-        run: the run as :meth:`RunStore.get_run` returns it (``status`` and
-            ``config["train"]["epochs"]`` are read; both may be missing).
-
-    Returns:
-        A dict:
-
-        - ``epoch``: epochs finished (from the epoch-level rows).
-        - ``epochs``: the total, ``config.train.epochs`` (``None`` if unknown).
-        - ``steps``: steps done (the largest ``step`` seen).
-        - ``steps_per_epoch``: from the finished epochs, ``None`` before the first ends.
-        - ``elapsed_s``: training seconds so far (the largest ``wall_time`` seen; data
-          loading is not counted).
-        - ``eta_s``: seconds left (:func:`eta_seconds`); an upper bound when early stopping
-          is on. ``None`` until an epoch has finished, and for stopped/failed runs; ``0.0``
-          once finished.
-        - ``fraction``: in ``[0, 1]``: epochs done plus the part of the current epoch
-          (from steps) over the total; 1.0 for a finished run (also after early stopping).
-    """
-    status = run.get("status")
-    config = run.get("config") or {}
-    total = (config.get("train") or {}).get("epochs")
-    total = int(total) if total else None
-    if not len(metrics):
-        return {
-            "epoch": 0,
-            "epochs": total,
-            "steps": 0,
-            "steps_per_epoch": None,
-            "elapsed_s": 0.0,
-            "eta_s": 0.0 if status == "finished" else None,
-            "fraction": 1.0 if status == "finished" else 0.0,
-        }
-    ends = epoch_ends(metrics)
-    done = max(ends) + 1 if ends else 0
-    steps = int(metrics["step"].max())
-    per_epoch_steps = _latest_epoch_length(ends)
-    wall = metrics["wall_time"].to_numpy(np.float64)
-    elapsed = float(np.nanmax(wall)) if np.isfinite(wall).any() else 0.0
-    eta: float | None = None
-    if status == "finished":
-        eta = 0.0
-    elif (status in _ACTIVE_STATUSES or status is None) and total is not None and done > 0:
-        eta = _eta(metrics, done, total, elapsed)
-    if status == "finished":
-        fraction = 1.0
-    elif not total:
-        fraction = 0.0
-    else:
-        partial = 0.0
-        if per_epoch_steps:
-            start = ends[done - 1] if done > 0 else 0
-            partial = min(max((steps - start) / per_epoch_steps, 0.0), 0.999)
-        fraction = min(1.0, (done + partial) / total)
-    return {
-        "epoch": done,
-        "epochs": total,
-        "steps": steps,
-        "steps_per_epoch": per_epoch_steps,
-        "elapsed_s": elapsed,
-        "eta_s": eta,
-        "fraction": float(fraction),
-    }
-
-
-RECENT_EPOCHS = 3
-"""Epochs whose wall time sets the ETA's pace (the most recent ones finished)."""
-
-
-def _eta(metrics: pd.DataFrame, done: int, total: int, elapsed: float) -> float | None:
-    rows = metrics[(metrics["split"] != "step") & metrics["epoch"].notna()]
-    ends = rows.groupby(rows["epoch"].astype(np.int64))["wall_time"].max()
-    return eta_seconds([float(ends.get(k, math.nan)) for k in range(done)], total, elapsed)
-
-
-def eta_seconds(epoch_ends_s: Sequence[float], total: int, elapsed: float) -> float | None:
-    """Seconds left, at the pace of the most recent finished epochs.
-
-    An epoch's duration is the wall time between consecutive epoch ends, so it holds
-    everything the epoch does (training steps, validation, metrics, callbacks). The first
-    epoch also holds the start-up costs (first-use kernels, caches); it sets the pace only
-    while it is the only one finished. The pace is the mean of the last
-    :data:`RECENT_EPOCHS` durations, or the time the running epoch has taken so far when
-    that is already longer (never optimistic about a slowdown under way).
-
-    Args:
-        epoch_ends_s: wall time (seconds since training started) at the end of each finished
-            epoch, in order.
-        total: the number of epochs the run will train.
-        elapsed: wall time now (the latest row's ``wall_time``).
-
-    Returns:
-        Seconds left, at least 0; ``None`` when no epoch has finished or the times are unknown.
-    """
-    ends = [t for t in epoch_ends_s if math.isfinite(t)]
-    if not ends or len(ends) != len(epoch_ends_s):
-        return None
-    durations = np.diff([0.0, *ends])
-    recent = durations[1:] if len(durations) > 1 else durations
-    pace = float(np.mean(recent[-RECENT_EPOCHS:]))
-    running_for = max(0.0, elapsed - ends[-1])
-    left = total - len(ends)
-    if left <= 0:
-        return 0.0
-    pace = max(pace, running_for)
-    return max(0.0, left * pace - running_for)
-
-
-def pair_matrix(
-    metrics: pd.DataFrame, metric: str, tasks: Sequence[str], split: str = "diag"
-) -> pd.DataFrame:
-    """The latest value of a task-pair metric as a task × task table (rows i, columns j).
-
-    Pair rows name their tasks ``"i|j"``. ``cosine`` is symmetric (recorded once per
-    unordered pair) and 1 on the diagonal; ``affinity`` and ``affinity_mean`` are
-    ordered (i = the task stepped on, j = the task measured). Missing pairs are NaN.
-    """
-    matrix = pd.DataFrame(np.nan, index=list(tasks), columns=list(tasks))
-    rows = metrics[
-        (metrics["split"] == split)
-        & (metrics["metric"] == metric)
-        & metrics["task"].str.contains("|", regex=False)
-    ]
-    if rows.empty:
-        return matrix
-    latest = rows.sort_values("step").groupby("task", sort=False).tail(1)
-    for pair, value in zip(latest["task"], latest["value"], strict=True):
-        i, _, j = str(pair).partition("|")
-        if i in matrix.index and j in matrix.columns:
-            matrix.loc[i, j] = value
-            if metric == "cosine":
-                matrix.loc[j, i] = value
-    if metric == "cosine":
-        for task in tasks:
-            matrix.loc[task, task] = 1.0
-    return matrix

@@ -1,4 +1,4 @@
-"""How long a run will take, measured before launch: time a few real training steps.
+"""How long a run will take, measured before launch: time a few real training steps (torch).
 
 :func:`estimate` prepares the config's data exactly as the worker will, trains the real
 model for at least twenty steps and one second (after a few warm-up steps), and
@@ -17,12 +17,16 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import Any
 
 from mtl.config import ExperimentConfig
+from mtl.data.prepare import prepare
+from mtl.study.estimate import Estimate
 from mtl.train.callbacks import Callback
+from mtl.train.trainer import Trainer
+
+__all__ = ["MIN_TIMED_S", "TIMED_STEPS", "WARMUP_STEPS", "estimate"]
 
 TIMED_STEPS = 20
 """Steps whose duration is measured (after :data:`WARMUP_STEPS`)."""
@@ -31,25 +35,6 @@ WARMUP_STEPS = 3
 MIN_TIMED_S = 1.0
 """Fast steps are timed for at least this long (up to 10 × :data:`TIMED_STEPS` steps), so
 that a stall on a busy machine does not decide the estimate."""
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """The predicted duration of a run and the figures it comes from (JSON-friendly)."""
-
-    seconds: float  # the whole run: preparation + every epoch
-    prepare_seconds: float  # loading and preprocessing the data, building the model
-    step_seconds: float  # mean duration of one training step
-    epoch_overhead_seconds: float  # metrics + validation after each epoch
-    steps_per_epoch: int
-    epochs: int
-    timed_steps: int
-    rows: dict[str, int]
-    early_stopping: bool  # the run may stop sooner than ``seconds`` says
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for ``--json``."""
-        return asdict(self)
 
 
 def estimate(
@@ -61,9 +46,6 @@ def estimate(
     data or settings, and :class:`ValueError` when the timing run diverges before any
     step could be timed.
     """
-    from mtl.data.prepare import prepare
-    from mtl.train.trainer import Trainer
-
     start = time.perf_counter()
     timed = config.with_overrides({"train.log_every": 1})
     data = prepare(timed)
@@ -135,25 +117,3 @@ class _Clock(Callback):
     def epoch_overheads(self) -> list[float]:
         """Time from an epoch's last step to its end event (metrics, validation)."""
         return [t - s for (a, s), (b, t) in pairwise(self.events) if a == "step" and b == "epoch"]
-
-
-def describe(result: Estimate) -> str:
-    """One line for people: ``about 3 min 20 s (30 epochs × 420 steps × 4.1 ms + …)``."""
-    text = (
-        f"about {format_duration(result.seconds)} ({result.epochs} epochs × {result.steps_per_epoch} steps "
-        f"× {result.step_seconds * 1000:.3g} ms + {result.epoch_overhead_seconds:.2g} s of validation per epoch; "
-        f"{result.timed_steps} steps timed)"
-    )
-    return text + ("; early stopping may end it sooner" if result.early_stopping else "")
-
-
-def format_duration(seconds: float) -> str:
-    """``42 s``, ``3 min 20 s``, ``1 h 05 min``."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

@@ -1,6 +1,6 @@
 """The Compare page's table: one row per run with its settings and per-task results.
 
-Headers are the shared labels of :mod:`mtl.ui.labels`. Only what matters is shown by
+Headers are the shared labels of :mod:`mtl.viz.labels`. Only what matters is shown by
 default (:func:`default_columns`): the run, its dataset, status, age, each task's headline
 test metric, tags and notes; the settings and the best validation values are extra
 columns the page lets the user add.
@@ -13,7 +13,7 @@ import time
 import pandas as pd
 
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
-from mtl.ui.labels import dataset_label, label, metric_label
+from mtl.viz.labels import dataset_label, label, metric_label
 
 SETTINGS = {
     "sharing": ("model", "sharing"),
@@ -25,7 +25,7 @@ SETTINGS = {
     "optimizer": ("train", "optimizer"),
     "seed": ("train", "seed"),
 }
-"""Config values shown as columns (header: :func:`mtl.ui.labels.label` of the key)."""
+"""Config values shown as columns (header: :func:`mtl.viz.labels.label` of the key)."""
 
 FIRST = [label(c) for c in ("name", "dataset", "status", "created")]
 LAST = [label(c) for c in ("tags", "notes")]

@@ -9,18 +9,16 @@ import pandas as pd
 import pytest
 
 from mtl.runs.store import METRIC_COLUMNS, WEIGHT_COLUMNS
-from mtl.ui.curves import (
+from mtl.viz.frames import (
     CURVE_COLUMNS,
     CurveFeed,
-    best_and_latest,
     curve_frame,
     default_splits,
     ema,
     epoch_ends,
-    eta_seconds,
-    progress,
     weight_frame,
 )
+from mtl.viz.summaries import best_and_latest, eta_seconds, progress
 
 TASKS = ("species", "mass")
 STEPS_PER_EPOCH = 4
@@ -370,7 +368,7 @@ def test_curve_feed_asks_for_a_redraw_when_the_structure_changes() -> None:
 def test_pair_matrix_takes_the_latest_value_and_mirrors_cosines() -> None:
     import pandas as pd
 
-    from mtl.ui.curves import pair_matrix
+    from mtl.viz.summaries import pair_matrix
 
     rows = [
         (1, 10, 0, 0.1, "a|b", "diag", "cosine", 0.5, None),

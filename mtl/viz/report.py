@@ -2,7 +2,7 @@
 
 The file needs nothing but a browser: plotly.js (the copy bundled in the ``plotly``
 package) is inlined once, every chart is an interactive plotly figure built by the pure
-builders of :mod:`mtl.ui.figures`, and there is no link to a CDN, font or image server,
+builders of :mod:`mtl.viz`, and there is no link to a CDN, font or image server,
 so it works offline and can be mailed to people who install nothing.
 
 What it holds:
@@ -13,7 +13,7 @@ What it holds:
 - extra sections a caller adds (:class:`Section`, e.g. a sweep's aggregate table and
   Pareto plot);
 - per run: status, tags and notes; Δm against a matching finished single-task baseline
-  (:mod:`mtl.baseline`) with every task's and metric's change; the final test and
+  (:mod:`mtl.study.baseline`) with every task's and metric's change; the final test and
   validation metrics; the best validation values; the loss and metric curves, the loss
   weights and the test-set evaluation (confusion matrices, predicted vs actual); and the
   config as YAML (with a download link). Past :data:`DETAILED_RUNS` runs, the per-run
@@ -40,26 +40,20 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import yaml
 
-from mtl.baseline import find_baselines, run_delta
 from mtl.config import ExperimentConfig
-from mtl.delta import FORMULA, DeltaM, describe_metrics
 from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from mtl.runs.store import RunStore
+from mtl.study.baseline import find_baselines, run_delta
+from mtl.study.delta import FORMULA, DeltaM, describe_metrics
 from mtl.train.predictions import read_predictions
-from mtl.ui.colors import SHARED_COLOR, color_for, run_colors, task_colors
-from mtl.ui.compare import ID, runs_table
-from mtl.ui.curves import best_and_latest, curve_frame
-from mtl.ui.figures import (
-    METRIC_TITLES,
-    _style,
-    apply_theme,
-    confusion_figure,
-    curves_figure,
-    overlay_figure,
-    pred_actual_figure,
-    weights_figure,
-)
-from mtl.ui.labels import dataset_label, label, plain
+from mtl.viz.colors import SHARED_COLOR, color_for, run_colors, task_colors
+from mtl.viz.curves import METRIC_TITLES, curves_figure, overlay_figure, weights_figure
+from mtl.viz.evaluation import confusion_figure, pred_actual_figure
+from mtl.viz.frames import curve_frame
+from mtl.viz.labels import dataset_label, label, plain
+from mtl.viz.runs_table import ID, runs_table
+from mtl.viz.style import apply_theme, corner_note, style
+from mtl.viz.summaries import best_and_latest
 
 __all__ = ["DETAILED_RUNS", "Section", "delta_figure", "report_html", "write_report"]
 
@@ -126,7 +120,7 @@ def delta_figure(
     """Δm and each task's relative change per run, as grouped bars (positive = better).
 
     Args:
-        deltas: run label → its :class:`~mtl.delta.DeltaM` (runs without a defined Δm
+        deltas: run label → its :class:`~mtl.study.delta.DeltaM` (runs without a defined Δm
             are drawn without bars and named in a note).
         title: chart title.
         height: pixels.
@@ -162,7 +156,7 @@ def delta_figure(
                 hovertemplate=f"%{{x}}<br>{plain(task)} %{{y:+.2f}}%<extra></extra>",
             )
         )
-    _style(fig, title=title, height=height)
+    style(fig, title=title, height=height)
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", title_text="run")
     fig.update_yaxes(
@@ -170,16 +164,7 @@ def delta_figure(
     )
     undefined = [label for label, d in deltas.items() if d.value is None]
     if undefined:
-        fig.add_annotation(
-            text="Δm undefined for " + plain(", ".join(undefined)),
-            x=1,
-            y=1,
-            xref="paper",
-            yref="paper",
-            xanchor="right",
-            yanchor="bottom",
-            showarrow=False,
-        )
+        corner_note(fig, "Δm undefined for " + plain(", ".join(undefined)), top=True)
     return fig
 
 
@@ -202,7 +187,7 @@ def report_html(
             gives a run report, several a comparison (a sweep passes its runs).
         title: the page title; default: the run's name, or "Comparison of N runs".
         baseline: look up each run's matching finished single-task baseline and show
-            Δm (:func:`mtl.baseline.run_delta`); ``False`` leaves Δm out.
+            Δm (:func:`mtl.study.baseline.run_delta`); ``False`` leaves Δm out.
         sections: extra sections shown after the comparison.
 
     Returns:
@@ -531,14 +516,9 @@ def _delta_block(item: _Run) -> str:
     if delta.value is None:
         parts.append(f"<p class='delta'>Δm undefined: {_e(delta.excluded)}</p>")
     else:
-        verdict = (
-            "better than"
-            if delta.value > 0
-            else ("worse than" if delta.value < 0 else "on par with")
-        )
         parts.append(
             f"<p class='delta'><span class='big {_sign_class(delta.value)}'>Δm = {_pct(delta.value)}</span> "
-            f"on the test split: the multi-task run is {verdict} its single-task baseline "
+            f"on the test split: the multi-task run is {delta.verdict} its single-task baseline "
             f"(run <code>{_e(delta.baseline_id)}</code>).</p>"
         )
     rows = []

@@ -2,7 +2,7 @@
 labels shown in tables, figures and reports; and the two escapes that keep user strings
 (run, task, tag, note, column and file names) as text.
 
-Pure functions, no Streamlit: :mod:`mtl.ui.figures`, :mod:`mtl.report` and the pages share
+Pure functions, no Streamlit: :mod:`mtl.viz` figures, :mod:`mtl.viz.report` and the pages share
 them, so ``model.sharing`` reads "Sharing" in a table header, on a chart axis and in an
 HTML report alike.
 """

@@ -5,7 +5,7 @@
     Δm = 100\\% · \\frac{1}{T} \\sum_t \\frac{1}{M_t} \\sum_m s_m \\frac{M_{t,m} - B_{t,m}}{|B_{t,m}|}
 
 ``M`` is the multi-task run, ``B`` the baseline (the same tasks learned by one network
-each, see :mod:`mtl.baseline`), ``s_m = +1`` for a higher-is-better metric and ``-1`` for
+each, see :mod:`mtl.study.baseline`), ``s_m = +1`` for a higher-is-better metric and ``-1`` for
 a lower-is-better one. A positive Δm means the multi-task run is better on average. Every
 task counts the same (``1/T``), whatever its number of metrics (``1/M_t``).
 
@@ -196,7 +196,7 @@ class DeltaM:
         value: Δm in percent, ``None`` when no task had a usable metric.
         tasks: one entry per task of either run (run order first).
         excluded: why ``value`` is ``None``, else ``None``.
-        run_id, baseline_id, split: optional labels (filled by :mod:`mtl.baseline`).
+        run_id, baseline_id, split: optional labels (filled by :mod:`mtl.study.baseline`).
     """
 
     value: float | None
@@ -211,6 +211,16 @@ class DeltaM:
     def used_tasks(self) -> list[str]:
         """The tasks that count in Δm."""
         return [t.task for t in self.tasks if t.used]
+
+    @property
+    def verdict(self) -> str | None:
+        """How the run compares with its baseline, for a sentence: ``"better than"``,
+        ``"worse than"`` or ``"on par with"``; ``None`` when Δm is undefined."""
+        if self.value is None:
+            return None
+        if self.value == 0:
+            return "on par with"
+        return "better than" if self.value > 0 else "worse than"
 
     def task(self, name: str) -> TaskChange:
         """The entry of task ``name``."""

@@ -11,7 +11,9 @@ import pytest
 
 from conftest import run_cli
 from mtl import presets
-from mtl.baseline import (
+from mtl.config import ExperimentConfig
+from mtl.runs.store import TERMINAL_STATUSES, RunStore
+from mtl.study.baseline import (
     BASELINE_TAG,
     active_baseline,
     baseline_config,
@@ -19,8 +21,6 @@ from mtl.baseline import (
     find_baseline,
     run_delta,
 )
-from mtl.config import ExperimentConfig
-from mtl.runs.store import TERMINAL_STATUSES, RunStore
 
 # synthetic-related (two regression tasks, task correlation 0.9), small enough for seconds
 SMALL = {"train.epochs": 10, "data.options.samples": 400}

@@ -13,9 +13,9 @@ import pytest
 
 from conftest import run_cli, run_python
 from mtl import presets
-from mtl.baseline import ensure_baseline, run_delta
-from mtl.report import Section, delta_figure, report_html, write_report
 from mtl.runs.store import RunNotFoundError, RunStore
+from mtl.study.baseline import ensure_baseline, run_delta
+from mtl.viz.report import Section, delta_figure, report_html, write_report
 
 NOTES = "Sharing helps here.\n<script>alert('x')</script> & <b>not bold</b>"
 
@@ -110,7 +110,7 @@ def test_a_comparison_report_with_baseline_classification_and_extra_sections(
 
 
 def test_delta_figure_draws_delta_m_and_each_task() -> None:
-    from mtl.delta import delta_m
+    from mtl.study.delta import delta_m
 
     a = delta_m({"t": {"rmse": 1.0, "mae": 1.0}}, {"t": {"rmse": 2.0, "mae": 1.0}})
     b = delta_m({"t": {"rmse": 1.0, "mae": 1.0}}, {"t": {"rmse": 0.0, "mae": 0.0}})
@@ -157,7 +157,7 @@ def test_cli_writes_the_report(runs: dict[str, Any], tmp_path: Path) -> None:
 
 def test_the_modules_import_no_torch() -> None:
     code = (
-        "import sys, mtl.delta, mtl.baseline, mtl.report, mtl.commands.baseline, mtl.commands.report; "
+        "import sys, mtl.study.delta, mtl.study.baseline, mtl.viz.report, mtl.commands.baseline, mtl.commands.report; "
         "sys.exit('torch' in sys.modules)"
     )
     done = run_python(code)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_user_error, run_cli
-from mtl.estimate import Estimate, describe, format_duration
+from mtl.study.estimate import Estimate, describe, format_duration
 
 CONFIG = """name: estimate-me
 data: {dataset: penguins}

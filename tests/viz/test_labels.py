@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mtl.ui.labels import label, markdown_text, metric_label, plain
+from mtl.viz.labels import label, markdown_text, metric_label, plain
 
 
 @pytest.mark.parametrize(

@@ -35,10 +35,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mtl.config import ExperimentConfig, ModelConfig
-from mtl.delta import DeltaM, delta_m
 from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
+from mtl.runs.worker import execute
+from mtl.study.delta import DeltaM, delta_m
 
 if TYPE_CHECKING:
     from mtl.data.prepare import PreparedData
@@ -238,8 +239,6 @@ def ensure_baseline(
         status = _wait(store, active[0], max_running, poll_s)
         if status == RunStatus.FINISHED:
             return Baseline(active[0], status, reused=True)
-    from mtl.runs.worker import execute
-
     run_id = store.create_run(
         target.name,
         target.to_dict(),
@@ -267,17 +266,17 @@ def run_delta(
     split: str = "test",
     metrics: Mapping[str, Sequence[str]] | None = None,
 ) -> DeltaM | None:
-    """Δm of a recorded run against its baseline (:func:`mtl.delta.delta_m`).
+    """Δm of a recorded run against its baseline (:func:`mtl.study.delta.delta_m`).
 
     Args:
         store: the run store.
         run_id: the multi-task run.
         baseline_id: the baseline run; default: :func:`find_baseline` of the run's config.
         split: ``"test"`` (default) or ``"val"``: whose final metrics are compared.
-        metrics: which metrics to use (see :func:`mtl.delta.metrics_for`).
+        metrics: which metrics to use (see :func:`mtl.study.delta.metrics_for`).
 
     Returns:
-        The :class:`~mtl.delta.DeltaM` (with ``run_id``, ``baseline_id`` and ``split``
+        The :class:`~mtl.study.delta.DeltaM` (with ``run_id``, ``baseline_id`` and ``split``
         filled in), or ``None`` when no finished baseline matches.
 
     Raises:

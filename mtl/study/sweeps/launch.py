@@ -1,0 +1,134 @@
+"""Launching a sweep: validate the whole grid (and its data), record it, then queue every run
+through the launcher, each tagged ``sweep:<sweep_id>`` (and, if asked, the single-task
+baselines Δm needs).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from mtl.config import ExperimentConfig
+from mtl.errors import SweepError
+from mtl.runs.scheduler import launch
+from mtl.runs.store import RunStore
+from mtl.study.baseline import BASELINE_TAG, baseline_config, ensure_baseline
+from mtl.study.sweeps.records import new_sweep_id, sweep_tag, write_record
+from mtl.study.sweeps.results import delta_support
+from mtl.study.sweeps.spec import SweepSpec, base_config, canonical, expand_points
+
+__all__ = ["check_data", "launch_sweep"]
+
+
+def check_data(configs: Iterable[ExperimentConfig]) -> None:
+    """Prepare the data of each distinct (data, tasks) pair once, so bad data fails before queuing.
+
+    Raises:
+        SweepError: naming the data settings that fail and why.
+    """
+    from mtl.data.prepare import prepare  # scikit-learn: kept off the Sweeps page until it launches
+
+    seen: set[str] = set()
+    for config in configs:
+        key = canonical(
+            [config.data.model_dump(mode="json"), [t.model_dump(mode="json") for t in config.tasks]]
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            prepare(config)
+        except ValueError as err:
+            raise SweepError(f"run {config.name!r}: the data cannot be prepared: {err}") from None
+
+
+def launch_sweep(
+    store: RunStore,
+    spec: SweepSpec,
+    max_running: int | None = None,
+    *,
+    warm: bool = False,
+    validate_data: bool = True,
+    baselines: bool = False,
+) -> str:
+    """Validate the whole grid, then queue every run through the launcher; return the sweep id.
+
+    Every run is tagged ``sweep:<sweep_id>``; the sweep is recorded in
+    ``<home>/sweeps/<sweep_id>.json`` before the first run is queued (and again with every
+    run id at the end). Runs start while slots are free (``max_running``, default
+    ``$MTL_MAX_RUNNING`` or 1); each worker starts the next queued run when it ends.
+
+    Args:
+        store: the run store.
+        spec: the sweep.
+        max_running: concurrency limit passed to the launcher.
+        warm: hand runs to the dashboard's warm spare worker (see :func:`mtl.runs.scheduler.dispatch`).
+        validate_data: prepare each distinct dataset once first (:func:`check_data`).
+        baselines: also queue the single-task baseline of every distinct setting (one
+            per seed and data/training setting; sharing and weighting share one) unless a
+            matching one is finished or on its way (:func:`mtl.study.baseline.ensure_baseline`),
+            so :func:`sweep_runs` can fill Δm. They are queued before the grid, tagged
+            ``baseline`` (and ``sweep:<id>`` when new), and listed in the record.
+
+    Raises:
+        SweepError: the spec is invalid (nothing was queued), or ``baselines`` is asked
+            for without :mod:`mtl.study.baseline`.
+    """
+    points = expand_points(spec)
+    if validate_data:
+        check_data(config for _, _, config in points)
+    if baselines and (reason := delta_support()) is not None:
+        raise SweepError(f"cannot queue baselines: {reason}")
+    sweep_id = new_sweep_id(store)
+    record: dict[str, Any] = {
+        "id": sweep_id,
+        "name": spec.name,
+        "created_at": time.time(),
+        "spec": spec.to_dict(),
+        "base_config": base_config(spec).to_dict(),
+        "settings": list(spec.grid),
+        "runs": [],
+        "baselines": [],
+    }
+    write_record(store, record)
+    tags = (sweep_tag(sweep_id),)
+    try:
+        if baselines:
+            configs = [config for _, _, config in points]
+            record["baselines"] = _queue_baselines(store, configs, max_running, warm, tags[0])
+        for point, seed, config in points:
+            run_id = launch(config, store, max_running, tags=tags, warm=warm)
+            record["runs"].append({"id": run_id, "settings": point, "seed": seed})
+    finally:
+        write_record(store, record)
+    return sweep_id
+
+
+def _queue_baselines(
+    store: RunStore,
+    configs: Sequence[ExperimentConfig],
+    max_running: int | None,
+    warm: bool,
+    tag: str,
+) -> list[dict[str, Any]]:
+    """Make sure each distinct single-task baseline of ``configs`` is finished or on its way."""
+    reason = delta_support()
+    if reason is not None:
+        raise SweepError(f"cannot queue baselines: {reason}")
+
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for config in configs:
+        target = baseline_config(config).to_dict()
+        target.pop("name", None)
+        key = canonical(target)
+        if key in seen:
+            continue
+        seen.add(key)
+        found = ensure_baseline(store, config, detach=True, max_running=max_running, warm=warm)
+        if not found.reused:
+            store.set_tags(found.run_id, [BASELINE_TAG, tag])
+        if not any(b["id"] == found.run_id for b in out):
+            out.append({"id": found.run_id, "reused": found.reused})
+    return out
