@@ -1,0 +1,36 @@
+"""Bag of embeddings: the mean embedding of a text's words and hashed n-grams (fast; the default).
+
+Reference: A. Joulin et al., "Bag of Tricks for Efficient Text Classification", EACL 2017.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from mtl.data.text import PAD, TextColumn
+
+NAME = "bag"
+
+
+class BagOfEmbeddings(nn.Module):
+    """``nn.EmbeddingBag`` in mean mode over every id slot; padding is left out of the mean.
+
+    Args:
+        column: where the column's ids sit and how many ids there are.
+        dim: embedding width (the output width).
+    """
+
+    def __init__(self, column: TextColumn, dim: int) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(column.num_embeddings, dim, mode="mean", padding_idx=PAD)
+        self.out_width = dim
+        self.label = f"EmbeddingBag {column.num_embeddings}→{dim} (mean)"
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """``(B, width)`` int64 ids → ``(B, dim)``; a text of padding only gives zeros."""
+        return self.bag(ids)  # (B, dim)
+
+
+def build(column: TextColumn, dim: int) -> nn.Module:
+    """A bag-of-embeddings encoder; arguments as in :data:`mtl.models.text_encoders.TEXT_ENCODERS`."""
+    return BagOfEmbeddings(column, dim)
