@@ -75,7 +75,8 @@ class DataConfig(_Section):
     path: str | None = Field(None, description="CSV file to read when `dataset` is `csv`.")
     features: list[str] | None = Field(
         None,
-        description="Feature columns; default: every non-target column except text- and ID-like ones.",
+        description="Feature columns; default: every non-target column except ID-like ones and free text "
+        "(which `data.text` covers).",
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
@@ -84,7 +85,7 @@ class DataConfig(_Section):
     text: list[str] | None = Field(
         None,
         description="Free-text columns fed to the text encoder; default: those detected as free text "
-        "(mostly distinct strings of several words); `[]` = none.",
+        "(mostly distinct strings of several words) unless `features` is set; `[]` = none.",
     )
     text_encoder: str = Field(
         "bag",
@@ -103,7 +104,9 @@ class DataConfig(_Section):
     text_max_length: int = Field(
         64, ge=1, le=4096, description="Words kept per text (the rest is cut)."
     )
-    text_lowercase: bool = Field(True, description="Lower-case text before splitting it into words.")
+    text_lowercase: bool = Field(
+        True, description="Lower-case text before splitting it into words."
+    )
     text_ngrams: int = Field(
         1, ge=1, le=3, description="Word n-grams up to this length (hashed); 1 = words only."
     )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from text_support import review_table
 
 from conftest import assert_user_error, run_cli
-from data.test_text import review_table
 from mtl.config import ExperimentConfig
 from mtl.data.preprocessing import PREPROCESSING
 from mtl.predict import predict_frame
@@ -73,5 +73,7 @@ def test_missing_text_column_is_one_error_line(text_run, tmp_path: Path) -> None
     home, run_id, _, _ = text_run
     src = tmp_path / "in.csv"
     pd.DataFrame({"length": [3.0], "reviews": ["a fine film"]}).to_csv(src, index=False)
-    result = run_cli("predict", run_id, "--csv", str(src), "--out", str(tmp_path / "o.csv"), home=home)
+    result = run_cli(
+        "predict", run_id, "--csv", str(src), "--out", str(tmp_path / "o.csv"), home=home
+    )
     assert_user_error(result, "missing feature column", "'review'", "did you mean 'reviews'")

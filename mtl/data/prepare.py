@@ -201,8 +201,8 @@ def select_features(
     With ``explicit`` columns, each must exist and not be a target; empty ones are left
     out. Otherwise the columns :func:`mtl.data.columns.usable_columns` keeps are used
     (empty, ID-like and, for tables, constant columns are left out with a warning).
-    Text columns: those named in ``text`` (``data.text``), or by default those
-    :func:`~mtl.data.columns.usable_columns` finds to be free text (tables only).
+    Text columns: those named in ``text`` (``data.text``), or by default (tables without
+    ``explicit`` features) those :func:`~mtl.data.columns.usable_columns` finds to be free text.
     Refused with a :class:`DataError`: no column left, or only constant ones
     (a model would learn nothing from them), or a numeric column with an infinite or huge value.
     """
@@ -232,7 +232,9 @@ def select_features(
         warnings.append(f"column {column!r} was left out: {REASONS[reason]}")
     if text is not None:
         for column in [c for c, r in dropped.items() if r == "text" and c not in text_columns]:
-            warnings.append(f"column {column!r} was left out: it is free text not named in data.text")
+            warnings.append(
+                f"column {column!r} was left out: it is free text not named in data.text"
+            )
     kept = [c for c in kept if c not in text_columns]
     if not image and not text_columns and (not kept or all(is_constant(frame[c]) for c in kept)):
         raise DataError(_no_usable_feature(kept, dropped))
@@ -268,10 +270,10 @@ def _text_columns(
         if clash:
             raise DataError(f"data.text: {clash} are task targets and cannot also be text inputs")
         return list(dict.fromkeys(text))
-    if dataset.image_shape is not None:
-        return []
+    if dataset.image_shape is not None or features is not None:
+        return []  # data.features lists every input: free text too only if data.text names it
     _, dropped = usable_columns(frame, targets, exclude=dataset.exclude)
-    return [str(c) for c, r in dropped.items() if r == "text" and c not in (features or ())]
+    return [str(c) for c, r in dropped.items() if r == "text"]
 
 
 def text_settings(data: DataConfig) -> TextSettings:

@@ -212,7 +212,9 @@ class TextLayout:
         """The layout of ``tabular`` features followed by ``tokenizers``' ids in order."""
         columns, start = [], tabular
         for tok in tokenizers:
-            columns.append(TextColumn(tok.column, start, tok.max_length, tok.width, tok.num_embeddings))
+            columns.append(
+                TextColumn(tok.column, start, tok.max_length, tok.width, tok.num_embeddings)
+            )
             start += tok.width
         return cls(tabular, columns)
 

@@ -20,7 +20,9 @@ from torch import Tensor, nn
 from mtl.data.text import TextLayout
 from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel
+from mtl.models.encoders import modules_as
 from mtl.models.text_encoders import TEXT_ENCODERS
+from mtl.models.text_encoders._base import TextEncoder
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import DataConfig, ModelConfig
@@ -41,8 +43,9 @@ class TextInputs(nn.Module):
         super().__init__()
         self.layout = layout
         build = TEXT_ENCODERS.get(encoder)
-        self.encoders = nn.ModuleList(build(column, dim) for column in layout.columns)
-        self.out_width = layout.tabular + sum(int(e.out_width) for e in self.encoders)
+        encoders: list[TextEncoder] = [build(column, dim) for column in layout.columns]
+        self.encoders = nn.ModuleList(encoders)
+        self.out_width = layout.tabular + sum(e.out_width for e in encoders)
 
     def forward(self, x: Tensor) -> Tensor:
         parts = [x[:, : self.layout.tabular]]  # (B, tabular)
@@ -55,7 +58,9 @@ class TextInputs(nn.Module):
         """One label per text column: ``"review: EmbeddingBag 20002→64 (mean)"``."""
         return [
             f"{column.column}: {encoder.label}"
-            for column, encoder in zip(self.layout.columns, self.encoders, strict=True)
+            for column, encoder in zip(
+                self.layout.columns, modules_as(self.encoders, TextEncoder), strict=True
+            )
         ]
 
 

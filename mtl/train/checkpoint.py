@@ -23,8 +23,8 @@ from mtl.data.preprocessing import PREPROCESSING, Preprocessing
 from mtl.data.tasks import TaskSpec
 from mtl.data.text import TextLayout
 from mtl.errors import CheckpointError  # re-exported from here too
-from mtl.models.inputs import model_builder
 from mtl.models.base import MultiTaskModel
+from mtl.models.inputs import model_builder
 from mtl.train.files import atomic_write, atomic_write_text
 
 FORMAT = 1

@@ -20,8 +20,8 @@ import torch
 from mtl.config import ConfigError, ExperimentConfig
 from mtl.data.prepare import SPLITS, PreparedData, Split, prepare
 from mtl.data.tasks import TaskSpec
-from mtl.models.inputs import Build, model_builder
 from mtl.models.base import MultiTaskModel, check_model_size
+from mtl.models.inputs import Build, model_builder
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
 from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
@@ -78,7 +78,9 @@ def build_model(config: ExperimentConfig, data: PreparedData) -> MultiTaskModel:
 def check_size(config: ExperimentConfig, data: PreparedData) -> int:
     """The model's parameter count; :class:`ConfigError` when it is too large to train."""
     try:
-        return check_model_size(_builder(config, data), config.model, data.input_shape, _heads(data))
+        return check_model_size(
+            _builder(config, data), config.model, data.input_shape, _heads(data)
+        )
     except ValueError as err:
         raise ConfigError(str(err)) from None
 

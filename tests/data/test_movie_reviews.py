@@ -29,9 +29,7 @@ TASKS = ("sentiment", "passage")
 
 
 def test_accuracy(overrides: dict[str, Any]) -> dict[str, float]:
-    config = presets.load("movie-reviews").with_overrides(
-        {"data.options.rows": ROWS, **overrides}
-    )
+    config = presets.load("movie-reviews").with_overrides({"data.options.rows": ROWS, **overrides})
     trainer = Trainer(config)
     trainer.fit()
     return {task: m["accuracy"] for task, m in trainer.evaluate("test").items()}

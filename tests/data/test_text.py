@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from text_support import review_table
 
 from conftest import assert_user_error, run_cli
 from mtl.config import ExperimentConfig
@@ -15,30 +16,6 @@ from mtl.data.catalog import DataError
 from mtl.data.prepare import prepare
 from mtl.data.preprocessing import Preprocessing, PreprocessingFormatError
 from mtl.data.text import UNKNOWN, TextSettings, Tokenizer, split_words
-
-GOOD = ["great", "wonderful", "moving", "brilliant", "funny", "tender"]
-BAD = ["dull", "boring", "clumsy", "tedious", "flat", "lifeless"]
-FILLER = ["the", "film", "a", "story", "cast", "plot", "was", "and", "ending"]
-
-
-def review_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
-    """Short reviews whose sentiment words decide ``liked``; a numeric ``length``, an ``id``."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        liked = bool(rng.integers(2))
-        words = list(rng.choice(FILLER, size=int(rng.integers(3, 8))))
-        words += list(rng.choice(GOOD if liked else BAD, size=2))
-        rng.shuffle(words)
-        rows.append(
-            {
-                "id": f"r{i:04d}",
-                "review": " ".join(words),
-                "length": float(len(words)),
-                "liked": "yes" if liked else "no",
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def config(path: Path, **data: object) -> ExperimentConfig:
@@ -125,14 +102,17 @@ def test_hashed_ngrams_fill_the_extra_slots_the_same_way_each_time() -> None:
     assert ((extra >= first_bucket) & (extra < first_bucket + 50)).all()  # 1 pair + trigrams
     np.testing.assert_array_equal(ids[0], ids[1])
     # CRC-32 hashing: the ids are fixed numbers, not Python's per-process hash()
-    assert tok.encode(["not good"]).tolist() == Tokenizer.from_dict(tok.to_dict()).encode(
-        ["not good"]
-    ).tolist()
+    assert (
+        tok.encode(["not good"]).tolist()
+        == Tokenizer.from_dict(tok.to_dict()).encode(["not good"]).tolist()
+    )
 
 
 def test_preprocessing_json_round_trip_reproduces_the_prepared_rows(reviews_csv: Path) -> None:
     data = prepare(config(reviews_csv))
-    saved = Preprocessing.from_json(Preprocessing.from_fitted(data.preprocessor, data.text).to_json())
+    saved = Preprocessing.from_json(
+        Preprocessing.from_fitted(data.preprocessor, data.text).to_json()
+    )
     assert saved.text == data.text
     rows = pd.read_csv(reviews_csv).iloc[data.test.rows].reset_index(drop=True)
     np.testing.assert_allclose(saved.transform(rows), data.test.x, rtol=1e-6)

