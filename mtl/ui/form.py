@@ -24,7 +24,7 @@ import pandas as pd
 
 from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
-from mtl.data.columns import REASONS, Reason, usable_columns
+from mtl.data.columns import REASONS, Reason, column_problem, usable_columns
 from mtl.data.tasks import infer_kind
 
 PREFIX = "exp."
@@ -110,10 +110,16 @@ def column_overview(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         present = values.dropna()
         kind = infer_kind(values) if present.nunique() >= 2 else "—"
+        if pd.api.types.is_numeric_dtype(values):
+            kind_of_values = "number"
+        elif column_problem(values, len(frame)) == "text":
+            kind_of_values = "free text"
+        else:
+            kind_of_values = "category"
         rows.append(
             {
                 "column": str(column),
-                "type": "number" if pd.api.types.is_numeric_dtype(values) else "text / category",
+                "type": kind_of_values,
                 "missing": int(values.isna().sum()),
                 "missing %": round(100.0 * values.isna().mean(), 1),
                 "distinct": int(present.nunique()),
@@ -178,11 +184,18 @@ def task_from_column(
 def model_inputs(
     config: ExperimentConfig, frame: pd.DataFrame | None = None
 ) -> tuple[tuple[int, ...], dict[str, int]]:
-    """The input shape the model will see (after encoding) and each task's output width."""
+    """The input shape the architecture will see (after encoding; text columns count with
+    their text encoder's output width) and each task's output width."""
     from mtl.data.prepare import prepare
+    from mtl.models.text_encoders import encoded_width
 
     data = prepare(config, frame)
-    return tuple(data.input_shape), {t.name: t.out_dim for t in data.tasks}
+    heads = {t.name: t.out_dim for t in data.tasks}
+    layout = data.text_layout
+    if layout is None:
+        return tuple(data.input_shape), heads
+    width = encoded_width(config.data.text_encoder, config.data.text_embedding)
+    return (layout.tabular + width * len(layout.columns),), heads
 
 
 # ---- remembering the form across pages ---------------------------------------------------
@@ -274,6 +287,7 @@ class ColumnRoles:
     """What the preparation does with each column of a table."""
 
     columns: list[str]  # every column, in the table's order
+    text: list[str]  # the free-text columns, text inputs by default (``data.text: null``)
     usable: list[
         str
     ]  # what ``data.features: null`` uses: the features offered and picked by default
@@ -314,6 +328,8 @@ def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> 
                     "detail": "another label or an id of this dataset",
                 }
             )
+        elif left_out.get(column) == "text":
+            continue  # a text input (the page's text picker)
         elif column in left_out:
             reason = left_out[column]
             rows.append(
@@ -325,6 +341,7 @@ def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> 
             )
     return ColumnRoles(
         [str(c) for c in frame.columns],
+        [str(c) for c, r in left_out.items() if r == "text"],
         [str(c) for c in usable],
         pd.DataFrame(rows, columns=["column", "reason", "detail"]),
     )
