@@ -77,3 +77,12 @@ def test_changing_a_word_changes_the_output_but_padding_does_not_count() -> None
 
 def test_without_text_the_plain_architecture_is_built() -> None:
     assert model_builder("hard", DataConfig(), None) is ARCHITECTURES.get("hard")
+
+
+@pytest.mark.parametrize("encoder", ["bag", "gru"])
+def test_torch_free_width_matches_the_built_encoder(encoder: str) -> None:
+    from mtl.models.text_encoders import encoded_width
+
+    text_layout, _ = layout()
+    built = TEXT_ENCODERS.get(encoder)(text_layout.columns[0], 6)
+    assert built.out_width == encoded_width(encoder, 6)
