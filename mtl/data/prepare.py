@@ -331,7 +331,11 @@ def _no_usable_feature(kept: list[Any], dropped: dict[Any, Reason]) -> str:
     if kept:
         parts.append(f"the remaining column(s) {_quoted(kept)} are constant")
     detail = "; ".join(parts) if parts else "the table has no column besides the targets"
-    return f"no usable feature: {detail}; name informative columns in data.features or add some to the data"
+    text = " (free text: in data.text)" if "text" in dropped.values() else ""
+    return (
+        f"no usable feature: {detail}; name informative columns in data.features{text} "
+        "or add some to the data"
+    )
 
 
 def split_rows(
