@@ -82,7 +82,12 @@ def check_size(config: ExperimentConfig, data: PreparedData) -> int:
             _builder(config, data), config.model, data.input_shape, _heads(data)
         )
     except ValueError as err:
-        raise ConfigError(str(err)) from None
+        text = (
+            "; with text inputs, also data.text_embedding, data.text_buckets, data.text_vocab_size"
+            if data.text
+            else ""
+        )
+        raise ConfigError(f"{err}{text}") from None
 
 
 def preflight(config: ExperimentConfig, data: PreparedData) -> None:

@@ -160,3 +160,12 @@ def _write(tmp_path: Path, table: pd.DataFrame) -> Path:
     path = tmp_path / "table.csv"
     table.to_csv(path, index=False)
     return path
+
+
+def test_a_text_model_too_large_to_train_names_the_text_settings(reviews_csv: Path) -> None:
+    from mtl.errors import ConfigError
+    from mtl.train.trainer import preflight
+
+    cfg = config(reviews_csv, text_buckets=1_000_000, text_embedding=1024, text_ngrams=2)
+    with pytest.raises(ConfigError, match="data.text_embedding, data.text_buckets"):
+        preflight(cfg, prepare(cfg))
