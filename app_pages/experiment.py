@@ -20,6 +20,7 @@ from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
 from mtl.models import ARCHITECTURES
 from mtl.models.plan import describe_config, encoder_depth
+from mtl.models.text_encoders import TEXT_ENCODERS
 from mtl.runs.store import resolve_home
 from mtl.study.estimate import Estimate, describe, format_duration
 from mtl.ui import form, session
@@ -138,7 +139,13 @@ def use_data_path(path: str, shown_name: str) -> None:
         return
     form.forget(state, ("task.", "exp.estimate"))
     state.update(
-        {"exp.data.path": path, "exp.tasks": [], "exp.data.features": None, "exp.problems": []}
+        {
+            "exp.data.path": path,
+            "exp.tasks": [],
+            "exp.data.features": None,
+            "exp.data.text": None,
+            "exp.problems": [],
+        }
     )
     if state.get("exp.ui.name_auto", True):
         state["exp.name"] = form.default_run_name(shown_name)
@@ -169,7 +176,7 @@ def on_dataset_change() -> None:
     state["exp.tasks"] = [
         dict(t, weight=1.0, start_epoch=0) for t in get_dataset(name).suggested_tasks
     ]
-    state.update({"exp.data.path": None, "exp.data.features": None})
+    state.update({"exp.data.path": None, "exp.data.features": None, "exp.data.text": None})
     if state.get("exp.ui.name_auto", True):
         state["exp.name"] = name
     keep()
@@ -271,6 +278,61 @@ def preparation(
         return form.model_inputs(config, _frame)  # type: ignore[arg-type]
     except (DataError, ConfigError, ValueError) as err:
         return str(err)
+
+
+def text_inputs(
+    roles: form.ColumnRoles, frame: Any, targets: tuple[str, ...], features: list[str]
+) -> list[str]:
+    """The text-column picker and the text encoder's settings; the picked text columns."""
+    explicit = state.get("exp.data.text")
+    offered = [str(c) for c in frame.columns if str(c) not in targets and str(c) not in features]
+    default = roles.text if explicit is None else [c for c in explicit if c in offered]
+    picked = st.multiselect(
+        "Text columns the text encoder reads",
+        offered,
+        default=[c for c in default if c in offered],
+        key=f"exp.ui.text.{digest(frame.shape, targets, offered, roles.text)}",
+        help="Free-text columns are picked by default; each is split into words "
+        "(vocabulary fitted on the training split) and embedded before the shared layers.",
+    )
+    state["exp.data.text"] = None if sorted(picked) == sorted(roles.text) else picked
+    if picked:
+        encoders = {e.name: e for e in TEXT_ENCODERS.entries()}
+        with st.expander("Text encoder settings"):
+            cols = st.columns(2)
+            cols[0].selectbox(
+                "Text encoder",
+                list(encoders),
+                key="exp.data.text_encoder",
+                on_change=keep,
+                format_func=lambda n: f"{n} — {encoders[n].description}",
+            )
+            cols[0].number_input(
+                "Embedding width", 2, 1024, step=8, key="exp.data.text_embedding", on_change=keep
+            )
+            cols[0].number_input(
+                "Words kept per text", 1, 4096, key="exp.data.text_max_length", on_change=keep
+            )
+            cols[0].checkbox("Lower-case", key="exp.data.text_lowercase", on_change=keep)
+            cols[1].number_input(
+                "Vocabulary size",
+                2,
+                1_000_000,
+                step=1000,
+                key="exp.data.text_vocab_size",
+                on_change=keep,
+            )
+            cols[1].number_input(
+                "Minimum word count", 1, 1000, key="exp.data.text_min_freq", on_change=keep
+            )
+            cols[1].number_input(
+                "Word n-grams (hashed)", 1, 3, key="exp.data.text_ngrams", on_change=keep
+            )
+            cols[1].checkbox(
+                "Character trigrams (hashed)", key="exp.data.text_char_ngrams", on_change=keep
+            )
+            st.caption(f"Reference: {encoders[state['exp.data.text_encoder']].reference}")
+    return picked
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -452,6 +514,7 @@ problems_for("tasks")
 targets = tuple(
     c for t in tasks for c in ([t["target"]] if isinstance(t["target"], str) else t["target"])
 )
+texts: list[str] = []
 if frame is not None and not dataset.images:
     st.subheader("Features")
     roles = roles_of(digest(dataset_name, data_path, options), targets, dataset_name, frame)
@@ -466,11 +529,12 @@ if frame is not None and not dataset.images:
         offered,
         default=offered if explicit is None else [c for c in explicit if c in offered],
         key=f"exp.ui.features.{digest(dataset_name, data_path, targets, offered)}",
-        help="Every usable column by default; columns that are text, IDs, constant "
-        "or empty are left out (see the table).",
+        help="Every usable column by default; free text goes to the text encoder below; "
+        "columns that are IDs, constant or empty are left out (see the table).",
     )
     state["exp.data.features"] = roles.features_setting(picked)
-    if not picked:
+    texts = text_inputs(roles, frame, targets, picked)
+    if not picked and not texts:
         st.error(
             "No feature column is picked: the model would have nothing to learn from. "
             "Pick at least one (the table below says why the others are left out).",
@@ -567,6 +631,12 @@ with right:
                 config={"displayModeBar": False},
             )
             st.caption("Grey blocks are shared by all tasks; coloured blocks belong to one task.")
+            if texts:
+                st.caption(
+                    f"Text inputs {markdown_text(', '.join(texts))}: each goes through the "
+                    f"'{state['exp.data.text_encoder']}' text encoder (shared by all tasks); its "
+                    "output joins the other features in the input layer above."
+                )
         except (DataError, ConfigError, ValueError) as err:
             st.error(f"The data cannot be prepared for these settings: {shown(err)}", icon="⚠️")
 

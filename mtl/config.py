@@ -24,6 +24,7 @@ from mtl.data.catalog import get_dataset
 from mtl.errors import ConfigError, format_validation_error  # re-exported: mtl.config.ConfigError
 from mtl.models import ARCHITECTURES
 from mtl.models.plan import shared_parameters_problem
+from mtl.models.text_encoders import TEXT_ENCODERS
 from mtl.registry import parse_options as parse_entry_options
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.options import level, loss_level_names, parse_options
@@ -79,11 +80,46 @@ class DataConfig(_Section):
     )
     features: list[str] | None = Field(
         None,
-        description="Feature columns; default: every non-target column except text- and ID-like ones.",
+        description="Feature columns; default: every non-target column except ID-like ones and free text "
+        "(which `data.text` covers).",
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="Dataset-specific settings (for `synthetic`: p, n_tasks, samples, …).",
+    )
+    text: list[str] | None = Field(
+        None,
+        description="Free-text columns fed to the text encoder; default: those detected as free text "
+        "(mostly distinct strings of several words) unless `features` is set; `[]` = none.",
+    )
+    text_encoder: str = Field(
+        "bag",
+        description="Text encoder: `bag` (mean of word and n-gram embeddings, fast) or `gru` "
+        "(bidirectional GRU over the words).",
+    )
+    text_embedding: int = Field(
+        32, ge=2, le=1024, description="Width of the word embeddings (and of the GRU's state)."
+    )
+    text_vocab_size: int = Field(
+        10_000, ge=2, le=1_000_000, description="At most this many words get their own embedding."
+    )
+    text_min_freq: int = Field(
+        2, ge=1, description="A word needs this many occurrences in the training split."
+    )
+    text_max_length: int = Field(
+        64, ge=1, le=4096, description="Words kept per text (the rest is cut)."
+    )
+    text_lowercase: bool = Field(
+        True, description="Lower-case text before splitting it into words."
+    )
+    text_ngrams: int = Field(
+        1, ge=1, le=3, description="Word n-grams up to this length (hashed); 1 = words only."
+    )
+    text_char_ngrams: bool = Field(
+        False, description="Also hashed character trigrams of each word (helps with typos)."
+    )
+    text_buckets: int = Field(
+        10_000, ge=1, le=1_000_000, description="Hash buckets of the word and character n-grams."
     )
     val_fraction: float = Field(
         0.15, ge=0.0, lt=0.9, description="Share of rows held out for validation."
@@ -121,6 +157,15 @@ class DataConfig(_Section):
             )
         return value
 
+    @field_validator("text_encoder")
+    @classmethod
+    def _known_text_encoder(cls, value: str) -> str:
+        if value not in TEXT_ENCODERS.names():
+            raise ValueError(
+                f"unknown text encoder {value!r}; choose one of: {', '.join(TEXT_ENCODERS.names())}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
         get_dataset(self.dataset).parse_options(self.dataset, self.options)
@@ -128,6 +173,11 @@ class DataConfig(_Section):
             raise ValueError(
                 f"data.val_fraction + data.test_fraction = {self.val_fraction + self.test_fraction:g} "
                 "leaves too few training rows; keep the sum below 0.9"
+            )
+        overlap = sorted(set(self.text or ()) & set(self.features or ()))
+        if overlap:
+            raise ValueError(
+                f"data.text and data.features both name {overlap}; a column is either text or a feature"
             )
         if self.dataset == "csv" and not self.path:
             raise ValueError(

@@ -20,6 +20,7 @@ from mtl.config import (
 from mtl.data import DATASETS
 from mtl.data.catalog import NoOptions, get_dataset
 from mtl.models import ARCHITECTURES
+from mtl.models.text_encoders import TEXT_ENCODERS
 from mtl.registry import NoOptions as NoEntryOptions
 from mtl.registry import Registry
 from mtl.weighting import WEIGHTINGS
@@ -97,6 +98,7 @@ def config_reference() -> str:
     for title, registry in (
         ("Datasets (`data.dataset`)", DATASETS),
         ("Architectures (`model.sharing`)", ARCHITECTURES),
+        ("Text encoders (`data.text_encoder`)", TEXT_ENCODERS),
         ("Weighting strategies (`loss.weighting`)", WEIGHTINGS),
     ):
         lines += [f"## {title}", "", "| name | description | reference |", "|---|---|---|"]

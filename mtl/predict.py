@@ -2,8 +2,9 @@
 
 The rows go through the preprocessing fitted at training time (``preprocessing.json``
 beside the checkpoint): missing values are imputed the same way, categories unseen in
-training become all-zero one-hot vectors, image datasets are reshaped to their input
-shape. Problems the user can fix raise :class:`DataError` with one line naming the column.
+training become all-zero one-hot vectors, text columns are split into the training
+vocabulary's word ids (unknown words share one id, a missing text is empty), image
+datasets are reshaped to their input shape. Problems the user can fix raise :class:`DataError` with one line naming the column.
 
 Image models (``data.dataset: images``) predict image files instead (:func:`predict_images`):
 a folder or a zip, with or without its ``labels.csv``; each image is decoded as in training.
@@ -222,7 +223,8 @@ def load_model(run_folder: Path) -> tuple[Checkpoint, Preprocessing]:
         checkpoint = load_checkpoint(folder / CHECKPOINT)
     except ValueError as err:
         raise NoModelError(str(err)) from None
-    if not {*prep.numeric, *prep.categorical} <= {str(c) for c in checkpoint.input_columns}:
+    text = [t.column for t in prep.text]
+    if not {*prep.numeric, *prep.categorical, *text} <= {str(c) for c in checkpoint.input_columns}:
         raise NoModelError(f"{str(preprocessing)!r} does not match the checkpoint's input columns")
     return checkpoint, prep
 
@@ -250,11 +252,14 @@ def encode_features(
         messages.append(f"ignored column(s) that are not features of this model: {_preview(extra)}")
 
     categorical = preprocessor.categorical
+    text = {t.column for t in preprocessor.text}
     features = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for column in columns:
         name = str(column)
         values = frame[by_name[name]].reset_index(drop=True)
-        if name in categorical:
+        if name in text:
+            features[name] = values.astype("object")  # words outside the vocabulary: one id
+        elif name in categorical:
             known = preprocessor.categories[categorical.index(name)]
             features[name] = _categorical(column, values, known, messages)
         else:
@@ -264,7 +269,8 @@ def encode_features(
         counts = ", ".join(f"{c} ({n})" for c, n in imputed.items())
         messages.append(
             f"missing values in {counts} were filled in as in training "
-            f"(numbers: {checkpoint.config.data.impute} of the training split; categories: the most frequent one)"
+            f"(numbers: {checkpoint.config.data.impute} of the training split; categories: the most frequent one; "
+            "text: empty)"
         )
 
     x = preprocessor.transform(features).astype(np.float32)  # (N, F)

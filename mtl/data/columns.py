@@ -1,7 +1,8 @@
 """Which columns of a table can be features, and why the others are left out. Torch-free.
 
 :func:`usable_columns` is what the CSV loader (:func:`mtl.data.prepare.select_features`)
-uses to pick default features; the Experiment page can call it on a table to show the
+uses to pick default features (the columns it finds to be free text become text inputs
+instead, :mod:`mtl.data.text`, unless ``data.text`` says otherwise); the Experiment page can call it on a table to show the
 user which columns will be left out and why, before anything trains.
 """
 

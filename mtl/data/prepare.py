@@ -1,7 +1,8 @@
 """Turn a config's data section and tasks into train/val/test arrays and task specs.
 
 Imputation, scaling and one-hot encoding are fitted on the training split only
-(scikit-learn). A row whose label is missing for one task still trains the others:
+(scikit-learn), and so are the vocabularies of free-text columns (:mod:`mtl.data.text`),
+whose token ids follow the tabular features in each row. A row whose label is missing for one task still trains the others:
 each task has its own label mask. Regression targets are standardised with the
 training split's mean and standard deviation; :class:`TaskSpec` keeps both so metrics
 are reported in original units.
@@ -32,11 +33,12 @@ from mtl.data.columns import (
 )
 from mtl.data.images import FILE_COLUMN, Augment, ImageArray, find_root
 from mtl.data.tasks import TaskSpec, resolve_kind
+from mtl.data.text import TextLayout, TextSettings, Tokenizer
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from collections.abc import Mapping
 
-    from mtl.config import ExperimentConfig
+    from mtl.config import DataConfig, ExperimentConfig
 
 SPLITS = ("train", "val", "test")
 
@@ -69,6 +71,15 @@ class PreparedData:
     feature_names: list[str]
     preprocessor: ColumnTransformer
     warnings: list[str] = field(default_factory=list)
+    text: list[Tokenizer] = field(default_factory=list)  # fitted, in the order of their ids
+
+    @property
+    def text_layout(self) -> TextLayout | None:
+        """Where the text columns' ids sit in a row; ``None`` without text columns."""
+        if not self.text:
+            return None
+        width = int(np.prod(self.input_shape)) - sum(t.width for t in self.text)
+        return TextLayout.of(width, self.text)
 
     def split(self, name: str) -> Split:
         """The split called ``train``, ``val`` or ``test``."""
@@ -99,7 +110,9 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     kinds = {t.name: resolve_kind(t, frame) for t in config.tasks}
     if dataset.image_folder:
         return _prepare_images(config, frame, dataset, kinds, warnings)
-    numeric, categorical = select_features(frame, targets, dataset, config.data.features, warnings)
+    numeric, categorical, text = select_features(
+        frame, targets, dataset, config.data.features, warnings, config.data.text
+    )
     columns = numeric + categorical
 
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
@@ -114,10 +127,13 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
         numeric = [c for c in numeric if c not in unseen]
         categorical = [c for c in categorical if c not in unseen]
         columns = numeric + categorical
-        if not columns:
-            raise DataError(
-                "no usable feature: no feature column has a value in the training split"
-            )
+    tokenizers = fit_tokenizers(
+        frame, text, train_rows, config.data, warnings, explicit=config.data.text is not None
+    )
+    if dataset.image_shape is None and not columns and not tokenizers:
+        raise DataError(
+            "no usable feature: no feature or text column has a value in the training split"
+        )
     use_image = (
         dataset.image_shape is not None
         and config.model.encoder != "mlp"
@@ -133,6 +149,8 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     features = _clean_categoricals(frame[columns], categorical)
     preprocessor.fit(features.iloc[train_rows])
     feature_names = [str(n) for n in preprocessor.get_feature_names_out()]
+    tabular_width = len(feature_names)
+    feature_names += [f"{t.column}:id{i}" for t in tokenizers for i in range(t.width)]
     input_shape: tuple[int, ...] = dataset.image_shape if use_image else (len(feature_names),)  # type: ignore[assignment]
 
     tasks = [
@@ -145,6 +163,9 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
             x = np.zeros((0, len(feature_names)), dtype=np.float32)
         else:
             x = np.asarray(preprocessor.transform(features.iloc[rows]), dtype=np.float32)
+            x = x.reshape(len(rows), tabular_width)  # (N, tabular)
+            ids = [t.encode(frame[t.column].iloc[rows]) for t in tokenizers]  # (N, width) each
+            x = np.concatenate([x, *ids], axis=1).astype(np.float32)  # ids < 2**24: exact
         check_finite_inputs(x, feature_names, "the prepared data")
         x = x.reshape((len(rows), *input_shape))
         part = frame.iloc[rows]
@@ -159,10 +180,11 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
         test=make_split(test_rows),
         tasks=tasks,
         input_shape=input_shape,
-        input_columns=columns,
+        input_columns=columns + [t.column for t in tokenizers],
         feature_names=feature_names,
         preprocessor=preprocessor,
         warnings=warnings,
+        text=tokenizers,
     )
     _check_labelled(prepared)
     return prepared
@@ -234,16 +256,20 @@ def select_features(
     dataset: Dataset,
     explicit: list[str] | None,
     warnings: list[str],
-) -> tuple[list[str], list[str]]:
-    """Split the feature columns into numeric and categorical ones.
+    text: list[str] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """Split the input columns into numeric, categorical and free-text ones.
 
     With ``explicit`` columns, each must exist and not be a target; empty ones are left
     out. Otherwise the columns :func:`mtl.data.columns.usable_columns` keeps are used
-    (empty, ID-like, text-like and, for tables, constant columns are left out with a
-    warning). Refused with a :class:`DataError`: no column left, or only constant ones
+    (empty, ID-like and, for tables, constant columns are left out with a warning).
+    Text columns: those named in ``text`` (``data.text``), or by default (tables without
+    ``explicit`` features) those :func:`~mtl.data.columns.usable_columns` finds to be free text.
+    Refused with a :class:`DataError`: no column left, or only constant ones
     (a model would learn nothing from them), or a numeric column with an infinite or huge value.
     """
     image = dataset.image_shape is not None
+    text_columns = _text_columns(frame, targets, dataset, explicit, text)
     if explicit is not None:
         unknown = [c for c in explicit if c not in frame.columns]
         if unknown:
@@ -263,8 +289,16 @@ def select_features(
         # have string column names.
         kept = cast(list[str], found)
     for column, reason in dropped.items():
+        if column in text_columns or (reason == "text" and text is not None):
+            continue  # a text input, or free text the config turned off (data.text)
         warnings.append(f"column {column!r} was left out: {REASONS[reason]}")
-    if not image and (not kept or all(is_constant(frame[c]) for c in kept)):
+    if text is not None:
+        for column in [c for c, r in dropped.items() if r == "text" and c not in text_columns]:
+            warnings.append(
+                f"column {column!r} was left out: it is free text not named in data.text"
+            )
+    kept = [c for c in kept if c not in text_columns]
+    if not image and not text_columns and (not kept or all(is_constant(frame[c]) for c in kept)):
         raise DataError(_no_usable_feature(kept, dropped))
     numeric: list[str] = []
     categorical: list[str] = []
@@ -277,7 +311,70 @@ def select_features(
             numeric.append(column)
         else:
             categorical.append(column)
-    return numeric, categorical
+    return numeric, categorical, text_columns
+
+
+def _text_columns(
+    frame: pd.DataFrame,
+    targets: list[str],
+    dataset: Dataset,
+    features: list[str] | None,
+    text: list[str] | None,
+) -> list[str]:
+    """The free-text input columns: ``data.text`` checked, or those detected (tables only)."""
+    if text is not None:
+        unknown = [c for c in text if c not in frame.columns]
+        if unknown:
+            raise DataError(
+                f"data.text: column(s) {unknown} not in the data; available: {_preview(frame.columns)}"
+            )
+        clash = [c for c in text if c in targets]
+        if clash:
+            raise DataError(f"data.text: {clash} are task targets and cannot also be text inputs")
+        return list(dict.fromkeys(text))
+    if dataset.image_shape is not None or features is not None:
+        return []  # data.features lists every input: free text too only if data.text names it
+    _, dropped = usable_columns(frame, targets, exclude=dataset.exclude)
+    return [str(c) for c, r in dropped.items() if r == "text"]
+
+
+def text_settings(data: DataConfig) -> TextSettings:
+    """The tokenizer settings of the ``data.text_*`` keys."""
+    return TextSettings(
+        vocab_size=data.text_vocab_size,
+        min_freq=data.text_min_freq,
+        max_length=data.text_max_length,
+        lowercase=data.text_lowercase,
+        ngrams=data.text_ngrams,
+        char_ngrams=data.text_char_ngrams,
+        buckets=data.text_buckets,
+    )
+
+
+def fit_tokenizers(
+    frame: pd.DataFrame,
+    columns: list[str],
+    train_rows: np.ndarray,
+    data: DataConfig,
+    warnings: list[str],
+    *,
+    explicit: bool,
+) -> list[Tokenizer]:
+    """A tokenizer per text column, fitted on the training rows only.
+
+    A column without words, or with a single distinct word, in the training split is
+    refused (:class:`DataError`) when ``data.text`` names it, else left out with a warning.
+    """
+    settings = text_settings(data)
+    fitted: list[Tokenizer] = []
+    for column in columns:
+        try:
+            fitted.append(Tokenizer.fit(column, frame[column].iloc[train_rows], settings))
+        except DataError as err:
+            if explicit:
+                raise DataError(f"data.text: {err}") from None
+            warnings.append(f"column {column!r} was left out: {err}")
+    return fitted
 
 
 def _no_usable_feature(kept: list[Any], dropped: dict[Any, Reason]) -> str:
@@ -296,7 +393,11 @@ def _no_usable_feature(kept: list[Any], dropped: dict[Any, Reason]) -> str:
     if kept:
         parts.append(f"the remaining column(s) {_quoted(kept)} are constant")
     detail = "; ".join(parts) if parts else "the table has no column besides the targets"
-    return f"no usable feature: {detail}; name informative columns in data.features or add some to the data"
+    text = " (free text: in data.text)" if "text" in dropped.values() else ""
+    return (
+        f"no usable feature: {detail}; name informative columns in data.features{text} "
+        "or add some to the data"
+    )
 
 
 def split_rows(

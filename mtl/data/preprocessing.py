@@ -3,7 +3,8 @@
 :func:`mtl.data.prepare.build_preprocessor` fits a scikit-learn ``ColumnTransformer``
 (impute + scale numbers, impute + one-hot categories) on the training split.
 :class:`Preprocessing` holds its fitted parameters (fill values, scaler offsets and
-factors, known categories) and applies exactly the same arithmetic with numpy, so a run
+factors, known categories) and the text columns' vocabularies (:class:`mtl.data.text.Tokenizer`)
+and applies exactly the same arithmetic with numpy, so a run
 folder can be read back with ``json.loads``: loading it cannot execute code, unlike
 ``joblib.load`` of a pickle. Torch-free.
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from mtl.data.text import Tokenizer
 from mtl.errors import PreprocessingFormatError  # re-exported from here too
 
 __all__ = ["FORMAT", "PREPROCESSING", "Preprocessing", "PreprocessingFormatError"]
@@ -37,7 +40,8 @@ class Preprocessing:
     ``(x - offset) / factor`` and ``minmax`` is ``x * factor + offset`` (scikit-learn's
     ``StandardScaler`` and ``MinMaxScaler``). Categories (``categorical``): a missing value
     becomes ``category_fill``, then one 0/1 column per known category (an unseen category
-    gives all zeros). Output: the numeric columns, then the one-hot columns.
+    gives all zeros). Text (``text``): each column's token ids (a missing text is all
+    padding). Output: the numeric columns, the one-hot columns, then the token ids.
     """
 
     numeric: list[str]
@@ -48,12 +52,14 @@ class Preprocessing:
     categorical: list[str]
     category_fill: list[str]
     categories: list[list[str]]
+    text: list[Tokenizer] = field(default_factory=list)
 
     # ---- from scikit-learn ----------------------------------------------------------
 
     @classmethod
-    def from_fitted(cls, transformer: Any) -> Preprocessing:
-        """The parameters of a fitted ``ColumnTransformer`` from ``build_preprocessor``.
+    def from_fitted(cls, transformer: Any, text: Sequence[Tokenizer] = ()) -> Preprocessing:
+        """The parameters of a fitted ``ColumnTransformer`` from ``build_preprocessor``,
+        plus the fitted text tokenizers (``PreparedData.text``).
 
         Columns without any training value are left out, as scikit-learn's imputer does.
         """
@@ -90,13 +96,24 @@ class Preprocessing:
             categories = [
                 [str(c) for c in cats] for cats in pipeline.named_steps["onehot"].categories_
             ]
-        return cls(numeric, fill, scaling, offset, factor, categorical, category_fill, categories)
+        return cls(
+            numeric,
+            fill,
+            scaling,
+            offset,
+            factor,
+            categorical,
+            category_fill,
+            categories,
+            list(text),
+        )
 
     # ---- JSON -----------------------------------------------------------------------
 
     def to_json(self) -> str:
         """JSON text that :meth:`from_json` reads back to an equal object."""
-        return json.dumps({"format": FORMAT, **self.__dict__}, indent=1, allow_nan=False)
+        data = {**self.__dict__, "text": [t.to_dict() for t in self.text]}
+        return json.dumps({"format": FORMAT, **data}, indent=1, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> Preprocessing:
@@ -108,6 +125,7 @@ class Preprocessing:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise PreprocessingFormatError(f"not a preprocessing file of format {FORMAT}")
         fields = {k: v for k, v in data.items() if k != "format"}
+        fields.setdefault("text", [])  # files saved before text inputs existed
         expected = set(cls.__dataclass_fields__)
         if set(fields) != expected:
             raise PreprocessingFormatError(
@@ -129,6 +147,12 @@ class Preprocessing:
                 raise PreprocessingFormatError(
                     "each categorical column needs a list of category names"
                 )
+        if not isinstance(fields["text"], list):
+            raise PreprocessingFormatError("'text' must be a list")
+        try:
+            fields["text"] = [Tokenizer.from_dict(t) for t in fields["text"]]
+        except (TypeError, ValueError) as err:
+            raise PreprocessingFormatError(str(err)) from None
         fields["fill"] = [float(v) for v in fields["fill"]]
         fields["offset"] = [float(v) for v in fields["offset"]]
         fields["factor"] = [float(v) for v in fields["factor"]]
@@ -144,11 +168,12 @@ class Preprocessing:
             for col, cats in zip(self.categorical, self.categories, strict=True)
             for cat in cats
         ]
-        return [*self.numeric, *onehot]
+        ids = [f"{t.column}:id{i}" for t in self.text for i in range(t.width)]
+        return [*self.numeric, *onehot, *ids]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """The model inputs for ``frame`` (numeric columns as floats, categories as strings):
-        ``(N, len(feature_names))`` float64."""
+        """The model inputs for ``frame`` (numeric columns as floats, categories and text as
+        strings): ``(N, len(feature_names))`` float64."""
         parts: list[np.ndarray] = []
         if self.numeric:
             x = frame[self.numeric].to_numpy(dtype=np.float64)  # (N, numeric)
@@ -166,6 +191,8 @@ class Preprocessing:
             parts.append(
                 (values[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64)
             )
+        for tokenizer in self.text:
+            parts.append(tokenizer.encode(frame[tokenizer.column]).astype(np.float64))
         if not parts:
             return np.zeros((len(frame), 0))
         return np.concatenate(parts, axis=1)

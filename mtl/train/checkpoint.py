@@ -21,9 +21,10 @@ from mtl.config import ExperimentConfig
 from mtl.data.prepare import PreparedData
 from mtl.data.preprocessing import PREPROCESSING, Preprocessing
 from mtl.data.tasks import TaskSpec
+from mtl.data.text import TextLayout
 from mtl.errors import CheckpointError  # re-exported from here too
-from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel
+from mtl.models.inputs import model_builder
 from mtl.train.files import atomic_write, atomic_write_text
 
 FORMAT = 1
@@ -57,11 +58,12 @@ def save_checkpoint(
         "tasks": [t.to_dict() for t in data.tasks],
         "input_shape": list(data.input_shape),
         "input_columns": list(data.input_columns),
+        "text": None if data.text_layout is None else data.text_layout.to_dict(),
         "extra": extra,
     }
     path = atomic_write(folder / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
     atomic_write_text(
-        folder / PREPROCESSING, Preprocessing.from_fitted(data.preprocessor).to_json()
+        folder / PREPROCESSING, Preprocessing.from_fitted(data.preprocessor, data.text).to_json()
     )
     return path
 
@@ -93,7 +95,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
         config = ExperimentConfig.from_dict(payload["config"])
         tasks = [TaskSpec.from_dict(t) for t in payload["tasks"]]
         input_shape = tuple(int(n) for n in payload["input_shape"])
-        model = ARCHITECTURES.get(config.model.sharing)(
+        text = payload.get("text")  # absent in checkpoints saved before text inputs
+        layout = None if text is None else TextLayout.from_dict(text)
+        model = model_builder(config.model.sharing, config.data, layout)(
             config.model, input_shape, {t.name: t.out_dim for t in tasks}
         )
         model.load_state_dict(payload["state_dict"])

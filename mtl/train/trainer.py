@@ -20,8 +20,8 @@ import torch
 from mtl.config import ConfigError, ExperimentConfig
 from mtl.data.prepare import SPLITS, PreparedData, Split, prepare
 from mtl.data.tasks import TaskSpec
-from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel, check_model_size
+from mtl.models.inputs import Build, model_builder
 from mtl.train import batches
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
 from mtl.train.diagnostics import Diagnostics
@@ -74,17 +74,22 @@ def select_device(preference: str) -> torch.device:
 def build_model(config: ExperimentConfig, data: PreparedData) -> MultiTaskModel:
     """The configured architecture with one head per task (its size checked first)."""
     check_size(config, data)
-    return ARCHITECTURES.get(config.model.sharing)(config.model, data.input_shape, _heads(data))
+    return _builder(config, data)(config.model, data.input_shape, _heads(data))
 
 
 def check_size(config: ExperimentConfig, data: PreparedData) -> int:
     """The model's parameter count; :class:`ConfigError` when it is too large to train."""
     try:
         return check_model_size(
-            ARCHITECTURES.get(config.model.sharing), config.model, data.input_shape, _heads(data)
+            _builder(config, data), config.model, data.input_shape, _heads(data)
         )
     except ValueError as err:
-        raise ConfigError(str(err)) from None
+        text = (
+            "; with text inputs, also data.text_embedding, data.text_buckets, data.text_vocab_size"
+            if data.text
+            else ""
+        )
+        raise ConfigError(f"{err}{text}") from None
 
 
 def preflight(config: ExperimentConfig, data: PreparedData) -> None:
@@ -92,6 +97,11 @@ def preflight(config: ExperimentConfig, data: PreparedData) -> None:
     that is not there, a model too large to allocate (:class:`ConfigError`, one line)."""
     select_device(config.train.device)
     check_size(config, data)
+
+
+def _builder(config: ExperimentConfig, data: PreparedData) -> Build:
+    """The architecture's build function, with text encoders in front for text columns."""
+    return model_builder(config.model.sharing, config.data, data.text_layout)
 
 
 def _heads(data: PreparedData) -> dict[str, int]:

@@ -28,9 +28,10 @@ from pydantic.fields import FieldInfo
 
 from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
-from mtl.data.columns import REASONS, Reason, usable_columns
+from mtl.data.columns import REASONS, Reason, column_problem, usable_columns
 from mtl.data.images import FILE_COLUMN, LABELS, ZIP_MAX_BYTES, extract_zip, find_root
 from mtl.data.tasks import infer_kind
+from mtl.models.text_encoders import encoded_width
 
 PREFIX = "exp."
 SECTIONS = ("data", "model", "loss", "train")
@@ -150,9 +151,8 @@ def check(
         parsed = ExperimentConfig.from_dict(config)
     except ConfigError as err:
         return None, [Problem(field_of(str(err)), str(err))]
-    from mtl.data.prepare import (
-        prepare,
-    )  # why: scikit-learn, off the Experiment page until it is needed
+    # why: scikit-learn, off the Experiment page until it is needed
+    from mtl.data.prepare import prepare
 
     try:
         prepare(parsed, frame)
@@ -168,10 +168,16 @@ def column_overview(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         present = values.dropna()
         kind = infer_kind(values) if present.nunique() >= 2 else "—"
+        if pd.api.types.is_numeric_dtype(values):
+            kind_of_values = "number"
+        elif column_problem(values, len(frame)) == "text":
+            kind_of_values = "free text"
+        else:
+            kind_of_values = "category"
         rows.append(
             {
                 "column": str(column),
-                "type": "number" if pd.api.types.is_numeric_dtype(values) else "text / category",
+                "type": kind_of_values,
                 "missing": int(values.isna().sum()),
                 "missing %": round(100.0 * values.isna().mean(), 1),
                 "distinct": int(present.nunique()),
@@ -261,13 +267,18 @@ def task_from_column(
 def model_inputs(
     config: ExperimentConfig, frame: pd.DataFrame | None = None
 ) -> tuple[tuple[int, ...], dict[str, int]]:
-    """The input shape the model will see (after encoding) and each task's output width."""
-    from mtl.data.prepare import (
-        prepare,
-    )  # why: scikit-learn, off the Experiment page until it is needed
+    """The input shape the architecture will see (after encoding; text columns count with
+    their text encoder's output width) and each task's output width."""
+    # why: scikit-learn, off the Experiment page until it is needed
+    from mtl.data.prepare import prepare
 
     data = prepare(config, frame)
-    return tuple(data.input_shape), {t.name: t.out_dim for t in data.tasks}
+    heads = {t.name: t.out_dim for t in data.tasks}
+    layout = data.text_layout
+    if layout is None:
+        return tuple(data.input_shape), heads
+    width = encoded_width(config.data.text_encoder, config.data.text_embedding)
+    return (layout.tabular + width * len(layout.columns),), heads
 
 
 # ---- remembering the form across pages ---------------------------------------------------
@@ -359,6 +370,7 @@ class ColumnRoles:
     """What the preparation does with each column of a table."""
 
     columns: list[str]  # every column, in the table's order
+    text: list[str]  # the free-text columns, text inputs by default (``data.text: null``)
     usable: list[
         str
     ]  # what ``data.features: null`` uses: the features offered and picked by default
@@ -399,6 +411,8 @@ def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> 
                     "detail": "another label or an id of this dataset",
                 }
             )
+        elif left_out.get(column) == "text":
+            continue  # a text input (the page's text picker)
         elif column in left_out:
             reason = left_out[column]
             rows.append(
@@ -410,6 +424,7 @@ def column_roles(frame: pd.DataFrame, targets: list[str], dataset_name: str) -> 
             )
     return ColumnRoles(
         [str(c) for c in frame.columns],
+        [str(c) for c, r in left_out.items() if r == "text"],
         [str(c) for c in usable],
         pd.DataFrame(rows, columns=["column", "reason", "detail"]),
     )

@@ -404,7 +404,7 @@ def test_cli_non_finite_data(
     assert no_runs(home)
 
 
-def test_cli_only_free_text_left(tmp_path: Path) -> None:
+def test_cli_only_free_text_turned_off_left(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     n = 120
     table = pd.DataFrame(
@@ -419,7 +419,9 @@ def test_cli_only_free_text_left(tmp_path: Path) -> None:
     path = tmp_path / "reviews.csv"
     table.to_csv(path, index=False)
     home = tmp_path / "home"
-    result = run_config(tmp_path, home, csv_config(path, [{"name": "liked", "target": "liked"}]))
+    config = csv_config(path, [{"name": "liked", "target": "liked"}])
+    config["data"]["text"] = []  # the free text, which would be a text input, is turned off
+    result = run_config(tmp_path, home, config)
     assert_user_error(result, "no usable feature", "'review'", "free text", "source", "constant")
     assert no_runs(home)
 

@@ -63,9 +63,10 @@ def test_the_csv_loader_uses_it(tmp_path) -> None:  # type: ignore[no-untyped-de
             }
         )
     )
-    assert data.input_columns == ["age", "plan"]
+    assert data.input_columns == ["age", "plan", "review"]  # free text: a text input
+    assert [t.column for t in data.text] == ["review"]
     assert any("'country'" in w and REASONS["constant"] in w for w in data.warnings)
-    assert any("'review'" in w and REASONS["text"] in w for w in data.warnings)
+    assert not any("'review'" in w for w in data.warnings)
 
 
 def test_image_datasets_keep_their_blank_pixels() -> None:

@@ -23,6 +23,7 @@ EXPECTED = {
     "wine": (178, ["cultivar", "alcohol", "color_intensity", "proline"]),
     "synthetic": (4000, ["x0", "x31", "y1", "y2"]),
     "seed-example": (1000, ["x0", "x4", "label", "r0", "r1", "r2"]),
+    "movie-reviews": (13_905, ["text", "movie_name", "sentiment", "passage"]),
 }
 
 

@@ -185,17 +185,20 @@ def csv_config(path: Path, **data: Any) -> ExperimentConfig:
 def messy(tmp_path: Path) -> tuple[pd.DataFrame, PreparedData]:
     path = tmp_path / "messy.csv"
     frame = make_csv(path)
-    return frame, prepare(csv_config(path))
+    return frame, prepare(csv_config(path, text=[]))  # tabular only (text: test below)
 
 
-def test_csv_id_and_text_columns_left_out_with_warnings(messy) -> None:
-    _, data = messy
-    assert data.input_columns == ["size", "colour"]
-    assert data.feature_names == ["size", "colour_blue", "colour_green", "colour_red"]
+def test_csv_id_left_out_and_free_text_becomes_a_text_input(tmp_path: Path) -> None:
+    make_csv(tmp_path / "messy.csv")
+    data = prepare(csv_config(tmp_path / "messy.csv"))
+    assert data.input_columns == ["size", "colour", "notes"]
+    assert [t.column for t in data.text] == ["notes"]
+    width = data.text[0].width
+    assert data.feature_names[:4] == ["size", "colour_blue", "colour_green", "colour_red"]
+    assert data.feature_names[4:] == [f"notes:id{i}" for i in range(width)]
     id_warning = [w for w in data.warnings if "'id'" in w]
-    text_warning = [w for w in data.warnings if "'notes'" in w]
     assert len(id_warning) == 1 and "ID" in id_warning[0]
-    assert len(text_warning) == 1 and "free text" in text_warning[0]
+    assert not [w for w in data.warnings if "'notes'" in w]
 
 
 def test_csv_kinds_inferred(messy) -> None:

@@ -150,7 +150,10 @@ def test_dropped_columns_are_listed_with_their_reason_before_launch(at: AppTest)
         d.value for d in at.dataframe if list(d.value.columns) == ["column", "reason", "detail"]
     )
     reasons = dict(zip(dropped["column"], dropped["reason"], strict=True))
-    assert reasons == {"note": "text-like", "row_id": "ID-like", "const": "constant", "y": "target"}
+    assert reasons == {"row_id": "ID-like", "const": "constant", "y": "target"}
+    text = picker(at, "Text columns the text encoder reads")
+    assert text.value == ["note"]  # free text: a text input by default
+    assert at.session_state["exp.data.text"] is None
     features = picker(at, "Feature columns the model reads")
     assert features.options == ["age", "city", "score"] and features.value == [
         "age",
@@ -161,10 +164,10 @@ def test_dropped_columns_are_listed_with_their_reason_before_launch(at: AppTest)
         at.session_state["exp.data.features"] is None
     )  # the preparation's own default: the same columns
     assert any(
-        markdown_text("note (text-like)") in w.value
-        and markdown_text("const (constant)") in w.value
-        for w in at.warning
+        markdown_text("const (constant)") in w.value and "note" not in w.value for w in at.warning
     )
+    overview = next(d.value for d in at.dataframe if "as a task" in d.value.columns)
+    assert dict(zip(overview["column"], overview["type"], strict=True))["note"] == "free text"
     # what the worker will do with this config: read exactly the offered columns, leave out the listed ones
     config = ExperimentConfig.from_dict(
         {
@@ -174,18 +177,32 @@ def test_dropped_columns_are_listed_with_their_reason_before_launch(at: AppTest)
         }
     )
     prepared = prepare(config)
-    assert sorted(prepared.input_columns) == ["age", "city", "score"]
+    assert prepared.input_columns == ["age", "score", "city", "note"]
+    assert [t.column for t in prepared.text] == ["note"]
     assert {w.split("'")[1] for w in prepared.warnings if "was left out" in w} == set(reasons) - {
         "y"
     }
 
 
-def test_only_text_and_constant_features_are_refused_in_place(at: AppTest, home: Path) -> None:
+def test_a_text_only_table_trains_and_turning_text_off_is_refused_in_place(
+    at: AppTest, home: Path
+) -> None:
     lines = ["review,const,label"] + [f"words {i} of a long review,1,{i % 2}" for i in range(80)]
     upload(at, "reviews.csv", ("\n".join(lines) + "\n").encode())
     picker(at, "Target columns that become tasks").set_value(["label"]).run()
     no_exception(at)
     assert picker(at, "Feature columns the model reads").options == []
+    assert picker(at, "Text columns the text encoder reads").value == ["review"]
+    assert not at.error, [e.value for e in at.error]
+    assert any("Text inputs review" in c.value for c in at.caption)
+    # settings of the text encoder, written into the config
+    at.selectbox(key="exp.data.text_encoder").set_value("gru").run()
+    no_exception(at)
+    assert at.session_state["exp.data.text_encoder"] == "gru"
+
+    picker(at, "Text columns the text encoder reads").set_value([]).run()
+    no_exception(at)
+    assert at.session_state["exp.data.text"] == []
     errors = [e.value for e in at.error]
     assert any("No feature column is picked" in e for e in errors), errors
     # the preparation's refusal names why each column is left out

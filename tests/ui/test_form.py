@@ -137,7 +137,7 @@ def test_a_task_from_a_column_gets_a_valid_unique_name() -> None:
         assert task_name_problem(task["name"]) is None
 
 
-def test_text_like_reason_for_mostly_distinct_strings() -> None:
+def test_mostly_distinct_strings_are_text_inputs_not_dropped() -> None:
     data = pd.DataFrame(
         {
             "note": [f"words {i % 100}" for i in range(150)],
@@ -146,10 +146,10 @@ def test_text_like_reason_for_mostly_distinct_strings() -> None:
         }
     )
     roles = form.column_roles(data, ["y"], "csv")
-    assert (
-        dict(zip(roles.dropped["column"], roles.dropped["reason"], strict=True))["note"]
-        == "text-like"
-    )
+    assert roles.text == ["note"]
+    assert "note" not in set(roles.dropped["column"])
+    types = form.column_overview(data).set_index("column")["type"]
+    assert types.to_dict() == {"note": "free text", "x": "number", "y": "number"}
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,8 @@ def small_config(preset: str, weighting: str) -> ExperimentConfig:
     overrides = dict(SMALL)
     if config.data.dataset == "synthetic":
         overrides["data.options.samples"] = 400
+    if config.data.dataset == "movie-reviews":
+        overrides["data.options.rows"] = 400
     overrides["loss.weighting"] = weighting
     return config.with_overrides(overrides)
 

@@ -1,0 +1,133 @@
+"""A CSV with a free-text column, end to end in headless Chromium against `streamlit run app.py`.
+
+Upload the CSV on the Experiment page, see its free-text column picked as a text input,
+launch, see live points, see Evaluate's test metrics, and predict new rows with text
+there (the saved vocabulary). With ``$MTL_SCREENSHOTS`` set to a folder, the Experiment
+page with the text column is saved there (1280×800 and presenter view).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_experiment_memory import choose, idle, task_row
+from text_support import review_table
+
+from browser_support import REPO, chromium, require_chromium, streamlit_server
+from conftest import stop_workers
+from mtl.runs.store import RunStore
+
+require_chromium()
+pytest.importorskip("playwright.sync_api")
+
+WAIT_MS = 120_000
+PLOT = '[data-testid="stBidiComponentRegular"] .js-plotly-plot'
+POINTS = "el => (el._fullData || []).reduce((n, t) => n + (t._length || 0), 0)"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("text-e2e-home")
+
+
+@pytest.fixture(scope="module")
+def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    logs = tmp_path_factory.mktemp("text-e2e-server")
+    env = {"MTL_HOME": str(home), "OMP_NUM_THREADS": "1", "MTL_WARM_WORKER": "0"}
+    with streamlit_server(REPO / "app.py", logs, env=env) as address:
+        yield address
+    stop_workers(home)
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    folder = os.environ.get("MTL_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
+
+
+def test_upload_text_csv_launch_watch_evaluate_predict(
+    url: str, home: Path, tmp_path: Path
+) -> None:
+    csv = tmp_path / "film reviews.csv"
+    review_table(240).drop(columns=["id"]).to_csv(csv, index=False)
+    new_rows = tmp_path / "new reviews.csv"
+    pd.DataFrame(
+        {
+            "review": ["a wonderful and brilliant film", "dull, tedious and lifeless"],
+            "length": [5, 4],
+        }
+    ).to_csv(new_rows, index=False)
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        fill_form(page, f"{url}/experiment", csv)
+        epochs = page.get_by_label("Epochs", exact=True)
+        epochs.fill("30")
+        epochs.press("Enter")
+        idle(page)
+
+        page.locator('[data-testid="stBaseButton-primary"]', has_text="Start").click()
+        page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=WAIT_MS)
+        run_id = re.search(r"run=([\w.-]+)", page.url).group(1)
+        config = RunStore(home).get_run(run_id)["config"]
+        assert config["data"]["text"] is None and config["data"]["text_encoder"] == "bag"
+
+        page.locator(PLOT).first.wait_for(timeout=WAIT_MS)
+        page.wait_for_function(
+            f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=WAIT_MS
+        )
+        page.get_by_text("finished", exact=True).first.wait_for(timeout=WAIT_MS)
+
+        page.goto(f"{url}/evaluate?run={run_id}")
+        page.get_by_text("Test metrics per task").wait_for(timeout=WAIT_MS)
+        predict = page.locator('[data-testid="stFileUploader"]').filter(has_text="CSV to predict")
+        predict.locator('input[type="file"]').set_input_files(str(new_rows))
+        button = page.get_by_role("button", name="Download the predictions (CSV)")
+        button.wait_for(timeout=WAIT_MS)
+        with page.expect_download() as download:
+            button.click()
+        table = pd.read_csv(download.value.path())
+        assert table["liked"].tolist() == ["yes", "no"]  # words the saved vocabulary knows
+
+        page.close()
+        if os.environ.get("MTL_SCREENSHOTS"):  # presenter view: a new session, filled again
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            fill_form(page, f"{url}/experiment?present=1", csv, "experiment-text-present")
+            page.close()
+
+
+def fill_form(page, address: str, csv: Path, name: str = "experiment-text") -> None:  # type: ignore[no-untyped-def]
+    """Upload ``csv``, make ``liked`` a task; the free-text column is a text input, and
+    the diagram says so. Saves screenshot ``name`` of the Features section."""
+    page.goto(address)
+    page.get_by_text("5 · Training").wait_for(timeout=WAIT_MS)
+    choose(page, "Dataset", "csv — ")
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Upload a CSV file")
+    uploader.wait_for(timeout=WAIT_MS)
+    uploader.locator('input[type="file"]').set_input_files(str(csv))
+    page.get_by_text("Target columns that become tasks").wait_for(timeout=WAIT_MS)
+    idle(page)
+    choose(page, "Target columns that become tasks", "liked", exact=True)
+    task_row(page, "liked").wait_for(timeout=WAIT_MS)
+    idle(page)
+    text_picker = page.locator('[data-testid="stMultiSelect"]').filter(
+        has=page.get_by_text("Text columns the text encoder reads", exact=True)
+    )
+    text_picker.get_by_text("review", exact=True).wait_for(timeout=WAIT_MS)
+    page.get_by_text(re.compile(r"^Text inputs review: each goes through")).wait_for(
+        timeout=WAIT_MS
+    )
+    if os.environ.get("MTL_SCREENSHOTS"):
+        page.get_by_text("Text encoder settings").click()
+        page.get_by_text("Character trigrams (hashed)").wait_for(timeout=WAIT_MS)
+        page.wait_for_timeout(600)  # the expander's opening animation, for the picture only
+        page.get_by_role("heading", name="Features").evaluate(
+            "el => el.scrollIntoView({block: 'start'})"
+        )
+        shot(page, name)
