@@ -73,7 +73,9 @@ class DataConfig(_Section):
         "penguins",
         description="Dataset name from the catalog (`python -m mtl datasets`), or `csv`.",
     )
-    path: str | None = Field(None, description="CSV file to read when `dataset` is `csv`.")
+    path: str | None = Field(
+        None, description="CSV or Parquet (`.parquet`, `.pq`) file to read when `dataset` is `csv`."
+    )
     features: list[str] | None = Field(
         None,
         description="Feature columns; default: every non-target column except text- and ID-like ones.",
