@@ -168,15 +168,21 @@ class DistributedTrainer(Trainer):
     # ---- the run -------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
-        """Train (all ranks together); rank 0 then waits for the others and leaves the group."""
-        try:
-            return super().fit()
-        finally:
-            self._finish()
+        """Train (all ranks together); rank 0 then waits for the others and leaves the group.
 
-    def _finish(self) -> None:
+        When this rank fails, the other ranks (waiting in a collective) are ended at once.
+        """
+        try:
+            result = super().fit()
+        except BaseException:
+            self._finish(wait=False)
+            raise
+        self._finish(wait=True)
+        return result
+
+    def _finish(self, wait: bool) -> None:
         for process in self._ranks:
-            process.join(JOIN_S)
+            process.join(JOIN_S if wait else 0)
         for process in self._ranks:
             if process.is_alive():  # a rank stuck in a collective: ours to end
                 process.kill()

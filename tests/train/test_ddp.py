@@ -177,6 +177,25 @@ def test_a_stop_on_rank_0_ends_every_rank_at_the_same_step(table: Path) -> None:
     assert "test" in result.summary  # evaluated by both ranks together after the stop
 
 
+class FailAt(Callback):
+    """Raises in rank 0 at the end of the first epoch (a callback that breaks)."""
+
+    def on_epoch_end(self, trainer: Trainer, event: Any) -> None:
+        raise RuntimeError("callback broke")
+
+
+def test_a_failure_in_rank_0_ends_the_other_ranks(table: Path) -> None:
+    config = make_config(table, "equal", 2)
+    trainer = launch(config, prepare(config), [FailAt()])
+    assert isinstance(trainer, DistributedTrainer)
+    ranks = list(trainer._ranks)
+    assert len(ranks) == 1 and ranks[0].is_alive()
+    with pytest.raises(RuntimeError, match="callback broke"):
+        trainer.fit()
+    assert ranks[0].exitcode is not None  # ended (killed while it waited in a collective)
+    assert not torch.distributed.is_initialized()  # rank 0 left the group: a next run can start
+
+
 def test_parquet_trains_like_the_same_csv(table: Path, tmp_path: Path) -> None:
     parquet = tmp_path / "table.parquet"
     pd.read_csv(table).to_parquet(parquet, row_group_size=40)
