@@ -91,7 +91,7 @@ def train_both(
     """One process, then two ranks on the same prepared data (float64 in both ranks)."""
     one = make_config(path, weighting, 1, **train)
     data = prepare(one)
-    single, single_events = History(), History()
+    single_events = History()
     single = Trainer(one, data, [single_events]).fit()
     parallel_events = History()
     trainer = launch(
