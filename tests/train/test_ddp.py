@@ -7,6 +7,7 @@ over 127.0.0.1 at a port the OS picks; ``fit`` joins rank 1 before it returns.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import assert_user_error, config_error, run_cli
+from conftest import assert_user_error, config_error, run_cli, status, wait_for
 from mtl.config import ExperimentConfig
 from mtl.data.catalog import DataError
 from mtl.data.datasets.csv import read_rows
 from mtl.data.prepare import prepare
+from mtl.runs.store import RunStore
 from mtl.train.callbacks import Callback, History, StepEnd
 from mtl.train.distributed import DistributedTrainer, launch, shard
 from mtl.train.trainer import Trainer, TrainResult
@@ -242,14 +244,37 @@ def test_cli_trains_with_two_workers_and_records_one_run(table: Path, home: Path
     assert results["2"]["status"] == "finished"
     for task, values in results["1"]["test"].items():  # float32: summation orders differ
         assert results["2"]["test"][task] == pytest.approx(values, rel=1e-4, abs=1e-5), task
-    from mtl.runs.store import RunStore
-
     store = RunStore(home)
     runs = store.list_runs()
     assert len(runs) == 2  # rank 1 records nothing
     run = store.get_run(results["2"]["run_id"])
     assert run["config"]["train"]["workers"] == 2
     assert (store.run_dir(run["id"]) / "predictions").is_dir()
+
+
+def test_a_detached_two_worker_run_stops_from_the_store(table: Path, home: Path) -> None:
+    """Stop reaches rank 0 (the worker) through the store; every rank ends, the run is ``stopped``."""
+    config = make_config(table, "mgda", 1, epochs=5000, log_every=1)
+    path = home.parent / "config.yaml"
+    path.write_text(config.to_yaml(), encoding="utf-8")
+    started = run_cli("run", str(path), "--workers", "2", "--detach", home=home)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    store = RunStore(home)
+    wait_for(lambda: len(store.metrics(run_id)) > 0, timeout=180, what="rows from rank 0")
+    pid = int(store.get_run(run_id)["pid"])  # the worker leads its own process group
+    assert run_cli("stop", run_id, home=home).returncode == 0
+    wait_for(lambda: status(store, run_id) == "stopped", timeout=180, what="status stopped")
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(group_gone, timeout=120, what="the worker and rank 1 exited")
+    assert (store.run_dir(run_id) / "checkpoint.pt").is_file()
 
 
 def test_cli_refuses_a_bad_worker_count(table: Path, home: Path) -> None:
