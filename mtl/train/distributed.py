@@ -38,6 +38,7 @@ import contextlib
 import dataclasses
 import math
 import pickle
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -80,7 +81,11 @@ class RankGroup:
     @classmethod
     def join(cls, store: dist.TCPStore, rank: int, world: int, backend: str) -> RankGroup:
         """Initialise the default process group through ``store``."""
+        hook = sys.excepthook
         dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=TIMEOUT)
+        # torch wraps the excepthook to prefix "[rankN]:" to every traceback line, once per
+        # group; rank 0 is the CLI's or the worker's own process, whose output stays as it was.
+        sys.excepthook = hook
         return cls(rank, world, store)
 
     def close(self) -> None:
