@@ -39,8 +39,11 @@ import dataclasses
 import math
 import pickle
 import sys
+import time
 from collections.abc import Sequence
 from datetime import timedelta
+from multiprocessing.connection import wait as wait_processes
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import numpy as np
@@ -56,6 +59,8 @@ from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
 from mtl.weighting.gradient import GradientStrategy, task_jacobian
 
 HOST = "127.0.0.1"
+READY = "mtl/ready/"
+"""Store key prefix a rank sets once it has started (before it joins the group)."""
 TIMEOUT = timedelta(seconds=120)
 """How long a rank waits for the others in a collective before it fails."""
 JOIN_S = 60.0
@@ -157,7 +162,7 @@ class DistributedTrainer(Trainer):
         group: RankGroup,
         n_train: int,
         callbacks: Sequence[Callback] = (),
-        ranks: Sequence[Any] = (),
+        ranks: Sequence[BaseProcess] = (),
     ) -> None:
         if select_device(config.train.device).type == "cuda":
             torch.cuda.set_device(group.rank % torch.cuda.device_count())
@@ -381,6 +386,7 @@ def launch(
             )
             process.start()
             ranks.append(process)
+        wait_for_ranks(store, ranks)
         group = RankGroup.join(store, 0, world, backend_for(config))
         return DistributedTrainer(
             config, shard(data, 0, world), group, len(data.train), callbacks, ranks
@@ -393,6 +399,30 @@ def launch(
             if dist.is_initialized():
                 dist.destroy_process_group()
         raise
+
+
+def wait_for_ranks(store: dist.TCPStore, ranks: Sequence[BaseProcess]) -> None:
+    """Return once ranks 1 … N-1 have started (imports done, config read, store reached).
+
+    Raises:
+        RuntimeError: a rank's process ended first (its traceback is on stderr), or
+            :data:`TIMEOUT` passed.
+    """
+    keys = [f"{READY}{rank}" for rank in range(1, len(ranks) + 1)]
+    deadline = time.monotonic() + TIMEOUT.total_seconds()
+    while not store.check(keys):
+        for rank, process in enumerate(ranks, start=1):
+            if process.exitcode is not None:
+                raise RuntimeError(
+                    f"data-parallel rank {rank} of {len(ranks) + 1} exited with code "
+                    f"{process.exitcode} before training; its error is in the run's output"
+                )
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"data-parallel ranks did not start within {TIMEOUT.total_seconds():.0f} s"
+            )
+        # wakes at once when a rank's process ends, else re-checks the store
+        wait_processes([p.sentinel for p in ranks], timeout=0.1)
 
 
 def _rank_main(
@@ -410,8 +440,9 @@ def _rank_main(
         torch.set_default_dtype(getattr(torch, dtype.removeprefix("torch.")))
     experiment = ExperimentConfig.from_dict(config)
     store = dist.TCPStore(HOST, port, world, False, timeout=TIMEOUT)
+    store.set(f"{READY}{rank}", "1")
     group = RankGroup.join(store, rank, world, backend_for(experiment))
     DistributedTrainer(experiment, data, group, n_train).fit()
 
 
-__all__ = ["DistributedTrainer", "RankGroup", "create_trainer", "launch", "shard"]
+__all__ = ["DistributedTrainer", "RankGroup", "create_trainer", "launch", "shard", "wait_for_ranks"]

@@ -7,7 +7,9 @@ over 127.0.0.1 at a port the OS picks; ``fit`` joins rank 1 before it returns.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from mtl.data.datasets.csv import read_rows
 from mtl.data.prepare import prepare
 from mtl.runs.store import RunStore
 from mtl.train.callbacks import Callback, History, StepEnd
-from mtl.train.distributed import DistributedTrainer, launch, shard
+from mtl.train.distributed import DistributedTrainer, launch, shard, wait_for_ranks
 from mtl.train.trainer import Trainer, TrainResult
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -196,6 +198,14 @@ def test_a_failure_in_rank_0_ends_the_other_ranks(table: Path) -> None:
         trainer.fit()
     assert ranks[0].exitcode is not None  # ended (killed while it waited in a collective)
     assert not torch.distributed.is_initialized()  # rank 0 left the group: a next run can start
+
+
+def test_a_rank_that_dies_before_joining_is_an_error_at_once() -> None:
+    store = torch.distributed.TCPStore("127.0.0.1", 0, 2, True, wait_for_workers=False)
+    process = multiprocessing.get_context("spawn").Process(target=sys.exit, args=(3,))
+    process.start()
+    with pytest.raises(RuntimeError, match="rank 1 of 2 exited with code 3 before training"):
+        wait_for_ranks(store, [process])  # not after the 120 s collective timeout
 
 
 def test_parquet_trains_like_the_same_csv(table: Path, tmp_path: Path) -> None:
