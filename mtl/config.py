@@ -76,7 +76,7 @@ class DataConfig(_Section):
     )
     path: str | None = Field(
         None,
-        description="CSV file to read when `dataset` is `csv`; the image folder when it is `images`.",
+        description="CSV or Parquet (`.parquet`, `.pq`) file to read when `dataset` is `csv`; the image folder when it is `images`.",
     )
     features: list[str] | None = Field(
         None,
@@ -391,6 +391,14 @@ class TrainConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="`auto` = CUDA when available, else CPU."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Data-parallel processes training this run (`torch.distributed`: gloo on CPU, "
+        "NCCL on GPU), each on its shard of the training rows; `batch_size` stays the global batch "
+        "and every weighting gives the update of one process (docs/scale.md).",
+    )
     diagnostics_every: int | None = Field(
         None,
         ge=1,
@@ -412,6 +420,11 @@ class TrainConfig(_Section):
         if self.affinity and self.diagnostics_every is None:
             raise ValueError(
                 "train.affinity is measured with the diagnostics; set train.diagnostics_every too"
+            )
+        if self.workers > 1 and self.diagnostics_every is not None:
+            raise ValueError(
+                f"train.diagnostics_every is measured in one process; with train.workers = {self.workers} "
+                "leave it unset (or train with workers: 1)"
             )
         return self
 
@@ -454,12 +467,28 @@ class ExperimentConfig(_Section):
                 f"train.diagnostics_every measures task gradients on the shared parameters; {unshared}; "
                 "leave it unset for this model"
             )
+        if self.train.workers > 1:
+            self._check_data_parallel()
         late = [t.name for t in self.tasks if t.start_epoch >= self.train.epochs]
         if late:
             raise ValueError(
                 f"tasks {', '.join(late)} start at or after train.epochs ({self.train.epochs}) and would never train"
             )
         return self
+
+    def _check_data_parallel(self) -> None:
+        """What data-parallel training cannot keep equal to one process (docs/scale.md)."""
+        workers = self.train.workers
+        if self.model.batch_norm:
+            raise ValueError(
+                f"model.batch_norm normalises each process's rows alone, so train.workers = {workers} "
+                "would not train like one process; turn batch_norm off or use workers: 1"
+            )
+        if self.loss.weighting == "gradnorm":
+            raise ValueError(
+                f"loss.weighting 'gradnorm' measures gradient norms in one process; with "
+                f"train.workers = {workers} choose another weighting or use workers: 1"
+            )
 
     # ---- serialisation -------------------------------------------------------------
 

@@ -129,7 +129,7 @@ def local_imports() -> set[tuple[str, int]]:
 def test_the_graph_reader_sees_module_and_function_imports() -> None:
     found = {(e.source, e.target, e.local) for e in edges()}
     assert ("mtl.commands.run", "mtl.config", False) in found  # module level
-    assert ("mtl.runs.worker", "mtl.train.trainer", True) in found  # inside a function
+    assert ("mtl.runs.worker", "mtl.train.distributed", True) in found  # inside a function
     assert ("mtl.data.tasks", "mtl.config", False) not in found  # under TYPE_CHECKING: skipped
 
 

@@ -41,6 +41,12 @@ def add_parser(
     p.add_argument(
         "--detach", action="store_true", help="train in a background worker; print the run id"
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="train with N data-parallel processes (sets train.workers; docs/scale.md)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_run)
 
@@ -52,8 +58,11 @@ def load_config(args: argparse.Namespace) -> ExperimentConfig:
             "give a config file or --preset NAME (one of them); `python -m mtl presets` lists presets"
         )
     config = presets.load(args.preset) if args.preset else ExperimentConfig.load(args.config)
-    if args.set:
-        config = config.with_overrides(dict(_parse_override(item) for item in args.set))
+    overrides = dict(_parse_override(item) for item in args.set or [])
+    if args.workers is not None:
+        overrides["train.workers"] = args.workers
+    if overrides:
+        config = config.with_overrides(overrides)
     return config
 
 

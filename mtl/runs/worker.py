@@ -53,8 +53,8 @@ def execute(
     """
     # why: torch loads here, after main() started the heartbeat (a worker importing it for
     # seconds must not look dead), and never on the CLI's or the dashboard's import path
+    from mtl.train.distributed import create_trainer
     from mtl.train.outputs import OutputWriter
-    from mtl.train.trainer import Trainer
 
     recorder = StoreRecorder(store, run_id)
     recorder.start()
@@ -68,7 +68,8 @@ def execute(
     previous = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
     try:
         writer = OutputWriter(store.run_dir(run_id))
-        trainer = Trainer(config, data, callbacks=[writer, recorder, *callbacks])
+        # one process, or rank 0 of train.workers data-parallel ranks that it starts itself
+        trainer = create_trainer(config, data, callbacks=[writer, recorder, *callbacks])
         return trainer.fit()
     except BaseException as err:
         with contextlib.suppress(StoreError):

@@ -41,14 +41,21 @@ class LazyBatches:
         if dim != 0:
             raise ValueError(f"lazy inputs are indexed by row (dim 0), not dim {dim}")
         rows = index.detach().cpu().numpy()
-        return torch.from_numpy(self.images.take(rows)).to(self.device)
+        return to_device(self.images.take(rows), self.device)
+
+
+def to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``a`` as a tensor on ``device``; floating arrays in torch's default dtype (float32
+    unless a caller asks for float64, as the exactness checks do)."""
+    t = torch.from_numpy(a)
+    return t.to(device, torch.get_default_dtype() if t.is_floating_point() else None)
 
 
 def inputs(x: np.ndarray | ImageArray, device: torch.device) -> torch.Tensor | LazyBatches:
     """A split's inputs for the trainer: a tensor on ``device``, or lazy batches for images."""
     if isinstance(x, ImageArray):
         return LazyBatches(x, device)
-    return torch.from_numpy(x).to(device)
+    return to_device(x, device)
 
 
 def chunks(x: torch.Tensor | LazyBatches, size: int) -> Iterator[torch.Tensor]:
@@ -58,7 +65,7 @@ def chunks(x: torch.Tensor | LazyBatches, size: int) -> Iterator[torch.Tensor]:
         size = min(size, EVAL_IMAGES)
         for start in range(0, len(x), size):
             rows = np.arange(start, min(start + size, len(x)))
-            yield torch.from_numpy(x.images.take(rows)).to(x.device)
+            yield to_device(x.images.take(rows), x.device)
         return
     for start in range(0, len(x), size):
         yield x[start : start + size]

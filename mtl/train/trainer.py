@@ -199,7 +199,7 @@ class Trainer:
 
     def _to_device(self, split: Split) -> dict[str, Any]:
         def tensor(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(a).to(self.device)
+            return batches.to_device(a, self.device)
 
         return {
             "x": batches.inputs(split.x, self.device),  # a tensor, or images decoded per batch
@@ -222,7 +222,7 @@ class Trainer:
         any other exception is reported to the callbacks as ``failed`` and re-raised.
         """
         cfg = self.config.train
-        n_train = len(self.data.train)
+        n_train = self._split_size("train")
         steps_per_epoch = math.ceil(n_train / cfg.batch_size)
         self._t0 = time.perf_counter()
         self._emit(
@@ -233,7 +233,7 @@ class Trainer:
                 n_parameters=sum(p.numel() for p in self.model.parameters()),
                 steps_per_epoch=steps_per_epoch,
                 epochs=cfg.epochs,
-                rows={name: len(self.data.split(name)) for name in SPLITS},
+                rows={name: self._split_size(name) for name in SPLITS},
                 warnings=list(self.data.warnings),
             ),
         )
@@ -267,7 +267,7 @@ class Trainer:
         cfg = self.config.train
         generator = torch.Generator().manual_seed(cfg.seed)
         train = self._tensors["train"]
-        n_train = len(self.data.train)
+        n_train = self._split_size("train")
         current_lr = math.nan
         last_start = max(t.start_epoch for t in self.tasks)
         for epoch in range(cfg.epochs):
@@ -383,7 +383,7 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         try:
-            weights = self.strategy.backward(loss_vec, step_active, extra)
+            weights = self._backward(loss_vec, step_active, extra)
         except Exception:
             # e.g. a solver that refuses a NaN Gramian: report the divergence, not the symptom
             check_finite([loss_vec], self.step, self.tasks)
@@ -392,6 +392,16 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         return loss_vec.detach(), weights, {k: v.detach() for k, v in out.items()}
+
+    def _backward(
+        self, losses: torch.Tensor, active: torch.Tensor | None, extra: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Fill the parameters' ``.grad`` for this step; the task weights (T,)."""
+        return self.strategy.backward(losses, active, extra)
+
+    def _split_size(self, split: str) -> int:
+        """Rows in a split (of the whole split, when a process holds only its shard)."""
+        return len(self.data.split(split))
 
     def _batch_losses(
         self, out: dict[str, torch.Tensor], split: dict[str, Any], index: torch.Tensor
@@ -447,18 +457,13 @@ class Trainer:
         """
         wall = self._elapsed()
         rows: list[MetricRow] = []
-        seen = sum(len(next(iter(o.values()))) for o in outputs)
-        perm = order.cpu().numpy()[
-            :seen
-        ]  # a skipped one-row last batch (batch norm) has no outputs
-        train_split = self.data.train
+        train_out, train_y, train_mask = self._epoch_outputs(order, outputs)
         for t, spec in enumerate(self.tasks):
             rows.append(
                 (self.step, self.epoch, wall, spec.name, "train", "loss", train_losses[t], None)
             )
-            out = torch.cat([o[spec.name] for o in outputs]).cpu().numpy()
             for name, metric in task_metrics(
-                spec, out, train_split.y[spec.name][perm], train_split.mask[spec.name][perm]
+                spec, train_out[spec.name], train_y[spec.name], train_mask[spec.name]
             ).items():
                 rows.append(
                     (
@@ -519,6 +524,19 @@ class Trainer:
         losses = val_losses if monitor_split == "val" else train_losses
         monitor = float(np.nansum(losses))
         return rows, monitor
+
+    def _epoch_outputs(
+        self, order: torch.Tensor, outputs: list[dict[str, torch.Tensor]]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """This epoch's training outputs with their labels and masks, per task, in batch order."""
+        seen = sum(len(next(iter(o.values()))) for o in outputs)
+        perm = order.cpu().numpy()[
+            :seen
+        ]  # a skipped one-row last batch (batch norm) has no outputs
+        train = self.data.train
+        names = [t.name for t in self.tasks]
+        out = {name: torch.cat([o[name] for o in outputs]).cpu().numpy() for name in names}
+        return out, {n: train.y[n][perm] for n in names}, {n: train.mask[n][perm] for n in names}
 
     def evaluate(self, split: str) -> dict[str, dict[str, Any]]:
         """Per-task loss and metrics on a split: task → {metric: value or None}."""

@@ -1,0 +1,451 @@
+"""Data-parallel training of one run: ``train.workers`` processes, one update, as in one process.
+
+Rank 0 is the process that asked for the run (the worker, or the CLI in the foreground): it
+keeps the callbacks (store, outputs, progress) and starts ranks 1 … N-1 itself
+(``torch.multiprocessing``, spawn), joined through a ``torch.distributed`` TCP store on
+127.0.0.1 at a port the operating system picks. Backend: gloo on CPU, NCCL on GPU.
+
+The preprocessing is fitted once, in rank 0, before the other ranks start; each rank then
+holds only its shard of the training rows (every N-th row: rank r has rows r, r+N, …) and
+the whole validation and test splits. Every rank draws the same batch order, so a step's
+global batch is the one process's batch; each rank trains on the rows of it that it holds
+(any number, zero included), and the step's update is the one-process update:
+
+- the task losses are label-weighted means over the whole global batch: each rank's sums
+  and label counts are all-reduced before any weight is computed, and each rank
+  differentiates its own share ``Σ_local / count_global``. Loss-level strategies therefore
+  see the same loss values on every rank (their state, and RLW's and PCGrad's draws from the
+  same seed, stay identical); the parameters' gradients are then summed across ranks;
+- gradient-level strategies get the Jacobian of the task losses on the shared parameters
+  (T × P_shared) summed across ranks *before* they aggregate it, so PCGrad, MGDA, CAGrad,
+  IMTL-G, UPGrad, Aligned-MTL and Nash-MTL see the one-process Jacobian; only the
+  task-specific parameters' gradients are summed after;
+- regularisation terms (L1, soft sharing) are the same on every rank and added after the sum;
+- validation and test predictions are split across ranks and gathered, and every rank
+  computes the metrics of the whole split (so early stopping decides the same everywhere).
+
+A stop (the store's Stop button, SIGTERM) reaches rank 0 only; it travels with the next
+step's loss all-reduce, so every rank ends at the same step. ``RankGroup.sent`` counts the
+bytes each rank puts into collectives, by purpose (docs/scale.md has the figures).
+
+Not kept equal (refused by the config): batch normalisation (per-rank statistics), GradNorm
+(gradient norms of one process) and the diagnostics. Dropout trains, with other draws.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import pickle
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from multiprocessing.connection import wait as wait_processes
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import Tensor
+
+from mtl.config import ExperimentConfig
+from mtl.data.prepare import PreparedData, Split, prepare
+from mtl.train.callbacks import Callback
+from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
+from mtl.weighting.gradient import GradientStrategy, task_jacobian
+
+HOST = "127.0.0.1"
+READY = "mtl/ready/"
+"""Store key prefix a rank sets once it has started (before it joins the group)."""
+TIMEOUT = timedelta(seconds=120)
+"""How long a rank waits for the others in a collective before it fails."""
+JOIN_S = 60.0
+"""How long rank 0 waits for the other ranks to exit after training."""
+
+
+class RankGroup:
+    """This process's place among the ranks, and the collectives the trainer uses.
+
+    Args:
+        rank: this process's rank.
+        world: the number of ranks.
+        store: the TCP store the group was joined through (kept alive with it).
+    """
+
+    def __init__(self, rank: int, world: int, store: dist.TCPStore) -> None:
+        self.rank = rank
+        self.world = world
+        self._store = store
+        self.sent: dict[str, int] = {"losses": 0, "jacobian": 0, "gradients": 0, "evaluation": 0}
+        """Bytes this rank has put into collectives, by purpose."""
+
+    @classmethod
+    def join(cls, store: dist.TCPStore, rank: int, world: int, backend: str) -> RankGroup:
+        """Initialise the default process group through ``store``."""
+        hook = sys.excepthook
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=TIMEOUT)
+        # torch wraps the excepthook to prefix "[rankN]:" to every traceback line, once per
+        # group; rank 0 is the CLI's or the worker's own process, whose output stays as it was.
+        sys.excepthook = hook
+        return cls(rank, world, store)
+
+    def close(self) -> None:
+        """Leave the process group (idempotent)."""
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    def all_reduce(self, tensor: Tensor, purpose: str) -> Tensor:
+        """Sum ``tensor`` over the ranks, in place; returns it."""
+        self.sent[purpose] += tensor.numel() * tensor.element_size()
+        dist.all_reduce(tensor)
+        return tensor
+
+    def gather_strided(self, local: Tensor, total: int) -> Tensor:
+        """Rows ``rank, rank + world, …`` of a (total, W) tensor from every rank: the whole tensor."""
+        height = math.ceil(total / self.world)
+        padded = local.new_zeros((height, *local.shape[1:]))
+        padded[: len(local)] = local
+        parts = [torch.empty_like(padded) for _ in range(self.world)]
+        self.sent["evaluation"] += padded.numel() * padded.element_size()
+        dist.all_gather(parts, padded)
+        whole = local.new_empty((total, *local.shape[1:]))
+        for rank, part in enumerate(parts):
+            whole[rank :: self.world] = part[: len(range(rank, total, self.world))]
+        return whole
+
+    def gather_objects(self, obj: Any) -> list[Any]:
+        """``obj`` of every rank, in rank order (pickled between the ranks' own processes)."""
+        self.sent["evaluation"] += len(pickle.dumps(obj))
+        parts: list[Any] = [None] * self.world
+        dist.all_gather_object(parts, obj)
+        return parts
+
+
+def shard(data: PreparedData, rank: int, world: int) -> PreparedData:
+    """``data`` with only rank ``rank``'s training rows (every ``world``-th, from ``rank``)."""
+    train = data.train
+    mine = slice(rank, None, world)
+    part = Split(
+        x=train.x[mine],
+        y={name: y[mine] for name, y in train.y.items()},
+        mask={name: m[mine] for name, m in train.mask.items()},
+        rows=train.rows[mine],
+    )
+    return dataclasses.replace(data, train=part)
+
+
+def backend_for(config: ExperimentConfig) -> str:
+    """``nccl`` when the run trains on CUDA, ``gloo`` otherwise."""
+    return "nccl" if select_device(config.train.device).type == "cuda" else "gloo"
+
+
+class DistributedTrainer(Trainer):
+    """One rank of a data-parallel run; trains like a :class:`Trainer` on the whole data.
+
+    Args:
+        config: the experiment (``train.workers`` ranks).
+        data: this rank's :func:`shard` of the prepared data.
+        group: the joined process group.
+        n_train: rows in the whole training split.
+        callbacks: receive the training events (rank 0 only, by convention).
+        ranks: the processes of the other ranks, which :meth:`fit` waits for (rank 0).
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        data: PreparedData,
+        group: RankGroup,
+        n_train: int,
+        callbacks: Sequence[Callback] = (),
+        ranks: Sequence[BaseProcess] = (),
+    ) -> None:
+        if select_device(config.train.device).type == "cuda":
+            torch.cuda.set_device(group.rank % torch.cuda.device_count())
+        self.group = group
+        self._n_train = n_train
+        self._ranks = list(ranks)
+        self._stop_pending: str | None = None
+        self._gathering = True
+        """Predictions are split across ranks until the summary; after it (rank 0's output
+        writer) each rank predicts on its own."""
+        super().__init__(config, data, callbacks)
+        # _batch_losses below reports every task's labelled rows in the whole batch (a task
+        # complete in this shard may still be masked in another), so every task is "masked".
+        self._masked_tasks = torch.arange(len(self.tasks), device=self.device)
+
+    # ---- the run -------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        """Train (all ranks together); rank 0 then waits for the others and leaves the group.
+
+        When this rank fails, the other ranks (waiting in a collective) are ended at once.
+        """
+        try:
+            result = super().fit()
+        except BaseException:
+            self._finish(wait=False)
+            raise
+        self._finish(wait=True)
+        return result
+
+    def _finish(self, wait: bool) -> None:
+        for process in self._ranks:
+            process.join(JOIN_S if wait else 0)
+        for process in self._ranks:
+            if process.is_alive():  # a rank stuck in a collective: ours to end
+                process.kill()
+                process.join(JOIN_S)
+        self._ranks = []
+        self.group.close()
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask every rank to end after the next step (sent with that step's losses)."""
+        self._stop_pending = reason
+
+    def _split_size(self, split: str) -> int:
+        return self._n_train if split == "train" else len(self.data.split(split))
+
+    # ---- one step ------------------------------------------------------------------
+
+    def _train_step(
+        self, split: dict[str, Any], index: Tensor, active: Tensor | None
+    ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        world = self.group.world
+        mine = index[index % world == self.group.rank] // world  # positions in this shard
+        return super()._train_step(split, mine, active)
+
+    def _batch_losses(
+        self, out: dict[str, Tensor], split: dict[str, Any], index: Tensor
+    ) -> tuple[Tensor, list[tuple[int, Tensor]]]:
+        """The global batch's task losses (T,): their values are the whole batch's, their
+        gradient this rank's share of it; and every task's labelled rows in the whole batch."""
+        sums, weights, counts = [], [], []
+        for spec, loss_fn in zip(self.tasks, self.loss_fns, strict=True):
+            y = split["y"][spec.name].index_select(0, index)
+            mask = split["mask"][spec.name].index_select(0, index)
+            rows, scale = loss_fn.per_row(out[spec.name], y)  # (b,), (b,)
+            weight = scale.to(rows.dtype) * mask
+            sums.append((rows * weight).sum())
+            weights.append(weight.sum())
+            counts.append(mask.sum())
+        local = torch.stack(sums)  # (T,) with a graph
+        stop = 0.0 if self._stop_pending is None else 1.0
+        flag = local.new_full((1,), stop)
+        reduced = torch.cat([local.detach(), torch.stack(weights), torch.stack(counts), flag])
+        self.group.all_reduce(reduced, "losses")  # (3T + 1,)
+        n_tasks = len(self.tasks)
+        total, weight_sum, count = (
+            reduced[:n_tasks],
+            reduced[n_tasks : 2 * n_tasks],
+            reduced[2 * n_tasks : 3 * n_tasks],
+        )
+        if float(reduced[-1]) > 0 and self._stop_reason is None:
+            self._stop_reason = self._stop_pending or "stop requested"
+        denominator = weight_sum.clamp_min(1e-12)
+        losses = []
+        for t in range(n_tasks):
+            share = sums[t] / denominator[t]  # this rank's part of the mean, differentiated
+            whole = total[t] / denominator[t]  # the mean over the whole batch, as a value
+            losses.append(share + (whole - share).detach())
+        return torch.stack(losses), [(t, count[t]) for t in range(n_tasks)]
+
+    def _backward(self, losses: Tensor, active: Tensor | None, extra: Tensor | None) -> Tensor:
+        strategy = self.strategy
+        shared: set[int] = set()
+        if isinstance(strategy, GradientStrategy):
+            n_tasks = losses.shape[0]
+            rows = (
+                list(range(n_tasks))
+                if active is None
+                else [t for t, a in enumerate(active.tolist()) if a > 0]
+            )
+            if rows:
+                params = strategy.shared_parameters
+                jacobian = task_jacobian(losses, params, rows)  # (T, P): this rank's part
+                if len(rows) == n_tasks:
+                    self.group.all_reduce(jacobian, "jacobian")
+                else:  # only the active tasks' rows travel
+                    jacobian[rows] = self.group.all_reduce(jacobian[rows], "jacobian")
+                strategy.use_jacobian(jacobian)  # aggregated as the one-process Jacobian
+                shared = {id(p) for p in params}
+        weights = strategy.backward(losses, active, None)
+        own = [p for p in self.model.parameters() if p.grad is not None and id(p) not in shared]
+        if own:
+            flat = torch.cat([p.grad.reshape(-1) for p in own if p.grad is not None])
+            self.group.all_reduce(flat, "gradients")
+            offset = 0
+            for p in own:
+                size = p.numel()
+                p.grad = flat[offset : offset + size].view_as(p)
+                offset += size
+        if extra is not None and extra.requires_grad:
+            extra.backward()  # the same on every rank: added once, after the sum
+        return weights
+
+    # ---- evaluation ----------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, split: str) -> dict[str, np.ndarray]:
+        """Raw outputs per task on a whole split; each rank computes its rows, all gather."""
+        if not self._gathering:
+            return super().predict(split)
+        self.model.eval()
+        x = self._tensors[split]["x"]
+        mine = x[self.group.rank :: self.group.world]
+        widths = [t.out_dim for t in self.tasks]
+        chunks = [
+            torch.cat([out[t.name] for t in self.tasks], dim=1)  # (b, Σ out_dim)
+            for out in (
+                self.model(mine[s : s + EVAL_BATCH]) for s in range(0, len(mine), EVAL_BATCH)
+            )
+        ]
+        local = torch.cat(chunks) if chunks else x.new_zeros((0, sum(widths)))
+        whole = self.group.gather_strided(local.contiguous(), len(x)).cpu().numpy()
+        edges = np.cumsum([0, *widths])
+        return {t.name: whole[:, edges[i] : edges[i + 1]] for i, t in enumerate(self.tasks)}
+
+    def _epoch_outputs(
+        self, order: Tensor, outputs: list[dict[str, Tensor]]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The whole batch order's training outputs, labels and masks (gathered from the ranks)."""
+        batch = self.config.train.batch_size
+        seen = min(len(outputs) * batch, self._n_train)
+        perm = order.cpu().numpy()[:seen]
+        owner = perm % self.group.world
+        mine = perm[owner == self.group.rank] // self.group.world
+        names = [t.name for t in self.tasks]
+        train = self.data.train
+        local = (
+            {n: torch.cat([o[n] for o in outputs]).cpu().numpy() for n in names},
+            {n: train.y[n][mine] for n in names},
+            {n: train.mask[n][mine] for n in names},
+        )
+        parts = self.group.gather_objects(local)
+        result: tuple[dict[str, np.ndarray], ...] = ({}, {}, {})
+        for kind in range(3):
+            for n in names:
+                first = parts[0][kind][n]
+                whole = np.empty((seen, *first.shape[1:]), dtype=first.dtype)
+                for rank, part in enumerate(parts):
+                    whole[owner == rank] = part[kind][n]
+                result[kind][n] = whole
+        return result[0], result[1], result[2]
+
+    def summary(self, status: str) -> dict[str, Any]:
+        """The final summary (all ranks together); afterwards each rank predicts alone."""
+        try:
+            return super().summary(status)
+        finally:
+            self._gathering = False
+
+
+# ---- launching -------------------------------------------------------------------------
+
+
+def create_trainer(
+    config: ExperimentConfig,
+    data: PreparedData | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> Trainer:
+    """The trainer of a run: a :class:`Trainer`, or rank 0 of ``train.workers`` ranks."""
+    if config.train.workers == 1:
+        return Trainer(config, data, callbacks)
+    return launch(config, data if data is not None else prepare(config), callbacks)
+
+
+def launch(
+    config: ExperimentConfig,
+    data: PreparedData,
+    callbacks: Sequence[Callback] = (),
+    dtype: torch.dtype | None = None,
+) -> DistributedTrainer:
+    """Start ranks 1 … N-1 and return rank 0's trainer (this process); its ``fit`` trains them all.
+
+    Args:
+        config: the experiment; ``config.train.workers`` = N.
+        data: the prepared data (fitted here, once); each rank gets its shard.
+        callbacks: rank 0's callbacks.
+        dtype: the other ranks' default float type (``torch.float64`` for exactness checks;
+            rank 0 uses this process's). ``None``: float32.
+    """
+    world = config.train.workers
+    # port 0: the OS picks a free one; the other ranks connect while this one goes on
+    store = dist.TCPStore(HOST, 0, world, True, timeout=TIMEOUT, wait_for_workers=False)
+    context = mp.get_context("spawn")
+    ranks = []
+    try:
+        for rank in range(1, world):
+            process = context.Process(
+                target=_rank_main,
+                args=(config.to_dict(), shard(data, rank, world), len(data.train), rank, world),
+                kwargs={"port": store.port, "dtype": None if dtype is None else str(dtype)},
+                name=f"mtl-rank-{rank}",
+                daemon=True,
+            )
+            process.start()
+            ranks.append(process)
+        wait_for_ranks(store, ranks)
+        group = RankGroup.join(store, 0, world, backend_for(config))
+        return DistributedTrainer(
+            config, shard(data, 0, world), group, len(data.train), callbacks, ranks
+        )
+    except BaseException:
+        for process in ranks:
+            process.kill()
+            process.join(JOIN_S)
+        with contextlib.suppress(RuntimeError, ValueError):
+            if dist.is_initialized():
+                dist.destroy_process_group()
+        raise
+
+
+def wait_for_ranks(store: dist.TCPStore, ranks: Sequence[BaseProcess]) -> None:
+    """Return once ranks 1 … N-1 have started (imports done, config read, store reached).
+
+    Raises:
+        RuntimeError: a rank's process ended first (its traceback is on stderr), or
+            :data:`TIMEOUT` passed.
+    """
+    keys = [f"{READY}{rank}" for rank in range(1, len(ranks) + 1)]
+    deadline = time.monotonic() + TIMEOUT.total_seconds()
+    while not store.check(keys):
+        for rank, process in enumerate(ranks, start=1):
+            if process.exitcode is not None:
+                raise RuntimeError(
+                    f"data-parallel rank {rank} of {len(ranks) + 1} exited with code "
+                    f"{process.exitcode} before training; its error is in the run's output"
+                )
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"data-parallel ranks did not start within {TIMEOUT.total_seconds():.0f} s"
+            )
+        # wakes at once when a rank's process ends, else re-checks the store
+        wait_processes([p.sentinel for p in ranks], timeout=0.1)
+
+
+def _rank_main(
+    config: dict[str, Any],
+    data: PreparedData,
+    n_train: int,
+    rank: int,
+    world: int,
+    *,
+    port: int,
+    dtype: str | None,
+) -> None:
+    """Entry point of rank ``rank`` ≥ 1: join the group, train, leave."""
+    if dtype is not None:
+        torch.set_default_dtype(getattr(torch, dtype.removeprefix("torch.")))
+    experiment = ExperimentConfig.from_dict(config)
+    store = dist.TCPStore(HOST, port, world, False, timeout=TIMEOUT)
+    store.set(f"{READY}{rank}", "1")
+    group = RankGroup.join(store, rank, world, backend_for(experiment))
+    DistributedTrainer(experiment, data, group, n_train).fit()
+
+
+__all__ = ["DistributedTrainer", "RankGroup", "create_trainer", "launch", "shard", "wait_for_ranks"]
