@@ -34,7 +34,7 @@ from torch import nn
 
 from mtl.data.tasks import TaskSpec
 from mtl.models.base import MultiTaskModel
-from mtl.weighting.base import WeightingStrategy
+from mtl.weighting.base import WeightingStrategy, minimise
 from mtl.weighting.gradient import grad_of, task_outputs
 
 MIN_WEIGHT = 1e-3
@@ -140,10 +140,7 @@ class GradNorm(WeightingStrategy):
             dtype=losses.dtype,
             device=losses.device,
         )
-        total = torch.dot(effective, losses)  # step 4
-        if extra is not None:
-            total = total + extra
-        total.backward()
+        minimise(torch.dot(effective, losses), extra)  # step 4
         return effective
 
     def reset(self) -> None:
