@@ -447,31 +447,24 @@ class Trainer:
         """
         wall = self._elapsed()
         rows: list[MetricRow] = []
+
+        def row(
+            task: str, split: str, metric: str, value: float | None, reason: str | None
+        ) -> MetricRow:
+            return (self.step, self.epoch, wall, task, split, metric, value, reason)
+
         seen = sum(len(next(iter(o.values()))) for o in outputs)
         perm = order.cpu().numpy()[
             :seen
         ]  # a skipped one-row last batch (batch norm) has no outputs
         train_split = self.data.train
         for t, spec in enumerate(self.tasks):
-            rows.append(
-                (self.step, self.epoch, wall, spec.name, "train", "loss", train_losses[t], None)
-            )
+            rows.append(row(spec.name, "train", "loss", train_losses[t], None))
             out = torch.cat([o[spec.name] for o in outputs]).cpu().numpy()
             for name, metric in task_metrics(
                 spec, out, train_split.y[spec.name][perm], train_split.mask[spec.name][perm]
             ).items():
-                rows.append(
-                    (
-                        self.step,
-                        self.epoch,
-                        wall,
-                        spec.name,
-                        "train",
-                        name,
-                        metric.value,
-                        metric.reason,
-                    )
-                )
+                rows.append(row(spec.name, "train", name, metric.value, metric.reason))
         monitor_split = "val" if len(self.data.val) else "train"
         if len(self.data.val):
             val_out = self.predict("val")
@@ -492,30 +485,10 @@ class Trainer:
             for t, spec in enumerate(self.tasks):
                 reason = None if not math.isnan(val_losses[t]) else "no labelled rows in this split"
                 rows.append(
-                    (
-                        self.step,
-                        self.epoch,
-                        wall,
-                        spec.name,
-                        "val",
-                        "loss",
-                        None if reason else val_losses[t],
-                        reason,
-                    )
+                    row(spec.name, "val", "loss", None if reason else val_losses[t], reason)
                 )
                 for name, metric in val_metrics[t].items():
-                    rows.append(
-                        (
-                            self.step,
-                            self.epoch,
-                            wall,
-                            spec.name,
-                            "val",
-                            name,
-                            metric.value,
-                            metric.reason,
-                        )
-                    )
+                    rows.append(row(spec.name, "val", name, metric.value, metric.reason))
         losses = val_losses if monitor_split == "val" else train_losses
         monitor = float(np.nansum(losses))
         return rows, monitor
