@@ -68,8 +68,9 @@ class WeightingStrategy:
     def active_weights(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
         """This step's weights (T,) with the tasks that do not train at zero.
 
-        Strategies whose weights depend on which tasks train (their state skips the
-        inactive ones) override this instead of :meth:`backward`.
+        :meth:`backward` calls it once per training step. Strategies whose weights depend on
+        which tasks train, or that update state at each step, override this instead of
+        :meth:`backward`.
 
         Args:
             losses: per-task losses (T,).
