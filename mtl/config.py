@@ -43,6 +43,14 @@ TASK_NAME_RULE = (
 )
 """What a task name may be (it names files such as ``predictions/<task>.csv``)."""
 
+
+def _one_of(value: str, what: str, names: list[str]) -> str:
+    """``value`` when it is one of ``names`` (a registry's entries), else a one-line error."""
+    if value not in names:
+        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(names)}")
+    return value
+
+
 _TASK_NAME = re.compile(r"[^\W_]|[ _\-.()+%#]")
 
 
@@ -151,20 +159,12 @@ class DataConfig(_Section):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
-        if value not in DATASETS.names():
-            raise ValueError(
-                f"unknown dataset {value!r}; choose one of: {', '.join(DATASETS.names())}"
-            )
-        return value
+        return _one_of(value, "dataset", DATASETS.names())
 
     @field_validator("text_encoder")
     @classmethod
     def _known_text_encoder(cls, value: str) -> str:
-        if value not in TEXT_ENCODERS.names():
-            raise ValueError(
-                f"unknown text encoder {value!r}; choose one of: {', '.join(TEXT_ENCODERS.names())}"
-            )
-        return value
+        return _one_of(value, "text encoder", TEXT_ENCODERS.names())
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -309,11 +309,7 @@ class ModelConfig(_Section):
     @field_validator("sharing")
     @classmethod
     def _known_sharing(cls, value: str) -> str:
-        if value not in ARCHITECTURES.names():
-            raise ValueError(
-                f"unknown sharing {value!r}; choose one of: {', '.join(ARCHITECTURES.names())}"
-            )
-        return value
+        return _one_of(value, "sharing", ARCHITECTURES.names())
 
     @model_validator(mode="after")
     def _known_options(self) -> ModelConfig:
@@ -339,11 +335,7 @@ class LossConfig(_Section):
     @field_validator("weighting")
     @classmethod
     def _known_weighting(cls, value: str) -> str:
-        if value not in WEIGHTINGS.names():
-            raise ValueError(
-                f"unknown weighting {value!r}; choose one of: {', '.join(WEIGHTINGS.names())}"
-            )
-        return value
+        return _one_of(value, "weighting", WEIGHTINGS.names())
 
     @model_validator(mode="after")
     def _known_options(self) -> LossConfig:

@@ -98,11 +98,7 @@ def predict_csv(
     spreadsheet-safe unless ``raw`` (:func:`mtl.csv_safe.to_csv`)."""
     out = check_output_path(Path(out_csv))
     table, messages = predict_frame(run_folder, read_input_csv(in_csv))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, lambda tmp: to_csv(table, tmp, raw=raw))
-    except OSError as err:
-        raise DataError(f"cannot write --out {str(out)!r}: {err.strerror or err}") from None
+    _write_table(table, out, raw)
     return table, messages
 
 
@@ -137,12 +133,21 @@ def predict_images(
         else:
             raise DataError(f"--images {str(source)!r} is neither a folder nor a .zip file")
         table, messages = _predict_folder(checkpoint, folder)
+    _write_table(table, out, raw)
+    return table, messages
+
+
+def _write_table(table: pd.DataFrame, out: Path, raw: bool) -> None:
+    """Write the prediction table to the checked ``--out`` path (see :func:`predict_csv`).
+
+    Raises:
+        DataError: the file or its folder cannot be written.
+    """
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, lambda tmp: to_csv(table, tmp, raw=raw))
     except OSError as err:
         raise DataError(f"cannot write --out {str(out)!r}: {err.strerror or err}") from None
-    return table, messages
 
 
 def _predict_folder(checkpoint: Checkpoint, folder: Path) -> tuple[pd.DataFrame, list[str]]:

@@ -24,3 +24,13 @@ def add_all(sub: argparse._SubParsersAction, parents: dict[str, argparse.Argumen
     )
     for name in (*FIRST, *(n for n in names if n not in FIRST)):
         importlib.import_module(f"{__name__}.{name}").add_parser(sub, parents)
+
+
+def add_raw_csv(parser: argparse.ArgumentParser) -> None:
+    """Add ``--raw-csv`` (``args.raw_csv``) to a command that writes a CSV: cells are
+    spreadsheet-safe by default (:mod:`mtl.csv_safe`)."""
+    parser.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="keep cells that start with = + - @ as they are (no ' prefix)",
+    )

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from mtl.commands import add_raw_csv
 from mtl.errors import UserError
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
@@ -40,11 +41,7 @@ def add_parser(
         help="image folder or .zip (labels.csv optional) for a model trained on images",
     )
     p.add_argument("--out", required=True, metavar="OUT", help="output CSV of predictions")
-    p.add_argument(
-        "--raw-csv",
-        action="store_true",
-        help="keep cells that start with = + - @ as they are (no ' prefix)",
-    )
+    add_raw_csv(p)
     p.set_defaults(handler=cmd_predict)
 
 

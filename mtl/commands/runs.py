@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from mtl.commands import add_raw_csv
 from mtl.commands.run import clean, summary_table
 from mtl.errors import EXIT_OK, UserError
 from mtl.metric_names import HIGHER_IS_BETTER
@@ -51,11 +52,7 @@ def add_parser(
     )
     p.add_argument("run_id")
     p.add_argument("--csv", required=True, help="output file")
-    p.add_argument(
-        "--raw-csv",
-        action="store_true",
-        help="keep cells that start with = + - @ as they are (no ' prefix)",
-    )
+    add_raw_csv(p)
     p.set_defaults(handler=cmd_export)
 
 

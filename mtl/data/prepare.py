@@ -271,14 +271,7 @@ def select_features(
     image = dataset.image_shape is not None
     text_columns = _text_columns(frame, targets, dataset, explicit, text)
     if explicit is not None:
-        unknown = [c for c in explicit if c not in frame.columns]
-        if unknown:
-            raise DataError(
-                f"data.features: column(s) {unknown} not in the data; available: {_preview(frame.columns)}"
-            )
-        clash = [c for c in explicit if c in targets]
-        if clash:
-            raise DataError(f"data.features: {clash} are task targets and cannot also be features")
+        _check_inputs(frame, targets, explicit, "data.features", "features")
         kept = [c for c in explicit if frame[c].notna().any()]
         dropped: dict[Any, Reason] = {c: "empty" for c in explicit if c not in kept}
     else:
@@ -323,19 +316,27 @@ def _text_columns(
 ) -> list[str]:
     """The free-text input columns: ``data.text`` checked, or those detected (tables only)."""
     if text is not None:
-        unknown = [c for c in text if c not in frame.columns]
-        if unknown:
-            raise DataError(
-                f"data.text: column(s) {unknown} not in the data; available: {_preview(frame.columns)}"
-            )
-        clash = [c for c in text if c in targets]
-        if clash:
-            raise DataError(f"data.text: {clash} are task targets and cannot also be text inputs")
+        _check_inputs(frame, targets, text, "data.text", "text inputs")
         return list(dict.fromkeys(text))
     if dataset.image_shape is not None or features is not None:
         return []  # data.features lists every input: free text too only if data.text names it
     _, dropped = usable_columns(frame, targets, exclude=dataset.exclude)
     return [str(c) for c, r in dropped.items() if r == "text"]
+
+
+def _check_inputs(
+    frame: pd.DataFrame, targets: list[str], columns: list[str], field: str, role: str
+) -> None:
+    """Refuse (:class:`DataError`) input ``columns`` named by config ``field`` that are not
+    in ``frame`` or that are task ``targets`` (which cannot also be ``role``)."""
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        raise DataError(
+            f"{field}: column(s) {unknown} not in the data; available: {_preview(frame.columns)}"
+        )
+    clash = [c for c in columns if c in targets]
+    if clash:
+        raise DataError(f"{field}: {clash} are task targets and cannot also be {role}")
 
 
 def text_settings(data: DataConfig) -> TextSettings:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mtl.models.encoders import Tower, modules_as
 from mtl.models.plan import check_heads
 
 
@@ -86,6 +87,41 @@ class MultiTaskModel(nn.Module):
         if task not in self.heads:
             raise KeyError(f"unknown task {task!r}; the model has: {', '.join(self.heads)}")
         return self.tasks.index(task)
+
+
+class TowerModel(MultiTaskModel):
+    """A :class:`MultiTaskModel` with one :class:`~mtl.models.encoders.Tower` per task.
+
+    Subclasses call :meth:`add_towers` in ``__init__``. By default every tower runs on the
+    input and a task's parameters are its whole tower; subclasses that share a trunk, mix
+    the towers or tie them override :meth:`forward` or :meth:`task_parameters`.
+    """
+
+    towers: nn.ModuleList
+    """One tower per task, in the order of ``heads``."""
+
+    def add_towers(self, cfg: Any, start: int = 0) -> None:
+        """Build :attr:`towers` from the model config (``cfg``).
+
+        Args:
+            cfg: the model section of the config.
+            start: leading encoder blocks left out of every tower (a trunk the subclass owns).
+        """
+        self.towers = nn.ModuleList(
+            Tower.from_config(cfg, self.input_shape, w, start=start) for w in self.heads.values()
+        )
+
+    def tower_list(self) -> Sequence[Tower]:
+        """:attr:`towers`, typed as towers."""
+        return modules_as(self.towers, Tower)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Each task's tower on the same input: task → ``(B, out_dim)``."""
+        return {task: tower(x) for task, tower in zip(self.tasks, self.towers, strict=True)}
+
+    def task_parameters(self, task: str) -> list[nn.Parameter]:
+        """The whole tower of ``task``."""
+        return list(self.towers[self.task_index(task)].parameters())
 
 
 MAX_TRAINING_BYTES = 4 * 2**30

@@ -232,6 +232,13 @@ def tower_plan(
     return TowerPlan(blocks[start:], head_plan(cfg, output_shape(blocks, input_shape), out_dim))
 
 
+def tower_labels(
+    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int], start: int = 0
+) -> dict[str, list[str]]:
+    """Task name → the labels of its :func:`tower_plan` (one tower per task in ``heads``)."""
+    return {task: tower_plan(cfg, input_shape, w, start).labels for task, w in heads.items()}
+
+
 def description(
     kind: str,
     input_shape: tuple[int, ...],

@@ -457,26 +457,19 @@ class Trainer:
         """
         wall = self._elapsed()
         rows: list[MetricRow] = []
+
+        def row(
+            task: str, split: str, metric: str, value: float | None, reason: str | None
+        ) -> MetricRow:
+            return (self.step, self.epoch, wall, task, split, metric, value, reason)
+
         train_out, train_y, train_mask = self._epoch_outputs(order, outputs)
         for t, spec in enumerate(self.tasks):
-            rows.append(
-                (self.step, self.epoch, wall, spec.name, "train", "loss", train_losses[t], None)
-            )
+            rows.append(row(spec.name, "train", "loss", train_losses[t], None))
             for name, metric in task_metrics(
                 spec, train_out[spec.name], train_y[spec.name], train_mask[spec.name]
             ).items():
-                rows.append(
-                    (
-                        self.step,
-                        self.epoch,
-                        wall,
-                        spec.name,
-                        "train",
-                        name,
-                        metric.value,
-                        metric.reason,
-                    )
-                )
+                rows.append(row(spec.name, "train", name, metric.value, metric.reason))
         monitor_split = "val" if len(self.data.val) else "train"
         if len(self.data.val):
             val_out = self.predict("val")
@@ -497,30 +490,10 @@ class Trainer:
             for t, spec in enumerate(self.tasks):
                 reason = None if not math.isnan(val_losses[t]) else "no labelled rows in this split"
                 rows.append(
-                    (
-                        self.step,
-                        self.epoch,
-                        wall,
-                        spec.name,
-                        "val",
-                        "loss",
-                        None if reason else val_losses[t],
-                        reason,
-                    )
+                    row(spec.name, "val", "loss", None if reason else val_losses[t], reason)
                 )
                 for name, metric in val_metrics[t].items():
-                    rows.append(
-                        (
-                            self.step,
-                            self.epoch,
-                            wall,
-                            spec.name,
-                            "val",
-                            name,
-                            metric.value,
-                            metric.reason,
-                        )
-                    )
+                    rows.append(row(spec.name, "val", name, metric.value, metric.reason))
         losses = val_losses if monitor_split == "val" else train_losses
         monitor = float(np.nansum(losses))
         return rows, monitor

@@ -61,17 +61,33 @@ class WeightingStrategy:
                 tasks without labels in the batch); ``None`` when all of them do.
             extra: an additional scalar added to the loss (regularisation penalties).
         """
-        weights = self.weights(losses)  # (T,)
-        if active is not None:
-            weights = weights * active
-        total = torch.dot(weights, losses)
-        if extra is not None:
-            total = total + extra
-        total.backward()
+        weights = self.active_weights(losses, active)  # (T,)
+        minimise(torch.dot(weights, losses), extra)
         return weights.detach()
+
+    def active_weights(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        """This step's weights (T,) with the tasks that do not train at zero.
+
+        :meth:`backward` calls it once per training step. Strategies whose weights depend on
+        which tasks train, or that update state at each step, override this instead of
+        :meth:`backward`.
+
+        Args:
+            losses: per-task losses (T,).
+            active: 0/1 mask (T,) of the tasks that train; ``None`` when all of them do.
+        """
+        weights = self.weights(losses)  # (T,)
+        return weights if active is None else weights * active
 
     def epoch_end(self, epoch: int, train_losses: dict[str, float]) -> None:
         """Called after each epoch with the mean training loss per task (stateful methods)."""
 
     def reset(self) -> None:
         """Forget any state (stateful methods override it)."""
+
+
+def minimise(total: torch.Tensor, extra: torch.Tensor | None = None) -> None:
+    """Backpropagate the scalar ``total``, plus ``extra`` (regularisation penalties) when given."""
+    if extra is not None:
+        total = total + extra
+    total.backward()

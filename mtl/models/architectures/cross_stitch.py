@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mtl.models.plan import description, encoder_depth, tower_plan
+from mtl.models.plan import description, encoder_depth, tower_labels
 from mtl.models.spec import ArchitectureSpec
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
@@ -21,7 +21,7 @@ def describe(
     cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
 ) -> dict[str, Any]:
     """Each task lists its tower; the cross-stitch units are the shared part."""
-    towers = {task: tower_plan(cfg, input_shape, w).labels for task, w in heads.items()}
+    towers = tower_labels(cfg, input_shape, heads)
     size = len(heads)
     shared = [
         f"Cross-stitch {size}×{size} after block {i + 1}"
@@ -38,11 +38,10 @@ SPEC = ArchitectureSpec(name="cross-stitch", implementation="CrossStitch", descr
 import torch
 from torch import Tensor, nn
 
-from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower, modules_as
+from mtl.models.base import TowerModel
 
 
-class CrossStitch(MultiTaskModel):
+class CrossStitch(TowerModel):
     """Task towers whose activations are linearly mixed by a cross-stitch unit after each block.
 
     The towers are task-specific; the cross-stitch matrices ``alphas`` are shared.
@@ -58,15 +57,15 @@ class CrossStitch(MultiTaskModel):
     ) -> None:
         super().__init__(SPEC.name, input_shape, heads)
         self.description = describe(cfg, self.input_shape, self.heads)
-        self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
-        depth = len(modules_as(self.towers, Tower)[0].encoder)
+        self.add_towers(cfg)
+        depth = len(self.tower_list()[0].encoder)
         self.alphas = nn.ParameterList(
             nn.Parameter(initial_alpha(len(heads))) for _ in range(depth)
         )
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """Run the towers block by block, mixing after each block: task → ``(B, out_dim)``."""
-        towers = modules_as(self.towers, Tower)
+        towers = self.tower_list()
         hidden = [x] * len(towers)
         for index, alpha in enumerate(self.alphas):
             hidden = [tower.encoder[index](h) for tower, h in zip(towers, hidden, strict=True)]
@@ -77,10 +76,6 @@ class CrossStitch(MultiTaskModel):
     def shared_parameters(self) -> list[nn.Parameter]:
         """The cross-stitch matrices (empty when the encoder has no blocks)."""
         return list(self.alphas)
-
-    def task_parameters(self, task: str) -> list[nn.Parameter]:
-        """The whole tower of ``task``."""
-        return list(self.towers[self.task_index(task)].parameters())
 
 
 def initial_alpha(tasks: int) -> Tensor:

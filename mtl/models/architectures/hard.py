@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mtl.models.plan import description, encoder_plan, tower_plan
+from mtl.models.plan import description, encoder_plan, tower_labels
 from mtl.models.spec import ArchitectureSpec
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
@@ -33,9 +33,7 @@ def describe(
             f"model.branch_depth = {depth} is larger than the encoder, which has {len(blocks)} "
             f"blocks; the maximum is {len(blocks)}"
         )
-    towers = {
-        task: tower_plan(cfg, input_shape, w, start=depth).labels for task, w in heads.items()
-    }
+    towers = tower_labels(cfg, input_shape, heads, start=depth)
     shared = [block.label for block in blocks[:depth]]
     return {**description(SPEC.name, input_shape, heads, shared, towers), "branch_depth": depth}
 
@@ -61,12 +59,14 @@ SPEC = ArchitectureSpec(
 
 from torch import Tensor, nn
 
-from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower, encoder_blocks
+from mtl.models.base import TowerModel
+from mtl.models.encoders import encoder_blocks
 
 
-class HardSharing(MultiTaskModel):
+class HardSharing(TowerModel):
     """A shared trunk (one module used by every task) followed by one tower per task.
+
+    A task's parameters are its tower: the remaining encoder blocks and its head.
 
     Args:
         cfg: the model section of the config.
@@ -85,9 +85,7 @@ class HardSharing(MultiTaskModel):
         blocks = encoder_blocks(cfg, input_shape)
         depth = self.branch_depth = self.description["branch_depth"]
         self.trunk = nn.Sequential(*blocks[:depth])
-        self.towers = nn.ModuleList(
-            Tower.from_config(cfg, input_shape, w, start=depth) for w in heads.values()
-        )
+        self.add_towers(cfg, start=depth)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """The trunk once, then each task's tower: task → ``(B, out_dim)``."""
@@ -97,7 +95,3 @@ class HardSharing(MultiTaskModel):
     def shared_parameters(self) -> list[nn.Parameter]:
         """The trunk's parameters (empty when ``branch_depth`` is 0)."""
         return list(self.trunk.parameters())
-
-    def task_parameters(self, task: str) -> list[nn.Parameter]:
-        """The remaining encoder blocks and the head of ``task``."""
-        return list(self.towers[self.task_index(task)].parameters())

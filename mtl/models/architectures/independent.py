@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mtl.models.plan import description, tower_plan
+from mtl.models.plan import description, tower_labels
 from mtl.models.spec import ArchitectureSpec
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
@@ -21,7 +21,7 @@ def describe(
     cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
 ) -> dict[str, Any]:
     """No shared layers; each task lists its full tower."""
-    towers = {task: tower_plan(cfg, input_shape, w).labels for task, w in heads.items()}
+    towers = tower_labels(cfg, input_shape, heads)
     return description(SPEC.name, input_shape, heads, [], towers)
 
 
@@ -36,13 +36,12 @@ SPEC = ArchitectureSpec(
 
 # ---- implementation (imports torch; the registry reads only what is above) ----
 
-from torch import Tensor, nn
+from torch import nn
 
-from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower
+from mtl.models.base import TowerModel
 
 
-class Independent(MultiTaskModel):
+class Independent(TowerModel):
     """One tower (encoder + head) per task.
 
     Args:
@@ -56,16 +55,8 @@ class Independent(MultiTaskModel):
     ) -> None:
         super().__init__(SPEC.name, input_shape, heads)
         self.description = describe(cfg, self.input_shape, self.heads)
-        self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """Each task's tower on the same input: task → ``(B, out_dim)``."""
-        return {task: tower(x) for task, tower in zip(self.tasks, self.towers, strict=True)}
+        self.add_towers(cfg)
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Always empty: no parameter serves two tasks."""
         return []
-
-    def task_parameters(self, task: str) -> list[nn.Parameter]:
-        """The whole tower of ``task``."""
-        return list(self.towers[self.task_index(task)].parameters())

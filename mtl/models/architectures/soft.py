@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mtl.models.plan import description, tower_plan
+from mtl.models.plan import description, tower_labels
 from mtl.models.spec import ArchitectureSpec
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
@@ -21,7 +21,7 @@ def describe(
     cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
 ) -> dict[str, Any]:
     """No layer is computed once for all; each task lists its tower, tied by the penalty."""
-    towers = {task: tower_plan(cfg, input_shape, w).labels for task, w in heads.items()}
+    towers = tower_labels(cfg, input_shape, heads)
     coupling = f"L2 penalty (λ = {cfg.soft_lambda:g}) between corresponding encoder layers"
     return description(SPEC.name, input_shape, heads, [], towers, coupling)
 
@@ -36,11 +36,10 @@ from itertools import combinations
 
 from torch import Tensor, nn
 
-from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import Tower, modules_as
+from mtl.models.base import TowerModel
 
 
-class SoftSharing(MultiTaskModel):
+class SoftSharing(TowerModel):
     """One tower per task; :meth:`penalty` ties the towers' encoder layers together.
 
     The towers' encoder parameters count as shared (the penalty couples every task's
@@ -58,16 +57,12 @@ class SoftSharing(MultiTaskModel):
         super().__init__(SPEC.name, input_shape, heads)
         self.description = describe(cfg, self.input_shape, self.heads)
         self.soft_lambda = cfg.soft_lambda
-        self.towers = nn.ModuleList(Tower.from_config(cfg, input_shape, w) for w in heads.values())
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """Each task's tower on the same input: task → ``(B, out_dim)``."""
-        return {task: tower(x) for task, tower in zip(self.tasks, self.towers, strict=True)}
+        self.add_towers(cfg)
 
     def penalty(self) -> Tensor:
         """``soft_lambda`` × Σ over task pairs and encoder parameters of the squared difference."""
         total = super().penalty()
-        for first, second in combinations(modules_as(self.towers, Tower), 2):
+        for first, second in combinations(self.tower_list(), 2):
             pairs = zip(first.encoder.parameters(), second.encoder.parameters(), strict=True)
             for mine, theirs in pairs:
                 total = total + (mine - theirs).pow(2).sum()
@@ -75,8 +70,8 @@ class SoftSharing(MultiTaskModel):
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Every tower's encoder parameters (softly shared through the penalty)."""
-        return [p for tower in modules_as(self.towers, Tower) for p in tower.encoder.parameters()]
+        return [p for tower in self.tower_list() for p in tower.encoder.parameters()]
 
     def task_parameters(self, task: str) -> list[nn.Parameter]:
         """The head of ``task``."""
-        return list(modules_as(self.towers, Tower)[self.task_index(task)].head.parameters())
+        return list(self.tower_list()[self.task_index(task)].head.parameters())

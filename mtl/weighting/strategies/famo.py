@@ -74,22 +74,10 @@ class FAMO(WeightingStrategy):
         self._previous_active = [True] * n_tasks
 
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
-        return self._step(losses, None)
+        return self.active_weights(losses, None)
 
-    def backward(
-        self,
-        losses: torch.Tensor,
-        active: torch.Tensor | None = None,
-        extra: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        weights = self._step(losses, active)  # (T,)
-        total = torch.dot(weights, losses)
-        if extra is not None:
-            total = total + extra
-        total.backward()
-        return weights
-
-    def _step(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+    def active_weights(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        """One FAMO step: update ξ from the previous step's losses, then this step's weights."""
         # T is small: plain floats are faster than tensor ops here (one device sync, as the trainer's).
         values = [max(v, 0.0) + EPS for v in losses.detach().tolist()]
         mask = [True] * len(values) if active is None else [a > 0 for a in active.tolist()]

@@ -28,23 +28,10 @@ class GLS(WeightingStrategy):
     """
 
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
-        return self._gls(losses, None)
+        return self.active_weights(losses, None)
 
-    def backward(
-        self,
-        losses: torch.Tensor,
-        active: torch.Tensor | None = None,
-        extra: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        weights = self._gls(losses, active)  # (T,)
-        total = torch.dot(weights, losses)
-        if extra is not None:
-            total = total + extra
-        total.backward()
-        return weights
-
-    @staticmethod
-    def _gls(losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+    def active_weights(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        """GM / (T·L_t) over the active tasks only (0 for the others)."""
         logs = torch.log(losses.detach().clamp_min(EPS))  # (T,)
         count: int | torch.Tensor
         if active is None:

@@ -90,12 +90,8 @@ class GradNorm(WeightingStrategy):
     def weights(self, losses: torch.Tensor) -> torch.Tensor:
         return self.task_weights.detach()
 
-    def backward(
-        self,
-        losses: torch.Tensor,
-        active: torch.Tensor | None = None,
-        extra: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def active_weights(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        """Steps 5 and 1–3 above (writes the weights' ``.grad``); returns the weights of step 4."""
         # T is small: the bookkeeping is on plain floats (one sync, as the trainer's own).
         n_tasks = losses.shape[0]
         weights = [max(w, MIN_WEIGHT) for w in self.task_weights.detach().tolist()]
@@ -134,17 +130,11 @@ class GradNorm(WeightingStrategy):
         self.task_weights.grad = torch.tensor(
             grad, dtype=self.task_weights.dtype, device=self.task_weights.device
         )
-
-        effective = torch.tensor(
+        return torch.tensor(  # step 4 trains on these
             [w if on else 0.0 for w, on in zip(weights, mask, strict=True)],
             dtype=losses.dtype,
             device=losses.device,
         )
-        total = torch.dot(effective, losses)  # step 4
-        if extra is not None:
-            total = total + extra
-        total.backward()
-        return effective
 
     def reset(self) -> None:
         with torch.no_grad():

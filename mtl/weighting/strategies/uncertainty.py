@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from mtl.data.tasks import TaskSpec
-from mtl.weighting.base import WeightingStrategy
+from mtl.weighting.base import WeightingStrategy, minimise
 
 
 class UncertaintyWeighting(WeightingStrategy):
@@ -87,9 +87,7 @@ class UncertaintyWeighting(WeightingStrategy):
         total = torch.add(
             torch.dot(weights, losses), log_var.sum(), alpha=0.5
         )  # Σ w_t·L_t + log σ_t
-        if extra is not None:
-            total = total + extra
-        total.backward()
+        minimise(total, extra)
         return weights.detach()
 
     def reset(self) -> None:
