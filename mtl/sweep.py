@@ -51,6 +51,7 @@ from mtl.config import ConfigError, ExperimentConfig, format_validation_error
 from mtl.delta import delta_m
 from mtl.errors import SweepError  # re-exported from here too
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
+from mtl.runs.ray_executor import RayOptions
 from mtl.runs.scheduler import launch
 from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
@@ -452,6 +453,7 @@ def launch_sweep(
     warm: bool = False,
     validate_data: bool = True,
     baselines: bool = False,
+    ray: RayOptions | None = None,
 ) -> str:
     """Validate the whole grid, then queue every run through the launcher; return the sweep id.
 
@@ -471,6 +473,8 @@ def launch_sweep(
             matching one is finished or on its way (:func:`mtl.baseline.ensure_baseline`),
             so :func:`sweep_runs` can fill Δm. They are queued before the grid, tagged
             ``baseline`` (and ``sweep:<id>`` when new), and listed in the record.
+        ray: train the grid's runs on this Ray cluster (see :mod:`mtl.runs.ray_executor`);
+            the baselines train locally.
 
     Raises:
         SweepError: the spec is invalid (nothing was queued), or ``baselines`` is asked
@@ -499,7 +503,7 @@ def launch_sweep(
             configs = [config for _, _, config in points]
             record["baselines"] = _queue_baselines(store, configs, max_running, warm, tags[0])
         for point, seed, config in points:
-            run_id = launch(config, store, max_running, tags=tags, warm=warm)
+            run_id = launch(config, store, max_running, tags=tags, warm=warm, ray=ray)
             record["runs"].append({"id": run_id, "settings": point, "seed": seed})
     finally:
         _write_record(store, record)

@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from mtl.commands._executor import add_executor_args, ray_options
 from mtl.config import ExperimentConfig
-from mtl.errors import EXIT_DIVERGED, EXIT_OK, UserError
+from mtl.errors import EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, UserError
 from mtl.runs.status import RunStatus
 
 
@@ -37,6 +38,7 @@ def add_parser(
         "--detach", action="store_true", help="train in a background worker; print the run id"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_args(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -72,13 +74,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mtl.train.trainer import preflight
 
     config = load_config(args)
+    ray = ray_options(args)  # an unreachable cluster fails here, before anything is recorded
     data = prepare(config)  # bad data fails here, before anything is recorded
     preflight(config, data)  # so do a missing CUDA device and a model too large to allocate
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     store = RunStore(args.home)
+    if ray is not None and not args.detach:
+        return _run_on_ray(args, config, store, ray)
     if args.detach:
-        run_id = launch(config, store, args.max_running)
+        run_id = launch(config, store, args.max_running, ray=ray)
         print(
             json.dumps({"run_id": run_id, "status": store.get_run(run_id)["status"]})
             if args.json
@@ -112,6 +117,35 @@ def _run_foreground(
         print(f"error: the run diverged: {error}", file=sys.stderr)
         return EXIT_DIVERGED
     return EXIT_OK
+
+
+def _run_on_ray(args: argparse.Namespace, config: ExperimentConfig, store: Any, ray: Any) -> int:
+    """Queue the run for the Ray cluster, wait for it to end, print its summary."""
+    import time
+
+    from mtl.runs.scheduler import dispatch, launch
+    from mtl.runs.status import TERMINAL
+
+    run_id = launch(config, store, args.max_running, ray=ray)
+    if not args.quiet:
+        print(f"run {run_id} queued on Ray ({ray.address or 'a local instance'})", file=sys.stderr)
+    while (run := store.get_run(run_id))["status"] not in TERMINAL:
+        dispatch(store, args.max_running)  # marks a dead driver's run, starts queued ones
+        time.sleep(0.5)
+    summary = dict(run["summary"] or {}, run_id=run_id, output=str(store.run_dir(run_id)))
+    summary.update(status=run["status"], name=run["name"])
+    if args.json:
+        summary.setdefault("epochs", None)
+        summary.setdefault("best_epoch", None)
+        summary.setdefault("duration_s", None)
+        print(json.dumps(_json_summary(summary, run["error"])))
+    else:
+        print(summary_table(summary))
+        print(f"\nrun {run_id} {run['status']}; files in {summary['output']}")
+    if run["status"] == RunStatus.DIVERGED:
+        print(f"error: the run diverged: {run['error']}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK if run["status"] == RunStatus.FINISHED else EXIT_FAILED
 
 
 def _json_summary(summary: dict[str, Any], error: str | None) -> dict[str, Any]:
