@@ -207,17 +207,19 @@ class RemoteRun:
         recorder.start()
         try:
             # why: torch loads here, in the actor's thread, never in the launcher
+            from mtl.data.prepare import prepare
             from mtl.train.outputs import OutputWriter
             from mtl.train.trainer import Trainer
 
             config = ExperimentConfig.from_dict(self.config)
-            if self.data_file is not None:
+            here = config
+            if self.data_file is not None:  # read the launcher's CSV from a copy on this node
                 name, content = self.data_file
-                path = self.folder / Path(name).name
+                path = self.folder / (Path(name).name or "data.csv")
                 path.write_bytes(content)
-                config = config.with_overrides({"data.path": str(path)})
-            writer = OutputWriter(self.out)
-            self._trainer = Trainer(config, None, callbacks=[writer, recorder])
+                here = config.with_overrides({"data.path": str(path)})
+            writer = OutputWriter(self.out)  # config.yaml keeps the launcher's data.path
+            self._trainer = Trainer(config, prepare(here), callbacks=[writer, recorder])
             if self.sink.stop_requested(self.run_id):
                 self._trainer.request_stop("stop requested")
             self._trainer.fit()

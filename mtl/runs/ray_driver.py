@@ -10,8 +10,9 @@ final status last, so whoever sees ``finished`` finds the files.
 A stop request in the store, or SIGTERM, is passed on to the actor (the run ends ``stopped``
 with its checkpoint). When the actor's worker process or its node dies, the run ends
 ``interrupted`` and what arrived before stays. Whatever happens, the driver then starts the
-next queued runs, as a local worker does. This module imports ray at the top: only its own
-process loads it.
+next queued runs, as a local worker does. Ray is imported once the heartbeat runs (importing
+it takes a while on a busy machine, and a silent driver would look dead); only this process
+and the Ray workers load it.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import ray
-from ray.exceptions import RayError
 
 from mtl.config import ExperimentConfig
 from mtl.runs.ray_actor import Batch, RemoteRun, write_files
@@ -54,11 +52,14 @@ def run(store: RunStore, run_id: str, stop: threading.Event) -> str:
         run_id: the run.
         stop: set (e.g. by SIGTERM) to ask the run to stop.
     """
+    import ray
+    from ray.exceptions import RayError
+
     options = read_options(store, run_id)
     config = ExperimentConfig.from_dict(store.get_run(run_id)["config"])
     data_file = _data_file(config)
     try:
-        _connect(options)
+        _connect(ray, options)
     except Exception as err:  # noqa: BLE001 - any failure to connect is the run's error
         where = options.address or "a local Ray instance"
         return _end(store, run_id, RunStatus.FAILED, f"cannot start on {where}: {_one_line(err)}")
@@ -83,7 +84,7 @@ def run(store: RunStore, run_id: str, stop: threading.Event) -> str:
         return _end(store, run_id, RunStatus.INTERRUPTED, f"{LOST}: {_one_line(err)}")
 
 
-def _connect(options: RayOptions) -> None:
+def _connect(ray: Any, options: RayOptions) -> None:
     kwargs: dict[str, Any] = {
         "logging_level": "WARNING",
         "log_to_driver": False,
@@ -166,8 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 1
     finally:
         done.set()
-        with contextlib.suppress(Exception):
-            ray.shutdown()
+        if "ray" in sys.modules:
+            with contextlib.suppress(Exception):
+                sys.modules["ray"].shutdown()
         try:
             dispatch(store, args.max_running)
         except StoreError as err:

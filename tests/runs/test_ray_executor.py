@@ -1,0 +1,169 @@
+"""The Ray executor without a cluster: the recorder's sink and the files shipped from a node,
+choosing the executor per run, and the one-line errors of a cluster that cannot be used.
+
+The tests on a real local Ray cluster are in test_ray_cluster.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from ray_support import free_port
+
+from conftest import ROOT, assert_user_error, run_cli, run_python
+from mtl.errors import UnsafePathError, UserError
+from mtl.runs.local_executor import LocalExecutor
+from mtl.runs.ray_actor import BufferSink, FileShipper, write_files
+from mtl.runs.ray_executor import (
+    RAY_TAG,
+    RayExecutor,
+    RayOptions,
+    check_cluster,
+    read_options,
+    write_options,
+)
+from mtl.runs.recorder import StoreRecorder
+from mtl.runs.scheduler import executor_for, launch
+from mtl.runs.store import RunStore
+from mtl.train.callbacks import EpochEnd, RunEnd, StepEnd
+
+
+def test_the_store_recorder_records_into_the_sink_what_it_would_write_to_the_store() -> None:
+    sink = BufferSink()
+    recorder = StoreRecorder(sink, "r")  # type: ignore[arg-type]
+    trainer = None  # the recorder only needs a trainer to pass stop requests on
+    step = StepEnd(step=3, epoch=0, wall_time=0.5, losses={"a": 0.7}, weights={"a": 1.0}, lr=0.01)
+    val = (3, 1, 0.6, "a", "val", "loss", float("nan"), None)
+    epoch = EpochEnd(step=3, epoch=1, wall_time=0.6, rows=[val], monitor=0.0, improved=True)
+    recorder.on_step(trainer, step)  # type: ignore[arg-type]
+    recorder.on_epoch_end(trainer, epoch)  # type: ignore[arg-type]
+    recorder.on_run_end(trainer, RunEnd(status="finished", summary={"epochs": 1}))  # type: ignore[arg-type]
+    batch = sink.take()
+    assert batch.metrics == [
+        (3, 0, 0.5, "a", "step", "loss", 0.7, None),
+        (3, 0, 0.5, "*", "step", "lr", 0.01, None),
+        (3, 1, 0.6, "a", "val", "loss", None, None),  # not finite: recorded as missing
+    ]
+    assert batch.weights == [(3, 0, 0.5, "a", 1.0)]
+    assert (batch.status, batch.summary) == ("finished", {"epochs": 1})
+    again = sink.take()  # each row is handed over once
+    assert again.metrics == again.weights == [] and again.status == "finished"
+
+
+def test_the_sink_keeps_the_first_final_status_and_passes_a_stop_request() -> None:
+    sink = BufferSink()
+    assert not sink.stop_requested("r")
+    sink.request_stop()
+    assert sink.stop_requested("r")
+    sink.set_status("r", "failed", error="boom")
+    sink.set_status("r", "finished")
+    assert (sink.take().status, sink.take().error) == ("failed", "boom")
+
+
+def test_files_are_shipped_when_new_or_changed_and_written_back_whole(tmp_path: Path) -> None:
+    node, launcher = tmp_path / "node", tmp_path / "launcher"
+    (node / "predictions").mkdir(parents=True)
+    (node / "metrics.csv").write_text("step\n1\n")
+    (node / "predictions" / "a.csv").write_bytes(b"y\n1\n")
+    (node / ".metrics.csv.123.tmp").write_text("half")  # an atomic write in progress
+    shipper = FileShipper(node)
+    first = shipper.changed()
+    assert first == {"metrics.csv": b"step\n1\n", "predictions/a.csv": b"y\n1\n"}
+    assert shipper.changed() == {}
+    (node / "metrics.csv").write_text("step\n1\n2\n")
+    assert shipper.changed() == {"metrics.csv": b"step\n1\n2\n"}
+    write_files(launcher, first)
+    assert (launcher / "predictions" / "a.csv").read_bytes() == b"y\n1\n"
+    assert (launcher / "metrics.csv").read_text() == "step\n1\n"
+
+
+@pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/../../b", "", "a\\..\\b", "a/\0"])
+def test_a_shipped_file_never_lands_outside_the_run_folder(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UnsafePathError):
+        write_files(tmp_path / "run", {name: b"x"})
+    assert not (tmp_path / "evil").exists() and not list(tmp_path.rglob("*"))
+
+
+def test_a_run_queued_for_ray_is_tagged_and_started_by_the_ray_executor(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "home")
+    local_id = store.create_run("l", {})
+    ray_id = store.create_run("r", {}, tags=["x", RAY_TAG])
+    assert isinstance(executor_for(store, local_id, 2), LocalExecutor)
+    assert isinstance(executor_for(store, ray_id, 2), RayExecutor)
+    options = RayOptions("10.0.0.5:6379", num_cpus=2, num_gpus=0.5)
+    write_options(store, ray_id, options)
+    assert read_options(store, ray_id) == options
+
+
+def test_launch_with_ray_options_tags_the_run_and_saves_them(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mtl import presets
+
+    store = RunStore(home)
+    submitted: list[str] = []
+    monkeypatch.setattr(RayExecutor, "submit", lambda self, run_id: submitted.append(run_id))
+    config = presets.load("seed-example")
+    run_id = launch(config, store, 1, tags=("mine",), ray=RayOptions(None, 3, 0))
+    run = store.get_run(run_id)
+    assert run["tags"] == ["mine", RAY_TAG] and run["status"] == "running"
+    assert submitted == [run_id]  # claimed, then handed to the Ray executor
+    assert json.loads((store.run_dir(run_id) / "ray.json").read_text())["num_cpus"] == 3
+
+
+def test_resources_must_be_numbers_of_at_least_zero() -> None:
+    with pytest.raises(ValueError, match="--ray-cpus -1 must be a number of at least 0"):
+        RayOptions(num_cpus=-1)
+    with pytest.raises(ValueError, match="--ray-gpus"):
+        RayOptions(num_gpus=float("nan"))
+
+
+def test_an_unreachable_cluster_is_one_line() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(UserError, match=f"cannot reach the Ray cluster at '127.0.0.1:{port}'"):
+        check_cluster(f"127.0.0.1:{port}")
+    with pytest.raises(UserError, match="not a cluster address"):
+        check_cluster("no-port-here")
+
+
+def test_cli_run_on_an_unreachable_cluster_exits_2_and_records_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")
+    result = run_cli("run", "--preset", "seed-example", "--executor", "ray", home=home)
+    assert_user_error(result, "cannot reach the Ray cluster", "RAY_ADDRESS")
+    assert not (home / "store.sqlite").exists() or RunStore(home).list_runs().empty
+
+
+def test_cli_sweep_on_an_unreachable_cluster_exits_2(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\nbase: seed-example\nseeds: [0, 1]\n")
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")
+    result = run_cli("sweep", str(spec), "--executor", "ray", home=home)
+    assert_user_error(result, "cannot reach the Ray cluster")
+
+
+def test_ray_resources_without_the_ray_executor_are_refused(home: Path) -> None:
+    result = run_cli("run", "--preset", "seed-example", "--ray-cpus", "2", home=home)
+    assert_user_error(result, "--ray-cpus needs --executor ray")
+
+
+def test_the_scheduler_and_the_cli_import_neither_ray_nor_torch() -> None:
+    code = (
+        "import sys, mtl.runs.scheduler, mtl.sweep, mtl.commands.run, mtl.commands.sweep\n"
+        "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_ray_is_in_the_requirements() -> None:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    assert any(line.startswith("ray==") for line in lines)
+    assert sys.version_info[:2] == (3, 11)  # the wheel the pin was checked against
