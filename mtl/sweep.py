@@ -51,7 +51,7 @@ from mtl.config import ConfigError, ExperimentConfig, format_validation_error
 from mtl.delta import delta_m
 from mtl.errors import SweepError  # re-exported from here too
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
-from mtl.runs.ray_executor import RayOptions
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import launch
 from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from mtl.runs.ray_executor import EXECUTORS, RayOptions, check_cluster, default_executor
+from mtl.runs.ray_options import EXECUTORS, RayOptions, check_cluster, default_executor
 
 __all__ = ["add_executor_args", "ray_options"]
 

@@ -10,6 +10,8 @@ import argparse
 import json
 import math
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -17,7 +19,7 @@ import yaml
 from mtl.commands._executor import add_executor_args, ray_options
 from mtl.config import ExperimentConfig
 from mtl.errors import EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, UserError
-from mtl.runs.status import RunStatus
+from mtl.runs.status import TERMINAL, RunStatus
 
 
 def add_parser(
@@ -69,7 +71,7 @@ def _parse_override(item: str) -> tuple[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mtl.data.prepare import prepare
-    from mtl.runs.scheduler import launch
+    from mtl.runs.scheduler import dispatch, launch
     from mtl.runs.store import RunStore
     from mtl.train.trainer import preflight
 
@@ -80,8 +82,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     store = RunStore(args.home)
-    if ray is not None and not args.detach:
-        return _run_on_ray(args, config, store, ray)
+    if ray is not None and not args.detach:  # trains on the cluster; wait for it here
+        run_id = launch(config, store, args.max_running, ray=ray)
+        if not args.quiet:
+            print(
+                f"run {run_id} queued on Ray ({ray.address or 'a local instance'})", file=sys.stderr
+            )
+        return _wait_for_run(args, store, run_id, lambda: dispatch(store, args.max_running))
     if args.detach:
         run_id = launch(config, store, args.max_running, ray=ray)
         print(
@@ -119,18 +126,13 @@ def _run_foreground(
     return EXIT_OK
 
 
-def _run_on_ray(args: argparse.Namespace, config: ExperimentConfig, store: Any, ray: Any) -> int:
-    """Queue the run for the Ray cluster, wait for it to end, print its summary."""
-    import time
-
-    from mtl.runs.scheduler import dispatch, launch
-    from mtl.runs.status import TERMINAL
-
-    run_id = launch(config, store, args.max_running, ray=ray)
-    if not args.quiet:
-        print(f"run {run_id} queued on Ray ({ray.address or 'a local instance'})", file=sys.stderr)
+def _wait_for_run(
+    args: argparse.Namespace, store: Any, run_id: str, advance: Callable[[], object]
+) -> int:
+    """Wait until the launched run ``run_id`` ends, calling ``advance`` (the scheduler's
+    dispatch: it marks a dead driver's run, starts queued runs) meanwhile; print its summary."""
     while (run := store.get_run(run_id))["status"] not in TERMINAL:
-        dispatch(store, args.max_running)  # marks a dead driver's run, starts queued ones
+        advance()
         time.sleep(0.5)
     summary = dict(run["summary"] or {}, run_id=run_id, output=str(store.run_dir(run_id)))
     summary.update(status=run["status"], name=run["name"])

@@ -1,15 +1,16 @@
 """What runs on a Ray node: one actor per run that trains it and hands back what it recorded.
 
-:class:`RemoteRun` trains in a thread of its actor with the same callbacks as a local worker:
-an :class:`~mtl.train.outputs.OutputWriter` writing into a temporary folder on the node, and a
-:class:`~mtl.runs.recorder.StoreRecorder` whose "store" is a :class:`BufferSink` (the
-recorder's interface is the seam: rows, weights, heartbeats, stop requests, the final status).
+:class:`RemoteRun` trains in a thread of its actor through the local worker's own
+:func:`~mtl.runs.worker.execute` (the same output writer and
+:class:`~mtl.runs.recorder.StoreRecorder`), with a :class:`BufferSink` as its store: the
+recorder's interface is the seam (rows, weights, heartbeats, stop requests, the final status),
+and the run's folder is a temporary folder on the node.
 The launcher's driver (:mod:`mtl.runs.ray_driver`) calls :meth:`RemoteRun.poll` about twice a
 second and gets a :class:`Batch`: the rows and weights recorded since the last call, the
 files that are new or changed, and the final status once training ended.
 
-The file is ray-free and torch-free at import (torch loads inside the actor's training
-thread), so the sink and the file shipping are tested without a cluster.
+The file is ray-free and torch-free at import (torch loads inside ``execute``, in the actor's
+training thread), so the actor itself is tested without a cluster.
 """
 
 from __future__ import annotations
@@ -20,21 +21,24 @@ import shutil
 import socket
 import tempfile
 import threading
-import traceback
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 from mtl.config import ExperimentConfig
 from mtl.errors import UnsafePathError
-from mtl.runs.recorder import StoreRecorder
 from mtl.runs.status import RunStatus
+from mtl.runs.store import RunStore
+from mtl.runs.worker import execute
 from mtl.train.files import atomic_write
 
 __all__ = ["Batch", "BufferSink", "FileShipper", "RemoteRun", "write_files"]
 
+WORKER_LOG = "worker.log"
+"""Where :func:`mtl.runs.worker.execute` appends a failure's traceback (on the node)."""
 LOG_NAME = "ray_worker.log"
-"""The file in the run's folder a failure's traceback is appended to."""
+"""Its name in the launcher's run folder (``worker.log`` there is the driver's log)."""
 
 
 @dataclass
@@ -58,13 +62,18 @@ class Batch:
 
 
 class BufferSink:
-    """The recorder's store, on the node: keeps what it is given until :meth:`take`.
+    """The run store as seen from a node: keeps what it is given until :meth:`take`.
 
-    Implements the methods :class:`~mtl.runs.recorder.StoreRecorder` calls on a
-    :class:`~mtl.runs.store.RunStore`; the run id they pass is ignored (one sink per run).
+    Implements the methods :func:`mtl.runs.worker.execute` and its
+    :class:`~mtl.runs.recorder.StoreRecorder` call on a :class:`~mtl.runs.store.RunStore`;
+    the run id they pass is ignored (one sink per run).
+
+    Args:
+        folder: the run's folder on this node (:meth:`run_dir`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
         self._lock = threading.Lock()
         self._metrics: list[tuple] = []
         self._weights: list[tuple] = []
@@ -78,6 +87,14 @@ class BufferSink:
     def add_weights(self, run_id: str, rows: list[tuple]) -> None:
         with self._lock:
             self._weights.extend(rows)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.folder
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run's status as far as the node knows: ``running`` until it ended."""
+        with self._lock:
+            return {"status": RunStatus.RUNNING if self._end is None else self._end[0]}
 
     def heartbeat(self, run_id: str) -> None:
         """Nothing: a successful poll is the heartbeat the driver records."""
@@ -112,10 +129,16 @@ class BufferSink:
 
 
 class FileShipper:
-    """The files of ``folder`` (recursively) that are new or changed since the last call."""
+    """The files of ``folder`` (recursively) that are new or changed since the last call.
 
-    def __init__(self, folder: Path) -> None:
+    Args:
+        folder: the run's folder on the node.
+        rename: relative path on the node → the name it is shipped under.
+    """
+
+    def __init__(self, folder: Path, rename: dict[str, str] | None = None) -> None:
         self.folder = Path(folder)
+        self.rename = dict(rename or {})
         self._sent: dict[str, tuple[int, int]] = {}
 
     def changed(self) -> dict[str, bytes]:
@@ -131,7 +154,7 @@ class FileShipper:
             if self._sent.get(rel) == signature:
                 continue
             with contextlib.suppress(OSError):  # replaced meanwhile: the next call sends it
-                out[rel] = path.read_bytes()
+                out[self.rename.get(rel, rel)] = path.read_bytes()
                 self._sent[rel] = signature
         return out
 
@@ -153,7 +176,7 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
             raise UnsafePathError(f"{rel!r} cannot name a file in a run's folder")
         target = Path(folder).joinpath(*path.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, lambda tmp, data=content: tmp.write_bytes(data))
+        atomic_write(target, partial(Path.write_bytes, data=content))
 
 
 class RemoteRun:
@@ -176,9 +199,8 @@ class RemoteRun:
         self.folder = Path(tempfile.mkdtemp(prefix=f"mtl-{run_id}-"))
         self.out = self.folder / "run"
         self.out.mkdir()
-        self.sink = BufferSink()
-        self.shipper = FileShipper(self.out)
-        self._trainer: Any = None
+        self.sink = BufferSink(self.out)
+        self.shipper = FileShipper(self.out, rename={WORKER_LOG: LOG_NAME})
         self._thread: threading.Thread | None = None
 
     def start(self) -> dict[str, Any]:
@@ -189,10 +211,9 @@ class RemoteRun:
         return {"host": socket.gethostname(), "pid": os.getpid()}
 
     def request_stop(self) -> None:
-        """Stop at the next step (the run ends ``stopped``, its checkpoint written)."""
+        """Stop at the next step (the run ends ``stopped``, its checkpoint written): the
+        recorder finds the request in the sink at its next flush."""
         self.sink.request_stop()
-        if self._trainer is not None:
-            self._trainer.request_stop("stop requested")
 
     def poll(self) -> Batch:
         """What was recorded since the last poll (see :class:`Batch`)."""
@@ -203,30 +224,19 @@ class RemoteRun:
         return batch
 
     def _train(self) -> None:
-        recorder = StoreRecorder(self.sink, self.run_id)  # type: ignore[arg-type]
-        recorder.start()
         try:
-            # why: torch loads here, in the actor's thread, never in the launcher
-            from mtl.data.prepare import prepare
-            from mtl.train.outputs import OutputWriter
-            from mtl.train.trainer import Trainer
-
             config = ExperimentConfig.from_dict(self.config)
-            here = config
+            data = None
             if self.data_file is not None:  # read the launcher's CSV from a copy on this node
+                # why: scikit-learn loads here, on the node, never in the launcher's driver
+                from mtl.data.prepare import prepare
+
                 name, content = self.data_file
                 path = self.folder / (Path(name).name or "data.csv")
                 path.write_bytes(content)
-                here = config.with_overrides({"data.path": str(path)})
-            writer = OutputWriter(self.out)  # config.yaml keeps the launcher's data.path
-            self._trainer = Trainer(config, prepare(here), callbacks=[writer, recorder])
-            if self.sink.stop_requested(self.run_id):
-                self._trainer.request_stop("stop requested")
-            self._trainer.fit()
-        except BaseException as err:
-            with contextlib.suppress(Exception):
-                recorder.close()
-            with contextlib.suppress(OSError), open(self.out / LOG_NAME, "a") as log:
-                traceback.print_exc(file=log)
+                data = prepare(config.with_overrides({"data.path": str(path)}))
+            # the local worker's own training path, recording into the sink
+            execute(cast(RunStore, self.sink), self.run_id, config, data)
+        except BaseException as err:  # execute recorded it (a failed prepare is recorded here)
             message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
             self.sink.set_status(self.run_id, RunStatus.FAILED, error=message)

@@ -30,7 +30,8 @@ from typing import Any
 
 from mtl.config import ExperimentConfig
 from mtl.runs.ray_actor import Batch, RemoteRun, write_files
-from mtl.runs.ray_executor import WORKER_FILE, RayOptions, read_options
+from mtl.runs.ray_executor import WORKER_FILE, read_options
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import dispatch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import IllegalTransitionError, RunStore, StoreError
@@ -63,10 +64,10 @@ def run(store: RunStore, run_id: str, stop: threading.Event) -> str:
     except Exception as err:  # noqa: BLE001 - any failure to connect is the run's error
         where = options.address or "a local Ray instance"
         return _end(store, run_id, RunStatus.FAILED, f"cannot start on {where}: {_one_line(err)}")
-    actor_class = ray.remote(RemoteRun).options(
+    actor_class: Any = ray.remote(RemoteRun)  # Any: ray's stubs do not type actor methods
+    actor = actor_class.options(
         num_cpus=options.num_cpus, num_gpus=options.num_gpus, max_restarts=0
-    )
-    actor = actor_class.remote(run_id, config.to_dict(), data_file)  # type: ignore[attr-defined]
+    ).remote(run_id, config.to_dict(), data_file)
     asked = False
     try:
         where = ray.get(actor.start.remote(), timeout=POLL_TIMEOUT_S)

@@ -26,7 +26,8 @@ from pathlib import Path
 from mtl.config import ExperimentConfig
 from mtl.runs.executor import Executor
 from mtl.runs.local_executor import LocalExecutor
-from mtl.runs.ray_executor import RayExecutor, RayOptions, is_ray_run, with_ray_tag, write_options
+from mtl.runs.ray_executor import RayExecutor, is_ray_run, with_ray_tag, write_options
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.status import TERMINAL, RunStatus
 from mtl.runs.store import IllegalTransitionError, RunStore
 from mtl.runs.supervisor import ensure_supervisor

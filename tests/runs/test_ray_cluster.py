@@ -21,7 +21,8 @@ from ray_support import local_ray_cluster
 from conftest import ROOT, run_cli, status, wait_for
 from mtl import presets
 from mtl.config import ExperimentConfig
-from mtl.runs.ray_executor import RAY_TAG, RayOptions, worker_info
+from mtl.runs.ray_executor import RAY_TAG, worker_info
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import launch, stop
 from mtl.runs.store import RunStore
 

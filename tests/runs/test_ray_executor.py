@@ -13,26 +13,24 @@ from pathlib import Path
 import pytest
 from ray_support import free_port
 
-from conftest import ROOT, assert_user_error, run_cli, run_python
+from conftest import ROOT, assert_user_error, run_cli, run_python, wait_for
+from mtl import presets
+from mtl.config import ExperimentConfig
 from mtl.errors import UnsafePathError, UserError
 from mtl.runs.local_executor import LocalExecutor
-from mtl.runs.ray_actor import BufferSink, FileShipper, write_files
-from mtl.runs.ray_executor import (
-    RAY_TAG,
-    RayExecutor,
-    RayOptions,
-    check_cluster,
-    read_options,
-    write_options,
-)
+from mtl.runs.ray_actor import Batch, BufferSink, FileShipper, RemoteRun, write_files
+from mtl.runs.ray_executor import RAY_TAG, RayExecutor, read_options, write_options
+from mtl.runs.ray_options import RayOptions, check_cluster
 from mtl.runs.recorder import StoreRecorder
 from mtl.runs.scheduler import executor_for, launch
 from mtl.runs.store import RunStore
 from mtl.train.callbacks import EpochEnd, RunEnd, StepEnd
 
 
-def test_the_store_recorder_records_into_the_sink_what_it_would_write_to_the_store() -> None:
-    sink = BufferSink()
+def test_the_store_recorder_records_into_the_sink_what_it_would_write_to_the_store(
+    tmp_path: Path,
+) -> None:
+    sink = BufferSink(tmp_path)
     recorder = StoreRecorder(sink, "r")  # type: ignore[arg-type]
     trainer = None  # the recorder only needs a trainer to pass stop requests on
     step = StepEnd(step=3, epoch=0, wall_time=0.5, losses={"a": 0.7}, weights={"a": 1.0}, lr=0.01)
@@ -53,14 +51,72 @@ def test_the_store_recorder_records_into_the_sink_what_it_would_write_to_the_sto
     assert again.metrics == again.weights == [] and again.status == "finished"
 
 
-def test_the_sink_keeps_the_first_final_status_and_passes_a_stop_request() -> None:
-    sink = BufferSink()
+def test_the_sink_keeps_the_first_final_status_and_passes_a_stop_request(tmp_path: Path) -> None:
+    sink = BufferSink(tmp_path)
+    assert sink.run_dir("r") == tmp_path and sink.get_run("r")["status"] == "running"
     assert not sink.stop_requested("r")
     sink.request_stop()
     assert sink.stop_requested("r")
     sink.set_status("r", "failed", error="boom")
     sink.set_status("r", "finished")
     assert (sink.take().status, sink.take().error) == ("failed", "boom")
+    assert sink.get_run("r")["status"] == "failed"
+
+
+def poll_until_end(actor: RemoteRun, store: RunStore, run_id: str) -> Batch:
+    """Drive the actor as the driver does: write each batch into ``store``; return the last."""
+    from mtl.runs.ray_driver import _apply
+
+    def step() -> Batch | None:
+        batch = actor.poll()
+        _apply(store, run_id, batch)
+        return batch if batch.status is not None else None
+
+    return wait_for(step, 180, "the run to end", every=0.2)
+
+
+def test_the_actor_trains_through_the_workers_path_and_ships_rows_and_files(
+    tmp_path: Path,
+) -> None:
+    """The actor class itself, in this process (no cluster): a CSV that exists only as the
+    bytes it was given, rows and files written back by the driver's own code."""
+    csv = tmp_path / "gone" / "data.csv"  # the launcher's path; the node never sees it
+    rows = "a,b,y\n" + "".join(f"{i % 7},{i * 0.5},{i % 2}\n" for i in range(80))
+    config = ExperimentConfig.from_dict(
+        {
+            "name": "csv-on-a-node",
+            "data": {"dataset": "csv", "path": str(csv)},
+            "tasks": [{"name": "y", "target": "y", "kind": "binary"}],
+            "train": {"epochs": 2},
+        }
+    )
+    store = RunStore(tmp_path / "home")
+    run_id = store.create_run(config.name, config.to_dict(), status="running")
+    actor = RemoteRun(run_id, config.to_dict(), ("data.csv", rows.encode()))
+    actor.start()
+    end = poll_until_end(actor, store, run_id)
+    assert (end.status, end.error) == ("finished", None)
+    folder = store.run_dir(run_id)
+    assert (folder / "checkpoint.pt").stat().st_size > 0
+    assert (folder / "predictions" / "y.csv").exists()
+    assert ExperimentConfig.load(folder / "config.yaml").data.path == str(csv)
+    metrics = store.metrics(run_id)
+    assert sorted(set(metrics.loc[metrics["split"] == "val", "epoch"])) == [0, 1]
+    assert not actor.folder.exists()  # the node's copy is removed once the run ended
+
+
+def test_a_failure_on_the_node_ships_its_traceback_beside_the_drivers_log(tmp_path: Path) -> None:
+    config = presets.load("seed-example").with_overrides({"train.epochs": 2})
+    store = RunStore(tmp_path / "home")
+    run_id = store.create_run(config.name, config.to_dict(), status="running")
+    (store.run_dir(run_id) / "worker.log").write_text("driver log\n")
+    bad = dict(config.to_dict(), tasks=[{"name": "t", "target": "no-such-column"}])
+    actor = RemoteRun(run_id, bad, None)
+    actor.start()
+    end = poll_until_end(actor, store, run_id)
+    assert end.status == "failed" and "no-such-column" in end.error
+    assert (store.run_dir(run_id) / "worker.log").read_text() == "driver log\n"
+    assert "Traceback" in (store.run_dir(run_id) / "ray_worker.log").read_text()
 
 
 def test_files_are_shipped_when_new_or_changed_and_written_back_whole(tmp_path: Path) -> None:
@@ -101,8 +157,6 @@ def test_a_run_queued_for_ray_is_tagged_and_started_by_the_ray_executor(tmp_path
 def test_launch_with_ray_options_tags_the_run_and_saves_them(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mtl import presets
-
     store = RunStore(home)
     submitted: list[str] = []
     monkeypatch.setattr(RayExecutor, "submit", lambda self, run_id: submitted.append(run_id))
