@@ -168,13 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 1
     finally:
         done.set()
-        if "ray" in sys.modules:
-            with contextlib.suppress(Exception):
-                sys.modules["ray"].shutdown()
-        try:
+        try:  # first: disconnecting from the cluster takes a while, the next run need not wait
             dispatch(store, args.max_running)
         except StoreError as err:
             print(f"warning: could not start the next queued run: {err}", file=sys.stderr)
+        if "ray" in sys.modules:
+            with contextlib.suppress(Exception):
+                sys.modules["ray"].shutdown()
     return code
 
 
