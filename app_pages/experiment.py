@@ -17,6 +17,7 @@ from mtl import presets
 from mtl.config import ConfigError, ExperimentConfig, ModelConfig, TaskKind, TrainConfig
 from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
+from mtl.errors import UserError
 from mtl.estimate import Estimate, describe, format_duration
 from mtl.models import ARCHITECTURES
 from mtl.runs.store import resolve_home
@@ -697,6 +698,7 @@ with download:
         st.caption("Fix the settings above to download the config.")
 form.remember(state)
 with start:
+    on_ray = session.executor_choice("exp.executor")  # shown only when a cluster is configured
     if st.button("Start", type="primary", key="exp.start"):
         with st.spinner("Checking the settings and the data…"):
             config, problems = form.check(config_dict, frame if dataset_name == "csv" else None)
@@ -704,5 +706,9 @@ with start:
         form.remember(state)
         if config is None:
             st.rerun()
-        run_id = session.launch_run(config)
-        st.switch_page("app_pages/live.py", query_params={"run": run_id})
+        try:
+            run_id = session.launch_run(config, ray=on_ray)
+        except UserError as err:  # an unreachable Ray cluster: nothing was queued
+            st.error(markdown_text(err), icon="⚠️")
+        else:
+            st.switch_page("app_pages/live.py", query_params={"run": run_id})

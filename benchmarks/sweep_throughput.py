@@ -12,8 +12,8 @@ Target: Ray >= 0.8x local on this machine, where Ray can only add overhead (a dr
 and a Ray worker per run, rows and files shipped through Ray instead of written in place).
 Exit status 1 if missed or if a run did not finish.
 
-    python benchmarks/sweep_throughput.py                        # 8 runs, 2 at a time, 2 rounds
-    python benchmarks/sweep_throughput.py --runs 12 --epochs 20 --rounds 3
+    python benchmarks/sweep_throughput.py                  # 6 runs of 60 epochs, 2 at a time
+    python benchmarks/sweep_throughput.py --runs 8 --epochs 10   # tiny runs: start-up bound
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def timed_sweep(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=8, help="runs per sweep (seeds)")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs per run (seed-example)")
+    parser.add_argument("--runs", type=int, default=6, help="runs per sweep (seeds)")
+    parser.add_argument("--epochs", type=int, default=60, help="epochs per run (seed-example)")
     parser.add_argument("--max-running", type=int, default=2, help="runs at a time")
     parser.add_argument("--rounds", type=int, default=2, help="timed sweeps per executor")
     args = parser.parse_args()

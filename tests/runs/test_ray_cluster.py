@@ -125,3 +125,26 @@ def test_killing_the_ray_worker_ends_the_run_interrupted_with_its_rows_kept(
     assert "Ray worker" in run["error"]
     assert rows(on_ray, run_id) >= before  # every row received before the kill is kept
     assert not (on_ray.run_dir(run_id) / "checkpoint.pt").exists()
+
+
+def test_a_sweep_queued_on_the_ray_cluster_from_the_dashboard_trains_there(
+    on_ray: RunStore, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MTL_HOME", str(home))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("app_pages/sweep.py").run()
+    at.radio(key="sw.executor").set_value("the Ray cluster")
+    at.text_input(key="sw.seeds").set_value("0")
+    at.number_input(key="sw.epochs").set_value(2)
+    at.multiselect(key="sw.sharing").set_value(["hard"])
+    at.multiselect(key="sw.weighting").set_value(["equal"])
+    at.checkbox(key="sw.baselines").uncheck()
+    at.button(key="sw.start").click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    (run_id,) = on_ray.list_runs()["id"]
+    assert RAY_TAG in on_ray.get_run(run_id)["tags"]
+    wait_for(lambda: status(on_ray, run_id) != "running", 120, "the run to end")
+    assert status(on_ray, run_id) == "finished"
+    assert worker_info(on_ray, run_id)["pid"] != on_ray.get_run(run_id)["pid"]

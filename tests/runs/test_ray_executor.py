@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from ray_support import free_port
+from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, assert_user_error, run_cli, run_python, wait_for
 from mtl import presets
@@ -207,9 +208,10 @@ def test_ray_resources_without_the_ray_executor_are_refused(home: Path) -> None:
     assert_user_error(result, "--ray-cpus needs --executor ray")
 
 
-def test_the_scheduler_and_the_cli_import_neither_ray_nor_torch() -> None:
+def test_the_scheduler_the_cli_and_the_dashboard_import_neither_ray_nor_torch() -> None:
     code = (
-        "import sys, mtl.runs.scheduler, mtl.sweep, mtl.commands.run, mtl.commands.sweep\n"
+        "import sys, mtl.runs.scheduler, mtl.sweep, mtl.commands.run, mtl.commands.sweep, "
+        "mtl.runs.ray_executor, mtl.runs.ray_actor, mtl.ui.session\n"
         "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))"
     )
     result = run_python(code)
@@ -221,3 +223,50 @@ def test_ray_is_in_the_requirements() -> None:
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     assert any(line.startswith("ray==") for line in lines)
     assert sys.version_info[:2] == (3, 11)  # the wheel the pin was checked against
+
+
+# ---- the dashboard's choice ------------------------------------------------------------
+
+
+def dashboard(home: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> AppTest:
+    monkeypatch.setenv("MTL_HOME", str(home))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def radio_keys(at: AppTest) -> list[str]:
+    return [r.key for r in at.radio]
+
+
+def test_the_dashboard_offers_ray_only_when_a_cluster_is_configured(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("MTL_EXECUTOR", raising=False)
+    assert "exp.executor" not in radio_keys(dashboard(home, monkeypatch, "experiment"))
+    monkeypatch.setenv("MTL_EXECUTOR", "ray")
+    at = dashboard(home, monkeypatch, "experiment")
+    assert at.radio(key="exp.executor").value == "the Ray cluster"  # MTL_EXECUTOR: the default
+    assert "sw.executor" in radio_keys(dashboard(home, monkeypatch, "sweep"))
+
+
+def test_starting_on_an_unreachable_cluster_from_the_dashboard_is_a_plain_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    at = dashboard(home, monkeypatch, "experiment")
+    assert at.radio(key="exp.executor").value == "this machine"  # RAY_ADDRESS alone: offered
+    at.radio(key="exp.executor").set_value("the Ray cluster").run()
+    at.button(key="exp.start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot reach the Ray cluster" in e.value for e in at.error), at.error
+    assert RunStore(home).list_runs().empty  # nothing was queued
+
+    at = dashboard(home, monkeypatch, "sweep")
+    at.radio(key="sw.executor").set_value("the Ray cluster").run()
+    at.button(key="sw.start").click().run()
+    assert any("cannot reach the Ray cluster" in e.value for e in at.error), at.error
+    assert RunStore(home).list_runs().empty
