@@ -684,6 +684,7 @@ if final is not None:
 for problem in state.get("exp.problems", []):
     if problem.field is None:
         st.error(shown(problem.message), icon="⚠️")
+on_ray = session.executor_choice("exp.executor")  # shown only when a cluster is configured
 start, download = st.columns([1, 1])
 with download:
     if final is not None:
@@ -698,7 +699,6 @@ with download:
         st.caption("Fix the settings above to download the config.")
 form.remember(state)
 with start:
-    on_ray = session.executor_choice("exp.executor")  # shown only when a cluster is configured
     if st.button("Start", type="primary", key="exp.start"):
         with st.spinner("Checking the settings and the data…"):
             config, problems = form.check(config_dict, frame if dataset_name == "csv" else None)
