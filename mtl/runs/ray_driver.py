@@ -70,7 +70,14 @@ def run(store: RunStore, run_id: str, stop: threading.Event) -> str:
     ).remote(run_id, config.to_dict(), data_file)
     asked = False
     try:
-        where = ray.get(actor.start.remote(), timeout=POLL_TIMEOUT_S)
+        started = actor.start.remote()
+        # The actor waits in Ray's queue until a node has its resources: no time limit
+        # here, but a stop request ends the wait (and the run, with nothing trained).
+        while not ray.wait([started], timeout=POLL_S)[0]:
+            if stop.is_set() or store.stop_requested(run_id):
+                ray.kill(actor)
+                return _end(store, run_id, RunStatus.STOPPED, "stopped while waiting for a node")
+        where = ray.get(started)
         _write_worker_file(store, run_id, dict(where, actor_id=actor._actor_id.hex()))
         while True:
             if not asked and (stop.is_set() or store.stop_requested(run_id)):

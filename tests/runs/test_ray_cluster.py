@@ -148,3 +148,15 @@ def test_a_sweep_queued_on_the_ray_cluster_from_the_dashboard_trains_there(
     wait_for(lambda: status(on_ray, run_id) != "running", 120, "the run to end")
     assert status(on_ray, run_id) == "finished"
     assert worker_info(on_ray, run_id)["pid"] != on_ray.get_run(run_id)["pid"]
+
+
+def test_a_run_waits_for_a_node_with_its_resources_and_can_be_stopped_meanwhile(
+    on_ray: RunStore,
+) -> None:
+    config = presets.load("seed-example").with_overrides({"train.epochs": 2})
+    run_id = launch(config, on_ray, 1, ray=RayOptions.from_env(num_cpus=64))  # no node has 64
+    wait_for(lambda: on_ray.get_run(run_id)["pid"], 60, "the driver to start")
+    assert stop(on_ray, run_id, grace_s=60) == "stopped"
+    run = on_ray.get_run(run_id)
+    assert run["error"] == "stopped while waiting for a node"  # the driver ended it, unkilled
+    assert worker_info(on_ray, run_id) is None and on_ray.metrics(run_id).empty
