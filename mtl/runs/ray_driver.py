@@ -36,7 +36,7 @@ from mtl.runs.scheduler import dispatch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import IllegalTransitionError, RunStore, StoreError
 
-POLL_S = 0.25
+POLL_S = 0.5
 """Seconds between two polls of the actor (rows reach the store within about one flush)."""
 BEAT_S = 0.5
 """Heartbeat period of the driver while it waits for the cluster or the actor."""
