@@ -65,7 +65,15 @@ def test_a_sweep_through_ray_finishes_every_run_with_curves_and_the_page_shows_i
         encoding="utf-8",
     )
     env_result = run_cli(
-        "sweep", str(spec), "--executor", "ray", "--max-running", "2", "--json", home=home
+        "sweep",
+        str(spec),
+        "--executor",
+        "ray",
+        "--max-running",
+        "2",
+        "--json",
+        home=home,
+        timeout=600,
     )
     assert env_result.returncode == 0, env_result.stderr
     report = json.loads(env_result.stdout)
