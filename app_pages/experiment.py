@@ -18,6 +18,7 @@ from mtl import presets
 from mtl.config import ConfigError, ExperimentConfig, ModelConfig, TaskKind, TrainConfig
 from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
+from mtl.errors import UserError
 from mtl.models import ARCHITECTURES
 from mtl.models.plan import describe_config, encoder_depth
 from mtl.models.text_encoders import TEXT_ENCODERS
@@ -802,6 +803,7 @@ if final is not None:
 for problem in state.get("exp.problems", []):
     if problem.field is None:
         st.error(shown(problem.message), icon="⚠️")
+on_ray = session.executor_choice("exp.executor")  # shown only when a cluster is configured
 start, download = st.columns([1, 1])
 with download:
     if final is not None:
@@ -823,5 +825,9 @@ with start:
         form.remember(state)
         if config is None:
             st.rerun()
-        run_id = session.launch_run(config)
-        st.switch_page("app_pages/live.py", query_params={"run": run_id})
+        try:
+            run_id = session.launch_run(config, ray=on_ray)
+        except UserError as err:  # an unreachable Ray cluster: nothing was queued
+            st.error(markdown_text(err), icon="⚠️")
+        else:
+            st.switch_page("app_pages/live.py", query_params={"run": run_id})

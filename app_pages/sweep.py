@@ -5,7 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from mtl import presets
+from mtl.errors import UserError
 from mtl.models import ARCHITECTURES
+from mtl.runs.ray_options import check_cluster
 from mtl.runs.status import RunStatus
 from mtl.study.sweeps import (
     DELTA_COLUMN,
@@ -84,8 +86,11 @@ if not presenting:
         with_baselines = right.checkbox(
             "Also train the single-task baselines (for Δm)", True, key="sw.baselines"
         )
+        on_ray = session.executor_choice("sw.executor")  # shown only when a cluster is configured
         if st.button("Queue the sweep", type="primary", key="sw.start"):
             try:
+                if on_ray is not None:
+                    check_cluster(on_ray.address)
                 grid: dict[str, list] = {}
                 if sharing:
                     grid["model.sharing"] = sharing
@@ -104,8 +109,10 @@ if not presenting:
                         "seeds": [int(s) for s in numbers(seeds)] or [0],
                     }
                 )
-                sweep_id = launch_sweep(store, spec, warm=True, baselines=with_baselines)
-            except (SweepError, ValueError) as err:
+                sweep_id = launch_sweep(
+                    store, spec, warm=True, baselines=with_baselines, ray=on_ray
+                )
+            except (SweepError, ValueError, UserError) as err:
                 st.error(f"This sweep cannot start: {markdown_text(err)}")
             else:
                 st.query_params["sweep"] = sweep_id

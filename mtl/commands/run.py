@@ -10,16 +10,19 @@ import json
 import math
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import yaml
 
 from mtl import presets
+from mtl.commands._executor import add_executor_args, ray_options
 from mtl.config import ExperimentConfig
-from mtl.errors import EXIT_DIVERGED, EXIT_OK, UserError
-from mtl.runs.scheduler import launch
-from mtl.runs.status import RunStatus
+from mtl.errors import EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, UserError
+from mtl.runs.scheduler import dispatch, launch
+from mtl.runs.status import TERMINAL, RunStatus
 from mtl.runs.store import RunStore
 from mtl.runs.worker import execute
 
@@ -48,6 +51,7 @@ def add_parser(
         help="train with N data-parallel processes (sets train.workers; docs/scale.md)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_args(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -82,13 +86,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mtl.train.trainer import preflight  # torch: only when the command runs
 
     config = load_config(args)
+    ray = ray_options(args)  # an unreachable cluster fails here, before anything is recorded
     data = prepare(config)  # bad data fails here, before anything is recorded
     preflight(config, data)  # so do a missing CUDA device and a model too large to allocate
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     store = RunStore(args.home)
+    if ray is not None and not args.detach:  # trains on the cluster; wait for it here
+        run_id = launch(config, store, args.max_running, ray=ray)
+        if not args.quiet:
+            print(
+                f"run {run_id} queued on Ray ({ray.address or 'a local instance'})", file=sys.stderr
+            )
+        return _wait_for_run(args, store, run_id, lambda: dispatch(store, args.max_running))
     if args.detach:
-        run_id = launch(config, store, args.max_running)
+        run_id = launch(config, store, args.max_running, ray=ray)
         print(
             json.dumps({"run_id": run_id, "status": store.get_run(run_id)["status"]})
             if args.json
@@ -119,6 +131,30 @@ def _run_foreground(
         print(f"error: the run diverged: {error}", file=sys.stderr)
         return EXIT_DIVERGED
     return EXIT_OK
+
+
+def _wait_for_run(
+    args: argparse.Namespace, store: Any, run_id: str, advance: Callable[[], object]
+) -> int:
+    """Wait until the launched run ``run_id`` ends, calling ``advance`` (the scheduler's
+    dispatch: it marks a dead driver's run, starts queued runs) meanwhile; print its summary."""
+    while (run := store.get_run(run_id))["status"] not in TERMINAL:
+        advance()
+        time.sleep(0.5)
+    summary = dict(run["summary"] or {}, run_id=run_id, output=str(store.run_dir(run_id)))
+    summary.update(status=run["status"], name=run["name"])
+    if args.json:
+        summary.setdefault("epochs", None)
+        summary.setdefault("best_epoch", None)
+        summary.setdefault("duration_s", None)
+        print(json.dumps(_json_summary(summary, run["error"])))
+    else:
+        print(summary_table(summary))
+        print(f"\nrun {run_id} {run['status']}; files in {summary['output']}")
+    if run["status"] == RunStatus.DIVERGED:
+        print(f"error: the run diverged: {run['error']}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK if run["status"] == RunStatus.FINISHED else EXIT_FAILED
 
 
 def _json_summary(summary: dict[str, Any], error: str | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from mtl.commands._executor import add_executor_args, ray_options
 from mtl.runs.scheduler import dispatch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
@@ -69,6 +70,7 @@ def add_parser(
         action="store_true",
         help="also queue the missing single-task baselines, so Δm can be shown",
     )
+    add_executor_args(p)
     p.set_defaults(handler=cmd_sweep)
 
     p = sub.add_parser("sweeps", parents=shared, help="list sweeps, or show one sweep's results")
@@ -86,9 +88,10 @@ def add_parser(
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
+    ray = ray_options(args)  # an unreachable cluster fails here, before anything is queued
     store = RunStore(args.home)
     sweep_id = launch_sweep(
-        store, spec, args.max_running, baselines=args.baselines
+        store, spec, args.max_running, baselines=args.baselines, ray=ray
     )  # validates first
     if args.detach:
         counts = progress(store, sweep_id)

@@ -3,8 +3,10 @@
 ``launch`` records a run as queued and calls ``dispatch``, which marks dead runs
 ``interrupted``, then moves queued runs to running (atomically, in the store:
 :meth:`~mtl.runs.store.RunStore.claim_next`) while fewer than ``max_running`` run, and starts
-each through an :class:`~mtl.runs.executor.Executor` (default: one detached worker process per
-run, :class:`~mtl.runs.local_executor.LocalExecutor`). ``stop`` asks a run to stop through the
+each through an :class:`~mtl.runs.executor.Executor`: one detached worker process per run
+(:class:`~mtl.runs.local_executor.LocalExecutor`), or, for a run queued with ``ray=``, a driver
+that trains it on a Ray cluster (:class:`~mtl.runs.ray_executor.RayExecutor`; the run's tag
+tells every dispatcher which). ``stop`` asks a run to stop through the
 store and, if it does not, ends its process through the executor.
 
 The capacity logic lives here, the processes in the executor. Each worker calls ``dispatch``
@@ -24,6 +26,8 @@ from pathlib import Path
 from mtl.config import ExperimentConfig
 from mtl.runs.executor import Executor
 from mtl.runs.local_executor import LocalExecutor
+from mtl.runs.ray_executor import RayExecutor, is_ray_run, with_ray_tag, write_options
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.status import TERMINAL, RunStatus
 from mtl.runs.store import IllegalTransitionError, RunStore
 from mtl.runs.supervisor import ensure_supervisor
@@ -77,10 +81,19 @@ def launch(
     max_running: int | None = None,
     tags: tuple[str, ...] = (),
     warm: bool = False,
+    ray: RayOptions | None = None,
 ) -> str:
-    """Record ``config`` as a queued run, start it if a slot is free, return its id."""
+    """Record ``config`` as a queued run, start it if a slot is free, return its id.
+
+    With ``ray``, the run trains on that Ray cluster (tagged ``executor:ray``, its options
+    saved in its folder) instead of in a local worker.
+    """
     max_running = max_running_limit(max_running)  # a bad limit records nothing
+    if ray is not None:
+        tags = with_ray_tag(tags)
     run_id = store.create_run(config.name, config.to_dict(), tags=tags)
+    if ray is not None:
+        write_options(store, run_id, ray)
     dispatch(store, max_running, warm=warm)
     return run_id
 
@@ -99,8 +112,8 @@ def dispatch(
     (:meth:`~mtl.runs.executor.Executor.warm_up`). With ``supervise``, runs still queued get
     a supervisor process that starts them when slots free up, even if every worker dies (see
     :mod:`mtl.runs.supervisor`). A read-only store (e.g. on a read-only disk) is only looked
-    at: nothing is marked or started. Runs start through ``executor`` (default:
-    :class:`~mtl.runs.local_executor.LocalExecutor`).
+    at: nothing is marked or started. Runs start through ``executor`` (default: each through
+    :func:`executor_for` it).
 
     Returns:
         The ids of the runs started now, oldest first.
@@ -109,20 +122,27 @@ def dispatch(
     if store.read_only:  # e.g. a store on a read-only disk: look, never write
         return []
     store.mark_stale(heartbeat_timeout())
-    executor = executor or LocalExecutor(store, limit, warm=warm)
+    local = executor or LocalExecutor(store, limit, warm=warm)
     started = []
     while (run_id := store.claim_next(limit)) is not None:
-        pid = executor.submit(run_id)
+        pid = (executor or executor_for(store, run_id, limit, warm=warm)).submit(run_id)
         if pid is not None:
             store.set_pid(run_id, pid)
         started.append(run_id)
     if warm and warm_workers_enabled() and len(store.list_runs(RunStatus.RUNNING)) < limit:
         # only while a slot is free: a spare importing torch next to a training run
         # would slow that run (and the page that watches it) down for nothing
-        executor.warm_up()
+        local.warm_up()
     if supervise:
         ensure_supervisor(store, limit)
     return started
+
+
+def executor_for(store: RunStore, run_id: str, limit: int, warm: bool = False) -> Executor:
+    """The executor of run ``run_id``: Ray for a run tagged ``executor:ray``, else local."""
+    if is_ray_run(store.get_run(run_id)):
+        return RayExecutor(store, limit)
+    return LocalExecutor(store, limit, warm=warm)
 
 
 _server_homes: set[Path] = set()
@@ -155,7 +175,7 @@ def stop(
     status = RunStatus(store.request_stop(run_id))
     if status in TERMINAL or _wait_terminal(store, run_id, grace_s):
         return _status(store, run_id)
-    executor = executor or LocalExecutor(store, 1)  # the limit matters only to submit
+    executor = executor or executor_for(store, run_id, 1)  # the limit matters only to submit
     for force in (False, True):
         if not executor.stop(run_id, force=force):
             break  # its process is gone already

@@ -6,15 +6,18 @@ rebuilt from it, so a refresh, a second tab or a restarted server loses nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
 import streamlit as st
 
 from mtl.config import ExperimentConfig
+from mtl.runs.ray_options import EXECUTOR_ENV, RayOptions, check_cluster, cluster_configured
 from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, resolve_home
+from mtl.viz.labels import markdown_text
 
 
 @st.cache_resource(show_spinner=False)
@@ -33,9 +36,36 @@ def refresh_queue() -> None:
     dispatch(store(), warm=True)
 
 
-def launch_run(config: ExperimentConfig) -> str:
-    """Launch a run from the dashboard (on the warm spare when one is waiting)."""
-    return launch(config, store(), warm=True)
+def launch_run(config: ExperimentConfig, ray: RayOptions | None = None) -> str:
+    """Launch a run from the dashboard (on the warm spare when one is waiting), or, with
+    ``ray``, on that Ray cluster.
+
+    Raises:
+        UserError: the Ray cluster cannot be reached (nothing is queued).
+    """
+    if ray is not None:
+        check_cluster(ray.address)
+    return launch(config, store(), warm=True, ray=ray)
+
+
+def executor_choice(key: str) -> RayOptions | None:
+    """Where the next run trains: a "Train on" choice, shown only when a Ray cluster is
+    configured (``RAY_ADDRESS`` or ``MTL_EXECUTOR=ray``, see docs/scale.md). ``None``: this
+    machine; else the Ray options (address from ``RAY_ADDRESS``, 1 CPU per run)."""
+    if not cluster_configured():
+        return None
+    options = RayOptions.from_env()
+    where = options.address or "a local Ray instance per run"
+    choices = ("this machine", "the Ray cluster")
+    chosen = st.radio(
+        "Train on",
+        choices,
+        index=1 if os.environ.get(EXECUTOR_ENV) == "ray" else 0,
+        horizontal=True,
+        key=key,
+        help=markdown_text(f"Ray cluster: {where}; rows and files stream back to this store."),
+    )
+    return options if chosen == choices[1] else None
 
 
 STATUS_COLORS: dict[str, str] = {

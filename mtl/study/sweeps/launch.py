@@ -11,6 +11,7 @@ from typing import Any
 
 from mtl.config import ExperimentConfig
 from mtl.errors import SweepError
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import launch
 from mtl.runs.store import RunStore
 from mtl.study.baseline import BASELINE_TAG, baseline_config, ensure_baseline
@@ -51,6 +52,7 @@ def launch_sweep(
     warm: bool = False,
     validate_data: bool = True,
     baselines: bool = False,
+    ray: RayOptions | None = None,
 ) -> str:
     """Validate the whole grid, then queue every run through the launcher; return the sweep id.
 
@@ -70,6 +72,8 @@ def launch_sweep(
             matching one is finished or on its way (:func:`mtl.study.baseline.ensure_baseline`),
             so :func:`sweep_runs` can fill Δm. They are queued before the grid, tagged
             ``baseline`` (and ``sweep:<id>`` when new), and listed in the record.
+        ray: train the grid's runs on this Ray cluster (see :mod:`mtl.runs.ray_executor`);
+            the baselines train locally.
 
     Raises:
         SweepError: the spec is invalid (nothing was queued), or ``baselines`` is asked
@@ -98,7 +102,7 @@ def launch_sweep(
             configs = [config for _, _, config in points]
             record["baselines"] = _queue_baselines(store, configs, max_running, warm, tags[0])
         for point, seed, config in points:
-            run_id = launch(config, store, max_running, tags=tags, warm=warm)
+            run_id = launch(config, store, max_running, tags=tags, warm=warm, ray=ray)
             record["runs"].append({"id": run_id, "settings": point, "seed": seed})
     finally:
         write_record(store, record)

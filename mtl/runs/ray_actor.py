@@ -1,0 +1,242 @@
+"""What runs on a Ray node: one actor per run that trains it and hands back what it recorded.
+
+:class:`RemoteRun` trains in a thread of its actor through the local worker's own
+:func:`~mtl.runs.worker.execute` (the same output writer and
+:class:`~mtl.runs.recorder.StoreRecorder`), with a :class:`BufferSink` as its store: the
+recorder's interface is the seam (rows, weights, heartbeats, stop requests, the final status),
+and the run's folder is a temporary folder on the node.
+The launcher's driver (:mod:`mtl.runs.ray_driver`) calls :meth:`RemoteRun.poll` about twice a
+second and gets a :class:`Batch`: the rows and weights recorded since the last call, the
+files that are new or changed, and the final status once training ended.
+
+The file is ray-free and torch-free at import (torch loads inside ``execute``, in the actor's
+training thread), so the actor itself is tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
+
+from mtl.config import ExperimentConfig
+from mtl.errors import UnsafePathError
+from mtl.runs.status import RunStatus
+from mtl.runs.store import RunStore
+from mtl.runs.worker import execute
+from mtl.train.files import atomic_write
+
+__all__ = ["Batch", "BufferSink", "FileShipper", "RemoteRun", "write_files"]
+
+WORKER_LOG = "worker.log"
+"""Where :func:`mtl.runs.worker.execute` appends a failure's traceback (on the node)."""
+LOG_NAME = "ray_worker.log"
+"""Its name in the launcher's run folder (``worker.log`` there is the driver's log)."""
+
+
+@dataclass
+class Batch:
+    """What the actor recorded since the previous :meth:`RemoteRun.poll`.
+
+    Attributes:
+        metrics: metric rows, as :meth:`RunStore.add_metrics` takes them.
+        weights: loss-weight rows, as :meth:`RunStore.add_weights` takes them.
+        files: relative POSIX path → whole content, for files new or changed since.
+        status: the final status once training ended (written last by the driver), with
+            ``error`` and ``summary``.
+    """
+
+    metrics: list[tuple] = field(default_factory=list)
+    weights: list[tuple] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    status: str | None = None
+    error: str | None = None
+    summary: dict[str, Any] | None = None
+
+
+class BufferSink:
+    """The run store as seen from a node: keeps what it is given until :meth:`take`.
+
+    Implements the methods :func:`mtl.runs.worker.execute` and its
+    :class:`~mtl.runs.recorder.StoreRecorder` call on a :class:`~mtl.runs.store.RunStore`;
+    the run id they pass is ignored (one sink per run).
+
+    Args:
+        folder: the run's folder on this node (:meth:`run_dir`).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._lock = threading.Lock()
+        self._metrics: list[tuple] = []
+        self._weights: list[tuple] = []
+        self._end: tuple[str, str | None, dict[str, Any] | None] | None = None
+        self._stop = threading.Event()
+
+    def add_metrics(self, run_id: str, rows: list[tuple]) -> None:
+        with self._lock:
+            self._metrics.extend(rows)
+
+    def add_weights(self, run_id: str, rows: list[tuple]) -> None:
+        with self._lock:
+            self._weights.extend(rows)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.folder
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run's status as far as the node knows: ``running`` until it ended."""
+        with self._lock:
+            return {"status": RunStatus.RUNNING if self._end is None else self._end[0]}
+
+    def heartbeat(self, run_id: str) -> None:
+        """Nothing: a successful poll is the heartbeat the driver records."""
+
+    def stop_requested(self, run_id: str) -> bool:
+        return self._stop.is_set()
+
+    def request_stop(self) -> None:
+        """Make :meth:`stop_requested` true (the recorder then stops the trainer)."""
+        self._stop.set()
+
+    def set_status(
+        self,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Remember the final status (the first one wins, as in the store)."""
+        with self._lock:
+            if self._end is None:
+                self._end = (str(status), error, summary)
+
+    def take(self) -> Batch:
+        """Everything recorded since the last call (rows, weights, the final status)."""
+        with self._lock:
+            batch = Batch(metrics=self._metrics, weights=self._weights)
+            self._metrics, self._weights = [], []
+            if self._end is not None:
+                batch.status, batch.error, batch.summary = self._end
+        return batch
+
+
+class FileShipper:
+    """The files of ``folder`` (recursively) that are new or changed since the last call.
+
+    Args:
+        folder: the run's folder on the node.
+        rename: relative path on the node → the name it is shipped under.
+    """
+
+    def __init__(self, folder: Path, rename: dict[str, str] | None = None) -> None:
+        self.folder = Path(folder)
+        self.rename = dict(rename or {})
+        self._sent: dict[str, tuple[int, int]] = {}
+
+    def changed(self) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        if not self.folder.is_dir():
+            return out
+        for path in sorted(self.folder.rglob("*")):
+            if not path.is_file() or path.is_symlink() or path.name.startswith("."):
+                continue  # hidden: atomic_write's temporary files
+            rel = path.relative_to(self.folder).as_posix()
+            stat = path.stat()
+            signature = (stat.st_size, stat.st_mtime_ns)
+            if self._sent.get(rel) == signature:
+                continue
+            with contextlib.suppress(OSError):  # replaced meanwhile: the next call sends it
+                out[self.rename.get(rel, rel)] = path.read_bytes()
+                self._sent[rel] = signature
+        return out
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write the shipped ``files`` under ``folder``, each atomically.
+
+    Raises:
+        UnsafePathError: a name is absolute, has ``..`` or an empty part, or a NUL or
+            backslash (nothing sent from a node becomes a path outside the run's folder).
+    """
+    for rel, content in files.items():
+        path = PurePosixPath(rel)
+        if (
+            path.is_absolute()
+            or not path.parts
+            or any(part in ("", ".", "..") or "\\" in part or "\0" in part for part in path.parts)
+        ):
+            raise UnsafePathError(f"{rel!r} cannot name a file in a run's folder")
+        target = Path(folder).joinpath(*path.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, partial(Path.write_bytes, data=content))
+
+
+class RemoteRun:
+    """The actor that trains one run on a Ray node (created by the driver with
+    ``ray.remote(RemoteRun).options(num_cpus=…, num_gpus=…)``).
+
+    Args:
+        run_id: the run (only used in names and messages).
+        config: the run's config as a dict.
+        data_file: ``(file name, content)`` of the CSV named by ``data.path``, read on the
+            launcher; the node writes it to its temporary folder and trains from there.
+    """
+
+    def __init__(
+        self, run_id: str, config: dict[str, Any], data_file: tuple[str, bytes] | None = None
+    ) -> None:
+        self.run_id = run_id
+        self.config = config
+        self.data_file = data_file
+        self.folder = Path(tempfile.mkdtemp(prefix=f"mtl-{run_id}-"))
+        self.out = self.folder / "run"
+        self.out.mkdir()
+        self.sink = BufferSink(self.out)
+        self.shipper = FileShipper(self.out, rename={WORKER_LOG: LOG_NAME})
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> dict[str, Any]:
+        """Start training in a thread of this actor; returns where it runs (host, pid)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._train, name="train", daemon=True)
+            self._thread.start()
+        return {"host": socket.gethostname(), "pid": os.getpid()}
+
+    def request_stop(self) -> None:
+        """Stop at the next step (the run ends ``stopped``, its checkpoint written): the
+        recorder finds the request in the sink at its next flush."""
+        self.sink.request_stop()
+
+    def poll(self) -> Batch:
+        """What was recorded since the last poll (see :class:`Batch`)."""
+        batch = self.sink.take()  # status first: files written before it are complete below
+        batch.files = self.shipper.changed()
+        if batch.status is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        return batch
+
+    def _train(self) -> None:
+        try:
+            config = ExperimentConfig.from_dict(self.config)
+            data = None
+            if self.data_file is not None:  # read the launcher's CSV from a copy on this node
+                # why: scikit-learn loads here, on the node, never in the launcher's driver
+                from mtl.data.prepare import prepare
+
+                name, content = self.data_file
+                path = self.folder / (Path(name).name or "data.csv")
+                path.write_bytes(content)
+                data = prepare(config.with_overrides({"data.path": str(path)}))
+            # the local worker's own training path, recording into the sink
+            execute(cast(RunStore, self.sink), self.run_id, config, data)
+        except BaseException as err:  # execute recorded it (a failed prepare is recorded here)
+            message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+            self.sink.set_status(self.run_id, RunStatus.FAILED, error=message)

@@ -1,0 +1,170 @@
+"""The Ray executor on a real local Ray cluster (started here on 127.0.0.1 and a free port,
+stopped at the end by its own session, see tests/ray_support.py).
+
+A 4-run sweep through ``--executor ray`` ends with every run ``finished`` in the launcher's
+store with its curves and files, and the Sweeps page shows it; stopping a run on Ray ends it
+``stopped`` with its checkpoint; killing the Ray worker of a running run ends it
+``interrupted`` with its rows kept. Under ``CI=true`` these run (Ray is in requirements.txt).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ray_support import local_ray_cluster
+
+from conftest import ROOT, run_cli, status, wait_for
+from mtl import presets
+from mtl.config import ExperimentConfig
+from mtl.runs.ray_executor import RAY_TAG, worker_info
+from mtl.runs.ray_options import RayOptions
+from mtl.runs.scheduler import launch, stop
+from mtl.runs.store import RunStore
+
+if os.environ.get("CI") != "true":
+    pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """The address of a private one-node Ray cluster for this module."""
+    with local_ray_cluster(num_cpus=4) as address:
+        yield address
+
+
+@pytest.fixture
+def on_ray(cluster: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
+    """A fresh store whose Ray runs go to ``cluster``."""
+    monkeypatch.setenv("RAY_ADDRESS", cluster)
+    return RunStore(home)
+
+
+def long_config() -> ExperimentConfig:
+    """A run that trains for minutes unless stopped or killed."""
+    return presets.load("seed-example").with_overrides(
+        {"train.epochs": 5000, "train.early_stopping": None, "name": "long"}
+    )
+
+
+def rows(store: RunStore, run_id: str) -> int:
+    return len(store.metrics(run_id))
+
+
+def test_a_sweep_through_ray_finishes_every_run_with_curves_and_the_page_shows_it(
+    on_ray: RunStore, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        "name: on-ray\nbase: seed-example\noverrides: {train.epochs: 3}\n"
+        "grid: {model.sharing: [hard, independent]}\nseeds: [0, 1]\n",
+        encoding="utf-8",
+    )
+    env_result = run_cli(
+        "sweep",
+        str(spec),
+        "--executor",
+        "ray",
+        "--max-running",
+        "2",
+        "--json",
+        home=home,
+        timeout=600,
+    )
+    assert env_result.returncode == 0, env_result.stderr
+    report = json.loads(env_result.stdout)
+    assert report["progress"]["finished"] == report["progress"]["total"] == 4
+    runs = on_ray.list_runs()
+    assert len(runs) == 4 and set(runs["status"]) == {"finished"}
+    for run_id in runs["id"]:
+        run = on_ray.get_run(run_id)
+        assert RAY_TAG in run["tags"]
+        folder = on_ray.run_dir(run_id)
+        assert worker_info(on_ray, run_id)["pid"] != run["pid"]  # trained in a Ray worker
+        metrics = on_ray.metrics(run_id)
+        val_loss = metrics[(metrics["split"] == "val") & (metrics["metric"] == "loss")]
+        assert sorted(set(val_loss["epoch"])) == [0, 1, 2]  # a curve: one point per epoch
+        assert len(on_ray.weights(run_id)) > 0
+        # the files came back from the node: what Evaluate and the reports read
+        assert (folder / "checkpoint.pt").stat().st_size > 0
+        assert list((folder / "predictions").glob("*.csv"))
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["status"] == "finished" and run["summary"]["test"] == summary["test"]
+        epochs_in_csv = (folder / "metrics.csv").read_text().count(",val,loss,")
+        assert epochs_in_csv == len(val_loss)
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MTL_HOME", str(home))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("app_pages/sweep.py")
+    at.query_params["sweep"] = report["sweep_id"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert set(table["sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()
+
+
+def test_stopping_a_run_on_ray_ends_it_stopped_with_its_checkpoint(on_ray: RunStore) -> None:
+    run_id = launch(long_config(), on_ray, 1, ray=RayOptions.from_env())
+    wait_for(lambda: rows(on_ray, run_id) > 0, 120, "the first rows from the Ray worker")
+    assert stop(on_ray, run_id, grace_s=60) == "stopped"
+    folder = on_ray.run_dir(run_id)
+    assert (folder / "checkpoint.pt").stat().st_size > 0
+    assert json.loads((folder / "summary.json").read_text())["status"] == "stopped"
+    assert on_ray.get_run(run_id)["error"] is None  # it stopped itself, nothing was killed
+
+
+def test_killing_the_ray_worker_ends_the_run_interrupted_with_its_rows_kept(
+    on_ray: RunStore,
+) -> None:
+    run_id = launch(long_config(), on_ray, 1, ray=RayOptions.from_env())
+    info = wait_for(lambda: worker_info(on_ray, run_id), 120, "the Ray worker's pid")
+    before = wait_for(lambda: rows(on_ray, run_id), 120, "the first rows from the Ray worker")
+    assert info["pid"] != on_ray.get_run(run_id)["pid"]  # the actor, not the local driver
+    os.kill(info["pid"], signal.SIGKILL)
+    wait_for(lambda: status(on_ray, run_id) != "running", 120, "the run to end")
+    run = on_ray.get_run(run_id)
+    assert run["status"] == "interrupted"
+    assert "Ray worker" in run["error"]
+    assert rows(on_ray, run_id) >= before  # every row received before the kill is kept
+    assert not (on_ray.run_dir(run_id) / "checkpoint.pt").exists()
+
+
+def test_a_sweep_queued_on_the_ray_cluster_from_the_dashboard_trains_there(
+    on_ray: RunStore, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MTL_HOME", str(home))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("app_pages/sweep.py").run()
+    at.radio(key="sw.executor").set_value("the Ray cluster")
+    at.text_input(key="sw.seeds").set_value("0")
+    at.number_input(key="sw.epochs").set_value(2)
+    at.multiselect(key="sw.sharing").set_value(["hard"])
+    at.multiselect(key="sw.weighting").set_value(["equal"])
+    at.checkbox(key="sw.baselines").uncheck()
+    at.button(key="sw.start").click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    (run_id,) = on_ray.list_runs()["id"]
+    assert RAY_TAG in on_ray.get_run(run_id)["tags"]
+    wait_for(lambda: status(on_ray, run_id) != "running", 120, "the run to end")
+    assert status(on_ray, run_id) == "finished"
+    assert worker_info(on_ray, run_id)["pid"] != on_ray.get_run(run_id)["pid"]
+
+
+def test_a_run_waits_for_a_node_with_its_resources_and_can_be_stopped_meanwhile(
+    on_ray: RunStore,
+) -> None:
+    config = presets.load("seed-example").with_overrides({"train.epochs": 2})
+    run_id = launch(config, on_ray, 1, ray=RayOptions.from_env(num_cpus=64))  # no node has 64
+    wait_for(lambda: on_ray.get_run(run_id)["pid"], 60, "the driver to start")
+    assert stop(on_ray, run_id, grace_s=60) == "stopped"
+    run = on_ray.get_run(run_id)
+    assert run["error"] == "stopped while waiting for a node"  # the driver ended it, unkilled
+    assert worker_info(on_ray, run_id) is None and on_ray.metrics(run_id).empty
