@@ -20,6 +20,7 @@ from mtl.viz.evaluation import (
 )
 from mtl.viz.labels import markdown_text, metric_label
 from mtl.viz.report import report_html
+from mtl.viz.runs_table import lineage_text
 from mtl.viz.summaries import pair_matrix
 
 DELTA_LATEX = (
@@ -57,6 +58,9 @@ if presenting:
     st.subheader(f"Test results of {markdown_text(run['name'])}")
 else:
     session.presenter_link("evaluate", {"run": run_id})
+if run.get("parent"):  # transfer learning: which run's weights this one started from
+    parent = store.list_runs().set_index("id")["name"].get(run["parent"])
+    st.text(f"Initialised from run {lineage_text(run['parent'], parent)}")
 st.subheader("Test metrics per task")
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 for group, members in (
