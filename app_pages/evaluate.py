@@ -19,6 +19,7 @@ from mtl.viz.evaluation import (
     roc_figure,
 )
 from mtl.viz.labels import markdown_text, metric_label
+from mtl.viz.overfitting import gap_sentence, kept_epoch, loss_gap
 from mtl.viz.report import report_html
 from mtl.viz.runs_table import lineage_text
 from mtl.viz.summaries import pair_matrix
@@ -137,6 +138,17 @@ else:
         )
 
 metrics = store.metrics(run_id)
+st.subheader("Overfitting: training vs validation loss")
+stopping = run["config"]["train"].get("early_stopping")
+kept = kept_epoch(summary, stopping is not None)
+st.caption(
+    f"Early stopping (after {stopping} epochs without progress) kept the weights of epoch {kept}."
+    if stopping
+    else f"No early stopping: the weights are the last epoch's ({kept})."
+)
+gaps = loss_gap(metrics, kept)
+st.dataframe(gaps, hide_index=True, width="stretch")
+st.text(gap_sentence(gaps))
 affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
 if affinity.notna().any().any():
     st.subheader("Inter-task affinity (averaged over training)")

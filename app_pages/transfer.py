@@ -34,7 +34,11 @@ if not presenting:
         left, right = st.columns(2)
         choices = [n for n in presets.names() if len(presets.load(n).tasks) >= 2]
         preset = left.selectbox(
-            "Data and model", choices, key="tr.preset", format_func=lambda n: f"preset {n}"
+            "Data and model",
+            choices,
+            index=choices.index("synthetic-related") if "synthetic-related" in choices else 0,
+            key="tr.preset",
+            format_func=lambda n: f"preset {n}",
         )
         tasks = [t.name for t in presets.load(preset).tasks]
         target = left.selectbox("Target task (its labels become scarce)", tasks, key="tr.target")

@@ -90,7 +90,10 @@ def test_related_tasks_help_unrelated_do_not_and_every_run_is_in_the_store(home:
         assert fraction["y1"] == 0.05 and fraction.get("y2", 1.0) == 1.0
         method = entry["settings"]["method"]
         assert tasks == (["y1", "y2"] if method == "mtl" else ["y1"])
-        assert run.parent == (pretrain[entry["seed"]] if method == "transfer" else None)
+        if method == "transfer":
+            assert run.parent == pretrain[entry["seed"]]
+        else:
+            assert pd.isna(run.parent)
     assert record["id"] in set(sweeps(store)["id"])  # listed with the sweeps
 
 

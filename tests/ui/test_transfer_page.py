@@ -57,3 +57,40 @@ def test_transfer_page_shows_the_plot_the_table_and_a_presenter_view(
     assert not at.exception
     assert at.title[0].value == "Transfer learning" and not at.button
     assert at.subheader[0].value.startswith("\\<b\\>demo\\</b\\>")  # a user string, escaped
+
+
+def test_evaluate_and_live_show_lineage_and_the_overfitting_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mtl.runs.worker import execute
+
+    home = tmp_path / "home"
+    store = RunStore(home)
+    base = presets.load("synthetic-related").with_overrides(
+        {"train.epochs": 4, "train.early_stopping": 1, "data.options.samples": 400}
+    )
+    source = base.with_overrides({"name": "source <b>", "tasks": [base.tasks[1].model_dump()]})
+    source_id = store.create_run(source.name, source.to_dict(), status="running")
+    execute(store, source_id, source)
+    child = base.with_overrides({"name": "child", "model.init_from": source_id})
+    child_id = store.create_run(child.name, child.to_dict(), status="running")
+    summary = execute(store, child_id, child).summary
+    monkeypatch.setenv("MTL_HOME", str(home))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/evaluate.py")
+    at.query_params["run"] = child_id
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    texts = [t.value for t in at.text]
+    assert f"Initialised from run source <b> ({source_id})" in texts  # st.text: shown as typed
+    assert "Overfitting: training vs validation loss" in [s.value for s in at.subheader]
+    kept = summary["best_epoch"] + 1
+    assert any(f"kept the weights of epoch {kept}." in c.value for c in at.caption)
+    gaps = next(d.value for d in at.dataframe if "gap" in d.value.columns)
+    assert set(gaps["task"]) == {"y1", "y2"} and (gaps["kept epoch"] == kept).all()
+    at.switch_page("app_pages/live.py")
+    at.query_params["run"] = child_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(d.value.columns.tolist()[:2] == ["task", "kept epoch"] for d in at.dataframe)
