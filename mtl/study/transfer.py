@@ -32,7 +32,13 @@ from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
 from mtl.runs.scheduler import launch
 from mtl.runs.store import RunStore
 from mtl.study.sweeps.launch import check_data
-from mtl.study.sweeps.records import get_sweep, new_sweep_id, sweep_tag, write_record
+from mtl.study.sweeps.records import (
+    get_sweep,
+    new_sweep_id,
+    read_records,
+    sweep_tag,
+    write_record,
+)
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -231,8 +237,6 @@ def launch_transfer_study(
 
 def transfer_studies(store: RunStore) -> list[dict[str, Any]]:
     """The records of every transfer study in the store, newest first."""
-    from mtl.study.sweeps.records import read_records
-
     return [r for r in read_records(store) if r.get("kind") == KIND]
 
 
