@@ -147,7 +147,7 @@ st.caption(
     else f"No early stopping: the weights are the last epoch's ({kept})."
 )
 gaps = loss_gap(metrics, kept)
-st.dataframe(gaps, hide_index=True, width="stretch")
+st.dataframe(gaps, hide_index=True, width="stretch", placeholder="—")
 st.text(gap_sentence(gaps))
 affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
 if affinity.notna().any().any():

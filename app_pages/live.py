@@ -263,7 +263,7 @@ def overfitting() -> None:
     metrics, _, _ = read_new("gap")
     stopping = run["config"]["train"].get("early_stopping") is not None
     gaps = loss_gap(metrics, kept_epoch(run["summary"], stopping))  # kept: once the run ended
-    st.dataframe(gaps, hide_index=True, width="stretch")
+    st.dataframe(gaps, hide_index=True, width="stretch", placeholder="—")
     st.text(gap_sentence(gaps))
 
 

@@ -21,7 +21,7 @@ from mtl.study.transfer import (
 from mtl.ui import session
 from mtl.viz.labels import markdown_text
 from mtl.viz.report import Section, report_html
-from mtl.viz.transfer import comparison_table, data_efficiency_figure
+from mtl.viz.transfer import COLUMNS, comparison_table, data_efficiency_figure, verdict
 
 presenting = session.presenting()
 st.title("Transfer learning" if presenting else "Transfer")
@@ -107,7 +107,12 @@ def view() -> None:
             "A method helps where its band clears single-task's."
         )
         st.subheader("Multi-task vs transfer learning, measured")
-        st.dataframe(comparison_table(summary), width="stretch")
+        st.dataframe(comparison_table(summary), width="stretch", placeholder="—")
+        for method in ("mtl", "transfer"):  # the verdicts in full (a table cell cuts them)
+            st.text(f"{COLUMNS[method]}: {verdict(summary, method)}")
+        st.caption(
+            "Cost: wall time per run, worker start included; transfer's includes its pretraining."
+        )
     if not presenting:
         buttons = st.columns(3)
         with buttons[0]:

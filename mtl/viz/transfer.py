@@ -21,7 +21,7 @@ from mtl.viz.colors import PALETTE
 from mtl.viz.labels import metric_label, plain
 from mtl.viz.style import style
 
-__all__ = ["GUIDE", "comparison_table", "data_efficiency_figure", "verdict"]
+__all__ = ["COLUMNS", "GUIDE", "comparison_table", "data_efficiency_figure", "verdict"]
 
 GUIDE: dict[str, dict[str, str]] = {
     "purpose": {
@@ -133,6 +133,7 @@ def data_efficiency_figure(summary: pd.DataFrame, *, title: str | None = None) -
             go.Scatter(
                 x=x + x[::-1],
                 y=upper + lower[::-1],
+                mode="lines",
                 fill="toself",
                 fillcolor=_band_color(color),
                 line={"width": 0},
@@ -154,8 +155,12 @@ def data_efficiency_figure(summary: pd.DataFrame, *, title: str | None = None) -
                 " (%{customdata[1]} seeds)<extra>%{fullData.name}</extra>",
             )
         )
+    ticks = sorted(summary["fraction"].unique()) if not summary.empty else []
     fig.update_xaxes(
-        type="log", title_text=f"share of {plain(target)}'s training labels", tickformat=".0%"
+        tickvals=ticks,
+        type="log",
+        title_text=f"share of {plain(target)}'s training labels",
+        tickformat=".0%",
     )
     fig.update_yaxes(
         title_text=f"{plain(target)}: test {metric_label(metric)}"
