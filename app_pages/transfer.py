@@ -20,8 +20,13 @@ from mtl.study.transfer import (
 )
 from mtl.ui import session
 from mtl.viz.labels import markdown_text
-from mtl.viz.report import Section, report_html
-from mtl.viz.transfer import COLUMNS, comparison_table, data_efficiency_figure, verdict
+from mtl.viz.transfer import (
+    COLUMNS,
+    comparison_table,
+    data_efficiency_figure,
+    transfer_report,
+    verdict,
+)
 
 presenting = session.presenting()
 st.title("Transfer learning" if presenting else "Transfer")
@@ -122,18 +127,7 @@ def view() -> None:
             st.toast(f"{len(stopped)} runs stopped")
         buttons[2].download_button(
             "Study report (HTML)",
-            lambda: report_html(
-                store,
-                results["id"].tolist(),
-                title=f"Transfer study {names[study_id]}",
-                sections=[
-                    Section(
-                        title="Data efficiency",
-                        figures=[data_efficiency_figure(summary)] if not summary.empty else [],
-                        tables=[comparison_table(summary)],
-                    )
-                ],
-            ),
+            lambda: transfer_report(store, study_id),
             file_name=f"transfer-{study_id}.html",
             mime="text/html",
             key="tr.report",

@@ -470,6 +470,19 @@ class ExperimentConfig(_Section):
                 f"train.diagnostics_every measures task gradients on the shared parameters; {unshared}; "
                 "leave it unset for this model"
             )
+        if self.model.freeze_epochs != 0 and (
+            level(self.loss.weighting) == "gradient" or self.train.diagnostics_every is not None
+        ):
+            raise ValueError(
+                "model.freeze_epochs fixes the shared layers that "
+                + (
+                    f"loss.weighting {self.loss.weighting!r}"
+                    if level(self.loss.weighting) == "gradient"
+                    else "train.diagnostics_every"
+                )
+                + " differentiates; use init_lr_factor instead, or a loss-level weighting "
+                "without diagnostics"
+            )
         late = [t.name for t in self.tasks if t.start_epoch >= self.train.epochs]
         if late:
             raise ValueError(

@@ -17,11 +17,22 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
+from mtl.runs.store import RunStore
+from mtl.study.sweeps import get_sweep
+from mtl.study.transfer import study_results, summarize
 from mtl.viz.colors import PALETTE
 from mtl.viz.labels import metric_label, plain
+from mtl.viz.report import Section, report_html
 from mtl.viz.style import style
 
-__all__ = ["COLUMNS", "GUIDE", "comparison_table", "data_efficiency_figure", "verdict"]
+__all__ = [
+    "COLUMNS",
+    "GUIDE",
+    "comparison_table",
+    "data_efficiency_figure",
+    "transfer_report",
+    "verdict",
+]
 
 GUIDE: dict[str, dict[str, str]] = {
     "purpose": {
@@ -166,3 +177,20 @@ def data_efficiency_figure(summary: pd.DataFrame, *, title: str | None = None) -
         title_text=f"{plain(target)}: test {metric_label(metric)}"
     )  # axis titles: escaped here
     return style(fig, title=title or f"Data efficiency on {target}: test {metric_label(metric)}")
+
+
+def transfer_report(store: RunStore, study_id: str) -> str:
+    """The study as one self-contained HTML report: the plot and the table first, then its runs."""
+    results = study_results(store, study_id)
+    summary = summarize(results)
+    verdicts = "\n\n".join(f"{COLUMNS[m]}: {verdict(summary, m)}" for m in ("mtl", "transfer"))
+    section = Section(
+        title="Data efficiency: single-task vs multi-task vs transfer learning",
+        text=verdicts,
+        figures=[data_efficiency_figure(summary)] if not summary.empty else [],
+        tables=[comparison_table(summary)],
+    )
+    name = get_sweep(store, study_id).get("name", study_id)
+    return report_html(
+        store, results["id"].tolist(), title=f"Transfer study {name}", sections=[section]
+    )

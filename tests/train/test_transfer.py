@@ -176,6 +176,13 @@ def test_config_refuses_paths_and_transfer_settings_without_a_source() -> None:
     base = config(["y1"]).to_dict()
     assert "is not a run id" in config_error(base | {"model": {"init_from": "../../etc"}})
     assert "set model.init_from too" in config_error(base | {"model": {"freeze_epochs": 3}})
+    frozen = base | {"model": {"init_from": "a", "freeze_epochs": "all"}}
+    assert "fixes the shared layers that loss.weighting 'pcgrad'" in config_error(
+        frozen | {"loss": {"weighting": "pcgrad"}}
+    )
+    assert "train.diagnostics_every" in config_error(
+        frozen | {"train": base["train"] | {"diagnostics_every": 5}}
+    )
     assert "must be ≥ 0 or 'all'" in config_error(
         base | {"model": {"init_from": "a", "freeze_epochs": -1}}
     )

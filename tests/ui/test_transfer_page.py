@@ -37,6 +37,12 @@ def test_transfer_page_shows_the_plot_the_table_and_a_presenter_view(
     for run in runs.itertuples():
         execute(store, run.id, ExperimentConfig.from_dict(run.config))
     summary = summarize(study_results(store, study_id))
+    from mtl.viz.transfer import transfer_report
+
+    html = transfer_report(store, study_id)  # the report has the plot, the table, the verdicts
+    assert "Data efficiency: single-task vs multi-task vs transfer learning" in html
+    assert "test R² at 10% of the labels" in html and "&lt;b&gt;demo&lt;/b&gt;" in html
+    assert "<b>demo</b>" not in html
     monkeypatch.setenv("MTL_HOME", str(home))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("app_pages/transfer.py")

@@ -98,3 +98,27 @@ def test_kept_epoch_is_early_stoppings_choice_else_the_last() -> None:
     assert kept_epoch({"best_epoch": 4, "epochs": 9}, early_stopping=True) == 5
     assert kept_epoch({"best_epoch": 4, "epochs": 9}, early_stopping=False) == 9
     assert kept_epoch(None, early_stopping=True) is None
+
+
+def test_compare_table_shows_lineage_only_when_a_run_has_one() -> None:
+    from mtl.viz.runs_table import PARENT, default_columns, runs_table
+
+    runs = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "name": ["source", "child", "orphan"],
+            "status": ["finished"] * 3,
+            "created_at": [1.0, 2.0, 3.0],
+            "started_at": [None] * 3,
+            "ended_at": [None] * 3,
+            "tags": [[], [], []],
+            "notes": ["", "", ""],
+            "summary": [None] * 3,
+            "config": [{}, {}, {}],
+            "parent": [None, "a", "gone"],
+        }
+    )
+    table = runs_table(runs)
+    assert table[PARENT].fillna("").tolist() == ["", "source (a)", "gone (deleted)"]
+    assert PARENT in default_columns(table)
+    assert PARENT not in default_columns(runs_table(runs.assign(parent=None)))
