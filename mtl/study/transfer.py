@@ -300,6 +300,9 @@ def study_results(store: RunStore, study_id: str) -> pd.DataFrame:
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std over seeds per method and fraction, the cost, and the comparison with single.
 
+    The std is the sample standard deviation (``ddof=1``, as the sweeps' aggregate), NaN
+    for a single seed (then counted as no spread in the flags).
+
     Returns:
         Columns ``method, fraction, n, mean, std, cost_s, vs_single, better, negative``:
         ``n`` finished seeds; ``vs_single`` the mean minus single's (sign: positive = better,
@@ -325,11 +328,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         out.attrs.update(results.attrs)
         return out
     grouped = done.groupby(["method", "fraction"], sort=False)
-    out = (
-        grouped["value"]
-        .agg(n="count", mean="mean", std=lambda v: float(np.std(v, ddof=0)))
-        .reset_index()
-    )
+    out = grouped["value"].agg(n="count", mean="mean", std="std").reset_index()
     out["cost_s"] = grouped["cost_s"].mean().to_numpy()
     single = out[out.method == "single"].set_index("fraction")
     sign = 1.0 if higher else -1.0
@@ -342,7 +341,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             continue
         ref = single.loc[row.fraction]
         diff = sign * (row.mean - ref["mean"])
-        spread = max(row.std, ref["std"])
+        spread = max(np.nan_to_num(row.std), np.nan_to_num(ref["std"]))  # one seed: no spread
         vs.append(diff)
         better.append(bool(diff > spread))
         negative.append(bool(-diff > spread))

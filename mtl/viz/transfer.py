@@ -66,7 +66,7 @@ def _cell(summary: pd.DataFrame, method: str, fraction: float) -> str:
     if row.empty:
         return "—"
     mean, std = float(row["mean"].iloc[0]), float(row["std"].iloc[0])
-    return f"{mean:.3f} ± {std:.3f}"
+    return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
 
 
 def verdict(summary: pd.DataFrame, method: str) -> str:
