@@ -31,6 +31,7 @@ pages = [
     st.Page("app_pages/live.py", title="Live", icon=":material/monitoring:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/sweep.py", title="Sweeps", icon=":material/grid_view:"),
+    st.Page("app_pages/transfer.py", title="Transfer", icon=":material/move_up:"),
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
 ]
 try:

@@ -19,7 +19,9 @@ from mtl.viz.evaluation import (
     roc_figure,
 )
 from mtl.viz.labels import markdown_text, metric_label
+from mtl.viz.overfitting import gap_sentence, kept_epoch, loss_gap
 from mtl.viz.report import report_html
+from mtl.viz.runs_table import lineage_text
 from mtl.viz.summaries import pair_matrix
 
 DELTA_LATEX = (
@@ -57,6 +59,9 @@ if presenting:
     st.subheader(f"Test results of {markdown_text(run['name'])}")
 else:
     session.presenter_link("evaluate", {"run": run_id})
+if run.get("parent"):  # transfer learning: which run's weights this one started from
+    parent = store.list_runs().set_index("id")["name"].get(run["parent"])
+    st.text(f"Initialised from run {lineage_text(run['parent'], parent)}")
 st.subheader("Test metrics per task")
 kinds = {t["name"]: t.get("kind") for t in run["config"]["tasks"]}
 for group, members in (
@@ -133,6 +138,17 @@ else:
         )
 
 metrics = store.metrics(run_id)
+st.subheader("Overfitting: training vs validation loss")
+stopping = run["config"]["train"].get("early_stopping")
+kept = kept_epoch(summary, stopping is not None)
+st.caption(
+    f"Early stopping (after {stopping} epochs without progress) kept the weights of epoch {kept}."
+    if stopping
+    else f"No early stopping: the weights are the last epoch's ({kept})."
+)
+gaps = loss_gap(metrics, kept)
+st.dataframe(gaps, hide_index=True, width="stretch", placeholder="—")
+st.text(gap_sentence(gaps))
 affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
 if affinity.notna().any().any():
     st.subheader("Inter-task affinity (averaged over training)")

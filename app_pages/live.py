@@ -21,6 +21,7 @@ from mtl.viz.curves import curves_figure, weights_figure
 from mtl.viz.evaluation import pair_heatmap
 from mtl.viz.frames import X_AXES, CurveFeed, curve_frame
 from mtl.viz.labels import markdown_text
+from mtl.viz.overfitting import gap_sentence, kept_epoch, loss_gap
 from mtl.viz.summaries import best_and_latest, pair_matrix, progress
 
 REFRESH_CHOICES = (0.5, 1.0, 2.0, 5.0)  # seconds between polls the viewer can choose
@@ -256,6 +257,16 @@ def best_values() -> None:
     st.dataframe(best_and_latest(metrics), hide_index=True, width="stretch")
 
 
+@st.fragment(run_every=poll)
+def overfitting() -> None:
+    """Training vs validation loss per task, at the kept epoch and the latest one."""
+    metrics, _, _ = read_new("gap")
+    stopping = run["config"]["train"].get("early_stopping") is not None
+    gaps = loss_gap(metrics, kept_epoch(run["summary"], stopping))  # kept: once the run ended
+    st.dataframe(gaps, hide_index=True, width="stretch", placeholder="—")
+    st.text(gap_sentence(gaps))
+
+
 def end_of_run() -> None:
     """The run ended: redraw the page once, without polling (the picker's label follows)."""
     st.rerun()
@@ -292,6 +303,12 @@ best = st.expander(
 if best.open:
     with best:
         best_values()
+gap = st.expander(
+    "Overfitting: training vs validation loss", expanded=not live, key="live.gap", on_change="rerun"
+)
+if gap.open:
+    with gap:
+        overfitting()
 st.download_button(
     "Download what is plotted (CSV)",
     plotted_csv,

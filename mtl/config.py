@@ -31,6 +31,9 @@ from mtl.weighting.options import level, loss_level_names, parse_options
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""What a run id may be (the run store's rule): it names the run's folder, so nothing else is read."""
+
 
 class _Section(BaseModel):
     # allow_inf_nan=False: an infinite or NaN number anywhere in the config is refused by name.
@@ -217,6 +220,13 @@ class TaskConfig(_Section):
         False,
         description="Weight classes inversely to their training frequency (imbalanced labels).",
     )
+    label_fraction: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Share of this task's training labels used (the rest are masked, chosen with "
+        "`train.seed`; at least one is kept); validation and test labels are never masked.",
+    )
 
     @property
     def targets(self) -> list[str]:
@@ -297,6 +307,62 @@ class ModelConfig(_Section):
         default_factory=dict,
         description="The sharing architecture's own settings, if it declares any (its spec's options).",
     )
+    init_from: str | None = Field(
+        None,
+        description="Transfer learning: start from the weights of this finished run (its id, "
+        "`python -m mtl runs`), then fine-tune on this run's tasks.",
+    )
+    init_layers: Literal["encoder", "all"] = Field(
+        "encoder",
+        description="With `init_from`: copy the shared encoder only, or all matching layers "
+        "(the encoder plus the heads of tasks with the same name).",
+    )
+    freeze_epochs: int | Literal["all"] = Field(
+        0,
+        description="With `init_from`: keep the copied layers fixed for this many epochs "
+        "(`all` = for good); 0 = train them from the start.",
+    )
+    init_lr_factor: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="With `init_from`: the copied layers train with the learning rate times this factor.",
+    )
+
+    @field_validator("init_from")
+    @classmethod
+    def _run_id(cls, value: str | None) -> str | None:
+        if value is not None and not RUN_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a run id (letters, digits, '.', '_' and '-'; "
+                "`python -m mtl runs` lists them)"
+            )
+        return value
+
+    @field_validator("freeze_epochs")
+    @classmethod
+    def _freeze(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"must be ≥ 0 or 'all', found {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _transfer_needs_source(self) -> ModelConfig:
+        if self.init_from is None:
+            changed = [
+                name
+                for name, default in (
+                    ("init_layers", "encoder"),
+                    ("freeze_epochs", 0),
+                    ("init_lr_factor", 1.0),
+                )
+                if getattr(self, name) != default
+            ]
+            if changed:
+                raise ValueError(
+                    f"model.{changed[0]} applies to transferred layers; set model.init_from too"
+                )
+        return self
 
     @field_validator("hidden", "channels", "head_hidden")
     @classmethod
@@ -461,6 +527,19 @@ class ExperimentConfig(_Section):
             )
         if self.train.workers > 1:
             self._check_data_parallel()
+        if self.model.freeze_epochs != 0 and (
+            level(self.loss.weighting) == "gradient" or self.train.diagnostics_every is not None
+        ):
+            raise ValueError(
+                "model.freeze_epochs fixes the shared layers that "
+                + (
+                    f"loss.weighting {self.loss.weighting!r}"
+                    if level(self.loss.weighting) == "gradient"
+                    else "train.diagnostics_every"
+                )
+                + " differentiates; use init_lr_factor instead, or a loss-level weighting "
+                "without diagnostics"
+            )
         late = [t.name for t in self.tasks if t.start_epoch >= self.train.epochs]
         if late:
             raise ValueError(
@@ -480,6 +559,11 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 f"loss.weighting 'gradnorm' measures gradient norms in one process; with "
                 f"train.workers = {workers} choose another weighting or use workers: 1"
+            )
+        if self.model.init_from is not None:
+            raise ValueError(
+                f"model.init_from starts one process from another run's weights; with "
+                f"train.workers = {workers} the other ranks would not: use workers: 1"
             )
 
     # ---- serialisation -------------------------------------------------------------

@@ -21,6 +21,7 @@ from mtl import presets
 from mtl.commands._executor import add_executor_args, ray_options
 from mtl.config import ExperimentConfig
 from mtl.errors import EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, UserError
+from mtl.runs.lineage import source_checkpoint
 from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import TERMINAL, RunStatus
 from mtl.runs.store import RunStore
@@ -88,7 +89,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args)
     ray = ray_options(args)  # an unreachable cluster fails here, before anything is recorded
     data = prepare(config)  # bad data fails here, before anything is recorded
-    preflight(config, data)  # so do a missing CUDA device and a model too large to allocate
+    store = RunStore(args.home)
+    source = config.model.init_from
+    checkpoint = None if source is None else source_checkpoint(store, source)
+    # so do a missing CUDA device, a model too large to allocate and a source that does not fit
+    preflight(config, data, checkpoint)
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     store = RunStore(args.home)

@@ -10,6 +10,7 @@ are reported in original units.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -186,8 +187,29 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
         warnings=warnings,
         text=tokenizers,
     )
+    subsample_labels(config, prepared)
     _check_labelled(prepared)
     return prepared
+
+
+def subsample_labels(config: ExperimentConfig, prepared: PreparedData) -> None:
+    """Keep only ``label_fraction`` of each task's training labels (in place; seeded).
+
+    The kept rows are drawn among the labelled ones with ``train.seed`` (and the task's
+    name), so two runs with the same seed and fraction see the same labels, whatever
+    the other tasks. At least one label is kept; validation and test labels are untouched.
+    """
+    for task in config.tasks:
+        if task.label_fraction >= 1.0:
+            continue
+        mask = prepared.train.mask[task.name]
+        labelled = np.flatnonzero(mask)
+        keep = max(1, round(task.label_fraction * len(labelled)))
+        rng = np.random.default_rng([config.train.seed, zlib.crc32(task.name.encode())])
+        kept = rng.choice(labelled, size=min(keep, len(labelled)), replace=False)
+        new = np.zeros_like(mask)
+        new[kept] = True
+        prepared.train.mask[task.name] = new
 
 
 def _check_labelled(prepared: PreparedData) -> None:
@@ -246,6 +268,7 @@ def _prepare_images(
         preprocessor=no_columns,
         warnings=warnings,
     )
+    subsample_labels(config, prepared)
     _check_labelled(prepared)
     return prepared
 

@@ -42,6 +42,7 @@ RUN_COLUMNS: tuple[str, ...] = (
     "notes",
     "summary",
     "stop_requested",
+    "parent",
 )
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -130,6 +131,8 @@ class RunRecords(Database):
         if status not in (RunStatus.QUEUED, RunStatus.RUNNING):
             raise ValueError(f"a new run starts 'queued' or 'running', not {status!r}")
         config_json = _json_dumps(dict(config), "config")
+        model = config.get("model")
+        parent = model.get("init_from") if isinstance(model, Mapping) else None
         tags_json = json.dumps(check_tags(tags))
 
         def op(conn: sqlite3.Connection) -> str:
@@ -140,7 +143,7 @@ class RunRecords(Database):
                     run_id = _new_run_id(now)
                 conn.execute(
                     "INSERT INTO runs (id, name, created_at, started_at, status, config, "
-                    "pid, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "pid, tags, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         name,
@@ -150,6 +153,7 @@ class RunRecords(Database):
                         config_json,
                         pid,
                         tags_json,
+                        parent if isinstance(parent, str) else None,
                     ),
                 )
             return run_id

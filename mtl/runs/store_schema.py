@@ -70,6 +70,16 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX weights_by_run ON weights (run_id, id)")
 
 
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """Version 2: lineage, the run a run was initialised from (``model.init_from``)."""
+    conn.execute("ALTER TABLE runs ADD COLUMN parent TEXT")
+    conn.execute(
+        "UPDATE runs SET parent = json_extract(config, '$.model.init_from') "
+        "WHERE json_valid(config)"
+    )
+    conn.execute("CREATE INDEX runs_by_parent ON runs (parent)")
+
+
 # MIGRATIONS[i] brings a store from schema version i to i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_v1, _migrate_to_v2]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtl.config import ExperimentConfig
+from mtl.runs.lineage import source_checkpoint
 from mtl.runs.recorder import StoreRecorder, disk_full_message
 from mtl.runs.scheduler import dispatch
 from mtl.runs.status import RunStatus
@@ -67,14 +68,27 @@ def execute(
 
     previous = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
     try:
+        source = config.model.init_from
+        checkpoint = (
+            None
+            if source is None
+            else source_checkpoint(
+                store, source, wait=True, should_stop=lambda: store.stop_requested(run_id)
+            )
+        )
         writer = OutputWriter(store.run_dir(run_id))
         # one process, or rank 0 of train.workers data-parallel ranks that it starts itself
-        trainer = create_trainer(config, data, callbacks=[writer, recorder, *callbacks])
+        trainer = create_trainer(
+            config, data, callbacks=[writer, recorder, *callbacks], init_checkpoint=checkpoint
+        )
         return trainer.fit()
     except BaseException as err:
         with contextlib.suppress(StoreError):
             recorder.close()  # a full disk is remembered by the recorder, other rows are lost
         reserve.release()  # room to record the failure even when the disk is full
+        if isinstance(err, InterruptedError):  # stopped while waiting for the source run
+            with contextlib.suppress(StoreError):
+                store.set_status(run_id, RunStatus.STOPPED, error=str(err))
         _record_failure(store, run_id, _failure_message(err, recorder.disk_full))
         with (
             contextlib.suppress(OSError),

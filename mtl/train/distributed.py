@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from multiprocessing.connection import wait as wait_processes
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -351,10 +352,13 @@ def create_trainer(
     config: ExperimentConfig,
     data: PreparedData | None = None,
     callbacks: Sequence[Callback] = (),
+    init_checkpoint: Path | None = None,
 ) -> Trainer:
-    """The trainer of a run: a :class:`Trainer`, or rank 0 of ``train.workers`` ranks."""
+    """The trainer of a run: a :class:`Trainer`, or rank 0 of ``train.workers`` ranks
+    (``init_checkpoint``: with ``model.init_from``, the source run's weights; the config
+    refuses ``init_from`` with more than one worker)."""
     if config.train.workers == 1:
-        return Trainer(config, data, callbacks)
+        return Trainer(config, data, callbacks, init_checkpoint=init_checkpoint)
     return launch(config, data if data is not None else prepare(config), callbacks)
 
 

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from mtl.train.losses import TaskLoss
 from mtl.train.metrics import MetricValue, task_metrics
 from mtl.train.schedule import PlateauSchedule, learning_rate
 from mtl.train.stopping import EarlyStopping
+from mtl.train.transfer import Freezer, param_groups, transfer_weights
 from mtl.weighting import WEIGHTINGS
 from mtl.weighting.base import WeightingStrategy
 
@@ -92,11 +94,18 @@ def check_size(config: ExperimentConfig, data: PreparedData) -> int:
         raise ConfigError(f"{err}{text}") from None
 
 
-def preflight(config: ExperimentConfig, data: PreparedData) -> None:
+def preflight(
+    config: ExperimentConfig, data: PreparedData, init_checkpoint: Path | None = None
+) -> None:
     """Refuse, before a run is recorded, what would fail once training starts: a device
-    that is not there, a model too large to allocate (:class:`ConfigError`, one line)."""
+    that is not there, a model too large to allocate, layers of ``model.init_from`` that do
+    not fit this model (:class:`ConfigError`, one line)."""
     select_device(config.train.device)
     check_size(config, data)
+    if init_checkpoint is not None and config.model.init_from is not None:
+        transfer_weights(
+            build_model(config, data), init_checkpoint, config.model, config.model.init_from
+        )
 
 
 def _builder(config: ExperimentConfig, data: PreparedData) -> Build:
@@ -120,6 +129,8 @@ class Trainer:
         config: the experiment.
         data: prepared data; prepared from ``config`` when not given.
         callbacks: receive the training events, in order.
+        init_checkpoint: with ``model.init_from``, the source run's checkpoint (the run store
+            resolves the id to it: :func:`mtl.runs.lineage.source_checkpoint`).
     """
 
     def __init__(
@@ -127,6 +138,7 @@ class Trainer:
         config: ExperimentConfig,
         data: PreparedData | None = None,
         callbacks: Sequence[Callback] = (),
+        init_checkpoint: Path | None = None,
     ) -> None:
         self.config = config
         self.callbacks = list(callbacks)
@@ -135,7 +147,11 @@ class Trainer:
         self.data = data if data is not None else prepare(config)
         self.tasks = self.data.tasks
         self.device = select_device(config.train.device)
-        self.model = build_model(config, self.data).to(self.device)
+        self.model = build_model(config, self.data)
+        self.transferred = self._transfer(init_checkpoint)
+        """The parameters copied from ``model.init_from`` (empty without it)."""
+        self.model.to(self.device)
+        self.freezer = Freezer(self.transferred, config.model.freeze_epochs)
         self.strategy = build_strategy(config, self.tasks)
         self.strategy.attach(self.model)
         every = config.train.diagnostics_every
@@ -186,9 +202,21 @@ class Trainer:
 
     # ---- set-up helpers ------------------------------------------------------------
 
+    def _transfer(self, checkpoint: Path | None) -> list[torch.nn.Parameter]:
+        source = self.config.model.init_from
+        if source is None:
+            return []
+        if checkpoint is None:
+            raise ConfigError(
+                f"model.init_from {source!r} is a run of the store; train this config with "
+                "`python -m mtl run` (or the dashboard) so the run can be found"
+            )
+        return transfer_weights(self.model, checkpoint, self.config.model, source)
+
     def _optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config.train
-        params = list(self.model.parameters()) + list(self.strategy.parameters())
+        params = param_groups(self.model, self.transferred, self.config.model.init_lr_factor)
+        params[0]["params"] = [*params[0]["params"], *self.strategy.parameters()]  # type: ignore[misc]
         if cfg.optimizer == "sgd":
             return torch.optim.SGD(
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
@@ -273,6 +301,7 @@ class Trainer:
         for epoch in range(cfg.epochs):
             self.epoch = epoch
             self.model.train()
+            self.freezer.epoch_start(epoch)
             flags = [float(epoch >= t.start_epoch) for t in self.tasks]
             active = None if all(flags) else torch.tensor(flags, device=self.device)
             order = torch.randperm(n_train, generator=generator).to(self.device)
@@ -284,7 +313,7 @@ class Trainer:
                 lr = learning_rate(cfg, self.step, steps_per_epoch, scale)
                 if lr != current_lr:
                     for group in self.optimizer.param_groups:
-                        group["lr"] = lr
+                        group["lr"] = lr * group.get("lr_factor", 1.0)
                     current_lr = lr
                 index = order[start : start + cfg.batch_size]
                 if len(index) == 1 and n_train > 1 and self.config.model.batch_norm:

@@ -52,6 +52,8 @@ COLUMN_LABELS: dict[str, str] = {
     "runs": "runs",
     "duration (s)": "duration (s)",
     "delta_m": "Δm (%)",
+    "parent": "initialised from",
+    "model.init_from": "initialised from",
     "data.dataset": "dataset",
     "data.options.p": "task correlation p",
     "model.sharing": "sharing",

@@ -28,6 +28,7 @@ SETTINGS = {
 """Config values shown as columns (header: :func:`mtl.viz.labels.label` of the key)."""
 
 FIRST = [label(c) for c in ("name", "dataset", "status", "created")]
+PARENT = label("parent")
 LAST = [label(c) for c in ("tags", "notes")]
 ID = label("id")
 TEST_SUFFIX = " (test)"
@@ -62,8 +63,10 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
                 row.max if HIGHER_IS_BETTER.get(row.metric) else row.min
             )
     rows, results, extra = [], [], []
+    names = dict(zip(runs["id"], runs["name"], strict=True)) if "id" in runs else {}
     for run in runs.itertuples(index=False):
         config = run.config or {}
+        parent = getattr(run, "parent", None)
         row = {
             ID: run.id,
             label("name"): run.name,
@@ -72,6 +75,7 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
             label("created"): _when(run.created_at),
             label("tags"): ", ".join(run.tags or []),
             label("notes"): run.notes or "",
+            PARENT: lineage_text(parent, names.get(parent)) if isinstance(parent, str) else None,
         }
         for column, (section, key) in SETTINGS.items():
             value = config.get(section, {}).get(key)
@@ -91,7 +95,8 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
             extra.append(head + BEST_SUFFIX)
         rows.append(row)
     settings = [label(c) for c in SETTINGS] + [label("tasks"), label("duration (s)")]
-    order = [ID, *FIRST, *dict.fromkeys(results), *LAST, *settings, *dict.fromkeys(extra)]
+    order = [ID, *FIRST, PARENT, *dict.fromkeys(results), *LAST, *settings]
+    order += list(dict.fromkeys(extra))
     return pd.DataFrame(rows, columns=order)
 
 
@@ -102,8 +107,14 @@ def results_columns(table: pd.DataFrame) -> list[str]:
 
 def default_columns(table: pd.DataFrame) -> list[str]:
     """The columns shown unless the user picks others: run, dataset, status, created,
-    each task's test headline metric, tags and notes."""
-    return [*FIRST, *results_columns(table), *LAST]
+    each task's test headline metric, tags and notes (and lineage, when a run has one)."""
+    lineage = [PARENT] if PARENT in table and table[PARENT].notna().any() else []
+    return [*FIRST, *lineage, *results_columns(table), *LAST]
+
+
+def lineage_text(parent_id: str, parent_name: str | None) -> str:
+    """How a run's source is written: ``<name> (<run id>)``, or the id of a deleted run."""
+    return f"{parent_name} ({parent_id})" if parent_name is not None else f"{parent_id} (deleted)"
 
 
 def optional_columns(table: pd.DataFrame) -> list[str]:

@@ -45,7 +45,7 @@ def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-@pytest.mark.parametrize("page", ["home", "experiment", "live", "compare", "evaluate"])
+@pytest.mark.parametrize("page", ["home", "experiment", "live", "compare", "evaluate", "transfer"])
 def test_every_page_runs_on_an_empty_store(
     page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
