@@ -22,6 +22,7 @@ from mtl.runs.scheduler import launch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
 from mtl.runs.worker import execute
+from mtl.study.loss_scale import initial_losses, scale_warning
 
 
 def add_parser(
@@ -77,6 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     preflight(config, data)  # so do a missing CUDA device and a model too large to allocate
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if (scale := scale_warning(initial_losses(data, config.loss.huber_delta))) is not None:
+        print(f"warning: {scale}", file=sys.stderr)
     store = RunStore(args.home)
     if args.detach:
         run_id = launch(config, store, args.max_running)
