@@ -5,9 +5,11 @@ import streamlit as st
 
 from mtl.config import ExperimentConfig
 from mtl.csv_safe import to_csv
+from mtl.errors import SweepError
 from mtl.runs.status import RunStatus
 from mtl.study.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.study.delta import describe_metrics
+from mtl.study.verdict import QUICK_VERDICT, start_verdict
 from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
 from mtl.ui.predict import PredictError, predict_upload
@@ -131,6 +133,24 @@ else:
             f"when higher is better and −1 when lower is better. Metrics used: {describe_metrics()}. A "
             "baseline value of 0 leaves that metric out (division by zero)."
         )
+
+if (
+    not presenting
+    and config.model.sharing != "independent"
+    and len(config.tasks) > 1
+    and st.button(
+        "Verdict: does it beat seed noise and a tuned equal sum?",
+        key="ev.verdict",
+        help="Baselines, tuned equal weighting, a few methods and a static-weight front, "
+        "over 3 seeds with this run's data, tasks and encoder (opens the Verdict page)",
+    )
+):
+    try:
+        verdict_id = start_verdict(store, config, QUICK_VERDICT, warm=True)
+    except (SweepError, ValueError) as err:
+        st.error(f"The verdict cannot start: {markdown_text(err)}")
+    else:
+        st.switch_page("app_pages/verdict.py", query_params={"verdict": verdict_id})
 
 metrics = store.metrics(run_id)
 affinity = pair_matrix(metrics, "affinity_mean", list(kinds))
