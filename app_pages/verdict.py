@@ -116,8 +116,8 @@ def view() -> None:
             y = session.query_choice("y", tasks, tasks[1])
         else:
             pick = st.columns(2)
-            x = pick[0].selectbox("x", tasks, index=0, key="vd.x")
-            y = pick[1].selectbox("y", tasks, index=1, key="vd.y")
+            x = pick[0].selectbox("Task on x", tasks, index=0, key="vd.x")
+            y = pick[1].selectbox("Task on y", tasks, index=1, key="vd.y")
         st.plotly_chart(front_figure(result, x, y), width="stretch", key="vd.front")
         st.caption(
             "Grey: static loss weights (the scalarisation front); diamonds: each method at its "

@@ -550,8 +550,11 @@ def _versus(mine: pd.DataFrame | None, equal: pd.DataFrame | None) -> dict[str, 
     a = mine.set_index("seed")["test_delta"]
     b = equal.set_index("seed")["test_delta"]
     diff = interval((a - b.reindex(a.index)).tolist())
-    sign = helps(diff)
-    return {**diff.to_dict(), "inside_noise": sign is None, "better": sign}
+    if math.isnan(diff.low):
+        better: bool | None = None
+    else:  # no difference at all (the same runs' numbers) is no evidence either way
+        better = True if diff.low > 0 else False if diff.high < 0 else None
+    return {**diff.to_dict(), "inside_noise": better is None, "better": better}
 
 
 def _fmt(entry: Mapping[str, Any]) -> str:

@@ -66,7 +66,7 @@ def test_verdict_from_the_dashboard_shows_front_and_verdict(server, tmp_path: Pa
         verdict.or_(page.get_by_text(VERDICT_START[2])).first.wait_for(timeout=900_000)
         front = page.locator(".js-plotly-plot").filter(has_text="Where every method lands")
         front.wait_for(timeout=60_000)
-        legend = front.locator(".legend").inner_text()
+        legend = front.locator(".legend").text_content() or ""
         for name in ("static weights (front)", "single-task baselines", "equal", "pcgrad"):
             assert name in legend, legend
         assert page.locator(".js-plotly-plot").filter(has_text="Δm against").count() == 1
