@@ -571,6 +571,12 @@ def verdict_text(result: Mapping[str, Any]) -> list[str]:
         return [f"Not enough finished runs yet for a verdict ({result['progress']['done']} of "
                 f"{result['progress']['total']} done)."]  # fmt: skip
     out = []
+    if not result["done"]:
+        progress = result["progress"]
+        out.append(
+            f"Provisional: {progress['done']} of {progress['total']} runs (and the baselines) "
+            "have ended; the verdict may change."
+        )
     word = {True: "helps", False: "does not help", None: "is inside the seed noise"}
     if equal["helps"] is True:
         out.append(

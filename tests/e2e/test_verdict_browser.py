@@ -62,8 +62,10 @@ def test_verdict_from_the_dashboard_shows_front_and_verdict(server, tmp_path: Pa
         page.get_by_role("button", name="Start the verdict").click()
         # no reload from here on: the page follows the runs by itself
         page.get_by_text("The verdict", exact=True).wait_for(timeout=90_000)
+        page.get_by_text("15 of 15 runs ended").wait_for(timeout=900_000)
         verdict = page.get_by_text(VERDICT_START[0]).or_(page.get_by_text(VERDICT_START[1]))
-        verdict.or_(page.get_by_text(VERDICT_START[2])).first.wait_for(timeout=900_000)
+        verdict.or_(page.get_by_text(VERDICT_START[2])).first.wait_for(timeout=60_000)
+        assert not page.get_by_text("Provisional").count()
         front = page.locator(".js-plotly-plot").filter(has_text="Where every method lands")
         front.wait_for(timeout=60_000)
         legend = front.locator(".legend").text_content() or ""
