@@ -1,5 +1,6 @@
 """Evaluate: a finished run's test results per task, its predictions and its checkpoint."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +10,7 @@ from mtl.errors import SweepError
 from mtl.runs.status import RunStatus
 from mtl.study.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.study.delta import describe_metrics
+from mtl.study.grouping import GROUPING_TAG, best_partition, group_configs
 from mtl.study.verdict import QUICK_VERDICT, start_verdict
 from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
@@ -165,6 +167,26 @@ if affinity.notna().any().any():
         width="stretch",
         key="ev.affinity",
     )
+    if len(kinds) >= 3 and not affinity.isna().to_numpy()[~np.eye(len(kinds), dtype=bool)].any():
+        k = st.slider("Groups", 2, len(kinds) - 1, 2, key="ev.groups")
+        grouping = best_partition(affinity, k)
+        st.text(
+            "Suggested grouping (highest total affinity): "
+            + " | ".join(" + ".join(group) for group in grouping.groups)
+        )
+        if not presenting and st.button(
+            "Train the suggested groups",
+            key="ev.group.train",
+            help="One run per group of tasks, beside this run (all together) and the single-task "
+            "baseline (every task alone); compare them on the Compare page",
+        ):
+            launched = [session.launch_run(c) for c in group_configs(config, grouping.groups)]
+            for group_run in launched:
+                store.add_tags(group_run, [GROUPING_TAG])
+            ensure_baseline(store, run_id, detach=True, warm=True)
+            st.switch_page(
+                "app_pages/compare.py", query_params={"runs": ",".join([run_id, *launched])}
+            )
 tabs = st.tabs([markdown_text(task) for task in test])
 for tab, task in zip(tabs, test, strict=True):
     with tab:

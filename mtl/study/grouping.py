@@ -23,7 +23,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["EXHAUSTIVE_MAX", "Grouping", "best_partition", "partition_score", "partitions"]
+from mtl.config import ExperimentConfig
+
+__all__ = [
+    "EXHAUSTIVE_MAX",
+    "GROUPING_TAG",
+    "Grouping",
+    "best_partition",
+    "group_configs",
+    "partition_score",
+    "partitions",
+]
+
+GROUPING_TAG = "grouping"
+"""Tag of the runs that train one suggested group each."""
 
 EXHAUSTIVE_MAX = 8
 """Up to this many tasks every partition is scored (Stirling S(8, 4) = 1,701 of them)."""
@@ -173,3 +186,27 @@ def best_partition(matrix: pd.DataFrame, k: int) -> Grouping:
         sorted((tuple(names[i] for i in sorted(g)) for g in best), key=lambda g: names.index(g[0]))
     )
     return Grouping(groups, _score(values, best), exhaustive)
+
+
+def group_configs(
+    config: ExperimentConfig, groups: Sequence[Sequence[str]]
+) -> list[ExperimentConfig]:
+    """One config per group of two or more tasks: ``config`` with only that group's tasks,
+    named ``"<name> · group y1+y2"`` (a task alone is its single-task baseline's business).
+
+    Raises:
+        ValueError: a group names a task the config does not have.
+    """
+    names = [t.name for t in config.tasks]
+    out = []
+    for group in groups:
+        unknown = [t for t in group if t not in names]
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; tasks: {', '.join(names)}")
+        if len(group) < 2:
+            continue
+        data = config.to_dict()
+        data["tasks"] = [t for t in data["tasks"] if t["name"] in group]
+        data["name"] = f"{config.name} · group {'+'.join(group)}"
+        out.append(ExperimentConfig.from_dict(data))
+    return out

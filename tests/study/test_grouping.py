@@ -89,3 +89,16 @@ def test_true_pairs_are_recovered_from_a_real_run(home: Path) -> None:
     z = pair_matrix(store.metrics(run_id), "affinity_mean", tasks)
     found = best_partition(z, 2)
     assert found.groups == (("y1", "y2"), ("y3", "y4")), z
+
+
+def test_group_configs_keep_only_each_groups_tasks() -> None:
+    from mtl.study.grouping import group_configs
+
+    config = presets.load("synthetic-groups")
+    made = group_configs(config, [("y1", "y2"), ("y3",), ("y4",)])
+    assert len(made) == 1  # a task alone is the baseline's
+    assert [t.name for t in made[0].tasks] == ["y1", "y2"]
+    assert made[0].name == "synthetic-groups · group y1+y2"
+    assert made[0].model == config.model and made[0].train == config.train
+    with pytest.raises(ValueError, match="unknown task"):
+        group_configs(config, [("y1", "nope")])
