@@ -2,7 +2,8 @@
 
 A verdict study trains, with the same data, encoder and epochs, over ≥ 3 seeds:
 
-- the single-task baselines (one network per task, one per seed), the reference of Δm;
+- the single-task baselines (one network per task), the reference of Δm, tuned with the
+  same settings and budget as the methods (best mean validation Δm against setting 0);
 - every picked method (equal weighting always among them), each tuned with the same search
   budget: the same ``budget`` hyperparameter settings (learning rate, weight decay, dropout;
   setting 0 is the base config's own) for every method, each trained on every seed; a
@@ -327,8 +328,10 @@ def start_verdict(
     write_record(store, record)
     tag = sweep_tag(verdict_id)
     try:
-        for seed in options.seeds:
-            record["baselines"].append(_queue_baseline(store, base, seed, tag))
+        for trial, values in enumerate(trial_settings(base, options.budget, options.search_seed)):
+            for seed in options.seeds:
+                entry = _queue_baseline(store, base.with_overrides(values), seed, tag)
+                record["baselines"].append({**entry, "trial": trial})
         for settings, seed, config in runs:
             run_id = store.create_run(config.name, config.to_dict(), tags=(tag,))
             record["runs"].append({"id": run_id, "settings": settings, "seed": seed})
@@ -390,7 +393,7 @@ def _runs(store: RunStore, record: Mapping[str, Any]) -> pd.DataFrame:
                 "id": entry["id"],
                 "role": "baseline",
                 "method": "single-task",
-                "trial": 0,
+                "trial": entry.get("trial", 0),
                 "seed": entry["seed"],
                 "weights": None,
             }
@@ -458,9 +461,7 @@ def verdict_result(store: RunStore, verdict_id: str) -> dict[str, Any]:
     heads = headline_metrics(base_config)
     frame = _runs(store, record)
     finished = frame[frame["status"] == RunStatus.FINISHED]
-    baselines = {
-        int(r.seed): r.summary for r in finished[finished["role"] == "baseline"].itertuples()
-    }
+    baselines = _tuned_baselines(finished[finished["role"] == "baseline"], kinds)
     frame["val_delta"] = [
         _delta(r.summary, baselines.get(int(r.seed), {}), "val", kinds)
         if r.status == RunStatus.FINISHED
@@ -530,6 +531,21 @@ def verdict_result(store: RunStore, verdict_id: str) -> dict[str, Any]:
         )
     result["verdict"] = verdict_text(result)
     return result
+
+
+def _tuned_baselines(rows: pd.DataFrame, kinds: Mapping[str, Any]) -> dict[int, Any]:
+    """Seed → summary of the baselines' best setting: the single-task runs get the same search
+    budget as every method (an untuned reference would flatter every multi-task method), and
+    the best is the setting with the best mean validation Δm against setting 0."""
+    first = {int(r.seed): r.summary for r in rows[rows["trial"] == 0].itertuples()}
+    scores = rows.assign(
+        val_delta=[
+            _delta(r.summary, first.get(int(r.seed), {}), "val", kinds) for r in rows.itertuples()
+        ]
+    )
+    best = _best_trial(scores, 0) if len(scores) else None
+    chosen = rows[rows["trial"] == best] if best is not None else rows.iloc[0:0]
+    return {int(r.seed): r.summary for r in chosen.itertuples()}
 
 
 def _best_trial(rows: pd.DataFrame, n_seeds: int) -> int | None:

@@ -66,3 +66,19 @@ def test_no_gain_is_reported_as_no_help(home: Path) -> None:
     assert result["methods"]["equal"]["helps"] is False
     assert result["methods"]["equal"]["delta_m"]["high"] < 0
     assert result["verdict"][0].startswith("Sharing does not help")
+
+
+def test_baselines_are_tuned_with_the_same_budget(home: Path) -> None:
+    store = RunStore(home)
+
+    def tuned_baseline(trial: int, seed: int) -> tuple[float, float]:
+        rmse, mae = BASELINE[seed]
+        return (rmse * 0.9, mae * 0.9) if trial == 1 else (rmse, mae)  # setting 1: 10 % better
+
+    verdict_id = fake_verdict(store, quality, step, baseline=tuned_baseline)
+    record = (home / "sweeps" / f"{verdict_id}.json").read_text()
+    assert record.count('"trial": 1') >= 3  # a baseline per setting and seed
+    equal = verdict_result(store, verdict_id)["methods"]["equal"]
+    # equal (10 % better than the untuned baseline) only matches the tuned one: Δm 0
+    assert equal["delta_m"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert equal["helps"] is False  # an interval at 0 is no help

@@ -20,19 +20,27 @@ def fake_verdict(
     metrics: Callable[[dict, int], tuple[float, float]],
     step_s: Callable[[dict], float],
     options: VerdictOptions | None = None,
+    baseline: Callable[[int, int], tuple[float, float]] | None = None,
 ) -> str:
     """Queue a verdict on synthetic-related, then finish every run with ``metrics(settings,
     seed)`` as both tasks' (rmse, mae) (baselines: :data:`BASELINE`) and ``step_s(settings)``
-    seconds per step over 100 steps."""
+    seconds per step over 100 steps; ``baseline(trial, seed)`` overrides the baselines'."""
     options = options or VerdictOptions(budget=2, methods=("equal", "pcgrad"), weights=2)
     base = presets.load("synthetic-related")
     verdict_id = start_verdict(store, base, options, start=False, validate_data=False)
     record = (store.home / "sweeps" / f"{verdict_id}.json").read_text()
     data = json.loads(record)
-    entries = [({"role": "baseline"}, b["seed"], b["id"]) for b in data["baselines"]]
+    entries = [
+        ({"role": "baseline", "trial": b["trial"]}, b["seed"], b["id"]) for b in data["baselines"]
+    ]
     entries += [(r["settings"], r["seed"], r["id"]) for r in data["runs"]]
     for settings, seed, run_id in entries:
-        rmse, mae = BASELINE[seed] if settings["role"] == "baseline" else metrics(settings, seed)
+        if settings["role"] != "baseline":
+            rmse, mae = metrics(settings, seed)
+        elif baseline is not None:
+            rmse, mae = baseline(settings["trial"], seed)
+        else:
+            rmse, mae = BASELINE[seed]
         split = {t: {"rmse": rmse, "mae": mae, "r2": 1 - rmse / 2} for t in ("y1", "y2")}
         seconds = step_s(settings) * 100
         store.claim_next(1000)  # queued → running, as a worker would
