@@ -72,3 +72,13 @@ def test_page_loads_neither_torch_nor_sklearn(verdict: tuple[Path, str]) -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_sweeps_page_lists_the_verdicts_runs(verdict: tuple[Path, str]) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["sweep"] = verdict[1]
+    at.run()
+    at.switch_page("app_pages/sweep.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value  # mean ± std per setting: role, method, trial
+    assert {"equal", "pcgrad", "static"} <= set(table["method"])
