@@ -33,6 +33,7 @@ pages = [
     st.Page("app_pages/sweep.py", title="Sweeps", icon=":material/grid_view:"),
     st.Page("app_pages/transfer.py", title="Transfer", icon=":material/move_up:"),
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("app_pages/verdict.py", title="Verdict", icon=":material/gavel:"),
 ]
 try:
     st.navigation(pages).run()

@@ -1,13 +1,17 @@
 """Evaluate: a finished run's test results per task, its predictions and its checkpoint."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from mtl.config import ExperimentConfig
 from mtl.csv_safe import to_csv
+from mtl.errors import SweepError
 from mtl.runs.status import RunStatus
 from mtl.study.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.study.delta import describe_metrics
+from mtl.study.grouping import GROUPING_TAG, best_partition, group_configs
+from mtl.study.verdict import QUICK_VERDICT, start_verdict
 from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
 from mtl.ui.predict import PredictError, predict_upload
@@ -137,6 +141,24 @@ else:
             "baseline value of 0 leaves that metric out (division by zero)."
         )
 
+if (
+    not presenting
+    and config.model.sharing != "independent"
+    and len(config.tasks) > 1
+    and st.button(
+        "Verdict: does it beat seed noise and a tuned equal sum?",
+        key="ev.verdict",
+        help="Baselines, tuned equal weighting, a few methods and a static-weight front, "
+        "over 3 seeds with this run's data, tasks and encoder (opens the Verdict page)",
+    )
+):
+    try:
+        verdict_id = start_verdict(store, config, QUICK_VERDICT, warm=True)
+    except (SweepError, ValueError) as err:
+        st.error(f"The verdict cannot start: {markdown_text(err)}")
+    else:
+        st.switch_page("app_pages/verdict.py", query_params={"verdict": verdict_id})
+
 metrics = store.metrics(run_id)
 st.subheader("Overfitting: training vs validation loss")
 stopping = run["config"]["train"].get("early_stopping")
@@ -161,6 +183,26 @@ if affinity.notna().any().any():
         width="stretch",
         key="ev.affinity",
     )
+    if len(kinds) >= 3 and not affinity.isna().to_numpy()[~np.eye(len(kinds), dtype=bool)].any():
+        k = st.slider("Groups", 2, len(kinds) - 1, 2, key="ev.groups")
+        grouping = best_partition(affinity, k)
+        st.text(
+            "Suggested grouping (highest total affinity): "
+            + " | ".join(" + ".join(group) for group in grouping.groups)
+        )
+        if not presenting and st.button(
+            "Train the suggested groups",
+            key="ev.group.train",
+            help="One run per group of tasks, beside this run (all together) and the single-task "
+            "baseline (every task alone); compare them on the Compare page",
+        ):
+            launched = [session.launch_run(c) for c in group_configs(config, grouping.groups)]
+            for group_run in launched:
+                store.add_tags(group_run, [GROUPING_TAG])
+            ensure_baseline(store, run_id, detach=True, warm=True)
+            st.switch_page(
+                "app_pages/compare.py", query_params={"runs": ",".join([run_id, *launched])}
+            )
 tabs = st.tabs([markdown_text(task) for task in test])
 for tab, task in zip(tabs, test, strict=True):
     with tab:

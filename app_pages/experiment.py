@@ -24,6 +24,7 @@ from mtl.models.plan import describe_config, encoder_depth
 from mtl.models.text_encoders import TEXT_ENCODERS
 from mtl.runs.store import resolve_home
 from mtl.study.estimate import Estimate, describe, format_duration
+from mtl.study.loss_scale import initial_losses, scale_warning
 from mtl.ui import form, session
 from mtl.ui.estimate import LONG_RUN_S, MANY_STEPS, EstimateError, rough_steps, run_estimate
 from mtl.viz.colors import task_colors
@@ -344,6 +345,20 @@ def roles_of(
     return form.column_roles(_frame, list(targets), dataset_name)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def loss_scale_note(data_and_tasks: str, huber_delta: float, _frame: object) -> str | None:
+    """The warning when the starting task losses differ by more than 10× (cached per data
+    and tasks; ``_frame`` is the uploaded table, named in the key), else None."""
+    from mtl.data.prepare import prepare  # why: scikit-learn, only once the settings are valid
+
+    try:
+        config = ExperimentConfig.from_dict(json.loads(data_and_tasks))
+        data = prepare(config, _frame)  # type: ignore[arg-type]
+    except (DataError, ConfigError, ValueError):
+        return None  # the diagram above already says why the data cannot be prepared
+    return scale_warning(initial_losses(data, huber_delta))
+
+
 def digest(*parts: object) -> str:
     """A short stable key for widget keys and caches."""
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
@@ -652,6 +667,14 @@ st.selectbox(
     format_func=lambda n: f"{n} — {weightings[n].description}",
 )
 chosen_weighting = state["exp.loss.weighting"]
+if draft is not None and frame is not None and not isinstance(prepared, str):
+    scale_note = loss_scale_note(
+        draft.model_dump_json(include={"data", "tasks"}),
+        draft.loss.huber_delta,
+        frame if own_data else None,
+    )
+    if scale_note:
+        st.warning(shown(scale_note), icon=":material/balance:")
 level = strategy_options.level(chosen_weighting)
 st.caption(
     f"Reference: {weightings[chosen_weighting].reference} · "

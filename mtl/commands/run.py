@@ -26,6 +26,7 @@ from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import TERMINAL, RunStatus
 from mtl.runs.store import RunStore
 from mtl.runs.worker import execute
+from mtl.study.loss_scale import initial_losses, scale_warning
 
 
 def add_parser(
@@ -96,6 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     preflight(config, data, checkpoint)
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if (scale := scale_warning(initial_losses(data, config.loss.huber_delta))) is not None:
+        print(f"warning: {scale}", file=sys.stderr)
     store = RunStore(args.home)
     if ray is not None and not args.detach:  # trains on the cluster; wait for it here
         run_id = launch(config, store, args.max_running, ray=ray)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from mtl.commands._study import study_commands
 from mtl.commands.run import load_config
 from mtl.runs.scheduler import dispatch
 from mtl.runs.store import RunStore
@@ -41,10 +42,9 @@ POLL_S = 0.5
 def add_parser(
     sub: argparse._SubParsersAction, parents: dict[str, argparse.ArgumentParser]
 ) -> None:
-    """Add ``study`` with its ``transfer`` and ``stop`` subcommands."""
+    """Add the ``transfer`` and ``stop`` subcommands of ``study``."""
     shared = [parents["home"], parents["json"], parents["limit"]]
-    study = sub.add_parser("study", help="studies made of runs: transfer vs multi-task vs single")
-    kinds = study.add_subparsers(dest="study", metavar="STUDY", required=True)
+    kinds = study_commands(sub)
     p = kinds.add_parser(
         "transfer",
         parents=shared,

@@ -3,6 +3,12 @@
 u_1 … u_T orthonormal; w_1 = c·u_1, w_t = c·(p·u_1 + sqrt(1 − p²)·u_t); x ~ N(0, I);
 y_t = w_tᵀx + Σ_i sin(α_i·w_tᵀx + β_i) + ε. With two tasks, p is the cosine between w_1
 and w_2; the sine terms make the label correlation lower than p, as in the paper.
+
+Task groups (``groups``, e.g. ``[[1, 2], [3, 4]]``) give the data a known structure: inside a
+group the tasks are related as above around the group's first task (its anchor u_a:
+w_t = c·(p·u_a + sqrt(1 − p²)·u_t)); across groups the weight vectors are built from disjoint
+orthonormal directions, so tasks of different groups are unrelated (cosine 0). Without
+``groups`` every task is in one group (the paper's generator, unchanged).
 Reference: Ma et al., "Modeling Task Relationships in Multi-task Learning with Multi-gate Mixture-of-Experts", KDD 2018.
 """
 
@@ -37,12 +43,30 @@ class Options(BaseModel):
     seed: int = Field(
         0, ge=0, description="Generator seed (fixed so the data does not change with train.seed)."
     )
+    groups: list[list[int]] = Field(
+        default_factory=list,
+        description="Task groups (1-based task numbers, e.g. [[1, 2], [3, 4]]): related (p) "
+        "inside a group, unrelated across groups; every task in exactly one group. Empty = one group.",
+    )
 
     @field_validator("binary")
     @classmethod
     def _positive(cls, value: list[int]) -> list[int]:
         if any(v < 1 for v in value):
             raise ValueError(f"task numbers are 1-based, found {value}")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _check_groups(cls, value: list[list[int]]) -> list[list[int]]:
+        flat = [t for group in value for t in group]
+        if any(not group for group in value):
+            raise ValueError("a task group is empty; list at least one task number in each")
+        if any(t < 1 for t in flat):
+            raise ValueError(f"task numbers are 1-based, found {value}")
+        repeated = sorted({t for t in flat if flat.count(t) > 1})
+        if repeated:
+            raise ValueError(f"tasks {repeated} are in more than one group")
         return value
 
     @model_validator(mode="after")
@@ -66,14 +90,20 @@ def generate(options: Options) -> pd.DataFrame:
         raise DataError(
             f"data.options.binary {options.binary} names a task above n_tasks ({options.n_tasks})"
         )
+    groups = task_groups(options)
     rng = np.random.default_rng(options.seed)
     d, n, t = options.features, options.samples, options.n_tasks
     basis, _ = np.linalg.qr(rng.normal(size=(d, t)))  # (d, T) orthonormal columns u_1 … u_T
     u = basis.T  # (T, d)
     p = options.p
-    w = [options.c * u[0]] + [
-        options.c * (p * u[0] + np.sqrt(1.0 - p * p) * u[k]) for k in range(1, t)
-    ]
+    w: list[np.ndarray] = [np.zeros(d)] * t
+    for group in groups:
+        anchor = group[0] - 1
+        for number in group:
+            k = number - 1
+            w[k] = options.c * (
+                u[k] if k == anchor else p * u[anchor] + np.sqrt(1.0 - p * p) * u[k]
+            )
     alpha = rng.normal(size=options.sines)
     beta = rng.normal(size=options.sines)
     x = rng.normal(size=(n, d))  # (N, d)
@@ -83,6 +113,28 @@ def generate(options: Options) -> pd.DataFrame:
         y = z + np.sin(np.outer(z, alpha) + beta).sum(axis=1) + options.noise * rng.normal(size=n)
         frame[f"y{k + 1}"] = (y > 0).astype(np.int64) if (k + 1) in options.binary else y
     return frame
+
+
+def task_groups(options: Options) -> list[list[int]]:
+    """The task groups, 1-based (one group of every task when ``groups`` is empty).
+
+    Raises:
+        DataError: a group names a task above ``n_tasks``, or a task is in no group.
+    """
+    if not options.groups:
+        return [list(range(1, options.n_tasks + 1))]
+    flat = {t for group in options.groups for t in group}
+    above = sorted(t for t in flat if t > options.n_tasks)
+    if above:
+        raise DataError(
+            f"data.options.groups names tasks {above} above n_tasks ({options.n_tasks})"
+        )
+    missing = sorted(set(range(1, options.n_tasks + 1)) - flat)
+    if missing:
+        raise DataError(
+            f"data.options.groups leaves tasks {missing} out; put every task in one group"
+        )
+    return [list(group) for group in options.groups]
 
 
 def _load(options: Options, path: str | None) -> pd.DataFrame:

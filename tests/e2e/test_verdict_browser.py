@@ -1,0 +1,82 @@
+"""A verdict started from the dashboard (real `streamlit run app.py`, headless Chromium, real
+worker processes) shows its Δm intervals, its front and its plain-language verdict."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from browser_support import REPO, chromium, require_chromium, streamlit_server
+from conftest import stop_workers
+from mtl.runs.store import RunStore
+
+require_chromium()
+pytest.importorskip("playwright.sync_api")
+
+VERDICT_START = ("Sharing helps", "Sharing does not help", "No evidence that sharing helps")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    home = tmp_path / "home"
+    env = {
+        "MTL_HOME": str(home),
+        "MTL_WARM_WORKER": "0",
+        "MTL_MAX_RUNNING": "2",
+        "OMP_NUM_THREADS": "1",
+    }
+    try:
+        with streamlit_server(REPO / "app.py", tmp_path, env=env) as address:
+            yield address, home
+    finally:
+        stop_workers(home)
+
+
+def settled(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
+        " && document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')",
+        timeout=90_000,
+    )
+
+
+def set_number(page, label: str, value: int) -> None:  # type: ignore[no-untyped-def]
+    field = page.get_by_label(label)
+    field.fill(str(value))
+    field.press("Enter")
+    settled(page)
+
+
+def test_verdict_from_the_dashboard_shows_front_and_verdict(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url, home = server
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url + "/verdict")
+        settled(page)
+        set_number(page, "Epochs per run", 2)
+        set_number(page, "Search budget per method", 1)
+        set_number(page, "Static weight vectors (front)", 1)
+        page.get_by_role("button", name="Start the verdict").click()
+        # no reload from here on: the page follows the runs by itself
+        page.get_by_text("The verdict", exact=True).wait_for(timeout=90_000)
+        page.get_by_text("15 of 15 runs ended").wait_for(timeout=900_000)
+        verdict = page.get_by_text(VERDICT_START[0]).or_(page.get_by_text(VERDICT_START[1]))
+        verdict.or_(page.get_by_text(VERDICT_START[2])).first.wait_for(timeout=60_000)
+        assert not page.get_by_text("Provisional").count()
+        front = page.locator(".js-plotly-plot").filter(has_text="Where every method lands")
+        front.wait_for(timeout=60_000)
+        legend = front.locator(".legend").text_content() or ""
+        for name in ("static weights (front)", "single-task baselines", "equal", "pcgrad"):
+            assert name in legend, legend
+        assert page.locator(".js-plotly-plot").filter(has_text="Δm against").count() == 1
+        store = RunStore(home)
+        runs = store.list_runs()
+        # 3 baselines + 3 methods × 1 setting × 3 seeds + 1 weight vector × 3 seeds
+        assert len(runs) == 15 and set(runs["status"]) == {"finished"}
+        record = next((home / "sweeps").glob("*.json"))
+        assert json.loads(record.read_text())["kind"] == "verdict"
+        page.screenshot(path=str(tmp_path / "verdict.png"), full_page=True)
+        page.close()
