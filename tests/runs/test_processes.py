@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from conftest import wait_for
 from mtl.runs.processes import (
     cmdline,
     pid_alive,
@@ -79,7 +80,8 @@ def test_signal_group_reaches_the_group_and_says_when_it_is_gone() -> None:
         start_new_session=True,
     )
     try:
-        assert "--marker-arg" in cmdline(leader.pid)
+        # between fork and exec /proc/<pid>/cmdline is briefly empty: wait for the exec
+        wait_for(lambda: "--marker-arg" in cmdline(leader.pid), 30, "the child's exec")
         assert signal_group(leader.pid, signal.SIGTERM)
         assert leader.wait(timeout=30) == -signal.SIGTERM
     finally:
