@@ -58,15 +58,17 @@ def add_parser(
 
 
 def load_config(args: argparse.Namespace) -> ExperimentConfig:
-    """The config from a file or a preset, with ``--set`` overrides applied."""
+    """The config from a file or a preset, with ``--set`` overrides applied (and ``--workers``
+    for the commands that have it)."""
     if bool(args.config) == bool(args.preset):
         raise UserError(
             "give a config file or --preset NAME (one of them); `python -m mtl presets` lists presets"
         )
     config = presets.load(args.preset) if args.preset else ExperimentConfig.load(args.config)
     overrides = dict(_parse_override(item) for item in args.set or [])
-    if args.workers is not None:
-        overrides["train.workers"] = args.workers
+    workers = getattr(args, "workers", None)  # `run` has --workers; the studies do not
+    if workers is not None:
+        overrides["train.workers"] = workers
     if overrides:
         config = config.with_overrides(overrides)
     return config
