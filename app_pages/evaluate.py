@@ -257,14 +257,18 @@ for tab, task in zip(tabs, test, strict=True):
         )
 
 st.subheader("Predict on new data")
-st.caption(
-    "Upload a CSV with the feature columns the run was trained on (or, for a run trained on "
-    "an image folder, a zip of images, labels.csv optional); every task is predicted "
-    "(classes with their probabilities, values in original units)."
-)
-upload = st.file_uploader(
-    "CSV or zipped images to predict", type=["csv", "zip"], key=f"ev.predict.{run_id}"
-)
+if config.data.dataset == "images":
+    st.caption(
+        "Upload a zip of images (labels.csv optional); every task is predicted "
+        "(classes with their probabilities, values in original units)."
+    )
+    upload = st.file_uploader("Zipped images to predict", type=["zip"], key=f"ev.predict.{run_id}")
+else:
+    st.caption(
+        "Upload a CSV with the columns the run was trained on (text columns included); every "
+        "task is predicted (classes with their probabilities, values in original units)."
+    )
+    upload = st.file_uploader("CSV to predict", type=["csv"], key=f"ev.predict.{run_id}")
 if upload is not None:
     try:
         with st.spinner("Predicting…"):

@@ -136,7 +136,7 @@ def test_upload_a_zipped_image_folder_train_watch_evaluate(
         page.goto(f"{url}/evaluate?run={run_id}")
         page.get_by_text("Test metrics per task").wait_for(timeout=WAIT_MS)
         predict = page.locator('[data-testid="stFileUploader"]').filter(
-            has_text="CSV or zipped images to predict"
+            has_text="Zipped images to predict"
         )
         predict.locator('input[type="file"]').set_input_files(str(new_zip))
         page.get_by_role("button", name="Download the predictions (CSV)").wait_for(timeout=WAIT_MS)
