@@ -154,8 +154,14 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     feature_names += [f"{t.column}:id{i}" for t in tokenizers for i in range(t.width)]
     input_shape: tuple[int, ...] = dataset.image_shape if use_image else (len(feature_names),)  # type: ignore[assignment]
 
+    kept = kept_labels(config, frame.iloc[train_rows])
     tasks = [
-        _task_spec(t, kinds[t.name], frame.iloc[train_rows], config.data.standardize_targets)
+        _task_spec(
+            t,
+            kinds[t.name],
+            _with_kept_labels(frame.iloc[train_rows], t, kept),
+            config.data.standardize_targets,
+        )
         for t in config.tasks
     ]
 
@@ -187,29 +193,50 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
         warnings=warnings,
         text=tokenizers,
     )
-    subsample_labels(config, prepared)
+    _mask_left_out(prepared, kept)
     _check_labelled(prepared)
     return prepared
 
 
-def subsample_labels(config: ExperimentConfig, prepared: PreparedData) -> None:
-    """Keep only ``label_fraction`` of each task's training labels (in place; seeded).
+def kept_labels(config: ExperimentConfig, train: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The training rows (positions in ``train``) whose labels each task with a
+    ``label_fraction`` below 1 keeps (seeded).
 
     The kept rows are drawn among the labelled ones with ``train.seed`` (and the task's
     name), so two runs with the same seed and fraction see the same labels, whatever
     the other tasks. At least one label is kept; validation and test labels are untouched.
+    The target's scaling and classes are fitted on the kept labels only
+    (:func:`_with_kept_labels`), so the labels left out leak nothing into training.
     """
+    kept: dict[str, np.ndarray] = {}
     for task in config.tasks:
         if task.label_fraction >= 1.0:
             continue
-        mask = prepared.train.mask[task.name]
-        labelled = np.flatnonzero(mask)
+        labelled = np.flatnonzero(train[task.targets].notna().all(axis=1).to_numpy())
         keep = max(1, round(task.label_fraction * len(labelled)))
         rng = np.random.default_rng([config.train.seed, zlib.crc32(task.name.encode())])
-        kept = rng.choice(labelled, size=min(keep, len(labelled)), replace=False)
-        new = np.zeros_like(mask)
-        new[kept] = True
-        prepared.train.mask[task.name] = new
+        kept[task.name] = np.sort(
+            rng.choice(labelled, size=min(keep, len(labelled)), replace=False)
+        )
+    return kept
+
+
+def _mask_left_out(prepared: PreparedData, kept: dict[str, np.ndarray]) -> None:
+    """Mask the training labels that ``label_fraction`` leaves out (in place)."""
+    for name, rows in kept.items():
+        mask = np.zeros_like(prepared.train.mask[name])
+        mask[rows] = prepared.train.mask[name][rows]
+        prepared.train.mask[name] = mask
+
+
+def _with_kept_labels(train: pd.DataFrame, task: Any, kept: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``train`` with ``task``'s labels that ``label_fraction`` leaves out set to missing."""
+    if task.name not in kept:
+        return train
+    part = train.copy()
+    dropped = np.setdiff1d(np.arange(len(part)), kept[task.name])
+    part.iloc[dropped, [part.columns.get_loc(c) for c in task.targets]] = np.nan
+    return part
 
 
 def _check_labelled(prepared: PreparedData) -> None:
@@ -237,8 +264,14 @@ def _prepare_images(
     if config.data.features:
         warnings.append("data.features is ignored for an image folder: the images are the input")
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
+    kept = kept_labels(config, frame.iloc[train_rows])
     tasks = [
-        _task_spec(t, kinds[t.name], frame.iloc[train_rows], config.data.standardize_targets)
+        _task_spec(
+            t,
+            kinds[t.name],
+            _with_kept_labels(frame.iloc[train_rows], t, kept),
+            config.data.standardize_targets,
+        )
         for t in config.tasks
     ]
     files = frame[FILE_COLUMN].astype(str).tolist()
@@ -268,7 +301,7 @@ def _prepare_images(
         preprocessor=no_columns,
         warnings=warnings,
     )
-    subsample_labels(config, prepared)
+    _mask_left_out(prepared, kept)
     _check_labelled(prepared)
     return prepared
 

@@ -204,6 +204,19 @@ def test_label_fraction_masks_only_that_tasks_training_labels_seeded() -> None:
     assert not np.array_equal(prepare(other_seed).train.mask["y1"], data.train.mask["y1"])
 
 
+def test_label_fraction_fits_the_target_scaling_on_the_kept_labels_only() -> None:
+    tasks = [{"name": "y1", "target": "y1", "kind": "regression", "label_fraction": 0.1}]
+    cfg = ExperimentConfig.from_dict({"data": DATA, "tasks": tasks})
+    data = prepare(cfg)
+    spec = data.tasks[0]
+    kept = data.train.mask["y1"]
+    # the standardised labels the model sees: the kept ones have mean 0 and std 1 exactly
+    y = data.train.y["y1"][kept, 0].astype(np.float64)
+    assert abs(y.mean()) < 1e-5 and abs(y.std() - 1.0) < 1e-4
+    everything = prepare(cfg.with_overrides({"tasks.0.label_fraction": 1.0})).tasks[0]
+    assert spec.target_mean != everything.target_mean  # the left-out labels leaked nothing
+
+
 def test_migration_fills_the_parent_of_runs_recorded_before_lineage(tmp_path: Path) -> None:
     db = tmp_path / "store.sqlite"
     conn = sqlite3.connect(db)
