@@ -9,7 +9,7 @@ folder larger than memory trains.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import numpy as np
@@ -63,7 +63,10 @@ def take(t: torch.Tensor | LazyBatches, rows: Rows) -> torch.Tensor:
 
 
 def permuted(
-    split: dict[str, Any], order: torch.Tensor, out: dict[str, Any] | None = None
+    split: dict[str, Any],
+    order: torch.Tensor,
+    masked: Collection[str],
+    out: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An in-memory split (``x`` a tensor, ``y`` and ``mask`` tensors per task) with its rows
     in ``order``: one copy per epoch, after which each batch is a contiguous slice.
@@ -71,19 +74,20 @@ def permuted(
     Args:
         split: the split, rows in their stored order.
         order: a permutation of the rows (N,).
+        masked: the tasks whose label masks are read (the others' are left out).
         out: the previous epoch's result, whose tensors are refilled (no new allocation:
             a wide split's fresh copy each epoch costs more in page faults than the copy).
     """
 
-    def take(t: torch.Tensor, into: torch.Tensor | None) -> torch.Tensor:
+    def select(t: torch.Tensor, into: torch.Tensor | None) -> torch.Tensor:
         if into is None:
             return t.index_select(0, order)
         return torch.index_select(t, 0, order, out=into)
 
     return {
-        "x": take(split["x"], out["x"] if out else None),
-        "y": {n: take(t, out["y"][n] if out else None) for n, t in split["y"].items()},
-        "mask": {n: take(t, out["mask"][n] if out else None) for n, t in split["mask"].items()},
+        "x": select(split["x"], out["x"] if out else None),
+        "y": {n: select(t, out["y"][n] if out else None) for n, t in split["y"].items()},
+        "mask": {n: select(split["mask"][n], out["mask"][n] if out else None) for n in masked},
     }
 
 

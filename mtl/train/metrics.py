@@ -110,11 +110,17 @@ def classification_metrics(
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, MetricValue]:
     """MSE, RMSE, MAE and R² (uniform average over outputs), in the units given."""
-    mse = float(skm.mean_squared_error(y_true, y_pred))
+    # MSE and MAE as scikit-learn computes them (same dtype, same reductions: the same
+    # floats), without its per-call input checks (at every epoch's end, for each task).
+    floating = [a.dtype for a in (y_true, y_pred) if np.issubdtype(a.dtype, np.floating)]
+    dtype = np.result_type(*floating) if floating else np.float64
+    true = np.asarray(y_true, dtype=dtype).reshape(len(y_true), -1)  # (N, k)
+    pred = np.asarray(y_pred, dtype=dtype).reshape(len(y_pred), -1)
+    mse = float(np.mean(np.mean((true - pred) ** 2, axis=0)))
     result = {
         "mse": MetricValue(mse),
         "rmse": MetricValue(float(np.sqrt(mse))),
-        "mae": MetricValue(float(skm.mean_absolute_error(y_true, y_pred))),
+        "mae": MetricValue(float(np.mean(np.mean(np.abs(pred - true), axis=0)))),
     }
     if len(y_true) < 2 or np.all(np.var(y_true, axis=0) == 0):
         result["r2"] = MetricValue(None, "R² needs at least two distinct target values")

@@ -302,6 +302,9 @@ class Trainer:
         current_lr = math.nan
         last_start = max(t.start_epoch for t in self.tasks)
         permuted: dict[str, Any] | None = None  # refilled each epoch
+        masked = [
+            t.name for t, complete in zip(self.tasks, self._complete, strict=True) if not complete
+        ]
         presliced = (
             type(self)._train_step is Trainer._train_step
             and type(self)._batch_losses is Trainer._batch_losses
@@ -320,7 +323,7 @@ class Trainer:
             # indices (data-parallel shards) index each batch instead.
             epoch_split = train
             if presliced:
-                permuted = batches.permuted(train, order, permuted)
+                permuted = batches.permuted(train, order, masked, permuted)
                 epoch_split = permuted
             self._window = _Window(self.step)
             epoch_losses: list[torch.Tensor] = []
