@@ -9,7 +9,6 @@ missing with a reason, never an exception.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +124,17 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Metr
     if len(y_true) < 2 or np.all(np.var(y_true, axis=0) == 0):
         result["r2"] = MetricValue(None, "R² needs at least two distinct target values")
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result["r2"] = MetricValue(float(skm.r2_score(y_true, y_pred)))
+        result["r2"] = MetricValue(_r2(true, pred))
     return result
+
+
+def _r2(true: np.ndarray, pred: np.ndarray) -> float:
+    """R² of (N, k) arrays, uniform average over outputs: ``sklearn.metrics.r2_score``'s
+    arithmetic (force_finite: a perfect output scores 1, a constant target 0)."""
+    numerator = np.sum((true - pred) ** 2, axis=0)
+    denominator = np.sum((true - np.mean(true, axis=0)) ** 2, axis=0)
+    scores = np.ones(true.shape[1], dtype=numerator.dtype)
+    valid = (denominator != 0) & (numerator != 0)
+    scores[valid] = 1 - numerator[valid] / denominator[valid]
+    scores[(numerator != 0) & (denominator == 0)] = 0.0
+    return float(np.mean(scores))
