@@ -9,7 +9,8 @@ folder larger than memory trains.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,6 +43,52 @@ class LazyBatches:
             raise ValueError(f"lazy inputs are indexed by row (dim 0), not dim {dim}")
         rows = index.detach().cpu().numpy()
         return to_device(self.images.take(rows), self.device)
+
+
+PERMUTE_BYTES = 8 * 2**20
+"""The largest training input the trainer permutes once per epoch (then slices per batch).
+Above it, filling a fresh copy (page faults) costs more than an ``index_select`` per batch
+saves: 16,000 × 64 floats permute in 0.16 ms against 0.84 ms of per-batch selects, while
+9,733 × 1,229 take 25 ms against 4.5 ms (one core)."""
+
+Rows = torch.Tensor | slice
+"""A batch's rows: indices into a split, or a slice of a split permuted for the epoch."""
+
+
+def take(t: torch.Tensor | LazyBatches, rows: Rows) -> torch.Tensor:
+    """The rows ``rows`` of ``t`` (dim 0): a view for a slice, ``index_select`` for indices."""
+    if isinstance(rows, slice):
+        return t[rows]  # type: ignore[index]
+    return t.index_select(0, rows)
+
+
+def permuted(
+    split: dict[str, Any],
+    order: torch.Tensor,
+    masked: Collection[str],
+    out: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An in-memory split (``x`` a tensor, ``y`` and ``mask`` tensors per task) with its rows
+    in ``order``: one copy per epoch, after which each batch is a contiguous slice.
+
+    Args:
+        split: the split, rows in their stored order.
+        order: a permutation of the rows (N,).
+        masked: the tasks whose label masks are read (the others' are left out).
+        out: the previous epoch's result, whose tensors are refilled (no new allocation:
+            a wide split's fresh copy each epoch costs more in page faults than the copy).
+    """
+
+    def select(t: torch.Tensor, into: torch.Tensor | None) -> torch.Tensor:
+        if into is None:
+            return t.index_select(0, order)
+        return torch.index_select(t, 0, order, out=into)
+
+    return {
+        "x": select(split["x"], out["x"] if out else None),
+        "y": {n: select(t, out["y"][n] if out else None) for n, t in split["y"].items()},
+        "mask": {n: select(split["mask"][n], out["mask"][n] if out else None) for n in masked},
+    }
 
 
 def to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:

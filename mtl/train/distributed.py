@@ -55,6 +55,7 @@ from torch import Tensor
 
 from mtl.config import ExperimentConfig
 from mtl.data.prepare import PreparedData, Split, prepare
+from mtl.train.batches import Rows
 from mtl.train.callbacks import Callback
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
 from mtl.weighting.gradient import GradientStrategy, task_jacobian
@@ -214,17 +215,19 @@ class DistributedTrainer(Trainer):
     # ---- one step ------------------------------------------------------------------
 
     def _train_step(
-        self, split: dict[str, Any], index: Tensor, active: Tensor | None
+        self, split: dict[str, Any], index: Rows, active: Tensor | None
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        assert isinstance(index, Tensor)  # this subclass gets row indices, never a slice
         world = self.group.world
         mine = index[index % world == self.group.rank] // world  # positions in this shard
         return super()._train_step(split, mine, active)
 
     def _batch_losses(
-        self, out: dict[str, Tensor], split: dict[str, Any], index: Tensor
+        self, out: dict[str, Tensor], split: dict[str, Any], index: Rows
     ) -> tuple[Tensor, list[tuple[int, Tensor]]]:
         """The global batch's task losses (T,): their values are the whole batch's, their
         gradient this rank's share of it; and every task's labelled rows in the whole batch."""
+        assert isinstance(index, Tensor)
         sums, weights, counts = [], [], []
         for spec, loss_fn in zip(self.tasks, self.loss_fns, strict=True):
             y = split["y"][spec.name].index_select(0, index)

@@ -9,7 +9,6 @@ missing with a reason, never an exception.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,19 +73,15 @@ def classification_metrics(
     """Accuracy, macro precision/recall/F1 and AUC-ROC from class ids and probabilities."""
     labels = np.arange(n_classes)
     y_pred = (proba >= 0.5).astype(np.int64) if proba.ndim == 1 else proba.argmax(axis=1)
+    # One call for the three (precision_score, recall_score and f1_score each run it).
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
     result = {
         "accuracy": MetricValue(float(skm.accuracy_score(y_true, y_pred))),
-        "precision": MetricValue(
-            float(
-                skm.precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-            )
-        ),
-        "recall": MetricValue(
-            float(skm.recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
-        ),
-        "f1": MetricValue(
-            float(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
-        ),
+        "precision": MetricValue(float(precision)),
+        "recall": MetricValue(float(recall)),
+        "f1": MetricValue(float(f1)),
     }
     present = np.unique(y_true)
     if len(present) < 2:
@@ -114,16 +109,32 @@ def classification_metrics(
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, MetricValue]:
     """MSE, RMSE, MAE and R² (uniform average over outputs), in the units given."""
-    mse = float(skm.mean_squared_error(y_true, y_pred))
+    # MSE and MAE as scikit-learn computes them (same dtype, same reductions: the same
+    # floats), without its per-call input checks (at every epoch's end, for each task).
+    floating = [a.dtype for a in (y_true, y_pred) if np.issubdtype(a.dtype, np.floating)]
+    dtype = np.result_type(*floating) if floating else np.float64
+    true = np.asarray(y_true, dtype=dtype).reshape(len(y_true), -1)  # (N, k)
+    pred = np.asarray(y_pred, dtype=dtype).reshape(len(y_pred), -1)
+    mse = float(np.mean(np.mean((true - pred) ** 2, axis=0)))
     result = {
         "mse": MetricValue(mse),
         "rmse": MetricValue(float(np.sqrt(mse))),
-        "mae": MetricValue(float(skm.mean_absolute_error(y_true, y_pred))),
+        "mae": MetricValue(float(np.mean(np.mean(np.abs(pred - true), axis=0)))),
     }
     if len(y_true) < 2 or np.all(np.var(y_true, axis=0) == 0):
         result["r2"] = MetricValue(None, "R² needs at least two distinct target values")
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result["r2"] = MetricValue(float(skm.r2_score(y_true, y_pred)))
+        result["r2"] = MetricValue(_r2(true, pred))
     return result
+
+
+def _r2(true: np.ndarray, pred: np.ndarray) -> float:
+    """R² of (N, k) arrays, uniform average over outputs: ``sklearn.metrics.r2_score``'s
+    arithmetic (force_finite: a perfect output scores 1, a constant target 0)."""
+    numerator = np.sum((true - pred) ** 2, axis=0)
+    denominator = np.sum((true - np.mean(true, axis=0)) ** 2, axis=0)
+    scores = np.ones(true.shape[1], dtype=numerator.dtype)
+    valid = (denominator != 0) & (numerator != 0)
+    scores[valid] = 1 - numerator[valid] / denominator[valid]
+    scores[(numerator != 0) & (denominator == 0)] = 0.0
+    return float(np.mean(scores))

@@ -24,6 +24,7 @@ from mtl.data.tasks import TaskSpec
 from mtl.models.base import MultiTaskModel, check_model_size
 from mtl.models.inputs import Build, model_builder
 from mtl.train import batches
+from mtl.train.batches import Rows
 from mtl.train.callbacks import Callback, EpochEnd, MetricRow, RunEnd, RunStart, StepEnd
 from mtl.train.diagnostics import Diagnostics
 from mtl.train.losses import TaskLoss
@@ -191,6 +192,8 @@ class Trainer:
             device=self.device,
         )
         """The tasks whose losses go through the label mask, in ``_batch_losses`` order."""
+        self._all_active = torch.ones(len(self.tasks), device=self.device)
+        """Every task on (the base of a step's active mask when some tasks are masked)."""
         self._has_penalty = type(self.model).penalty is not MultiTaskModel.penalty
         self._augment_rng = torch.Generator().manual_seed(config.train.seed + 1)
 
@@ -298,6 +301,16 @@ class Trainer:
         n_train = self._split_size("train")
         current_lr = math.nan
         last_start = max(t.start_epoch for t in self.tasks)
+        permuted: dict[str, Any] | None = None  # refilled each epoch
+        masked = [
+            t.name for t, complete in zip(self.tasks, self._complete, strict=True) if not complete
+        ]
+        presliced = (
+            type(self)._train_step is Trainer._train_step
+            and type(self)._batch_losses is Trainer._batch_losses
+            and isinstance(train["x"], torch.Tensor)
+            and train["x"].nbytes <= batches.PERMUTE_BYTES
+        )
         for epoch in range(cfg.epochs):
             self.epoch = epoch
             self.model.train()
@@ -305,6 +318,13 @@ class Trainer:
             flags = [float(epoch >= t.start_epoch) for t in self.tasks]
             active = None if all(flags) else torch.tensor(flags, device=self.device)
             order = torch.randperm(n_train, generator=generator).to(self.device)
+            # Rows permuted once per epoch, then each batch is a contiguous slice (no
+            # index_select per step); lazy images, large inputs and subclasses that map the
+            # indices (data-parallel shards) index each batch instead.
+            epoch_split = train
+            if presliced:
+                permuted = batches.permuted(train, order, masked, permuted)
+                epoch_split = permuted
             self._window = _Window(self.step)
             epoch_losses: list[torch.Tensor] = []
             outputs: list[dict[str, torch.Tensor]] = []
@@ -315,11 +335,12 @@ class Trainer:
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr * group.get("lr_factor", 1.0)
                     current_lr = lr
-                index = order[start : start + cfg.batch_size]
-                if len(index) == 1 and n_train > 1 and self.config.model.batch_norm:
+                end = min(start + cfg.batch_size, n_train)
+                if end - start == 1 and n_train > 1 and self.config.model.batch_norm:
                     continue  # batch norm cannot train on a single row
+                index = slice(start, end) if presliced else order[start:end]
                 try:
-                    losses, weights, out = self._train_step(train, index, active)
+                    losses, weights, out = self._train_step(epoch_split, index, active)
                 except DivergedError:
                     raise
                 except Exception:
@@ -369,10 +390,12 @@ class Trainer:
                 return
 
     def _train_step(
-        self, split: dict[str, Any], index: torch.Tensor, active: torch.Tensor | None
+        self, split: dict[str, Any], index: Rows, active: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimisation step on the rows ``index`` of ``split`` (row indices, or a
+        slice of an epoch's permuted split); the detached losses, weights and outputs."""
         cfg = self.config.train
-        x = split["x"].index_select(0, index)  # (B, *input_shape)
+        x = batches.take(split["x"], index)  # (B, *input_shape)
         if self.config.data.augment and x.dim() == 4:
             x = _shift(x, self._augment_rng)
         out = self.model(x)  # task → (B, out_dim)
@@ -381,14 +404,13 @@ class Trainer:
         loss_vec, present = self._batch_losses(out, split, index)  # (T,)
         step_active = active
         if present:  # a task without a label in this batch does not train on it (no host sync)
-            labelled = torch.stack([count for _, count in present]) > 0  # (M,)
-            step_active = (
-                torch.ones(len(self.tasks), device=self.device)
-                if active is None
-                else active.clone()
-            )
-            rows = self._masked_tasks
-            step_active[rows] = step_active[rows] * labelled.to(step_active.dtype)
+            labelled = (torch.stack([count for _, count in present]) > 0).to(self._all_active.dtype)
+            if len(present) == len(self.tasks):  # every task masked: (M,) is (T,)
+                step_active = labelled if active is None else active * labelled
+            else:
+                base = self._all_active if active is None else active
+                rows = self._masked_tasks
+                step_active = base.index_copy(0, rows, base[rows] * labelled)
         extra = self.model.penalty() if self._has_penalty else None
         if cfg.l1 > 0:
             # Starting the sum from a zero tensor keeps it a tensor (the default start is int 0).
@@ -433,16 +455,16 @@ class Trainer:
         return len(self.data.split(split))
 
     def _batch_losses(
-        self, out: dict[str, torch.Tensor], split: dict[str, Any], index: torch.Tensor
+        self, out: dict[str, torch.Tensor], split: dict[str, Any], index: Rows
     ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
         """Task losses (T,) of outputs on the rows ``index``, and (task, labelled rows) of masked tasks."""
         losses, present = [], []
         for t, (spec, loss_fn) in enumerate(zip(self.tasks, self.loss_fns, strict=True)):
-            y = split["y"][spec.name].index_select(0, index)
+            y = batches.take(split["y"][spec.name], index)
             if self._complete[t]:
                 losses.append(loss_fn.unmasked(out[spec.name], y))
                 continue
-            mask = split["mask"][spec.name].index_select(0, index)
+            mask = batches.take(split["mask"][spec.name], index)
             loss, count = loss_fn(out[spec.name], y, mask)
             losses.append(loss)
             present.append((t, count))

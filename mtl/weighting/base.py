@@ -62,7 +62,10 @@ class WeightingStrategy:
             extra: an additional scalar added to the loss (regularisation penalties).
         """
         weights = self.active_weights(losses, active)  # (T,)
-        minimise(torch.dot(weights, losses), extra)
+        if weights.requires_grad:  # learnable weights: differentiate through the sum
+            minimise(torch.dot(weights, losses), extra)
+        else:  # constant weights are the gradient of Σ_t w_t · L_t: no sum node to build
+            minimise_weighted(losses, weights, extra)
         return weights.detach()
 
     def active_weights(self, losses: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
@@ -91,3 +94,18 @@ def minimise(total: torch.Tensor, extra: torch.Tensor | None = None) -> None:
     if extra is not None:
         total = total + extra
     total.backward()
+
+
+def minimise_weighted(
+    losses: torch.Tensor, weights: torch.Tensor, extra: torch.Tensor | None = None
+) -> None:
+    """Backpropagate Σ_t w_t · L_t (+ ``extra``) for constant weights (T,).
+
+    The same gradients as ``minimise(torch.dot(weights, losses), extra)``, without
+    building and differentiating the dot product: ``weights`` is passed as the gradient
+    of the loss vector (one backward call).
+    """
+    if extra is None or not extra.requires_grad:  # a constant adds no gradient
+        torch.autograd.backward(losses, grad_tensors=weights)
+    else:
+        torch.autograd.backward((losses, extra), grad_tensors=(weights, torch.ones_like(extra)))
