@@ -11,6 +11,7 @@ are reported in original units.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -154,16 +155,7 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     feature_names += [f"{t.column}:id{i}" for t in tokenizers for i in range(t.width)]
     input_shape: tuple[int, ...] = dataset.image_shape if use_image else (len(feature_names),)  # type: ignore[assignment]
 
-    kept = kept_labels(config, frame.iloc[train_rows])
-    tasks = [
-        _task_spec(
-            t,
-            kinds[t.name],
-            _with_kept_labels(frame.iloc[train_rows], t, kept),
-            config.data.standardize_targets,
-        )
-        for t in config.tasks
-    ]
+    tasks, kept = _fit_tasks(config, frame.iloc[train_rows], kinds)
 
     def make_split(rows: np.ndarray) -> Split:
         if len(rows) == 0:  # data.val_fraction: 0 (scikit-learn refuses to transform no rows)
@@ -221,6 +213,21 @@ def kept_labels(config: ExperimentConfig, train: pd.DataFrame) -> dict[str, np.n
     return kept
 
 
+def _fit_tasks(
+    config: ExperimentConfig, train: pd.DataFrame, kinds: Mapping[str, str]
+) -> tuple[list[TaskSpec], dict[str, np.ndarray]]:
+    """Each task's spec fitted on its kept training labels, and the kept rows
+    (:func:`kept_labels`) that :func:`_mask_left_out` applies to the training split."""
+    kept = kept_labels(config, train)
+    tasks = [
+        _task_spec(
+            t, kinds[t.name], _with_kept_labels(train, t, kept), config.data.standardize_targets
+        )
+        for t in config.tasks
+    ]
+    return tasks, kept
+
+
 def _mask_left_out(prepared: PreparedData, kept: dict[str, np.ndarray]) -> None:
     """Mask the training labels that ``label_fraction`` leaves out (in place)."""
     for name, rows in kept.items():
@@ -264,16 +271,7 @@ def _prepare_images(
     if config.data.features:
         warnings.append("data.features is ignored for an image folder: the images are the input")
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
-    kept = kept_labels(config, frame.iloc[train_rows])
-    tasks = [
-        _task_spec(
-            t,
-            kinds[t.name],
-            _with_kept_labels(frame.iloc[train_rows], t, kept),
-            config.data.standardize_targets,
-        )
-        for t in config.tasks
-    ]
+    tasks, kept = _fit_tasks(config, frame.iloc[train_rows], kinds)
     files = frame[FILE_COLUMN].astype(str).tolist()
     augment = Augment(
         flip=bool(options["flip"]),
