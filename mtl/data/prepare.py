@@ -112,15 +112,86 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     kinds = {t.name: resolve_kind(t, frame) for t in config.tasks}
     if dataset.image_folder:
         return _prepare_images(config, frame, dataset, kinds, warnings)
+    train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
+    inputs = fit_inputs(config, frame, train_rows, dataset, warnings)
+    tasks, kept = _fit_tasks(config, frame.iloc[train_rows], kinds)
+    prepared = PreparedData(
+        train=inputs.split(frame.iloc[train_rows], train_rows, tasks),
+        val=inputs.split(frame.iloc[val_rows], val_rows, tasks),
+        test=inputs.split(frame.iloc[test_rows], test_rows, tasks),
+        tasks=tasks,
+        input_shape=inputs.input_shape,
+        input_columns=inputs.input_columns,
+        feature_names=inputs.feature_names,
+        preprocessor=inputs.preprocessor,
+        warnings=warnings,
+        text=inputs.tokenizers,
+    )
+    _mask_left_out(prepared, kept)
+    _check_labelled(prepared)
+    return prepared
+
+
+@dataclass
+class FittedInputs:
+    """The input preprocessing fitted on the training split: turns any rows into model inputs.
+
+    Picklable and small (no rows): it is what a data-parallel run fits once and sends to
+    every rank, which then transforms its own rows (:mod:`mtl.data.shards`).
+    """
+
+    numeric: list[str]
+    categorical: list[str]
+    tokenizers: list[Tokenizer]
+    preprocessor: ColumnTransformer
+    feature_names: list[str]
+    tabular_width: int
+    input_shape: tuple[int, ...]
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The table's columns the inputs are made of (tabular first, then text)."""
+        return self.numeric + self.categorical + [t.column for t in self.tokenizers]
+
+    def transform(self, part: pd.DataFrame) -> np.ndarray:
+        """The model inputs of the rows of ``part``: (N, *input_shape) float32."""
+        if len(part) == 0:  # data.val_fraction: 0 (scikit-learn refuses to transform no rows)
+            x = np.zeros((0, len(self.feature_names)), dtype=np.float32)
+        else:
+            features = _clean_categoricals(part[self.numeric + self.categorical], self.categorical)
+            x = np.asarray(self.preprocessor.transform(features), dtype=np.float32)
+            x = x.reshape(len(part), self.tabular_width)  # (N, tabular)
+            ids = [t.encode(part[t.column]) for t in self.tokenizers]  # (N, width) each
+            x = np.concatenate([x, *ids], axis=1).astype(np.float32)  # ids < 2**24: exact
+        check_finite_inputs(x, self.feature_names, "the prepared data")
+        return x.reshape((len(part), *self.input_shape))
+
+    def split(self, part: pd.DataFrame, rows: np.ndarray, tasks: list[TaskSpec]) -> Split:
+        """The :class:`Split` of the rows ``part`` (the table's rows ``rows``, in order)."""
+        y, mask = {}, {}
+        for spec in tasks:
+            y[spec.name], mask[spec.name] = encode_targets(spec, part)
+        return Split(x=self.transform(part), y=y, mask=mask, rows=rows)
+
+
+def fit_inputs(
+    config: ExperimentConfig,
+    frame: pd.DataFrame,
+    train_rows: np.ndarray,
+    dataset: Dataset,
+    warnings: list[str],
+) -> FittedInputs:
+    """Choose the input columns of ``frame`` and fit their preprocessing on ``train_rows``.
+
+    Imputation, scaling and one-hot encoding (scikit-learn) and the text vocabularies are
+    fitted on the training rows only; a column without a training value is left out.
+    """
+    targets = [c for t in config.tasks for c in t.targets]
     numeric, categorical, text = select_features(
         frame, targets, dataset, config.data.features, warnings, config.data.text
     )
     columns = numeric + categorical
-
-    train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
-    if (
-        dataset.image_shape is None
-    ):  # a column with no training value cannot be imputed: leave it out
+    if dataset.image_shape is None:  # a column with no training value cannot be imputed
         unseen = [c for c in columns if frame[c].iloc[train_rows].isna().all()]
         for column in unseen:
             warnings.append(
@@ -146,48 +217,15 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
         raise DataError(
             "model.encoder 'cnn' needs an image dataset with all pixel columns as features; use 'mlp' or 'auto'"
         )
-
     preprocessor = build_preprocessor(numeric, categorical, config, image=use_image)
-    features = _clean_categoricals(frame[columns], categorical)
-    preprocessor.fit(features.iloc[train_rows])
+    preprocessor.fit(_clean_categoricals(frame[columns].iloc[train_rows], categorical))
     feature_names = [str(n) for n in preprocessor.get_feature_names_out()]
     tabular_width = len(feature_names)
     feature_names += [f"{t.column}:id{i}" for t in tokenizers for i in range(t.width)]
     input_shape: tuple[int, ...] = dataset.image_shape if use_image else (len(feature_names),)  # type: ignore[assignment]
-
-    tasks, kept = _fit_tasks(config, frame.iloc[train_rows], kinds)
-
-    def make_split(rows: np.ndarray) -> Split:
-        if len(rows) == 0:  # data.val_fraction: 0 (scikit-learn refuses to transform no rows)
-            x = np.zeros((0, len(feature_names)), dtype=np.float32)
-        else:
-            x = np.asarray(preprocessor.transform(features.iloc[rows]), dtype=np.float32)
-            x = x.reshape(len(rows), tabular_width)  # (N, tabular)
-            ids = [t.encode(frame[t.column].iloc[rows]) for t in tokenizers]  # (N, width) each
-            x = np.concatenate([x, *ids], axis=1).astype(np.float32)  # ids < 2**24: exact
-        check_finite_inputs(x, feature_names, "the prepared data")
-        x = x.reshape((len(rows), *input_shape))
-        part = frame.iloc[rows]
-        y, mask = {}, {}
-        for spec in tasks:
-            y[spec.name], mask[spec.name] = encode_targets(spec, part)
-        return Split(x=x, y=y, mask=mask, rows=rows)
-
-    prepared = PreparedData(
-        train=make_split(train_rows),
-        val=make_split(val_rows),
-        test=make_split(test_rows),
-        tasks=tasks,
-        input_shape=input_shape,
-        input_columns=columns + [t.column for t in tokenizers],
-        feature_names=feature_names,
-        preprocessor=preprocessor,
-        warnings=warnings,
-        text=tokenizers,
+    return FittedInputs(
+        numeric, categorical, tokenizers, preprocessor, feature_names, tabular_width, input_shape
     )
-    _mask_left_out(prepared, kept)
-    _check_labelled(prepared)
-    return prepared
 
 
 def kept_labels(config: ExperimentConfig, train: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -36,16 +36,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import pickle
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from multiprocessing.connection import wait as wait_processes
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -55,6 +55,7 @@ from torch import Tensor
 
 from mtl.config import ExperimentConfig
 from mtl.data.prepare import PreparedData, Split, prepare
+from mtl.data.shards import ShardPlan, load_shard, plan_shards, reads_by_rank
 from mtl.train.batches import Rows
 from mtl.train.callbacks import Callback
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
@@ -164,7 +165,7 @@ class DistributedTrainer(Trainer):
         group: RankGroup,
         n_train: int,
         callbacks: Sequence[Callback] = (),
-        ranks: Sequence[BaseProcess] = (),
+        ranks: Sequence[RankProcess] = (),
     ) -> None:
         if select_device(config.train.device).type == "cuda":
             torch.cuda.set_device(group.rank % torch.cuda.device_count())
@@ -172,6 +173,8 @@ class DistributedTrainer(Trainer):
         self._n_train = n_train
         self._ranks = list(ranks)
         self._stop_pending: str | None = None
+        self.rank_info: list[dict[str, Any]] = []
+        """Where each rank ran and the training rows it held (rank 0 fills it at launch)."""
         self._gathering = True
         """Predictions are split across ranks until the summary; after it (rank 0's output
         writer) each rank predicts on its own."""
@@ -351,6 +354,35 @@ class DistributedTrainer(Trainer):
 # ---- launching -------------------------------------------------------------------------
 
 
+DataSource = PreparedData | ShardPlan
+"""What a data-parallel run is given: the prepared data, which the launcher shards and sends
+to each rank, or a Parquet :class:`~mtl.data.shards.ShardPlan` (the fitted preprocessing), with
+which each rank reads and transforms its own rows."""
+
+
+class RankProcess(Protocol):
+    """A started rank (or group of ranks) that rank 0 watches: a process's interface."""
+
+    @property
+    def exitcode(self) -> int | None: ...
+
+    @property
+    def sentinel(self) -> int: ...
+
+    def is_alive(self) -> bool: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+RankStarter = Callable[
+    [ExperimentConfig, DataSource, int, str, int, "torch.dtype | None"], list[RankProcess]
+]
+"""Starts ranks 1 … N-1 of a run: ``(config, source, world, host, port, dtype)``; they join
+the group through the TCP store at ``host:port`` with :func:`run_rank`."""
+
+
 def create_trainer(
     config: ExperimentConfig,
     data: PreparedData | None = None,
@@ -359,72 +391,168 @@ def create_trainer(
 ) -> Trainer:
     """The trainer of a run: a :class:`Trainer`, or rank 0 of ``train.workers`` ranks
     (``init_checkpoint``: with ``model.init_from``, the source run's weights; the config
-    refuses ``init_from`` with more than one worker)."""
+    refuses ``init_from`` with more than one worker). A Parquet table is read by each rank
+    itself (:mod:`mtl.data.shards`); other data is prepared here and sharded."""
     if config.train.workers == 1:
         return Trainer(config, data, callbacks, init_checkpoint=init_checkpoint)
-    return launch(config, data if data is not None else prepare(config), callbacks)
+    if data is not None:
+        return launch(config, data, callbacks)
+    return launch(
+        config, plan_shards(config) if reads_by_rank(config) else prepare(config), callbacks
+    )
 
 
-def launch(
+def use_ray_train() -> None:
+    """Start the other ranks of this process's data-parallel runs as Ray Train workers
+    (:mod:`mtl.train.ray_ranks`), on any node of the connected Ray cluster, from now on."""
+    from mtl.train.ray_ranks import start_ray_train_ranks  # why: ray loads only under Ray
+
+    global _default_starter
+    _default_starter = start_ray_train_ranks
+
+
+def rank_data(source: DataSource, rank: int, world: int) -> PreparedData:
+    """Rank ``rank``'s data: its :func:`shard` of prepared data, or the rows it reads itself."""
+    if isinstance(source, PreparedData):
+        return shard(source, rank, world)
+    return load_shard(source, rank, world)[0]
+
+
+def train_rows(source: DataSource) -> int:
+    """Rows in the whole training split."""
+    return len(source.train) if isinstance(source, PreparedData) else source.n_train
+
+
+def rank_source(source: DataSource, rank: int, world: int) -> DataSource:
+    """What is sent to rank ``rank``: its shard of prepared data, or the (row-free) plan."""
+    return shard(source, rank, world) if isinstance(source, PreparedData) else source
+
+
+def spawn_ranks(
     config: ExperimentConfig,
-    data: PreparedData,
-    callbacks: Sequence[Callback] = (),
-    dtype: torch.dtype | None = None,
-) -> DistributedTrainer:
-    """Start ranks 1 … N-1 and return rank 0's trainer (this process); its ``fit`` trains them all.
-
-    Args:
-        config: the experiment; ``config.train.workers`` = N.
-        data: the prepared data (fitted here, once); each rank gets its shard.
-        callbacks: rank 0's callbacks.
-        dtype: the other ranks' default float type (``torch.float64`` for exactness checks;
-            rank 0 uses this process's). ``None``: float32.
-    """
-    world = config.train.workers
-    # port 0: the OS picks a free one; the other ranks connect while this one goes on
-    store = dist.TCPStore(HOST, 0, world, True, timeout=TIMEOUT, wait_for_workers=False)
+    source: DataSource,
+    world: int,
+    host: str,
+    port: int,
+    dtype: torch.dtype | None,
+) -> list[RankProcess]:
+    """Ranks 1 … N-1 as processes of this machine (``torch.multiprocessing``, spawn)."""
     context = mp.get_context("spawn")
-    ranks = []
+    ranks: list[RankProcess] = []
     try:
         for rank in range(1, world):
             process = context.Process(
-                target=_rank_main,
-                args=(config.to_dict(), shard(data, rank, world), len(data.train), rank, world),
-                kwargs={"port": store.port, "dtype": None if dtype is None else str(dtype)},
+                target=run_rank,
+                args=(config.to_dict(), rank_source(source, rank, world), train_rows(source)),
+                kwargs={
+                    "rank": rank,
+                    "world": world,
+                    "host": host,
+                    "port": port,
+                    "dtype": None if dtype is None else str(dtype),
+                },
                 name=f"mtl-rank-{rank}",
                 daemon=True,
             )
             process.start()
             ranks.append(process)
-        wait_for_ranks(store, ranks)
-        group = RankGroup.join(store, 0, world, backend_for(config))
-        return DistributedTrainer(
-            config, shard(data, 0, world), group, len(data.train), callbacks, ranks
-        )
     except BaseException:
-        for process in ranks:
-            process.kill()
-            process.join(JOIN_S)
+        _end(ranks)
+        raise
+    return ranks
+
+
+_default_starter: RankStarter = spawn_ranks
+
+
+def launch(
+    config: ExperimentConfig,
+    data: DataSource,
+    callbacks: Sequence[Callback] = (),
+    dtype: torch.dtype | None = None,
+    start_ranks: RankStarter | None = None,
+) -> DistributedTrainer:
+    """Start ranks 1 … N-1 and return rank 0's trainer (this process); its ``fit`` trains them all.
+
+    Args:
+        config: the experiment; ``config.train.workers`` = N.
+        data: the prepared data (fitted here, once), of which each rank gets its shard; or
+            a Parquet plan (fitted here, once), with which each rank reads its own rows.
+        callbacks: rank 0's callbacks.
+        dtype: the other ranks' default float type (``torch.float64`` for exactness checks;
+            rank 0 uses this process's). ``None``: float32.
+        start_ranks: how ranks 1 … N-1 start: processes here (default), or Ray Train
+            workers after :func:`use_ray_train`.
+    """
+    world = config.train.workers
+    starter = start_ranks or _default_starter
+    host = _host() if starter is not spawn_ranks else HOST
+    # port 0: the OS picks a free one; the other ranks connect while this one goes on
+    store = dist.TCPStore(host, 0, world, True, timeout=TIMEOUT, wait_for_workers=False)
+    ranks: list[RankProcess] = []
+    try:
+        ranks = starter(config, data, world, host, store.port, dtype)
+        wait_for_ranks(store, ranks, world)
+        info = [json.loads(store.get(f"{READY}{rank}")) for rank in range(1, world)]
+        group = RankGroup.join(store, 0, world, backend_for(config))
+        trainer = DistributedTrainer(
+            config, rank_data(data, 0, world), group, train_rows(data), callbacks, ranks
+        )
+        trainer.rank_info = [
+            {"rank": 0, "node": _node_id(), "train_rows": len(trainer.data.train)},
+            *info,
+        ]
+        return trainer
+    except BaseException:
+        _end(ranks)
         with contextlib.suppress(RuntimeError, ValueError):
             if dist.is_initialized():
                 dist.destroy_process_group()
         raise
 
 
-def wait_for_ranks(store: dist.TCPStore, ranks: Sequence[BaseProcess]) -> None:
-    """Return once ranks 1 … N-1 have started (imports done, config read, store reached).
+def _end(ranks: Sequence[RankProcess]) -> None:
+    for process in ranks:
+        process.kill()
+        process.join(JOIN_S)
+
+
+def _host() -> str:
+    """This node's address as the other nodes of the Ray cluster reach it."""
+    import ray  # why: ray loads only for ranks on a Ray cluster
+
+    return str(ray.util.get_node_ip_address())
+
+
+def _node_id() -> str | None:
+    """The Ray node this process runs on; ``None`` outside Ray."""
+    if "ray" not in sys.modules:
+        return None
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id()) if ray.is_initialized() else None
+
+
+def wait_for_ranks(
+    store: dist.TCPStore, ranks: Sequence[RankProcess], world: int | None = None
+) -> None:
+    """Return once ranks 1 … N-1 have started (imports done, data read, store reached).
+
+    ``ranks`` are their processes, or one handle for them all (Ray Train); ``world``: N,
+    by default one more than ``ranks``.
 
     Raises:
         RuntimeError: a rank's process ended first (its traceback is on stderr), or
             :data:`TIMEOUT` passed.
     """
-    keys = [f"{READY}{rank}" for rank in range(1, len(ranks) + 1)]
+    world = len(ranks) + 1 if world is None else world
+    keys = [f"{READY}{rank}" for rank in range(1, world)]
     deadline = time.monotonic() + TIMEOUT.total_seconds()
     while not store.check(keys):
         for rank, process in enumerate(ranks, start=1):
             if process.exitcode is not None:
                 raise RuntimeError(
-                    f"data-parallel rank {rank} of {len(ranks) + 1} exited with code "
+                    f"data-parallel rank {rank} of {world} exited with code "
                     f"{process.exitcode} before training; its error is in the run's output"
                 )
         if time.monotonic() > deadline:
@@ -435,24 +563,46 @@ def wait_for_ranks(store: dist.TCPStore, ranks: Sequence[BaseProcess]) -> None:
         wait_processes([p.sentinel for p in ranks], timeout=0.1)
 
 
-def _rank_main(
+def run_rank(
     config: dict[str, Any],
-    data: PreparedData,
+    source: DataSource,
     n_train: int,
+    *,
     rank: int,
     world: int,
-    *,
+    host: str,
     port: int,
     dtype: str | None,
 ) -> None:
-    """Entry point of rank ``rank`` ≥ 1: join the group, train, leave."""
+    """Rank ``rank`` ≥ 1 of a run: get its data, join the group at ``host:port``, train, leave.
+
+    ``source``: this rank's shard of the prepared data, or the Parquet plan with which it
+    reads its rows; ``n_train``: rows in the whole training split.
+
+    The rank loop, whoever started the process (:func:`spawn_ranks`, or a Ray Train worker).
+    Before joining, it tells rank 0 where it runs and how many rows it holds.
+    """
     if dtype is not None:
         torch.set_default_dtype(getattr(torch, dtype.removeprefix("torch.")))
     experiment = ExperimentConfig.from_dict(config)
-    store = dist.TCPStore(HOST, port, world, False, timeout=TIMEOUT)
-    store.set(f"{READY}{rank}", "1")
+    data = rank_data(source, rank, world) if isinstance(source, ShardPlan) else source
+    store = dist.TCPStore(host, port, world, False, timeout=TIMEOUT)
+    info = {"rank": rank, "node": _node_id(), "train_rows": len(data.train)}
+    store.set(f"{READY}{rank}", json.dumps(info))
     group = RankGroup.join(store, rank, world, backend_for(experiment))
     DistributedTrainer(experiment, data, group, n_train).fit()
 
 
-__all__ = ["DistributedTrainer", "RankGroup", "create_trainer", "launch", "shard", "wait_for_ranks"]
+__all__ = [
+    "DataSource",
+    "DistributedTrainer",
+    "RankGroup",
+    "create_trainer",
+    "launch",
+    "rank_data",
+    "run_rank",
+    "shard",
+    "spawn_ranks",
+    "use_ray_train",
+    "wait_for_ranks",
+]
