@@ -14,9 +14,13 @@ Two measurements, printed as markdown tables:
    loss-level = (3T + 1) loss values + every parameter's gradient (1 × P);
    gradient-level = (3T + 1) loss values + the Jacobian on the shared parameters
    (T × P_shared) + the task-specific gradients (P − P_shared).
+3. **Parquet read by rank**: a 200,000-row table written as Parquet; the rows and bytes of
+   prepared arrays one process holds (``prepare``) against what each of N ranks holds after
+   reading its own rows (``plan_shards`` once + ``load_shard`` per rank), with the time of each.
 
     python benchmarks/ddp_scaling.py           # 3 rounds, 4 epochs of the wide model
     python benchmarks/ddp_scaling.py --quick   # 1 round, 2 epochs
+    python benchmarks/ddp_scaling.py --only parquet
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,10 +38,12 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # rank 1 inherits it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from mtl.config import ExperimentConfig  # noqa: E402
 from mtl.data.prepare import PreparedData, prepare  # noqa: E402
+from mtl.data.shards import load_shard, plan_shards  # noqa: E402
 from mtl.train.distributed import DistributedTrainer, launch  # noqa: E402
 from mtl.train.trainer import Trainer  # noqa: E402
 
@@ -178,9 +185,76 @@ def traffic() -> None:
     )
 
 
+def held_bytes(data: PreparedData) -> int:
+    """Bytes of the prepared arrays (inputs, targets, masks) of every split."""
+    total = 0
+    for split in (data.train, data.val, data.test):
+        total += int(np.asarray(split.x).nbytes)
+        total += sum(v.nbytes for v in split.y.values()) + sum(
+            v.nbytes for v in split.mask.values()
+        )
+    return total
+
+
+def parquet_reads(rows: int = 200_000, features: int = 32) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        rng.normal(size=(rows, features)).astype(np.float64),
+        columns=[f"x{i}" for i in range(features)],
+    )
+    frame["y1"] = frame.x0 + 0.1 * rng.normal(size=rows)
+    frame["y2"] = (frame.x1 > 0).astype(int)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "table.parquet"
+        frame.to_parquet(path, row_group_size=20_000)
+        size = path.stat().st_size
+
+        def config(workers: int) -> ExperimentConfig:
+            return ExperimentConfig.from_dict(
+                {
+                    "data": {"dataset": "csv", "path": str(path)},
+                    "tasks": [{"name": "y1", "target": "y1"}, {"name": "y2", "target": "y2"}],
+                    "train": {"workers": workers, "device": "cpu"},
+                }
+            )
+
+        start = time.perf_counter()
+        whole = prepare(config(1))
+        whole_s = time.perf_counter() - start
+        print(
+            f"## Parquet read by rank: {rows:,} rows × {features} features + 2 targets, "
+            f"{size / 1e6:.1f} MB on disk, row groups of 20,000\n"
+        )
+        print("| who | training rows held | rows read | prepared bytes held | seconds |")
+        print("|---|---:|---:|---:|---:|")
+        print(
+            f"| 1 process (`prepare`) | {len(whole.train):,} | {rows:,} | "
+            f"{held_bytes(whole) / 1e6:.1f} MB | {whole_s:.2f} |"
+        )
+        for world in (2, 4):
+            start = time.perf_counter()
+            plan = plan_shards(config(world))
+            plan_s = time.perf_counter() - start
+            print(
+                f"| N = {world}: rank 0 fits the plan (keeps no row) | 0 | "
+                f"{plan.fit_rows:,} + the labels of all | 0 | {plan_s:.2f} |"
+            )
+            start = time.perf_counter()
+            data, read = load_shard(plan, world - 1, world)
+            read_s = time.perf_counter() - start
+            print(
+                f"| N = {world}: one rank (`load_shard`) | {len(data.train):,} | {len(read.rows):,} | "
+                f"{held_bytes(data) / 1e6:.1f} MB | {read_s:.2f} |"
+            )
+        print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round of 2 epochs")
+    parser.add_argument("--only", choices=["throughput", "traffic", "parquet"], default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(
@@ -188,8 +262,12 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; gloo on 127.0.0.1, "
         "one torch thread per process\n"
     )
-    throughput(1 if args.quick else 3, 2 if args.quick else 4)
-    traffic()
+    if args.only in (None, "throughput"):
+        throughput(1 if args.quick else 3, 2 if args.quick else 4)
+    if args.only in (None, "traffic"):
+        traffic()
+    if args.only in (None, "parquet"):
+        parquet_reads()
 
 
 if __name__ == "__main__":
