@@ -29,7 +29,7 @@ from typing import Any
 import ray
 import torch
 import torch.distributed as dist
-from ray.train import RunConfig, ScalingConfig
+from ray.train import FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from mtl.config import ExperimentConfig
@@ -112,6 +112,9 @@ def start_ray_train_ranks(
         run_config=RunConfig(
             name=f"mtl-ranks-{uuid.uuid4().hex[:8]}",
             storage_path=tempfile.mkdtemp(prefix="mtl-ray-train-"),
+            # no restart: a new worker would miss the step's state of the other ranks (the
+            # type checker sees Train v1's FailureConfig; Ray 2.60 runs v2's, which has it)
+            failure_config=FailureConfig(max_failures=0, max_preemption_failures=0),  # type: ignore[call-arg]
         ),
     )
     return [RayTrainRanks(trainer.fit)]
