@@ -3,7 +3,8 @@
 The cluster runs on this machine: a head node without CPUs (``ray start --head``, via
 tests/ray_support.py) and a worker node with 2 CPUs (``ray start --address``), each in its
 own session and stopped by it. Rank 0 is this test process, a driver on the head node; rank 1
-is a Ray Train worker, which Ray can only place on the worker node.
+is a Ray Train worker, which Ray can only place on the worker node. A run sent through the Ray
+executor with ``train.workers: 2`` then trains its rank 1 as a Ray Train worker too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ import torch
 from ray_support import REPO, _stop, local_ray_cluster
 from test_ddp import make_config, make_frame, max_difference
 
+from conftest import status, wait_for
 from mtl.data.prepare import prepare
+from mtl.runs.ray_options import RayOptions
+from mtl.runs.scheduler import launch as launch_run
+from mtl.runs.store import RunStore
 from mtl.train.callbacks import History
 from mtl.train.distributed import launch
 from mtl.train.trainer import Trainer
@@ -116,3 +121,34 @@ def test_ray_train_ranks_on_another_node_update_like_one_process(
     assert parallel.summary["val"]["b"] == pytest.approx(single.summary["val"]["b"], rel=1e-6)
     assert len(events.steps) == 2  # rank 0's callbacks saw the run, here
     assert ranks.exitcode == 0 and not ranks.is_alive()  # its worker ended without error
+
+
+def train_workers() -> int:
+    """Ray Train workers the cluster has run so far (alive or ended)."""
+    from ray.util.state import list_actors
+
+    return len(list_actors(filters=[("class_name", "=", "RayTrainWorker")], limit=1000))
+
+
+def test_a_two_worker_run_through_the_ray_executor_trains_rank_1_as_a_ray_train_worker(
+    two_nodes: str, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = tmp_path / "table.csv"
+    make_frame().to_csv(table, index=False)
+    monkeypatch.setenv("RAY_ADDRESS", two_nodes)
+    store = RunStore(home)
+    before = train_workers()
+    run_id = launch_run(
+        make_config(table, "equal", 2, epochs=2), store, 1, ray=RayOptions.from_env()
+    )
+    end = wait_for(
+        lambda: status(store, run_id) not in ("queued", "running") and status(store, run_id),
+        300,
+        "the Ray run to end",
+        every=0.5,
+    )
+    assert end == "finished", store.get_run(run_id)["error"]
+    assert train_workers() == before + 1  # rank 1: one Ray Train worker
+    # rank 0's rows and files reached the launcher's store, the whole split's metrics
+    assert set(store.metrics(run_id)["split"]) >= {"train", "val"}
+    assert (store.run_dir(run_id) / "checkpoint.pt").stat().st_size > 0
