@@ -235,10 +235,6 @@ class RemoteRun:
                 path = self.folder / (Path(name).name or "data.csv")
                 path.write_bytes(content)
                 data = prepare(config.with_overrides({"data.path": str(path)}))
-            if config.train.workers > 1:  # ranks 1 … N-1: Ray Train workers, on any node
-                from mtl.train.distributed import use_ray_train  # why: torch loads here
-
-                use_ray_train()
             # the local worker's own training path, recording into the sink
             execute(cast(RunStore, self.sink), self.run_id, config, data)
         except BaseException as err:  # execute recorded it (a failed prepare is recorded here)

@@ -1,13 +1,17 @@
 """Data-parallel training of one run: ``train.workers`` processes, one update, as in one process.
 
-Rank 0 is the process that asked for the run (the worker, or the CLI in the foreground): it
-keeps the callbacks (store, outputs, progress) and starts ranks 1 … N-1 itself
-(``torch.multiprocessing``, spawn), joined through a ``torch.distributed`` TCP store on
-127.0.0.1 at a port the operating system picks. Backend: gloo on CPU, NCCL on GPU.
+Rank 0 is the process that asked for the run (the worker, the CLI in the foreground, or the
+Ray executor's actor): it keeps the callbacks (store, outputs, progress) and starts ranks
+1 … N-1 (:func:`spawn_ranks`: ``torch.multiprocessing`` processes here; or, in a Ray actor,
+Ray Train workers on any node, :func:`start_ray_train_ranks`), joined
+through a ``torch.distributed`` TCP store at a port the operating system picks (on 127.0.0.1,
+or this node's address under Ray). Every rank ≥ 1 runs :func:`run_rank`. Backend: gloo on
+CPU, NCCL on GPU.
 
 The preprocessing is fitted once, in rank 0, before the other ranks start; each rank then
 holds only its shard of the training rows (every N-th row: rank r has rows r, r+N, …) and
-the whole validation and test splits. Every rank draws the same batch order, so a step's
+the whole validation and test splits: sent by rank 0 from the prepared table, or, for a
+Parquet table, read by the rank itself with the fitted preprocessing (:mod:`mtl.data.shards`). Every rank draws the same batch order, so a step's
 global batch is the one process's batch; each rank trains on the rows of it that it holds
 (any number, zero included), and the step's update is the one-process update:
 
@@ -58,6 +62,7 @@ from mtl.data.prepare import PreparedData, Split, prepare
 from mtl.data.shards import ShardPlan, load_shard, plan_shards, reads_by_rank
 from mtl.train.batches import Rows
 from mtl.train.callbacks import Callback
+from mtl.train.ray_ranks import in_ray_actor, start_ray_train, world_rank
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
 from mtl.weighting.gradient import GradientStrategy, task_jacobian
 
@@ -402,15 +407,6 @@ def create_trainer(
     )
 
 
-def use_ray_train() -> None:
-    """Start the other ranks of this process's data-parallel runs as Ray Train workers
-    (:mod:`mtl.train.ray_ranks`), on any node of the connected Ray cluster, from now on."""
-    from mtl.train.ray_ranks import start_ray_train_ranks  # why: ray loads only under Ray
-
-    global _default_starter
-    _default_starter = start_ray_train_ranks
-
-
 def rank_data(source: DataSource, rank: int, world: int) -> PreparedData:
     """Rank ``rank``'s data: its :func:`shard` of prepared data, or the rows it reads itself."""
     if isinstance(source, PreparedData):
@@ -462,7 +458,46 @@ def spawn_ranks(
     return ranks
 
 
-_default_starter: RankStarter = spawn_ranks
+def start_ray_train_ranks(
+    config: ExperimentConfig,
+    source: DataSource,
+    world: int,
+    host: str,
+    port: int,
+    dtype: torch.dtype | None,
+) -> list[RankProcess]:
+    """Ranks 1 … N-1 as the workers of one Ray Train ``TorchTrainer`` on the connected
+    cluster, on any node (:mod:`mtl.train.ray_ranks`); their data through Ray's object store."""
+    loop = {
+        "config": config.to_dict(),
+        "n_train": train_rows(source),
+        "world": world,
+        "host": host,
+        "port": port,
+        "dtype": None if dtype is None else str(dtype),
+    }
+    shards = [rank_source(source, rank, world) for rank in range(1, world)]
+    cuda = select_device(config.train.device).type == "cuda"
+    return [start_ray_train(ray_train_rank, loop, shards, use_gpu=cuda)]
+
+
+def ray_train_rank(loop: dict[str, Any]) -> None:
+    """One Ray Train worker of :func:`start_ray_train_ranks`: rank ``world rank + 1``."""
+    import ray  # why: ray loads only in a Ray Train worker
+
+    rank = world_rank() + 1
+    if dist.is_initialized():  # Ray Train's group of the N - 1 workers: the run has its own
+        dist.destroy_process_group()
+    run_rank(
+        loop["config"],
+        ray.get(loop["shards"][rank - 1]),
+        loop["n_train"],
+        rank=rank,
+        world=loop["world"],
+        host=loop["host"],
+        port=loop["port"],
+        dtype=loop["dtype"],
+    )
 
 
 def launch(
@@ -481,11 +516,12 @@ def launch(
         callbacks: rank 0's callbacks.
         dtype: the other ranks' default float type (``torch.float64`` for exactness checks;
             rank 0 uses this process's). ``None``: float32.
-        start_ranks: how ranks 1 … N-1 start: processes here (default), or Ray Train
-            workers after :func:`use_ray_train`.
+        start_ranks: how ranks 1 … N-1 start; by default processes of this machine
+            (:func:`spawn_ranks`), or Ray Train workers on any node of the cluster when this
+            process is a Ray actor (the Ray executor's: :func:`start_ray_train_ranks`).
     """
     world = config.train.workers
-    starter = start_ranks or _default_starter
+    starter = start_ranks or (start_ray_train_ranks if in_ray_actor() else spawn_ranks)
     host = _host() if starter is not spawn_ranks else HOST
     # port 0: the OS picks a free one; the other ranks connect while this one goes on
     store = dist.TCPStore(host, 0, world, True, timeout=TIMEOUT, wait_for_workers=False)
@@ -603,6 +639,6 @@ __all__ = [
     "run_rank",
     "shard",
     "spawn_ranks",
-    "use_ray_train",
+    "start_ray_train_ranks",
     "wait_for_ranks",
 ]

@@ -4,38 +4,49 @@ Rank 0 stays the process that runs the run (the Ray executor's actor, or a drive
 the callbacks that stream rows and files to the launcher's store, exactly as with one worker.
 The other ranks are the workers of one :class:`ray.train.torch.TorchTrainer` with
 ``ScalingConfig(num_workers=N - 1)``, placed by Ray wherever the cluster has room (other
-nodes included). Each worker leaves the process group Ray Train set up among those N - 1
-workers and joins the run's own group of N ranks through rank 0's TCP store, at rank 0's
-node address (:func:`mtl.train.distributed.run_rank`): the group's collectives then span
+nodes included). Each worker runs the rank loop it is given
+(:func:`mtl.train.distributed.run_rank` through ``ray_train_rank``), which leaves the process
+group Ray Train set up among those N - 1 workers and joins the run's own group of N ranks
+through rank 0's TCP store at rank 0's node address: the group's collectives then span
 nodes, with gloo on CPU and NCCL on GPU.
 
-The data travels through Ray's object store: each rank's shard of the prepared data, or the
-row-free Parquet plan (:mod:`mtl.data.shards`) when every node can read the file.
 Rank 0 watches the trainer like a process (:class:`RayTrainRanks`): when a worker fails,
 ``fit`` raises and rank 0 hears of it; when rank 0 fails or leaves the group, the workers'
-next collective fails and the trainer ends.
+next collective fails and the trainer ends. Ray Train never restarts a worker: a new one
+would miss the step's state of the other ranks.
+
+Ray is imported inside the functions: this module loads with the trainer, and ray only
+when a run trains on a cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import ray
-import torch
-import torch.distributed as dist
-from ray.train import FailureConfig, RunConfig, ScalingConfig
-from ray.train.torch import TorchTrainer
+__all__ = ["RayTrainRanks", "in_ray_actor", "start_ray_train", "world_rank"]
 
-from mtl.config import ExperimentConfig
-from mtl.train.distributed import DataSource, RankProcess, rank_source, run_rank, train_rows
 
-__all__ = ["RayTrainRanks", "start_ray_train_ranks"]
+def in_ray_actor() -> bool:
+    """Whether this process is a Ray actor (the Ray executor's actor trains runs in one)."""
+    if "ray" not in sys.modules:  # never imported here: not under Ray
+        return False
+    import ray
+
+    return ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
+
+
+def world_rank() -> int:
+    """This Ray Train worker's rank among the trainer's workers (0 … N-2)."""
+    import ray.train
+
+    return int(ray.train.get_context().get_world_rank())
 
 
 class RayTrainRanks:
@@ -85,30 +96,29 @@ class RayTrainRanks:
         fails and the trainer ends by itself."""
 
 
-def start_ray_train_ranks(
-    config: ExperimentConfig,
-    source: DataSource,
-    world: int,
-    host: str,
-    port: int,
-    dtype: torch.dtype | None,
-) -> list[RankProcess]:
-    """Start ranks 1 … N-1 as the workers of one Ray Train ``TorchTrainer`` (a
-    :data:`mtl.train.distributed.RankStarter`)."""
-    cuda = torch.cuda.is_available() and config.train.device != "cpu"
-    loop_config = {
-        "config": config.to_dict(),
-        "sources": [ray.put(rank_source(source, rank, world)) for rank in range(1, world)],
-        "n_train": train_rows(source),
-        "world": world,
-        "host": host,
-        "port": port,
-        "dtype": None if dtype is None else str(dtype),
-    }
+def start_ray_train(
+    loop: Callable[[dict[str, Any]], None],
+    loop_config: dict[str, Any],
+    shards: list[Any],
+    use_gpu: bool,
+) -> RayTrainRanks:
+    """Start ``len(shards)`` Ray Train workers running ``loop(loop_config)``.
+
+    Args:
+        loop: the per-worker function (importable on every node); it finds its data with
+            ``ray.get(loop_config["shards"][world_rank()])``.
+        loop_config: what every worker gets (small: config, addresses).
+        shards: one object per worker, put into Ray's object store here.
+        use_gpu: a GPU per worker.
+    """
+    import ray
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
     trainer = TorchTrainer(
-        _train_loop,
-        train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=world - 1, use_gpu=cuda),
+        loop,
+        train_loop_config={**loop_config, "shards": [ray.put(s) for s in shards]},
+        scaling_config=ScalingConfig(num_workers=len(shards), use_gpu=use_gpu),
         run_config=RunConfig(
             name=f"mtl-ranks-{uuid.uuid4().hex[:8]}",
             storage_path=tempfile.mkdtemp(prefix="mtl-ray-train-"),
@@ -117,21 +127,4 @@ def start_ray_train_ranks(
             failure_config=FailureConfig(max_failures=0, max_preemption_failures=0),  # type: ignore[call-arg]
         ),
     )
-    return [RayTrainRanks(trainer.fit)]
-
-
-def _train_loop(loop: dict[str, Any]) -> None:
-    """One Ray Train worker: rank ``world rank + 1`` of the run's group."""
-    rank = ray.train.get_context().get_world_rank() + 1
-    if dist.is_initialized():  # the group of the N - 1 workers: the run has its own
-        dist.destroy_process_group()
-    run_rank(
-        loop["config"],
-        ray.get(loop["sources"][rank - 1]),
-        loop["n_train"],
-        rank=rank,
-        world=loop["world"],
-        host=loop["host"],
-        port=loop["port"],
-        dtype=loop["dtype"],
-    )
+    return RayTrainRanks(trainer.fit)

@@ -28,7 +28,7 @@ from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import launch as launch_run
 from mtl.runs.store import RunStore
 from mtl.train.callbacks import History
-from mtl.train.distributed import launch
+from mtl.train.distributed import launch, start_ray_train_ranks
 from mtl.train.trainer import Trainer
 
 if os.environ.get("CI") != "true":
@@ -90,7 +90,6 @@ def two_nodes() -> Iterator[str]:
 def test_ray_train_ranks_on_another_node_update_like_one_process(
     two_nodes: str, tmp_path: Path
 ) -> None:
-    from mtl.train.ray_ranks import start_ray_train_ranks
 
     table = tmp_path / "table.csv"
     make_frame().to_csv(table, index=False)
