@@ -179,7 +179,8 @@ class DistributedTrainer(Trainer):
         self._ranks = list(ranks)
         self._stop_pending: str | None = None
         self.rank_info: list[dict[str, Any]] = []
-        """Where each rank ran and the training rows it held (rank 0 fills it at launch)."""
+        """Each rank's node (Ray's node id, or ``None``), what started it and the training
+        rows it held: rank 0 fills it at launch and writes it in the summary (``ranks``)."""
         self._gathering = True
         """Predictions are split across ranks until the summary; after it (rank 0's output
         writer) each rank predicts on its own."""
@@ -349,11 +350,15 @@ class DistributedTrainer(Trainer):
         return result[0], result[1], result[2]
 
     def summary(self, status: str) -> dict[str, Any]:
-        """The final summary (all ranks together); afterwards each rank predicts alone."""
+        """The final summary (all ranks together), with where the ranks ran (rank 0);
+        afterwards each rank predicts alone."""
         try:
-            return super().summary(status)
+            summary = super().summary(status)
         finally:
             self._gathering = False
+        if self.rank_info:
+            summary["ranks"] = self.rank_info
+        return summary
 
 
 # ---- launching -------------------------------------------------------------------------
@@ -497,6 +502,7 @@ def ray_train_rank(loop: dict[str, Any]) -> None:
         host=loop["host"],
         port=loop["port"],
         dtype=loop["dtype"],
+        started_by="ray train",
     )
 
 
@@ -535,7 +541,12 @@ def launch(
             config, rank_data(data, 0, world), group, train_rows(data), callbacks, ranks
         )
         trainer.rank_info = [
-            {"rank": 0, "node": _node_id(), "train_rows": len(trainer.data.train)},
+            {
+                "rank": 0,
+                "node": _node_id(),
+                "started_by": "launcher",
+                "train_rows": len(trainer.data.train),
+            },
             *info,
         ]
         return trainer
@@ -609,11 +620,13 @@ def run_rank(
     host: str,
     port: int,
     dtype: str | None,
+    started_by: str = "process",
 ) -> None:
     """Rank ``rank`` ≥ 1 of a run: get its data, join the group at ``host:port``, train, leave.
 
     ``source``: this rank's shard of the prepared data, or the Parquet plan with which it
-    reads its rows; ``n_train``: rows in the whole training split.
+    reads its rows; ``n_train``: rows in the whole training split; ``started_by``: what
+    started this process, for the run's summary (``process``, ``ray train``).
 
     The rank loop, whoever started the process (:func:`spawn_ranks`, or a Ray Train worker).
     Before joining, it tells rank 0 where it runs and how many rows it holds.
@@ -623,7 +636,12 @@ def run_rank(
     experiment = ExperimentConfig.from_dict(config)
     data = rank_data(source, rank, world) if isinstance(source, ShardPlan) else source
     store = dist.TCPStore(host, port, world, False, timeout=TIMEOUT)
-    info = {"rank": rank, "node": _node_id(), "train_rows": len(data.train)}
+    info = {
+        "rank": rank,
+        "node": _node_id(),
+        "started_by": started_by,
+        "train_rows": len(data.train),
+    }
     store.set(f"{READY}{rank}", json.dumps(info))
     group = RankGroup.join(store, rank, world, backend_for(experiment))
     DistributedTrainer(experiment, data, group, n_train).fit()
