@@ -120,6 +120,14 @@ def test_ray_train_ranks_on_another_node_update_like_one_process(
     assert max_difference(single.model, parallel.model) < 1e-5
     assert parallel.summary["val"]["b"] == pytest.approx(single.summary["val"]["b"], rel=1e-6)
     assert len(events.steps) == 2  # rank 0's callbacks saw the run, here
+    # across nodes, the bytes per step of a gradient-level method (float64, T = 2): the loss
+    # values (3T + 1), the Jacobian on the shared parameters (T × P_shared), the rest's gradients
+    shared = sum(p.numel() for p in parallel.model.shared_parameters())
+    total = sum(p.numel() for p in parallel.model.parameters())
+    sent = trainer.group.sent
+    assert sent["losses"] == 20 * (3 * 2 + 1) * 8
+    assert sent["jacobian"] == 20 * 2 * shared * 8
+    assert sent["gradients"] == 20 * (total - shared) * 8
     assert ranks.exitcode == 0 and not ranks.is_alive()  # its worker ended without error
     assert [r["started_by"] for r in parallel.summary["ranks"]] == ["launcher", "ray train"]
 
