@@ -107,14 +107,14 @@ def prepare(config: ExperimentConfig, frame: pd.DataFrame | None = None) -> Prep
     missing = [c for c in dict.fromkeys(targets) if c not in frame.columns]
     if missing:
         raise DataError(
-            f"target column(s) {missing} not in the data; available columns: {_preview(frame.columns)}"
+            f"target column(s) {missing} not in the data; available columns: {preview_names(frame.columns)}"
         )
     kinds = {t.name: resolve_kind(t, frame) for t in config.tasks}
     if dataset.image_folder:
         return _prepare_images(config, frame, dataset, kinds, warnings)
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
     inputs = fit_inputs(config, frame, train_rows, dataset, warnings)
-    tasks, kept = _fit_tasks(config, frame.iloc[train_rows], kinds)
+    tasks, kept = fit_tasks(config, frame.iloc[train_rows], kinds)
     prepared = PreparedData(
         train=inputs.split(frame.iloc[train_rows], train_rows, tasks),
         val=inputs.split(frame.iloc[val_rows], val_rows, tasks),
@@ -251,7 +251,7 @@ def kept_labels(config: ExperimentConfig, train: pd.DataFrame) -> dict[str, np.n
     return kept
 
 
-def _fit_tasks(
+def fit_tasks(
     config: ExperimentConfig, train: pd.DataFrame, kinds: Mapping[str, str]
 ) -> tuple[list[TaskSpec], dict[str, np.ndarray]]:
     """Each task's spec fitted on its kept training labels, and the kept rows
@@ -309,7 +309,7 @@ def _prepare_images(
     if config.data.features:
         warnings.append("data.features is ignored for an image folder: the images are the input")
     train_rows, val_rows, test_rows = split_rows(config, frame, kinds, warnings)
-    tasks, kept = _fit_tasks(config, frame.iloc[train_rows], kinds)
+    tasks, kept = fit_tasks(config, frame.iloc[train_rows], kinds)
     files = frame[FILE_COLUMN].astype(str).tolist()
     augment = Augment(
         flip=bool(options["flip"]),
@@ -424,7 +424,7 @@ def _check_inputs(
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
         raise DataError(
-            f"{field}: column(s) {unknown} not in the data; available: {_preview(frame.columns)}"
+            f"{field}: column(s) {unknown} not in the data; available: {preview_names(frame.columns)}"
         )
     clash = [c for c in columns if c in targets]
     if clash:
@@ -668,10 +668,11 @@ def encode_targets(spec: TaskSpec, part: pd.DataFrame) -> tuple[np.ndarray, np.n
 
 
 def _quoted(columns: list[Any], limit: int = 6) -> str:
-    return _preview([repr(str(c)) for c in columns], limit)
+    return preview_names([repr(str(c)) for c in columns], limit)
 
 
-def _preview(columns: Any, limit: int = 12) -> str:
+def preview_names(columns: Any, limit: int = 12) -> str:
+    """The first ``limit`` column names, comma-separated, and how many there are in all."""
     names = [str(c) for c in columns]
     shown = ", ".join(names[:limit])
     return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")

@@ -36,10 +36,10 @@ from mtl.data.datasets.csv import PARQUET_SUFFIXES
 from mtl.data.prepare import (
     FittedInputs,
     PreparedData,
-    _fit_tasks,
-    _preview,
     encode_targets,
     fit_inputs,
+    fit_tasks,
+    preview_names,
     split_rows,
 )
 from mtl.data.tasks import TaskSpec, resolve_kind
@@ -143,7 +143,7 @@ def plan_shards(config: ExperimentConfig, fit_rows: int = FIT_ROWS) -> ShardPlan
     missing = [c for c in targets if c not in names]
     if missing:
         raise DataError(
-            f"target column(s) {missing} not in the data; available columns: {_preview(names)}"
+            f"target column(s) {missing} not in the data; available columns: {preview_names(names)}"
         )
     labels, _ = read_parquet_rows(path, np.arange(n_rows), targets)
     warnings: list[str] = []
@@ -161,7 +161,7 @@ def plan_shards(config: ExperimentConfig, fit_rows: int = FIT_ROWS) -> ShardPlan
     inputs = fit_inputs(
         config, fitted.reset_index(drop=True), np.arange(len(sample)), dataset, warnings
     )
-    tasks, kept = _fit_tasks(config, labels.iloc[train], kinds)
+    tasks, kept = fit_tasks(config, labels.iloc[train], kinds)
     plan = ShardPlan(
         path=path,
         rows={"train": train, "val": val, "test": test},
