@@ -7,6 +7,7 @@ The tests on a real local Ray cluster are in test_ray_cluster.py.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def test_the_actor_trains_through_the_workers_path_and_ships_rows_and_files(
     tmp_path: Path,
 ) -> None:
     """The actor class itself, in this process (no cluster): a CSV that exists only as the
-    bytes it was given, rows and files written back by the driver's own code."""
+    bytes it was given, rows and files written back by the driver's own code; then the same
+    (warm) actor trains a second run with the same config and seed into another run of the
+    store: the same numbers, nothing carried over from the first."""
     csv = tmp_path / "gone" / "data.csv"  # the launcher's path; the node never sees it
     rows = "a,b,y\n" + "".join(f"{i % 7},{i * 0.5},{i % 2}\n" for i in range(80))
     config = ExperimentConfig.from_dict(
@@ -92,18 +95,25 @@ def test_the_actor_trains_through_the_workers_path_and_ships_rows_and_files(
         }
     )
     store = RunStore(tmp_path / "home")
-    run_id = store.create_run(config.name, config.to_dict(), status="running")
-    actor = RemoteRun(run_id, config.to_dict(), ("data.csv", rows.encode()))
-    actor.start()
-    end = poll_until_end(actor, store, run_id)
-    assert (end.status, end.error) == ("finished", None)
-    folder = store.run_dir(run_id)
-    assert (folder / "checkpoint.pt").stat().st_size > 0
-    assert (folder / "predictions" / "y.csv").exists()
-    assert ExperimentConfig.load(folder / "config.yaml").data.path == str(csv)
-    metrics = store.metrics(run_id)
-    assert sorted(set(metrics.loc[metrics["split"] == "val", "epoch"])) == [0, 1]
-    assert not actor.folder.exists()  # the node's copy is removed once the run ended
+    actor = RemoteRun(warm=False)
+    curves = []
+    for turn in (1, 2):
+        run_id = store.create_run(config.name, config.to_dict(), status="running")
+        where = actor.start(run_id, config.to_dict(), ("data.csv", rows.encode()))
+        assert where["runs"] == turn and where["pid"] == os.getpid()
+        node_folder = actor.folder
+        end = poll_until_end(actor, store, run_id)
+        assert (end.status, end.error) == ("finished", None)
+        folder = store.run_dir(run_id)
+        assert (folder / "checkpoint.pt").stat().st_size > 0
+        assert (folder / "predictions" / "y.csv").exists()
+        assert ExperimentConfig.load(folder / "config.yaml").data.path == str(csv)
+        metrics = store.metrics(run_id)
+        val = metrics[(metrics["split"] == "val") & (metrics["metric"] == "loss")]
+        assert sorted(set(val["epoch"])) == [0, 1]
+        curves.append(val["value"].tolist())
+        assert node_folder is not None and not node_folder.exists()  # the node's copy is gone
+    assert curves[0] == curves[1]
 
 
 def test_a_failure_on_the_node_ships_its_traceback_beside_the_drivers_log(tmp_path: Path) -> None:
@@ -112,8 +122,8 @@ def test_a_failure_on_the_node_ships_its_traceback_beside_the_drivers_log(tmp_pa
     run_id = store.create_run(config.name, config.to_dict(), status="running")
     (store.run_dir(run_id) / "worker.log").write_text("driver log\n")
     bad = dict(config.to_dict(), tasks=[{"name": "t", "target": "no-such-column"}])
-    actor = RemoteRun(run_id, bad, None)
-    actor.start()
+    actor = RemoteRun(warm=False)
+    actor.start(run_id, bad, None)
     end = poll_until_end(actor, store, run_id)
     assert end.status == "failed" and "no-such-column" in end.error
     assert (store.run_dir(run_id) / "worker.log").read_text() == "driver log\n"
