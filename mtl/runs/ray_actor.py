@@ -30,6 +30,7 @@ from typing import Any, cast
 
 from mtl.config import ExperimentConfig
 from mtl.errors import UnsafePathError
+from mtl.runs.lineage import CHECKPOINT_FILE
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
 from mtl.runs.worker import execute
@@ -68,14 +69,17 @@ class BufferSink:
 
     Implements the methods :func:`mtl.runs.worker.execute` and its
     :class:`~mtl.runs.recorder.StoreRecorder` call on a :class:`~mtl.runs.store.RunStore`;
-    the run id they pass is ignored (one sink per run).
+    the run id they pass is ignored (one sink per run), except a source run's.
 
     Args:
         folder: the run's folder on this node (:meth:`run_dir`).
+        sources: the finished runs it may start from (``model.init_from``): run id → their
+            folder on this node, holding the checkpoint the launcher sent.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, sources: dict[str, Path] | None = None) -> None:
         self.folder = Path(folder)
+        self.sources = dict(sources or {})
         self._lock = threading.Lock()
         self._metrics: list[tuple] = []
         self._weights: list[tuple] = []
@@ -91,10 +95,13 @@ class BufferSink:
             self._weights.extend(rows)
 
     def run_dir(self, run_id: str) -> Path:
-        return self.folder
+        return self.sources.get(run_id, self.folder)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        """The run's status as far as the node knows: ``running`` until it ended."""
+        """The run's status as far as the node knows: ``running`` until it ended (a source
+        run: ``finished``, the launcher sends only those)."""
+        if run_id in self.sources:
+            return {"status": RunStatus.FINISHED}
         with self._lock:
             return {"status": RunStatus.RUNNING if self._end is None else self._end[0]}
 
@@ -205,7 +212,11 @@ class RemoteRun:
         self._thread: threading.Thread | None = None
 
     def start(
-        self, run_id: str, config: dict[str, Any], data_file: tuple[str, bytes] | None = None
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        data_file: tuple[str, bytes] | None = None,
+        source: tuple[str, bytes] | None = None,
     ) -> dict[str, Any]:
         """Start training ``run_id`` in a thread of this actor; returns where it runs.
 
@@ -214,6 +225,8 @@ class RemoteRun:
             config: the run's config as a dict.
             data_file: ``(file name, content)`` of the CSV named by ``data.path``, read on
                 the launcher; the node writes it to its temporary folder and trains from there.
+            source: ``(run id, checkpoint)`` of the finished run named by ``model.init_from``,
+                read on the launcher.
 
         Returns:
             ``host`` and ``pid`` of this actor's process and ``runs``: how many runs it was
@@ -231,7 +244,12 @@ class RemoteRun:
         self.folder = Path(tempfile.mkdtemp(prefix=f"mtl-{run_id}-"))
         out = self.folder / "run"
         out.mkdir()
-        self.sink = BufferSink(out)
+        sources = {}
+        if source is not None:
+            source_id, checkpoint = source
+            write_files(self.folder / "sources", {f"{source_id}/{CHECKPOINT_FILE}": checkpoint})
+            sources[source_id] = self.folder / "sources" / source_id
+        self.sink = BufferSink(out, sources)
         self.shipper = FileShipper(out, rename={WORKER_LOG: LOG_NAME})
         self._thread = threading.Thread(
             target=self._train, args=(run_id, config, data_file), name="train", daemon=True

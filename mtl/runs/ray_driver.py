@@ -41,13 +41,16 @@ from typing import Any
 import pandas as pd
 
 from mtl.config import ExperimentConfig
+from mtl.errors import ConfigError
+from mtl.runs.lineage import source_checkpoint
 from mtl.runs.processes import write_new
 from mtl.runs.ray_actor import Batch, RemoteRun, write_files
 from mtl.runs.ray_drivers import driver_key, lock_path, try_lock
 from mtl.runs.ray_executor import OPTIONS_FILE, OWNER_FILE, RAY_TAG, WORKER_FILE, read_options
 from mtl.runs.scheduler import dispatch
-from mtl.runs.status import RunStatus
+from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import IllegalTransitionError, RunStore, StoreError
+from mtl.runs.store_db import RunNotFoundError
 
 POLL_S = 0.5
 """Seconds between two polls of each busy actor (rows reach the store within about one flush)."""
@@ -86,6 +89,7 @@ class Slot:
     shape: Shape
     config: dict[str, Any]
     data_file: tuple[str, bytes] | None
+    source: tuple[str, bytes] | None = None  # model.init_from's id and checkpoint, once read
     actor: Any = None
     started: Any = None  # the ObjectRef of actor.start until it answered
     poll: Any = None  # the ObjectRef of the pending poll
@@ -137,9 +141,8 @@ class Driver:
                 found.append(run_id)
         return found[::-1]
 
-    def adopt(self) -> list[Slot]:
+    def adopt(self) -> None:
         """Own every claimed run for this cluster: pid, heartbeat, owner file; not started."""
-        adopted = []
         for run_id in self.unowned():
             folder = self.store.run_dir(run_id)
             if not write_new(folder / OWNER_FILE, str(os.getpid())):
@@ -148,18 +151,13 @@ class Driver:
             self.store.heartbeat(run_id)
             run = self.store.get_run(run_id)
             options = read_options(self.store, run_id, wait_s=0)
-            slot = Slot(
-                run_id, (options.num_cpus, options.num_gpus), run["config"], data_file=None
-            )
+            slot = Slot(run_id, (options.num_cpus, options.num_gpus), run["config"], data_file=None)
             with self._lock:
                 self.slots[run_id] = slot
             try:
                 slot.data_file = _data_file(ExperimentConfig.from_dict(run["config"]))
             except (OSError, ValueError) as err:
                 self._finish(slot, RunStatus.FAILED, f"cannot read the data: {_one_line(err)}")
-                continue
-            adopted.append(slot)
-        return adopted
 
     # ------------------------------------------------------------------ cluster
 
@@ -196,22 +194,45 @@ class Driver:
         """Hand the run to a warm actor (it waits in Ray's queue until a node has room)."""
         slot.actor = self._actor(slot.shape)
         slot.tries += 1
-        slot.started = slot.actor.start.remote(slot.run_id, slot.config, slot.data_file)
+        args = (slot.run_id, slot.config, slot.data_file, slot.source)
+        slot.started = slot.actor.start.remote(*args)
+
+    def _prepare(self, slot: Slot, stopping: bool) -> None:
+        """Start a run not yet handed to an actor, once the run it starts from (``model.
+        init_from``) has finished: its checkpoint goes with the run (the node cannot read this
+        machine's disk). Waiting happens here, not in an actor."""
+        source_id = (slot.config.get("model") or {}).get("init_from")
+        wants_stop = stopping or self.store.stop_requested(slot.run_id)
+        if source_id is not None and slot.source is None:
+            if _active(self.store, source_id):
+                if wants_stop:
+                    self._finish(
+                        slot, RunStatus.STOPPED, f"stopped while waiting for run {source_id}"
+                    )
+                return
+            try:
+                path = source_checkpoint(self.store, source_id)
+                slot.source = (source_id, path.read_bytes())
+            except (ConfigError, OSError) as err:
+                self._finish(slot, RunStatus.FAILED, _one_line(err))
+                return
+        self.begin(slot)
 
     # ------------------------------------------------------------------ the loop
 
     def step(self, stopping: bool) -> None:
         """One round: adopt and start new runs, pass stop requests on, poll busy actors."""
         if not stopping:
-            for slot in self.adopt():
-                self.begin(slot)
+            self.adopt()
+        for slot in [s for s in self.slots.values() if s.actor is None]:
+            self._prepare(slot, stopping)
         for slot in list(self.slots.values()):
-            if slot.poll is None and slot.started is None and slot.run_id in self.slots:
+            if slot.actor is not None and slot.poll is None and slot.started is None:
                 slot.poll, slot.poll_sent = slot.actor.poll.remote(), time.monotonic()
         pending = [r for s in self.slots.values() for r in (s.started, s.poll) if r is not None]
         if pending:  # answers come within milliseconds unless a node is slow or gone
             self.ray.wait(pending, num_returns=len(pending), timeout=1.0)
-        for slot in list(self.slots.values()):
+        for slot in [s for s in self.slots.values() if s.actor is not None]:
             try:
                 self._advance(slot, stopping)
             except StoreError as err:  # the run was deleted meanwhile, or the store is gone
@@ -318,6 +339,14 @@ class Driver:
             stop.wait(POLL_S)
 
 
+def _active(store: RunStore, run_id: str) -> bool:
+    """Whether ``run_id`` is queued or running (a missing run is not: it is reported later)."""
+    try:
+        return RunStatus(store.get_run(run_id)["status"]) in ACTIVE
+    except RunNotFoundError:
+        return False
+
+
 def _data_file(config: ExperimentConfig) -> tuple[str, bytes] | None:
     """The CSV named by ``data.path``, read here: the node cannot see this machine's disk."""
     if config.data.path is None:
@@ -372,8 +401,6 @@ def _hold(driver: Driver, key: str, stop: threading.Event) -> bool:
                 where = driver.address or "a local Ray instance"
                 driver.fail_all(f"cannot start on {where}: {_one_line(err)}")
                 return True
-        for slot in [s for s in driver.slots.values() if s.actor is None]:
-            driver.begin(slot)
         driver.serve(stop)
     return True
 

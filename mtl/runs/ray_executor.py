@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from mtl.config import ExperimentConfig
 from mtl.runs.processes import pid_alive
 from mtl.runs.ray_drivers import ensure_driver
 from mtl.runs.ray_options import RayOptions
@@ -42,6 +43,7 @@ __all__ = [
     "WORKER_FILE",
     "RayExecutor",
     "is_ray_run",
+    "queue_run",
     "read_options",
     "with_ray_tag",
     "worker_info",
@@ -97,6 +99,20 @@ def read_options(store: RunStore, run_id: str, wait_s: float = 5.0) -> RayOption
             num_gpus=float(data["num_gpus"]),
         )
     return RayOptions.from_env()
+
+
+def queue_run(
+    store: RunStore, config: ExperimentConfig, tags: Sequence[str], ray: RayOptions | None
+) -> str:
+    """Record ``config`` as a queued run without starting it (the caller dispatches); with
+    ``ray``, tagged :data:`RAY_TAG` and its options saved, as :func:`~mtl.runs.scheduler.launch`
+    does."""
+    run_id = store.create_run(
+        config.name, config.to_dict(), tags=tags if ray is None else with_ray_tag(tags)
+    )
+    if ray is not None:
+        write_options(store, run_id, ray)
+    return run_id
 
 
 def worker_info(store: RunStore, run_id: str) -> dict | None:

@@ -280,3 +280,57 @@ def test_starting_on_an_unreachable_cluster_from_the_dashboard_is_a_plain_error(
     at.button(key="sw.start").click().run()
     assert any("cannot reach the Ray cluster" in e.value for e in at.error), at.error
     assert RunStore(home).list_runs().empty
+
+
+# ---- the studies on Ray ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("study", "transfer", "--preset", "synthetic-related", "--target", "y1"),
+        ("study", "verdict", "--preset", "synthetic-related"),
+    ],
+)
+def test_cli_studies_on_an_unreachable_cluster_exit_2_and_queue_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")
+    result = run_cli(*command, "--executor", "ray", "--detach", home=home)
+    assert_user_error(result, "cannot reach the Ray cluster")
+    assert not (home / "store.sqlite").exists() or RunStore(home).list_runs().empty
+
+
+def test_every_run_of_a_verdict_on_ray_is_tagged_with_its_options(tmp_path: Path) -> None:
+    from mtl.study.verdict import VerdictOptions, start_verdict
+
+    store = RunStore(tmp_path / "home")
+    options = RayOptions("10.0.0.5:6379", num_cpus=2, num_gpus=0)
+    config = presets.load("synthetic-related").with_overrides({"train.epochs": 1})
+    verdict = VerdictOptions(seeds=(0, 1), budget=1, methods=("uncertainty",), weights=0)
+    start_verdict(store, config, verdict, validate_data=False, start=False, ray=options)
+    runs = store.list_runs()
+    assert len(runs) > 4 and any("baseline" in tags for tags in runs["tags"])
+    for run_id, tags in zip(runs["id"], runs["tags"], strict=True):
+        assert RAY_TAG in tags, tags
+        assert read_options(store, run_id, wait_s=0) == options
+
+
+def test_a_transfer_study_and_a_sweeps_baselines_on_ray_go_to_the_ray_executor(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mtl.study.sweeps import SweepSpec, launch_sweep
+    from mtl.study.transfer import launch_transfer_study
+
+    submitted: list[str] = []
+    monkeypatch.setattr(RayExecutor, "submit", lambda self, run_id: submitted.append(run_id))
+    store = RunStore(home)
+    options = RayOptions(None, 1, 0)
+    config = presets.load("synthetic-related").with_overrides({"train.epochs": 1})
+    launch_transfer_study(store, config, "y1", (1.0,), 1, 100, validate_data=False, ray=options)
+    spec = SweepSpec.from_dict({"name": "s", "base": "seed-example", "seeds": [0]})
+    launch_sweep(store, spec, 100, baselines=True, ray=options)
+    runs = store.list_runs()
+    assert any("baseline" in tags for tags in runs["tags"])  # the sweep's baselines
+    assert all(RAY_TAG in tags for tags in runs["tags"])
+    assert sorted(submitted) == sorted(runs["id"])  # all claimed, each by the Ray executor
