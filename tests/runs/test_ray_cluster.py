@@ -135,6 +135,42 @@ def test_a_sweep_through_ray_finishes_every_run_with_curves_and_the_page_shows_i
     assert set(table["sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()
 
 
+def test_a_transfer_study_through_ray_fine_tunes_from_its_pretraining_run(
+    on_ray: RunStore, home: Path
+) -> None:
+    """`study transfer --executor ray`: the fine-tuning run starts from the pretraining run's
+    checkpoint, which the driver sends to the node once that run finished."""
+    result = run_cli(
+        "study",
+        "transfer",
+        "--preset",
+        "synthetic-related",
+        "--target",
+        "y1",
+        "--fractions",
+        "0.25",
+        "--seeds",
+        "1",
+        "--set",
+        "train.epochs=2",
+        "--executor",
+        "ray",
+        "--max-running",
+        "2",
+        "--json",
+        home=home,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    runs = on_ray.list_runs(with_config=True)
+    assert len(runs) == 4 and set(runs["status"]) == {"finished"}, runs[["status", "error"]]
+    assert all(RAY_TAG in tags for tags in runs["tags"])
+    (source,) = [c["model"]["init_from"] for c in runs["config"] if c["model"]["init_from"]]
+    assert source in set(runs["id"])
+    methods = {r["method"] for r in json.loads(result.stdout)["results"]}
+    assert methods == {"single", "mtl", "transfer"}
+
+
 def test_stopping_a_run_on_ray_ends_it_stopped_with_its_checkpoint(on_ray: RunStore) -> None:
     run_id = launch(long_config(), on_ray, 1, ray=RayOptions.from_env())
     wait_for(lambda: rows(on_ray, run_id) > 0, 120, "the first rows from the Ray worker")

@@ -307,7 +307,7 @@ def test_every_run_of_a_verdict_on_ray_is_tagged_with_its_options(tmp_path: Path
     store = RunStore(tmp_path / "home")
     options = RayOptions("10.0.0.5:6379", num_cpus=2, num_gpus=0)
     config = presets.load("synthetic-related").with_overrides({"train.epochs": 1})
-    verdict = VerdictOptions(seeds=(0, 1), budget=1, methods=("uncertainty",), weights=0)
+    verdict = VerdictOptions(seeds=(0, 1, 2), budget=1, methods=("uncertainty",), weights=0)
     start_verdict(store, config, verdict, validate_data=False, start=False, ray=options)
     runs = store.list_runs()
     assert len(runs) > 4 and any("baseline" in tags for tags in runs["tags"])

@@ -11,6 +11,7 @@ from typing import Any
 
 from mtl.config import ExperimentConfig
 from mtl.errors import SweepError
+from mtl.runs.ray_executor import with_ray_tag
 from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import launch
 from mtl.runs.store import RunStore
@@ -135,7 +136,8 @@ def _queue_baselines(
             store, config, detach=True, max_running=max_running, warm=warm, ray=ray
         )
         if not found.reused:
-            store.set_tags(found.run_id, [BASELINE_TAG, tag])
+            new_tags = (BASELINE_TAG, tag)
+            store.set_tags(found.run_id, list(new_tags if ray is None else with_ray_tag(new_tags)))
         if not any(b["id"] == found.run_id for b in out):
             out.append({"id": found.run_id, "reused": found.reused})
     return out
