@@ -4,13 +4,16 @@ Starts a private one-node Ray cluster (127.0.0.1, a free port; stopped at the en
 session, see tests/ray_support.py), then runs the same sweep through the real CLI,
 ``python -m mtl sweep SPEC --max-running M --json``, once per executor per round, alternating
 which goes first, each into a fresh store. Timed: from the command's start until it returns,
-i.e. every run of the sweep has ended (validating and queueing included; the cluster's own
-start-up is not: a cluster is started once and serves many sweeps). Before timing, one Ray
-run warms the cluster up (its first driver takes seconds longer than the next ones).
+i.e. every run of the sweep has ended (validating and queueing included, and so is the
+store's Ray driver: each sweep's fresh store starts its own, which connects and warms its
+actors; the cluster's own start-up is not: a cluster is started once and serves many sweeps).
+Before timing, one Ray run warms the cluster up (the first Ray worker of a cluster takes
+seconds longer than the next ones). After each Ray sweep its driver is stopped, outside the
+timing, so its idle warm actors do not hold the cluster's CPUs during the next sweep.
 
-Target: Ray >= 0.8x local on this machine, where Ray can only add overhead (a driver process
-and a Ray worker per run, rows and files shipped through Ray instead of written in place).
-Exit status 1 if missed or if a run did not finish.
+Target: Ray >= 0.8x local on this machine, where Ray can only add overhead (one driver process
+per store, a warm Ray worker per concurrent run, rows and files shipped through Ray instead of
+written in place). Exit status 1 if missed or if a run did not finish.
 
     python benchmarks/sweep_throughput.py                  # 6 runs of 60 epochs, 2 at a time
     python benchmarks/sweep_throughput.py --runs 8 --epochs 10   # tiny runs: start-up bound
@@ -33,6 +36,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from ray_support import local_ray_cluster  # noqa: E402
+
+from mtl.runs.ray_drivers import stop_drivers  # noqa: E402
 
 TARGET = 0.8
 
@@ -58,6 +63,7 @@ def timed_sweep(
         argv, cwd=REPO, env=dict(env, MTL_HOME=str(home)), capture_output=True, text=True
     )
     seconds = time.perf_counter() - start
+    stop_drivers(home)  # not timed: a store's driver outlives its sweep until it is idle
     if result.returncode != 0:
         raise SystemExit(f"{executor} sweep failed ({result.returncode}): {result.stderr[-2000:]}")
     return seconds, json.loads(result.stdout)
