@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from ray_support import local_ray_cluster  # noqa: E402
 
 from mtl.runs.ray_drivers import stop_drivers  # noqa: E402
+from mtl.runs.store import RunStore  # noqa: E402
 
 TARGET = 0.8
 
@@ -67,6 +68,18 @@ def timed_sweep(
     if result.returncode != 0:
         raise SystemExit(f"{executor} sweep failed ({result.returncode}): {result.stderr[-2000:]}")
     return seconds, json.loads(result.stdout)
+
+
+def per_run_seconds(home: Path) -> tuple[float, float]:
+    """Median seconds per run of the sweep in ``home``: training (the trainer's own
+    ``duration_s``) and the rest (claimed → ended minus training: starting a process or
+    handing the run to an actor, imports, data preparation, shipping, recording)."""
+    runs = RunStore(home).list_runs()
+    training = [s["duration_s"] for s in runs["summary"]]
+    rest = [
+        e - b - t for e, b, t in zip(runs["ended_at"], runs["started_at"], training, strict=True)
+    ]
+    return statistics.median(training), statistics.median(rest)
 
 
 def main() -> int:
@@ -101,9 +114,11 @@ def main() -> int:
                 if finished != args.runs:
                     raise SystemExit(f"{executor}: {finished}/{args.runs} runs finished")
                 rates[executor].append(args.runs / seconds * 60)
+                training, rest = per_run_seconds(folder / f"{executor}-{round_}")
                 print(
                     f"round {round_ + 1} {executor:>5}: {args.runs} runs in {seconds:6.1f} s "
-                    f"= {rates[executor][-1]:5.2f} runs/min",
+                    f"= {rates[executor][-1]:5.2f} runs/min; per run (median) {training:4.1f} s "
+                    f"training + {rest:4.1f} s the rest",
                     flush=True,
                 )
 
