@@ -197,12 +197,18 @@ class RemoteRun:
     (:meth:`start`), so only the first run on an actor waits for that.
 
     Args:
-        warm: import the training stack now (``False`` in tests that only check hand-over).
+        warm: also load every registered architecture and strategy now (``False`` in tests
+            that train in-process, where the registries load on demand).
     """
 
     def __init__(self, warm: bool = True) -> None:
+        # why: torch and scikit-learn load here, in the Ray worker, never in the driver that
+        # imports this module for the actor class
+        from mtl.runs import ray_warm
+
+        self._stack = ray_warm
         if warm:
-            _import_training_stack()
+            ray_warm.warm_up()
         self.runs = 0
         self.run_id: str | None = None
         self.folder: Path | None = None
@@ -277,29 +283,12 @@ class RemoteRun:
             config = ExperimentConfig.from_dict(config_dict)
             data = None
             if data_file is not None:  # read the launcher's CSV from a copy on this node
-                # why: scikit-learn loads here, on the node, never in the launcher's driver
-                from mtl.data.prepare import prepare
-
                 name, content = data_file
                 path = sink.folder.parent / (Path(name).name or "data.csv")
                 path.write_bytes(content)
-                data = prepare(config.with_overrides({"data.path": str(path)}))
+                data = self._stack.prepare(config.with_overrides({"data.path": str(path)}))
             # the local worker's own training path, recording into the sink
             execute(cast(RunStore, sink), run_id, config, data)
         except BaseException as err:  # execute recorded it (a failed prepare is recorded here)
             message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
             sink.set_status(run_id, RunStatus.FAILED, error=message)
-
-
-def _import_training_stack() -> None:
-    """Import what a run needs before its first step (torch, the trainer, the outputs, data
-    preparation, every registered architecture and weighting strategy)."""
-    # why: torch loads in the Ray worker only; this module stays torch-free at import
-    from mtl.data import prepare  # noqa: F401
-    from mtl.models import ARCHITECTURES
-    from mtl.train import distributed, outputs  # noqa: F401
-    from mtl.weighting import WEIGHTINGS
-
-    for registry in (ARCHITECTURES, WEIGHTINGS):
-        for name in registry.names():
-            registry.get(name)
