@@ -260,6 +260,8 @@ def test_the_dashboard_offers_ray_only_when_a_cluster_is_configured(
     at = dashboard(home, monkeypatch, "experiment")
     assert at.radio(key="exp.executor").value == "the Ray cluster"  # MTL_EXECUTOR: the default
     assert "sw.executor" in radio_keys(dashboard(home, monkeypatch, "sweep"))
+    assert "tr.executor" in radio_keys(dashboard(home, monkeypatch, "transfer"))
+    assert "vd.executor" in radio_keys(dashboard(home, monkeypatch, "verdict"))
 
 
 def test_starting_on_an_unreachable_cluster_from_the_dashboard_is_a_plain_error(
@@ -275,11 +277,13 @@ def test_starting_on_an_unreachable_cluster_from_the_dashboard_is_a_plain_error(
     assert any("cannot reach the Ray cluster" in e.value for e in at.error), at.error
     assert RunStore(home).list_runs().empty  # nothing was queued
 
-    at = dashboard(home, monkeypatch, "sweep")
-    at.radio(key="sw.executor").set_value("the Ray cluster").run()
-    at.button(key="sw.start").click().run()
-    assert any("cannot reach the Ray cluster" in e.value for e in at.error), at.error
-    assert RunStore(home).list_runs().empty
+    for page, prefix in (("sweep", "sw"), ("transfer", "tr"), ("verdict", "vd")):
+        at = dashboard(home, monkeypatch, page)
+        at.radio(key=f"{prefix}.executor").set_value("the Ray cluster").run()
+        at.button(key=f"{prefix}.start").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("cannot reach the Ray cluster" in e.value for e in at.error), (page, at.error)
+        assert RunStore(home).list_runs().empty
 
 
 # ---- the studies on Ray ----------------------------------------------------------------
