@@ -153,6 +153,8 @@ def test_a_transfer_study_through_ray_fine_tunes_from_its_pretraining_run(
         "1",
         "--set",
         "train.epochs=2",
+        "--set",
+        "data.options.samples=300",
         "--executor",
         "ray",
         "--max-running",
