@@ -15,7 +15,6 @@ standard library only: the CLI, the scheduler and the dashboard load it at no co
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -26,8 +25,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from mtl.errors import UserError
 from mtl.runs.processes import cmdline, read_regular, signal_group, spawn_module, start_time
 from mtl.runs.store import RunStore
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: importable, the Ray executor refuses to run
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "DRIVER_DIR",
@@ -117,7 +122,12 @@ def ensure_driver(store: RunStore, address: str | None, limit: int) -> int:
         store: the launcher's store.
         address: the cluster (``None``: a private local Ray instance of the driver).
         limit: the concurrency limit the driver passes on when it dispatches the next run.
+
+    Raises:
+        UserError: the launcher is not POSIX (the driver's lock is an ``flock``).
     """
+    if fcntl is None:  # pragma: no cover - Windows
+        raise UserError("the Ray executor needs a POSIX launcher (Linux or macOS)")
     key = driver_key(address)
     folder = driver_dir(store.home)
     pid = driver_pid(store.home, key) or _starting_pid(store.home, key)
@@ -141,6 +151,8 @@ def stop_drivers(home: str | Path, timeout_s: float = 60.0) -> None:
     ``stopped`` with their checkpoints, then exits), SIGKILL to its process group after
     ``timeout_s``. Only a process holding a driver lock of ``home`` is signalled."""
     folder = Path(home) / DRIVER_DIR
+    if fcntl is None:  # pragma: no cover - Windows: no driver was ever started
+        return
     try:
         if not stat.S_ISDIR(os.lstat(folder).st_mode):
             return
