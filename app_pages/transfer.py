@@ -7,7 +7,8 @@ numbers measured on this data."""
 import streamlit as st
 
 from mtl import presets
-from mtl.errors import SweepError
+from mtl.errors import SweepError, UserError
+from mtl.runs.ray_options import check_cluster
 from mtl.study.sweeps.stop import stop_sweep
 from mtl.study.transfer import (
     DEFAULT_FRACTIONS,
@@ -61,15 +62,24 @@ if not presenting:
             value=20,
             key="tr.epochs",
         )
+        on_ray = session.executor_choice("tr.executor")  # shown only when a cluster is configured
         if st.button("Start the study", type="primary", key="tr.start"):
             try:
+                if on_ray is not None:
+                    check_cluster(on_ray.address)
                 config = presets.load(preset).with_overrides(
                     {"train.epochs": int(epochs), "train.early_stopping": 5}
                 )
                 study_id = launch_transfer_study(
-                    store, config, target, parse_fractions(fractions), int(seeds), warm=True
+                    store,
+                    config,
+                    target,
+                    parse_fractions(fractions),
+                    int(seeds),
+                    warm=True,
+                    ray=on_ray,
                 )
-            except (SweepError, ValueError) as err:
+            except (SweepError, ValueError, UserError) as err:
                 st.error(f"This study cannot start: {markdown_text(err)}")
             else:
                 st.query_params["study"] = study_id

@@ -8,7 +8,8 @@ import streamlit as st
 
 from mtl import presets
 from mtl.config import ExperimentConfig
-from mtl.errors import SweepError
+from mtl.errors import SweepError, UserError
+from mtl.runs.ray_options import check_cluster
 from mtl.study.sweeps.records import read_records
 from mtl.study.verdict import (
     DEFAULT_METHODS,
@@ -58,8 +59,11 @@ if not presenting:
         )
         budget = right.number_input("Search budget per method", 1, 50, 2, key="vd.budget")
         weights = right.number_input("Static weight vectors (front)", 0, 100, 4, key="vd.weights")
+        on_ray = session.executor_choice("vd.executor")  # shown only when a cluster is configured
         if st.button("Start the verdict", type="primary", key="vd.start"):
             try:
+                if on_ray is not None:
+                    check_cluster(on_ray.address)
                 config = (
                     ExperimentConfig.from_dict(to_config(st.session_state))
                     if base == CURRENT
@@ -71,8 +75,8 @@ if not presenting:
                     methods=tuple(methods),
                     weights=int(weights),
                 )
-                verdict_id = start_verdict(store, config, options, warm=True)
-            except (SweepError, ValueError) as err:
+                verdict_id = start_verdict(store, config, options, warm=True, ray=on_ray)
+            except (SweepError, ValueError, UserError) as err:
                 st.error(f"This verdict cannot start: {markdown_text(err)}")
             else:
                 st.query_params["verdict"] = verdict_id

@@ -4,13 +4,16 @@ Starts a private one-node Ray cluster (127.0.0.1, a free port; stopped at the en
 session, see tests/ray_support.py), then runs the same sweep through the real CLI,
 ``python -m mtl sweep SPEC --max-running M --json``, once per executor per round, alternating
 which goes first, each into a fresh store. Timed: from the command's start until it returns,
-i.e. every run of the sweep has ended (validating and queueing included; the cluster's own
-start-up is not: a cluster is started once and serves many sweeps). Before timing, one Ray
-run warms the cluster up (its first driver takes seconds longer than the next ones).
+i.e. every run of the sweep has ended (validating and queueing included, and so is the
+store's Ray driver: each sweep's fresh store starts its own, which connects and warms its
+actors; the cluster's own start-up is not: a cluster is started once and serves many sweeps).
+Before timing, one Ray run warms the cluster up (the first Ray worker of a cluster takes
+seconds longer than the next ones). After each Ray sweep its driver is stopped, outside the
+timing, so its idle warm actors do not hold the cluster's CPUs during the next sweep.
 
-Target: Ray >= 0.8x local on this machine, where Ray can only add overhead (a driver process
-and a Ray worker per run, rows and files shipped through Ray instead of written in place).
-Exit status 1 if missed or if a run did not finish.
+Target: Ray >= 0.8x local on this machine, where Ray can only add overhead (one driver process
+per store, a warm Ray worker per concurrent run, rows and files shipped through Ray instead of
+written in place). Exit status 1 if missed or if a run did not finish.
 
     python benchmarks/sweep_throughput.py                  # 6 runs of 60 epochs, 2 at a time
     python benchmarks/sweep_throughput.py --runs 8 --epochs 10   # tiny runs: start-up bound
@@ -33,6 +36,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from ray_support import local_ray_cluster  # noqa: E402
+
+from mtl.runs.ray_drivers import stop_drivers  # noqa: E402
+from mtl.runs.store import RunStore  # noqa: E402
 
 TARGET = 0.8
 
@@ -58,9 +64,22 @@ def timed_sweep(
         argv, cwd=REPO, env=dict(env, MTL_HOME=str(home)), capture_output=True, text=True
     )
     seconds = time.perf_counter() - start
+    stop_drivers(home)  # not timed: a store's driver outlives its sweep until it is idle
     if result.returncode != 0:
         raise SystemExit(f"{executor} sweep failed ({result.returncode}): {result.stderr[-2000:]}")
     return seconds, json.loads(result.stdout)
+
+
+def per_run_seconds(home: Path) -> tuple[float, float]:
+    """Median seconds per run of the sweep in ``home``: training (the trainer's own
+    ``duration_s``) and the rest (claimed → ended minus training: starting a process or
+    handing the run to an actor, imports, data preparation, shipping, recording)."""
+    runs = RunStore(home).list_runs()
+    training = [s["duration_s"] for s in runs["summary"]]
+    rest = [
+        e - b - t for e, b, t in zip(runs["ended_at"], runs["started_at"], training, strict=True)
+    ]
+    return statistics.median(training), statistics.median(rest)
 
 
 def main() -> int:
@@ -95,9 +114,11 @@ def main() -> int:
                 if finished != args.runs:
                     raise SystemExit(f"{executor}: {finished}/{args.runs} runs finished")
                 rates[executor].append(args.runs / seconds * 60)
+                training, rest = per_run_seconds(folder / f"{executor}-{round_}")
                 print(
                     f"round {round_ + 1} {executor:>5}: {args.runs} runs in {seconds:6.1f} s "
-                    f"= {rates[executor][-1]:5.2f} runs/min",
+                    f"= {rates[executor][-1]:5.2f} runs/min; per run (median) {training:4.1f} s "
+                    f"training + {rest:4.1f} s the rest",
                     flush=True,
                 )
 

@@ -1,4 +1,4 @@
-"""The executor options shared by ``run`` and ``sweep``: ``--executor``, ``--ray-cpus``, ``--ray-gpus``.
+"""The executor options shared by ``run``, ``sweep`` and the studies: ``--executor``, ``--ray-cpus``, ``--ray-gpus``.
 
 Not a command (the leading underscore keeps :func:`mtl.commands.add_all` from loading it as
 one). Ray itself is never imported here: :func:`ray_options` only checks that it is installed
@@ -21,7 +21,7 @@ def add_executor_args(parser: argparse.ArgumentParser) -> None:
         choices=EXECUTORS,
         default=None,
         help="where runs train: `local` worker processes, or a `ray` cluster ($RAY_ADDRESS, "
-        "else a local Ray instance per run); default $MTL_EXECUTOR or local",
+        "else a local Ray instance); default $MTL_EXECUTOR or local",
     )
     parser.add_argument(
         "--ray-cpus", type=float, default=None, help="with --executor ray: CPUs per run (1)"

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from mtl.commands._executor import add_executor_args, ray_options
 from mtl.commands._study import study_commands
 from mtl.commands.run import load_config
 from mtl.runs.scheduler import dispatch
@@ -68,6 +69,7 @@ def add_parser(
     p.add_argument(
         "--detach", action="store_true", help="queue the runs and return; print the study id"
     )
+    add_executor_args(p)
     p.set_defaults(handler=cmd_transfer)
     p = kinds.add_parser("stop", parents=shared, help="stop every queued or running run of a study")
     p.add_argument("study_id", help="the study (or sweep) id")
@@ -77,9 +79,10 @@ def add_parser(
 def cmd_transfer(args: argparse.Namespace) -> int:
     config = load_config(args)
     fractions = parse_fractions(args.fractions)
+    ray = ray_options(args)
     store = RunStore(args.home)
     study_id = launch_transfer_study(
-        store, config, args.target, fractions, args.seeds, args.max_running
+        store, config, args.target, fractions, args.seeds, args.max_running, ray=ray
     )
     if args.detach:
         print(json.dumps({"study_id": study_id}) if args.json else study_id)

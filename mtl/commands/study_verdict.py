@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from mtl.commands._executor import add_executor_args, ray_options
 from mtl.commands._study import study_commands
 from mtl.commands.run import load_config
 from mtl.errors import EXIT_OK, UserError
@@ -54,6 +55,7 @@ def add_parser(
         "--weights", type=int, default=6, help="static weight vectors on the front (6; 0 = none)"
     )
     p.add_argument("--detach", action="store_true", help="queue the runs and print the verdict id")
+    add_executor_args(p)
     p.set_defaults(handler=cmd_verdict)
 
 
@@ -65,8 +67,9 @@ def cmd_verdict(args: argparse.Namespace) -> int:
         methods=tuple(args.methods),
         weights=args.weights,
     )
+    ray = ray_options(args)
     store = RunStore(args.home)
-    verdict_id = start_verdict(store, config, options, max_running=args.max_running)
+    verdict_id = start_verdict(store, config, options, max_running=args.max_running, ray=ray)
     if args.detach:
         print(json.dumps({"verdict_id": verdict_id}) if args.json else verdict_id)
         return EXIT_OK

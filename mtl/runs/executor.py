@@ -3,9 +3,9 @@
 The scheduler (:mod:`mtl.runs.scheduler`) owns the queue: it claims queued runs in the store
 while slots are free, asks runs to stop, and marks dead ones. An executor only owns the
 *processes*: it starts the one that trains a claimed run, ends it when asked, and tells
-whether it is still there. :class:`mtl.runs.local_executor.LocalExecutor` (one detached worker
-process per run, on this machine) is the only implementation today; a distributed executor
-implements the same four methods. Torch-free.
+whether it is still there. :class:`mtl.runs.local_executor.LocalExecutor` runs one detached
+worker process per run on this machine; :class:`mtl.runs.ray_executor.RayExecutor` hands runs
+to the store's Ray driver, which trains them in warm actors on a cluster. Torch-free.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ class Executor(Protocol):
         """Start training the claimed run ``run_id`` (status ``running``).
 
         Returns:
-            The pid of the process on this machine that trains it (the store keeps it to
-            tell a dead worker), or ``None`` when it trains elsewhere: then its heartbeat
-            alone tells whether it lives.
+            The pid of the process on this machine that trains it, or that records it while
+            it trains elsewhere (the store keeps it to tell a dead worker), or ``None`` when
+            there is none: then its heartbeat alone tells whether it lives.
         """
         ...
 

@@ -1,6 +1,8 @@
-"""What runs on a Ray node: one actor per run that trains it and hands back what it recorded.
+"""What runs on a Ray node: a warm actor that trains runs one after another and hands back
+what each recorded.
 
-:class:`RemoteRun` trains in a thread of its actor through the local worker's own
+:class:`RemoteRun` imports the training stack when it is created, then trains each run it is
+given (:meth:`RemoteRun.start`) in a thread of its actor through the local worker's own
 :func:`~mtl.runs.worker.execute` (the same output writer and
 :class:`~mtl.runs.recorder.StoreRecorder`), with a :class:`BufferSink` as its store: the
 recorder's interface is the seam (rows, weights, heartbeats, stop requests, the final status),
@@ -9,8 +11,8 @@ The launcher's driver (:mod:`mtl.runs.ray_driver`) calls :meth:`RemoteRun.poll` 
 second and gets a :class:`Batch`: the rows and weights recorded since the last call, the
 files that are new or changed, and the final status once training ended.
 
-The file is ray-free and torch-free at import (torch loads inside ``execute``, in the actor's
-training thread), so the actor itself is tested without a cluster.
+The file is ray-free and torch-free at import (torch loads when the actor is created, in the
+Ray worker), so the actor itself is tested without a cluster.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, cast
 
 from mtl.config import ExperimentConfig
 from mtl.errors import UnsafePathError
+from mtl.runs.lineage import CHECKPOINT_FILE
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
 from mtl.runs.worker import execute
@@ -66,14 +69,17 @@ class BufferSink:
 
     Implements the methods :func:`mtl.runs.worker.execute` and its
     :class:`~mtl.runs.recorder.StoreRecorder` call on a :class:`~mtl.runs.store.RunStore`;
-    the run id they pass is ignored (one sink per run).
+    the run id they pass is ignored (one sink per run), except a source run's.
 
     Args:
         folder: the run's folder on this node (:meth:`run_dir`).
+        sources: the finished runs it may start from (``model.init_from``): run id → their
+            folder on this node, holding the checkpoint the launcher sent.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, sources: dict[str, Path] | None = None) -> None:
         self.folder = Path(folder)
+        self.sources = dict(sources or {})
         self._lock = threading.Lock()
         self._metrics: list[tuple] = []
         self._weights: list[tuple] = []
@@ -89,10 +95,13 @@ class BufferSink:
             self._weights.extend(rows)
 
     def run_dir(self, run_id: str) -> Path:
-        return self.folder
+        return self.sources.get(run_id, self.folder)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        """The run's status as far as the node knows: ``running`` until it ended."""
+        """The run's status as far as the node knows: ``running`` until it ended (a source
+        run: ``finished``, the launcher sends only those)."""
+        if run_id in self.sources:
+            return {"status": RunStatus.FINISHED}
         with self._lock:
             return {"status": RunStatus.RUNNING if self._end is None else self._end[0]}
 
@@ -180,35 +189,79 @@ def write_files(folder: Path, files: dict[str, bytes]) -> None:
 
 
 class RemoteRun:
-    """The actor that trains one run on a Ray node (created by the driver with
+    """A warm Ray actor that trains runs one after another (created by the driver with
     ``ray.remote(RemoteRun).options(num_cpus=…, num_gpus=…)``).
 
+    Creating it pays what a fresh worker pays before its first step (torch, the trainer,
+    every registered architecture and strategy); the driver then hands it run after run
+    (:meth:`start`), so only the first run on an actor waits for that.
+
     Args:
-        run_id: the run (only used in names and messages).
-        config: the run's config as a dict.
-        data_file: ``(file name, content)`` of the CSV named by ``data.path``, read on the
-            launcher; the node writes it to its temporary folder and trains from there.
+        warm: also load every registered architecture and strategy now (``False`` in tests
+            that train in-process, where the registries load on demand).
     """
 
-    def __init__(
-        self, run_id: str, config: dict[str, Any], data_file: tuple[str, bytes] | None = None
-    ) -> None:
-        self.run_id = run_id
-        self.config = config
-        self.data_file = data_file
-        self.folder = Path(tempfile.mkdtemp(prefix=f"mtl-{run_id}-"))
-        self.out = self.folder / "run"
-        self.out.mkdir()
-        self.sink = BufferSink(self.out)
-        self.shipper = FileShipper(self.out, rename={WORKER_LOG: LOG_NAME})
+    def __init__(self, warm: bool = True) -> None:
+        # why: torch and scikit-learn load here, in the Ray worker, never in the driver that
+        # imports this module for the actor class
+        from mtl.runs import ray_warm
+
+        self._stack = ray_warm
+        if warm:
+            ray_warm.warm_up()
+        self.runs = 0
+        self.run_id: str | None = None
+        self.folder: Path | None = None
+        nowhere = Path(tempfile.gettempdir()) / ".mtl-no-run"  # never created: no run yet
+        self.sink = BufferSink(nowhere)
+        self.shipper = FileShipper(nowhere)
         self._thread: threading.Thread | None = None
 
-    def start(self) -> dict[str, Any]:
-        """Start training in a thread of this actor; returns where it runs (host, pid)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._train, name="train", daemon=True)
-            self._thread.start()
-        return {"host": socket.gethostname(), "pid": os.getpid()}
+    def start(
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        data_file: tuple[str, bytes] | None = None,
+        source: tuple[str, bytes] | None = None,
+    ) -> dict[str, Any]:
+        """Start training ``run_id`` in a thread of this actor; returns where it runs.
+
+        Args:
+            run_id: the run (only used in names and messages).
+            config: the run's config as a dict.
+            data_file: ``(file name, content)`` of the CSV named by ``data.path``, read on
+                the launcher; the node writes it to its temporary folder and trains from there.
+            source: ``(run id, checkpoint)`` of the finished run named by ``model.init_from``,
+                read on the launcher.
+
+        Returns:
+            ``host`` and ``pid`` of this actor's process and ``runs``: how many runs it was
+            given so far, this one included.
+
+        Raises:
+            RuntimeError: the previous run's training thread has not ended.
+        """
+        if self._thread is not None:
+            self._thread.join(timeout=30)  # its status was handed over: it is returning
+            if self._thread.is_alive():
+                raise RuntimeError(f"this actor still trains run {self.run_id}")
+        self.runs += 1
+        self.run_id = run_id
+        self.folder = Path(tempfile.mkdtemp(prefix=f"mtl-{run_id}-"))
+        out = self.folder / "run"
+        out.mkdir()
+        sources = {}
+        if source is not None:
+            source_id, checkpoint = source
+            write_files(self.folder / "sources", {f"{source_id}/{CHECKPOINT_FILE}": checkpoint})
+            sources[source_id] = self.folder / "sources" / source_id
+        self.sink = BufferSink(out, sources)
+        self.shipper = FileShipper(out, rename={WORKER_LOG: LOG_NAME})
+        self._thread = threading.Thread(
+            target=self._train, args=(run_id, config, data_file), name="train", daemon=True
+        )
+        self._thread.start()
+        return {"host": socket.gethostname(), "pid": os.getpid(), "runs": self.runs}
 
     def request_stop(self) -> None:
         """Stop at the next step (the run ends ``stopped``, its checkpoint written): the
@@ -219,24 +272,23 @@ class RemoteRun:
         """What was recorded since the last poll (see :class:`Batch`)."""
         batch = self.sink.take()  # status first: files written before it are complete below
         batch.files = self.shipper.changed()
-        if batch.status is not None:
+        if batch.status is not None and self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
         return batch
 
-    def _train(self) -> None:
+    def _train(self, run_id: str, config_dict: dict[str, Any], data_file: Any) -> None:
+        sink = self.sink
         try:
-            config = ExperimentConfig.from_dict(self.config)
+            config = ExperimentConfig.from_dict(config_dict)
             data = None
-            if self.data_file is not None:  # read the launcher's CSV from a copy on this node
-                # why: scikit-learn loads here, on the node, never in the launcher's driver
-                from mtl.data.prepare import prepare
-
-                name, content = self.data_file
-                path = self.folder / (Path(name).name or "data.csv")
+            if data_file is not None:  # read the launcher's CSV from a copy on this node
+                name, content = data_file
+                path = sink.folder.parent / (Path(name).name or "data.csv")
                 path.write_bytes(content)
-                data = prepare(config.with_overrides({"data.path": str(path)}))
+                data = self._stack.prepare(config.with_overrides({"data.path": str(path)}))
             # the local worker's own training path, recording into the sink
-            execute(cast(RunStore, self.sink), self.run_id, config, data)
+            execute(cast(RunStore, sink), run_id, config, data)
         except BaseException as err:  # execute recorded it (a failed prepare is recorded here)
             message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
-            self.sink.set_status(self.run_id, RunStatus.FAILED, error=message)
+            sink.set_status(run_id, RunStatus.FAILED, error=message)

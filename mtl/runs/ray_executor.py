@@ -2,17 +2,19 @@
 
 A run launched with ``--executor ray`` is tagged :data:`RAY_TAG` and its Ray settings
 (:class:`RayOptions`: the cluster address and the CPUs and GPUs it asks for) are saved in its
-folder. When the scheduler claims it, :class:`RayExecutor` starts a small *driver* process on
-this machine (``python -m mtl.runs.ray_driver``): it connects to the cluster, creates one Ray
-actor that trains the run on some node (:mod:`mtl.runs.ray_actor`), and writes everything that
+folder. When the scheduler claims it, :class:`RayExecutor` hands it to the store's long-lived
+*driver* process for that cluster (:mod:`mtl.runs.ray_driver`), starting one if none serves
+(:mod:`mtl.runs.ray_drivers`). The driver trains it in a warm Ray actor that it reuses across
+runs (:mod:`mtl.runs.ray_actor`: torch and MTL Lab imported once) and writes everything that
 actor sends back (metric rows, loss weights, heartbeats, the final status and the run's files:
 checkpoint, predictions, summary) into this machine's store. The nodes need no shared disk.
 
-The driver is an ordinary local process with a pid, so stopping, liveness and stale runs work
-as for :class:`~mtl.runs.local_executor.LocalExecutor`: SIGTERM makes the driver ask the actor
-to stop (the run ends ``stopped`` with its checkpoint); if the actor's worker or node dies, the
-driver ends the run ``interrupted`` and every row received so far stays; if the driver itself
-is killed, Ray ends its actor (fate sharing) and the heartbeat check marks the run
+The driver is an ordinary local process: the run's pid is the driver's, so liveness and stale
+runs work as for :class:`~mtl.runs.local_executor.LocalExecutor`. Stop goes through the store
+(the driver asks the actor to stop; the run ends ``stopped`` with its checkpoint), never
+through a signal to the driver, which serves other runs too. If the actor's worker or node
+dies, the driver ends the run ``interrupted`` (every row received so far stays) and warms a new
+actor; if the driver itself dies, Ray ends its actors and the heartbeat check marks its runs
 ``interrupted``.
 
 Cheap to import: neither ray nor torch is loaded here (only the driver process and the Ray
@@ -28,17 +30,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from mtl.runs.local_executor import LocalExecutor
-from mtl.runs.processes import spawn_module
+from mtl.config import ExperimentConfig
+from mtl.runs.processes import pid_alive
+from mtl.runs.ray_drivers import ensure_driver
 from mtl.runs.ray_options import RayOptions
 from mtl.runs.store import RunStore
 
 __all__ = [
     "OPTIONS_FILE",
+    "OWNER_FILE",
     "RAY_TAG",
     "WORKER_FILE",
     "RayExecutor",
     "is_ray_run",
+    "queue_run",
     "read_options",
     "with_ray_tag",
     "worker_info",
@@ -50,7 +55,11 @@ RAY_TAG = "executor:ray"
 OPTIONS_FILE = "ray.json"
 """The file in a Ray run's folder holding its :class:`RayOptions`."""
 WORKER_FILE = "ray_worker.json"
-"""Written by the driver once the actor runs: host and pid of the Ray worker, actor id."""
+"""Written by the driver once the actor runs: host and pid of the Ray worker, actor id, and how
+many runs that actor was given so far (``runs``: 1 for a new actor)."""
+OWNER_FILE = "ray_driver.pid"
+"""Created (exclusively) by the driver that takes the run: a run is trained by one driver only,
+and a run whose driver died is never taken by the next one (it ends ``interrupted``)."""
 
 
 def is_ray_run(run: dict) -> bool:
@@ -92,6 +101,20 @@ def read_options(store: RunStore, run_id: str, wait_s: float = 5.0) -> RayOption
     return RayOptions.from_env()
 
 
+def queue_run(
+    store: RunStore, config: ExperimentConfig, tags: Sequence[str], ray: RayOptions | None
+) -> str:
+    """Record ``config`` as a queued run without starting it (the caller dispatches); with
+    ``ray``, tagged :data:`RAY_TAG` and its options saved, as :func:`~mtl.runs.scheduler.launch`
+    does."""
+    run_id = store.create_run(
+        config.name, config.to_dict(), tags=tags if ray is None else with_ray_tag(tags)
+    )
+    if ray is not None:
+        write_options(store, run_id, ray)
+    return run_id
+
+
 def worker_info(store: RunStore, run_id: str) -> dict | None:
     """Node, pid and actor id of the Ray worker training ``run_id`` (once it started)."""
     with contextlib.suppress(OSError, ValueError):
@@ -101,7 +124,7 @@ def worker_info(store: RunStore, run_id: str) -> dict | None:
 
 @dataclass(frozen=True)
 class RayExecutor:
-    """Runs train in Ray actors; a local driver process per run streams them into ``store``.
+    """Runs train in warm Ray actors of the store's driver, which streams them into ``store``.
 
     Args:
         store: the launcher's run store (the only place anything is written).
@@ -112,22 +135,25 @@ class RayExecutor:
     limit: int
 
     def submit(self, run_id: str) -> int:
-        """Start the run's driver process; return its pid (the run's local process)."""
-        return spawn_module(
-            "mtl.runs.ray_driver",
-            [run_id, "--home", str(self.store.home), "--max-running", str(self.limit)],
-            log=self.store.run_dir(run_id) / "worker.log",
-            name=f"reap-{run_id}",
-        )
+        """Hand the run to the driver of its cluster (started if none serves); its pid.
+
+        The driver finds the run in the store (claimed, tagged, not yet owned) within one
+        poll and takes it; until then the driver's pid keeps the run from looking dead.
+        """
+        options = read_options(self.store, run_id)
+        return ensure_driver(self.store, options.address, self.limit)
 
     def stop(self, run_id: str, *, force: bool = False) -> bool:
-        """SIGTERM the driver (it asks the actor to stop and ships the checkpoint), or SIGKILL
-        it with ``force`` (Ray then ends the actor). Same signals as the local executor."""
-        return LocalExecutor(self.store, self.limit).stop(run_id, force=force)
+        """The stop request is already in the store and the driver passes it to the actor:
+        nothing to signal. ``True`` while the driver lives (wait for it), and ``False`` with
+        ``force``: the scheduler then ends the run, and the driver, seeing it ended, kills
+        its actor."""
+        return not force and self.alive(run_id)
 
     def alive(self, run_id: str) -> bool:
         """Whether the run's driver process is alive (it ends the run when the actor dies)."""
-        return LocalExecutor(self.store, self.limit).alive(run_id)
+        pid = self.store.get_run(run_id)["pid"]
+        return pid is not None and pid_alive(int(pid))
 
     def warm_up(self) -> None:
-        """Nothing: a Ray actor starts with the run."""
+        """Nothing: the driver keeps its actors warm between runs."""

@@ -29,7 +29,7 @@ EXECUTORS = ("local", "ray")
 EXECUTOR_ENV = "MTL_EXECUTOR"
 """Default executor name when ``--executor`` is not given (``local`` when unset)."""
 ADDRESS_ENV = "RAY_ADDRESS"
-"""Ray's own variable for the cluster to join; unset: each run starts a local Ray instance."""
+"""Ray's own variable for the cluster to join; unset: the store's driver starts a local one."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class RayOptions:
 
     Args:
         address: the cluster (``host:port`` of its head, or a ``ray://host:port`` client
-            address); ``None``: a private local Ray instance per run (slow to start; set
-            ``RAY_ADDRESS`` to a running cluster instead).
+            address); ``None``: a private local Ray instance of the store's driver (slow to
+            start; set ``RAY_ADDRESS`` to a running cluster instead).
         num_cpus: CPUs the run's actor reserves on its node.
         num_gpus: GPUs it reserves (a fraction shares one GPU between runs).
     """

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mtl.config import ExperimentConfig, ModelConfig
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import RunStatus
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
@@ -199,6 +200,7 @@ def ensure_baseline(
     callbacks: Sequence[Callback] = (),
     data: PreparedData | None = None,
     poll_s: float = 0.5,
+    ray: RayOptions | None = None,
 ) -> Baseline:
     """Reuse a matching finished baseline, or train one.
 
@@ -218,6 +220,7 @@ def ensure_baseline(
         callbacks: extra training callbacks in the foreground (e.g. a progress bar).
         data: the prepared data, when the caller has it already (foreground only).
         poll_s: seconds between status checks while waiting for a running match.
+        ray: with ``detach``, launch a new baseline on this Ray cluster.
 
     Returns:
         A :class:`Baseline`. In the foreground its status is the training outcome
@@ -233,7 +236,7 @@ def ensure_baseline(
     if detach:
         if active is not None:
             return Baseline(active[0], active[1], reused=True)
-        run_id = launch(target, store, max_running, tags=(BASELINE_TAG,), warm=warm)
+        run_id = launch(target, store, max_running, tags=(BASELINE_TAG,), warm=warm, ray=ray)
         return Baseline(run_id, store.get_run(run_id)["status"], reused=False)
     if active is not None:
         status = _wait(store, active[0], max_running, poll_s)

@@ -29,6 +29,7 @@ import pandas as pd
 from mtl.config import ExperimentConfig
 from mtl.errors import SweepError
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import launch
 from mtl.runs.store import RunStore
 from mtl.study.sweeps.launch import check_data
@@ -189,8 +190,11 @@ def launch_transfer_study(
     *,
     warm: bool = False,
     validate_data: bool = True,
+    ray: RayOptions | None = None,
 ) -> str:
     """Validate, record, then queue the study's runs (pretraining first); return its id.
+
+    With ``ray``, every run trains on that Ray cluster (see :mod:`mtl.runs.ray_executor`).
 
     Raises:
         SweepError: a bad target, fraction or seed count, or data that cannot be prepared
@@ -221,12 +225,12 @@ def launch_transfer_study(
     try:
         source: dict[int, str] = {}
         for seed, cfg in pretrain:
-            source[seed] = launch(cfg, store, max_running, tags=tags, warm=warm)
+            source[seed] = launch(cfg, store, max_running, tags=tags, warm=warm, ray=ray)
             record["baselines"].append({"id": source[seed], "role": "pretrain", "seed": seed})
         for method, fraction, seed, cfg in grid:
             if method == "transfer":
                 cfg = cfg.with_overrides({"model.init_from": source[seed]})
-            run_id = launch(cfg, store, max_running, tags=tags, warm=warm)
+            run_id = launch(cfg, store, max_running, tags=tags, warm=warm, ray=ray)
             record["runs"].append(
                 {"id": run_id, "settings": {"method": method, "fraction": fraction}, "seed": seed}
             )

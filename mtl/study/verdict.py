@@ -37,6 +37,8 @@ import pandas as pd
 from mtl.config import ConfigError, ExperimentConfig
 from mtl.errors import SweepError
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
+from mtl.runs.ray_executor import queue_run
+from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import dispatch, max_running_limit
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
@@ -278,6 +280,7 @@ def start_verdict(
     warm: bool = False,
     validate_data: bool = True,
     start: bool = True,
+    ray: RayOptions | None = None,
 ) -> str:
     """Queue every run of a verdict (baselines first), start what the limit allows, return its id.
 
@@ -290,6 +293,8 @@ def start_verdict(
         validate_data: prepare the data once first, so bad data fails before queuing.
         start: dispatch the queue now (``False`` leaves every run queued, for the caller
             or the next dispatch to start).
+        ray: train every run (baselines included) on this Ray cluster (see
+            :mod:`mtl.runs.ray_executor`).
 
     Every configuration is validated first (nothing is queued if one fails). The record is a
     sweep record with ``"kind": "verdict"`` and the options, so the Sweeps page lists it too.
@@ -330,10 +335,10 @@ def start_verdict(
     try:
         for trial, values in enumerate(trial_settings(base, options.budget, options.search_seed)):
             for seed in options.seeds:
-                entry = _queue_baseline(store, base.with_overrides(values), seed, tag)
+                entry = _queue_baseline(store, base.with_overrides(values), seed, tag, ray)
                 record["baselines"].append({**entry, "trial": trial})
         for settings, seed, config in runs:
-            run_id = store.create_run(config.name, config.to_dict(), tags=(tag,))
+            run_id = queue_run(store, config, (tag,), ray)
             record["runs"].append({"id": run_id, "settings": settings, "seed": seed})
     finally:
         write_record(store, record)
@@ -342,7 +347,9 @@ def start_verdict(
     return verdict_id
 
 
-def _queue_baseline(store: RunStore, base: ExperimentConfig, seed: int, tag: str) -> dict[str, Any]:
+def _queue_baseline(
+    store: RunStore, base: ExperimentConfig, seed: int, tag: str, ray: RayOptions | None = None
+) -> dict[str, Any]:
     """The seed's single-task baseline: a finished or active match is reused, else one is queued."""
     config = base.with_overrides({"train.seed": seed})
     found = find_baseline(store, config)
@@ -351,7 +358,7 @@ def _queue_baseline(store: RunStore, base: ExperimentConfig, seed: int, tag: str
     if found is not None:
         return {"id": found, "seed": seed, "reused": True}
     target = baseline_config(config)
-    run_id = store.create_run(target.name, target.to_dict(), tags=(BASELINE_TAG, tag))
+    run_id = queue_run(store, target, (BASELINE_TAG, tag), ray)
     return {"id": run_id, "seed": seed, "reused": False}
 
 

@@ -55,7 +55,7 @@ def executor_choice(key: str) -> RayOptions | None:
     if not cluster_configured():
         return None
     options = RayOptions.from_env()
-    where = options.address or "a local Ray instance per run"
+    where = options.address or "a local Ray instance"
     choices = ("this machine", "the Ray cluster")
     chosen = st.radio(
         "Train on",

@@ -21,9 +21,10 @@ from ray_support import local_ray_cluster
 from conftest import ROOT, run_cli, status, wait_for
 from mtl import presets
 from mtl.config import ExperimentConfig
+from mtl.runs.ray_drivers import driver_key, driver_pid, stop_drivers
 from mtl.runs.ray_executor import RAY_TAG, worker_info
 from mtl.runs.ray_options import RayOptions
-from mtl.runs.scheduler import launch, stop
+from mtl.runs.scheduler import dispatch, launch, stop
 from mtl.runs.store import RunStore
 
 if os.environ.get("CI") != "true":
@@ -38,10 +39,13 @@ def cluster() -> Iterator[str]:
 
 
 @pytest.fixture
-def on_ray(cluster: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
-    """A fresh store whose Ray runs go to ``cluster``."""
+def on_ray(cluster: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunStore]:
+    """A fresh store whose Ray runs go to ``cluster``; its driver is stopped at the end (its
+    warm actors would otherwise hold the cluster's CPUs until it goes idle)."""
     monkeypatch.setenv("RAY_ADDRESS", cluster)
-    return RunStore(home)
+    yield RunStore(home)
+    stop_drivers(home)
+    assert driver_pid(home, driver_key(cluster)) is None
 
 
 def long_config() -> ExperimentConfig:
@@ -53,6 +57,23 @@ def long_config() -> ExperimentConfig:
 
 def rows(store: RunStore, run_id: str) -> int:
     return len(store.metrics(run_id))
+
+
+def short_config() -> ExperimentConfig:
+    return presets.load("seed-example").with_overrides({"train.epochs": 2})
+
+
+def run_to_end(store: RunStore, config: ExperimentConfig) -> tuple[str, dict]:
+    """Launch ``config`` on Ray, wait until it ends ``finished``; its id and its worker info."""
+    run_id = launch(config, store, 1, ray=RayOptions.from_env())
+    wait_for(lambda: status(store, run_id) not in ("queued", "running"), 180, "the run to end")
+    assert status(store, run_id) == "finished", store.get_run(run_id)["error"]
+    return run_id, worker_info(store, run_id)
+
+
+def val_loss(store: RunStore, run_id: str) -> list[float]:
+    metrics = store.metrics(run_id)
+    return metrics[(metrics["split"] == "val") & (metrics["metric"] == "loss")]["value"].tolist()
 
 
 def test_a_sweep_through_ray_finishes_every_run_with_curves_and_the_page_shows_it(
@@ -96,6 +117,11 @@ def test_a_sweep_through_ray_finishes_every_run_with_curves_and_the_page_shows_i
         assert summary["status"] == "finished" and run["summary"]["test"] == summary["test"]
         epochs_in_csv = (folder / "metrics.csv").read_text().count(",val,loss,")
         assert epochs_in_csv == len(val_loss)
+    drivers = {on_ray.get_run(run_id)["pid"] for run_id in runs["id"]}
+    assert drivers == {driver_pid(home, driver_key(os.environ["RAY_ADDRESS"]))}  # one driver
+    actors = {worker_info(on_ray, run_id)["pid"] for run_id in runs["id"]}
+    assert len(actors) <= 2  # 2 at a time: the next runs reused the warm actors
+    assert max(worker_info(on_ray, run_id)["runs"] for run_id in runs["id"]) >= 2
 
     from streamlit.testing.v1 import AppTest
 
@@ -109,6 +135,44 @@ def test_a_sweep_through_ray_finishes_every_run_with_curves_and_the_page_shows_i
     assert set(table["sharing"]) == {"hard", "independent"} and (table["runs"] == 2).all()
 
 
+def test_a_transfer_study_through_ray_fine_tunes_from_its_pretraining_run(
+    on_ray: RunStore, home: Path
+) -> None:
+    """`study transfer --executor ray`: the fine-tuning run starts from the pretraining run's
+    checkpoint, which the driver sends to the node once that run finished."""
+    result = run_cli(
+        "study",
+        "transfer",
+        "--preset",
+        "synthetic-related",
+        "--target",
+        "y1",
+        "--fractions",
+        "0.25",
+        "--seeds",
+        "1",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "data.options.samples=300",
+        "--executor",
+        "ray",
+        "--max-running",
+        "2",
+        "--json",
+        home=home,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    runs = on_ray.list_runs(with_config=True)
+    assert len(runs) == 4 and set(runs["status"]) == {"finished"}, runs[["status", "error"]]
+    assert all(RAY_TAG in tags for tags in runs["tags"])
+    (source,) = [c["model"]["init_from"] for c in runs["config"] if c["model"]["init_from"]]
+    assert source in set(runs["id"])
+    methods = {r["method"] for r in json.loads(result.stdout)["results"]}
+    assert methods == {"single", "mtl", "transfer"}
+
+
 def test_stopping_a_run_on_ray_ends_it_stopped_with_its_checkpoint(on_ray: RunStore) -> None:
     run_id = launch(long_config(), on_ray, 1, ray=RayOptions.from_env())
     wait_for(lambda: rows(on_ray, run_id) > 0, 120, "the first rows from the Ray worker")
@@ -119,7 +183,18 @@ def test_stopping_a_run_on_ray_ends_it_stopped_with_its_checkpoint(on_ray: RunSt
     assert on_ray.get_run(run_id)["error"] is None  # it stopped itself, nothing was killed
 
 
-def test_killing_the_ray_worker_ends_the_run_interrupted_with_its_rows_kept(
+def test_two_runs_in_a_row_train_in_the_same_warm_actor_with_the_same_numbers(
+    on_ray: RunStore,
+) -> None:
+    first, where = run_to_end(on_ray, short_config())
+    second, again = run_to_end(on_ray, short_config())
+    assert again["pid"] == where["pid"] and again["actor_id"] == where["actor_id"]
+    assert (where["runs"], again["runs"]) == (1, 2)
+    assert on_ray.get_run(first)["pid"] == on_ray.get_run(second)["pid"]  # one driver
+    assert val_loss(on_ray, first) == val_loss(on_ray, second)  # same config, same seed
+
+
+def test_killing_the_ray_worker_ends_the_run_interrupted_and_a_new_actor_takes_over(
     on_ray: RunStore,
 ) -> None:
     run_id = launch(long_config(), on_ray, 1, ray=RayOptions.from_env())
@@ -133,6 +208,30 @@ def test_killing_the_ray_worker_ends_the_run_interrupted_with_its_rows_kept(
     assert "Ray worker" in run["error"]
     assert rows(on_ray, run_id) >= before  # every row received before the kill is kept
     assert not (on_ray.run_dir(run_id) / "checkpoint.pt").exists()
+
+    # the driver replaced the killed actor: the next run trains in a new one
+    _, replaced = run_to_end(on_ray, short_config())
+    assert replaced["pid"] != info["pid"] and replaced["runs"] == 1
+    # a warm actor killed while idle is replaced when the next run finds it dead
+    os.kill(replaced["pid"], signal.SIGKILL)
+    _, fresh = run_to_end(on_ray, short_config())
+    assert fresh["pid"] not in (info["pid"], replaced["pid"]) and fresh["runs"] == 1
+
+
+def test_a_killed_driver_leaves_its_run_interrupted_with_its_rows_and_a_new_one_serves(
+    on_ray: RunStore, home: Path, cluster: str
+) -> None:
+    run_id = launch(long_config(), on_ray, 1, ray=RayOptions.from_env())
+    before = wait_for(lambda: rows(on_ray, run_id), 120, "the first rows from the Ray worker")
+    driver = on_ray.get_run(run_id)["pid"]
+    assert driver == driver_pid(home, driver_key(cluster))
+    os.killpg(driver, signal.SIGKILL)
+    # the scheduler's usual path: a dead process and no heartbeat (MTL_HEARTBEAT_TIMEOUT=2)
+    wait_for(lambda: dispatch(on_ray) is not None and status(on_ray, run_id) != "running", 60)
+    run = on_ray.get_run(run_id)
+    assert run["status"] == "interrupted" and rows(on_ray, run_id) >= before
+    next_id, _ = run_to_end(on_ray, short_config())
+    assert on_ray.get_run(next_id)["pid"] not in (None, driver)  # a new driver
 
 
 def test_a_sweep_queued_on_the_ray_cluster_from_the_dashboard_trains_there(

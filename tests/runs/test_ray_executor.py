@@ -7,6 +7,7 @@ The tests on a real local Ray cluster are in test_ray_cluster.py.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def test_the_actor_trains_through_the_workers_path_and_ships_rows_and_files(
     tmp_path: Path,
 ) -> None:
     """The actor class itself, in this process (no cluster): a CSV that exists only as the
-    bytes it was given, rows and files written back by the driver's own code."""
+    bytes it was given, rows and files written back by the driver's own code; then the same
+    (warm) actor trains a second run with the same config and seed into another run of the
+    store: the same numbers, nothing carried over from the first."""
     csv = tmp_path / "gone" / "data.csv"  # the launcher's path; the node never sees it
     rows = "a,b,y\n" + "".join(f"{i % 7},{i * 0.5},{i % 2}\n" for i in range(80))
     config = ExperimentConfig.from_dict(
@@ -92,18 +95,25 @@ def test_the_actor_trains_through_the_workers_path_and_ships_rows_and_files(
         }
     )
     store = RunStore(tmp_path / "home")
-    run_id = store.create_run(config.name, config.to_dict(), status="running")
-    actor = RemoteRun(run_id, config.to_dict(), ("data.csv", rows.encode()))
-    actor.start()
-    end = poll_until_end(actor, store, run_id)
-    assert (end.status, end.error) == ("finished", None)
-    folder = store.run_dir(run_id)
-    assert (folder / "checkpoint.pt").stat().st_size > 0
-    assert (folder / "predictions" / "y.csv").exists()
-    assert ExperimentConfig.load(folder / "config.yaml").data.path == str(csv)
-    metrics = store.metrics(run_id)
-    assert sorted(set(metrics.loc[metrics["split"] == "val", "epoch"])) == [0, 1]
-    assert not actor.folder.exists()  # the node's copy is removed once the run ended
+    actor = RemoteRun(warm=False)
+    curves = []
+    for turn in (1, 2):
+        run_id = store.create_run(config.name, config.to_dict(), status="running")
+        where = actor.start(run_id, config.to_dict(), ("data.csv", rows.encode()))
+        assert where["runs"] == turn and where["pid"] == os.getpid()
+        node_folder = actor.folder
+        end = poll_until_end(actor, store, run_id)
+        assert (end.status, end.error) == ("finished", None)
+        folder = store.run_dir(run_id)
+        assert (folder / "checkpoint.pt").stat().st_size > 0
+        assert (folder / "predictions" / "y.csv").exists()
+        assert ExperimentConfig.load(folder / "config.yaml").data.path == str(csv)
+        metrics = store.metrics(run_id)
+        val = metrics[(metrics["split"] == "val") & (metrics["metric"] == "loss")]
+        assert sorted(set(val["epoch"])) == [0, 1]
+        curves.append(val["value"].tolist())
+        assert node_folder is not None and not node_folder.exists()  # the node's copy is gone
+    assert curves[0] == curves[1]
 
 
 def test_a_failure_on_the_node_ships_its_traceback_beside_the_drivers_log(tmp_path: Path) -> None:
@@ -112,8 +122,8 @@ def test_a_failure_on_the_node_ships_its_traceback_beside_the_drivers_log(tmp_pa
     run_id = store.create_run(config.name, config.to_dict(), status="running")
     (store.run_dir(run_id) / "worker.log").write_text("driver log\n")
     bad = dict(config.to_dict(), tasks=[{"name": "t", "target": "no-such-column"}])
-    actor = RemoteRun(run_id, bad, None)
-    actor.start()
+    actor = RemoteRun(warm=False)
+    actor.start(run_id, bad, None)
     end = poll_until_end(actor, store, run_id)
     assert end.status == "failed" and "no-such-column" in end.error
     assert (store.run_dir(run_id) / "worker.log").read_text() == "driver log\n"
@@ -250,6 +260,8 @@ def test_the_dashboard_offers_ray_only_when_a_cluster_is_configured(
     at = dashboard(home, monkeypatch, "experiment")
     assert at.radio(key="exp.executor").value == "the Ray cluster"  # MTL_EXECUTOR: the default
     assert "sw.executor" in radio_keys(dashboard(home, monkeypatch, "sweep"))
+    assert "tr.executor" in radio_keys(dashboard(home, monkeypatch, "transfer"))
+    assert "vd.executor" in radio_keys(dashboard(home, monkeypatch, "verdict"))
 
 
 def test_starting_on_an_unreachable_cluster_from_the_dashboard_is_a_plain_error(
@@ -265,8 +277,64 @@ def test_starting_on_an_unreachable_cluster_from_the_dashboard_is_a_plain_error(
     assert any("cannot reach the Ray cluster" in e.value for e in at.error), at.error
     assert RunStore(home).list_runs().empty  # nothing was queued
 
-    at = dashboard(home, monkeypatch, "sweep")
-    at.radio(key="sw.executor").set_value("the Ray cluster").run()
-    at.button(key="sw.start").click().run()
-    assert any("cannot reach the Ray cluster" in e.value for e in at.error), at.error
-    assert RunStore(home).list_runs().empty
+    for page, prefix in (("sweep", "sw"), ("transfer", "tr"), ("verdict", "vd")):
+        at = dashboard(home, monkeypatch, page)
+        at.radio(key=f"{prefix}.executor").set_value("the Ray cluster").run()
+        at.button(key=f"{prefix}.start").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("cannot reach the Ray cluster" in e.value for e in at.error), (page, at.error)
+        assert RunStore(home).list_runs().empty
+
+
+# ---- the studies on Ray ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("study", "transfer", "--preset", "synthetic-related", "--target", "y1"),
+        ("study", "verdict", "--preset", "synthetic-related"),
+    ],
+)
+def test_cli_studies_on_an_unreachable_cluster_exit_2_and_queue_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")
+    result = run_cli(*command, "--executor", "ray", "--detach", home=home)
+    assert_user_error(result, "cannot reach the Ray cluster")
+    assert not (home / "store.sqlite").exists() or RunStore(home).list_runs().empty
+
+
+def test_every_run_of_a_verdict_on_ray_is_tagged_with_its_options(tmp_path: Path) -> None:
+    from mtl.study.verdict import VerdictOptions, start_verdict
+
+    store = RunStore(tmp_path / "home")
+    options = RayOptions("10.0.0.5:6379", num_cpus=2, num_gpus=0)
+    config = presets.load("synthetic-related").with_overrides({"train.epochs": 1})
+    verdict = VerdictOptions(seeds=(0, 1, 2), budget=1, methods=("uncertainty",), weights=0)
+    start_verdict(store, config, verdict, validate_data=False, start=False, ray=options)
+    runs = store.list_runs()
+    assert len(runs) > 4 and any("baseline" in tags for tags in runs["tags"])
+    for run_id, tags in zip(runs["id"], runs["tags"], strict=True):
+        assert RAY_TAG in tags, tags
+        assert read_options(store, run_id, wait_s=0) == options
+
+
+def test_a_transfer_study_and_a_sweeps_baselines_on_ray_go_to_the_ray_executor(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mtl.study.sweeps import SweepSpec, launch_sweep
+    from mtl.study.transfer import launch_transfer_study
+
+    submitted: list[str] = []
+    monkeypatch.setattr(RayExecutor, "submit", lambda self, run_id: submitted.append(run_id))
+    store = RunStore(home)
+    options = RayOptions(None, 1, 0)
+    config = presets.load("synthetic-related").with_overrides({"train.epochs": 1})
+    launch_transfer_study(store, config, "y1", (1.0,), 1, 100, validate_data=False, ray=options)
+    spec = SweepSpec.from_dict({"name": "s", "base": "seed-example", "seeds": [0]})
+    launch_sweep(store, spec, 100, baselines=True, ray=options)
+    runs = store.list_runs()
+    assert any("baseline" in tags for tags in runs["tags"])  # the sweep's baselines
+    assert all(RAY_TAG in tags for tags in runs["tags"])
+    assert sorted(submitted) == sorted(runs["id"])  # all claimed, each by the Ray executor

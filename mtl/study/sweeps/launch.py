@@ -11,6 +11,7 @@ from typing import Any
 
 from mtl.config import ExperimentConfig
 from mtl.errors import SweepError
+from mtl.runs.ray_executor import with_ray_tag
 from mtl.runs.ray_options import RayOptions
 from mtl.runs.scheduler import launch
 from mtl.runs.store import RunStore
@@ -72,8 +73,8 @@ def launch_sweep(
             matching one is finished or on its way (:func:`mtl.study.baseline.ensure_baseline`),
             so :func:`sweep_runs` can fill Δm. They are queued before the grid, tagged
             ``baseline`` (and ``sweep:<id>`` when new), and listed in the record.
-        ray: train the grid's runs on this Ray cluster (see :mod:`mtl.runs.ray_executor`);
-            the baselines train locally.
+        ray: train the grid's runs and the new baselines on this Ray cluster (see
+            :mod:`mtl.runs.ray_executor`).
 
     Raises:
         SweepError: the spec is invalid (nothing was queued), or ``baselines`` is asked
@@ -100,7 +101,7 @@ def launch_sweep(
     try:
         if baselines:
             configs = [config for _, _, config in points]
-            record["baselines"] = _queue_baselines(store, configs, max_running, warm, tags[0])
+            record["baselines"] = _queue_baselines(store, configs, max_running, warm, tags[0], ray)
         for point, seed, config in points:
             run_id = launch(config, store, max_running, tags=tags, warm=warm, ray=ray)
             record["runs"].append({"id": run_id, "settings": point, "seed": seed})
@@ -115,6 +116,7 @@ def _queue_baselines(
     max_running: int | None,
     warm: bool,
     tag: str,
+    ray: RayOptions | None = None,
 ) -> list[dict[str, Any]]:
     """Make sure each distinct single-task baseline of ``configs`` is finished or on its way."""
     reason = delta_support()
@@ -130,9 +132,12 @@ def _queue_baselines(
         if key in seen:
             continue
         seen.add(key)
-        found = ensure_baseline(store, config, detach=True, max_running=max_running, warm=warm)
+        found = ensure_baseline(
+            store, config, detach=True, max_running=max_running, warm=warm, ray=ray
+        )
         if not found.reused:
-            store.set_tags(found.run_id, [BASELINE_TAG, tag])
+            new_tags = (BASELINE_TAG, tag)
+            store.set_tags(found.run_id, list(new_tags if ray is None else with_ray_tag(new_tags)))
         if not any(b["id"] == found.run_id for b in out):
             out.append({"id": found.run_id, "reused": found.reused})
     return out
