@@ -10,6 +10,7 @@ dashboard uses it).
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from mtl.config import ExperimentConfig
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
+from mtl.runs.processes import pid_alive
 from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
 from mtl.study.baseline import find_baselines
@@ -37,6 +39,7 @@ __all__ = [
     "metric_label",
     "pareto_front",
     "progress",
+    "search_state",
     "sweep_runs",
     "sweeps",
 ]
@@ -92,13 +95,20 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     ``baselines`` (baseline runs recorded with the sweep) and ``baselines_pending``
     (those still queued or running).
 
-    A run deleted from the store counts in ``total`` but in no status.
+    A run deleted from the store counts in ``total`` but in no status. For a search,
+    ``total`` is the trials asked for and ``pending`` those its driver has yet to launch
+    (0 once the driver has ended: done, failed or gone).
     """
     record = get_sweep(store, sweep_id)
     ids = [r["id"] for r in record.get("runs", [])]
     statuses = _statuses(store)
     counts = _count(statuses, ids)
     counts["total"] = len(ids)
+    counts["pending"] = 0
+    if record.get("search"):
+        counts["total"] = max(len(ids), int(record["search"]["trials"]))
+        if search_state(record) == "running":
+            counts["pending"] = counts["total"] - len(ids)
     counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)
     base = [b["id"] for b in record.get("baselines", [])]
     counts["baselines"] = len(base)
@@ -107,8 +117,33 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
 
 
 def is_done(counts: Mapping[str, int]) -> bool:
-    """Whether no run of the sweep (nor a baseline it queued) is queued or running any more."""
-    return not (any(counts.get(s, 0) for s in ACTIVE) or counts.get("baselines_pending", 0))
+    """Whether no run of the sweep (nor a baseline it queued, nor a trial its search has yet to
+    launch) is queued or running any more."""
+    return not (
+        any(counts.get(s, 0) for s in ACTIVE)
+        or counts.get("baselines_pending", 0)
+        or counts.get("pending", 0)
+    )
+
+
+DRIVER_START_S = 60.0
+"""A search whose driver has not recorded its pid this long after launch is taken as gone."""
+
+
+def search_state(record: Mapping[str, Any]) -> str | None:
+    """A search's state: ``running``, ``done``, ``failed`` or ``interrupted`` (its driver
+    process is gone without finishing); ``None`` for a grid sweep."""
+    search = record.get("search")
+    if not search:
+        return None
+    state = str(search.get("state", "running"))
+    if state != "running":
+        return state
+    pid = search.get("driver_pid")
+    if pid is None:
+        young = time.time() - float(record.get("created_at", 0)) < DRIVER_START_S
+        return "running" if young else "interrupted"
+    return "running" if pid_alive(int(pid)) else "interrupted"
 
 
 def metric_label(task: str, metric: str) -> str:

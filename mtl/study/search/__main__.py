@@ -1,0 +1,22 @@
+"""``python -m mtl.study.search --home H SWEEP_ID``: drive a recorded search to its end
+(started by :func:`mtl.study.sweeps.launch_search`; its output goes to
+``<home>/sweeps/<SWEEP_ID>.log``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from mtl.runs.store import RunStore
+from mtl.study.search.driver import run_search
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m mtl.study.search")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("sweep_id")
+    args = parser.parse_args()
+    run_search(RunStore(args.home), args.sweep_id)
+
+
+if __name__ == "__main__":
+    main()
