@@ -163,7 +163,9 @@ def _tell(
     study.tell(state.trial, values if len(values) > 1 else values[0])
 
 
-def objective_values(summary: Mapping[str, Any] | None, objectives: Sequence[str]) -> list[float] | None:
+def objective_values(
+    summary: Mapping[str, Any] | None, objectives: Sequence[str]
+) -> list[float] | None:
     """The final validation value of each objective in a run's summary (``None`` if any is
     missing or not finite)."""
     val = (summary or {}).get("val") or {}

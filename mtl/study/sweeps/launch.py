@@ -220,4 +220,3 @@ def launch_search(
             name=f"mtl-search-{sweep_id}",
         )
     return sweep_id
-

@@ -96,19 +96,20 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     (those still queued or running).
 
     A run deleted from the store counts in ``total`` but in no status. For a search,
-    ``total`` is the trials asked for and ``pending`` those its driver has yet to launch
-    (0 once the driver has ended: done, failed or gone).
+    ``total`` is the trials asked for, ``pending`` those its driver has yet to launch and
+    ``searching`` is 1 while the driver works (both 0 once it has ended: done, failed or gone).
     """
     record = get_sweep(store, sweep_id)
     ids = [r["id"] for r in record.get("runs", [])]
     statuses = _statuses(store)
     counts = _count(statuses, ids)
     counts["total"] = len(ids)
-    counts["pending"] = 0
+    counts["pending"] = counts["searching"] = 0
     if record.get("search"):
         counts["total"] = max(len(ids), int(record["search"]["trials"]))
         if search_state(record) == "running":
             counts["pending"] = counts["total"] - len(ids)
+            counts["searching"] = 1
     counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)
     base = [b["id"] for b in record.get("baselines", [])]
     counts["baselines"] = len(base)
@@ -123,6 +124,7 @@ def is_done(counts: Mapping[str, int]) -> bool:
         any(counts.get(s, 0) for s in ACTIVE)
         or counts.get("baselines_pending", 0)
         or counts.get("pending", 0)
+        or counts.get("searching", 0)
     )
 
 

@@ -462,7 +462,9 @@ def check_search(spec: SweepSpec) -> ExperimentConfig:
     """
     base = base_config(spec)
     for key in [*spec.grid, *spec.ranges]:
-        _check_path(base, key, f"sweep {spec.name!r}: {'grid' if key in spec.grid else 'ranges'} key")
+        _check_path(
+            base, key, f"sweep {spec.name!r}: {'grid' if key in spec.grid else 'ranges'} key"
+        )
     search_objectives(spec, base)
     probes: list[tuple[str, Any]] = [(k, v) for k, values in spec.grid.items() for v in values]
     for key, span in spec.ranges.items():

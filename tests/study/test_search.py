@@ -1,0 +1,284 @@
+"""Searches beyond grids (Optuna ask-and-tell): spec validation, the n-objective front by hand,
+and real searches of real runs in a real store, driven from the CLI: TPE's best trial, NSGA-II's
+front and the median pruner, each checked against numbers read back from the store."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from conftest import assert_user_error, run_cli, run_python
+from mtl.runs.store import RunStore
+from mtl.study.sweeps import (
+    SweepError,
+    SweepSpec,
+    get_sweep,
+    non_dominated,
+    search_state,
+    sweep_tag,
+)
+from mtl.study.sweeps.records import read_records
+from mtl.study.sweeps.spec import check_search, search_objectives
+
+LR = {"train.lr": {"low": 1e-3, "high": 3e-2, "log": True}}
+
+
+def spec(**changes: object) -> SweepSpec:
+    data: dict[str, object] = {"name": "s", "base": "seed-example", "search": "tpe", "ranges": LR}
+    data.update(changes)
+    return SweepSpec.from_dict(data)
+
+
+@pytest.fixture
+def search_home(home: Path) -> Iterator[Path]:
+    """The store home; the search drivers recorded in it are ended at teardown (by pid)."""
+    yield home
+    if (home / "sweeps").is_dir():
+        for record in read_records(RunStore(home)):
+            pid = (record.get("search") or {}).get("driver_pid")
+            if pid and search_state(record) == "running":
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+# ---- the spec ------------------------------------------------------------------------------
+
+
+def test_search_spec_defaults_and_objectives() -> None:
+    tpe = spec(trials=7)
+    assert (tpe.size, tpe.pruning, tpe.search_seed) == (7, "none", 0)
+    assert spec().size == 10  # the default budget
+    base = check_search(tpe)
+    assert search_objectives(tpe, base) == [("label/accuracy", True)]
+    front = spec(search="nsga2")
+    assert search_objectives(front, base) == [("label/accuracy", True), ("regression/r2", True)]
+    chosen = spec(search="nsga2", objective=["label/loss", "regression/rmse"])
+    assert search_objectives(chosen, base) == [("label/loss", False), ("regression/rmse", False)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"search": "nsga2", "pruning": "median"}, "pruning needs a single objective"),
+        ({"trials": 0}, "trials must be at least 1, found 0"),
+        ({"search": "bayes"}, "search: Input should be 'grid', 'random', 'tpe' or 'nsga2'"),
+        (
+            {"ranges": {"train.lr": {"low": 0.1, "high": 0.01}}},
+            "ranges.train.lr: low 0.1 is above high 0.01",
+        ),
+        ({"ranges": {"train.lr": {"low": 0, "high": 0.1, "log": True}}}, "needs low > 0"),
+        ({"search": "grid", "trials": 3}, "trials, ranges only apply to a search"),
+        ({"seeds": [0, 1]}, "give one seed"),
+        ({"objective": ["label/accuracy", "regression/r2"]}, "use search: nsga2"),
+        ({"objective": "label/speed"}, "is not '<task>/<metric>'"),
+        ({"grid": {"train.lr": [0.01]}}, "train.lr is both in grid and in ranges"),
+        ({"ranges": {}}, "needs ranges or grid choices"),
+    ],
+)
+def test_bad_search_specs_are_one_line(changes: dict[str, object], fragment: str) -> None:
+    with pytest.raises(SweepError) as info:
+        spec(**changes)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_search_is_checked_against_the_config() -> None:
+    with pytest.raises(SweepError, match="model.dropout=3: model.dropout"):
+        check_search(spec(ranges={"model.dropout": {"low": 0, "high": 3}}))
+    with pytest.raises(SweepError, match="objective 'nope/accuracy': no task 'nope'"):
+        check_search(spec(objective="nope/accuracy"))
+    with pytest.raises(SweepError, match="a regression task reports mse, rmse, mae, r2, loss"):
+        check_search(spec(objective="regression/accuracy"))
+    with pytest.raises(SweepError, match="ranges key 'train.lrr'"):
+        check_search(spec(ranges={"train.lrr": {"low": 0.1, "high": 0.2}}))
+
+
+def test_cli_refuses_bad_searches_with_one_line_and_queues_nothing(
+    search_home: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.yaml"
+    cases = [
+        ("search: nsga2\npruning: median\n", [], "pruning needs a single objective"),
+        ("search: tpe\n", ["--trials", "0"], "trials must be at least 1"),
+        ("search: bayes\n", [], "search: Input should be"),
+        ("search: tpe\n", ["--search", "nsga2", "--pruning", "median"], "pruning needs"),
+    ]
+    for head, flags, fragment in cases:
+        ranges = "ranges:\n  train.lr: {low: 0.001, high: 0.03, log: true}\n"
+        path.write_text(f"name: bad\nbase: seed-example\n{head}{ranges}", encoding="utf-8")
+        assert_user_error(run_cli("sweep", str(path), *flags, home=search_home), fragment)
+    path.write_text(
+        "name: bad\nbase: seed-example\nsearch: tpe\nranges:\n  train.lr: {low: 0.1, high: 0.01}\n",
+        encoding="utf-8",
+    )
+    assert_user_error(run_cli("sweep", str(path), home=search_home), "low 0.1 is above high 0.01")
+    assert not (search_home / "sweeps").exists()
+
+
+def test_the_cli_and_the_sweeps_package_never_load_optuna() -> None:
+    code = (
+        "import sys, mtl.cli, mtl.commands.sweep, mtl.study.sweeps;"
+        "print(sorted(m for m in ('optuna', 'torch') if m in sys.modules))"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# ---- the front by hand -------------------------------------------------------------------
+
+
+def pareto_by_hand(points: list[tuple[float, ...]], higher: list[bool]) -> set[int]:
+    """Indices of the points no other point dominates (loops, independent of the package)."""
+    oriented = [tuple(v if h else -v for v, h in zip(p, higher, strict=True)) for p in points]
+    front = set()
+    for i, p in enumerate(oriented):
+        beaten = any(
+            all(b >= a for a, b in zip(p, q, strict=True))
+            and any(b > a for a, b in zip(p, q, strict=True))
+            for j, q in enumerate(oriented)
+            if j != i
+        )
+        if not beaten:
+            front.add(i)
+    return front
+
+
+def test_non_dominated_matches_the_hand_front_in_three_objectives() -> None:
+    points = [(1, 5, 2), (2, 4, 2), (1, 5, 1), (0, 0, 9), (2, 4, 2), (3, 1, 1), (1, 1, 1)]
+    frame = pd.DataFrame(points, columns=["a", "b", "c"])
+    higher = [True, True, False]
+    got = non_dominated(frame, ["a", "b", "c"], higher)
+    assert set(frame.index[got]) == pareto_by_hand(points, higher) == {1, 2, 4, 5}
+    frame.loc[5, "b"] = float("nan")  # a missing value: never on the front, dominates nothing
+    assert not non_dominated(frame, ["a", "b", "c"], higher)[5]
+
+
+# ---- real searches ------------------------------------------------------------------------
+
+
+def write_spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "search.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def val(run: dict[str, Any], objective: str) -> float:
+    task, _, metric = objective.rpartition("/")
+    return float(run["summary"]["val"][task][metric])
+
+
+def test_tpe_search_trains_its_trials_as_runs_and_reports_the_stored_best(
+    search_home: Path, tmp_path: Path
+) -> None:
+    path = write_spec(
+        tmp_path,
+        "name: tpe\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: tpe\ntrials: 6\n"
+        "ranges:\n  train.lr: {low: 1.0e-4, high: 0.05, log: true}\n"
+        "grid:\n  loss.weighting: [equal, uncertainty]\n",
+    )
+    result = run_cli(
+        "sweep", str(path), "--max-running", "2", "--json", home=search_home, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    search = report["search"]
+    assert search["state"] == "done" and search["method"] == "tpe"
+
+    store = RunStore(search_home)
+    runs = store.list_runs(with_config=True)
+    assert len(runs) == 6 and set(runs["status"]) == {"finished"}
+    tag = sweep_tag(report["sweep_id"])
+    assert all(tag in tags for tags in runs["tags"])
+    # every trial's settings are its run's config
+    for trial in search["trials"]:
+        config = store.get_run(trial["id"])["config"]
+        assert config["train"]["lr"] == pytest.approx(trial["train.lr"])
+        assert config["loss"]["weighting"] == trial["loss.weighting"]
+        assert 1e-4 <= trial["train.lr"] <= 0.05
+    # the best trial is the argmax of the stored validation accuracy, computed here
+    stored = {row["id"]: val(row, "label/accuracy") for row in runs.to_dict("records")}
+    best = max(stored, key=lambda i: stored[i])
+    assert search["best"]["id"] == best
+    assert search["best"]["val label/accuracy"] == pytest.approx(stored[best])
+    assert set(search["importance"]["label/accuracy"]) == {"train.lr", "loss.weighting"}
+    assert sum(search["importance"]["label/accuracy"].values()) == pytest.approx(1.0)
+
+    shown = run_cli("sweeps", report["sweep_id"], home=search_home)
+    assert shown.returncode == 0, shown.stderr
+    assert f"best trial: #{search['best']['trial']} ({best})" in shown.stdout
+    assert "hyperparameter importance for label/accuracy" in shown.stdout
+
+
+def test_nsga2_front_is_the_non_dominated_set_of_the_stored_metrics(
+    search_home: Path, tmp_path: Path
+) -> None:
+    path = write_spec(
+        tmp_path,
+        "name: front\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: nsga2\ntrials: 6\n"
+        "objective: [label/accuracy, regression/rmse]\n"
+        "ranges:\n  train.lr: {low: 1.0e-4, high: 0.05, log: true}\n"
+        "  tasks.0.weight: {low: 0.1, high: 2.0}\n",
+    )
+    result = run_cli(
+        "sweep", str(path), "--max-running", "2", "--json", home=search_home, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    search = json.loads(result.stdout)["search"]
+    assert search["objectives"] == ["label/accuracy", "regression/rmse"]
+    assert search["higher_is_better"] == [True, False]
+
+    store = RunStore(search_home)
+    ids = [t["id"] for t in search["trials"]]
+    points = [
+        (val(store.get_run(i), "label/accuracy"), val(store.get_run(i), "regression/rmse"))
+        for i in ids
+    ]
+    expected = {ids[k] for k in pareto_by_hand(points, [True, False])}
+    assert {row["id"] for row in search["front"]} == expected
+    assert search["best"] is None and set(search["importance"]) == {
+        "label/accuracy",
+        "regression/rmse",
+    }
+
+
+def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
+    search_home: Path, tmp_path: Path
+) -> None:
+    # Random draws with seed 0 give lr 1e-7, 0.003, 1e-7: the first trial (never pruned, the
+    # pruner's start-up) sets a bad median with the second; the third, as hopeless, is below it
+    # after its second epoch and is stopped while 6 epochs remain.
+    path = write_spec(
+        tmp_path,
+        "name: prune\nbase: seed-example\noverrides: {train.epochs: 8}\nsearch: random\n"
+        "trials: 3\npruning: median\ngrid:\n  train.lr: [0.003, 1.0e-7]\n",
+    )
+    result = run_cli(
+        "sweep", str(path), "--max-running", "1", "--json", home=search_home, timeout=900
+    )
+    assert result.returncode == 0, result.stderr  # a pruned trial is not a failure
+    search = json.loads(result.stdout)["search"]
+    assert [t["train.lr"] for t in search["trials"]] == [1e-7, 0.003, 1e-7]
+    pruned = [t for t in search["trials"] if t["pruned"]]
+    assert [t["trial"] for t in pruned] == [2]
+    store = RunStore(search_home)
+    run = store.get_run(pruned[0]["id"])
+    assert run["status"] == "stopped"
+    rows = store.metrics(run["id"])
+    epochs = rows.loc[rows["split"] == "val", "epoch"]
+    assert 2 <= epochs.nunique() < 8  # rows kept, and stopped before the end
+    finished = [store.get_run(t["id"]) for t in search["trials"] if not t["pruned"]]
+    assert [r["status"] for r in finished] == ["finished", "finished"]
+    assert search["pruned"] == 1
+    assert search["steps"] == pytest.approx(
+        sum(float(store.metrics(t["id"])["step"].max()) for t in search["trials"]), abs=3 * 3
+    )
+    record = get_sweep(store, json.loads(result.stdout)["sweep_id"])
+    assert [r["pruned"] for r in record["runs"]] == [False, False, True]
