@@ -52,19 +52,21 @@ def sweeps(store: RunStore) -> pd.DataFrame:
 
     Returns:
         Columns ``id, name, created_at, runs, settings, seeds`` and one count column per
-        status (:data:`mtl.runs.store.STATUSES`); ``settings`` is the list of swept keys.
+        status (:data:`mtl.runs.store.STATUSES`); ``settings`` is the list of swept keys and
+        ``runs`` a search's trials (launched or not).
     """
     statuses = _statuses(store)
     rows = []
     for record in read_records(store):
         ids = [r["id"] for r in record.get("runs", [])]
         counts = _count(statuses, ids)
+        planned = int((record.get("search") or {}).get("trials", 0))
         rows.append(
             {
                 "id": record["id"],
                 "name": record.get("name", ""),
                 "created_at": record.get("created_at"),
-                "runs": len(ids),
+                "runs": max(len(ids), planned),
                 "settings": list(record.get("settings", [])),
                 "seeds": list(record.get("spec", {}).get("seeds", [])),
                 **counts,
