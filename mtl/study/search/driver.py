@@ -179,6 +179,11 @@ def objective_values(
     return out
 
 
+def _nth(i: int) -> Callable[[optuna.trial.FrozenTrial], float]:
+    """The ``i``-th objective value of a trial (importance of one objective of several)."""
+    return lambda trial: float(trial.values[i])
+
+
 def importance(study: optuna.Study, objectives: Sequence[str]) -> dict[str, Any]:
     """Each objective's hyperparameter importance (Optuna's default evaluator, normalised to
     sum to 1), from the completed trials: ``{"values": {objective: {param: share}}, "note"}``.
@@ -190,10 +195,9 @@ def importance(study: optuna.Study, objectives: Sequence[str]) -> dict[str, Any]
     out: dict[str, dict[str, float]] = {}
     note = None
     for i, objective in enumerate(objectives):
+        target = _nth(i) if len(objectives) > 1 else None
         try:
-            shares = optuna.importance.get_param_importances(
-                study, target=(lambda t, i=i: t.values[i]) if len(objectives) > 1 else None
-            )
+            shares = optuna.importance.get_param_importances(study, target=target)
         except (RuntimeError, ValueError) as err:  # e.g. every value the same
             note = f"importance unavailable: {err}"
             continue

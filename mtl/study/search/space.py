@@ -80,5 +80,8 @@ def make_study(spec: SweepSpec, higher_is_better: Sequence[bool], parallel: int)
         pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
     else:
         pruner = optuna.pruners.NopPruner()
-    directions = ["maximize" if up else "minimize" for up in higher_is_better]
+    directions = [
+        optuna.study.StudyDirection.MAXIMIZE if up else optuna.study.StudyDirection.MINIMIZE
+        for up in higher_is_better
+    ]
     return optuna.create_study(directions=directions, sampler=sampler, pruner=pruner)

@@ -429,7 +429,7 @@ def search_objectives(spec: SweepSpec, base: ExperimentConfig) -> list[tuple[str
     kinds = {t.name: t.kind for t in base.tasks}
     names = spec.objectives
     if not names:
-        heads = [f"{t.name}/{HEADLINE_METRICS[t.kind]}" for t in base.tasks]
+        heads = [f"{t.name}/{HEADLINE_METRICS.get(t.kind or '', 'loss')}" for t in base.tasks]
         names = heads if spec.search == "nsga2" else heads[:1]
         if len(names) == 1 and spec.search == "nsga2":
             names.append(f"{base.tasks[0].name}/loss")
@@ -441,10 +441,11 @@ def search_objectives(spec: SweepSpec, base: ExperimentConfig) -> list[tuple[str
                 f"sweep {spec.name!r}: objective {name!r}: no task {task!r}; "
                 f"tasks: {', '.join(kinds)}"
             )
-        allowed = (*metric_names(kinds[task]), "loss")
+        kind = kinds[task]
+        allowed = (*metric_names(kind), "loss") if kind else tuple(HIGHER_IS_BETTER)
         if metric not in allowed:
             raise SweepError(
-                f"sweep {spec.name!r}: objective {name!r}: a {kinds[task]} task reports "
+                f"sweep {spec.name!r}: objective {name!r}: a {kind} task reports "
                 f"{', '.join(allowed)}"
             )
         out.append((name, HIGHER_IS_BETTER[metric]))
