@@ -221,8 +221,9 @@ def search_results() -> None:
     st.caption(
         markdown_text(
             f"{SEARCH_LABELS.get(found['method'], found['method'])} · objective on the "
-            f"validation split: {arrows} · {found['pruned']} trial(s) pruned · "
-            f"{found['steps']:.0f} training steps"
+            f"validation split: {arrows}"
+            + ("" if found["pruning"] == "none" else f" · {found['pruned']} trial(s) pruned")
+            + f" · {found['steps']:.0f} training steps"
         )
     )
     if found["state"] in ("failed", "interrupted"):
@@ -231,9 +232,14 @@ def search_results() -> None:
                 f"The search ended {found['state']}: {found['error'] or 'no reason given'}"
             )
         )
-    shown = trials[["trial", "status", "pruned", *settings, *columns]]
+    kinds = dict(trials.attrs.get("tasks", []))
+    tests = [f"{t}/{HEADLINE_METRICS.get(k or '', 'loss')}" for t, k in kinds.items()]
+    shown = trials[
+        ["trial", "status", "pruned", *settings, *columns, *(c for c in tests if c in trials)]
+    ]
     if found["best"] is not None:
         st.subheader("Best trial")
+        st.caption("Chosen on the validation split; the test metrics are shown beside it.")
         st.dataframe(
             readable(shown.loc[[found["best"]]]), hide_index=True, width="stretch", placeholder="—"
         )
@@ -286,6 +292,7 @@ def view() -> None:
                 RunStatus.QUEUED,
                 RunStatus.RUNNING,
                 RunStatus.FINISHED,
+                RunStatus.STOPPED,
                 RunStatus.FAILED,
                 RunStatus.DIVERGED,
             )

@@ -32,16 +32,17 @@ def pareto_figure(
     labels: Sequence[str],
     title: str = "Trade-off between two tasks",
 ) -> go.Figure:
-    """One point per setting at its mean (error bars: std over seeds); the non-dominated
+    """One point per setting at its mean (error bars: std over seeds, for ``… mean`` columns
+    with a ``… std`` beside them; one point per trial of a search has none); the non-dominated
     settings are highlighted and joined by the front line. Each point is labelled with its
     setting (``hard · equal``) in a boxed annotation offset from the point, with a thin
     leader line (:data:`LABEL_OFFSETS`). Axis titles are the columns' labels
     (:func:`mtl.viz.labels.label`)."""
 
     def error(column: str, part: pd.Series) -> Any:
-        std = column.replace(" mean", " std")
-        if std not in frame:
-            return None
+        std = column.removesuffix(" mean") + " std"
+        if not column.endswith(" mean") or std not in frame:
+            return None  # e.g. one point per search trial: no spread to show
         return {"type": "data", "array": frame.loc[part, std].fillna(0).tolist(), "visible": True}
 
     names = pd.Series(

@@ -282,3 +282,75 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
     )
     record = get_sweep(store, json.loads(result.stdout)["sweep_id"])
     assert [r["pruned"] for r in record["runs"]] == [False, False, True]
+
+
+# ---- the figure and the page (a real store, a search recorded by hand) ----------------------
+
+
+def test_importance_figure_has_one_bar_per_setting_most_important_on_top() -> None:
+    from mtl.viz.sweeps import importance_figure
+
+    fig = importance_figure({"label/accuracy": {"train.lr": 0.7, "model.dropout": 0.3}})
+    (bars,) = fig.data
+    assert list(bars.y) == ["dropout", "learning rate"]  # plotly draws the last on top
+    assert list(bars.x) == [0.3, 0.7] and bars.orientation == "h"
+    two = importance_figure({"a/accuracy": {"train.lr": 1.0}, "b/r2": {"train.lr": 1.0}})
+    assert len(two.data) == 2 and two.layout.showlegend
+
+
+def recorded_search(home: Path) -> tuple[str, list[str]]:
+    """A finished TPE search of three trials, its runs' summaries written through the store."""
+    from mtl.study.sweeps import launch_search
+    from mtl.study.sweeps.records import write_record
+
+    store = RunStore(home)
+    sweep_id = launch_search(store, spec(trials=3), validate_data=False, start=False)
+    record = get_sweep(store, sweep_id)
+    ids = []
+    for trial, (lr, accuracy) in enumerate([(0.001, 0.7), (0.01, 0.9), (0.02, 0.8)]):
+        run_id = store.create_run(f"s · #{trial}", {}, tags=(sweep_tag(sweep_id),))
+        store.set_status(run_id, "running")
+        metrics = {"label": {"accuracy": accuracy}, "regression": {"r2": accuracy / 2}}
+        store.set_status(run_id, "finished", summary={"val": metrics, "test": metrics, "steps": 10})
+        record["runs"].append(
+            {"id": run_id, "settings": {"train.lr": lr}, "seed": 0, "trial": trial, "pruned": False}
+        )
+        ids.append(run_id)
+    record["search"]["state"] = "done"
+    record["search"]["importance"] = {"values": {"label/accuracy": {"train.lr": 1.0}}, "note": None}
+    write_record(store, record)
+    return sweep_id, ids
+
+
+def test_sweeps_page_shows_the_best_trial_and_the_importance(home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    sweep_id, ids = recorded_search(home)
+    at = AppTest.from_file(
+        str(Path(__file__).parents[2] / "app_pages" / "sweep.py"), default_timeout=60
+    )
+    at.query_params["sweep"] = sweep_id
+    at.run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["Best trial", "Trials"]
+    best = at.dataframe[0].value
+    assert best["trial"].tolist() == [1] and best["val label · accuracy"].tolist() == [0.9]
+    assert len(at.dataframe[1].value) == 3
+    charts = [c for c in at.get("plotly_chart")]
+    assert len(charts) == 1  # the importance bars
+    assert "TPE search" in at.caption[0].value and "30 training steps" in at.caption[0].value
+
+
+def test_sweeps_page_refuses_a_range_that_is_not_two_numbers(home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(
+        str(Path(__file__).parents[2] / "app_pages" / "sweep.py"), default_timeout=60
+    )
+    at.run()
+    at.selectbox(key="sw.search").set_value("tpe").run()
+    at.text_input(key="sw.lr.range").set_value("0.1").run()
+    at.button(key="sw.start").click().run()
+    assert not at.exception
+    assert any("write the lowest and the highest value" in e.value for e in at.error)
+    assert not (home / "sweeps").exists()

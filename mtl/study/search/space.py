@@ -54,7 +54,7 @@ def make_study(spec: SweepSpec, higher_is_better: Sequence[bool], parallel: int)
       of the budget, 2 to 10; with ``parallel`` > 1 the "constant liar" keeps concurrent
       trials apart); ``nsga2``: NSGAIISampler with a population of half the budget (4 to 50).
     - ``pruning``: ``median`` is MedianPruner, ``halving`` SuccessiveHalvingPruner; both wait
-      for a quarter of the budget (1 to 5) of finished trials and one epoch.
+      for a fifth of the budget (1 to 5) of finished trials and one epoch.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     n = spec.n_trials
@@ -74,7 +74,7 @@ def make_study(spec: SweepSpec, higher_is_better: Sequence[bool], parallel: int)
     pruner: optuna.pruners.BasePruner
     if spec.pruning == "median":
         pruner = optuna.pruners.MedianPruner(
-            n_startup_trials=max(1, min(5, n // 4)), n_warmup_steps=1
+            n_startup_trials=max(1, min(5, n // 5)), n_warmup_steps=1
         )
     elif spec.pruning == "halving":
         pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
