@@ -254,10 +254,13 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
 ) -> None:
     # Random draws with seed 0 give lr 1e-7, 0.003, 1e-7: the first trial (never pruned, the
     # pruner's start-up) sets a bad median with the second; the third, as hopeless, is below it
-    # after its second epoch and is stopped while 6 epochs remain.
+    # after its second epoch and is asked to stop with 18 epochs of ~90 steps (batches of 8)
+    # still to go: seconds of training, against the second or so the driver and the worker
+    # take to act (most of a tiny run's time is its worker's start-up, not its epochs).
     path = write_spec(
         tmp_path,
-        "name: prune\nbase: seed-example\noverrides: {train.epochs: 8}\nsearch: random\n"
+        "name: prune\nbase: seed-example\n"
+        "overrides: {train.epochs: 20, train.batch_size: 8}\nsearch: random\n"
         "trials: 3\npruning: median\ngrid:\n  train.lr: [0.003, 1.0e-7]\n",
     )
     result = run_cli(
@@ -273,7 +276,7 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
     assert run["status"] == "stopped"
     rows = store.metrics(run["id"])
     epochs = rows.loc[rows["split"] == "val", "epoch"]
-    assert 2 <= epochs.nunique() < 8  # rows kept, and stopped before the end
+    assert 2 <= epochs.nunique() < 20  # rows kept, and stopped before the end
     finished = [store.get_run(t["id"]) for t in search["trials"] if not t["pruned"]]
     assert [r["status"] for r in finished] == ["finished", "finished"]
     assert search["pruned"] == 1
@@ -354,3 +357,42 @@ def test_sweeps_page_refuses_a_range_that_is_not_two_numbers(home: Path) -> None
     assert not at.exception
     assert any("write the lowest and the highest value" in e.value for e in at.error)
     assert not (home / "sweeps").exists()
+
+
+# ---- the verdict's TPE tuning ---------------------------------------------------------------
+
+
+def test_verdict_rejects_an_unknown_search() -> None:
+    from mtl.study.verdict import VerdictOptions
+
+    with pytest.raises(SweepError, match="--search 'grid': choose from random, tpe"):
+        VerdictOptions(search="grid").checked()
+
+
+def test_verdict_tpe_asks_each_next_setting_after_the_last_one_ended(search_home: Path) -> None:
+    tiny = {"data.options.samples": 300, "train.epochs": 2, "model.hidden": [16]}
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in tiny.items()]
+    result = run_cli(
+        "study", "verdict", "--preset", "synthetic-related", *sets, "--budget", "2",
+        "--weights", "0", "--methods", "equal", "--search", "tpe", "--max-running", "2",
+        "--json", home=search_home, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out["methods"]) == {"equal"} and out["done"]
+    store = RunStore(search_home)
+    record = get_sweep(store, out["id"])
+    assert record["tuning"]["state"] == "done" and record["verdict"]["search"] == "tpe"
+    runs = {r["id"]: store.get_run(r["id"]) for r in record["runs"]}
+    assert {r["status"] for r in runs.values()} == {"finished"}
+    by_trial: dict[int, list[dict[str, Any]]] = {}
+    for entry in record["runs"]:
+        by_trial.setdefault(entry["settings"]["trial"], []).append(entry)
+    assert sorted(by_trial) == [0, 1]  # the budget, no more
+    assert all(sorted(e["seed"] for e in by_trial[t]) == [0, 1, 2] for t in by_trial)
+    first, second = by_trial[0][0]["settings"], by_trial[1][0]["settings"]
+    assert first["train.lr"] == 0.002 and second["train.lr"] != first["train.lr"]
+    assert 0.002 / 3 <= second["train.lr"] <= 0.006 and 0 <= second["model.dropout"] <= 0.3
+    # ask and tell: setting 1 was queued only once setting 0 had ended on every seed
+    ended = max(runs[e["id"]]["ended_at"] for e in by_trial[0])
+    assert min(runs[e["id"]]["created_at"] for e in by_trial[1]) >= ended

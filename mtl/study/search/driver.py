@@ -28,6 +28,9 @@ from mtl.study.sweeps.spec import SweepSpec, search_config
 __all__ = ["importance", "run_search"]
 
 POLL_S = 0.25
+STOP_GRACE_S = 10.0
+"""Seconds a pruned run gets to stop at its next step before :func:`~mtl.runs.scheduler.stop`
+ends its process."""
 
 
 @dataclass
@@ -38,6 +41,7 @@ class _Live:
     entry: dict[str, Any]
     after_id: int = 0
     reported: set[int] = field(default_factory=set)
+    stop_asked: float | None = None  # monotonic time the pruner asked the run to stop
 
 
 def run_search(
@@ -52,8 +56,10 @@ def run_search(
 
     Keeps up to the search's ``max_running`` trials in flight. While a trial runs, its new
     validation rows of the (single) objective are reported to the pruner epoch by epoch; when
-    the pruner says so the run is stopped through :func:`mtl.runs.scheduler.stop` (it ends
-    ``stopped`` and is marked ``pruned`` in the record). When a run ends, Optuna is told its
+    the pruner says so the run is asked to stop (:meth:`~mtl.runs.store.RunStore.request_stop`,
+    without waiting, so other trials go on) and, if it has not within :data:`STOP_GRACE_S`,
+    stopped by :func:`mtl.runs.scheduler.stop`; it ends ``stopped`` and is marked ``pruned``
+    in the record. When a run ends, Optuna is told its
     final validation value(s) from the run's summary (``finished``), that it was pruned, or
     that it failed (any other end, or a missing value). At the end the hyperparameter
     importance (:func:`importance`) goes into the record. Any error marks the search
@@ -111,11 +117,20 @@ def _loop(
         dispatch(store, limit)
         for run_id, state in list(live.items()):
             status = RunStatus(store.get_run(run_id)["status"])
-            if prune and status == RunStatus.RUNNING and _should_prune(store, state, objectives[0]):
-                status = stop(store, run_id)
+            if state.stop_asked is None:
+                running = prune and status == RunStatus.RUNNING
+                if running and _should_prune(store, state, objectives[0]):
+                    # the stop path, without waiting: the run stops at its next step
+                    store.request_stop(run_id)
+                    state.stop_asked = time.monotonic()
+            elif status not in TERMINAL and time.monotonic() - state.stop_asked > STOP_GRACE_S:
+                status = stop(store, run_id)  # it did not stop by itself: end its process
+            if status in TERMINAL and state.stop_asked is not None:
                 state.entry["pruned"] = status == RunStatus.STOPPED  # it may have just finished
                 write_record(store, record)
             if status in TERMINAL:
+                if prune and not state.entry["pruned"]:
+                    _report(store, state, objectives[0])
                 _tell(study, store, state, status, objectives)
                 del live[run_id]
                 if on_progress:
@@ -129,6 +144,13 @@ def _loop(
 
 def _should_prune(store: RunStore, state: _Live, objective: str) -> bool:
     """Report the run's new validation values of ``objective`` per epoch; ask the pruner."""
+    return _report(store, state, objective) and state.trial.should_prune()
+
+
+def _report(store: RunStore, state: _Live, objective: str) -> bool:
+    """Report the run's validation values of ``objective`` not reported yet, one per epoch;
+    whether there were any. A finished run's are all reported before Optuna is told its
+    value, so the pruner compares later trials with its whole curve, however fast it ran."""
     rows = store.metrics(state.entry["id"], state.after_id)
     if rows.empty:
         return False
@@ -143,7 +165,7 @@ def _should_prune(store: RunStore, state: _Live, objective: str) -> bool:
         state.trial.report(float(value), step)
         state.reported.add(step)
         new = True
-    return new and state.trial.should_prune()
+    return new
 
 
 def _tell(

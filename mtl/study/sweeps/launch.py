@@ -28,7 +28,7 @@ from mtl.study.sweeps.spec import (
     search_objectives,
 )
 
-__all__ = ["DRIVER_MODULE", "check_data", "launch_search", "launch_sweep"]
+__all__ = ["DRIVER_MODULE", "check_data", "launch_search", "launch_sweep", "start_driver"]
 
 DRIVER_MODULE = "mtl.study.search"
 """The search driver, started as its own process (``python -m mtl.study.search``): Optuna is
@@ -211,12 +211,19 @@ def launch_search(
     }
     write_record(store, record)
     if start:
-        log = record_path(store, sweep_id).with_suffix(".log")
-        # The driver records its own pid when it starts (a second writer here could race it).
-        spawn_module(
-            DRIVER_MODULE,
-            ["--home", str(store.home), sweep_id],
-            log=log,
-            name=f"mtl-search-{sweep_id}",
-        )
+        start_driver(store, sweep_id)
     return sweep_id
+
+
+def start_driver(store: RunStore, sweep_id: str, *, tuning: bool = False) -> int:
+    """Start the Optuna driver of a recorded search (or, with ``tuning``, of a verdict's TPE
+    tuning) as its own process, logging to ``<home>/sweeps/<sweep_id>.log``; return its pid.
+
+    The driver records its own pid when it starts (a second writer here could race it).
+    """
+    return spawn_module(
+        DRIVER_MODULE,
+        ["--home", str(store.home), *(["--tuning"] if tuning else []), sweep_id],
+        log=record_path(store, sweep_id).with_suffix(".log"),
+        name=f"mtl-search-{sweep_id}",
+    )

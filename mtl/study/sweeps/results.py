@@ -60,7 +60,7 @@ def sweeps(store: RunStore) -> pd.DataFrame:
     for record in read_records(store):
         ids = [r["id"] for r in record.get("runs", [])]
         counts = _count(statuses, ids)
-        planned = int((record.get("search") or {}).get("trials", 0))
+        planned = int((_driver(record) or {}).get("trials", 0))
         rows.append(
             {
                 "id": record["id"],
@@ -107,8 +107,8 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     counts = _count(statuses, ids)
     counts["total"] = len(ids)
     counts["pending"] = counts["searching"] = 0
-    if record.get("search"):
-        counts["total"] = max(len(ids), int(record["search"]["trials"]))
+    if driven := _driver(record):
+        counts["total"] = max(len(ids), int(driven["trials"]))
         if search_state(record) == "running":
             counts["pending"] = counts["total"] - len(ids)
             counts["searching"] = 1
@@ -134,10 +134,15 @@ DRIVER_START_S = 60.0
 """A search whose driver has not recorded its pid this long after launch is taken as gone."""
 
 
+def _driver(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The part of a record an Optuna driver keeps: a search's, or a verdict's TPE tuning."""
+    return record.get("search") or record.get("tuning")
+
+
 def search_state(record: Mapping[str, Any]) -> str | None:
-    """A search's state: ``running``, ``done``, ``failed`` or ``interrupted`` (its driver
-    process is gone without finishing); ``None`` for a grid sweep."""
-    search = record.get("search")
+    """A search's (or a verdict's TPE tuning's) state: ``running``, ``done``, ``failed`` or
+    ``interrupted`` (its driver process is gone without finishing); ``None`` without one."""
+    search = _driver(record)
     if not search:
         return None
     state = str(search.get("state", "running"))
