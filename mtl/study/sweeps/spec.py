@@ -41,7 +41,7 @@ from pydantic import (
 from mtl import presets
 from mtl.config import ConfigError, ExperimentConfig, format_validation_error
 from mtl.errors import SweepError  # re-exported from here too
-from mtl.metric_names import HIGHER_IS_BETTER
+from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER, metric_names
 
 __all__ = [
     "MAX_RUNS",
@@ -424,8 +424,6 @@ def search_objectives(spec: SweepSpec, base: ExperimentConfig) -> list[tuple[str
         SweepError: an objective names a task the base config does not have, or a metric
             that task kind does not report.
     """
-    from mtl.metric_names import HEADLINE_METRICS, metric_names
-
     kinds = {t.name: t.kind for t in base.tasks}
     names = spec.objectives
     if not names:
