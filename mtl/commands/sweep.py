@@ -278,6 +278,7 @@ def _json_search(search: dict[str, Any]) -> dict[str, Any]:
         "importance_note": search["importance_note"],
         "pruned": search["pruned"],
         "steps": search["steps"],
+        "skipped": search["skipped"],
     }
 
 
@@ -372,6 +373,8 @@ def _search_text(report: dict[str, Any]) -> str:
     for objective, shares in search["importance"].items():
         text = ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
         lines += ["", f"hyperparameter importance for {objective}: {text}"]
+    for skipped in search["skipped"]:
+        lines += ["", f"trial #{skipped['trial']} not trained: {skipped['error']}"]
     if search["importance_note"]:
         lines += ["", f"importance: {search['importance_note']}"]
     return "\n".join(lines)

@@ -287,6 +287,26 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
     assert [r["pruned"] for r in record["runs"]] == [False, False, True]
 
 
+def test_a_combination_the_config_refuses_uses_its_trial_and_is_listed(
+    search_home: Path, tmp_path: Path
+) -> None:
+    # each choice alone is valid (checked at launch); pcgrad with independent is not
+    path = write_spec(
+        tmp_path,
+        "name: skip\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: random\n"
+        "trials: 3\ngrid:\n  model.sharing: [independent]\n  loss.weighting: [pcgrad, equal]\n",
+    )
+    result = run_cli("sweep", str(path), "--json", home=search_home, timeout=600)
+    assert result.returncode == 0, result.stderr
+    search = json.loads(result.stdout)["search"]
+    assert search["state"] == "done"
+    assert [t["loss.weighting"] for t in search["trials"]] == ["equal", "equal"]
+    (skipped,) = search["skipped"]
+    assert skipped["settings"]["loss.weighting"] == "pcgrad"
+    assert "'pcgrad' needs shared parameters" in skipped["error"]
+    assert len(RunStore(search_home).list_runs()) == 2
+
+
 # ---- the figure and the page (a real store, a search recorded by hand) ----------------------
 
 

@@ -23,7 +23,7 @@ from mtl.runs.status import TERMINAL, RunStatus
 from mtl.runs.store import RunStore
 from mtl.study.search.space import choice_value, distributions, make_study
 from mtl.study.sweeps.records import get_sweep, sweep_tag, write_record
-from mtl.study.sweeps.spec import SweepSpec, search_config
+from mtl.study.sweeps.spec import SweepError, SweepSpec, search_config
 
 __all__ = ["importance", "run_search"]
 
@@ -61,7 +61,9 @@ def run_search(
     stopped by :func:`mtl.runs.scheduler.stop`; it ends ``stopped`` and is marked ``pruned``
     in the record. When a run ends, Optuna is told its
     final validation value(s) from the run's summary (``finished``), that it was pruned, or
-    that it failed (any other end, or a missing value). At the end the hyperparameter
+    that it failed (any other end, or a missing value). A sampled combination the config
+    refuses (each choice and range end was checked alone at launch) is told as failed, uses up
+    its trial and is listed in the record's ``search.skipped`` with the reason. At the end the hyperparameter
     importance (:func:`importance`) goes into the record. Any error marks the search
     ``failed`` with the message and is raised again.
     """
@@ -101,7 +103,16 @@ def _loop(
         while asked < spec.n_trials and len(live) < limit:
             trial = study.ask(space)
             params = {k: choice_value(spec, k, v) for k, v in trial.params.items()}
-            config = search_config(spec, base, params, trial.number)
+            asked += 1
+            try:
+                config = search_config(spec, base, params, trial.number)
+            except SweepError as err:  # e.g. pcgrad with independent: a combination of choices
+                study.tell(trial, state=TrialState.FAIL)
+                search.setdefault("skipped", []).append(
+                    {"trial": trial.number, "settings": params, "error": str(err)}
+                )
+                write_record(store, record)
+                continue
             run_id = launch(config, store, limit, tags=(tag,), ray=ray)
             entry = {
                 "id": run_id,
@@ -113,7 +124,6 @@ def _loop(
             record["runs"].append(entry)
             write_record(store, record)
             live[run_id] = _Live(trial, entry)
-            asked += 1
         dispatch(store, limit)
         for run_id, state in list(live.items()):
             status = RunStatus(store.get_run(run_id)["status"])

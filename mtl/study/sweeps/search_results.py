@@ -110,7 +110,8 @@ def search_summary(store: RunStore, sweep_id: str) -> dict[str, Any]:
     ``higher_is_better``, ``trials`` (:func:`search_trials`), ``best`` (the best trial's index
     for one objective, else ``None``), ``front`` (a boolean Series over ``trials`` for several
     objectives, else ``None``), ``importance`` and ``importance_note`` (from the record),
-    ``pruned`` (how many trials the pruner stopped) and ``steps`` (their total)."""
+    ``pruned`` (how many trials the pruner stopped), ``steps`` (their total) and ``skipped``
+    (sampled combinations the config refused: ``trial``, ``settings``, ``error``)."""
     record = get_sweep(store, sweep_id)
     search = record.get("search") or {}
     trials = search_trials(store, sweep_id)
@@ -137,4 +138,5 @@ def search_summary(store: RunStore, sweep_id: str) -> dict[str, Any]:
         "importance_note": found.get("note"),
         "pruned": int(trials["pruned"].sum()),
         "steps": float(np.nansum(trials["steps"])),
+        "skipped": list(search.get("skipped", [])),
     }
