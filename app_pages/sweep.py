@@ -200,11 +200,21 @@ running = not is_done(progress(store, sweep_id))
 
 
 def sweep_report(store, sweep_id: str, name: str) -> str:  # type: ignore[no-untyped-def]
-    """The sweep's runs in one HTML report, with the aggregate table first."""
+    """The sweep's runs in one HTML report, with the aggregate table first (for a search: its
+    trials and the hyperparameter importance)."""
     runs = sweep_runs(store, sweep_id)
-    section = Section(
-        title="Mean ± std over seeds, per setting", tables=[readable(aggregate(runs, settings))]
-    )
+    if record.get("search"):
+        found = search_summary(store, sweep_id)
+        columns = [objective_column(o) for o in found["objectives"]]
+        section = Section(
+            title="Search trials",
+            figures=[importance_figure(found["importance"])] if found["importance"] else [],
+            tables=[readable(found["trials"][["trial", "status", "pruned", *settings, *columns]])],
+        )
+    else:
+        section = Section(
+            title="Mean ± std over seeds, per setting", tables=[readable(aggregate(runs, settings))]
+        )
     return report_html(store, runs["id"].tolist(), title=f"Sweep {name}", sections=[section])
 
 
