@@ -1,5 +1,6 @@
-"""Sweeps: queue a grid of settings × seeds, follow it, and read the answer (mean ± std,
-Δm against the single-task baseline, a Pareto plot and parallel coordinates)."""
+"""Sweeps: queue a grid of settings × seeds (or an Optuna search), follow it, and read the
+answer (mean ± std, Δm against the single-task baseline, a Pareto plot and parallel
+coordinates; for a search, its best trial or Pareto front and the hyperparameter importance)."""
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +13,7 @@ from mtl.runs.status import RunStatus
 from mtl.study.sweeps import (
     DELTA_COLUMN,
     HEADLINE_METRICS,
+    SEARCHES,
     SweepError,
     SweepSpec,
     aggregate,
@@ -21,8 +23,10 @@ from mtl.study.sweeps import (
     is_done,
     launch_sweep,
     metric_columns,
+    objective_column,
     pareto_front,
     progress,
+    search_summary,
     sweep_runs,
     sweeps,
 )
@@ -30,7 +34,7 @@ from mtl.ui import session
 from mtl.ui.form import PREFIX, to_config
 from mtl.viz.labels import label, markdown_text
 from mtl.viz.report import Section, report_html
-from mtl.viz.sweeps import parallel_figure, pareto_figure
+from mtl.viz.sweeps import importance_figure, parallel_figure, pareto_figure
 from mtl.weighting import WEIGHTINGS
 
 presenting = session.presenting()
@@ -53,6 +57,21 @@ def numbers(text: str) -> list[float]:
         raise SweepError(f"write numbers separated by commas, not {text!r}") from None
 
 
+def interval(text: str) -> dict[str, float | bool]:
+    """``"0.0003, 0.03"`` → a log range ``{low, high, log}`` (a clear error otherwise)."""
+    ends = numbers(text)
+    if len(ends) != 2:
+        raise SweepError(f"write the lowest and the highest value, e.g. 0.0003, 0.03; not {text!r}")
+    return {"low": ends[0], "high": ends[1], "log": True}
+
+
+SEARCH_LABELS = {
+    "grid": "grid: every combination",
+    "random": "random search (Optuna)",
+    "tpe": "TPE search (Optuna)",
+    "nsga2": "NSGA-II: every task's metric (Optuna)",
+}
+
 if not presenting:
     with st.expander("New sweep", expanded=sweeps(store).empty):
         left, right = st.columns(2)
@@ -68,7 +87,27 @@ if not presenting:
             help="A preset, or the settings now on the Experiment page",
         )
         epochs = left.number_input("Epochs per run", min_value=1, value=10, step=1, key="sw.epochs")
-        seeds = left.text_input("Seeds", "0, 1", key="sw.seeds")
+        search = left.selectbox(
+            "Search",
+            SEARCHES,
+            key="sw.search",
+            format_func=SEARCH_LABELS.__getitem__,
+            help="Every combination, or Optuna picking the next trial from the results so far",
+        )
+        searching = search != "grid"
+        if searching:
+            trials = left.number_input(
+                "Trials", min_value=1, max_value=200, value=12, step=1, key="sw.trials"
+            )
+            pruning = search != "nsga2" and left.checkbox(
+                "Stop hopeless trials early (median pruning)", True, key="sw.pruning"
+            )
+        seeds = left.text_input(
+            "Seeds",
+            "0, 1",
+            key="sw.seeds",
+            help="A search trains each trial once, with the first seed",
+        )
         sharing = right.multiselect(
             "Sharing modes", ARCHITECTURES.names(), ["hard", "independent"], key="sw.sharing"
         )
@@ -76,14 +115,19 @@ if not presenting:
         weighting = right.multiselect(
             "Weighting strategies", WEIGHTINGS.names(), default_weightings, key="sw.weighting"
         )
-        lrs = right.text_input("Learning rates (optional)", "", key="sw.lr")
+        lrs = right.text_input(
+            "Learning rate: lowest, highest" if searching else "Learning rates (optional)",
+            "0.0003, 0.03" if searching else "",
+            key="sw.lr.range" if searching else "sw.lr",
+            help="A search draws it log-uniformly between the two" if searching else None,
+        )
         ps = right.text_input(
             "Task correlation p of synthetic data (optional)",
             "",
             key="sw.p",
             help="Only for presets on the synthetic dataset",
         )
-        with_baselines = right.checkbox(
+        with_baselines = not searching and right.checkbox(
             "Also train the single-task baselines (for Δm)", True, key="sw.baselines"
         )
         on_ray = session.executor_choice("sw.executor")  # shown only when a cluster is configured
@@ -92,21 +136,36 @@ if not presenting:
                 if on_ray is not None:
                     check_cluster(on_ray.address)
                 grid: dict[str, list] = {}
+                ranges: dict[str, dict] = {}
                 if sharing:
                     grid["model.sharing"] = sharing
                 if weighting:
                     grid["loss.weighting"] = weighting
-                if lrs.strip():
+                if lrs.strip() and searching:
+                    ranges["train.lr"] = interval(lrs)
+                elif lrs.strip():
                     grid["train.lr"] = numbers(lrs)
                 if ps.strip():
                     grid["data.options.p"] = numbers(ps)
+                seed_list = [int(s) for s in numbers(seeds)] or [0]
+                extra = (
+                    {
+                        "search": search,
+                        "trials": int(trials),
+                        "ranges": ranges,
+                        "pruning": "median" if pruning else "none",
+                    }
+                    if searching
+                    else {}
+                )
                 spec = SweepSpec.from_dict(
                     {
                         "name": name,
                         "base": to_config(st.session_state) if base == CURRENT else base,
                         "overrides": {"train.epochs": int(epochs)},
                         "grid": grid,
-                        "seeds": [int(s) for s in numbers(seeds)] or [0],
+                        "seeds": seed_list[:1] if searching else seed_list,
+                        **extra,
                     }
                 )
                 sweep_id = launch_sweep(
@@ -141,12 +200,91 @@ running = not is_done(progress(store, sweep_id))
 
 
 def sweep_report(store, sweep_id: str, name: str) -> str:  # type: ignore[no-untyped-def]
-    """The sweep's runs in one HTML report, with the aggregate table first."""
+    """The sweep's runs in one HTML report, with the aggregate table first (for a search: its
+    trials and the hyperparameter importance)."""
     runs = sweep_runs(store, sweep_id)
-    section = Section(
-        title="Mean ± std over seeds, per setting", tables=[readable(aggregate(runs, settings))]
-    )
+    if record.get("search"):
+        found = search_summary(store, sweep_id)
+        columns = [objective_column(o) for o in found["objectives"]]
+        section = Section(
+            title="Search trials",
+            figures=[importance_figure(found["importance"])] if found["importance"] else [],
+            tables=[readable(found["trials"][["trial", "status", "pruned", *settings, *columns]])],
+        )
+    else:
+        section = Section(
+            title="Mean ± std over seeds, per setting", tables=[readable(aggregate(runs, settings))]
+        )
     return report_html(store, runs["id"].tolist(), title=f"Sweep {name}", sections=[section])
+
+
+def search_results() -> None:
+    """A search's answer: its best trial (or Pareto front), the importance, every trial."""
+    found = search_summary(store, sweep_id)
+    trials = found["trials"]
+    objectives = found["objectives"]
+    columns = [objective_column(o) for o in objectives]
+    arrows = ", ".join(
+        f"{label(o)} {'↑' if h else '↓'}"
+        for o, h in zip(objectives, found["higher_is_better"], strict=True)
+    )
+    st.caption(
+        markdown_text(
+            f"{SEARCH_LABELS.get(found['method'], found['method'])} · objective on the "
+            f"validation split: {arrows}"
+            + ("" if found["pruning"] == "none" else f" · {found['pruned']} trial(s) pruned")
+            + f" · {found['steps']:.0f} training steps"
+        )
+    )
+    if found["state"] in ("failed", "interrupted"):
+        st.error(
+            markdown_text(
+                f"The search ended {found['state']}: {found['error'] or 'no reason given'}"
+            )
+        )
+    kinds = dict(trials.attrs.get("tasks", []))
+    tests = [f"{t}/{HEADLINE_METRICS.get(k or '', 'loss')}" for t, k in kinds.items()]
+    shown = trials[
+        ["trial", "status", "pruned", *settings, *columns, *(c for c in tests if c in trials)]
+    ]
+    if found["best"] is not None:
+        st.subheader("Best trial")
+        st.caption("Chosen on the validation split; the test metrics are shown beside it.")
+        st.dataframe(
+            readable(shown.loc[[found["best"]]]), hide_index=True, width="stretch", placeholder="—"
+        )
+    elif found["front"] is not None and found["front"].any():
+        st.subheader("Pareto front of the trials")
+        if len(columns) == 2:
+            done = trials.dropna(subset=columns)
+            st.plotly_chart(
+                pareto_figure(
+                    done.assign(label="#" + done["trial"].astype(str)),
+                    columns[0],
+                    columns[1],
+                    found["front"][done.index],
+                    labels=["label"],
+                    title="",
+                ),
+                width="stretch",
+                key="sw.front",
+            )
+        st.dataframe(
+            readable(shown[found["front"]]), hide_index=True, width="stretch", placeholder="—"
+        )
+        st.caption("The trials no other trial beats on every objective at once.")
+    elif not running:
+        st.info("No trial finished, so there is no best one.")
+    if found["importance"]:
+        st.plotly_chart(importance_figure(found["importance"]), width="stretch", key="sw.imp")
+        st.caption(
+            "How much of the objective's variation over the finished trials each setting "
+            "explains (Optuna's importance; the shares sum to 1)."
+        )
+    elif found["importance_note"] and not running:
+        st.caption(markdown_text(f"Importance: {found['importance_note']}"))
+    st.subheader("Trials")
+    st.dataframe(readable(shown), hide_index=True, width="stretch", placeholder="—")
 
 
 @st.fragment(run_every=1.0 if running else None)
@@ -164,6 +302,7 @@ def view() -> None:
                 RunStatus.QUEUED,
                 RunStatus.RUNNING,
                 RunStatus.FINISHED,
+                RunStatus.STOPPED,
                 RunStatus.FAILED,
                 RunStatus.DIVERGED,
             )
@@ -172,7 +311,9 @@ def view() -> None:
     )
     runs = sweep_runs(store, sweep_id, delta=not running)
     finished = runs[runs["status"] == RunStatus.FINISHED]
-    if finished.empty:
+    if record.get("search"):
+        search_results()
+    elif finished.empty:
         st.info("Results appear as runs finish.")
     else:
         table = aggregate(runs, settings)

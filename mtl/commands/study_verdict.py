@@ -17,6 +17,7 @@ from mtl.study.sweeps.results import is_done, progress
 from mtl.study.verdict import (
     DEFAULT_METHODS,
     MIN_SEEDS,
+    VERDICT_SEARCHES,
     VerdictOptions,
     start_verdict,
     verdict_result,
@@ -54,6 +55,13 @@ def add_parser(
     p.add_argument(
         "--weights", type=int, default=6, help="static weight vectors on the front (6; 0 = none)"
     )
+    p.add_argument(
+        "--search",
+        choices=VERDICT_SEARCHES,
+        default="random",
+        help="how each method is tuned: the same random settings for all (random), or one "
+        "Optuna TPE search per method (tpe); --budget settings either way",
+    )
     p.add_argument("--detach", action="store_true", help="queue the runs and print the verdict id")
     add_executor_args(p)
     p.set_defaults(handler=cmd_verdict)
@@ -66,6 +74,7 @@ def cmd_verdict(args: argparse.Namespace) -> int:
         budget=args.budget,
         methods=tuple(args.methods),
         weights=args.weights,
+        search=args.search,
     )
     ray = ray_options(args)
     store = RunStore(args.home)

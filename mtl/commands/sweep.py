@@ -4,6 +4,10 @@
 progress line until every run has ended, then prints the mean ± std over seeds per
 setting and the Pareto-optimal settings for two task metrics. Ctrl-C while waiting
 leaves the runs queued or running. ``sweeps`` lists the sweeps of a store, or shows one.
+
+With ``search: random | tpe | nsga2`` (or ``--search``), an Optuna driver process asks for
+``--trials`` settings one by one instead; the summary is then the trials, the best trial (or
+the Pareto front of several objectives) and the hyperparameter importance.
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from mtl.study.sweeps import (
     load_spec,
     metric_columns,
     metric_label,
+    objective_column,
     pareto_front,
     progress,
+    search_summary,
     sweep_runs,
     sweeps,
 )
+from mtl.study.sweeps.spec import PRUNERS, SEARCHES, SweepSpec
 
 POLL_S = 0.5
 # The order of the counts in the progress line: what is moving first, then how runs ended.
@@ -70,6 +77,15 @@ def add_parser(
         action="store_true",
         help="also queue the missing single-task baselines, so Δm can be shown",
     )
+    p.add_argument(
+        "--search",
+        choices=SEARCHES,
+        help="override the spec's search: grid (every combination) or an Optuna search",
+    )
+    p.add_argument("--trials", type=int, help="override the number of trials a search asks for")
+    p.add_argument(
+        "--pruning", choices=PRUNERS, help="override the search's pruning of hopeless trials"
+    )
     add_executor_args(p)
     p.set_defaults(handler=cmd_sweep)
 
@@ -87,7 +103,7 @@ def add_parser(
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    spec = _with_flags(load_spec(args.spec), args)
     ray = ray_options(args)  # an unreachable cluster fails here, before anything is queued
     store = RunStore(args.home)
     sweep_id = launch_sweep(
@@ -110,6 +126,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return _wait_and_report(args, store, sweep_id)
+
+
+def _with_flags(spec: SweepSpec, args: argparse.Namespace) -> SweepSpec:
+    """The spec with ``--search``, ``--trials`` and ``--pruning`` applied (validated again)."""
+    changes = {
+        key: value
+        for key, value in (
+            ("search", args.search),
+            ("trials", args.trials),
+            ("pruning", args.pruning),
+        )
+        if value is not None
+    }
+    return SweepSpec.from_dict({**spec.to_dict(), **changes}) if changes else spec
 
 
 def _wait_and_report(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
@@ -188,6 +218,7 @@ def sweep_report(store: Any, sweep_id: str) -> dict[str, Any]:
         "pareto": pareto,
         "delta_m_note": note,
         "tasks": runs.attrs.get("tasks", []),
+        "search": search_summary(store, sweep_id) if record.get("search") else None,
     }
 
 
@@ -198,7 +229,17 @@ def _report(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
         print(json.dumps(_json_report(report)))
     else:
         print(_text_report(report))
-    unfinished = counts["done"] - counts[RunStatus.FINISHED]
+    search = report["search"]
+    if search is not None and search["state"] != "done":
+        why = f": {search['error']}" if search["error"] else ""
+        print(
+            f"warning: the search ended {search['state']}{why} after {counts['total'] - counts['pending']} "
+            f"of its trials; its log is in {store.home / 'sweeps' / (sweep_id + '.log')}",
+            file=sys.stderr,
+        )
+        return 1
+    pruned = 0 if search is None else search["pruned"]
+    unfinished = counts["done"] - counts[RunStatus.FINISHED] - pruned
     if unfinished:
         print(
             f"warning: {unfinished} of {counts['total']} runs did not finish; "
@@ -221,7 +262,36 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _json_search(search: dict[str, Any]) -> dict[str, Any]:
+    trials: pd.DataFrame = search["trials"]
+    return {
+        "state": search["state"],
+        "error": search["error"],
+        "method": search["method"],
+        "pruning": search["pruning"],
+        "objectives": search["objectives"],
+        "higher_is_better": search["higher_is_better"],
+        "trials": _records(trials),
+        "best": None if search["best"] is None else _records(trials.loc[[search["best"]]])[0],
+        "front": None if search["front"] is None else _records(trials[search["front"]]),
+        "importance": search["importance"],
+        "importance_note": search["importance_note"],
+        "pruned": search["pruned"],
+        "steps": search["steps"],
+        "skipped": search["skipped"],
+    }
+
+
 def _json_report(report: dict[str, Any]) -> dict[str, Any]:
+    if report["search"] is not None:
+        return {
+            "sweep_id": report["sweep_id"],
+            "name": report["name"],
+            "settings": report["settings"],
+            "progress": report["progress"],
+            "runs": _records(report["runs"]),
+            "search": _json_search(report["search"]),
+        }
     pareto = report["pareto"]
     return {
         "sweep_id": report["sweep_id"],
@@ -264,7 +334,55 @@ def _pm(mean: Any, std: Any) -> str:
     return f"{mean:.4g} ± {'—' if pd.isna(std) else f'{std:.2g}'}"
 
 
+def _search_text(report: dict[str, Any]) -> str:
+    """A search's summary: the trials, the best trial or the front, the importance."""
+    search = report["search"]
+    trials: pd.DataFrame = search["trials"]
+    counts = report["progress"]
+    objectives = search["objectives"]
+    arrows = ", ".join(
+        f"{o} {'↑' if h else '↓'}"
+        for o, h in zip(objectives, search["higher_is_better"], strict=True)
+    )
+    lines = [
+        f"{search['method']} search {report['sweep_id']} ({report['name']}): "
+        f"{counts[RunStatus.FINISHED]}/{counts['total']} trials finished, {search['pruned']} pruned, "
+        f"{search['steps']:.0f} training steps; objective on the validation split: {arrows}"
+    ]
+    columns = [objective_column(o) for o in objectives]
+    view = trials[["trial", "status", *report["settings"], *columns]].copy()
+    view.insert(2, "pruned", trials["pruned"].map({True: "yes", False: ""}))
+    lines += ["", view.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    if search["best"] is not None:
+        row = trials.loc[search["best"]]
+        settings = " ".join(
+            f"{k}={row[k]:.4g}" if isinstance(row[k], float) else f"{k}={row[k]}"
+            for k in report["settings"]
+        )
+        lines += [
+            "",
+            f"best trial: #{row['trial']} ({row['id']}) {columns[0]} = {row[columns[0]]:.4g}: {settings}",
+        ]
+    if search["front"] is not None:
+        front = view[search["front"].to_numpy()]
+        lines += [
+            "",
+            f"Pareto front (non-dominated trials): {len(front)} of {len(view)}",
+            front.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+        ]
+    for objective, shares in search["importance"].items():
+        text = ", ".join(f"{k} {v:.2f}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+        lines += ["", f"hyperparameter importance for {objective}: {text}"]
+    for skipped in search["skipped"]:
+        lines += ["", f"trial #{skipped['trial']} not trained: {skipped['error']}"]
+    if search["importance_note"]:
+        lines += ["", f"importance: {search['importance_note']}"]
+    return "\n".join(lines)
+
+
 def _text_report(report: dict[str, Any]) -> str:
+    if report["search"] is not None:
+        return _search_text(report)
     table: pd.DataFrame = report["aggregate"]
     settings = report["settings"]
     counts = report["progress"]

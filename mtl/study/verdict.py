@@ -45,7 +45,7 @@ from mtl.runs.store import RunStore
 from mtl.runs.store_db import RunNotFoundError
 from mtl.study.baseline import BASELINE_TAG, active_baseline, baseline_config, find_baseline
 from mtl.study.delta import delta_m
-from mtl.study.sweeps.launch import check_data
+from mtl.study.sweeps.launch import check_data, start_driver
 from mtl.study.sweeps.records import get_sweep, new_sweep_id, sweep_tag, write_record
 from mtl.study.sweeps.results import is_done, progress
 from mtl.weighting import WEIGHTINGS
@@ -160,6 +160,9 @@ class VerdictOptions:
         methods: weighting strategies to compare; equal weighting is always added first.
         weights: static weight vectors of the scalarisation front (0 = no front).
         search_seed: seed of the hyperparameter and weight draws.
+        search: ``random`` (the same ``budget`` random settings for every method) or ``tpe``
+            (each method tuned by its own Optuna TPE search of ``budget`` settings, the first
+            the base config's own; see :mod:`mtl.study.search.tuning`).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -167,6 +170,7 @@ class VerdictOptions:
     methods: tuple[str, ...] = DEFAULT_METHODS
     weights: int = 6
     search_seed: int = 0
+    search: str = "random"
 
     def checked(self) -> VerdictOptions:
         """These options, with equal weighting first; ``SweepError`` naming a bad value."""
@@ -185,11 +189,21 @@ class VerdictOptions:
         unknown = [m for m in self.methods if m not in known]
         if unknown:
             raise SweepError(f"unknown method(s) {unknown}; choose from {', '.join(known)}")
+        if self.search not in VERDICT_SEARCHES:
+            raise SweepError(f"--search {self.search!r}: choose from {', '.join(VERDICT_SEARCHES)}")
         methods = tuple(dict.fromkeys([EQUAL, *self.methods]))
         return VerdictOptions(
-            tuple(dict.fromkeys(self.seeds)), self.budget, methods, self.weights, self.search_seed
+            tuple(dict.fromkeys(self.seeds)),
+            self.budget,
+            methods,
+            self.weights,
+            self.search_seed,
+            self.search,
         )
 
+
+VERDICT_SEARCHES = ("random", "tpe")
+"""How a verdict tunes each method: shared random settings, or one TPE search per method."""
 
 QUICK_VERDICT = VerdictOptions(budget=2, weights=4)
 """The dashboard's one-click verdict: 3 seeds, 2 settings per method, 4 static weight vectors."""
@@ -309,6 +323,9 @@ def start_verdict(
     max_running_limit(max_running)  # a bad limit queues nothing
     name = f"verdict {base.name}"
     runs = plan(base, options, name)
+    planned = len(runs)
+    if options.search == "tpe":  # the tuning driver asks for each method's later settings
+        runs = [r for r in runs if r[0]["role"] != "method" or r[0]["trial"] == 0]
     if validate_data:
         check_data([base])
     verdict_id = new_sweep_id(store)
@@ -326,10 +343,18 @@ def start_verdict(
             "methods": list(options.methods),
             "weights": options.weights,
             "search_seed": options.search_seed,
+            "search": options.search,
         },
         "runs": [],
         "baselines": [],
     }
+    if options.search == "tpe":
+        record["tuning"] = {
+            "trials": planned,
+            "max_running": max_running_limit(max_running),
+            "state": "running",
+            "driver_pid": None,
+        }
     write_record(store, record)
     tag = sweep_tag(verdict_id)
     try:
@@ -344,6 +369,8 @@ def start_verdict(
         write_record(store, record)
     if start:
         dispatch(store, max_running, warm=warm)
+    if options.search == "tpe":
+        start_driver(store, verdict_id, tuning=True)
     return verdict_id
 
 

@@ -1,10 +1,11 @@
-"""Sweep figures: the Pareto view of two metrics and the parallel-coordinates view of a grid
-(pure functions of :mod:`mtl.study.sweeps` frames; the look is :mod:`mtl.viz.style`'s).
+"""Sweep figures: the Pareto view of two metrics, the parallel-coordinates view of a grid and
+a search's hyperparameter importance (pure functions of :mod:`mtl.study.sweeps` frames and
+records; the look is :mod:`mtl.viz.style`'s).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -15,7 +16,7 @@ from mtl.viz.labels import label as header
 from mtl.viz.labels import plain
 from mtl.viz.style import FONT_SIZE, GRID_COLOR, style
 
-__all__ = ["pareto_figure", "parallel_figure"]
+__all__ = ["importance_figure", "pareto_figure", "parallel_figure"]
 
 LABEL_OFFSETS = ((36, -28), (-36, 28), (-36, -28), (36, 28), (0, -40), (0, 40))
 """Pixel offsets (ax, ay) of a Pareto point's label, cycled over points in (x, y) order, so
@@ -31,16 +32,17 @@ def pareto_figure(
     labels: Sequence[str],
     title: str = "Trade-off between two tasks",
 ) -> go.Figure:
-    """One point per setting at its mean (error bars: std over seeds); the non-dominated
+    """One point per setting at its mean (error bars: std over seeds, for ``… mean`` columns
+    with a ``… std`` beside them; one point per trial of a search has none); the non-dominated
     settings are highlighted and joined by the front line. Each point is labelled with its
     setting (``hard · equal``) in a boxed annotation offset from the point, with a thin
     leader line (:data:`LABEL_OFFSETS`). Axis titles are the columns' labels
     (:func:`mtl.viz.labels.label`)."""
 
     def error(column: str, part: pd.Series) -> Any:
-        std = column.replace(" mean", " std")
-        if std not in frame:
-            return None
+        std = column.removesuffix(" mean") + " std"
+        if not column.endswith(" mean") or std not in frame:
+            return None  # e.g. one point per search trial: no spread to show
         return {"type": "data", "array": frame.loc[part, std].fillna(0).tolist(), "visible": True}
 
     names = pd.Series(
@@ -149,4 +151,36 @@ def parallel_figure(
     fig.update_layout(
         margin={"l": max(80, 9 * widest), "r": 120, "t": 96 if title else 72, "b": 32}
     )
+    return fig
+
+
+def importance_figure(
+    importance: Mapping[str, Mapping[str, float]], *, title: str = "Hyperparameter importance"
+) -> go.Figure:
+    """Horizontal bars: each swept setting's share of the objective's variance (Optuna's
+    importance, summing to 1 per objective), most important on top; one colour per objective
+    when there are several. Setting and objective names are the readable labels
+    (:func:`mtl.viz.labels.label`)."""
+    fig = go.Figure()
+    order: list[str] = []
+    for shares in importance.values():
+        for key in sorted(shares, key=lambda k: shares[k]):
+            if key not in order:
+                order.append(key)
+    for i, (objective, shares) in enumerate(importance.items()):
+        keys = [k for k in order if k in shares]
+        fig.add_trace(
+            go.Bar(
+                x=[shares[k] for k in keys],
+                y=[plain(header(k)) for k in keys],
+                orientation="h",
+                name=plain(header(objective)),
+                marker={"color": PALETTE[i % len(PALETTE)]},
+                hovertemplate="%{y}: %{x:.2f}<extra>%{fullData.name}</extra>",
+            )
+        )
+    style(fig, title=title, height=max(220, 90 + 44 * len(order) * max(1, len(importance))))
+    fig.update_layout(barmode="group", showlegend=len(importance) > 1)
+    fig.update_xaxes(title_text="share of the objective's variance", range=[0, 1])
+    fig.update_yaxes(automargin=True)
     return fig

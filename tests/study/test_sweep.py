@@ -347,6 +347,8 @@ def test_launch_records_tags_and_reads_back_runs_progress_and_delta(
         "done": 0,
         "baselines": 0,
         "baselines_pending": 0,
+        "pending": 0,  # a search's trials not launched yet
+        "searching": 0,
     }
     assert not is_done(progress(store, sweep_id))
 

@@ -8,7 +8,12 @@
   baselines Δm needs);
 - :mod:`~mtl.study.sweeps.results`: :func:`sweep_runs` reads the runs back as one row each
   with their settings, final test metrics and Δm; :func:`aggregate` (mean ± std over seeds)
-  and :func:`pareto_front` (non-dominated rows) are pure pandas.
+  and :func:`pareto_front` (non-dominated rows) are pure pandas;
+- :mod:`~mtl.study.sweeps.search_results`: a search's trials (:func:`search_trials`), its best
+  trial or Pareto front of several objectives, and the importance its driver recorded.
+
+A spec with ``search: random | tpe | nsga2`` is launched by :func:`launch_search`, which
+records it and starts its Optuna driver (:mod:`mtl.study.search`) as its own process.
 
 The public API is re-exported here. Nothing in this package imports torch (the dashboard uses
 it); scikit-learn is loaded only when a launch checks the data.
@@ -16,7 +21,7 @@ it); scikit-learn is loaded only when a launch checks the data.
 
 from __future__ import annotations
 
-from mtl.study.sweeps.launch import check_data, launch_sweep
+from mtl.study.sweeps.launch import check_data, launch_search, launch_sweep
 from mtl.study.sweeps.records import SWEEPS_DIR, get_sweep, sweep_tag
 from mtl.study.sweeps.results import (
     DELTA_COLUMN,
@@ -30,11 +35,22 @@ from mtl.study.sweeps.results import (
     metric_label,
     pareto_front,
     progress,
+    search_state,
     sweep_runs,
     sweeps,
 )
+from mtl.study.sweeps.search_results import (
+    best_trial,
+    non_dominated,
+    objective_column,
+    search_summary,
+    search_trials,
+)
 from mtl.study.sweeps.spec import (
     MAX_RUNS,
+    PRUNERS,
+    SEARCHES,
+    Range,
     SweepError,
     SweepSpec,
     base_config,
@@ -48,11 +64,15 @@ __all__ = [
     "DELTA_COLUMN",
     "HEADLINE_METRICS",
     "MAX_RUNS",
+    "PRUNERS",
+    "SEARCHES",
     "SWEEPS_DIR",
+    "Range",
     "SweepError",
     "SweepSpec",
     "aggregate",
     "base_config",
+    "best_trial",
     "check_data",
     "default_pareto_metrics",
     "delta_support",
@@ -61,13 +81,19 @@ __all__ = [
     "grid_points",
     "higher_is_better",
     "is_done",
+    "launch_search",
     "launch_sweep",
     "load_spec",
     "metric_columns",
     "metric_label",
+    "non_dominated",
+    "objective_column",
     "pareto_front",
     "progress",
     "run_label",
+    "search_state",
+    "search_summary",
+    "search_trials",
     "sweep_runs",
     "sweep_tag",
     "sweeps",

@@ -7,20 +7,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from mtl.config import ExperimentConfig
 from mtl.errors import SweepError
+from mtl.runs.processes import spawn_module
 from mtl.runs.ray_executor import with_ray_tag
 from mtl.runs.ray_options import RayOptions
-from mtl.runs.scheduler import launch
+from mtl.runs.scheduler import launch, max_running_limit
 from mtl.runs.store import RunStore
 from mtl.study.baseline import BASELINE_TAG, baseline_config, ensure_baseline
-from mtl.study.sweeps.records import new_sweep_id, sweep_tag, write_record
+from mtl.study.sweeps.records import new_sweep_id, record_path, sweep_tag, write_record
 from mtl.study.sweeps.results import delta_support
-from mtl.study.sweeps.spec import SweepSpec, base_config, canonical, expand_points
+from mtl.study.sweeps.spec import (
+    SweepSpec,
+    base_config,
+    canonical,
+    check_search,
+    expand_points,
+    search_objectives,
+)
 
-__all__ = ["check_data", "launch_sweep"]
+__all__ = ["DRIVER_MODULE", "check_data", "launch_search", "launch_sweep", "start_driver"]
+
+DRIVER_MODULE = "mtl.study.search"
+"""The search driver, started as its own process (``python -m mtl.study.search``): Optuna is
+loaded there, never in the CLI's start-up nor in the dashboard."""
 
 
 def check_data(configs: Iterable[ExperimentConfig]) -> None:
@@ -80,6 +93,8 @@ def launch_sweep(
         SweepError: the spec is invalid (nothing was queued), or ``baselines`` is asked
             for without :mod:`mtl.study.baseline`.
     """
+    if spec.search != "grid":
+        return launch_search(store, spec, max_running, validate_data=validate_data, ray=ray)
     points = expand_points(spec)
     if validate_data:
         check_data(config for _, _, config in points)
@@ -141,3 +156,79 @@ def _queue_baselines(
         if not any(b["id"] == found.run_id for b in out):
             out.append({"id": found.run_id, "reused": found.reused})
     return out
+
+
+def launch_search(
+    store: RunStore,
+    spec: SweepSpec,
+    max_running: int | None = None,
+    *,
+    validate_data: bool = True,
+    ray: RayOptions | None = None,
+    start: bool = True,
+) -> str:
+    """Validate a search (``spec.search`` is ``random``, ``tpe`` or ``nsga2``), record it and
+    start its driver process; return the sweep id.
+
+    The driver (:mod:`mtl.study.search`) asks Optuna for each trial's settings, launches it as
+    an ordinary run (tagged ``sweep:<sweep_id>``) through :func:`mtl.runs.scheduler.launch`,
+    keeps ``max_running`` trials in flight, reports the epoch metrics to the pruner, stops the
+    hopeless trials, and tells Optuna each final validation value. The record's ``search``
+    entry holds its state (``running``, ``done``, ``failed``), the objectives and, at the end,
+    the hyperparameter importance.
+
+    Args:
+        start: start the driver now (``False``: the caller runs
+            :func:`mtl.study.search.run_search` itself, e.g. in its own process).
+
+    Raises:
+        SweepError: the spec is invalid or its data cannot be prepared (nothing was recorded).
+    """
+    limit = max_running_limit(max_running)
+    base = check_search(spec)
+    if validate_data:
+        check_data([base])
+    objectives = search_objectives(spec, base)
+    sweep_id = new_sweep_id(store)
+    record: dict[str, Any] = {
+        "id": sweep_id,
+        "kind": "search",
+        "name": spec.name,
+        "created_at": time.time(),
+        "spec": spec.to_dict(),
+        "base_config": base.to_dict(),
+        "settings": [*spec.grid, *spec.ranges],
+        "runs": [],
+        "baselines": [],
+        "search": {
+            "method": spec.search,
+            "trials": spec.n_trials,
+            "objectives": [name for name, _ in objectives],
+            "higher_is_better": [higher for _, higher in objectives],
+            "pruning": spec.pruning,
+            "max_running": limit,
+            "ray": None if ray is None else asdict(ray),
+            "state": "running",
+            "error": None,
+            "driver_pid": None,
+            "importance": None,
+        },
+    }
+    write_record(store, record)
+    if start:
+        start_driver(store, sweep_id)
+    return sweep_id
+
+
+def start_driver(store: RunStore, sweep_id: str, *, tuning: bool = False) -> int:
+    """Start the Optuna driver of a recorded search (or, with ``tuning``, of a verdict's TPE
+    tuning) as its own process, logging to ``<home>/sweeps/<sweep_id>.log``; return its pid.
+
+    The driver records its own pid when it starts (a second writer here could race it).
+    """
+    return spawn_module(
+        DRIVER_MODULE,
+        ["--home", str(store.home), *(["--tuning"] if tuning else []), sweep_id],
+        log=record_path(store, sweep_id).with_suffix(".log"),
+        name=f"mtl-search-{sweep_id}",
+    )

@@ -10,6 +10,7 @@ dashboard uses it).
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from mtl.config import ExperimentConfig
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
+from mtl.runs.processes import pid_alive
 from mtl.runs.status import ACTIVE, RunStatus
 from mtl.runs.store import STATUSES, TERMINAL_STATUSES, RunStore
 from mtl.study.baseline import find_baselines
@@ -37,6 +39,7 @@ __all__ = [
     "metric_label",
     "pareto_front",
     "progress",
+    "search_state",
     "sweep_runs",
     "sweeps",
 ]
@@ -49,19 +52,21 @@ def sweeps(store: RunStore) -> pd.DataFrame:
 
     Returns:
         Columns ``id, name, created_at, runs, settings, seeds`` and one count column per
-        status (:data:`mtl.runs.store.STATUSES`); ``settings`` is the list of swept keys.
+        status (:data:`mtl.runs.store.STATUSES`); ``settings`` is the list of swept keys and
+        ``runs`` a search's trials (launched or not).
     """
     statuses = _statuses(store)
     rows = []
     for record in read_records(store):
         ids = [r["id"] for r in record.get("runs", [])]
         counts = _count(statuses, ids)
+        planned = int((_driver(record) or {}).get("trials", 0))
         rows.append(
             {
                 "id": record["id"],
                 "name": record.get("name", ""),
                 "created_at": record.get("created_at"),
-                "runs": len(ids),
+                "runs": max(len(ids), planned),
                 "settings": list(record.get("settings", [])),
                 "seeds": list(record.get("spec", {}).get("seeds", [])),
                 **counts,
@@ -92,13 +97,21 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     ``baselines`` (baseline runs recorded with the sweep) and ``baselines_pending``
     (those still queued or running).
 
-    A run deleted from the store counts in ``total`` but in no status.
+    A run deleted from the store counts in ``total`` but in no status. For a search,
+    ``total`` is the trials asked for, ``pending`` those its driver has yet to launch and
+    ``searching`` is 1 while the driver works (both 0 once it has ended: done, failed or gone).
     """
     record = get_sweep(store, sweep_id)
     ids = [r["id"] for r in record.get("runs", [])]
     statuses = _statuses(store)
     counts = _count(statuses, ids)
     counts["total"] = len(ids)
+    counts["pending"] = counts["searching"] = 0
+    if driven := _driver(record):
+        counts["total"] = max(len(ids), int(driven["trials"]))
+        if search_state(record) == "running":
+            counts["pending"] = counts["total"] - len(ids)
+            counts["searching"] = 1
     counts["done"] = sum(counts[s] for s in TERMINAL_STATUSES)
     base = [b["id"] for b in record.get("baselines", [])]
     counts["baselines"] = len(base)
@@ -107,8 +120,39 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
 
 
 def is_done(counts: Mapping[str, int]) -> bool:
-    """Whether no run of the sweep (nor a baseline it queued) is queued or running any more."""
-    return not (any(counts.get(s, 0) for s in ACTIVE) or counts.get("baselines_pending", 0))
+    """Whether no run of the sweep (nor a baseline it queued, nor a trial its search has yet to
+    launch) is queued or running any more."""
+    return not (
+        any(counts.get(s, 0) for s in ACTIVE)
+        or counts.get("baselines_pending", 0)
+        or counts.get("pending", 0)
+        or counts.get("searching", 0)
+    )
+
+
+DRIVER_START_S = 60.0
+"""A search whose driver has not recorded its pid this long after launch is taken as gone."""
+
+
+def _driver(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The part of a record an Optuna driver keeps: a search's, or a verdict's TPE tuning."""
+    return record.get("search") or record.get("tuning")
+
+
+def search_state(record: Mapping[str, Any]) -> str | None:
+    """A search's (or a verdict's TPE tuning's) state: ``running``, ``done``, ``failed`` or
+    ``interrupted`` (its driver process is gone without finishing); ``None`` without one."""
+    search = _driver(record)
+    if not search:
+        return None
+    state = str(search.get("state", "running"))
+    if state != "running":
+        return state
+    pid = search.get("driver_pid")
+    if pid is None:
+        young = time.time() - float(record.get("created_at", 0)) < DRIVER_START_S
+        return "running" if young else "interrupted"
+    return "running" if pid_alive(int(pid)) else "interrupted"
 
 
 def metric_label(task: str, metric: str) -> str:

@@ -12,6 +12,11 @@ A sweep spec (YAML, see ``docs/sweeps.md``) names a base config and the settings
     seeds: [0, 1, 2]                   # applied to train.seed
 
 Every combination is validated before anything is queued (:func:`expand`).
+
+A *search* (``search: random | tpe | nsga2``) asks Optuna for ``trials`` settings instead of
+trying every combination: grid lists become choices, ``ranges`` give continuous intervals,
+``objective`` names the metric(s) to optimise and ``pruning`` stops hopeless trials (see
+:mod:`mtl.study.search`, which drives it). This module only validates the spec.
 """
 
 from __future__ import annotations
@@ -21,17 +26,28 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mtl import presets
 from mtl.config import ConfigError, ExperimentConfig, format_validation_error
 from mtl.errors import SweepError  # re-exported from here too
+from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER, metric_names
 
 __all__ = [
     "MAX_RUNS",
+    "PRUNERS",
+    "SEARCHES",
+    "Range",
     "SweepError",
     "SweepSpec",
     "base_config",
@@ -41,7 +57,10 @@ __all__ = [
     "format_value",
     "grid_points",
     "load_spec",
+    "check_search",
     "run_label",
+    "search_config",
+    "search_objectives",
 ]
 
 MAX_RUNS = 1000  # a larger grid is almost always a typo; split it into several sweeps
@@ -52,7 +71,35 @@ _RESERVED_KEYS = {
 }
 
 
+SEARCHES: tuple[str, ...] = ("grid", "random", "tpe", "nsga2")
+"""``grid``: every combination; ``random``, ``tpe``: Optuna's RandomSampler / TPESampler on one
+objective; ``nsga2``: NSGAIISampler on several objectives (the tasks' headline metrics)."""
+PRUNERS: tuple[str, ...] = ("none", "median", "halving")
+"""``median``: Optuna's MedianPruner; ``halving``: its SuccessiveHalvingPruner."""
+
+
 # --------------------------------------------------------------------------- the spec
+
+
+class Range(BaseModel):
+    """A continuous interval a search draws from: ``{low: 1e-4, high: 0.1, log: true}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: float = Field(..., description="Smallest value.")
+    high: float = Field(..., description="Largest value (≥ low).")
+    log: bool = Field(False, description="Draw uniformly in log space (learning rates).")
+    integer: bool = Field(False, description="Draw whole numbers (epochs, batch sizes).")
+
+    @model_validator(mode="after")
+    def _check(self) -> Range:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError(f"low and high must be finite numbers, found {self.low}, {self.high}")
+        if self.low > self.high:
+            raise ValueError(f"low {self.low:g} is above high {self.high:g}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, found {self.low:g}")
+        return self
 
 
 class SweepSpec(BaseModel):
@@ -75,6 +122,24 @@ class SweepSpec(BaseModel):
     seeds: list[int] = Field(
         default_factory=lambda: [0], description="Values of train.seed; one run per seed."
     )
+    search: Literal["grid", "random", "tpe", "nsga2"] = Field(
+        "grid", description="grid: every combination; random, tpe, nsga2: an Optuna search."
+    )
+    trials: int | None = Field(
+        None, description="Runs a search asks for (default 10); only with a search."
+    )
+    ranges: dict[str, Range] = Field(
+        default_factory=dict, description="Dotted key → {low, high, log}: a search's intervals."
+    )
+    objective: str | list[str] | None = Field(
+        None,
+        description="'<task>/<metric>' to optimise on the validation split (nsga2: a list); "
+        "default: the first task's headline metric (nsga2: every task's).",
+    )
+    pruning: Literal["none", "median", "halving"] = Field(
+        "none", description="Stop hopeless trials on their epoch metrics (single objective)."
+    )
+    search_seed: int = Field(0, description="Seed of the search's sampler.")
 
     @field_validator("name")
     @classmethod
@@ -116,9 +181,84 @@ class SweepSpec(BaseModel):
             raise ValueError(f"seeds repeat {repeated}")
         return seeds
 
+    @field_validator("ranges")
+    @classmethod
+    def _check_ranges(cls, ranges: dict[str, Range]) -> dict[str, Range]:
+        for key in ranges:
+            _check_key(key, "ranges")
+        return ranges
+
+    @model_validator(mode="after")
+    def _check_search(self) -> SweepSpec:
+        if self.search == "grid":
+            extra = [
+                k
+                for k, on in (
+                    ("trials", self.trials is not None),
+                    ("ranges", bool(self.ranges)),
+                    ("objective", self.objective is not None),
+                    ("pruning", self.pruning != "none"),
+                )
+                if on
+            ]
+            if extra:
+                raise ValueError(
+                    f"{', '.join(extra)} only apply to a search; set search: random, tpe or nsga2"
+                )
+            return self
+        if self.trials is not None and self.trials < 1:
+            raise ValueError(f"trials must be at least 1, found {self.trials}")
+        if self.trials is not None and self.trials > MAX_RUNS:
+            raise ValueError(f"trials {self.trials} is above the limit of {MAX_RUNS} runs")
+        both = sorted(set(self.grid) & set(self.ranges))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both in grid and in ranges; keep one")
+        if not self.grid and not self.ranges:
+            raise ValueError(f"a {self.search} search needs ranges or grid choices to draw from")
+        if len(self.seeds) != 1:
+            raise ValueError(
+                f"a search trains each trial once, so give one seed (seeds: [0]); found {self.seeds}"
+            )
+        objectives = self.objectives
+        for name in objectives:
+            task, _, metric = name.rpartition("/")
+            if not task or metric not in HIGHER_IS_BETTER:
+                raise ValueError(
+                    f"objective {name!r} is not '<task>/<metric>' with a metric among "
+                    f"{', '.join(HIGHER_IS_BETTER)}"
+                )
+        if self.search == "nsga2":
+            if self.pruning != "none":
+                raise ValueError(
+                    "pruning needs a single objective (Optuna does not prune multi-objective "
+                    "studies); remove pruning or use search: tpe"
+                )
+            if self.objective is not None and len(objectives) < 2:
+                raise ValueError("nsga2 optimises several objectives; list at least two")
+        elif len(objectives) > 1:
+            raise ValueError(
+                f"a {self.search} search has one objective, found {len(objectives)}; "
+                "use search: nsga2 for several"
+            )
+        return self
+
+    @property
+    def objectives(self) -> list[str]:
+        """The objectives as given (empty: the default, resolved against the base config)."""
+        if self.objective is None:
+            return []
+        return [self.objective] if isinstance(self.objective, str) else list(self.objective)
+
+    @property
+    def n_trials(self) -> int:
+        """How many trials a search asks for (``trials``, default 10)."""
+        return 10 if self.trials is None else self.trials
+
     @property
     def size(self) -> int:
-        """Number of runs: grid points × seeds."""
+        """Number of runs: grid points × seeds, or a search's trials."""
+        if self.search != "grid":
+            return self.n_trials
         return math.prod(len(v) for v in self.grid.values()) * len(self.seeds)
 
     @classmethod
@@ -269,6 +409,88 @@ def expand_points(spec: SweepSpec) -> list[tuple[dict[str, Any], int, Experiment
             + more
         )
     return out
+
+
+# --------------------------------------------------------------------------- searches
+
+
+def search_objectives(spec: SweepSpec, base: ExperimentConfig) -> list[tuple[str, bool]]:
+    """A search's objectives as ``("<task>/<metric>", higher_is_better)`` pairs.
+
+    Default: the first task's headline metric (``nsga2``: every task's, and a single task's
+    headline metric with its loss). Each objective is read on the validation split.
+
+    Raises:
+        SweepError: an objective names a task the base config does not have, or a metric
+            that task kind does not report.
+    """
+    kinds = {t.name: t.kind for t in base.tasks}
+    names = spec.objectives
+    if not names:
+        heads = [f"{t.name}/{HEADLINE_METRICS.get(t.kind or '', 'loss')}" for t in base.tasks]
+        names = heads if spec.search == "nsga2" else heads[:1]
+        if len(names) == 1 and spec.search == "nsga2":
+            names.append(f"{base.tasks[0].name}/loss")
+    out = []
+    for name in names:
+        task, _, metric = name.rpartition("/")
+        if task not in kinds:
+            raise SweepError(
+                f"sweep {spec.name!r}: objective {name!r}: no task {task!r}; "
+                f"tasks: {', '.join(kinds)}"
+            )
+        kind = kinds[task]
+        allowed = (*metric_names(kind), "loss") if kind else tuple(HIGHER_IS_BETTER)
+        if metric not in allowed:
+            raise SweepError(
+                f"sweep {spec.name!r}: objective {name!r}: a {kind} task reports "
+                f"{', '.join(allowed)}"
+            )
+        out.append((name, HIGHER_IS_BETTER[metric]))
+    return out
+
+
+def check_search(spec: SweepSpec) -> ExperimentConfig:
+    """Validate a search before anything is queued; return its base config.
+
+    Every key must name a config field, and the config must be valid at each choice and at
+    both ends of each range (the other keys at the base config's values).
+
+    Raises:
+        SweepError: naming the key, the value and why.
+    """
+    base = base_config(spec)
+    for key in [*spec.grid, *spec.ranges]:
+        _check_path(
+            base, key, f"sweep {spec.name!r}: {'grid' if key in spec.grid else 'ranges'} key"
+        )
+    search_objectives(spec, base)
+    probes: list[tuple[str, Any]] = [(k, v) for k, values in spec.grid.items() for v in values]
+    for key, span in spec.ranges.items():
+        ends = (int(span.low), int(span.high)) if span.integer else (span.low, span.high)
+        probes += [(key, ends[0]), (key, ends[1])]
+    for key, value in probes:
+        try:
+            base.with_overrides({key: value, "train.seed": spec.seeds[0]})
+        except ConfigError as err:
+            raise SweepError(f"sweep {spec.name!r}: {key}={format_value(value)}: {err}") from None
+    return base
+
+
+def search_config(
+    spec: SweepSpec, base: ExperimentConfig, params: Mapping[str, Any], trial: int
+) -> ExperimentConfig:
+    """The config of search trial ``trial`` with the sampled ``params``, named
+    ``"<sweep> · #<trial> key=value … seed=N"``.
+
+    Raises:
+        SweepError: the sampled combination is invalid.
+    """
+    name = run_label(f"{spec.name} · #{trial}", params, spec.seeds[0])
+    try:
+        return base.with_overrides({**params, "train.seed": spec.seeds[0], "name": name})
+    except ConfigError as err:
+        raise SweepError(f"sweep {spec.name!r}: trial {trial}: {err}") from None
 
 
 def _describe(point: Mapping[str, Any], seeds: Sequence[int], n_seeds: int) -> str:

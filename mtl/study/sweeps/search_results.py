@@ -1,0 +1,142 @@
+"""A search's results, read back from the store: one row per trial (its sampled settings, its
+final validation objective values, whether it was pruned, the training steps it took), the
+best trial of a single objective and the Pareto front (non-dominated trials) of several.
+
+Pure pandas over the store's rows and the sweep's record; Optuna is not needed to read a
+search (the hyperparameter importance its driver computed is in the record as JSON).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mtl.runs.status import RunStatus
+from mtl.runs.store import RunStore
+from mtl.study.sweeps.records import get_sweep
+from mtl.study.sweeps.results import search_state, sweep_runs
+
+__all__ = [
+    "best_trial",
+    "non_dominated",
+    "objective_column",
+    "search_summary",
+    "search_trials",
+]
+
+
+def objective_column(objective: str) -> str:
+    """The column of an objective's final validation value: ``"val <task>/<metric>"``."""
+    return f"val {objective}"
+
+
+def search_trials(store: RunStore, sweep_id: str) -> pd.DataFrame:
+    """The search's trials, one row each in launch order.
+
+    Returns:
+        :func:`~mtl.study.sweeps.results.sweep_runs`'s columns (id, name, status, error, the
+        sampled settings, seed, the final test metrics) plus ``trial`` (Optuna's number),
+        ``pruned`` (stopped by the pruner), ``steps`` (training steps the run took: its
+        summary's count, else its last metric row's step) and one
+        :func:`objective_column` per objective (the run's final validation value; NaN
+        unless it finished). ``frame.attrs`` holds ``objectives`` and ``higher_is_better``.
+    """
+    record = get_sweep(store, sweep_id)
+    search = record.get("search") or {}
+    objectives: list[str] = list(search.get("objectives", []))
+    frame = sweep_runs(store, sweep_id, delta=False)
+    entries = {e["id"]: e for e in record.get("runs", [])}
+    summaries = {
+        row["id"]: row.get("summary") or {}
+        for row in store.list_runs(with_config=True).to_dict("records")
+    }
+    frame.insert(0, "trial", [entries[i].get("trial") for i in frame["id"]])
+    frame["pruned"] = [bool(entries[i].get("pruned")) for i in frame["id"]]
+    frame["steps"] = [_steps(store, i, summaries.get(i)) for i in frame["id"]]
+    for objective in objectives:
+        task, _, metric = objective.rpartition("/")
+        frame[objective_column(objective)] = [
+            _value(summaries.get(i), task, metric) if status == RunStatus.FINISHED else np.nan
+            for i, status in zip(frame["id"], frame["status"], strict=True)
+        ]
+    frame.attrs["objectives"] = objectives
+    frame.attrs["higher_is_better"] = list(search.get("higher_is_better", []))
+    return frame
+
+
+def _value(summary: dict[str, Any] | None, task: str, metric: str) -> float:
+    value = (((summary or {}).get("val") or {}).get(task) or {}).get(metric)
+    return np.nan if value is None or not math.isfinite(float(value)) else float(value)
+
+
+def _steps(store: RunStore, run_id: str, summary: dict[str, Any] | None) -> float:
+    if summary and summary.get("steps") is not None:
+        return float(summary["steps"])
+    try:
+        rows = store.metrics(run_id)
+    except LookupError:  # deleted from the store
+        return np.nan
+    return float(rows["step"].max()) if len(rows) else 0.0
+
+
+def best_trial(trials: pd.DataFrame, column: str, higher: bool) -> Any | None:
+    """The index of the row with the best value in ``column`` (the first on a tie), or ``None``
+    when no row has a value."""
+    values = trials[column].astype("float64")
+    if values.notna().sum() == 0:
+        return None
+    return values.idxmax() if higher else values.idxmin()
+
+
+def non_dominated(frame: pd.DataFrame, columns: Sequence[str], higher: Sequence[bool]) -> pd.Series:
+    """Which rows no other row dominates on ``columns`` (at least as good on every one and
+    strictly better on one; "better" follows ``higher``). Rows with a missing value are never
+    on the front and dominate nothing; equal rows are all kept."""
+    signs = np.array([1.0 if h else -1.0 for h in higher])
+    values = frame[list(columns)].to_numpy(dtype="float64") * signs  # (rows, objectives)
+    valid = ~np.isnan(values).any(axis=1)
+    ge = (values[None, :, :] >= values[:, None, :]).all(axis=2)  # [i, j]: j ≥ i everywhere
+    gt = (values[None, :, :] > values[:, None, :]).any(axis=2)
+    dominated = (ge & gt & valid[None, :]).any(axis=1)
+    return pd.Series(valid & ~dominated, index=frame.index, name="pareto")
+
+
+def search_summary(store: RunStore, sweep_id: str) -> dict[str, Any]:
+    """Everything a search's report shows: ``state``, ``method``, ``objectives``,
+    ``higher_is_better``, ``trials`` (:func:`search_trials`), ``best`` (the best trial's index
+    for one objective, else ``None``), ``front`` (a boolean Series over ``trials`` for several
+    objectives, else ``None``), ``importance`` and ``importance_note`` (from the record),
+    ``pruned`` (how many trials the pruner stopped), ``steps`` (their total) and ``skipped``
+    (sampled combinations the config refused: ``trial``, ``settings``, ``error``)."""
+    record = get_sweep(store, sweep_id)
+    search = record.get("search") or {}
+    trials = search_trials(store, sweep_id)
+    objectives = trials.attrs["objectives"]
+    higher = trials.attrs["higher_is_better"]
+    columns = [objective_column(o) for o in objectives]
+    best = front = None
+    if len(objectives) == 1:
+        best = best_trial(trials, columns[0], higher[0])
+    elif objectives:
+        front = non_dominated(trials, columns, higher)
+    found = search.get("importance") or {}
+    return {
+        "state": search_state(record),
+        "error": search.get("error"),
+        "method": search.get("method"),
+        "pruning": search.get("pruning"),
+        "objectives": objectives,
+        "higher_is_better": higher,
+        "trials": trials,
+        "best": best,
+        "front": front,
+        "importance": found.get("values") or {},
+        "importance_note": found.get("note"),
+        "pruned": int(trials["pruned"].sum()),
+        "steps": float(np.nansum(trials["steps"])),
+        "skipped": list(search.get("skipped", [])),
+    }
