@@ -28,6 +28,11 @@ __all__ = ["RUN_COLUMNS", "STALE_MESSAGE", "IllegalTransitionError", "RunRecords
 
 STALE_MESSAGE = "the worker stopped sending heartbeats (process died?)"
 
+ALIVE_GRACE_FLOOR_S = 30.0
+"""A run whose pid is alive is marked stale only after ``max(3 * timeout, this)`` seconds
+without a heartbeat: a worker still importing torch on a saturated machine can take several
+seconds before its first beat, and a short timeout must not end a live run."""
+
 RUN_COLUMNS: tuple[str, ...] = (
     "id",
     "name",
@@ -368,7 +373,8 @@ class RunRecords(Database):
         A running run is stale when its last heartbeat (or its start, before the first
         heartbeat) is older than ``timeout_s`` and its process is not alive on this
         machine (a zombie counts as dead). Because pids get reused, a run whose pid looks
-        alive is also marked once its heartbeat is older than ``3 * timeout_s``.
+        alive is also marked once its heartbeat is older than ``3 * timeout_s`` (and at
+        least :data:`ALIVE_GRACE_FLOOR_S`).
 
         Returns:
             The ids of the runs just marked, with error :data:`STALE_MESSAGE`.
@@ -389,7 +395,8 @@ class RunRecords(Database):
                     age = now - last
                     if age <= timeout_s:
                         continue
-                    if pid is not None and pid_alive(pid) and age <= 3 * timeout_s:
+                    alive_grace = max(3 * timeout_s, ALIVE_GRACE_FLOOR_S)
+                    if pid is not None and pid_alive(pid) and age <= alive_grace:
                         continue
                     conn.execute(
                         "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",

@@ -352,19 +352,27 @@ def test_mark_stale_dead_pid(store):
     alive = store.create_run("alive", {}, status="running", pid=os.getpid())
     hung = store.create_run("hung", {}, status="running", pid=os.getpid())
     never_beat = store.create_run("never", {}, status="running")
+    slow_start = store.create_run("slow", {}, status="running", pid=os.getpid())
     queued = store.create_run("queued", {})
     _age(store, crashed, heartbeat_age_s=5, started_age_s=60)
     _age(store, fresh_dead, heartbeat_age_s=0.5, started_age_s=60)
     _age(store, alive, heartbeat_age_s=5, started_age_s=60)  # stale but alive: wait
     _age(store, hung, heartbeat_age_s=40, started_age_s=60)  # > 3x timeout: pid reused?
     _age(store, never_beat, heartbeat_age_s=None, started_age_s=60)
+    # alive, no beat yet 20 s after its start (> 3x timeout, < the floor): a slow import
+    _age(store, slow_start, heartbeat_age_s=None, started_age_s=20)
 
     marked = store.mark_stale(timeout_s=4)
     assert sorted(marked) == sorted([crashed, hung, never_beat])
     run = store.get_run(crashed)
     assert run["status"] == "interrupted" and run["error"] == STALE_MESSAGE
     assert run["ended_at"] is not None
-    for run_id, status in [(fresh_dead, "running"), (alive, "running"), (queued, "queued")]:
+    for run_id, status in [
+        (fresh_dead, "running"),
+        (alive, "running"),
+        (slow_start, "running"),
+        (queued, "queued"),
+    ]:
         assert store.get_run(run_id)["status"] == status
     assert store.mark_stale(timeout_s=4) == []
 
