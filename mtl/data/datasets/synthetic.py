@@ -40,6 +40,13 @@ class Options(BaseModel):
         default_factory=list,
         description="Task numbers (1-based) turned into binary labels by thresholding at 0.",
     )
+    labelled: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Share of rows on which each task's target is observed, drawn independently "
+        "per task; the others are missing (few labelled rows per task, different rows per task).",
+    )
     seed: int = Field(
         0, ge=0, description="Generator seed (fixed so the data does not change with train.seed)."
     )
@@ -94,25 +101,31 @@ def generate(options: Options) -> pd.DataFrame:
     rng = np.random.default_rng(options.seed)
     d, n, t = options.features, options.samples, options.n_tasks
     basis, _ = np.linalg.qr(rng.normal(size=(d, t)))  # (d, T) orthonormal columns u_1 … u_T
-    u = basis.T  # (T, d)
-    p = options.p
-    w: list[np.ndarray] = [np.zeros(d)] * t
-    for group in groups:
-        anchor = group[0] - 1
-        for number in group:
-            k = number - 1
-            w[k] = options.c * (
-                u[k] if k == anchor else p * u[anchor] + np.sqrt(1.0 - p * p) * u[k]
-            )
+    anchors = {number - 1: group[0] - 1 for group in groups for number in group}
     alpha = rng.normal(size=options.sines)
     beta = rng.normal(size=options.sines)
     x = rng.normal(size=(n, d))  # (N, d)
+    z = options.c * (x @ basis)  # (N, T): the latents z_k = c·u_kᵀx, independent N(0, c²)
+    f = np.stack([_f(z[:, k], alpha, beta) for k in range(t)], axis=1)  # (N, T): f(z_k)
+    p, q = options.p, np.sqrt(1.0 - options.p**2)
     frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(d)])
+    targets = []
     for k in range(t):
-        z = x @ w[k]  # (N,)
-        y = z + np.sin(np.outer(z, alpha) + beta).sum(axis=1) + options.noise * rng.normal(size=n)
-        frame[f"y{k + 1}"] = (y > 0).astype(np.int64) if (k + 1) in options.binary else y
+        a = anchors[k]
+        signal = f[:, k] if k == a else p * f[:, a] + q * f[:, k]  # (N,)
+        y = signal + options.noise * rng.normal(size=n)
+        targets.append((y > 0).astype(np.int64) if (k + 1) in options.binary else y)
+    for k, y in enumerate(targets):
+        if options.labelled < 1.0:  # drawn after every target, so y is the same whatever the share
+            observed = rng.random(n) < options.labelled
+            y = np.where(observed, y, np.nan)
+        frame[f"y{k + 1}"] = y
     return frame
+
+
+def _f(z: np.ndarray, alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The nonlinearity every latent goes through: f(z) = z + Σ_i sin(α_i·z + β_i)."""
+    return z + np.sin(np.outer(z, alpha) + beta).sum(axis=1)  # (N,)
 
 
 def task_groups(options: Options) -> list[list[int]]:
