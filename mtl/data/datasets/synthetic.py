@@ -16,8 +16,8 @@ same function f on different, independent latents, which nothing shared can expl
 
 The paper's own generator applies the sines to w_tᵀx, so at p = 0.9 the nonlinear part of
 each task is a function of a *different* projection: what a shared layer learns for one task
-barely serves the other (label correlation about 0.8), and sharing helped only within the seed
-noise. Here the related tasks share the latent feature itself.
+barely serves the other (label correlation 0.86 at p = 0.9, 0.43 at p = 0.5), and sharing
+helped only within the seed noise. Here the related tasks share the latent feature itself.
 
 Task groups (``groups``, e.g. ``[[1, 2], [3, 4]]``) give the data a known structure: inside a
 group the tasks share the group's anchor latent as above; across groups the latents are
