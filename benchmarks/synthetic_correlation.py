@@ -1,7 +1,9 @@
 """Task correlation vs the benefit of sharing, on the ``synthetic`` dataset.
 
 Reproduces the qualitative result of Ma et al. 2018 (MMoE, KDD), Fig. 3/4: the more the
-tasks are correlated (the knob p of the generator), the better a hard-shared model does
+tasks are correlated (p of the generator: the correlation of the noiseless targets, the
+share of a shared latent feature in each target; see ``mtl/data/datasets/synthetic.py``),
+the better a hard-shared model does
 relative to one independent network per task. For each p and seed it trains
 ``independent`` and ``hard`` (and ``mmoe`` with ``--with-mmoe``) on the two regression
 tasks y1, y2 and reports the test MSE in original units, averaged over the two tasks,
@@ -109,7 +111,7 @@ def run_one(job: tuple[str, float, int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def label_correlation(p: float, seed: int, settings: dict[str, Any]) -> float:
-    """Pearson correlation of y1 and y2 in the generated table (lower than p: the sines)."""
+    """Pearson correlation of y1 and y2 in the generated table (p, a little lower: the noise)."""
     from mtl.data.datasets.synthetic import Options, generate
 
     frame = generate(

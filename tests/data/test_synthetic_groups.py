@@ -54,3 +54,24 @@ def test_bad_groups_are_refused_by_the_options(groups: list[list[int]], message:
 def test_groups_must_cover_the_tasks(groups: list[list[int]], message: str) -> None:
     with pytest.raises(DataError, match=message):
         get_dataset("synthetic").frame("synthetic", {"n_tasks": 3, "groups": groups})
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 0.9])
+def test_p_is_the_correlation_of_the_noiseless_targets_sines_included(p: float) -> None:
+    """The related task shares the anchor's latent feature f(z_1): corr(y1, y2) = p exactly in
+    expectation (the paper's generator, sines on w_tᵀx, gave 0.43 at p = 0.5 and 0.86 at p = 0.9)."""
+    frame = generate(Options(p=p, samples=50_000, sines=10, noise=0.0))
+    assert np.corrcoef(frame["y1"], frame["y2"])[0, 1] == pytest.approx(p, abs=0.015)
+
+
+def test_labelled_leaves_each_task_missing_on_its_own_rows() -> None:
+    full = generate(Options(samples=4000))
+    part = generate(Options(samples=4000, labelled=0.25))
+    observed = part[["y1", "y2"]].notna()
+    assert observed.mean().to_numpy() == pytest.approx([0.25, 0.25], abs=0.03)
+    assert (observed["y1"] & observed["y2"]).mean() == pytest.approx(0.25**2, abs=0.02)
+    for task in ("y1", "y2"):  # the observed targets are the fully labelled table's
+        rows = observed[task]
+        np.testing.assert_array_equal(part.loc[rows, task], full.loc[rows, task])
+    features = [c for c in full.columns if c.startswith("x")]
+    np.testing.assert_array_equal(part[features].to_numpy(), full[features].to_numpy())

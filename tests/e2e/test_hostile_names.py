@@ -5,6 +5,8 @@ Runs are written with the real RunStore: their name, task names, tags and notes 
 HTML, markdown images pointing at a local server that counts hits, `javascript:` links
 and bold markers. Every page (and its presenter view) is walked; none may run a script
 (``window.__pwned``), open a dialog or fetch the image, and the strings show literally.
+The Transfer and Verdict pages get a study and a verdict whose recorded tasks are hostile
+too (a path, HTML), as a store written by an older version or another tool can hold.
 Also checks the DNS-rebinding guard: with the repository's `.streamlit/config.toml`,
 a WebSocket whose Host header is not localhost is refused.
 """
@@ -40,6 +42,8 @@ TASKS = [IFRAME, MD_IMAGE]  # the two tasks of the seed-example preset, renamed
 TAGS = [JS_LINK, IMG]
 NOTES = f"{MD_IMAGE} {IFRAME}"
 SWEEP_NAME = "sweep **bold** <b>x</b>"
+TRAVERSAL = "../../etc/passwd"
+TARGET = f"{TRAVERSAL} {IMG}"  # the transfer study's target task
 
 
 class Counter(http.server.BaseHTTPRequestHandler):
@@ -101,15 +105,30 @@ def finish(store: RunStore, run_id: str, accuracy: float) -> None:
         )
         rows.append((epoch * 10, epoch, float(epoch), TASKS[1], "val", "r2", 0.5, None))
     store.add_metrics(run_id, rows)
-    summary = {
-        "test": {TASKS[0]: {"accuracy": accuracy, "f1": 0.7}, TASKS[1]: {"r2": 0.5, "rmse": 0.3}}
+    scores = {
+        TASKS[0]: {"accuracy": accuracy, "f1": 0.7},
+        TASKS[1]: {"r2": 0.5, "rmse": 0.3 + accuracy / 10},
+        TARGET: {"accuracy": accuracy},  # the transfer study's target
     }
-    store.set_status(run_id, "finished", summary=summary)
+    store.set_status(run_id, "finished", summary={"test": scores, "val": scores})
+
+
+def rename_tasks(store: RunStore, record_id: str, names: list[str], **fields: str) -> None:
+    """Rename the recorded base config's tasks (and set ``fields``) in a study's record."""
+    from mtl.study.sweeps.records import get_sweep, write_record
+
+    record = get_sweep(store, record_id)
+    for task, name in zip(record["base_config"]["tasks"], names, strict=True):
+        task["name"] = name
+    write_record(store, {**record, **fields})
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str, str, str]:
+    from mtl.config import ExperimentConfig
     from mtl.study.sweeps import SweepSpec, launch_sweep
+    from mtl.study.transfer import launch_transfer_study
+    from mtl.study.verdict import VerdictOptions, start_verdict
 
     folder = tmp_path_factory.mktemp("hostile-home")
     store = RunStore(folder)
@@ -133,15 +152,27 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
             "mtl.runs.local_executor._spawn_worker", lambda store, run_id, limit: os.getpid()
         )
         sweep_id = launch_sweep(store, spec)
+        base = ExperimentConfig.from_dict(hostile_config(task_names=False))
+        transfer_id = launch_transfer_study(
+            store, base, "label", [0.25, 1.0], 2, validate_data=False
+        )
+        verdict = VerdictOptions(budget=1, methods=("equal", "uncertainty"), weights=2)
+        verdict_id = start_verdict(store, base, verdict, validate_data=False, start=False)
+    rename_tasks(
+        store, transfer_id, [TARGET, TASKS[1]], target=TARGET, name=f"{RUN_NAME} on {TARGET}"
+    )
+    rename_tasks(store, verdict_id, TASKS)
     for i, run in enumerate(store.list_runs(["running", "queued"]).itertuples()):
         if run.status == "queued":
             store.set_status(run.id, "running", pid=os.getpid())
         finish(store, run.id, 0.8 + 0.05 * i)
-    return folder, run_id, sweep_id
+    return folder, run_id, sweep_id, transfer_id, verdict_id
 
 
 @pytest.fixture(scope="module")
-def url(home: tuple[Path, str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def url(
+    home: tuple[Path, str, str, str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     cwd = tmp_path_factory.mktemp("hostile-server")
     shutil.copytree(REPO / ".streamlit", cwd / ".streamlit")  # the repository's server settings
     env = {"MTL_HOME": str(home[0]), "MTL_WARM_WORKER": "0", "OMP_NUM_THREADS": "1"}
@@ -149,7 +180,7 @@ def url(home: tuple[Path, str, str], tmp_path_factory: pytest.TempPathFactory) -
         yield address
 
 
-def pages(run_id: str, sweep_id: str) -> list[tuple[str, str]]:
+def pages(run_id: str, sweep_id: str, transfer_id: str, verdict_id: str) -> list[tuple[str, str]]:
     """(path, a literal string that page must show as text)."""
     return [
         ("/", RUN_NAME),
@@ -163,18 +194,22 @@ def pages(run_id: str, sweep_id: str) -> list[tuple[str, str]]:
         (f"/compare?runs={run_id}&present=1", TASKS[0]),
         (f"/evaluate?run={run_id}&present=1", RUN_NAME),
         (f"/sweep?sweep={sweep_id}&present=1", SWEEP_NAME),  # the heading
+        (f"/transfer?study={transfer_id}", TRAVERSAL),  # the plot's title and axis
+        (f"/transfer?study={transfer_id}&present=1", f"{RUN_NAME} on {TARGET}"),  # the heading
+        (f"/verdict?verdict={verdict_id}", TASKS[0]),  # the task pickers and the front's axes
+        (f"/verdict?verdict={verdict_id}&present=1", f"verdict {RUN_NAME}"),  # the heading
     ]
 
 
 def test_hostile_strings_stay_text_on_every_page(
-    url: str, home: tuple[Path, str, str], image_server: list[str], tmp_path: Path
+    url: str, home: tuple[Path, str, str, str, str], image_server: list[str], tmp_path: Path
 ) -> None:
-    _, run_id, sweep_id = home
+    _, run_id, sweep_id, transfer_id, verdict_id = home
     dialogs: list[str] = []
     with chromium() as browser:
         page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        for path, literal in pages(run_id, sweep_id):
+        for path, literal in pages(run_id, sweep_id, transfer_id, verdict_id):
             page.goto(url + path)
             # as text: in a heading, a picker, or a table cell (tables draw on a canvas and keep
             # their cells' text in the DOM for screen readers, hence "attached")

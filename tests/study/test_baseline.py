@@ -22,7 +22,7 @@ from mtl.study.baseline import (
     run_delta,
 )
 
-# synthetic-related (two regression tasks, task correlation 0.9), small enough for seconds
+# synthetic-related (two regression tasks sharing a latent, p = 0.9), small enough for seconds
 SMALL = {"train.epochs": 10, "data.options.samples": 400}
 
 
@@ -165,10 +165,7 @@ def test_baseline_and_mtl_on_synthetic_related_delta_m_sign_agrees(home: Path) -
             assert (delta.task(task).change > 0) == (changes[0] > 0)
     task_changes = [delta.task(t).change for t in ("y1", "y2")]
     assert delta.value == pytest.approx(sum(task_changes) / 2)
-    # related tasks: sharing helps on every task and metric here, so Δm is positive
-    assert all(m.change > 0 for t in delta.tasks for m in t.metrics), delta.describe()
-    assert delta.value > 0
-    assert all(c > 0 for c in task_changes)
+    # whether sharing helps is a claim over seeds, not one run's sign: tests/study/test_verdict.py
 
 
 def test_cli_trains_then_reuses_and_prints_delta_m(home: Path) -> None:
