@@ -13,6 +13,8 @@ from mtl.runs.ray_options import check_cluster
 from mtl.study.sweeps.records import read_records
 from mtl.study.verdict import (
     DEFAULT_METHODS,
+    DEFAULT_SEEDS,
+    MIN_SEEDS,
     VerdictOptions,
     is_verdict,
     start_verdict,
@@ -49,8 +51,10 @@ if not presenting:
             index=0 if has_setup else choices.index("synthetic-related"),
             format_func=lambda n: "the current Experiment setup" if n == CURRENT else f"preset {n}",
         )
-        epochs = left.number_input("Epochs per run", 1, 10_000, 10, key="vd.epochs")
-        seeds = left.number_input("Seeds", 3, 20, 3, key="vd.seeds")
+        epochs = left.number_input(
+            "Epochs per run", 1, 10_000, None, key="vd.epochs", placeholder="as the setup says"
+        )
+        seeds = left.number_input("Seeds", MIN_SEEDS, 20, DEFAULT_SEEDS, key="vd.seeds")
         methods = right.multiselect(
             "Methods (equal weighting is always in)",
             WEIGHTINGS.names(),
@@ -68,7 +72,9 @@ if not presenting:
                     ExperimentConfig.from_dict(to_config(st.session_state))
                     if base == CURRENT
                     else presets.load(base)
-                ).with_overrides({"train.epochs": int(epochs)})
+                )
+                if epochs is not None:
+                    config = config.with_overrides({"train.epochs": int(epochs)})
                 options = VerdictOptions(
                     seeds=tuple(range(int(seeds))),
                     budget=int(budget),

@@ -16,6 +16,7 @@ from mtl.runs.store import RunStore
 from mtl.study.sweeps.results import is_done, progress
 from mtl.study.verdict import (
     DEFAULT_METHODS,
+    DEFAULT_SEEDS,
     MIN_SEEDS,
     VERDICT_SEARCHES,
     VerdictOptions,
@@ -43,7 +44,10 @@ def add_parser(
         "--budget", type=int, default=4, help="hyperparameter settings tried per method (4)"
     )
     p.add_argument(
-        "--seeds", type=int, default=MIN_SEEDS, help=f"seeds 0 … N-1 (N ≥ {MIN_SEEDS}; default 3)"
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help=f"seeds 0 … N-1 (N ≥ {MIN_SEEDS}; default {DEFAULT_SEEDS})",
     )
     p.add_argument(
         "--methods",

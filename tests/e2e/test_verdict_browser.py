@@ -57,6 +57,7 @@ def test_verdict_from_the_dashboard_shows_front_and_verdict(server, tmp_path: Pa
         page.goto(url + "/verdict")
         settled(page)
         set_number(page, "Epochs per run", 2)
+        set_number(page, "Seeds", 3)
         set_number(page, "Search budget per method", 1)
         set_number(page, "Static weight vectors (front)", 1)
         page.get_by_role("button", name="Start the verdict").click()

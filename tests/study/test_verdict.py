@@ -54,7 +54,9 @@ def test_helps_is_null_when_the_interval_straddles_zero() -> None:
 
 def test_every_method_gets_the_same_settings_and_budget() -> None:
     base = presets.load("synthetic-related")
-    options = VerdictOptions(budget=3, methods=("pcgrad", "uncertainty"), weights=4).checked()
+    options = VerdictOptions(
+        seeds=(0, 1, 2), budget=3, methods=("pcgrad", "uncertainty"), weights=4
+    ).checked()
     assert options.methods == (EQUAL, "pcgrad", "uncertainty")  # equal always first
     runs = plan(base, options, "v")
     methods = [(s, seed, c) for s, seed, c in runs if s["role"] == "method"]
@@ -130,7 +132,7 @@ def test_verdict_recovers_whether_sharing_helps(home: Path, preset: str, expecte
 def test_cli_verdict_json_through_workers(home: Path) -> None:
     sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
     result = run_cli(
-        "study", "verdict", "--preset", "synthetic-unrelated", *sets, "--budget", "1",
+        "study", "verdict", "--preset", "synthetic-unrelated", *sets, "--budget", "1", "--seeds", "3",
         "--weights", "1", "--methods", "equal", "--max-running", "2", "--json",
         home=home, timeout=600,
     )  # fmt: skip

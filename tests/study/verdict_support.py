@@ -25,7 +25,9 @@ def fake_verdict(
     """Queue a verdict on synthetic-related, then finish every run with ``metrics(settings,
     seed)`` as both tasks' (rmse, mae) (baselines: :data:`BASELINE`) and ``step_s(settings)``
     seconds per step over 100 steps; ``baseline(trial, seed)`` overrides the baselines'."""
-    options = options or VerdictOptions(budget=2, methods=("equal", "pcgrad"), weights=2)
+    options = options or VerdictOptions(
+        seeds=(0, 1, 2), budget=2, methods=("equal", "pcgrad"), weights=2
+    )
     base = presets.load("synthetic-related")
     verdict_id = start_verdict(store, base, options, start=False, validate_data=False)
     record = (store.home / "sweeps" / f"{verdict_id}.json").read_text()
