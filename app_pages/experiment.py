@@ -642,7 +642,7 @@ with right:
             if isinstance(prepared, str):
                 raise DataError(prepared)
             st.plotly_chart(
-                network_figure(describe_config(draft.model, *prepared), colors),
+                network_figure(describe_config(draft.model, *prepared), colors, width_px=460),
                 width="stretch",
                 key="exp.diagram",
                 config={"displayModeBar": False},

@@ -353,7 +353,8 @@ def input_plan(input_shape: Sequence[int], text: Sequence[TextBranch] = ()) -> l
     Returns:
         ``{"kind": "image", "shape": [C, H, W]}``, or ``{"kind": "table", "features": n}``
         (left out when only text feeds the model) followed by one ``{"kind": "text",
-        "column", "ids", "encoder", "width"}`` per text branch.
+        "column", "ids", "encoder", "name", "embeddings", "width"}`` per text branch
+        (``encoder`` its label, ``name`` its registry name).
     """
     shape = [int(size) for size in input_shape]
     if len(shape) == 3:
@@ -373,6 +374,8 @@ def input_plan(input_shape: Sequence[int], text: Sequence[TextBranch] = ()) -> l
             "column": branch.column,
             "ids": branch.ids,
             "encoder": branch.label,
+            "name": branch.encoder,
+            "embeddings": branch.embeddings,
             "width": branch.width,
         }
         for branch in text

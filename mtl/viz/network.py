@@ -46,7 +46,13 @@ def _input_lines(node: Mapping[str, Any], named: bool) -> list[str]:
         column = str(node["column"])
         short = column if len(column) <= _COLUMN_CHARS else column[: _COLUMN_CHARS - 1] + "…"
         return ["Text", short, f"{node['ids']} token ids"]
-    return ["Table" if named else "Input", f"{node['features']} features"]
+    count = int(node["features"])
+    return ["Table" if named else "Input", f"{count} feature{'s' if count != 1 else ''}"]
+
+
+def _encoder_lines(node: Mapping[str, Any]) -> list[str]:
+    """A text encoder's box in short: ``"bag"`` / ``"10002→32"`` (ids to features)."""
+    return [str(node.get("name", "text encoder")), f"{node.get('embeddings', '?')}→{node['width']}"]
 
 
 def _input_hover(node: Mapping[str, Any]) -> str:
@@ -178,8 +184,19 @@ def network_figure(
     labels = [lab for labs in tasks.values() for lab in labs] + ([] if stitched else shared)
     fixed = [line for node in inputs for line in _input_lines(node, concat)]
     fixed += ["Concat", f"{joined} features"] if concat else []
-    font, lines_of = _fit_text(labels + encoders, fixed, box_px)
-    input_lines = [len(_input_lines(node, concat)) for node in inputs]
+    # the input nodes' lines wrap at their spaces: only their words must fit
+    font, lines_of = _fit_text(labels + encoders, [w for f in fixed for w in f.split()], box_px)
+    capacity = max(int(box_px / (_CHAR_EM * font)), 4)
+
+    def fitted(lines: list[str]) -> list[str]:
+        return [piece for line in lines for piece in _wrap(line, capacity)]
+
+    for node in texts:  # a label too long for the box: its name and sizes (hover: in full)
+        label = str(node["encoder"])
+        if max(len(line) for line in lines_of[label]) > capacity:
+            lines_of[label] = _encoder_lines(node)
+    input_lines = [len(fitted(_input_lines(node, concat))) for node in inputs]
+    input_lines += [len(fitted(["Concat", f"{joined} features"]))] if concat else []
     max_lines = max([len(v) for v in lines_of.values()] + input_lines + [2])
     row_px = (max_lines * font * _LINE_EM + 14) / _BOX
     drawn_inputs = len(inputs) if concat else 1
@@ -254,13 +271,13 @@ def network_figure(
         join_left, join_right = box(
             join_col,
             mid_y,
-            ["Concat", f"{joined} features"],
+            fitted(["Concat", f"{joined} features"]),
             INPUT_COLOR,
             f"joined: {summed} = {joined} features",
         )
     # each input on its own row; a text column's ids → its encoder; then into the concat
     for node, y in zip(inputs[:drawn_inputs], input_y, strict=True):
-        _, in_right = box(0, y, _input_lines(node, concat), INPUT_COLOR, _input_hover(node))
+        _, in_right = box(0, y, fitted(_input_lines(node, concat)), INPUT_COLOR, _input_hover(node))
         if node["kind"] == "text":
             label = str(node["encoder"])
             left, right = box(1, y, lines_of[label], SHARED_COLOR, f"shared: text encoder {label}")

@@ -73,6 +73,8 @@ def test_every_architecture_trains_on_text(sharing: str, encoder: str) -> None:
             "column": "review",
             "ids": tok.width,
             "encoder": model.inputs.encoders[0].label,
+            "name": encoder,
+            "embeddings": tok.num_embeddings,
             "width": model.inputs.encoders[0].out_width,
         },
     ]

@@ -315,10 +315,13 @@ def test_network_figure_draws_the_text_branch(sharing: str) -> None:
     table = "input: 1165 table features"
     concat = "joined: 1165 + 32 = 1197 features"
     assert {text_in, encoder, table, concat} <= set(found)
-    texts = [a.text for a in fig.layout.annotations]
-    assert "Text<br>review<br>64 token ids" in texts
-    assert "EmbeddingBag<br>10002→32<br>(mean)" in texts
-    assert "Table<br>1165 features" in texts and "Concat<br>1197 features" in texts
+    texts = [a.text.replace("<br>", " ") for a in fig.layout.annotations]  # lines wrap to fit
+    assert "Text review 64 token ids" in texts
+    # the encoder's label where it fits, else its name and sizes (the hover has the label)
+    assert "EmbeddingBag 10002→32 (mean)" in texts or "bag 10002→32" in texts
+    narrow = network_figure(description, width_px=400)
+    assert "bag<br>10002→32" in [a.text for a in narrow.layout.annotations]
+    assert "Table 1165 features" in texts and "Concat 1197 features" in texts
     fill = {text: r.fillcolor for text, r in zip(fig.data[0].hovertext, boxes(fig), strict=True)}
     assert fill[encoder] == SHARED_COLOR  # the text encoder is shared by every task
     assert found[text_in][2] == found[encoder][2]  # on one row
@@ -367,8 +370,8 @@ def test_network_figure_draws_the_image_input_and_its_conv_encoder(sharing: str)
     description = describe_config(cfg, (3, 32, 32), HEADS)
     fig = network_figure(description)
     found = nodes(fig)
-    texts = [a.text for a in fig.layout.annotations]
-    assert "Image<br>3×32×32 RGB" in texts
+    texts = [a.text.replace("<br>", " ") for a in fig.layout.annotations]
+    assert "Image 3×32×32 RGB" in texts
     assert "conv encoder · 2 conv blocks" in texts
     image = "input: image 3×32×32"
     first = (
