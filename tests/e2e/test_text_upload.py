@@ -122,8 +122,8 @@ def fill_form(page, address: str, csv: Path, name: str = "experiment-text") -> N
     text_picker.get_by_text("review", exact=True).wait_for(timeout=WAIT_MS)
     # the diagram draws the text branch: the column's ids → its text encoder
     diagram = page.locator('[data-testid="stPlotlyChart"] .annotation-text')
-    diagram.filter(has_text="EmbeddingBag").first.wait_for(timeout=WAIT_MS)
-    diagram.filter(has_text="review").first.wait_for(timeout=WAIT_MS)
+    diagram.filter(has_text=re.compile(r"^Textreview")).first.wait_for(timeout=WAIT_MS)
+    diagram.filter(has_text=re.compile(r"^bag\d+→32$")).first.wait_for(timeout=WAIT_MS)
     if os.environ.get("MTL_SCREENSHOTS"):
         page.get_by_text("Text encoder settings").click()
         page.get_by_text("Character trigrams (hashed)").wait_for(timeout=WAIT_MS)
