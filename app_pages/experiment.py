@@ -20,7 +20,7 @@ from mtl.data import DATASETS
 from mtl.data.catalog import DataError, get_dataset
 from mtl.errors import UserError
 from mtl.models import ARCHITECTURES
-from mtl.models.plan import describe_config, encoder_depth
+from mtl.models.plan import TextBranch, describe_config, encoder_depth
 from mtl.models.text_encoders import TEXT_ENCODERS
 from mtl.runs.store import resolve_home
 from mtl.study.estimate import Estimate, describe, format_duration
@@ -270,9 +270,10 @@ def branch_depth_input(image_shape: tuple[int, ...] | None) -> None:
 @st.cache_data(show_spinner=False, max_entries=32)
 def preparation(
     data_and_tasks: str, encoder: str, _frame: object
-) -> tuple[tuple[int, ...], dict[str, int]] | str:
-    """Input shape and head widths after the worker's own preparation, or why it fails
-    (cached per data/tasks settings; ``_frame`` is the uploaded table, named in the key)."""
+) -> tuple[tuple[int, ...], dict[str, int], list[TextBranch]] | str:
+    """Input shape, head widths and text branches after the worker's own preparation, or
+    why it fails (cached per data/tasks settings; ``_frame`` is the uploaded table, named
+    in the key)."""
     try:
         config = ExperimentConfig.from_dict(
             {**json.loads(data_and_tasks), "model": {"encoder": encoder}}
@@ -624,7 +625,7 @@ with left:
     st.slider("Dropout", 0.0, 0.9, step=0.05, key="exp.model.dropout", on_change=keep)
     st.checkbox("Batch normalisation", key="exp.model.batch_norm", on_change=keep)
 problems_for("model")
-prepared: tuple[tuple[int, ...], dict[str, int]] | str | None = None
+prepared: tuple[tuple[int, ...], dict[str, int], list[TextBranch]] | str | None = None
 with right:
     try:
         draft = ExperimentConfig.from_dict(form.to_config(state)) if tasks else None
@@ -641,18 +642,12 @@ with right:
             if isinstance(prepared, str):
                 raise DataError(prepared)
             st.plotly_chart(
-                network_figure(describe_config(draft.model, *prepared), colors),
+                network_figure(describe_config(draft.model, *prepared), colors, width_px=460),
                 width="stretch",
                 key="exp.diagram",
                 config={"displayModeBar": False},
             )
             st.caption("Grey blocks are shared by all tasks; coloured blocks belong to one task.")
-            if texts:
-                st.caption(
-                    f"Text inputs {markdown_text(', '.join(texts))}: each goes through the "
-                    f"'{state['exp.data.text_encoder']}' text encoder (shared by all tasks); its "
-                    "output joins the other features in the input layer above."
-                )
         except (DataError, ConfigError, ValueError) as err:
             st.error(f"The data cannot be prepared for these settings: {shown(err)}", icon="⚠️")
 

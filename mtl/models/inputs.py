@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from mtl.data.text import TextLayout
 from mtl.models import ARCHITECTURES
 from mtl.models.base import MultiTaskModel
-from mtl.models.encoders import modules_as
+from mtl.models.plan import text_branches, with_text_inputs
 from mtl.models.text_encoders import TEXT_ENCODERS
 from mtl.models.text_encoders._base import TextEncoder
 
@@ -42,6 +42,8 @@ class TextInputs(nn.Module):
     def __init__(self, layout: TextLayout, encoder: str, dim: int) -> None:
         super().__init__()
         self.layout = layout
+        self.branches = text_branches(layout, encoder, dim)
+        """Each column's ids and encoder as the diagram draws them."""
         build = TEXT_ENCODERS.get(encoder)
         encoders: list[TextEncoder] = [build(column, dim) for column in layout.columns]
         self.encoders = nn.ModuleList(encoders)
@@ -53,15 +55,6 @@ class TextInputs(nn.Module):
             ids = x[:, column.start : column.start + column.width].long()  # (B, width)
             parts.append(encoder(ids))  # (B, out_width)
         return torch.cat(parts, dim=1)
-
-    def labels(self) -> list[str]:
-        """One label per text column: ``"review: EmbeddingBag 20002→64 (mean)"``."""
-        return [
-            f"{column.column}: {encoder.label}"
-            for column, encoder in zip(
-                self.layout.columns, modules_as(self.encoders, TextEncoder), strict=True
-            )
-        ]
 
 
 class WithTextInputs(MultiTaskModel):
@@ -105,11 +98,10 @@ class WithTextInputs(MultiTaskModel):
         return self.inner.penalty()
 
     def describe(self) -> dict[str, Any]:
-        """The architecture's description plus ``text``: one label per text encoder."""
-        description = self.inner.describe()
-        description["input"] = list(self.input_shape)
-        description["text"] = self.inputs.labels()
-        return description
+        """The architecture's description with the text branches in front
+        (:func:`mtl.models.plan.with_text_inputs`: ``input`` is the prepared row, ``inputs``
+        draws each column's ids and encoder, ``text`` one label per encoder)."""
+        return with_text_inputs(self.inner.describe(), self.inputs.branches)
 
 
 def model_builder(sharing: str, data: DataConfig, layout: TextLayout | None) -> Build:

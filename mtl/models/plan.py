@@ -14,11 +14,13 @@ from the same plan, in a process that never loads torch (the dashboard).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mtl.models import ARCHITECTURES
+from mtl.models.text_encoders import encoded_width, encoder_label
 
 if TYPE_CHECKING:  # the config is a type here; mtl.config validates against this layer
     from mtl.config import ModelConfig
@@ -31,6 +33,9 @@ ACTIVATION_NAMES: dict[str, str] = {
     "elu": "ELU",
 }
 """``model.activation`` → the name of its torch module class (shown in labels)."""
+
+CONV_LABEL = "Conv3×3"
+"""How a conv block's label starts (after MMoE's ``"4× "``): :func:`is_conv_label`."""
 
 LayerKind = Literal[
     "flatten", "linear", "conv3x3", "batchnorm1d", "batchnorm2d", "activation", "maxpool", "dropout"
@@ -104,7 +109,9 @@ def conv_block(in_shape: tuple[int, ...], channels: int, cfg: ModelConfig) -> Bl
         cfg: supplies ``activation``, ``batch_norm`` and ``dropout``.
     """
     in_channels, height, width = in_shape
-    layers = [LayerPlan("conv3x3", (in_channels, channels), f"Conv3×3 {in_channels}→{channels}")]
+    layers = [
+        LayerPlan("conv3x3", (in_channels, channels), f"{CONV_LABEL} {in_channels}→{channels}")
+    ]
     if cfg.batch_norm:
         layers.append(LayerPlan("batchnorm2d", (channels,), "BatchNorm"))
     layers.append(activation_layer(cfg.activation))
@@ -115,6 +122,12 @@ def conv_block(in_shape: tuple[int, ...], channels: int, cfg: ModelConfig) -> Bl
     if cfg.dropout > 0:
         layers.append(LayerPlan("dropout", (cfg.dropout,), f"Dropout {cfg.dropout:g}"))
     return BlockPlan(tuple(layers), tuple(in_shape), (channels, height, width))
+
+
+def is_conv_label(label: str) -> bool:
+    """Whether a block label in a description is a conv block's (the image's conv encoder)."""
+    first = label.split(" + ")[0]
+    return first.startswith(CONV_LABEL) or first.split("× ", 1)[-1].startswith(CONV_LABEL)
 
 
 def check_input_shape(input_shape: tuple[int, ...]) -> None:
@@ -258,11 +271,13 @@ def description(
         coupling: how the task paths interact besides ``shared``, if at all.
 
     Returns:
-        ``{"kind", "input", "heads", "shared", "tasks", "coupling"}``.
+        ``{"kind", "input", "inputs", "heads", "shared", "tasks", "coupling"}``; ``inputs``
+        is :func:`input_plan` of ``input_shape`` (one table or image input).
     """
     return {
         "kind": kind,
         "input": list(input_shape),
+        "inputs": input_plan(input_shape),
         "heads": dict(heads),
         "shared": shared,
         "tasks": tasks,
@@ -270,17 +285,138 @@ def description(
     }
 
 
+class _TextColumnLike(Protocol):
+    """What :func:`text_branches` reads of a :class:`mtl.data.text.TextColumn`."""
+
+    @property
+    def column(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def num_embeddings(self) -> int: ...
+
+
+class _TextLayoutLike(Protocol):
+    """What :func:`text_branches` reads of a :class:`mtl.data.text.TextLayout`."""
+
+    @property
+    def columns(self) -> Sequence[_TextColumnLike]: ...
+
+
+@dataclass(frozen=True)
+class TextBranch:
+    """One text column's way into the model: its token ids, then its text encoder, whose
+    output joins the tabular features before the architecture's first layer.
+
+    Args:
+        column: the text column's name.
+        ids: token-id slots per row (words, then hashed n-grams).
+        embeddings: rows of the encoder's embedding table (vocabulary, padding and
+            unknown ids, n-gram buckets).
+        encoder: a ``TEXT_ENCODERS`` name (``data.text_encoder``).
+        dim: the embedding width (``data.text_embedding``).
+    """
+
+    column: str
+    ids: int
+    embeddings: int
+    encoder: str
+    dim: int
+
+    @property
+    def width(self) -> int:
+        """Features the encoder adds to the joined input."""
+        return encoded_width(self.encoder, self.dim)
+
+    @property
+    def label(self) -> str:
+        """The encoder's label, as its torch module has it."""
+        return encoder_label(self.encoder, self.embeddings, self.dim)
+
+
+def text_branches(layout: _TextLayoutLike, encoder: str, dim: int) -> list[TextBranch]:
+    """The :class:`TextBranch` of each text column of a prepared layout, in input order."""
+    return [
+        TextBranch(c.column, int(c.width), int(c.num_embeddings), encoder, dim)
+        for c in layout.columns
+    ]
+
+
+def input_plan(input_shape: Sequence[int], text: Sequence[TextBranch] = ()) -> list[dict[str, Any]]:
+    """The model's inputs as the diagram draws them, one node each.
+
+    Args:
+        input_shape: the shape the architecture receives: ``(C, H, W)`` for images,
+            ``(F,)`` for tables, where ``F`` counts the text encoders' outputs too.
+        text: the text branches whose outputs are part of ``F``.
+
+    Returns:
+        ``{"kind": "image", "shape": [C, H, W]}``, or ``{"kind": "table", "features": n}``
+        (left out when only text feeds the model) followed by one ``{"kind": "text",
+        "column", "ids", "encoder", "name", "embeddings", "width"}`` per text branch
+        (``encoder`` its label, ``name`` its registry name).
+    """
+    shape = [int(size) for size in input_shape]
+    if len(shape) == 3:
+        return [{"kind": "image", "shape": shape}]
+    tabular = shape[0] - sum(branch.width for branch in text)
+    if tabular < 0:
+        raise ValueError(
+            f"input_shape {tuple(shape)} is narrower than its text encoders' outputs "
+            f"({sum(branch.width for branch in text)})"
+        )
+    nodes: list[dict[str, Any]] = (
+        [{"kind": "table", "features": tabular}] if tabular or not text else []
+    )
+    nodes += [
+        {
+            "kind": "text",
+            "column": branch.column,
+            "ids": branch.ids,
+            "encoder": branch.label,
+            "name": branch.encoder,
+            "embeddings": branch.embeddings,
+            "width": branch.width,
+        }
+        for branch in text
+    ]
+    return nodes
+
+
+def with_text_inputs(description: dict[str, Any], text: Sequence[TextBranch]) -> dict[str, Any]:
+    """An architecture's description (on the joined features) made the description of the
+    model with text inputs in front: ``input`` becomes the prepared row (tabular features,
+    then every column's token ids), ``inputs`` gains the text branches, ``text`` one
+    ``"column: encoder"`` label each. What ``WithTextInputs.describe()`` returns."""
+    joined = int(description["input"][0])
+    inputs = input_plan((joined,), text)
+    tabular = joined - sum(branch.width for branch in text)
+    return {
+        **description,
+        "input": [tabular + sum(branch.ids for branch in text)],
+        "inputs": inputs,
+        "text": [f"{branch.column}: {branch.label}" for branch in text],
+    }
+
+
 def describe_config(
-    cfg: ModelConfig, input_shape: tuple[int, ...], heads: dict[str, int]
+    cfg: ModelConfig,
+    input_shape: tuple[int, ...],
+    heads: dict[str, int],
+    text: Sequence[TextBranch] = (),
 ) -> dict[str, Any]:
     """What ``ARCHITECTURES.get(cfg.sharing)(cfg, input_shape, heads).describe()`` returns,
-    from the architecture's spec, without torch (the dashboard draws the network with it).
+    from the architecture's spec, without torch (the dashboard draws the network with it);
+    with ``text``, what the model with those text inputs in front describes
+    (:func:`with_text_inputs`).
 
     Args:
         cfg: the model section of the config.
-        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images (the shape the model
-            receives: the number of features after preprocessing, e.g. one-hot columns).
+        input_shape: ``(F,)`` for tables, ``(C, H, W)`` for images (the shape the
+            architecture receives: the number of features after preprocessing, e.g. one-hot
+            columns, plus the text encoders' outputs).
         heads: task name → output width (1 for binary, k for k classes or k targets).
+        text: the text branches in front of the architecture (:func:`text_branches`).
 
     Returns:
         ``{"kind", "input", "heads", "shared", "tasks", "coupling"}`` (plus what the
@@ -294,7 +430,8 @@ def describe_config(
     spec = ARCHITECTURES.spec(cfg.sharing)
     check_heads(heads)
     shape = tuple(int(size) for size in input_shape)
-    return spec.describe(cfg, shape, {name: int(width) for name, width in heads.items()})
+    result = spec.describe(cfg, shape, {name: int(width) for name, width in heads.items()})
+    return with_text_inputs(result, text) if text else result
 
 
 def shared_parameters_problem(cfg: ModelConfig) -> str | None:

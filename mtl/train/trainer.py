@@ -194,7 +194,9 @@ class Trainer:
         """The tasks whose losses go through the label mask, in ``_batch_losses`` order."""
         self._all_active = torch.ones(len(self.tasks), device=self.device)
         """Every task on (the base of a step's active mask when some tasks are masked)."""
-        self._has_penalty = type(self.model).penalty is not MultiTaskModel.penalty
+        # A penalty that is a constant here (hard sharing's zero, also behind text inputs) adds no
+        # gradient at any step: skip computing it per step.
+        self._has_penalty = bool(self.model.penalty().requires_grad)
         self._augment_rng = torch.Generator().manual_seed(config.train.seed + 1)
 
     # ---- control -------------------------------------------------------------------
@@ -407,10 +409,11 @@ class Trainer:
             labelled = (torch.stack([count for _, count in present]) > 0).to(self._all_active.dtype)
             if len(present) == len(self.tasks):  # every task masked: (M,) is (T,)
                 step_active = labelled if active is None else active * labelled
+            elif active is None:  # every task on: the masked ones' entries are their 0/1 flags
+                step_active = self._all_active.index_copy(0, self._masked_tasks, labelled)
             else:
-                base = self._all_active if active is None else active
                 rows = self._masked_tasks
-                step_active = base.index_copy(0, rows, base[rows] * labelled)
+                step_active = active.index_copy(0, rows, active[rows] * labelled)
         extra = self.model.penalty() if self._has_penalty else None
         if cfg.l1 > 0:
             # Starting the sum from a zero tensor keeps it a tensor (the default start is int 0).

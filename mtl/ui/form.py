@@ -31,7 +31,7 @@ from mtl.data.catalog import DataError, get_dataset
 from mtl.data.columns import REASONS, Reason, column_problem, usable_columns
 from mtl.data.images import FILE_COLUMN, LABELS, ZIP_MAX_BYTES, extract_zip, find_root
 from mtl.data.tasks import infer_kind
-from mtl.models.text_encoders import encoded_width
+from mtl.models.plan import TextBranch, text_branches
 
 PREFIX = "exp."
 SECTIONS = ("data", "model", "loss", "train")
@@ -266,19 +266,20 @@ def task_from_column(
 
 def model_inputs(
     config: ExperimentConfig, frame: pd.DataFrame | None = None
-) -> tuple[tuple[int, ...], dict[str, int]]:
+) -> tuple[tuple[int, ...], dict[str, int], list[TextBranch]]:
     """The input shape the architecture will see (after encoding; text columns count with
-    their text encoder's output width) and each task's output width."""
+    their text encoder's output width), each task's output width, and the text branches
+    in front of the architecture (drawn by the diagram)."""
     # why: scikit-learn, off the Experiment page until it is needed
     from mtl.data.prepare import prepare
 
     data = prepare(config, frame)
     heads = {t.name: t.out_dim for t in data.tasks}
     layout = data.text_layout
-    if layout is None:
-        return tuple(data.input_shape), heads
-    width = encoded_width(config.data.text_encoder, config.data.text_embedding)
-    return (layout.tabular + width * len(layout.columns),), heads
+    if layout is None or not layout.columns:
+        return tuple(data.input_shape), heads, []
+    branches = text_branches(layout, config.data.text_encoder, config.data.text_embedding)
+    return (layout.tabular + sum(b.width for b in branches),), heads, branches
 
 
 # ---- remembering the form across pages ---------------------------------------------------

@@ -104,7 +104,7 @@ def test_upload_text_csv_launch_watch_evaluate_predict(
 
 def fill_form(page, address: str, csv: Path, name: str = "experiment-text") -> None:  # type: ignore[no-untyped-def]
     """Upload ``csv``, make ``liked`` a task; the free-text column is a text input, and
-    the diagram says so. Saves screenshot ``name`` of the Features section."""
+    the diagram draws its branch. Saves screenshot ``name`` of the Features section."""
     page.goto(address)
     page.get_by_text("5 · Training").wait_for(timeout=WAIT_MS)
     choose(page, "Dataset", "csv — ")
@@ -120,9 +120,10 @@ def fill_form(page, address: str, csv: Path, name: str = "experiment-text") -> N
         has=page.get_by_text("Text columns the text encoder reads", exact=True)
     )
     text_picker.get_by_text("review", exact=True).wait_for(timeout=WAIT_MS)
-    page.get_by_text(re.compile(r"^Text inputs review: each goes through")).wait_for(
-        timeout=WAIT_MS
-    )
+    # the diagram draws the text branch: the column's ids → its text encoder
+    diagram = page.locator('[data-testid="stPlotlyChart"] .annotation-text')
+    diagram.filter(has_text=re.compile(r"^Textreview")).first.wait_for(timeout=WAIT_MS)
+    diagram.filter(has_text=re.compile(r"^bag\d+→32$")).first.wait_for(timeout=WAIT_MS)
     if os.environ.get("MTL_SCREENSHOTS"):
         page.get_by_text("Text encoder settings").click()
         page.get_by_text("Character trigrams (hashed)").wait_for(timeout=WAIT_MS)

@@ -9,6 +9,7 @@ from mtl.config import DataConfig, ModelConfig
 from mtl.data.text import TextLayout, TextSettings, Tokenizer
 from mtl.models import ARCHITECTURES
 from mtl.models.inputs import WithTextInputs, model_builder
+from mtl.models.plan import describe_config, text_branches
 from mtl.models.text_encoders import TEXT_ENCODERS
 
 HEADS = {"a": 1, "b": 3}
@@ -58,7 +59,25 @@ def test_every_architecture_trains_on_text(sharing: str, encoder: str) -> None:
     sum(y.sum() for y in out.values()).backward()
     grads = [p.grad for p in model.inputs.parameters() if p.grad is not None]
     assert grads and any(float(g.abs().sum()) > 0 for g in grads)
-    assert model.describe()["text"][0].startswith("review: ")
+    # the torch-free plan the Experiment page draws describes the same model
+    branches = text_branches(text_layout, encoder, 4)
+    joined = 3 + branches[0].width
+    description = model.describe()
+    assert description == describe_config(cfg, (joined,), HEADS, branches)
+    assert description["text"] == [f"review: {model.inputs.encoders[0].label}"]
+    assert description["input"] == [x.shape[1]]  # the prepared row: tabular features, then ids
+    assert description["inputs"] == [
+        {"kind": "table", "features": 3},
+        {
+            "kind": "text",
+            "column": "review",
+            "ids": tok.width,
+            "encoder": model.inputs.encoders[0].label,
+            "name": encoder,
+            "embeddings": tok.num_embeddings,
+            "width": model.inputs.encoders[0].out_width,
+        },
+    ]
 
 
 def test_changing_a_word_changes_the_output_but_padding_does_not_count() -> None:

@@ -123,3 +123,23 @@ def test_classification_scores_are_scikit_learns(n_classes: int) -> None:
     ]:
         expected = score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
         assert result[name].value == expected
+
+
+def test_soft_sharing_penalty_still_trains(tmp_path: Path) -> None:
+    """The per-step penalty is skipped only when it is a constant: soft sharing's pull
+    between the towers still acts (the towers end closer with it than without it)."""
+    table_csv = tmp_path / "table.csv"
+    make_table().to_csv(table_csv, index=False)
+
+    def distance(soft_lambda: float) -> float:
+        config = make_config(
+            str(table_csv),
+            [TASKS_BY_KIND["binary"], TASKS_BY_KIND["regression"]],
+            model={"sharing": "soft", "soft_lambda": soft_lambda},
+        )
+        model = Trainer(config).fit().model
+        first, second = model.tower_list()  # type: ignore[attr-defined]
+        pairs = zip(first.encoder.parameters(), second.encoder.parameters(), strict=True)
+        return float(sum((a - b).detach().pow(2).sum() for a, b in pairs))
+
+    assert distance(1.0) < 0.5 * distance(0.0)

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from mtl.config import ModelConfig
-from mtl.models.plan import describe_config
+from mtl.models.plan import TextBranch, describe_config
 from mtl.viz.colors import PALETTE, SHARED_COLOR, run_colors, task_colors, text_color_on
 from mtl.viz.curves import RAW_OPACITY, curves_figure, overlay_figure, weights_figure
 from mtl.viz.evaluation import confusion_figure, pred_actual_figure, residuals_figure, roc_figure
@@ -260,8 +260,8 @@ def test_network_figure_draws_every_block(sharing: str, input_shape: tuple[int, 
     fig = network_figure(description, colors)
     check_common_style(fig)
     blocks = 1 + len(description["shared"]) + sum(len(b) for b in description["tasks"].values())
-    assert len(fig.layout.shapes) == blocks
-    fills = [s.fillcolor for s in fig.layout.shapes]
+    assert len(boxes(fig)) == blocks
+    fills = [s.fillcolor for s in boxes(fig)]
     for task in HEADS:
         assert fills.count(colors[task]) == len(description["tasks"][task])
     assert fills.count(SHARED_COLOR) == len(description["shared"])
@@ -272,6 +272,126 @@ def test_network_figure_draws_every_block(sharing: str, input_shape: tuple[int, 
     sizes = [a.font.size for a in fig.layout.annotations if a.text and a.font.size]
     assert min(sizes) >= 11
     assert len(fig.data[0].hovertext) == blocks
+
+
+def boxes(fig) -> list:
+    """The diagram's blocks (rectangles; a bracket is a path)."""
+    return [s for s in fig.layout.shapes if s.type == "rect"]
+
+
+def nodes(fig) -> dict[str, tuple[float, float, float]]:
+    """Hover text → (left, right, y) of each block (blocks and hover points are added in step)."""
+    rects = boxes(fig)
+    hover = fig.data[0]
+    assert len(rects) == len(hover.hovertext)
+    return {
+        text: (r.x0, r.x1, (r.y0 + r.y1) / 2)
+        for text, r in zip(hover.hovertext, rects, strict=True)
+    }
+
+
+def arrows(fig) -> list[tuple[float, float, float, float]]:
+    """(tail x, tail y, head x, head y) of every arrow."""
+    return [(a.ax, a.ay, a.x, a.y) for a in fig.layout.annotations if a.showarrow]
+
+
+def connects(fig, tail: str, head: str) -> bool:
+    """An arrow goes from the right edge of block ``tail`` to the left edge of ``head``."""
+    (_, right, y0), (left, _, y1) = nodes(fig)[tail], nodes(fig)[head]
+    return any(a == pytest.approx((right, y0, left, y1), abs=1e-9) for a in arrows(fig))
+
+
+@pytest.mark.parametrize("sharing", ["hard", "independent", "soft", "cross-stitch", "mmoe"])
+def test_network_figure_draws_the_text_branch(sharing: str) -> None:
+    """Token ids → text encoder (shared) → concat with the table's features → the
+    architecture's first blocks, as nodes and arrows, for every sharing architecture."""
+    cfg = ModelConfig(sharing=sharing, hidden=[64], experts=3)
+    branch = TextBranch("review", ids=64, embeddings=10_002, encoder="bag", dim=32)
+    description = describe_config(cfg, (1165 + 32,), HEADS, [branch])
+    fig = network_figure(description)
+    found = nodes(fig)
+    text_in = "input: text column review, 64 token ids per row"
+    encoder = "shared: text encoder EmbeddingBag 10002→32 (mean)"
+    table = "input: 1165 table features"
+    concat = "joined: 1165 + 32 = 1197 features"
+    assert {text_in, encoder, table, concat} <= set(found)
+    texts = [a.text.replace("<br>", " ") for a in fig.layout.annotations]  # lines wrap to fit
+    assert "Text review 64 token ids" in texts
+    # the encoder's label where it fits, else its name and sizes (the hover has the label)
+    assert "EmbeddingBag 10002→32 (mean)" in texts or "bag 10002→32" in texts
+    narrow = network_figure(description, width_px=400)
+    assert "bag<br>10002→32" in [a.text for a in narrow.layout.annotations]
+    assert "Table 1165 features" in texts and "Concat 1197 features" in texts
+    fill = {text: r.fillcolor for text, r in zip(fig.data[0].hovertext, boxes(fig), strict=True)}
+    assert fill[encoder] == SHARED_COLOR  # the text encoder is shared by every task
+    assert found[text_in][2] == found[encoder][2]  # on one row
+    assert connects(fig, text_in, encoder)
+    assert connects(fig, encoder, concat)
+    assert connects(fig, table, concat)
+    # the concat feeds what the architecture reads first: its shared trunk or each task's path
+    first = (
+        [f"shared: {description['shared'][0]}"]
+        if sharing in ("hard", "mmoe")
+        else [f"{task}: {description['tasks'][task][0]}" for task in HEADS]
+    )
+    if sharing == "cross-stitch":  # the stitch units come after each task's block
+        first = [f"{task}: {description['tasks'][task][0]}" for task in HEADS]
+    assert all(connects(fig, concat, block) for block in first)
+    assert "shared by all tasks" in fig.layout.annotations[-1].text
+
+
+def test_network_figure_text_only_and_two_text_columns() -> None:
+    gru = [
+        TextBranch("title", ids=16, embeddings=502, encoder="gru", dim=8),
+        TextBranch("body", ids=128, embeddings=20_002, encoder="gru", dim=8),
+    ]
+    description = describe_config(ModelConfig(hidden=[32]), (2 * 16,), {"a": 1}, gru)
+    fig = network_figure(description)
+    found = nodes(fig)
+    assert not any(key.startswith("input: ") and "table" in key for key in found)
+    assert "joined: 16 + 16 = 32 features" in found
+    for column, ids, rows in (("title", 16, 502), ("body", 128, 20_002)):
+        text_in = f"input: text column {column}, {ids} token ids per row"
+        encoder = f"shared: text encoder Embedding {rows}→8 + BiGRU 8×2"
+        assert connects(fig, text_in, encoder)
+        assert connects(fig, encoder, "joined: 16 + 16 = 32 features")
+    # one text column alone: its encoder feeds the architecture directly (no concat)
+    one = describe_config(ModelConfig(hidden=[32]), (16,), {"a": 1}, gru[:1])
+    fig = network_figure(one)
+    assert not any(key.startswith("joined") for key in nodes(fig))
+    assert connects(
+        fig, "shared: text encoder Embedding 502→8 + BiGRU 8×2", "shared: Linear 16→32 + ReLU"
+    )
+
+
+@pytest.mark.parametrize("sharing", ["hard", "independent", "soft", "cross-stitch", "mmoe"])
+def test_network_figure_draws_the_image_input_and_its_conv_encoder(sharing: str) -> None:
+    cfg = ModelConfig(sharing=sharing, hidden=[16], channels=[4, 8], experts=2)
+    description = describe_config(cfg, (3, 32, 32), HEADS)
+    fig = network_figure(description)
+    found = nodes(fig)
+    texts = [a.text.replace("<br>", " ") for a in fig.layout.annotations]
+    assert "Image 3×32×32 RGB" in texts
+    assert "conv encoder · 2 conv blocks" in texts
+    image = "input: image 3×32×32"
+    first = (
+        [f"shared: {description['shared'][0]}"]
+        if sharing in ("hard", "mmoe")
+        else [f"{task}: {description['tasks'][task][0]}" for task in HEADS]
+    )
+    assert all("Conv3×3 3→4" in block for block in first)
+    assert all(connects(fig, image, block) for block in first)
+    # the bracket spans the two conv blocks' columns
+    [bracket] = [s for s in fig.layout.shapes if s.type == "path"]
+    xs = [float(v.split(",")[0]) for v in bracket.path.replace("M ", "").split(" L ")]
+    conv = [b for text, b in found.items() if "Conv3×3" in text]
+    assert min(xs) == pytest.approx(min(b[0] for b in conv))
+    assert max(xs) == pytest.approx(max(b[1] for b in conv))
+    # a table has no bracket
+    plain_fig = network_figure(
+        describe_config(cfg.model_copy(update={"channels": []}), (5,), HEADS)
+    )
+    assert not [s for s in plain_fig.layout.shapes if s.type == "path"]
 
 
 def test_network_figure_hard_arrows_fan_out_from_the_trunk() -> None:
@@ -392,6 +512,14 @@ def test_user_strings_reach_plotly_escaped() -> None:
         confusion_figure([HOSTILE[0], HOSTILE[1]] * 5, [HOSTILE[1], HOSTILE[0]] * 5, HOSTILE[:2]),
         network_figure(
             describe_config(ModelConfig(sharing="hard", hidden=[8]), (4,), {HOSTILE[0]: 1})
+        ),
+        network_figure(  # a text column named like markup
+            describe_config(
+                ModelConfig(sharing="hard", hidden=[8]),
+                (4 + 8,),
+                {"a": 1},
+                [TextBranch(HOSTILE[1], ids=4, embeddings=10, encoder="bag", dim=8)],
+            )
         ),
     ]
     for fig in figures:

@@ -2,7 +2,12 @@
 
 An encoder file starts with its torch-free spec section (see :mod:`mtl.registry`)::
 
-    SPEC = TextEncoderSpec(name="bag", implementation="build", width_per_dim=1)
+    SPEC = TextEncoderSpec(
+        name="bag",
+        implementation="build",
+        width_per_dim=1,
+        label="EmbeddingBag {embeddings}→{dim} (mean)",
+    )
 
 ``build(column, dim)`` returns a torch module mapping a text column's token ids
 ``(B, width)`` (int64, see :mod:`mtl.data.text`) to ``(B, width_per_dim · dim)`` features;
@@ -26,9 +31,12 @@ class TextEncoderSpec(Spec):
         name: the registry name (``data.text_encoder``).
         implementation: the ``build(column, dim)`` function in the same file.
         width_per_dim: output features per embedding width (a bidirectional GRU: 2).
+        label: the encoder's label in diagrams, a template of ``{embeddings}`` (rows of
+            its embedding table) and ``{dim}`` (embedding width); see :func:`encoder_label`.
     """
 
     width_per_dim: int
+    label: str
 
 
 TEXT_ENCODERS: Registry[TextEncoderSpec] = Registry(
@@ -42,4 +50,10 @@ def encoded_width(encoder: str, dim: int) -> int:
     return TEXT_ENCODERS.spec(encoder).width_per_dim * dim
 
 
-__all__ = ["TEXT_ENCODERS", "TextEncoderSpec", "encoded_width"]
+def encoder_label(encoder: str, embeddings: int, dim: int) -> str:
+    """The diagram label of ``encoder`` (a registry name), e.g. ``"EmbeddingBag 10002→32 (mean)"``:
+    the same text for the torch module and for the plan the dashboard draws without torch."""
+    return TEXT_ENCODERS.spec(encoder).label.format(embeddings=embeddings, dim=dim)
+
+
+__all__ = ["TEXT_ENCODERS", "TextEncoderSpec", "encoded_width", "encoder_label"]

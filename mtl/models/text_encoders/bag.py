@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from mtl.models.text_encoders import TextEncoderSpec
 
-SPEC = TextEncoderSpec(name="bag", implementation="build", width_per_dim=1)
+SPEC = TextEncoderSpec(
+    name="bag",
+    implementation="build",
+    width_per_dim=1,
+    label="EmbeddingBag {embeddings}→{dim} (mean)",
+)
 
 # ---- implementation (imports torch; the registry reads only what is above) ----
 from torch import Tensor, nn
@@ -25,7 +30,7 @@ class BagOfEmbeddings(TextEncoder):
     """
 
     def __init__(self, column: TextColumn, dim: int) -> None:
-        super().__init__(dim, f"EmbeddingBag {column.num_embeddings}→{dim} (mean)")
+        super().__init__(dim, SPEC.label.format(embeddings=column.num_embeddings, dim=dim))
         self.bag = nn.EmbeddingBag(column.num_embeddings, dim, mode="mean", padding_idx=PAD)
 
     def forward(self, ids: Tensor) -> Tensor:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from mtl.models.text_encoders import TextEncoderSpec
 
-SPEC = TextEncoderSpec(name="gru", implementation="build", width_per_dim=2)
+SPEC = TextEncoderSpec(
+    name="gru",
+    implementation="build",
+    width_per_dim=2,
+    label="Embedding {embeddings}→{dim} + BiGRU {dim}×2",
+)
 
 # ---- implementation (imports torch; the registry reads only what is above) ----
 import torch
@@ -28,7 +33,7 @@ class BiGRU(TextEncoder):
     """
 
     def __init__(self, column: TextColumn, dim: int) -> None:
-        super().__init__(2 * dim, f"Embedding {column.num_embeddings}→{dim} + BiGRU {dim}×2")
+        super().__init__(2 * dim, SPEC.label.format(embeddings=column.num_embeddings, dim=dim))
         self.max_length = column.max_length
         self.embed = nn.Embedding(column.num_embeddings, dim, padding_idx=PAD)
         self.gru = nn.GRU(dim, dim, batch_first=True, bidirectional=True)
