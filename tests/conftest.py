@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,11 +146,135 @@ def _run_python(
     )
 
 
+class CliServer:
+    """Client of ``tests/cli_server.py``: ``python -m mtl`` calls forked from one warm interpreter.
+
+    Each call is still its own process (own pid, environment, files, exit code); only the
+    import of numpy, pandas, scikit-learn and torch is paid once per test session.
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="mtl-cli-server-"))
+        self.env = cli_env()
+        self.log = (self.folder / "server.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("cli_server.py")), self.socket_path],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline()
+        if ready != b"ready\n":
+            self.close()
+            raise RuntimeError(f"the CLI fork server did not start: {self.log_text()}")
+        self.calls = 0
+
+    @property
+    def socket_path(self) -> str:
+        return str(self.folder / "cli.sock")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.folder / "server.log").read_text(errors="replace")
+
+    def serves(self, env: dict[str, str]) -> bool:
+        """Whether a call with ``env`` behaves as a fresh interpreter would when forked here.
+
+        Variables the interpreter or the preloaded libraries read at start-up must equal the
+        server's own; any other difference (MTL_HOME, ...) is applied in the child.
+        """
+        prefixes = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "TORCH", "LD_", "MALLOC")
+        keys = {k for k in (*env, *self.env) if k.startswith(prefixes)}
+        return self.proc.poll() is None and all(env.get(k) == self.env.get(k) for k in keys)
+
+    def run(
+        self, argv: list[str], env: dict[str, str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        self.calls += 1
+        out, err = self.folder / f"{self.calls}.out", self.folder / f"{self.calls}.err"
+        request = {
+            "argv": argv,
+            "env": env,
+            "cwd": str(ROOT),
+            "stdin": os.devnull,
+            "stdout": str(out),
+            "stderr": str(err),
+        }
+        pid = None
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(timeout)
+            connection.connect(self.socket_path)
+            stream = connection.makefile("rwb")
+            stream.write(json.dumps(request).encode() + b"\n")
+            stream.flush()
+            try:
+                pid = json.loads(stream.readline())["pid"]
+                line = stream.readline()
+            except TimeoutError:
+                line = b""
+            if not line:  # timed out (or the server died): kill the call as subprocess.run does
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired(
+                    [sys.executable, *argv], timeout, self.read(out), self.read(err)
+                )
+            returncode = json.loads(line)["returncode"]
+        stdout, stderr = self.read(out), self.read(err)
+        out.unlink(missing_ok=True)
+        err.unlink(missing_ok=True)
+        return subprocess.CompletedProcess([sys.executable, *argv], returncode, stdout, stderr)
+
+    @staticmethod
+    def read(path: Path) -> str:
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def close(self) -> None:
+        """Stop the server (by its pid) and remove its folder."""
+        from browser_support import stop_process
+
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()  # the server exits on its own when stdin closes
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stop_process(self.proc)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_cli_server: CliServer | None = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _cli_server is not None:
+        _cli_server.close()
+
+
 def run_cli(
-    *args: str, home: Path | None = None, timeout: float = 180
+    *args: str, home: Path | None = None, timeout: float = 180, fresh: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
-    return _run_python(["-m", "mtl", *args], home, timeout)
+    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output.
+
+    The process is forked from a warm interpreter (``tests/cli_server.py``) that already
+    imported the heavy libraries; ``fresh=True`` (or ``MTL_TEST_FRESH_CLI=1`` for all calls)
+    starts a new interpreter instead, as a user's shell does.
+    """
+    global _cli_server
+    env = cli_env(home)
+    if fresh or os.environ.get("MTL_TEST_FRESH_CLI") == "1":
+        return _run_python(["-m", "mtl", *args], home, timeout)
+    if _cli_server is None:
+        _cli_server = CliServer()
+    if not _cli_server.serves(env):
+        return _run_python(["-m", "mtl", *args], home, timeout)
+    return _cli_server.run(["-m", "mtl", *args], env, timeout)
 
 
 def run_python(
