@@ -187,7 +187,8 @@ class CliServer:
         Variables the interpreter or the preloaded libraries read at start-up must equal the
         server's own; any other difference (MTL_HOME, ...) is applied in the child.
         """
-        prefixes = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "TORCH", "LD_", "MALLOC")
+        # not TORCHINDUCTOR_CACHE_DIR & co: torch sets them in this process once imported
+        prefixes = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "TORCH_", "LD_", "MALLOC")
         keys = {k for k in (*env, *self.env) if k.startswith(prefixes)}
         return self.proc.poll() is None and all(env.get(k) == self.env.get(k) for k in keys)
 

@@ -42,3 +42,22 @@ def test_each_call_sees_its_own_environment(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "store.sqlite" in refused.stderr
     fine = run_cli("runs", "--json", home=tmp_path / "good")
     assert fine.returncode == 0 and fine.stdout.strip() == "[]", fine.stderr
+
+
+def test_variables_set_later_in_this_process_keep_calls_on_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """torch sets TORCHINDUCTOR_CACHE_DIR, streamlit MPLBACKEND: calls are still forked."""
+    import conftest
+
+    run_cli("presets")  # the server exists from here on
+    server = conftest._cli_server
+    assert server is not None
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/elsewhere")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    calls = server.calls
+    assert run_cli("presets").returncode == 0
+    assert server.calls == calls + 1
+    monkeypatch.setenv("PYTHONHASHSEED", "7")  # read at interpreter start: a fresh one runs
+    assert run_cli("presets").returncode == 0
+    assert server.calls == calls + 1
