@@ -60,8 +60,8 @@ def main() -> int:
             fw, ww = statistics.median(fresh), statistics.median(warm)
             print(f"{name:24} {fw:7.2f}s {ww:7.2f}s {ww / fw:10.2f}")
     finally:
-        if conftest._cli_server is not None:
-            conftest._cli_server.close()
+        for server in conftest._cli_servers.values():
+            server.close()
     return 0
 
 

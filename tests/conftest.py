@@ -153,9 +153,9 @@ class CliServer:
     import of numpy, pandas, scikit-learn and torch is paid once per test session.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="mtl-cli-server-"))
-        self.env = cli_env()
+        self.env = env
         self.log = (self.folder / "server.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("cli_server.py")), self.socket_path],
@@ -181,26 +181,15 @@ class CliServer:
         self.log.flush()
         return (self.folder / "server.log").read_text(errors="replace")
 
-    def serves(self, env: dict[str, str]) -> bool:
-        """Whether a call with ``env`` behaves as a fresh interpreter would when forked here.
-
-        Variables the interpreter or the preloaded libraries read at start-up must equal the
-        server's own; any other difference (MTL_HOME, ...) is applied in the child.
-        """
-        # not TORCHINDUCTOR_CACHE_DIR & co: torch sets them in this process once imported
-        prefixes = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "TORCH_", "LD_", "MALLOC")
-        keys = {k for k in (*env, *self.env) if k.startswith(prefixes)}
-        return self.proc.poll() is None and all(env.get(k) == self.env.get(k) for k in keys)
-
     def run(
-        self, argv: list[str], env: dict[str, str], timeout: float
+        self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float
     ) -> subprocess.CompletedProcess[str]:
         self.calls += 1
         out, err = self.folder / f"{self.calls}.out", self.folder / f"{self.calls}.err"
         request = {
             "argv": argv,
             "env": env,
-            "cwd": str(ROOT),
+            "cwd": str(cwd),
             "stdin": os.devnull,
             "stdout": str(out),
             "stderr": str(err),
@@ -250,12 +239,49 @@ class CliServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_cli_server: CliServer | None = None
+_cli_servers: dict[tuple[tuple[str, str], ...], CliServer] = {}
+"""The running fork servers, by the start-up variables they were started with."""
+
+STARTUP_PREFIXES = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "TORCH_", "LD_", "MALLOC")
+"""Variables the interpreter or the preloaded libraries read when they start (not
+TORCHINDUCTOR_CACHE_DIR & co: torch sets those in this process once it is imported)."""
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _cli_server is not None:
-        _cli_server.close()
+    for server in _cli_servers.values():
+        server.close()
+    _cli_servers.clear()
+
+
+def server_key(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The start-up variables of ``env``: calls with equal keys share a fork server."""
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(STARTUP_PREFIXES)))
+
+
+def run_module(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ...`` (``argv``) forked from a warm server, output captured.
+
+    Calls whose start-up variables (``STARTUP_PREFIXES``: PYTHONPATH, OMP_NUM_THREADS, ...)
+    differ get a server of their own, started with them; any other variable (MTL_HOME, ...)
+    is applied in the child. ``MTL_TEST_FRESH_CLI=1`` starts a fresh interpreter instead.
+    """
+    if os.environ.get("MTL_TEST_FRESH_CLI") == "1":
+        return subprocess.run(
+            [sys.executable, *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    key = server_key(env)
+    server = _cli_servers.get(key)
+    if server is None or server.proc.poll() is not None:
+        server = _cli_servers[key] = CliServer(env)
+    return server.run(argv, env, cwd, timeout)
 
 
 def run_cli(
@@ -267,15 +293,9 @@ def run_cli(
     imported the heavy libraries; ``fresh=True`` (or ``MTL_TEST_FRESH_CLI=1`` for all calls)
     starts a new interpreter instead, as a user's shell does.
     """
-    global _cli_server
-    env = cli_env(home)
-    if fresh or os.environ.get("MTL_TEST_FRESH_CLI") == "1":
+    if fresh:
         return _run_python(["-m", "mtl", *args], home, timeout)
-    if _cli_server is None:
-        _cli_server = CliServer()
-    if not _cli_server.serves(env):
-        return _run_python(["-m", "mtl", *args], home, timeout)
-    return _cli_server.run(["-m", "mtl", *args], env, timeout)
+    return run_module(["-m", "mtl", *args], cli_env(home), ROOT, timeout)
 
 
 def run_python(

@@ -47,17 +47,20 @@ def test_each_call_sees_its_own_environment(tmp_path: Path) -> None:
 def test_variables_set_later_in_this_process_keep_calls_on_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """torch sets TORCHINDUCTOR_CACHE_DIR, streamlit MPLBACKEND: calls are still forked."""
+    """torch sets TORCHINDUCTOR_CACHE_DIR, streamlit MPLBACKEND: calls still go to the server;
+    a start-up variable (PYTHONHASHSEED) gets a server started with it."""
     import conftest
 
     run_cli("presets")  # the server exists from here on
-    server = conftest._cli_server
-    assert server is not None
+    server = conftest._cli_servers[conftest.server_key(conftest.cli_env())]
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/elsewhere")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    calls = server.calls
+    calls, servers = server.calls, len(conftest._cli_servers)
     assert run_cli("presets").returncode == 0
-    assert server.calls == calls + 1
-    monkeypatch.setenv("PYTHONHASHSEED", "7")  # read at interpreter start: a fresh one runs
-    assert run_cli("presets").returncode == 0
-    assert server.calls == calls + 1
+    assert server.calls == calls + 1 and len(conftest._cli_servers) == servers
+    monkeypatch.setenv("PYTHONHASHSEED", "7")
+    seeded = run_cli("presets", "--json")
+    assert seeded.returncode == 0 and "penguins" in seeded.stdout, seeded.stderr
+    assert server.calls == calls + 1 and len(conftest._cli_servers) == servers + 1
+    other = conftest._cli_servers[conftest.server_key(conftest.cli_env())]
+    assert other.env["PYTHONHASHSEED"] == "7" and other.calls == 1
