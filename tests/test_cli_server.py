@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MTL_TEST_FRESH_CLI") == "1", reason="MTL_TEST_FRESH_CLI=1: no server runs"
+)
 
 
 def both(*args: str, home: Path | None = None) -> tuple[object, object]:
