@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -168,10 +169,11 @@ class CliServer:
         )
         assert self.proc.stdout is not None
         ready = self.proc.stdout.readline()
-        if ready != b"ready\n":
-            self.close()
-            raise RuntimeError(f"the CLI fork server did not start: {self.log_text()}")
         self.calls = 0
+        if ready != b"ready\n":
+            log = self.log_text()
+            self.close()
+            raise RuntimeError(f"the CLI fork server did not start: {log}")
 
     @property
     def socket_path(self) -> str:
@@ -185,7 +187,8 @@ class CliServer:
         self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float
     ) -> subprocess.CompletedProcess[str]:
         self.calls += 1
-        out, err = self.folder / f"{self.calls}.out", self.folder / f"{self.calls}.err"
+        name = secrets.token_hex(8)  # unique even for calls made from several threads
+        out, err = self.folder / f"{name}.out", self.folder / f"{name}.err"
         request = {
             "argv": argv,
             "env": env,
