@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,11 +147,158 @@ def _run_python(
     )
 
 
-def run_cli(
-    *args: str, home: Path | None = None, timeout: float = 180
+class CliServer:
+    """Client of ``tests/cli_server.py``: ``python -m mtl`` calls forked from one warm interpreter.
+
+    Each call is still its own process (own pid, environment, files, exit code); only the
+    import of numpy, pandas, scikit-learn and torch is paid once per test session.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="mtl-cli-server-"))
+        self.env = env
+        self.log = (self.folder / "server.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("cli_server.py")), self.socket_path],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline()
+        self.calls = 0
+        if ready != b"ready\n":
+            log = self.log_text()
+            self.close()
+            raise RuntimeError(f"the CLI fork server did not start: {log}")
+
+    @property
+    def socket_path(self) -> str:
+        return str(self.folder / "cli.sock")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.folder / "server.log").read_text(errors="replace")
+
+    def run(
+        self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        self.calls += 1
+        name = secrets.token_hex(8)  # unique even for calls made from several threads
+        out, err = self.folder / f"{name}.out", self.folder / f"{name}.err"
+        request = {
+            "argv": argv,
+            "env": env,
+            "cwd": str(cwd),
+            "stdin": os.devnull,
+            "stdout": str(out),
+            "stderr": str(err),
+        }
+        pid = None
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(timeout)
+            connection.connect(self.socket_path)
+            stream = connection.makefile("rwb")
+            stream.write(json.dumps(request).encode() + b"\n")
+            stream.flush()
+            try:
+                pid = json.loads(stream.readline())["pid"]
+                line = stream.readline()
+            except TimeoutError:
+                line = b""
+            if not line:  # timed out (or the server died): kill the call as subprocess.run does
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired(
+                    [sys.executable, *argv], timeout, self.read(out), self.read(err)
+                )
+            returncode = json.loads(line)["returncode"]
+        stdout, stderr = self.read(out), self.read(err)
+        out.unlink(missing_ok=True)
+        err.unlink(missing_ok=True)
+        return subprocess.CompletedProcess([sys.executable, *argv], returncode, stdout, stderr)
+
+    @staticmethod
+    def read(path: Path) -> str:
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def close(self) -> None:
+        """Stop the server (by its pid) and remove its folder."""
+        from browser_support import stop_process
+
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()  # the server exits on its own when stdin closes
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stop_process(self.proc)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_cli_servers: dict[tuple[tuple[str, str], ...], CliServer] = {}
+"""The running fork servers, by the start-up variables they were started with."""
+
+STARTUP_PREFIXES = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "TORCH_", "LD_", "MALLOC")
+"""Variables the interpreter or the preloaded libraries read when they start (not
+TORCHINDUCTOR_CACHE_DIR & co: torch sets those in this process once it is imported)."""
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for server in _cli_servers.values():
+        server.close()
+    _cli_servers.clear()
+
+
+def server_key(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The start-up variables of ``env``: calls with equal keys share a fork server."""
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(STARTUP_PREFIXES)))
+
+
+def run_module(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output."""
-    return _run_python(["-m", "mtl", *args], home, timeout)
+    """``python -m MODULE ...`` (``argv``) forked from a warm server, output captured.
+
+    Calls whose start-up variables (``STARTUP_PREFIXES``: PYTHONPATH, OMP_NUM_THREADS, ...)
+    differ get a server of their own, started with them; any other variable (MTL_HOME, ...)
+    is applied in the child. ``MTL_TEST_FRESH_CLI=1`` starts a fresh interpreter instead.
+    """
+    if os.environ.get("MTL_TEST_FRESH_CLI") == "1":
+        return subprocess.run(
+            [sys.executable, *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    key = server_key(env)
+    server = _cli_servers.get(key)
+    if server is None or server.proc.poll() is not None:
+        server = _cli_servers[key] = CliServer(env)
+    return server.run(argv, env, cwd, timeout)
+
+
+def run_cli(
+    *args: str, home: Path | None = None, timeout: float = 180, fresh: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mtl ARGS`` in a real subprocess and capture its output.
+
+    The process is forked from a warm interpreter (``tests/cli_server.py``) that already
+    imported the heavy libraries; ``fresh=True`` (or ``MTL_TEST_FRESH_CLI=1`` for all calls)
+    starts a new interpreter instead, as a user's shell does.
+    """
+    if fresh:
+        return _run_python(["-m", "mtl", *args], home, timeout)
+    return run_module(["-m", "mtl", *args], cli_env(home), ROOT, timeout)
 
 
 def run_python(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_user_error, cli_env
+from conftest import ROOT, assert_user_error, cli_env, run_module
 
 WEIGHTING = '''"""Throwaway: every task weighs the same factor (the recipe test's weighting).
 
@@ -164,8 +164,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_in(
     project: Path, *argv: str, home: Path | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    """``python ARGV`` in the copy, with only the copy on the import path."""
+    """``python ARGV`` in the copy, with only the copy on the import path.
+
+    ``-m mtl`` calls are forked from a warm server started for the copy (``run_module``);
+    ``-c`` code, which checks what gets imported, runs in a fresh interpreter.
+    """
     env = {**cli_env(home), "PYTHONPATH": str(project)}
+    if argv[0] == "-m":
+        return run_module(list(argv), env, project, timeout)
     return subprocess.run(
         [sys.executable, *argv],
         capture_output=True,
