@@ -15,6 +15,7 @@ from mtl.study.verdict import (
     DEFAULT_METHODS,
     DEFAULT_SEEDS,
     MIN_SEEDS,
+    VERDICT_SEARCHES,
     VerdictOptions,
     is_verdict,
     start_verdict,
@@ -29,6 +30,7 @@ from mtl.weighting import WEIGHTINGS
 
 presenting = session.presenting()
 st.title("Verdict")
+SEARCH_LABELS = {"random": "random settings", "tpe": "TPE search"}
 CURRENT = "current"  # the "Start from" choice meaning the Experiment page's form as it is now
 store = session.store()
 session.refresh_queue()
@@ -63,6 +65,15 @@ if not presenting:
         )
         budget = right.number_input("Search budget per method", 1, 50, 2, key="vd.budget")
         weights = right.number_input("Static weight vectors (front)", 0, 100, 4, key="vd.weights")
+        search = right.radio(
+            "Tuning",
+            VERDICT_SEARCHES,
+            format_func=SEARCH_LABELS.__getitem__,
+            horizontal=True,
+            key="vd.search",
+            help="The same budget either way: shared random settings for every method, or one "
+            "Optuna TPE search per method that picks its next setting from the results so far.",
+        )
         on_ray = session.executor_choice("vd.executor")  # shown only when a cluster is configured
         if st.button("Start the verdict", type="primary", key="vd.start"):
             try:
@@ -80,6 +91,7 @@ if not presenting:
                     budget=int(budget),
                     methods=tuple(methods),
                     weights=int(weights),
+                    search=search,
                 )
                 verdict_id = start_verdict(store, config, options, warm=True, ray=on_ray)
             except (SweepError, ValueError, UserError) as err:

@@ -55,6 +55,7 @@ __all__ = [
     "EQUAL",
     "DEFAULT_SEEDS",
     "MIN_SEEDS",
+    "VERDICT_SEARCHES",
     "QUICK_VERDICT",
     "Interval",
     "VerdictOptions",
