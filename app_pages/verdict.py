@@ -109,7 +109,10 @@ wanted = st.query_params.get("verdict")
 if presenting:
     verdict_id = wanted if wanted in ids else ids[0]
 else:
-    labels = {r["id"]: f"{r['name']} · {r['id']} · {len(r['runs'])} runs" for r in records}
+    labels = {
+        r["id"]: f"{r['name']} · {r['id']} · {len(r['runs']) + len(r['baselines'])} runs"
+        for r in records
+    }
     if wanted in ids and st.session_state.get("vd.picker") != wanted:
         st.session_state["vd.picker"] = wanted
     verdict_id = st.selectbox("Verdict", ids, format_func=labels.__getitem__, key="vd.picker")
