@@ -65,6 +65,7 @@ from mtl.train.callbacks import Callback
 from mtl.train.ray_ranks import in_ray_actor, start_ray_train, world_rank
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
 from mtl.weighting.gradient import GradientStrategy, task_jacobian
+from mtl.weighting.strategies.gradnorm import GradNorm
 
 HOST = "127.0.0.1"
 READY = "mtl/ready/"
@@ -88,7 +89,13 @@ class RankGroup:
         self.rank = rank
         self.world = world
         self._store = store
-        self.sent: dict[str, int] = {"losses": 0, "jacobian": 0, "gradients": 0, "evaluation": 0}
+        self.sent: dict[str, int] = {
+            "losses": 0,
+            "jacobian": 0,
+            "gradients": 0,
+            "gradnorm": 0,
+            "evaluation": 0,
+        }
         """Bytes this rank has put into collectives, by purpose."""
 
     @classmethod
@@ -185,6 +192,8 @@ class DistributedTrainer(Trainer):
         """Predictions are split across ranks until the summary; after it (rank 0's output
         writer) each rank predicts on its own."""
         super().__init__(config, data, callbacks)
+        if isinstance(self.strategy, GradNorm):  # its norms are of the global losses' gradients
+            self.strategy.sum_across = lambda grads: group.all_reduce(grads, "gradnorm")
         # _batch_losses below reports every task's labelled rows in the whole batch (a task
         # complete in this shard may still be masked in another), so every task is "masked".
         self._masked_tasks = torch.arange(len(self.tasks), device=self.device)

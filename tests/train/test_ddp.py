@@ -234,9 +234,6 @@ def test_what_would_not_train_like_one_process_is_refused() -> None:
     assert "model.batch_norm" in config_error(
         {**base, "model": {"batch_norm": True}, "train": {"workers": 2}}
     )
-    assert "gradnorm" in config_error(
-        {**base, "loss": {"weighting": "gradnorm"}, "train": {"workers": 2}}
-    )
     assert "train.diagnostics_every" in config_error(
         {**base, "train": {"workers": 2, "diagnostics_every": 5}}
     )
