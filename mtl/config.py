@@ -555,11 +555,6 @@ class ExperimentConfig(_Section):
                 f"model.batch_norm normalises each process's rows alone, so train.workers = {workers} "
                 "would not train like one process; turn batch_norm off or use workers: 1"
             )
-        if self.model.init_from is not None:
-            raise ValueError(
-                f"model.init_from starts one process from another run's weights; with "
-                f"train.workers = {workers} the other ranks would not: use workers: 1"
-            )
 
     # ---- serialisation -------------------------------------------------------------
 

@@ -95,6 +95,7 @@ class RankGroup:
             "gradients": 0,
             "gradnorm": 0,
             "evaluation": 0,
+            "init": 0,
         }
         """Bytes this rank has put into collectives, by purpose."""
 
@@ -118,6 +119,21 @@ class RankGroup:
         self.sent[purpose] += tensor.numel() * tensor.element_size()
         dist.all_reduce(tensor)
         return tensor
+
+    def broadcast(self, tensor: Tensor, purpose: str) -> Tensor:
+        """Rank 0's ``tensor`` on every rank, in place (rank 0 counts the bytes); returns it."""
+        if self.rank == 0:
+            self.sent[purpose] += tensor.numel() * tensor.element_size()
+        dist.broadcast(tensor, src=0)
+        return tensor
+
+    def broadcast_object(self, obj: Any, purpose: str) -> Any:
+        """Rank 0's ``obj`` on every rank (pickled; the other ranks' ``obj`` is ignored)."""
+        if self.rank == 0:
+            self.sent[purpose] += len(pickle.dumps(obj))
+        message = [obj]
+        dist.broadcast_object_list(message, src=0)
+        return message[0]
 
     def gather_strided(self, local: Tensor, total: int) -> Tensor:
         """Rows ``rank, rank + world, …`` of a (total, W) tensor from every rank: the whole tensor."""
@@ -168,6 +184,8 @@ class DistributedTrainer(Trainer):
         n_train: rows in the whole training split.
         callbacks: receive the training events (rank 0 only, by convention).
         ranks: the processes of the other ranks, which :meth:`fit` waits for (rank 0).
+        init_checkpoint: with ``model.init_from``, the source run's checkpoint, read by rank 0
+            only; the other ranks receive the copied layers from it (:meth:`_transfer`).
     """
 
     def __init__(
@@ -178,6 +196,7 @@ class DistributedTrainer(Trainer):
         n_train: int,
         callbacks: Sequence[Callback] = (),
         ranks: Sequence[RankProcess] = (),
+        init_checkpoint: Path | None = None,
     ) -> None:
         if select_device(config.train.device).type == "cuda":
             torch.cuda.set_device(group.rank % torch.cuda.device_count())
@@ -191,7 +210,7 @@ class DistributedTrainer(Trainer):
         self._gathering = True
         """Predictions are split across ranks until the summary; after it (rank 0's output
         writer) each rank predicts on its own."""
-        super().__init__(config, data, callbacks)
+        super().__init__(config, data, callbacks, init_checkpoint=init_checkpoint)
         if isinstance(self.strategy, GradNorm):  # its norms are of the global losses' gradients
             self.strategy.sum_across = lambda grads: group.all_reduce(grads, "gradnorm")
         # _batch_losses below reports every task's labelled rows in the whole batch (a task
@@ -226,6 +245,28 @@ class DistributedTrainer(Trainer):
     def request_stop(self, reason: str = "stop requested") -> None:
         """Ask every rank to end after the next step (sent with that step's losses)."""
         self._stop_pending = reason
+
+    def _transfer(self, checkpoint: Path | None) -> list[torch.nn.Parameter]:
+        """``model.init_from`` on every rank: rank 0 copies the source run's layers from its
+        checkpoint, then broadcasts which parameters it copied (their names) and their values,
+        so every rank starts from the same weights and gives the same parameters
+        ``init_lr_factor`` and ``freeze_epochs``."""
+        if self.config.model.init_from is None:
+            return []
+        copied = super()._transfer(checkpoint) if self.group.rank == 0 else []
+        names = {id(p): name for name, p in self.model.named_parameters()}
+        chosen = self.group.broadcast_object([names[id(p)] for p in copied], "init")
+        params = dict(self.model.named_parameters())
+        transferred = [params[name] for name in chosen]
+        if transferred:
+            with torch.no_grad():
+                flat = torch.cat([p.reshape(-1) for p in transferred]).to(self.device)
+                self.group.broadcast(flat, "init")
+                offset = 0
+                for p in transferred:
+                    p.copy_(flat[offset : offset + p.numel()].view_as(p))
+                    offset += p.numel()
+        return transferred
 
     def _split_size(self, split: str) -> int:
         return self._n_train if split == "train" else len(self.data.split(split))
@@ -409,16 +450,14 @@ def create_trainer(
     init_checkpoint: Path | None = None,
 ) -> Trainer:
     """The trainer of a run: a :class:`Trainer`, or rank 0 of ``train.workers`` ranks
-    (``init_checkpoint``: with ``model.init_from``, the source run's weights; the config
-    refuses ``init_from`` with more than one worker). A Parquet table is read by each rank
-    itself (:mod:`mtl.data.shards`); other data is prepared here and sharded."""
+    (``init_checkpoint``: with ``model.init_from``, the source run's weights, read here and
+    sent to the other ranks). A Parquet table is read by each rank itself
+    (:mod:`mtl.data.shards`); other data is prepared here and sharded."""
     if config.train.workers == 1:
         return Trainer(config, data, callbacks, init_checkpoint=init_checkpoint)
-    if data is not None:
-        return launch(config, data, callbacks)
-    return launch(
-        config, plan_shards(config) if reads_by_rank(config) else prepare(config), callbacks
-    )
+    if data is None:
+        data = plan_shards(config) if reads_by_rank(config) else prepare(config)
+    return launch(config, data, callbacks, init_checkpoint=init_checkpoint)
 
 
 def rank_data(source: DataSource, rank: int, world: int) -> PreparedData:
@@ -521,6 +560,7 @@ def launch(
     callbacks: Sequence[Callback] = (),
     dtype: torch.dtype | None = None,
     start_ranks: RankStarter | None = None,
+    init_checkpoint: Path | None = None,
 ) -> DistributedTrainer:
     """Start ranks 1 … N-1 and return rank 0's trainer (this process); its ``fit`` trains them all.
 
@@ -534,6 +574,8 @@ def launch(
         start_ranks: how ranks 1 … N-1 start; by default processes of this machine
             (:func:`spawn_ranks`), or Ray Train workers on any node of the cluster when this
             process is a Ray actor (the Ray executor's: :func:`start_ray_train_ranks`).
+        init_checkpoint: with ``model.init_from``, the source run's checkpoint (read by this
+            process; the other ranks receive the copied layers through the group).
     """
     world = config.train.workers
     starter = start_ranks or (start_ray_train_ranks if in_ray_actor() else spawn_ranks)
@@ -547,7 +589,13 @@ def launch(
         info = [json.loads(store.get(f"{READY}{rank}")) for rank in range(1, world)]
         group = RankGroup.join(store, 0, world, backend_for(config))
         trainer = DistributedTrainer(
-            config, rank_data(data, 0, world), group, train_rows(data), callbacks, ranks
+            config,
+            rank_data(data, 0, world),
+            group,
+            train_rows(data),
+            callbacks,
+            ranks,
+            init_checkpoint=init_checkpoint,
         )
         trainer.rank_info = [
             {

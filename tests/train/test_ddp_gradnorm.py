@@ -1,14 +1,17 @@
-"""Data-parallel GradNorm: 2 gloo ranks train exactly like 1 process with the same global batch.
+"""Data-parallel GradNorm and ``model.init_from``: 2 gloo ranks train exactly like 1 process.
 
 GradNorm's weights follow the per-task gradient norms on the last shared layer; each rank
 holds only its share of those gradients, so the ranks sum them (one all-reduce of T × |W|
-values per step) before taking the norms. Rank 1 is spawned, rank 0 is this process.
+values per step) before taking the norms. With ``model.init_from``, rank 0 reads the source
+run's checkpoint and the other ranks receive the copied layers. Rank 1 is spawned, rank 0 is
+this process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,12 +19,15 @@ from test_ddp import STEPS, make_config, make_frame, max_difference
 
 from mtl.config import ExperimentConfig
 from mtl.data.prepare import prepare
+from mtl.runs.lineage import source_checkpoint
+from mtl.runs.store import RunStore
+from mtl.runs.worker import execute
 from mtl.train.callbacks import History
-from mtl.train.distributed import launch
+from mtl.train.distributed import DistributedTrainer, launch
 from mtl.train.trainer import Trainer
 from mtl.weighting.strategies.gradnorm import GradNorm
 
-pytestmark = pytest.mark.usefixtures("one_thread", "float64")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -49,6 +55,7 @@ def gradnorm_config(path: Path, workers: int, late: bool) -> ExperimentConfig:
 
 
 @pytest.mark.parametrize("late", [False, True], ids=["all-tasks", "late-task"])
+@pytest.mark.usefixtures("float64")
 def test_gradnorm_with_two_ranks_updates_like_one_process(table: Path, late: bool) -> None:
     one = gradnorm_config(table, 1, late)
     data = prepare(one)  # 106 training rows: 53 per rank, the last batch of 6 split 3 / 3
@@ -77,3 +84,64 @@ def test_gradnorm_with_two_ranks_updates_like_one_process(table: Path, late: boo
     assert two_weights._layer is not None and [p.shape for p in two_weights._layer] == [(8, 16)]
     rows = 5 * 2 + 15 * 3 if late else STEPS * 3
     assert trainer.group.sent["gradnorm"] == rows * (8 * 16) * 8
+
+
+@pytest.fixture(scope="module")
+def source(table: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunStore, str]:
+    """A store with one finished run (float32, 2 epochs) on the same table."""
+    store = RunStore(tmp_path_factory.mktemp("home"))
+    config = make_config(table, "equal", 1, epochs=2)
+    run_id = store.create_run("source", config.to_dict(), status="running")
+    assert execute(store, run_id, config).status == "finished"
+    return store, run_id
+
+
+def from_source(table: Path, run_id: str, workers: int, **train: Any) -> ExperimentConfig:
+    """The harness's config started from run ``run_id``'s encoder: the copied layers at
+    0.3 × the learning rate, frozen for the first epoch."""
+    config = make_config(table, "uncertainty", workers, **train).to_dict()
+    config["model"].update(init_from=run_id, init_lr_factor=0.3, freeze_epochs=1)
+    return ExperimentConfig.from_dict(config)
+
+
+@pytest.mark.usefixtures("float64")
+def test_init_from_with_two_ranks_starts_every_rank_from_the_source_run(
+    table: Path, source: tuple[RunStore, str]
+) -> None:
+    store, run_id = source
+    checkpoint = source_checkpoint(store, run_id)
+    one = from_source(table, run_id, 1)
+    data = prepare(one)
+    single_trainer = Trainer(one, data, init_checkpoint=checkpoint)
+    scratch = Trainer(make_config(table, "uncertainty", 1), data).model
+    shared = single_trainer.model.shared_parameters()  # hard sharing: the encoder
+    assert {id(p) for p in single_trainer.transferred} == {id(p) for p in shared}
+    assert max_difference(scratch, single_trainer.model) > 1e-2  # the source's weights differ
+    single = single_trainer.fit()
+    trainer = launch(
+        from_source(table, run_id, 2), data, dtype=torch.float64, init_checkpoint=checkpoint
+    )
+    assert isinstance(trainer, DistributedTrainer)
+    # rank 0 copied the same layers; rank 1 received them (names and values, float64)
+    assert [p.shape for p in trainer.transferred] == [p.shape for p in single_trainer.transferred]
+    values = sum(p.numel() for p in trainer.transferred)
+    assert 8 * values < trainer.group.sent["init"] < 8 * values + 1000  # + the pickled names
+    parallel = trainer.fit()
+    assert single.status == parallel.status == "finished"
+    assert single.summary["steps"] == parallel.summary["steps"] == STEPS
+    assert max_difference(single.model, parallel.model) < 1e-5
+
+
+def test_a_two_worker_run_from_a_finished_run_records_like_one_worker(
+    table: Path, source: tuple[RunStore, str]
+) -> None:
+    """Through the worker (the store resolves ``init_from``, rank 0 reads the checkpoint)."""
+    store, run_id = source
+    results = {}
+    for workers in (1, 2):
+        config = from_source(table, run_id, workers, epochs=1)
+        new = store.create_run(f"from-source-{workers}", config.to_dict(), status="running")
+        results[workers] = execute(store, new, config)
+    assert results[2].status == "finished"
+    for task, values in results[1].summary["test"].items():  # float32: summation orders differ
+        assert results[2].summary["test"][task] == pytest.approx(values, rel=1e-4, abs=1e-5), task
