@@ -479,11 +479,6 @@ class TrainConfig(_Section):
             raise ValueError(
                 "train.affinity is measured with the diagnostics; set train.diagnostics_every too"
             )
-        if self.workers > 1 and self.diagnostics_every is not None:
-            raise ValueError(
-                f"train.diagnostics_every is measured in one process; with train.workers = {self.workers} "
-                "leave it unset (or train with workers: 1)"
-            )
         return self
 
 

@@ -24,6 +24,13 @@ global batch is the one process's batch; each rank trains on the rows of it that
   (T × P_shared) summed across ranks *before* they aggregate it, so PCGrad, MGDA, CAGrad,
   IMTL-G, UPGrad, Aligned-MTL and Nash-MTL see the one-process Jacobian; only the
   task-specific parameters' gradients are summed after;
+- GradNorm's per-task gradients on the last shared layer (T × |W|) are summed across ranks
+  before it takes their norms, so its learned weights are the one-process ones on every rank;
+- the diagnostics (``train.diagnostics_every``) sum their Jacobian on the shared parameters
+  across ranks, and a gradient-level strategy aggregates that one at a measured step (no
+  second exchange); the affinity's lookahead losses are global ones; rank 0 records the rows;
+- ``model.init_from``: rank 0 reads the source run's checkpoint and broadcasts the copied
+  layers (which ones, and their values), so every rank starts from them;
 - regularisation terms (L1, soft sharing) are the same on every rank and added after the sum;
 - validation and test predictions are split across ranks and gathered, and every rank
   computes the metrics of the whole split (so early stopping decides the same everywhere).
@@ -32,8 +39,8 @@ A stop (the store's Stop button, SIGTERM) reaches rank 0 only; it travels with t
 step's loss all-reduce, so every rank ends at the same step. ``RankGroup.sent`` counts the
 bytes each rank puts into collectives, by purpose (docs/scale.md has the figures).
 
-Not kept equal (refused by the config): batch normalisation (per-rank statistics), GradNorm
-(gradient norms of one process) and the diagnostics. Dropout trains, with other draws.
+Not kept equal (refused by the config): batch normalisation (per-rank statistics). Dropout
+trains, with other draws.
 """
 
 from __future__ import annotations
@@ -96,6 +103,7 @@ class RankGroup:
             "gradnorm": 0,
             "evaluation": 0,
             "init": 0,
+            "diagnostics": 0,
         }
         """Bytes this rank has put into collectives, by purpose."""
 
@@ -213,6 +221,10 @@ class DistributedTrainer(Trainer):
         super().__init__(config, data, callbacks, init_checkpoint=init_checkpoint)
         if isinstance(self.strategy, GradNorm):  # its norms are of the global losses' gradients
             self.strategy.sum_across = lambda grads: group.all_reduce(grads, "gradnorm")
+        self._jacobian_reduced = False
+        """The diagnostics summed this step's Jacobian and handed it to the strategy."""
+        if self.diagnostics is not None:
+            self.diagnostics.sum_across = self._sum_diagnostics_jacobian
         # _batch_losses below reports every task's labelled rows in the whole batch (a task
         # complete in this shard may still be masked in another), so every task is "masked".
         self._masked_tasks = torch.arange(len(self.tasks), device=self.device)
@@ -267,6 +279,12 @@ class DistributedTrainer(Trainer):
                     p.copy_(flat[offset : offset + p.numel()].view_as(p))
                     offset += p.numel()
         return transferred
+
+    def _sum_diagnostics_jacobian(self, jacobian: Tensor) -> Tensor:
+        """The diagnostics' Jacobian (T, P_shared) of the global losses; a gradient-level
+        strategy is handed it and aggregates it in this step's :meth:`_backward`."""
+        self._jacobian_reduced = isinstance(self.strategy, GradientStrategy)
+        return self.group.all_reduce(jacobian, "diagnostics")
 
     def _split_size(self, split: str) -> int:
         return self._n_train if split == "train" else len(self.data.split(split))
@@ -329,13 +347,15 @@ class DistributedTrainer(Trainer):
             )
             if rows:
                 params = strategy.shared_parameters
-                jacobian = task_jacobian(losses, params, rows)  # (T, P): this rank's part
-                if len(rows) == n_tasks:
-                    self.group.all_reduce(jacobian, "jacobian")
-                else:  # only the active tasks' rows travel
-                    jacobian[rows] = self.group.all_reduce(jacobian[rows], "jacobian")
-                strategy.use_jacobian(jacobian)  # aggregated as the one-process Jacobian
+                if not self._jacobian_reduced:  # else the diagnostics handed the summed one over
+                    jacobian = task_jacobian(losses, params, rows)  # (T, P): this rank's part
+                    if len(rows) == n_tasks:
+                        self.group.all_reduce(jacobian, "jacobian")
+                    else:  # only the active tasks' rows travel
+                        jacobian[rows] = self.group.all_reduce(jacobian[rows], "jacobian")
+                    strategy.use_jacobian(jacobian)  # aggregated as the one-process Jacobian
                 shared = {id(p) for p in params}
+            self._jacobian_reduced = False
         weights = strategy.backward(losses, active, None)
         own = [p for p in self.model.parameters() if p.grad is not None and id(p) not in shared]
         if own:

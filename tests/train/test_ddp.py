@@ -234,9 +234,6 @@ def test_what_would_not_train_like_one_process_is_refused() -> None:
     assert "model.batch_norm" in config_error(
         {**base, "model": {"batch_norm": True}, "train": {"workers": 2}}
     )
-    assert "train.diagnostics_every" in config_error(
-        {**base, "train": {"workers": 2, "diagnostics_every": 5}}
-    )
 
 
 def test_cli_trains_with_two_workers_and_records_one_run(table: Path, home: Path) -> None:

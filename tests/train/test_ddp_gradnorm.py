@@ -1,10 +1,11 @@
-"""Data-parallel GradNorm and ``model.init_from``: 2 gloo ranks train exactly like 1 process.
+"""Data-parallel GradNorm, ``model.init_from`` and the diagnostics: 2 gloo ranks as 1 process.
 
 GradNorm's weights follow the per-task gradient norms on the last shared layer; each rank
 holds only its share of those gradients, so the ranks sum them (one all-reduce of T × |W|
 values per step) before taking the norms. With ``model.init_from``, rank 0 reads the source
-run's checkpoint and the other ranks receive the copied layers. Rank 1 is spawned, rank 0 is
-this process.
+run's checkpoint and the other ranks receive the copied layers. The diagnostics measure the
+Jacobian of the global losses (summed over the ranks), which a gradient-level strategy then
+aggregates without a second exchange. Rank 1 is spawned, rank 0 is this process.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from mtl.data.prepare import prepare
 from mtl.runs.lineage import source_checkpoint
 from mtl.runs.store import RunStore
 from mtl.runs.worker import execute
-from mtl.train.callbacks import History
+from mtl.train.callbacks import Callback, History, MetricRow
+from mtl.train.diagnostics import DiagnosticsEnd
 from mtl.train.distributed import DistributedTrainer, launch
-from mtl.train.trainer import Trainer
+from mtl.train.trainer import Trainer, TrainResult
 from mtl.weighting.strategies.gradnorm import GradNorm
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -145,3 +147,45 @@ def test_a_two_worker_run_from_a_finished_run_records_like_one_worker(
     assert results[2].status == "finished"
     for task, values in results[1].summary["test"].items():  # float32: summation orders differ
         assert results[2].summary["test"][task] == pytest.approx(values, rel=1e-4, abs=1e-5), task
+
+
+class DiagnosticRows(Callback):
+    """Every diagnostics row, without its wall time."""
+
+    def __init__(self) -> None:
+        self.rows: list[MetricRow] = []
+
+    def on_diagnostics(self, trainer: Trainer, event: DiagnosticsEnd) -> None:
+        self.rows += [(*row[:2], 0.0, *row[3:]) for row in event.rows]
+
+
+@pytest.mark.parametrize("weighting", ["equal", "upgrad"])
+@pytest.mark.usefixtures("float64")
+def test_diagnostics_with_two_ranks_record_the_one_process_rows(
+    table: Path, weighting: str
+) -> None:
+    every = 4
+    one = make_config(table, weighting, 1, diagnostics_every=every, affinity=True)
+    data = prepare(one)
+    single_rows = DiagnosticRows()
+    single: TrainResult = Trainer(one, data, [single_rows]).fit()
+    parallel_rows = DiagnosticRows()
+    two = make_config(table, weighting, 2, diagnostics_every=every, affinity=True)
+    trainer = launch(two, data, [parallel_rows], dtype=torch.float64)
+    parallel = trainer.fit()
+    assert single.status == parallel.status == "finished"
+    assert max_difference(single.model, parallel.model) < 1e-5
+    # T = 3: per measured step 3 norms, 3 cosines, 9 affinities and their 9 running means
+    assert len(single_rows.rows) == (STEPS // every) * (3 + 3 + 9 + 9)
+    assert [r[:6] for r in parallel_rows.rows] == [r[:6] for r in single_rows.rows]
+    for a, b in zip(single_rows.rows, parallel_rows.rows, strict=True):
+        assert b[6] == pytest.approx(a[6], rel=1e-6, abs=1e-12), a[:6]
+        assert b[7] == a[7]
+    assert any(r[5] == "cosine" and r[6] is not None and r[6] < 0.99 for r in single_rows.rows)
+    # the bytes: the Jacobian on the shared parameters at each measured step; a gradient-level
+    # strategy aggregates that one, so its own exchange happens only at the other steps
+    shared = sum(p.numel() for p in trainer.model.shared_parameters())
+    sent = trainer.group.sent
+    assert sent["diagnostics"] == (STEPS // every) * 3 * shared * 8
+    expected = (STEPS - STEPS // every) * 3 * shared * 8 if weighting == "upgrad" else 0
+    assert sent["jacobian"] == expected
