@@ -475,9 +475,12 @@ def create_trainer(
     (:mod:`mtl.data.shards`); other data is prepared here and sharded."""
     if config.train.workers == 1:
         return Trainer(config, data, callbacks, init_checkpoint=init_checkpoint)
-    if data is None:
-        data = plan_shards(config) if reads_by_rank(config) else prepare(config)
-    return launch(config, data, callbacks, init_checkpoint=init_checkpoint)
+    source: DataSource
+    if data is not None:
+        source = data
+    else:
+        source = plan_shards(config) if reads_by_rank(config) else prepare(config)
+    return launch(config, source, callbacks, init_checkpoint=init_checkpoint)
 
 
 def rank_data(source: DataSource, rank: int, world: int) -> PreparedData:
