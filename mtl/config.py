@@ -520,8 +520,6 @@ class ExperimentConfig(_Section):
                 f"train.diagnostics_every measures task gradients on the shared parameters; {unshared}; "
                 "leave it unset for this model"
             )
-        if self.train.workers > 1:
-            self._check_data_parallel()
         if self.model.freeze_epochs != 0 and (
             level(self.loss.weighting) == "gradient" or self.train.diagnostics_every is not None
         ):
@@ -541,15 +539,6 @@ class ExperimentConfig(_Section):
                 f"tasks {', '.join(late)} start at or after train.epochs ({self.train.epochs}) and would never train"
             )
         return self
-
-    def _check_data_parallel(self) -> None:
-        """What data-parallel training cannot keep equal to one process (docs/scale.md)."""
-        workers = self.train.workers
-        if self.model.batch_norm:
-            raise ValueError(
-                f"model.batch_norm normalises each process's rows alone, so train.workers = {workers} "
-                "would not train like one process; turn batch_norm off or use workers: 1"
-            )
 
     # ---- serialisation -------------------------------------------------------------
 

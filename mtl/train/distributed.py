@@ -69,6 +69,7 @@ from mtl.data.prepare import PreparedData, Split, prepare
 from mtl.data.shards import ShardPlan, load_shard, plan_shards, reads_by_rank
 from mtl.train.batches import Rows
 from mtl.train.callbacks import Callback
+from mtl.train.rank_norm import normalise_over_ranks
 from mtl.train.ray_ranks import in_ray_actor, start_ray_train, world_rank
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
 from mtl.weighting.gradient import GradientStrategy, task_jacobian
@@ -104,6 +105,7 @@ class RankGroup:
             "evaluation": 0,
             "init": 0,
             "diagnostics": 0,
+            "batch_norm": 0,
         }
         """Bytes this rank has put into collectives, by purpose."""
 
@@ -221,6 +223,8 @@ class DistributedTrainer(Trainer):
         super().__init__(config, data, callbacks, init_checkpoint=init_checkpoint)
         if isinstance(self.strategy, GradNorm):  # its norms are of the global losses' gradients
             self.strategy.sum_across = lambda grads: group.all_reduce(grads, "gradnorm")
+        if config.model.batch_norm:  # the global batch's statistics, as in one process
+            normalise_over_ranks(self.model, lambda sums: group.all_reduce(sums, "batch_norm"))
         self._jacobian_reduced = False
         """The diagnostics summed this step's Jacobian and handed it to the strategy."""
         if self.diagnostics is not None:

@@ -10,6 +10,7 @@ aggregates without a second exchange. Rank 1 is spawned, rank 0 is this process.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from mtl.runs.worker import execute
 from mtl.train.callbacks import Callback, History, MetricRow
 from mtl.train.diagnostics import DiagnosticsEnd
 from mtl.train.distributed import DistributedTrainer, launch
+from mtl.train.rank_norm import normalise_over_ranks
 from mtl.train.trainer import Trainer, TrainResult
 from mtl.weighting.strategies.gradnorm import GradNorm
 
@@ -189,3 +191,74 @@ def test_diagnostics_with_two_ranks_record_the_one_process_rows(
     assert sent["diagnostics"] == (STEPS // every) * 3 * shared * 8
     expected = (STEPS - STEPS // every) * 3 * shared * 8 if weighting == "upgrad" else 0
     assert sent["jacobian"] == expected
+
+
+@pytest.mark.parametrize("weighting", ["gradnorm", "upgrad"])
+@pytest.mark.usefixtures("float64")
+def test_batch_norm_with_two_ranks_normalises_over_the_global_batch(
+    table: Path, weighting: str
+) -> None:
+    def config(workers: int) -> ExperimentConfig:
+        raw = make_config(table, weighting, workers).to_dict()
+        raw["model"]["batch_norm"] = True
+        return ExperimentConfig.from_dict(raw)
+
+    one = config(1)
+    data = prepare(one)
+    single = Trainer(one, data).fit()
+    trainer = launch(config(2), data, dtype=torch.float64)
+    parallel = trainer.fit()
+    assert single.status == parallel.status == "finished"
+    assert max_difference(single.model, parallel.model) < 1e-5
+    # the running statistics too (buffers), and the metrics evaluated with them
+    one_state, two_state = single.model.state_dict(), parallel.model.state_dict()
+    running = [k for k in one_state if k.endswith(("running_mean", "running_var"))]
+    assert running  # the trunk's [16, 8] layers and the heads' [4] layers have batch norm
+    for key in running:
+        assert float((one_state[key] - two_state[key]).abs().max()) < 1e-8, key
+        start = 0.0 if key.endswith("running_mean") else 1.0  # a fresh layer's statistics
+        assert float((one_state[key] - start).abs().max()) > 1e-3, key
+    tracked = [k for k in two_state if k.endswith("num_batches_tracked")]
+    assert [int(two_state[k]) for k in tracked] == [STEPS] * len(running[::2])
+    for task, values in single.summary["test"].items():
+        assert parallel.summary["test"][task] == pytest.approx(values, rel=1e-6), task
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.usefixtures("float64")
+def test_global_batch_norm_of_one_rank_is_torch_batch_norm_2d(momentum: float | None) -> None:
+    """With one rank (a sum over ranks that is the identity), the layer is torch's own:
+    outputs, input and parameter gradients, running statistics (4-D input: image models)."""
+    torch.manual_seed(0)
+    reference = torch.nn.BatchNorm2d(3, momentum=momentum)
+    with torch.no_grad():
+        reference.weight.uniform_(0.5, 1.5)
+        reference.bias.uniform_(-0.5, 0.5)
+    layer = copy.deepcopy(reference)
+    sums: list[int] = []
+
+    def reduce(tensor: torch.Tensor) -> torch.Tensor:
+        sums.append(tensor.numel())
+        return tensor
+
+    assert normalise_over_ranks(torch.nn.Sequential(layer), reduce) == 1
+    for _ in range(3):
+        x = torch.randn(5, 3, 4, 4) * 2 + 1
+        x_ref, x_new = x.clone().requires_grad_(), x.clone().requires_grad_()
+        target = torch.randn(5, 3, 4, 4)
+        out_ref, out_new = reference(x_ref), layer(x_new)
+        assert torch.allclose(out_new, out_ref, atol=1e-10)
+        ((out_ref * target).sum()).backward()
+        ((out_new * target).sum()).backward()
+        assert x_ref.grad is not None and x_new.grad is not None
+        assert torch.allclose(x_new.grad, x_ref.grad, atol=1e-10)
+    for new, ref in [(layer.weight, reference.weight), (layer.bias, reference.bias)]:
+        assert new.grad is not None and ref.grad is not None
+        assert torch.allclose(new.grad, ref.grad, atol=1e-10)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        assert torch.allclose(getattr(layer, name), getattr(reference, name), atol=1e-12), name
+    assert sums == [2 * 3 + 1, 2 * 3] * 3  # (Σx, Σx², n) forward, (Σ∂y, Σ∂y·x̂) backward
+    layer.eval()  # evaluation: the running statistics, nothing exchanged
+    x = torch.randn(2, 3, 4, 4)
+    assert torch.allclose(layer(x), reference.eval()(x), atol=1e-12)
+    assert len(sums) == 6
