@@ -31,6 +31,8 @@ global batch is the one process's batch; each rank trains on the rows of it that
   second exchange); the affinity's lookahead losses are global ones; rank 0 records the rows;
 - ``model.init_from``: rank 0 reads the source run's checkpoint and broadcasts the copied
   layers (which ones, and their values), so every rank starts from them;
+- batch normalisation in training mode uses the global batch's statistics, forward and
+  backward (:mod:`mtl.train.rank_norm`), and so the one-process running statistics;
 - regularisation terms (L1, soft sharing) are the same on every rank and added after the sum;
 - validation and test predictions are split across ranks and gathered, and every rank
   computes the metrics of the whole split (so early stopping decides the same everywhere).
@@ -39,8 +41,7 @@ A stop (the store's Stop button, SIGTERM) reaches rank 0 only; it travels with t
 step's loss all-reduce, so every rank ends at the same step. ``RankGroup.sent`` counts the
 bytes each rank puts into collectives, by purpose (docs/scale.md has the figures).
 
-Not kept equal (refused by the config): batch normalisation (per-rank statistics). Dropout
-trains, with other draws.
+Not kept equal: dropout trains, with other draws than in one process.
 """
 
 from __future__ import annotations
