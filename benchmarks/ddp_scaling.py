@@ -13,7 +13,8 @@ Two measurements, printed as markdown tables:
    puts into the collectives (``RankGroup.sent``), next to what the formula predicts:
    loss-level = (3T + 1) loss values + every parameter's gradient (1 × P);
    gradient-level = (3T + 1) loss values + the Jacobian on the shared parameters
-   (T × P_shared) + the task-specific gradients (P − P_shared).
+   (T × P_shared) + the task-specific gradients (P − P_shared); GradNorm = loss-level + its
+   per-task gradients on the last shared layer (T × |W|).
 3. **Parquet read by rank**: a 200,000-row table written as Parquet; the rows and bytes of
    prepared arrays one process holds (``prepare``) against what each of N ranks holds after
    reading its own rows (``plan_shards`` once + ``load_shard`` per rank), with the time of each.
@@ -51,6 +52,7 @@ WEIGHTINGS = [
     "equal",
     "uncertainty",
     "famo",
+    "gradnorm",
     "pcgrad",
     "mgda",
     "cagrad",
@@ -150,9 +152,9 @@ def traffic() -> None:
     )
     print(
         "| weighting | level | losses B/step | Jacobian B/step | gradients B/step | "
-        "total B/step | predicted | × loss-level |"
+        "GradNorm B/step | total B/step | predicted | × loss-level |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     base = None
     for weighting in WEIGHTINGS:
         config = make_config(weighting, 2, 1, hidden, 3_000, n_tasks)
@@ -165,7 +167,7 @@ def traffic() -> None:
         steps = result.summary["steps"]
         sent = trainer.group.sent
         level = trainer.strategy.level
-        per_step = {k: sent[k] / steps for k in ("losses", "jacobian", "gradients")}
+        per_step = {k: sent[k] / steps for k in ("losses", "jacobian", "gradients", "gradnorm")}
         total = sum(per_step.values())
         size = 4
         losses = (3 * n_tasks + 1) * size
@@ -173,11 +175,15 @@ def traffic() -> None:
             predicted = losses + (n_tasks * shared + total_params - shared) * size
         else:
             predicted = losses + total_params * size
+        if weighting == "gradnorm":  # the last shared layer: the trunk's last weight matrix
+            layer = [p for p in trainer.model.shared_parameters() if p.dim() >= 2][-1]
+            predicted += n_tasks * layer.numel() * size
         if base is None:
             base = total
         print(
             f"| {weighting} | {level} | {per_step['losses']:,.0f} | {per_step['jacobian']:,.0f} | "
-            f"{per_step['gradients']:,.0f} | {total:,.0f} | {predicted:,} | {total / base:.2f} |"
+            f"{per_step['gradients']:,.0f} | {per_step['gradnorm']:,.0f} | {total:,.0f} | "
+            f"{predicted:,} | {total / base:.2f} |"
         )
     print(
         f"\nshared parameters P_shared = {shared:,}, all parameters P = {total_params:,}; "

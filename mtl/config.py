@@ -479,11 +479,6 @@ class TrainConfig(_Section):
             raise ValueError(
                 "train.affinity is measured with the diagnostics; set train.diagnostics_every too"
             )
-        if self.workers > 1 and self.diagnostics_every is not None:
-            raise ValueError(
-                f"train.diagnostics_every is measured in one process; with train.workers = {self.workers} "
-                "leave it unset (or train with workers: 1)"
-            )
         return self
 
 
@@ -525,8 +520,6 @@ class ExperimentConfig(_Section):
                 f"train.diagnostics_every measures task gradients on the shared parameters; {unshared}; "
                 "leave it unset for this model"
             )
-        if self.train.workers > 1:
-            self._check_data_parallel()
         if self.model.freeze_epochs != 0 and (
             level(self.loss.weighting) == "gradient" or self.train.diagnostics_every is not None
         ):
@@ -546,25 +539,6 @@ class ExperimentConfig(_Section):
                 f"tasks {', '.join(late)} start at or after train.epochs ({self.train.epochs}) and would never train"
             )
         return self
-
-    def _check_data_parallel(self) -> None:
-        """What data-parallel training cannot keep equal to one process (docs/scale.md)."""
-        workers = self.train.workers
-        if self.model.batch_norm:
-            raise ValueError(
-                f"model.batch_norm normalises each process's rows alone, so train.workers = {workers} "
-                "would not train like one process; turn batch_norm off or use workers: 1"
-            )
-        if self.loss.weighting == "gradnorm":
-            raise ValueError(
-                f"loss.weighting 'gradnorm' measures gradient norms in one process; with "
-                f"train.workers = {workers} choose another weighting or use workers: 1"
-            )
-        if self.model.init_from is not None:
-            raise ValueError(
-                f"model.init_from starts one process from another run's weights; with "
-                f"train.workers = {workers} the other ranks would not: use workers: 1"
-            )
 
     # ---- serialisation -------------------------------------------------------------
 

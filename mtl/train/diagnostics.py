@@ -102,6 +102,9 @@ class Diagnostics:
                 "but this model shares none; leave it unset"
             )
         self._names = [names[id(p)] for p in self.shared]
+        self.sum_across: Callable[[Tensor], Tensor] | None = None
+        """Data-parallel training sets it: sums the Jacobian (T, P) over the ranks (each
+        holds its share of the global losses' gradients), in place; ``None`` in one process."""
         n_tasks = len(self.tasks)
         self._affinity_sum = [[0.0] * n_tasks for _ in range(n_tasks)]
         self._affinity_count = [[0] * n_tasks for _ in range(n_tasks)]
@@ -133,6 +136,8 @@ class Diagnostics:
             The event with the rows.
         """
         jacobian = task_jacobian(losses, self.shared)  # (T, P)
+        if self.sum_across is not None:
+            jacobian = self.sum_across(jacobian)
         if isinstance(self.strategy, GradientStrategy):
             self.strategy.use_jacobian(jacobian)
         gramian = (jacobian @ jacobian.T).tolist()  # (T, T)

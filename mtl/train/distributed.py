@@ -24,6 +24,15 @@ global batch is the one process's batch; each rank trains on the rows of it that
   (T × P_shared) summed across ranks *before* they aggregate it, so PCGrad, MGDA, CAGrad,
   IMTL-G, UPGrad, Aligned-MTL and Nash-MTL see the one-process Jacobian; only the
   task-specific parameters' gradients are summed after;
+- GradNorm's per-task gradients on the last shared layer (T × |W|) are summed across ranks
+  before it takes their norms, so its learned weights are the one-process ones on every rank;
+- the diagnostics (``train.diagnostics_every``) sum their Jacobian on the shared parameters
+  across ranks, and a gradient-level strategy aggregates that one at a measured step (no
+  second exchange); the affinity's lookahead losses are global ones; rank 0 records the rows;
+- ``model.init_from``: rank 0 reads the source run's checkpoint and broadcasts the copied
+  layers (which ones, and their values), so every rank starts from them;
+- batch normalisation in training mode uses the global batch's statistics, forward and
+  backward (:mod:`mtl.train.rank_norm`), and so the one-process running statistics;
 - regularisation terms (L1, soft sharing) are the same on every rank and added after the sum;
 - validation and test predictions are split across ranks and gathered, and every rank
   computes the metrics of the whole split (so early stopping decides the same everywhere).
@@ -32,8 +41,7 @@ A stop (the store's Stop button, SIGTERM) reaches rank 0 only; it travels with t
 step's loss all-reduce, so every rank ends at the same step. ``RankGroup.sent`` counts the
 bytes each rank puts into collectives, by purpose (docs/scale.md has the figures).
 
-Not kept equal (refused by the config): batch normalisation (per-rank statistics), GradNorm
-(gradient norms of one process) and the diagnostics. Dropout trains, with other draws.
+Not kept equal: dropout trains, with other draws than in one process.
 """
 
 from __future__ import annotations
@@ -62,9 +70,11 @@ from mtl.data.prepare import PreparedData, Split, prepare
 from mtl.data.shards import ShardPlan, load_shard, plan_shards, reads_by_rank
 from mtl.train.batches import Rows
 from mtl.train.callbacks import Callback
+from mtl.train.rank_norm import normalise_over_ranks
 from mtl.train.ray_ranks import in_ray_actor, start_ray_train, world_rank
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
 from mtl.weighting.gradient import GradientStrategy, task_jacobian
+from mtl.weighting.strategies.gradnorm import GradNorm
 
 HOST = "127.0.0.1"
 READY = "mtl/ready/"
@@ -88,7 +98,16 @@ class RankGroup:
         self.rank = rank
         self.world = world
         self._store = store
-        self.sent: dict[str, int] = {"losses": 0, "jacobian": 0, "gradients": 0, "evaluation": 0}
+        self.sent: dict[str, int] = {
+            "losses": 0,
+            "jacobian": 0,
+            "gradients": 0,
+            "gradnorm": 0,
+            "evaluation": 0,
+            "init": 0,
+            "diagnostics": 0,
+            "batch_norm": 0,
+        }
         """Bytes this rank has put into collectives, by purpose."""
 
     @classmethod
@@ -111,6 +130,21 @@ class RankGroup:
         self.sent[purpose] += tensor.numel() * tensor.element_size()
         dist.all_reduce(tensor)
         return tensor
+
+    def broadcast(self, tensor: Tensor, purpose: str) -> Tensor:
+        """Rank 0's ``tensor`` on every rank, in place (rank 0 counts the bytes); returns it."""
+        if self.rank == 0:
+            self.sent[purpose] += tensor.numel() * tensor.element_size()
+        dist.broadcast(tensor, src=0)
+        return tensor
+
+    def broadcast_object(self, obj: Any, purpose: str) -> Any:
+        """Rank 0's ``obj`` on every rank (pickled; the other ranks' ``obj`` is ignored)."""
+        if self.rank == 0:
+            self.sent[purpose] += len(pickle.dumps(obj))
+        message = [obj]
+        dist.broadcast_object_list(message, src=0)
+        return message[0]
 
     def gather_strided(self, local: Tensor, total: int) -> Tensor:
         """Rows ``rank, rank + world, …`` of a (total, W) tensor from every rank: the whole tensor."""
@@ -161,6 +195,8 @@ class DistributedTrainer(Trainer):
         n_train: rows in the whole training split.
         callbacks: receive the training events (rank 0 only, by convention).
         ranks: the processes of the other ranks, which :meth:`fit` waits for (rank 0).
+        init_checkpoint: with ``model.init_from``, the source run's checkpoint, read by rank 0
+            only; the other ranks receive the copied layers from it (:meth:`_transfer`).
     """
 
     def __init__(
@@ -171,6 +207,7 @@ class DistributedTrainer(Trainer):
         n_train: int,
         callbacks: Sequence[Callback] = (),
         ranks: Sequence[RankProcess] = (),
+        init_checkpoint: Path | None = None,
     ) -> None:
         if select_device(config.train.device).type == "cuda":
             torch.cuda.set_device(group.rank % torch.cuda.device_count())
@@ -184,7 +221,15 @@ class DistributedTrainer(Trainer):
         self._gathering = True
         """Predictions are split across ranks until the summary; after it (rank 0's output
         writer) each rank predicts on its own."""
-        super().__init__(config, data, callbacks)
+        super().__init__(config, data, callbacks, init_checkpoint=init_checkpoint)
+        if isinstance(self.strategy, GradNorm):  # its norms are of the global losses' gradients
+            self.strategy.sum_across = lambda grads: group.all_reduce(grads, "gradnorm")
+        if config.model.batch_norm:  # the global batch's statistics, as in one process
+            normalise_over_ranks(self.model, lambda sums: group.all_reduce(sums, "batch_norm"))
+        self._jacobian_reduced = False
+        """The diagnostics summed this step's Jacobian and handed it to the strategy."""
+        if self.diagnostics is not None:
+            self.diagnostics.sum_across = self._sum_diagnostics_jacobian
         # _batch_losses below reports every task's labelled rows in the whole batch (a task
         # complete in this shard may still be masked in another), so every task is "masked".
         self._masked_tasks = torch.arange(len(self.tasks), device=self.device)
@@ -217,6 +262,34 @@ class DistributedTrainer(Trainer):
     def request_stop(self, reason: str = "stop requested") -> None:
         """Ask every rank to end after the next step (sent with that step's losses)."""
         self._stop_pending = reason
+
+    def _transfer(self, checkpoint: Path | None) -> list[torch.nn.Parameter]:
+        """``model.init_from`` on every rank: rank 0 copies the source run's layers from its
+        checkpoint, then broadcasts which parameters it copied (their names) and their values,
+        so every rank starts from the same weights and gives the same parameters
+        ``init_lr_factor`` and ``freeze_epochs``."""
+        if self.config.model.init_from is None:
+            return []
+        copied = super()._transfer(checkpoint) if self.group.rank == 0 else []
+        names = {id(p): name for name, p in self.model.named_parameters()}
+        chosen = self.group.broadcast_object([names[id(p)] for p in copied], "init")
+        params = dict(self.model.named_parameters())
+        transferred = [params[name] for name in chosen]
+        if transferred:
+            with torch.no_grad():
+                flat = torch.cat([p.reshape(-1) for p in transferred]).to(self.device)
+                self.group.broadcast(flat, "init")
+                offset = 0
+                for p in transferred:
+                    p.copy_(flat[offset : offset + p.numel()].view_as(p))
+                    offset += p.numel()
+        return transferred
+
+    def _sum_diagnostics_jacobian(self, jacobian: Tensor) -> Tensor:
+        """The diagnostics' Jacobian (T, P_shared) of the global losses; a gradient-level
+        strategy is handed it and aggregates it in this step's :meth:`_backward`."""
+        self._jacobian_reduced = isinstance(self.strategy, GradientStrategy)
+        return self.group.all_reduce(jacobian, "diagnostics")
 
     def _split_size(self, split: str) -> int:
         return self._n_train if split == "train" else len(self.data.split(split))
@@ -279,13 +352,15 @@ class DistributedTrainer(Trainer):
             )
             if rows:
                 params = strategy.shared_parameters
-                jacobian = task_jacobian(losses, params, rows)  # (T, P): this rank's part
-                if len(rows) == n_tasks:
-                    self.group.all_reduce(jacobian, "jacobian")
-                else:  # only the active tasks' rows travel
-                    jacobian[rows] = self.group.all_reduce(jacobian[rows], "jacobian")
-                strategy.use_jacobian(jacobian)  # aggregated as the one-process Jacobian
+                if not self._jacobian_reduced:  # else the diagnostics handed the summed one over
+                    jacobian = task_jacobian(losses, params, rows)  # (T, P): this rank's part
+                    if len(rows) == n_tasks:
+                        self.group.all_reduce(jacobian, "jacobian")
+                    else:  # only the active tasks' rows travel
+                        jacobian[rows] = self.group.all_reduce(jacobian[rows], "jacobian")
+                    strategy.use_jacobian(jacobian)  # aggregated as the one-process Jacobian
                 shared = {id(p) for p in params}
+            self._jacobian_reduced = False
         weights = strategy.backward(losses, active, None)
         own = [p for p in self.model.parameters() if p.grad is not None and id(p) not in shared]
         if own:
@@ -400,16 +475,17 @@ def create_trainer(
     init_checkpoint: Path | None = None,
 ) -> Trainer:
     """The trainer of a run: a :class:`Trainer`, or rank 0 of ``train.workers`` ranks
-    (``init_checkpoint``: with ``model.init_from``, the source run's weights; the config
-    refuses ``init_from`` with more than one worker). A Parquet table is read by each rank
-    itself (:mod:`mtl.data.shards`); other data is prepared here and sharded."""
+    (``init_checkpoint``: with ``model.init_from``, the source run's weights, read here and
+    sent to the other ranks). A Parquet table is read by each rank itself
+    (:mod:`mtl.data.shards`); other data is prepared here and sharded."""
     if config.train.workers == 1:
         return Trainer(config, data, callbacks, init_checkpoint=init_checkpoint)
+    source: DataSource
     if data is not None:
-        return launch(config, data, callbacks)
-    return launch(
-        config, plan_shards(config) if reads_by_rank(config) else prepare(config), callbacks
-    )
+        source = data
+    else:
+        source = plan_shards(config) if reads_by_rank(config) else prepare(config)
+    return launch(config, source, callbacks, init_checkpoint=init_checkpoint)
 
 
 def rank_data(source: DataSource, rank: int, world: int) -> PreparedData:
@@ -512,6 +588,7 @@ def launch(
     callbacks: Sequence[Callback] = (),
     dtype: torch.dtype | None = None,
     start_ranks: RankStarter | None = None,
+    init_checkpoint: Path | None = None,
 ) -> DistributedTrainer:
     """Start ranks 1 … N-1 and return rank 0's trainer (this process); its ``fit`` trains them all.
 
@@ -525,6 +602,8 @@ def launch(
         start_ranks: how ranks 1 … N-1 start; by default processes of this machine
             (:func:`spawn_ranks`), or Ray Train workers on any node of the cluster when this
             process is a Ray actor (the Ray executor's: :func:`start_ray_train_ranks`).
+        init_checkpoint: with ``model.init_from``, the source run's checkpoint (read by this
+            process; the other ranks receive the copied layers through the group).
     """
     world = config.train.workers
     starter = start_ranks or (start_ray_train_ranks if in_ray_actor() else spawn_ranks)
@@ -538,7 +617,13 @@ def launch(
         info = [json.loads(store.get(f"{READY}{rank}")) for rank in range(1, world)]
         group = RankGroup.join(store, 0, world, backend_for(config))
         trainer = DistributedTrainer(
-            config, rank_data(data, 0, world), group, train_rows(data), callbacks, ranks
+            config,
+            rank_data(data, 0, world),
+            group,
+            train_rows(data),
+            callbacks,
+            ranks,
+            init_checkpoint=init_checkpoint,
         )
         trainer.rank_info = [
             {

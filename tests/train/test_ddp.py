@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import assert_user_error, config_error, run_cli, status, wait_for
+from conftest import assert_user_error, run_cli, status, wait_for
 from mtl.config import ExperimentConfig
 from mtl.data.catalog import DataError
 from mtl.data.datasets.csv import read_rows
@@ -227,19 +227,6 @@ def test_a_file_that_is_not_parquet_is_a_plain_error(tmp_path: Path) -> None:
     bad.write_text("x,y\n1,2\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"Parquet file .* cannot be read"):
         read_rows(bad)
-
-
-def test_what_would_not_train_like_one_process_is_refused() -> None:
-    base: dict[str, Any] = {"tasks": [{"name": "a", "target": "bill_length_mm"}]}
-    assert "model.batch_norm" in config_error(
-        {**base, "model": {"batch_norm": True}, "train": {"workers": 2}}
-    )
-    assert "gradnorm" in config_error(
-        {**base, "loss": {"weighting": "gradnorm"}, "train": {"workers": 2}}
-    )
-    assert "train.diagnostics_every" in config_error(
-        {**base, "train": {"workers": 2, "diagnostics_every": 5}}
-    )
 
 
 def test_cli_trains_with_two_workers_and_records_one_run(table: Path, home: Path) -> None:

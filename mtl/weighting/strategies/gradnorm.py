@@ -26,7 +26,7 @@ SPEC = WeightingSpec(name="gradnorm", implementation="GradNorm", options=GradNor
 # ---- implementation (imports torch; the registry reads only what is above) ----
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import torch
@@ -35,7 +35,7 @@ from torch import nn
 from mtl.data.tasks import TaskSpec
 from mtl.models.base import MultiTaskModel
 from mtl.weighting.base import WeightingStrategy
-from mtl.weighting.gradient import grad_of, task_outputs
+from mtl.weighting.gradient import task_jacobian
 
 MIN_WEIGHT = 1e-3
 """Weights are kept at least this large (before renormalising to sum T)."""
@@ -47,7 +47,9 @@ class GradNorm(WeightingStrategy):
     At each step, with W the last shared layer's weights:
 
     1. G_t = ‖∇_W w_t·L_t‖ = w_t·‖∇_W L_t‖ for every active task (one small backward per
-       task, from its loss down to W only);
+       task, from its loss down to W only; with data-parallel ranks, each rank's part of
+       ∇_W L_t is summed over the ranks first, :attr:`sum_across`, so the norms are those
+       of the global losses);
     2. r_t = L̃_t / mean(L̃), L̃_t = L_t / L_t(0), the inverse training rate (L_t(0): the
        task's loss at its first training step);
     3. L_grad = Σ_t |G_t − Ḡ·r_t^α| with the target Ḡ·r_t^α held constant, so
@@ -75,6 +77,10 @@ class GradNorm(WeightingStrategy):
         self.initial_losses: list[float] | None = None  # L(0), NaN until a task first trains
         self._shared: list[nn.Parameter] = []
         self._layer: list[torch.Tensor] | None = None
+        self.sum_across: Callable[[torch.Tensor], torch.Tensor] | None = None
+        """Data-parallel training sets it: sums a (k, |W|) tensor of per-task gradients over
+        the ranks (each holds its share of the global losses' gradients), in place; ``None``
+        in one process."""
 
     def attach(self, model: nn.Module) -> None:
         self._shared = [
@@ -108,12 +114,11 @@ class GradNorm(WeightingStrategy):
         if self._layer is None:
             self._layer = last_shared_layer(losses, self._shared)
         norms = [0.0] * n_tasks
-        outputs = task_outputs(losses)
-        for t in rows:  # ‖∇_W L_t‖, step 1
-            output = outputs[t]
-            if output is not None and self._layer:
-                grads = grad_of(output, self._layer, losses)
-                norms[t] = math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
+        if rows and self._layer:  # ‖∇_W L_t‖, step 1
+            grads = task_jacobian(losses, self._layer, rows)  # (T, |W|), zero where inactive
+            if self.sum_across is not None:  # the global losses' gradients: sum the ranks' parts
+                grads[rows] = self.sum_across(grads[rows])
+            norms = grads.pow(2).sum(dim=1).sqrt().tolist()
         grad = [0.0] * n_tasks
         if rows:
             g_norm = [weights[t] * norms[t] for t in range(n_tasks)]  # G_t
