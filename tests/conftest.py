@@ -250,6 +250,26 @@ STARTUP_PREFIXES = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "TORCH_", "LD_", "MAL
 TORCHINDUCTOR_CACHE_DIR & co: torch sets those in this process once it is imported)."""
 
 
+SERIAL_GROUPS = {
+    "ray": ("tests/runs/test_ray_cluster.py", "tests/runs/test_ray_executor.py",
+            "tests/train/test_ddp_ray.py"),
+    "browser": ("tests/e2e/", "tests/ui/test_live_chart_browser.py", "tests/viz/test_report.py"),
+}  # fmt: skip
+"""Tests that must not run beside each other under ``pytest -n 2 --dist loadgroup``: a Ray head
+takes fixed ports besides its own (the client server's, the dashboard agent's), so one cluster
+at a time; a Streamlit server, Chromium and the runs they start fill both cores, so one
+browser test at a time. Each group runs on one worker, in file order."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        for group, prefixes in SERIAL_GROUPS.items():
+            if path.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for server in _cli_servers.values():
         server.close()
