@@ -37,6 +37,16 @@ os.environ.setdefault("MTL_SUPERVISOR", "0")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Put ``sys.modules["__main__"]`` back after each test: AppTest runs a page script as
+    ``__main__`` and can leave it there, and a process spawned later in this interpreter (the
+    data-parallel ranks) would run that page again while it starts."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty store home; workers started from it are killed at teardown."""
