@@ -119,7 +119,8 @@ def fill_form(page, address: str, csv: Path, name: str = "experiment-text") -> N
     text_picker = page.locator('[data-testid="stMultiSelect"]').filter(
         has=page.get_by_text("Text columns the text encoder reads", exact=True)
     )
-    text_picker.get_by_text("review", exact=True).wait_for(timeout=WAIT_MS)
+    # .first: while Streamlit reruns, the old and the new tag can both be in the page a moment
+    text_picker.get_by_text("review", exact=True).first.wait_for(timeout=WAIT_MS)
     # the diagram draws the text branch: the column's ids → its text encoder
     diagram = page.locator('[data-testid="stPlotlyChart"] .annotation-text')
     diagram.filter(has_text=re.compile(r"^Textreview")).first.wait_for(timeout=WAIT_MS)
