@@ -73,7 +73,7 @@ from mtl.train.callbacks import Callback
 from mtl.train.rank_norm import normalise_over_ranks
 from mtl.train.ray_ranks import in_ray_actor, start_ray_train, world_rank
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
-from mtl.weighting.gradient import GradientStrategy, task_jacobian
+from mtl.weighting.gradient import GradientStrategy, active_rows, task_jacobian
 from mtl.weighting.strategies.gradnorm import GradNorm
 
 HOST = "127.0.0.1"
@@ -345,11 +345,7 @@ class DistributedTrainer(Trainer):
         shared: set[int] = set()
         if isinstance(strategy, GradientStrategy):
             n_tasks = losses.shape[0]
-            rows = (
-                list(range(n_tasks))
-                if active is None
-                else [t for t, a in enumerate(active.tolist()) if a > 0]
-            )
+            rows = active_rows(n_tasks, active)
             if rows:
                 params = strategy.shared_parameters
                 if not self._jacobian_reduced:  # else the diagnostics handed the summed one over
