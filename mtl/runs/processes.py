@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - Windows: no lock is ever held (callers
 __all__ = [
     "cmdline",
     "hold_pid_lock",
+    "is_plain_dir",
     "locked_pid",
     "pid_alive",
     "read_regular",
@@ -155,6 +156,14 @@ def write_new(path: Path, text: str) -> bool:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     return True
+
+
+def is_plain_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder itself, not a symlink to one (nor missing, nor a file)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def read_regular(path: Path, limit: int) -> str | None:

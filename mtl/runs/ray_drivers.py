@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from pathlib import Path
 
 from mtl.errors import UserError
 from mtl.runs.processes import (
     cmdline,
+    is_plain_dir,
     locked_pid,
     read_regular,
     spawn_module,
@@ -126,12 +126,7 @@ def stop_drivers(home: str | Path, timeout_s: float = 60.0) -> None:
     ``stopped`` with their checkpoints, then exits), SIGKILL to its process group after
     ``timeout_s``. Only a process holding a driver lock of ``home`` is signalled."""
     folder = Path(home) / DRIVER_DIR
-    if fcntl is None:  # pragma: no cover - Windows: no driver was ever started
-        return
-    try:
-        if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            return
-    except OSError:
+    if fcntl is None or not is_plain_dir(folder):  # Windows, or no driver ever started here
         return
     for path in sorted(folder.glob("driver-*.lock")):
         stop_lock_holder(path, timeout_s, 10.0)

@@ -14,6 +14,7 @@ from conftest import wait_for
 from mtl.runs.processes import (
     cmdline,
     hold_pid_lock,
+    is_plain_dir,
     locked_pid,
     pid_alive,
     read_regular,
@@ -103,6 +104,16 @@ def test_read_regular_reads_files_only_never_through_a_link(tmp_path: Path) -> N
     os.mkfifo(tmp_path / "fifo")
     assert read_regular(tmp_path / "fifo", 100) is None  # returns at once, no blocking
     assert read_regular(tmp_path, 100) is None and read_regular(tmp_path / "none", 100) is None
+
+
+def test_is_plain_dir_takes_a_folder_never_a_link_to_one(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    assert is_plain_dir(tmp_path / "real")
+    assert not is_plain_dir(tmp_path / "link")
+    assert not is_plain_dir(tmp_path / "file")
+    assert not is_plain_dir(tmp_path / "missing")
 
 
 def test_a_pid_lock_names_its_holder_and_is_held_once(tmp_path: Path) -> None:
