@@ -1,28 +1,42 @@
 """OS processes for runs: spawn a detached ``python -m`` child, tell whether a pid is alive,
 read its start time and command line, signal its process group, create a file exclusively and read one without following
-a symlink. Torch-free, standard library only.
+a symlink, hold a lock file that names its holder's pid. Torch-free, standard library only.
 
-Used by the local executor (workers), the warm spares, the supervisor and the store (is a
-run's worker alive?).
+Used by the local executor (workers), the warm spares, the supervisor, the Ray drivers and
+the store (is a run's worker alive?).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock is ever held (callers check first)
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "cmdline",
+    "hold_pid_lock",
+    "is_plain_dir",
+    "locked_pid",
     "pid_alive",
     "read_regular",
     "signal_group",
     "spawn_module",
     "start_time",
+    "stop_lock_holder",
+    "try_lock",
     "write_new",
 ]
 
@@ -144,6 +158,14 @@ def write_new(path: Path, text: str) -> bool:
     return True
 
 
+def is_plain_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder itself, not a symlink to one (nor missing, nor a file)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def read_regular(path: Path, limit: int) -> str | None:
     """At most ``limit`` bytes of the regular file ``path`` as text, never through a symlink
     (``O_NOFOLLOW``) and never blocking on a FIFO; ``None`` for anything else."""
@@ -157,3 +179,67 @@ def read_regular(path: Path, limit: int) -> str | None:
         return os.read(fd, limit).decode("utf-8", "replace")
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def try_lock(path: Path) -> Iterator[IO[str] | None]:
+    """An exclusive ``flock`` on ``path`` (created if missing) while it is free; ``None`` at
+    once while another process holds it. POSIX only."""
+    file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            yield file
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+    finally:
+        file.close()
+
+
+@contextlib.contextmanager
+def hold_pid_lock(path: Path) -> Iterator[bool]:
+    """Hold the lock at ``path`` with this process's pid written in it (``True``), or
+    ``False`` at once while another process holds it; :func:`locked_pid` reads the holder."""
+    with try_lock(path) as lock:
+        if lock is None:
+            yield False
+            return
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield True
+
+
+def locked_pid(path: Path) -> int | None:
+    """The pid of the process holding the lock at ``path`` (:func:`hold_pid_lock`); ``None``
+    when there is no such file, nobody holds it, or it names no pid."""
+    if fcntl is None or not path.is_file():
+        return None
+    with try_lock(path) as lock:
+        if lock is not None:
+            return None
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_lock_holder(path: Path, term_s: float, kill_s: float) -> None:
+    """Stop the process holding the lock at ``path`` (:func:`locked_pid`): SIGTERM to its
+    process group, SIGKILL if the lock is still held after ``term_s``; returns once the
+    lock is free, or ``kill_s`` after the SIGKILL."""
+    pid = locked_pid(path)
+    if pid is None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, term_s), (signal.SIGKILL, kill_s)):
+        signal_group(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if locked_pid(path) is None:
+                return
+            time.sleep(0.05)

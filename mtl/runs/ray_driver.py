@@ -43,9 +43,9 @@ import pandas as pd
 from mtl.config import ExperimentConfig
 from mtl.errors import ConfigError
 from mtl.runs.lineage import source_checkpoint
-from mtl.runs.processes import write_new
+from mtl.runs.processes import hold_pid_lock, write_new
 from mtl.runs.ray_actor import Batch, RemoteRun, write_files
-from mtl.runs.ray_drivers import driver_key, lock_path, try_lock
+from mtl.runs.ray_drivers import driver_key, lock_path
 from mtl.runs.ray_executor import OPTIONS_FILE, OWNER_FILE, RAY_TAG, WORKER_FILE, read_options
 from mtl.runs.scheduler import dispatch
 from mtl.runs.status import ACTIVE, RunStatus
@@ -386,13 +386,9 @@ def _beat(driver: Driver, done: threading.Event) -> None:
 
 def _hold(driver: Driver, key: str, stop: threading.Event) -> bool:
     """Serve while holding the driver lock; ``False`` if another driver holds it."""
-    with try_lock(lock_path(driver.store.home, key)) as lock:
-        if lock is None:
+    with hold_pid_lock(lock_path(driver.store.home, key)) as held:
+        if not held:
             return False
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
         driver.adopt()  # before importing ray: these runs show a live owner at once
         if driver.ray is None:
             try:

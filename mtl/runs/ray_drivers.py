@@ -14,19 +14,21 @@ standard library only: the CLI, the scheduler and the dashboard load it at no co
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import signal
-import stat
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from mtl.errors import UserError
-from mtl.runs.processes import cmdline, read_regular, signal_group, spawn_module, start_time
+from mtl.runs.processes import (
+    cmdline,
+    is_plain_dir,
+    locked_pid,
+    read_regular,
+    spawn_module,
+    start_time,
+    stop_lock_holder,
+)
 from mtl.runs.store import RunStore
 
 try:
@@ -42,7 +44,6 @@ __all__ = [
     "ensure_driver",
     "lock_path",
     "stop_drivers",
-    "try_lock",
 ]
 
 MODULE = "mtl.runs.ray_driver"
@@ -70,35 +71,9 @@ def lock_path(home: Path, key: str) -> Path:
     return Path(home) / DRIVER_DIR / f"driver-{key}.lock"
 
 
-@contextlib.contextmanager
-def try_lock(path: Path) -> Iterator[IO[str] | None]:
-    """The lock at ``path`` if it is free (``None`` while another process holds it)."""
-    file = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
-    try:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
-        try:
-            yield file
-        finally:
-            fcntl.flock(file, fcntl.LOCK_UN)
-    finally:
-        file.close()
-
-
 def driver_pid(home: Path, key: str) -> int | None:
     """The pid of the driver serving ``key`` for ``home`` now, or ``None``."""
-    path = lock_path(home, key)
-    if not path.is_file():
-        return None
-    with try_lock(path) as lock:
-        if lock is not None:
-            return None
-    with contextlib.suppress(OSError, ValueError):
-        return int(path.read_text(encoding="utf-8").strip())
-    return None
+    return locked_pid(lock_path(home, key))
 
 
 def _starting_pid(home: Path, key: str) -> int | None:
@@ -151,22 +126,7 @@ def stop_drivers(home: str | Path, timeout_s: float = 60.0) -> None:
     ``stopped`` with their checkpoints, then exits), SIGKILL to its process group after
     ``timeout_s``. Only a process holding a driver lock of ``home`` is signalled."""
     folder = Path(home) / DRIVER_DIR
-    if fcntl is None:  # pragma: no cover - Windows: no driver was ever started
-        return
-    try:
-        if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            return
-    except OSError:
+    if fcntl is None or not is_plain_dir(folder):  # Windows, or no driver ever started here
         return
     for path in sorted(folder.glob("driver-*.lock")):
-        key = path.name[len("driver-") : -len(".lock")]
-        pid = driver_pid(Path(home), key)
-        if pid is None:
-            continue
-        for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10.0)):
-            signal_group(pid, sig)
-            deadline = time.monotonic() + wait_s
-            while driver_pid(Path(home), key) is not None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if driver_pid(Path(home), key) is None:
-                break
+        stop_lock_holder(path, timeout_s, 10.0)

@@ -32,13 +32,13 @@ import os
 import re
 import secrets
 import signal
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mtl.runs.processes import (
     cmdline,
+    is_plain_dir,
     pid_alive,
     read_regular,
     signal_group,
@@ -108,11 +108,7 @@ def spare_dir(store: RunStore) -> Path | None:
     folder = store.home / SPARES_DIR
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700, parents=True)
-    try:
-        info = os.lstat(folder)
-    except OSError:
-        return None
-    return folder if stat.S_ISDIR(info.st_mode) else None
+    return folder if is_plain_dir(folder) else None
 
 
 def read_marker(path: Path) -> Marker | None:
@@ -211,10 +207,7 @@ def stop_spares(home: str | Path) -> None:
     """Ask every verified spare under ``home`` to exit now (tests, shutdown); a spare that
     does not exit within 5 s is killed. Nothing that is not a verified spare is signalled."""
     folder = Path(home) / SPARES_DIR
-    try:
-        if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            return
-    except OSError:
+    if not is_plain_dir(folder):
         return
     for _, marker in [*_markers(folder, "idle"), *_markers(folder, "starting")]:
         write_new(folder / f"{marker.pid}.job", EXIT)

@@ -16,15 +16,10 @@ Never imports torch: it is used from the dashboard's process tree.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
-from mtl.runs.processes import signal_group, spawn_module
+from mtl.runs.processes import locked_pid, spawn_module, stop_lock_holder, try_lock
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
 
@@ -41,41 +36,20 @@ __all__ = [
     "LOCK_NAME",
     "SUPERVISOR_ENV",
     "ensure_supervisor",
+    "lock_path",
     "stop_supervisor",
     "supervisor_pid",
-    "try_lock",
 ]
 
 
-@contextlib.contextmanager
-def try_lock(home: Path) -> Iterator[IO[str] | None]:
-    """The supervisor lock of ``home`` if it is free (``None`` if another process holds it)."""
-    file = open(home / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
-    try:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
-        try:
-            yield file
-        finally:
-            fcntl.flock(file, fcntl.LOCK_UN)
-    finally:
-        file.close()
+def lock_path(home: Path) -> Path:
+    """The lock file the supervisor of ``home`` holds while it runs (it holds its pid too)."""
+    return Path(home) / LOCK_NAME
 
 
 def supervisor_pid(home: Path) -> int | None:
     """The pid of the supervisor running for ``home``, or ``None`` if there is none."""
-    if fcntl is None or not (home / LOCK_NAME).exists():
-        return None
-    with try_lock(home) as lock:
-        if lock is not None:
-            return None
-    try:
-        return int((home / LOCK_NAME).read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return None
+    return locked_pid(lock_path(home))
 
 
 def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
@@ -92,7 +66,7 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
     ):
         return None
     try:
-        with try_lock(store.home) as lock:
+        with try_lock(lock_path(store.home)) as lock:
             if lock is None:
                 return None
     except OSError:  # a read-only home: nothing can be started from it anyway
@@ -107,13 +81,4 @@ def ensure_supervisor(store: RunStore, max_running: int) -> int | None:
 
 def stop_supervisor(home: Path, timeout_s: float = 10.0) -> None:
     """Stop the supervisor of ``home`` (SIGTERM, then SIGKILL) and wait until its lock is free."""
-    pid = supervisor_pid(home)
-    if pid is None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        signal_group(pid, sig)
-        deadline = time.monotonic() + timeout_s / 2
-        while time.monotonic() < deadline:
-            if supervisor_pid(home) is None:
-                return
-            time.sleep(0.05)
+    stop_lock_holder(lock_path(home), timeout_s / 2, timeout_s / 2)

@@ -14,16 +14,16 @@ Never imports torch: it is started from the dashboard's process tree.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
 
+from mtl.runs.processes import hold_pid_lock
 from mtl.runs.scheduler import dispatch, heartbeat_timeout
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore, StoreError
-from mtl.runs.supervisor import try_lock
+from mtl.runs.supervisor import lock_path
 
 __all__ = ["main", "poll_interval", "supervise"]
 
@@ -36,13 +36,9 @@ def poll_interval(timeout_s: float) -> float:
 def supervise(store: RunStore, max_running: int, timeout_s: float) -> None:
     """Dispatch while runs are queued; return when none are (see the module docstring)."""
     while True:
-        with try_lock(store.home) as lock:
-            if lock is None:
+        with hold_pid_lock(lock_path(store.home)) as held:
+            if not held:
                 return  # another supervisor watches this home
-            lock.seek(0)
-            lock.truncate()
-            lock.write(str(os.getpid()))
-            lock.flush()
             _watch(store, max_running, timeout_s)
         # The lock is free again: a run queued just now would have no supervisor.
         if not store.db_path.exists() or store.list_runs(RunStatus.QUEUED).empty:

@@ -73,7 +73,7 @@ from mtl.train.callbacks import Callback
 from mtl.train.rank_norm import normalise_over_ranks
 from mtl.train.ray_ranks import in_ray_actor, start_ray_train, world_rank
 from mtl.train.trainer import EVAL_BATCH, Trainer, TrainResult, select_device
-from mtl.weighting.gradient import GradientStrategy, task_jacobian
+from mtl.weighting.gradient import GradientStrategy, active_rows, task_jacobian
 from mtl.weighting.strategies.gradnorm import GradNorm
 
 HOST = "127.0.0.1"
@@ -345,11 +345,7 @@ class DistributedTrainer(Trainer):
         shared: set[int] = set()
         if isinstance(strategy, GradientStrategy):
             n_tasks = losses.shape[0]
-            rows = (
-                list(range(n_tasks))
-                if active is None
-                else [t for t, a in enumerate(active.tolist()) if a > 0]
-            )
+            rows = active_rows(n_tasks, active)
             if rows:
                 params = strategy.shared_parameters
                 if not self._jacobian_reduced:  # else the diagnostics handed the summed one over
@@ -461,11 +457,28 @@ class RankProcess(Protocol):
     def kill(self) -> None: ...
 
 
-RankStarter = Callable[
-    [ExperimentConfig, DataSource, int, str, int, "torch.dtype | None"], list[RankProcess]
-]
-"""Starts ranks 1 … N-1 of a run: ``(config, source, world, host, port, dtype)``; they join
-the group through the TCP store at ``host:port`` with :func:`run_rank`."""
+@dataclasses.dataclass(frozen=True)
+class RankSetup:
+    """What every rank ≥ 1 of a run is given besides the config and its data.
+
+    Attributes:
+        n_train: rows in the whole training split.
+        world: N, the number of ranks.
+        host: the address of rank 0's TCP store.
+        port: its port.
+        dtype: the default float type (``"torch.float64"``), or ``None``: float32.
+    """
+
+    n_train: int
+    world: int
+    host: str
+    port: int
+    dtype: str | None
+
+
+RankStarter = Callable[[ExperimentConfig, DataSource, RankSetup], list[RankProcess]]
+"""Starts ranks 1 … N-1 of a run: ``(config, source, setup)``; they join the group through
+the TCP store at ``setup.host:setup.port`` with :func:`run_rank`."""
 
 
 def create_trainer(
@@ -506,28 +519,16 @@ def rank_source(source: DataSource, rank: int, world: int) -> DataSource:
 
 
 def spawn_ranks(
-    config: ExperimentConfig,
-    source: DataSource,
-    world: int,
-    host: str,
-    port: int,
-    dtype: torch.dtype | None,
+    config: ExperimentConfig, source: DataSource, setup: RankSetup
 ) -> list[RankProcess]:
     """Ranks 1 … N-1 as processes of this machine (``torch.multiprocessing``, spawn)."""
     context = mp.get_context("spawn")
     ranks: list[RankProcess] = []
     try:
-        for rank in range(1, world):
+        for rank in range(1, setup.world):
             process = context.Process(
                 target=run_rank,
-                args=(config.to_dict(), rank_source(source, rank, world), train_rows(source)),
-                kwargs={
-                    "rank": rank,
-                    "world": world,
-                    "host": host,
-                    "port": port,
-                    "dtype": None if dtype is None else str(dtype),
-                },
+                args=(config.to_dict(), rank_source(source, rank, setup.world), setup, rank),
                 name=f"mtl-rank-{rank}",
                 daemon=True,
             )
@@ -540,24 +541,12 @@ def spawn_ranks(
 
 
 def start_ray_train_ranks(
-    config: ExperimentConfig,
-    source: DataSource,
-    world: int,
-    host: str,
-    port: int,
-    dtype: torch.dtype | None,
+    config: ExperimentConfig, source: DataSource, setup: RankSetup
 ) -> list[RankProcess]:
     """Ranks 1 … N-1 as the workers of one Ray Train ``TorchTrainer`` on the connected
     cluster, on any node (:mod:`mtl.train.ray_ranks`); their data through Ray's object store."""
-    loop = {
-        "config": config.to_dict(),
-        "n_train": train_rows(source),
-        "world": world,
-        "host": host,
-        "port": port,
-        "dtype": None if dtype is None else str(dtype),
-    }
-    shards = [rank_source(source, rank, world) for rank in range(1, world)]
+    loop = {"config": config.to_dict(), "setup": setup}
+    shards = [rank_source(source, rank, setup.world) for rank in range(1, setup.world)]
     cuda = select_device(config.train.device).type == "cuda"
     return [start_ray_train(ray_train_rank, loop, shards, use_gpu=cuda)]
 
@@ -569,17 +558,8 @@ def ray_train_rank(loop: dict[str, Any]) -> None:
     rank = world_rank() + 1
     if dist.is_initialized():  # Ray Train's group of the N - 1 workers: the run has its own
         dist.destroy_process_group()
-    run_rank(
-        loop["config"],
-        ray.get(loop["shards"][rank - 1]),
-        loop["n_train"],
-        rank=rank,
-        world=loop["world"],
-        host=loop["host"],
-        port=loop["port"],
-        dtype=loop["dtype"],
-        started_by="ray train",
-    )
+    shard = ray.get(loop["shards"][rank - 1])
+    run_rank(loop["config"], shard, loop["setup"], rank, started_by="ray train")
 
 
 def launch(
@@ -612,7 +592,10 @@ def launch(
     store = dist.TCPStore(host, 0, world, True, timeout=TIMEOUT, wait_for_workers=False)
     ranks: list[RankProcess] = []
     try:
-        ranks = starter(config, data, world, host, store.port, dtype)
+        setup = RankSetup(
+            train_rows(data), world, host, store.port, None if dtype is None else str(dtype)
+        )
+        ranks = starter(config, data, setup)
         wait_for_ranks(store, ranks, world)
         info = [json.loads(store.get(f"{READY}{rank}")) for rank in range(1, world)]
         group = RankGroup.join(store, 0, world, backend_for(config))
@@ -620,7 +603,7 @@ def launch(
             config,
             rank_data(data, 0, world),
             group,
-            train_rows(data),
+            setup.n_train,
             callbacks,
             ranks,
             init_checkpoint=init_checkpoint,
@@ -698,29 +681,25 @@ def wait_for_ranks(
 def run_rank(
     config: dict[str, Any],
     source: DataSource,
-    n_train: int,
-    *,
+    setup: RankSetup,
     rank: int,
-    world: int,
-    host: str,
-    port: int,
-    dtype: str | None,
     started_by: str = "process",
 ) -> None:
-    """Rank ``rank`` ≥ 1 of a run: get its data, join the group at ``host:port``, train, leave.
+    """Rank ``rank`` ≥ 1 of a run: get its data, join the group at ``setup.host:setup.port``,
+    train, leave.
 
-    ``source``: this rank's shard of the prepared data, or the Parquet plan with which it
-    reads its rows; ``n_train``: rows in the whole training split; ``started_by``: what
-    started this process, for the run's summary (``process``, ``ray train``).
+    ``config``: the experiment as a dict; ``source``: this rank's shard of the prepared data,
+    or the Parquet plan with which it reads its rows; ``started_by``: what started this
+    process, for the run's summary (``process``, ``ray train``).
 
     The rank loop, whoever started the process (:func:`spawn_ranks`, or a Ray Train worker).
     Before joining, it tells rank 0 where it runs and how many rows it holds.
     """
-    if dtype is not None:
-        torch.set_default_dtype(getattr(torch, dtype.removeprefix("torch.")))
+    if setup.dtype is not None:
+        torch.set_default_dtype(getattr(torch, setup.dtype.removeprefix("torch.")))
     experiment = ExperimentConfig.from_dict(config)
-    data = rank_data(source, rank, world) if isinstance(source, ShardPlan) else source
-    store = dist.TCPStore(host, port, world, False, timeout=TIMEOUT)
+    data = rank_data(source, rank, setup.world) if isinstance(source, ShardPlan) else source
+    store = dist.TCPStore(setup.host, setup.port, setup.world, False, timeout=TIMEOUT)
     info = {
         "rank": rank,
         "node": _node_id(),
@@ -728,14 +707,15 @@ def run_rank(
         "train_rows": len(data.train),
     }
     store.set(f"{READY}{rank}", json.dumps(info))
-    group = RankGroup.join(store, rank, world, backend_for(experiment))
-    DistributedTrainer(experiment, data, group, n_train).fit()
+    group = RankGroup.join(store, rank, setup.world, backend_for(experiment))
+    DistributedTrainer(experiment, data, group, setup.n_train).fit()
 
 
 __all__ = [
     "DataSource",
     "DistributedTrainer",
     "RankGroup",
+    "RankSetup",
     "create_trainer",
     "launch",
     "rank_data",

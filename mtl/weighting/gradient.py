@@ -111,6 +111,14 @@ def task_jacobian(
     return jac
 
 
+def active_rows(n_tasks: int, active: Tensor | None) -> list[int]:
+    """The tasks that train at this step: those set in the 0/1 mask ``active`` (T,), or all
+    ``n_tasks`` when it is ``None``."""
+    if active is None:
+        return list(range(n_tasks))
+    return [t for t, a in enumerate(active.tolist()) if a > 0]
+
+
 def write_flat_grad(params: Sequence[Tensor], flat: Tensor) -> None:
     """Set each parameter's ``.grad`` to its slice of ``flat`` (P,) (accumulating if set)."""
     offset = 0
@@ -211,11 +219,7 @@ class GradientStrategy(WeightingStrategy):
                 f"{type(self).__name__}.attach(model) must be called before backward"
             )
         n_tasks = losses.shape[0]
-        rows = (
-            list(range(n_tasks))
-            if active is None
-            else [t for t, a in enumerate(active.tolist()) if a > 0]
-        )
+        rows = active_rows(n_tasks, active)
         weights = losses.new_zeros(n_tasks)
         if rows:
             provided, self._provided = self._provided, None
@@ -243,7 +247,14 @@ class GradientStrategy(WeightingStrategy):
         return weights.detach()
 
 
-__all__ = ["GradientStrategy", "grad_of", "task_jacobian", "task_outputs", "write_flat_grad"]
+__all__ = [
+    "GradientStrategy",
+    "active_rows",
+    "grad_of",
+    "task_jacobian",
+    "task_outputs",
+    "write_flat_grad",
+]
 
 
 class GramianWeightingStrategy(GradientStrategy):

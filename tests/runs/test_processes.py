@@ -1,5 +1,5 @@
-"""mtl.runs.processes: spawning, liveness, signals, command lines and exclusive files, on real
-processes and files."""
+"""mtl.runs.processes: spawning, liveness, signals, command lines, exclusive files and pid
+lock files, on real processes and files."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from pathlib import Path
 from conftest import wait_for
 from mtl.runs.processes import (
     cmdline,
+    hold_pid_lock,
+    is_plain_dir,
+    locked_pid,
     pid_alive,
     read_regular,
     signal_group,
     spawn_module,
     start_time,
+    stop_lock_holder,
     write_new,
 )
 
@@ -100,3 +104,62 @@ def test_read_regular_reads_files_only_never_through_a_link(tmp_path: Path) -> N
     os.mkfifo(tmp_path / "fifo")
     assert read_regular(tmp_path / "fifo", 100) is None  # returns at once, no blocking
     assert read_regular(tmp_path, 100) is None and read_regular(tmp_path / "none", 100) is None
+
+
+def test_is_plain_dir_takes_a_folder_never_a_link_to_one(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    assert is_plain_dir(tmp_path / "real")
+    assert not is_plain_dir(tmp_path / "link")
+    assert not is_plain_dir(tmp_path / "file")
+    assert not is_plain_dir(tmp_path / "missing")
+
+
+def test_a_pid_lock_names_its_holder_and_is_held_once(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+    assert locked_pid(path) is None  # no file yet
+    with hold_pid_lock(path) as held:
+        assert held
+        assert locked_pid(path) == os.getpid()
+        with hold_pid_lock(path) as again:  # another open file: flock refuses it
+            assert not again
+        assert path.read_text(encoding="utf-8") == str(os.getpid())
+    assert locked_pid(path) is None  # released: the pid left in the file names no holder
+
+
+HOLDER = """
+import signal, sys, time
+from pathlib import Path
+from mtl.runs.processes import hold_pid_lock
+if sys.argv[2] == "ignore-term":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+with hold_pid_lock(Path(sys.argv[1])) as held:
+    print("held" if held else "refused", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_stop_lock_holder_terms_then_kills_and_waits_for_the_lock(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    # a holder that obeys SIGTERM ends by it; one that ignores it is killed after term_s
+    cases = (("obey", 60.0, signal.SIGTERM), ("ignore-term", 0.5, signal.SIGKILL))
+    for mode, term_s, killed_by in cases:
+        path = tmp_path / f"{mode}.lock"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(path), mode],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own group, as spawn_module's children
+        )
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+            assert locked_pid(path) == proc.pid
+            stop_lock_holder(path, term_s=term_s, kill_s=30.0)
+            assert locked_pid(path) is None
+            assert proc.wait(timeout=30) == -killed_by
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
