@@ -22,7 +22,8 @@ from mtl.study.verdict import (
     verdict_result,
 )
 from mtl.ui import session
-from mtl.ui.form import PREFIX, to_config
+from mtl.ui.form import to_config
+from mtl.ui.start_from import CURRENT, start_from
 from mtl.viz.labels import markdown_text
 from mtl.viz.report import Section, report_html
 from mtl.viz.verdict import delta_figure, front_figure, methods_table
@@ -31,7 +32,6 @@ from mtl.weighting import WEIGHTINGS
 presenting = session.presenting()
 st.title("Verdict")
 SEARCH_LABELS = {"random": "random settings", "tpe": "TPE search"}
-CURRENT = "current"  # the "Start from" choice meaning the Experiment page's form as it is now
 store = session.store()
 session.refresh_queue()
 
@@ -44,15 +44,7 @@ if not presenting:
             "loss weights, all on the same data and encoder over several seeds."
         )
         left, right = st.columns(2)
-        has_setup = any(k.startswith(PREFIX) for k in st.session_state)
-        choices = ([CURRENT] if has_setup else []) + presets.names()
-        base = left.selectbox(
-            "Start from",
-            choices,
-            key="vd.base",
-            index=0 if has_setup else choices.index("synthetic-related"),
-            format_func=lambda n: "the current Experiment setup" if n == CURRENT else f"preset {n}",
-        )
+        base = start_from(left, "vd.base", "synthetic-related")
         epochs = left.number_input(
             "Epochs per run", 1, 10_000, None, key="vd.epochs", placeholder="as the setup says"
         )
