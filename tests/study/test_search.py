@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ def test_search_spec_defaults_and_objectives() -> None:
     tpe = spec(trials=7)
     assert (tpe.size, tpe.pruning, tpe.search_seed) == (7, "none", 0)
     assert spec().size == 10  # the default budget
+    assert spec(trials=4, seeds=[0, 1, 2]).size == 12  # a trial is one run per seed
     base = check_search(tpe)
     assert search_objectives(tpe, base) == [("label/accuracy", True)]
     front = spec(search="nsga2")
@@ -77,7 +79,7 @@ def test_search_spec_defaults_and_objectives() -> None:
         ),
         ({"ranges": {"train.lr": {"low": 0, "high": 0.1, "log": True}}}, "needs low > 0"),
         ({"search": "grid", "trials": 3}, "trials, ranges only apply to a search"),
-        ({"seeds": [0, 1]}, "give one seed"),
+        ({"trials": 400, "seeds": [0, 1, 2]}, "1200 runs (trials × seeds); at most 1000"),
         ({"objective": ["label/accuracy", "regression/r2"]}, "use search: nsga2"),
         ({"objective": "label/speed"}, "is not '<task>/<metric>'"),
         ({"grid": {"train.lr": [0.01]}}, "train.lr is both in grid and in ranges"),
@@ -120,6 +122,21 @@ def test_cli_refuses_bad_searches_with_one_line_and_queues_nothing(
         encoding="utf-8",
     )
     assert_user_error(run_cli("sweep", str(path), home=search_home), "low 0.1 is above high 0.01")
+    assert not (search_home / "sweeps").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5"])
+def test_cli_refuses_a_bad_seed_count_with_one_line(
+    value: str, search_home: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: bad\nbase: seed-example\nsearch: tpe\n"
+        "ranges:\n  train.lr: {low: 0.001, high: 0.03, log: true}\n",
+        encoding="utf-8",
+    )
+    result = run_cli("sweep", str(path), f"--seeds={value}", home=search_home)
+    assert_user_error(result, "--seeds takes a whole number of seeds ≥ 1, found")
     assert not (search_home / "sweeps").exists()
 
 
@@ -218,6 +235,88 @@ def test_tpe_search_trains_its_trials_as_runs_and_reports_the_stored_best(
     assert shown.returncode == 0, shown.stderr
     assert f"best trial: #{search['best']['trial']} ({best})" in shown.stdout
     assert "hyperparameter importance for label/accuracy" in shown.stdout
+
+
+def last_val(store: RunStore, run_id: str, objective: str) -> float:
+    """The run's last validation value of ``objective``, from its stored metric rows."""
+    task, _, metric = objective.rpartition("/")
+    rows = store.metrics(run_id)
+    mine = rows[(rows["split"] == "val") & (rows["task"] == task) & (rows["metric"] == metric)]
+    return float(mine.sort_values("epoch")["value"].iloc[-1])
+
+
+def test_a_trial_on_two_seeds_is_two_runs_judged_on_their_mean(
+    search_home: Path, tmp_path: Path
+) -> None:
+    path = write_spec(
+        tmp_path,
+        "name: seeds\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: random\n"
+        "trials: 3\nranges:\n  train.lr: {low: 1.0e-5, high: 0.05, log: true}\n",
+    )
+    result = run_cli(
+        "sweep", str(path), "--seeds", "2", "--max-running", "2", "--json",
+        home=search_home, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    search = report["search"]
+    store = RunStore(search_home)
+    record = get_sweep(store, report["sweep_id"])
+    assert record["spec"]["seeds"] == [0, 1] and len(store.list_runs()) == 6
+    by_trial: dict[int, list[str]] = {}
+    for entry in record["runs"]:
+        by_trial.setdefault(entry["trial"], []).append(entry["id"])
+    assert sorted(by_trial) == [0, 1, 2]
+    stats = {}
+    for trial, ids in by_trial.items():
+        runs = [store.get_run(i) for i in ids]
+        assert [r["status"] for r in runs] == ["finished", "finished"]
+        assert sorted(r["config"]["train"]["seed"] for r in runs) == [0, 1]
+        assert runs[0]["config"]["train"]["lr"] == runs[1]["config"]["train"]["lr"]
+        values = [last_val(store, i, "label/accuracy") for i in ids]
+        stats[trial] = (values, sum(values) / 2, statistics.stdev(values))
+    # the seeds matter here, so a value from one run alone would not pass for the mean
+    assert any(values[0] != values[1] for values, _, _ in stats.values())
+    told = {t["trial"]: t for t in record["search"]["told"]}
+    rows = {t["trial"]: t for t in search["trials"]}
+    for trial, (_, mean, sd) in stats.items():
+        assert told[trial]["state"] == "complete"
+        assert told[trial]["values"] == [pytest.approx(mean)]  # what Optuna was told
+        assert rows[trial]["val label/accuracy"] == pytest.approx(mean)
+        assert rows[trial]["val label/accuracy std"] == pytest.approx(sd)
+        assert sorted(rows[trial]["seeds"]) == [0, 1] and rows[trial]["runs"] == 2
+    best = max(sorted(stats), key=lambda t: stats[t][1])  # the first trial on a tie
+    assert search["best"]["trial"] == best
+    assert sorted(search["best"]["ids"]) == sorted(by_trial[best])
+
+    shown = run_cli("sweeps", report["sweep_id"], home=search_home)
+    assert shown.returncode == 0, shown.stderr
+    assert "3/3 trials finished on 2 seeds each" in shown.stdout
+    assert f"best trial: #{best} ({', '.join(by_trial[best])})" in shown.stdout
+
+
+def test_the_pruner_gets_the_mean_over_seeds_of_the_epochs_every_run_reached(
+    home: Path,
+) -> None:
+    import optuna
+
+    from mtl.study.search.driver import _Live, _report, _Run
+
+    store = RunStore(home)
+    ids = [store.create_run(f"r{i}", {}) for i in range(2)]
+    curves = {ids[0]: [0.5, 0.6, 0.7], ids[1]: [0.3, 0.4]}  # the second run is one epoch behind
+    for run_id, values in curves.items():
+        rows = [(10 * e, e, 0.0, "label", "val", "accuracy", v, None) for e, v in enumerate(values)]
+        rows.append((0, 0, 0.0, "label", "train", "accuracy", 0.99, None))  # not validation
+        store.add_metrics(run_id, rows)
+    study = optuna.create_study(direction="maximize")
+    state = _Live(study.ask(), [_Run({"id": i}) for i in ids])
+    assert _report(store, state, "label/accuracy")
+    assert study.trials[0].intermediate_values == {0: pytest.approx(0.4), 1: pytest.approx(0.5)}
+    assert not _report(store, state, "label/accuracy")  # nothing new
+    store.add_metrics(ids[1], [(20, 2, 0.0, "label", "val", "accuracy", 0.9, None)])
+    assert _report(store, state, "label/accuracy")
+    assert study.trials[0].intermediate_values[2] == pytest.approx(0.8)
 
 
 def test_nsga2_front_is_the_non_dominated_set_of_the_stored_metrics(
@@ -370,6 +469,81 @@ def test_sweeps_page_shows_the_best_trial_and_the_importance(home: Path) -> None
     charts = [c for c in at.get("plotly_chart")]
     assert len(charts) == 1  # the importance bars
     assert "TPE search" in at.caption[0].value and "30 training steps" in at.caption[0].value
+
+
+def test_two_seed_trials_show_mean_and_std_and_the_best_is_the_best_mean(home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from mtl.study.sweeps import launch_search, search_summary
+    from mtl.study.sweeps.records import write_record
+
+    store = RunStore(home)
+    sweep_id = launch_search(store, spec(trials=2, seeds=[0, 1]), validate_data=False, start=False)
+    record = get_sweep(store, sweep_id)
+    assert record["search"]["seeds"] == [0, 1]
+    # trial 0 has the luckiest run (0.95) but trial 1 the better mean (0.85 against 0.8)
+    for trial, (lr, accuracies) in enumerate([(0.001, (0.65, 0.95)), (0.01, (0.84, 0.86))]):
+        for seed, accuracy in enumerate(accuracies):
+            run_id = store.create_run(f"s · #{trial} seed={seed}", {}, tags=(sweep_tag(sweep_id),))
+            store.set_status(run_id, "running")
+            metrics = {"label": {"accuracy": accuracy}, "regression": {"r2": accuracy / 2}}
+            summary = {"val": metrics, "test": metrics, "steps": 10}
+            store.set_status(run_id, "finished", summary=summary)
+            entry = {"id": run_id, "settings": {"train.lr": lr}, "seed": seed, "trial": trial}
+            record["runs"].append({**entry, "pruned": False})
+    record["search"]["state"] = "done"
+    write_record(store, record)
+
+    found = search_summary(store, sweep_id)
+    assert found["best"] is not None
+    best = found["trials"].loc[found["best"]]
+    assert best["trial"] == 1 and best["val label/accuracy"] == pytest.approx(0.85)
+    assert best["val label/accuracy std"] == pytest.approx(statistics.stdev([0.84, 0.86]))
+    assert found["steps"] == 40
+
+    at = AppTest.from_file(
+        str(Path(__file__).parents[2] / "app_pages" / "sweep.py"), default_timeout=60
+    )
+    at.query_params["sweep"] = sweep_id
+    at.run()
+    assert not at.exception
+    assert "each trial on 2 seeds" in at.caption[0].value
+    shown = at.dataframe[0].value
+    assert shown["trial"].tolist() == [1] and shown["runs"].tolist() == [2]
+    assert shown["val label · accuracy"].tolist() == [pytest.approx(0.85)]
+    table = at.dataframe[1].value
+    assert table["val label · accuracy"].tolist() == [pytest.approx(0.8), pytest.approx(0.85)]
+    assert table["val label · accuracy std"].tolist() == [
+        pytest.approx(statistics.stdev([0.65, 0.95])),
+        pytest.approx(statistics.stdev([0.84, 0.86])),
+    ]
+
+
+def test_sweeps_page_queues_a_search_with_several_seeds_per_trial(search_home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(
+        str(Path(__file__).parents[2] / "app_pages" / "sweep.py"), default_timeout=60
+    )
+    at.run()
+    assert at.text_input(key="sw.seeds").value == "0, 1"  # a grid's seeds
+    at.selectbox(key="sw.search").set_value("random").run()
+    assert not [w for w in at.text_input if w.key == "sw.seeds"]  # a search counts its seeds
+    at.number_input(key="sw.trials").set_value(1)
+    at.number_input(key="sw.trial_seeds").set_value(2)
+    at.number_input(key="sw.epochs").set_value(1)
+    at.multiselect(key="sw.sharing").set_value(["hard"])
+    at.multiselect(key="sw.weighting").set_value(["equal"])
+    at.button(key="sw.start").click().run()
+    assert not at.exception and not at.error
+    (record,) = read_records(RunStore(search_home))
+    assert record["spec"]["seeds"] == [0, 1] and record["search"]["seeds"] == [0, 1]
+    waited = run_cli("sweeps", record["id"], "--wait", "--json", home=search_home, timeout=600)
+    assert waited.returncode == 0, waited.stderr
+    (trial,) = json.loads(waited.stdout)["search"]["trials"]
+    runs = [RunStore(search_home).get_run(i) for i in trial["ids"]]
+    assert sorted(r["config"]["train"]["seed"] for r in runs) == [0, 1]
+    assert {r["status"] for r in runs} == {"finished"}
 
 
 def test_sweeps_page_refuses_a_range_that_is_not_two_numbers(home: Path) -> None:

@@ -121,7 +121,8 @@ def _per_trial(runs: pd.DataFrame, settings: list[str], objectives: list[str]) -
     NaN unless every run finished with a value (the value the driver told Optuna); each test
     metric is the mean over the finished runs.
     """
-    tests = metric_columns(runs)
+    values = [objective_column(o) for o in objectives]
+    tests = [c for c in metric_columns(runs) if c not in values]  # the final test metrics
     rows = []
     for trial, group in runs.groupby("trial", sort=False):
         statuses = list(group["status"])
