@@ -32,7 +32,7 @@ from mtl.study.sweeps import (
 )
 from mtl.ui import session
 from mtl.ui.form import to_config
-from mtl.ui.start_from import CURRENT, start_from
+from mtl.ui.studies import CURRENT, pick_study, start_from
 from mtl.viz.labels import label, markdown_text
 from mtl.viz.report import Section, report_html
 from mtl.viz.sweeps import importance_figure, parallel_figure, pareto_figure
@@ -188,16 +188,8 @@ if listing.empty:
     st.info("No sweeps yet: queue one above, or run `python -m mtl sweep SWEEP.yaml`.")
     st.stop()
 ids = listing["id"].tolist()
-wanted = st.query_params.get("sweep")
-if presenting:
-    sweep_id = wanted if wanted in ids else ids[0]
-else:
-    labels = {r.id: f"{r.name} · {r.id} · {r.runs} runs" for r in listing.itertuples()}
-    if wanted in ids and st.session_state.get("sw.picker") != wanted:
-        st.session_state["sw.picker"] = wanted
-    sweep_id = st.selectbox("Sweep", ids, format_func=labels.__getitem__, key="sw.picker")
-    if st.query_params.get("sweep") != sweep_id:
-        st.query_params["sweep"] = sweep_id
+labels = {r.id: f"{r.name} · {r.id} · {r.runs} runs" for r in listing.itertuples()}
+sweep_id = pick_study("Sweep", ids, labels, "sweep", "sw.picker")
 record = get_sweep(store, sweep_id)
 if presenting:
     st.subheader(markdown_text(record["name"]))

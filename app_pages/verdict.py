@@ -23,7 +23,7 @@ from mtl.study.verdict import (
 )
 from mtl.ui import session
 from mtl.ui.form import to_config
-from mtl.ui.start_from import CURRENT, start_from
+from mtl.ui.studies import CURRENT, pick_study, start_from
 from mtl.viz.labels import markdown_text
 from mtl.viz.report import Section, report_html
 from mtl.viz.verdict import delta_figure, front_figure, methods_table
@@ -97,19 +97,11 @@ if not records:
     st.info("No verdicts yet: start one above, or run `python -m mtl study verdict --preset NAME`.")
     st.stop()
 ids = [r["id"] for r in records]
-wanted = st.query_params.get("verdict")
-if presenting:
-    verdict_id = wanted if wanted in ids else ids[0]
-else:
-    labels = {
-        r["id"]: f"{r['name']} · {r['id']} · {len(r['runs']) + len(r['baselines'])} runs"
-        for r in records
-    }
-    if wanted in ids and st.session_state.get("vd.picker") != wanted:
-        st.session_state["vd.picker"] = wanted
-    verdict_id = st.selectbox("Verdict", ids, format_func=labels.__getitem__, key="vd.picker")
-    if st.query_params.get("verdict") != verdict_id:
-        st.query_params["verdict"] = verdict_id
+labels = {
+    r["id"]: f"{r['name']} · {r['id']} · {len(r['runs']) + len(r['baselines'])} runs"
+    for r in records
+}
+verdict_id = pick_study("Verdict", ids, labels, "verdict", "vd.picker")
 first = verdict_result(store, verdict_id)
 if presenting:
     st.subheader(markdown_text(first["name"]))

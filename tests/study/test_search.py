@@ -182,10 +182,15 @@ def test_non_dominated_matches_the_hand_front_in_three_objectives() -> None:
 # ---- real searches ------------------------------------------------------------------------
 
 
-def write_spec(tmp_path: Path, text: str) -> Path:
+def search_cli(tmp_path: Path, home: Path, text: str, *flags: str) -> dict[str, Any]:
+    """Run ``python -m mtl sweep`` on the spec ``text`` with ``flags`` and ``--json``; it must
+    exit 0 (a pruned trial is not a failure). Its JSON report."""
     path = tmp_path / "search.yaml"
     path.write_text(text, encoding="utf-8")
-    return path
+    result = run_cli("sweep", str(path), *flags, "--json", home=home, timeout=900)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
 
 
 def val(run: dict[str, Any], objective: str) -> float:
@@ -196,17 +201,15 @@ def val(run: dict[str, Any], objective: str) -> float:
 def test_tpe_search_trains_its_trials_as_runs_and_reports_the_stored_best(
     search_home: Path, tmp_path: Path
 ) -> None:
-    path = write_spec(
+    report = search_cli(
         tmp_path,
+        search_home,
         "name: tpe\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: tpe\ntrials: 6\n"
         "ranges:\n  train.lr: {low: 1.0e-4, high: 0.05, log: true}\n"
         "grid:\n  loss.weighting: [equal, uncertainty]\n",
+        "--max-running",
+        "2",
     )
-    result = run_cli(
-        "sweep", str(path), "--max-running", "2", "--json", home=search_home, timeout=600
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
     search = report["search"]
     assert search["state"] == "done" and search["method"] == "tpe"
 
@@ -248,17 +251,16 @@ def last_val(store: RunStore, run_id: str, objective: str) -> float:
 def test_a_trial_on_two_seeds_is_two_runs_judged_on_their_mean(
     search_home: Path, tmp_path: Path
 ) -> None:
-    path = write_spec(
+    report = search_cli(
         tmp_path,
+        search_home,
         "name: seeds\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: random\n"
         "trials: 3\nranges:\n  train.lr: {low: 1.0e-5, high: 0.05, log: true}\n",
+        "--seeds",
+        "2",
+        "--max-running",
+        "2",
     )
-    result = run_cli(
-        "sweep", str(path), "--seeds", "2", "--max-running", "2", "--json",
-        home=search_home, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
     search = report["search"]
     store = RunStore(search_home)
     record = get_sweep(store, report["sweep_id"])
@@ -322,18 +324,16 @@ def test_the_pruner_gets_the_mean_over_seeds_of_the_epochs_every_run_reached(
 def test_nsga2_front_is_the_non_dominated_set_of_the_stored_metrics(
     search_home: Path, tmp_path: Path
 ) -> None:
-    path = write_spec(
+    search = search_cli(
         tmp_path,
+        search_home,
         "name: front\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: nsga2\ntrials: 6\n"
         "objective: [label/accuracy, regression/rmse]\n"
         "ranges:\n  train.lr: {low: 1.0e-4, high: 0.05, log: true}\n"
         "  tasks.0.weight: {low: 0.1, high: 2.0}\n",
-    )
-    result = run_cli(
-        "sweep", str(path), "--max-running", "2", "--json", home=search_home, timeout=600
-    )
-    assert result.returncode == 0, result.stderr
-    search = json.loads(result.stdout)["search"]
+        "--max-running",
+        "2",
+    )["search"]
     assert search["objectives"] == ["label/accuracy", "regression/rmse"]
     assert search["higher_is_better"] == [True, False]
 
@@ -359,18 +359,17 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
     # the third, as hopeless, is below it after its second epoch and is asked to stop. Its 2000
     # epochs (~180,000 steps) cannot end before the driver acts, however loaded the machine:
     # the outcome does not depend on timing.
-    path = write_spec(
+    report = search_cli(
         tmp_path,
+        search_home,
         "name: prune\nbase: seed-example\n"
         "overrides: {train.batch_size: 8}\nsearch: random\nsearch_seed: 55\n"
         "trials: 3\npruning: median\ngrid:\n  train.lr: [0.003, 1.0e-7]\n"
         "  train.epochs: [20, 2000]\n",
+        "--max-running",
+        "1",
     )
-    result = run_cli(
-        "sweep", str(path), "--max-running", "1", "--json", home=search_home, timeout=900
-    )
-    assert result.returncode == 0, result.stderr  # a pruned trial is not a failure
-    search = json.loads(result.stdout)["search"]
+    search = report["search"]
     assert [(t["train.lr"], t["train.epochs"]) for t in search["trials"]] == [
         (1e-7, 20),
         (0.003, 20),
@@ -390,7 +389,7 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
     assert search["steps"] == pytest.approx(
         sum(float(store.metrics(t["id"])["step"].max()) for t in search["trials"]), abs=3 * 3
     )
-    record = get_sweep(store, json.loads(result.stdout)["sweep_id"])
+    record = get_sweep(store, report["sweep_id"])
     assert [r["pruned"] for r in record["runs"]] == [False, False, True]
 
 
@@ -398,14 +397,12 @@ def test_a_combination_the_config_refuses_uses_its_trial_and_is_listed(
     search_home: Path, tmp_path: Path
 ) -> None:
     # each choice alone is valid (checked at launch); pcgrad with independent is not
-    path = write_spec(
+    search = search_cli(
         tmp_path,
+        search_home,
         "name: skip\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: random\n"
         "trials: 3\ngrid:\n  model.sharing: [independent]\n  loss.weighting: [pcgrad, equal]\n",
-    )
-    result = run_cli("sweep", str(path), "--json", home=search_home, timeout=600)
-    assert result.returncode == 0, result.stderr
-    search = json.loads(result.stdout)["search"]
+    )["search"]
     assert search["state"] == "done"
     assert [t["loss.weighting"] for t in search["trials"]] == ["equal", "equal"]
     (skipped,) = search["skipped"]
