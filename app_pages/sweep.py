@@ -249,9 +249,8 @@ def search_results() -> None:
         st.subheader("Best trial")
         over = " (the mean over its seeds)" if len(found["seeds"]) > 1 else ""
         st.caption(f"Chosen on the validation split{over}; the test metrics are shown beside it.")
-        st.dataframe(
-            readable(shown.loc[[found["best"]]]), hide_index=True, width="stretch", placeholder="—"
-        )
+        best = shown.loc[[found["best"]]].drop(columns=["status", "pruned"])  # finished, not pruned
+        st.dataframe(readable(best), hide_index=True, width="stretch", placeholder="—")
     elif found["front"] is not None and found["front"].any():
         st.subheader("Pareto front of the trials")
         if len(columns) == 2:
