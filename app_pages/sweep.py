@@ -5,7 +5,6 @@ coordinates; for a search, its best trial or Pareto front and the hyperparameter
 import pandas as pd
 import streamlit as st
 
-from mtl import presets
 from mtl.errors import UserError
 from mtl.models import ARCHITECTURES
 from mtl.runs.ray_options import check_cluster
@@ -29,9 +28,11 @@ from mtl.study.sweeps import (
     search_summary,
     sweep_runs,
     sweeps,
+    trial_table,
 )
 from mtl.ui import session
-from mtl.ui.form import PREFIX, to_config
+from mtl.ui.form import to_config
+from mtl.ui.studies import CURRENT, pick_study, start_from
 from mtl.viz.labels import label, markdown_text
 from mtl.viz.report import Section, report_html
 from mtl.viz.sweeps import importance_figure, parallel_figure, pareto_figure
@@ -39,7 +40,6 @@ from mtl.weighting import WEIGHTINGS
 
 presenting = session.presenting()
 st.title("Sweeps")
-CURRENT = "current"  # the "Start from" choice meaning the Experiment page's form as it is now
 store = session.store()
 session.refresh_queue()
 
@@ -76,14 +76,10 @@ if not presenting:
     with st.expander("New sweep", expanded=sweeps(store).empty):
         left, right = st.columns(2)
         name = left.text_input("Sweep name", "sharing-vs-weighting", key="sw.name")
-        has_setup = any(k.startswith(PREFIX) for k in st.session_state)
-        choices = ([CURRENT] if has_setup else []) + presets.names()
-        base = left.selectbox(
-            "Start from",
-            choices,
-            key="sw.base",
-            index=0 if has_setup else choices.index("seed-example"),
-            format_func=lambda n: "the current Experiment setup" if n == CURRENT else f"preset {n}",
+        base = start_from(
+            left,
+            "sw.base",
+            "seed-example",
             help="A preset, or the settings now on the Experiment page",
         )
         epochs = left.number_input("Epochs per run", min_value=1, value=10, step=1, key="sw.epochs")
@@ -102,12 +98,18 @@ if not presenting:
             pruning = search != "nsga2" and left.checkbox(
                 "Stop hopeless trials early (median pruning)", True, key="sw.pruning"
             )
-        seeds = left.text_input(
-            "Seeds",
-            "0, 1",
-            key="sw.seeds",
-            help="A search trains each trial once, with the first seed",
-        )
+            trial_seeds = left.number_input(
+                "Seeds per trial",
+                min_value=1,
+                max_value=10,
+                value=1,
+                step=1,
+                key="sw.trial_seeds",
+                help="Each trial trains on seeds 0 … N-1 and is judged on the mean over them, "
+                "so a lucky seed does not pick the setting",
+            )
+        else:
+            seeds = left.text_input("Seeds", "0, 1", key="sw.seeds")
         sharing = right.multiselect(
             "Sharing modes", ARCHITECTURES.names(), ["hard", "independent"], key="sw.sharing"
         )
@@ -147,7 +149,11 @@ if not presenting:
                     grid["train.lr"] = numbers(lrs)
                 if ps.strip():
                     grid["data.options.p"] = numbers(ps)
-                seed_list = [int(s) for s in numbers(seeds)] or [0]
+                seed_list = (
+                    list(range(int(trial_seeds)))
+                    if searching
+                    else [int(s) for s in numbers(seeds)] or [0]
+                )
                 extra = (
                     {
                         "search": search,
@@ -164,7 +170,7 @@ if not presenting:
                         "base": to_config(st.session_state) if base == CURRENT else base,
                         "overrides": {"train.epochs": int(epochs)},
                         "grid": grid,
-                        "seeds": seed_list[:1] if searching else seed_list,
+                        "seeds": seed_list,
                         **extra,
                     }
                 )
@@ -182,16 +188,8 @@ if listing.empty:
     st.info("No sweeps yet: queue one above, or run `python -m mtl sweep SWEEP.yaml`.")
     st.stop()
 ids = listing["id"].tolist()
-wanted = st.query_params.get("sweep")
-if presenting:
-    sweep_id = wanted if wanted in ids else ids[0]
-else:
-    labels = {r.id: f"{r.name} · {r.id} · {r.runs} runs" for r in listing.itertuples()}
-    if wanted in ids and st.session_state.get("sw.picker") != wanted:
-        st.session_state["sw.picker"] = wanted
-    sweep_id = st.selectbox("Sweep", ids, format_func=labels.__getitem__, key="sw.picker")
-    if st.query_params.get("sweep") != sweep_id:
-        st.query_params["sweep"] = sweep_id
+labels = {r.id: f"{r.name} · {r.id} · {r.runs} runs" for r in listing.itertuples()}
+sweep_id = pick_study("Sweep", ids, labels, "sweep", "sw.picker")
 record = get_sweep(store, sweep_id)
 if presenting:
     st.subheader(markdown_text(record["name"]))
@@ -205,11 +203,10 @@ def sweep_report(store, sweep_id: str, name: str) -> str:  # type: ignore[no-unt
     runs = sweep_runs(store, sweep_id)
     if record.get("search"):
         found = search_summary(store, sweep_id)
-        columns = [objective_column(o) for o in found["objectives"]]
         section = Section(
             title="Search trials",
             figures=[importance_figure(found["importance"])] if found["importance"] else [],
-            tables=[readable(found["trials"][["trial", "status", "pruned", *settings, *columns]])],
+            tables=[readable(trial_table(found["trials"], settings, tests=False))],
         )
     else:
         section = Section(
@@ -234,6 +231,11 @@ def search_results() -> None:
             f"validation split: {arrows}"
             + ("" if found["pruning"] == "none" else f" · {found['pruned']} trial(s) pruned")
             + f" · {found['steps']:.0f} training steps"
+            + (
+                f" · each trial on {len(found['seeds'])} seeds: its value is their mean (± std)"
+                if len(found["seeds"]) > 1
+                else ""
+            )
         )
     )
     if found["state"] in ("failed", "interrupted"):
@@ -242,17 +244,13 @@ def search_results() -> None:
                 f"The search ended {found['state']}: {found['error'] or 'no reason given'}"
             )
         )
-    kinds = dict(trials.attrs.get("tasks", []))
-    tests = [f"{t}/{HEADLINE_METRICS.get(k or '', 'loss')}" for t, k in kinds.items()]
-    shown = trials[
-        ["trial", "status", "pruned", *settings, *columns, *(c for c in tests if c in trials)]
-    ]
+    shown = trial_table(trials, settings)
     if found["best"] is not None:
         st.subheader("Best trial")
-        st.caption("Chosen on the validation split; the test metrics are shown beside it.")
-        st.dataframe(
-            readable(shown.loc[[found["best"]]]), hide_index=True, width="stretch", placeholder="—"
-        )
+        over = " (the mean over its seeds)" if len(found["seeds"]) > 1 else ""
+        st.caption(f"Chosen on the validation split{over}; the test metrics are shown beside it.")
+        best = shown.loc[[found["best"]]].drop(columns=["status", "pruned"])  # finished, not pruned
+        st.dataframe(readable(best), hide_index=True, width="stretch", placeholder="—")
     elif found["front"] is not None and found["front"].any():
         st.subheader("Pareto front of the trials")
         if len(columns) == 2:

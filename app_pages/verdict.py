@@ -22,7 +22,8 @@ from mtl.study.verdict import (
     verdict_result,
 )
 from mtl.ui import session
-from mtl.ui.form import PREFIX, to_config
+from mtl.ui.form import to_config
+from mtl.ui.studies import CURRENT, pick_study, start_from
 from mtl.viz.labels import markdown_text
 from mtl.viz.report import Section, report_html
 from mtl.viz.verdict import delta_figure, front_figure, methods_table
@@ -31,7 +32,6 @@ from mtl.weighting import WEIGHTINGS
 presenting = session.presenting()
 st.title("Verdict")
 SEARCH_LABELS = {"random": "random settings", "tpe": "TPE search"}
-CURRENT = "current"  # the "Start from" choice meaning the Experiment page's form as it is now
 store = session.store()
 session.refresh_queue()
 
@@ -44,15 +44,7 @@ if not presenting:
             "loss weights, all on the same data and encoder over several seeds."
         )
         left, right = st.columns(2)
-        has_setup = any(k.startswith(PREFIX) for k in st.session_state)
-        choices = ([CURRENT] if has_setup else []) + presets.names()
-        base = left.selectbox(
-            "Start from",
-            choices,
-            key="vd.base",
-            index=0 if has_setup else choices.index("synthetic-related"),
-            format_func=lambda n: "the current Experiment setup" if n == CURRENT else f"preset {n}",
-        )
+        base = start_from(left, "vd.base", "synthetic-related")
         epochs = left.number_input(
             "Epochs per run", 1, 10_000, None, key="vd.epochs", placeholder="as the setup says"
         )
@@ -105,19 +97,11 @@ if not records:
     st.info("No verdicts yet: start one above, or run `python -m mtl study verdict --preset NAME`.")
     st.stop()
 ids = [r["id"] for r in records]
-wanted = st.query_params.get("verdict")
-if presenting:
-    verdict_id = wanted if wanted in ids else ids[0]
-else:
-    labels = {
-        r["id"]: f"{r['name']} · {r['id']} · {len(r['runs']) + len(r['baselines'])} runs"
-        for r in records
-    }
-    if wanted in ids and st.session_state.get("vd.picker") != wanted:
-        st.session_state["vd.picker"] = wanted
-    verdict_id = st.selectbox("Verdict", ids, format_func=labels.__getitem__, key="vd.picker")
-    if st.query_params.get("verdict") != verdict_id:
-        st.query_params["verdict"] = verdict_id
+labels = {
+    r["id"]: f"{r['name']} · {r['id']} · {len(r['runs']) + len(r['baselines'])} runs"
+    for r in records
+}
+verdict_id = pick_study("Verdict", ids, labels, "verdict", "vd.picker")
 first = verdict_result(store, verdict_id)
 if presenting:
     st.subheader(markdown_text(first["name"]))

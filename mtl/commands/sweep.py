@@ -44,8 +44,9 @@ from mtl.study.sweeps import (
     search_summary,
     sweep_runs,
     sweeps,
+    trial_table,
 )
-from mtl.study.sweeps.spec import PRUNERS, SEARCHES, SweepSpec
+from mtl.study.sweeps.spec import PRUNERS, SEARCHES, SweepError, SweepSpec
 
 POLL_S = 0.5
 # The order of the counts in the progress line: what is moving first, then how runs ended.
@@ -84,6 +85,12 @@ def add_parser(
     )
     p.add_argument("--trials", type=int, help="override the number of trials a search asks for")
     p.add_argument(
+        "--seeds",
+        metavar="N",
+        help="train each setting (a search: each trial) on seeds 0 … N-1; a search's trial "
+        "value is the mean over them",
+    )
+    p.add_argument(
         "--pruning", choices=PRUNERS, help="override the search's pruning of hopeless trials"
     )
     add_executor_args(p)
@@ -103,7 +110,8 @@ def add_parser(
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    spec = _with_flags(load_spec(args.spec), args)
+    seeds = _seed_count(args.seeds)  # a bad flag is named before the file is read
+    spec = _with_flags(load_spec(args.spec), args, seeds)
     ray = ray_options(args)  # an unreachable cluster fails here, before anything is queued
     store = RunStore(args.home)
     sweep_id = launch_sweep(
@@ -128,14 +136,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return _wait_and_report(args, store, sweep_id)
 
 
-def _with_flags(spec: SweepSpec, args: argparse.Namespace) -> SweepSpec:
-    """The spec with ``--search``, ``--trials`` and ``--pruning`` applied (validated again)."""
+def _seed_count(text: str | None) -> int | None:
+    """``--seeds N`` as a whole number ≥ 1 (``None`` when not given)."""
+    if text is None:
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        raise SweepError(f"--seeds takes a whole number of seeds ≥ 1, found {text!r}") from None
+    if count < 1:
+        raise SweepError(f"--seeds takes a whole number of seeds ≥ 1, found {count}")
+    return count
+
+
+def _with_flags(spec: SweepSpec, args: argparse.Namespace, seeds: int | None) -> SweepSpec:
+    """The spec with ``--search``, ``--trials``, ``--pruning`` and ``--seeds`` (seeds 0 … N-1)
+    applied (validated again)."""
     changes = {
         key: value
         for key, value in (
             ("search", args.search),
             ("trials", args.trials),
             ("pruning", args.pruning),
+            ("seeds", None if seeds is None else list(range(seeds))),
         )
         if value is not None
     }
@@ -238,7 +261,7 @@ def _report(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
             file=sys.stderr,
         )
         return 1
-    pruned = 0 if search is None else search["pruned"]
+    pruned = 0 if search is None else search["pruned_runs"]
     unfinished = counts["done"] - counts[RunStatus.FINISHED] - pruned
     if unfinished:
         print(
@@ -283,22 +306,13 @@ def _json_search(search: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_report(report: dict[str, Any]) -> dict[str, Any]:
+    head = {key: report[key] for key in ("sweep_id", "name", "settings", "progress")}
+    head["runs"] = _records(report["runs"])
     if report["search"] is not None:
-        return {
-            "sweep_id": report["sweep_id"],
-            "name": report["name"],
-            "settings": report["settings"],
-            "progress": report["progress"],
-            "runs": _records(report["runs"]),
-            "search": _json_search(report["search"]),
-        }
+        return {**head, "search": _json_search(report["search"])}
     pareto = report["pareto"]
     return {
-        "sweep_id": report["sweep_id"],
-        "name": report["name"],
-        "settings": report["settings"],
-        "progress": report["progress"],
-        "runs": _records(report["runs"]),
+        **head,
         "aggregate": _records(report["aggregate"]),
         "pareto": None
         if pareto is None
@@ -344,14 +358,17 @@ def _search_text(report: dict[str, Any]) -> str:
         f"{o} {'↑' if h else '↓'}"
         for o, h in zip(objectives, search["higher_is_better"], strict=True)
     )
+    seeds = len(search["seeds"])
+    finished = int((trials["status"] == RunStatus.FINISHED).sum())
+    on = f" on {seeds} seeds each (values: mean ± std over them)" if seeds > 1 else ""
     lines = [
         f"{search['method']} search {report['sweep_id']} ({report['name']}): "
-        f"{counts[RunStatus.FINISHED]}/{counts['total']} trials finished, {search['pruned']} pruned, "
+        f"{finished}/{counts['total'] // seeds} trials finished{on}, {search['pruned']} pruned, "
         f"{search['steps']:.0f} training steps; objective on the validation split: {arrows}"
     ]
-    columns = [objective_column(o) for o in objectives]
-    view = trials[["trial", "status", *report["settings"], *columns]].copy()
-    view.insert(2, "pruned", trials["pruned"].map({True: "yes", False: ""}))
+    column = objective_column(objectives[0])
+    view = trial_table(trials, report["settings"], tests=False).copy()
+    view["pruned"] = view["pruned"].map({True: "yes", False: ""})
     lines += ["", view.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
     if search["best"] is not None:
         row = trials.loc[search["best"]]
@@ -359,10 +376,11 @@ def _search_text(report: dict[str, Any]) -> str:
             f"{k}={row[k]:.4g}" if isinstance(row[k], float) else f"{k}={row[k]}"
             for k in report["settings"]
         )
-        lines += [
-            "",
-            f"best trial: #{row['trial']} ({row['id']}) {columns[0]} = {row[columns[0]]:.4g}: {settings}",
-        ]
+        if seeds > 1:
+            runs, value = ", ".join(row["ids"]), _pm(row[column], row[f"{column} std"])
+        else:
+            runs, value = row["id"], f"{row[column]:.4g}"
+        lines += ["", f"best trial: #{row['trial']} ({runs}) {column} = {value}: {settings}"]
     if search["front"] is not None:
         front = view[search["front"].to_numpy()]
         lines += [

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ def test_search_spec_defaults_and_objectives() -> None:
     tpe = spec(trials=7)
     assert (tpe.size, tpe.pruning, tpe.search_seed) == (7, "none", 0)
     assert spec().size == 10  # the default budget
+    assert spec(trials=4, seeds=[0, 1, 2]).size == 12  # a trial is one run per seed
     base = check_search(tpe)
     assert search_objectives(tpe, base) == [("label/accuracy", True)]
     front = spec(search="nsga2")
@@ -77,7 +79,7 @@ def test_search_spec_defaults_and_objectives() -> None:
         ),
         ({"ranges": {"train.lr": {"low": 0, "high": 0.1, "log": True}}}, "needs low > 0"),
         ({"search": "grid", "trials": 3}, "trials, ranges only apply to a search"),
-        ({"seeds": [0, 1]}, "give one seed"),
+        ({"trials": 400, "seeds": [0, 1, 2]}, "1200 runs (trials × seeds); at most 1000"),
         ({"objective": ["label/accuracy", "regression/r2"]}, "use search: nsga2"),
         ({"objective": "label/speed"}, "is not '<task>/<metric>'"),
         ({"grid": {"train.lr": [0.01]}}, "train.lr is both in grid and in ranges"),
@@ -123,6 +125,21 @@ def test_cli_refuses_bad_searches_with_one_line_and_queues_nothing(
     assert not (search_home / "sweeps").exists()
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5"])
+def test_cli_refuses_a_bad_seed_count_with_one_line(
+    value: str, search_home: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: bad\nbase: seed-example\nsearch: tpe\n"
+        "ranges:\n  train.lr: {low: 0.001, high: 0.03, log: true}\n",
+        encoding="utf-8",
+    )
+    result = run_cli("sweep", str(path), f"--seeds={value}", home=search_home)
+    assert_user_error(result, "--seeds takes a whole number of seeds ≥ 1, found")
+    assert not (search_home / "sweeps").exists()
+
+
 def test_the_cli_and_the_sweeps_package_never_load_optuna() -> None:
     code = (
         "import sys, mtl.cli, mtl.commands.sweep, mtl.study.sweeps;"
@@ -165,10 +182,15 @@ def test_non_dominated_matches_the_hand_front_in_three_objectives() -> None:
 # ---- real searches ------------------------------------------------------------------------
 
 
-def write_spec(tmp_path: Path, text: str) -> Path:
+def search_cli(tmp_path: Path, home: Path, text: str, *flags: str) -> dict[str, Any]:
+    """Run ``python -m mtl sweep`` on the spec ``text`` with ``flags`` and ``--json``; it must
+    exit 0 (a pruned trial is not a failure). Its JSON report."""
     path = tmp_path / "search.yaml"
     path.write_text(text, encoding="utf-8")
-    return path
+    result = run_cli("sweep", str(path), *flags, "--json", home=home, timeout=900)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
 
 
 def val(run: dict[str, Any], objective: str) -> float:
@@ -179,17 +201,15 @@ def val(run: dict[str, Any], objective: str) -> float:
 def test_tpe_search_trains_its_trials_as_runs_and_reports_the_stored_best(
     search_home: Path, tmp_path: Path
 ) -> None:
-    path = write_spec(
+    report = search_cli(
         tmp_path,
+        search_home,
         "name: tpe\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: tpe\ntrials: 6\n"
         "ranges:\n  train.lr: {low: 1.0e-4, high: 0.05, log: true}\n"
         "grid:\n  loss.weighting: [equal, uncertainty]\n",
+        "--max-running",
+        "2",
     )
-    result = run_cli(
-        "sweep", str(path), "--max-running", "2", "--json", home=search_home, timeout=600
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
     search = report["search"]
     assert search["state"] == "done" and search["method"] == "tpe"
 
@@ -220,21 +240,100 @@ def test_tpe_search_trains_its_trials_as_runs_and_reports_the_stored_best(
     assert "hyperparameter importance for label/accuracy" in shown.stdout
 
 
+def last_val(store: RunStore, run_id: str, objective: str) -> float:
+    """The run's last validation value of ``objective``, from its stored metric rows."""
+    task, _, metric = objective.rpartition("/")
+    rows = store.metrics(run_id)
+    mine = rows[(rows["split"] == "val") & (rows["task"] == task) & (rows["metric"] == metric)]
+    return float(mine.sort_values("epoch")["value"].iloc[-1])
+
+
+def test_a_trial_on_two_seeds_is_two_runs_judged_on_their_mean(
+    search_home: Path, tmp_path: Path
+) -> None:
+    report = search_cli(
+        tmp_path,
+        search_home,
+        "name: seeds\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: random\n"
+        "trials: 3\nranges:\n  train.lr: {low: 1.0e-5, high: 0.05, log: true}\n",
+        "--seeds",
+        "2",
+        "--max-running",
+        "2",
+    )
+    search = report["search"]
+    store = RunStore(search_home)
+    record = get_sweep(store, report["sweep_id"])
+    assert record["spec"]["seeds"] == [0, 1] and len(store.list_runs()) == 6
+    by_trial: dict[int, list[str]] = {}
+    for entry in record["runs"]:
+        by_trial.setdefault(entry["trial"], []).append(entry["id"])
+    assert sorted(by_trial) == [0, 1, 2]
+    stats = {}
+    for trial, ids in by_trial.items():
+        runs = [store.get_run(i) for i in ids]
+        assert [r["status"] for r in runs] == ["finished", "finished"]
+        assert sorted(r["config"]["train"]["seed"] for r in runs) == [0, 1]
+        assert runs[0]["config"]["train"]["lr"] == runs[1]["config"]["train"]["lr"]
+        values = [last_val(store, i, "label/accuracy") for i in ids]
+        stats[trial] = (values, sum(values) / 2, statistics.stdev(values))
+    # the seeds matter here, so a value from one run alone would not pass for the mean
+    assert any(values[0] != values[1] for values, _, _ in stats.values())
+    told = {t["trial"]: t for t in record["search"]["told"]}
+    rows = {t["trial"]: t for t in search["trials"]}
+    for trial, (_, mean, sd) in stats.items():
+        assert told[trial]["state"] == "complete"
+        assert told[trial]["values"] == [pytest.approx(mean)]  # what Optuna was told
+        assert rows[trial]["val label/accuracy"] == pytest.approx(mean)
+        assert rows[trial]["val label/accuracy std"] == pytest.approx(sd)
+        assert sorted(rows[trial]["seeds"]) == [0, 1] and rows[trial]["runs"] == 2
+    best = max(sorted(stats), key=lambda t: stats[t][1])  # the first trial on a tie
+    assert search["best"]["trial"] == best
+    assert sorted(search["best"]["ids"]) == sorted(by_trial[best])
+
+    shown = run_cli("sweeps", report["sweep_id"], home=search_home)
+    assert shown.returncode == 0, shown.stderr
+    assert "3/3 trials finished on 2 seeds each" in shown.stdout
+    assert f"best trial: #{best} ({', '.join(by_trial[best])})" in shown.stdout
+
+
+def test_the_pruner_gets_the_mean_over_seeds_of_the_epochs_every_run_reached(
+    home: Path,
+) -> None:
+    import optuna
+
+    from mtl.study.search.driver import _Live, _report, _Run
+
+    store = RunStore(home)
+    ids = [store.create_run(f"r{i}", {}) for i in range(2)]
+    curves = {ids[0]: [0.5, 0.6, 0.7], ids[1]: [0.3, 0.4]}  # the second run is one epoch behind
+    for run_id, values in curves.items():
+        rows = [(10 * e, e, 0.0, "label", "val", "accuracy", v, None) for e, v in enumerate(values)]
+        rows.append((0, 0, 0.0, "label", "train", "accuracy", 0.99, None))  # not validation
+        store.add_metrics(run_id, rows)
+    study = optuna.create_study(direction="maximize")
+    state = _Live(study.ask(), [_Run({"id": i}) for i in ids])
+    assert _report(store, state, "label/accuracy")
+    assert study.trials[0].intermediate_values == {0: pytest.approx(0.4), 1: pytest.approx(0.5)}
+    assert not _report(store, state, "label/accuracy")  # nothing new
+    store.add_metrics(ids[1], [(20, 2, 0.0, "label", "val", "accuracy", 0.9, None)])
+    assert _report(store, state, "label/accuracy")
+    assert study.trials[0].intermediate_values[2] == pytest.approx(0.8)
+
+
 def test_nsga2_front_is_the_non_dominated_set_of_the_stored_metrics(
     search_home: Path, tmp_path: Path
 ) -> None:
-    path = write_spec(
+    search = search_cli(
         tmp_path,
+        search_home,
         "name: front\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: nsga2\ntrials: 6\n"
         "objective: [label/accuracy, regression/rmse]\n"
         "ranges:\n  train.lr: {low: 1.0e-4, high: 0.05, log: true}\n"
         "  tasks.0.weight: {low: 0.1, high: 2.0}\n",
-    )
-    result = run_cli(
-        "sweep", str(path), "--max-running", "2", "--json", home=search_home, timeout=600
-    )
-    assert result.returncode == 0, result.stderr
-    search = json.loads(result.stdout)["search"]
+        "--max-running",
+        "2",
+    )["search"]
     assert search["objectives"] == ["label/accuracy", "regression/rmse"]
     assert search["higher_is_better"] == [True, False]
 
@@ -260,18 +359,17 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
     # the third, as hopeless, is below it after its second epoch and is asked to stop. Its 2000
     # epochs (~180,000 steps) cannot end before the driver acts, however loaded the machine:
     # the outcome does not depend on timing.
-    path = write_spec(
+    report = search_cli(
         tmp_path,
+        search_home,
         "name: prune\nbase: seed-example\n"
         "overrides: {train.batch_size: 8}\nsearch: random\nsearch_seed: 55\n"
         "trials: 3\npruning: median\ngrid:\n  train.lr: [0.003, 1.0e-7]\n"
         "  train.epochs: [20, 2000]\n",
+        "--max-running",
+        "1",
     )
-    result = run_cli(
-        "sweep", str(path), "--max-running", "1", "--json", home=search_home, timeout=900
-    )
-    assert result.returncode == 0, result.stderr  # a pruned trial is not a failure
-    search = json.loads(result.stdout)["search"]
+    search = report["search"]
     assert [(t["train.lr"], t["train.epochs"]) for t in search["trials"]] == [
         (1e-7, 20),
         (0.003, 20),
@@ -291,7 +389,7 @@ def test_median_pruning_stops_a_hopeless_trial_and_keeps_its_rows(
     assert search["steps"] == pytest.approx(
         sum(float(store.metrics(t["id"])["step"].max()) for t in search["trials"]), abs=3 * 3
     )
-    record = get_sweep(store, json.loads(result.stdout)["sweep_id"])
+    record = get_sweep(store, report["sweep_id"])
     assert [r["pruned"] for r in record["runs"]] == [False, False, True]
 
 
@@ -299,14 +397,12 @@ def test_a_combination_the_config_refuses_uses_its_trial_and_is_listed(
     search_home: Path, tmp_path: Path
 ) -> None:
     # each choice alone is valid (checked at launch); pcgrad with independent is not
-    path = write_spec(
+    search = search_cli(
         tmp_path,
+        search_home,
         "name: skip\nbase: seed-example\noverrides: {train.epochs: 1}\nsearch: random\n"
         "trials: 3\ngrid:\n  model.sharing: [independent]\n  loss.weighting: [pcgrad, equal]\n",
-    )
-    result = run_cli("sweep", str(path), "--json", home=search_home, timeout=600)
-    assert result.returncode == 0, result.stderr
-    search = json.loads(result.stdout)["search"]
+    )["search"]
     assert search["state"] == "done"
     assert [t["loss.weighting"] for t in search["trials"]] == ["equal", "equal"]
     (skipped,) = search["skipped"]
@@ -370,6 +466,81 @@ def test_sweeps_page_shows_the_best_trial_and_the_importance(home: Path) -> None
     charts = [c for c in at.get("plotly_chart")]
     assert len(charts) == 1  # the importance bars
     assert "TPE search" in at.caption[0].value and "30 training steps" in at.caption[0].value
+
+
+def test_two_seed_trials_show_mean_and_std_and_the_best_is_the_best_mean(home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from mtl.study.sweeps import launch_search, search_summary
+    from mtl.study.sweeps.records import write_record
+
+    store = RunStore(home)
+    sweep_id = launch_search(store, spec(trials=2, seeds=[0, 1]), validate_data=False, start=False)
+    record = get_sweep(store, sweep_id)
+    assert record["search"]["seeds"] == [0, 1]
+    # trial 0 has the luckiest run (0.95) but trial 1 the better mean (0.85 against 0.8)
+    for trial, (lr, accuracies) in enumerate([(0.001, (0.65, 0.95)), (0.01, (0.84, 0.86))]):
+        for seed, accuracy in enumerate(accuracies):
+            run_id = store.create_run(f"s · #{trial} seed={seed}", {}, tags=(sweep_tag(sweep_id),))
+            store.set_status(run_id, "running")
+            metrics = {"label": {"accuracy": accuracy}, "regression": {"r2": accuracy / 2}}
+            summary = {"val": metrics, "test": metrics, "steps": 10}
+            store.set_status(run_id, "finished", summary=summary)
+            entry = {"id": run_id, "settings": {"train.lr": lr}, "seed": seed, "trial": trial}
+            record["runs"].append({**entry, "pruned": False})
+    record["search"]["state"] = "done"
+    write_record(store, record)
+
+    found = search_summary(store, sweep_id)
+    assert found["best"] is not None
+    best = found["trials"].loc[found["best"]]
+    assert best["trial"] == 1 and best["val label/accuracy"] == pytest.approx(0.85)
+    assert best["val label/accuracy std"] == pytest.approx(statistics.stdev([0.84, 0.86]))
+    assert found["steps"] == 40
+
+    at = AppTest.from_file(
+        str(Path(__file__).parents[2] / "app_pages" / "sweep.py"), default_timeout=60
+    )
+    at.query_params["sweep"] = sweep_id
+    at.run()
+    assert not at.exception
+    assert "each trial on 2 seeds" in at.caption[0].value
+    shown = at.dataframe[0].value
+    assert shown["trial"].tolist() == [1] and shown["runs"].tolist() == [2]
+    assert shown["val label · accuracy"].tolist() == [pytest.approx(0.85)]
+    table = at.dataframe[1].value
+    assert table["val label · accuracy"].tolist() == [pytest.approx(0.8), pytest.approx(0.85)]
+    assert table["val label · accuracy std"].tolist() == [
+        pytest.approx(statistics.stdev([0.65, 0.95])),
+        pytest.approx(statistics.stdev([0.84, 0.86])),
+    ]
+
+
+def test_sweeps_page_queues_a_search_with_several_seeds_per_trial(search_home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(
+        str(Path(__file__).parents[2] / "app_pages" / "sweep.py"), default_timeout=60
+    )
+    at.run()
+    assert at.text_input(key="sw.seeds").value == "0, 1"  # a grid's seeds
+    at.selectbox(key="sw.search").set_value("random").run()
+    assert not [w for w in at.text_input if w.key == "sw.seeds"]  # a search counts its seeds
+    at.number_input(key="sw.trials").set_value(1)
+    at.number_input(key="sw.trial_seeds").set_value(2)
+    at.number_input(key="sw.epochs").set_value(1)
+    at.multiselect(key="sw.sharing").set_value(["hard"])
+    at.multiselect(key="sw.weighting").set_value(["equal"])
+    at.button(key="sw.start").click().run()
+    assert not at.exception and not at.error
+    (record,) = read_records(RunStore(search_home))
+    assert record["spec"]["seeds"] == [0, 1] and record["search"]["seeds"] == [0, 1]
+    waited = run_cli("sweeps", record["id"], "--wait", "--json", home=search_home, timeout=600)
+    assert waited.returncode == 0, waited.stderr
+    (trial,) = json.loads(waited.stdout)["search"]["trials"]
+    runs = [RunStore(search_home).get_run(i) for i in trial["ids"]]
+    assert sorted(r["config"]["train"]["seed"] for r in runs) == [0, 1]
+    assert {r["status"] for r in runs} == {"finished"}
 
 
 def test_sweeps_page_refuses_a_range_that_is_not_two_numbers(home: Path) -> None:

@@ -4,9 +4,10 @@
 - :mod:`~mtl.study.search.space`: the spec's choices and ranges as Optuna distributions, and
   its sampler, pruner and directions;
 - :mod:`~mtl.study.search.driver`: :func:`run_search`, the ask-and-tell loop: ask Optuna for
-  a trial's settings, launch it as an ordinary run, report its epoch metrics to the pruner
-  (stopping the hopeless ones), tell Optuna its final validation value; at the end, the
-  hyperparameter importance is written into the sweep's record as JSON.
+  a trial's settings, launch it as one ordinary run per seed, report its epoch metrics (the
+  mean over its runs) to the pruner (stopping the hopeless ones), tell Optuna the mean of its
+  runs' final validation values; at the end, the hyperparameter importance is written into
+  the sweep's record as JSON.
 
 Optuna is imported here and nowhere else: the search runs in its own process
 (``python -m mtl.study.search``, started by :func:`mtl.study.sweeps.launch_search`), so neither

@@ -34,14 +34,23 @@ ends its process."""
 
 
 @dataclass
-class _Live:
-    """A trial in flight: its Optuna trial, the metric rows read so far, the epochs reported."""
+class _Run:
+    """One run of a trial (one seed): its record entry, the rows read so far, its objective's
+    validation value per epoch."""
 
-    trial: optuna.Trial
     entry: dict[str, Any]
     after_id: int = 0
+    values: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Live:
+    """A trial in flight: its Optuna trial, its runs (one per seed), the epochs reported."""
+
+    trial: optuna.Trial
+    runs: list[_Run]
     reported: set[int] = field(default_factory=set)
-    stop_asked: float | None = None  # monotonic time the pruner asked the run to stop
+    stop_asked: float | None = None  # monotonic time the pruner asked the runs to stop
 
 
 def run_search(
@@ -54,18 +63,21 @@ def run_search(
     """Drive search ``sweep_id`` (recorded by :func:`mtl.study.sweeps.launch_search`) to its
     end and return its final record.
 
-    Keeps up to the search's ``max_running`` trials in flight. While a trial runs, its new
-    validation rows of the (single) objective are reported to the pruner epoch by epoch; when
-    the pruner says so the run is asked to stop (:meth:`~mtl.runs.store.RunStore.request_stop`,
-    without waiting, so other trials go on) and, if it has not within :data:`STOP_GRACE_S`,
-    stopped by :func:`mtl.runs.scheduler.stop`; it ends ``stopped`` and is marked ``pruned``
-    in the record. When a run ends, Optuna is told its
-    final validation value(s) from the run's summary (``finished``), that it was pruned, or
-    that it failed (any other end, or a missing value). A sampled combination the config
-    refuses (each choice and range end was checked alone at launch) is told as failed, uses up
-    its trial and is listed in the record's ``search.skipped`` with the reason. At the end the hyperparameter
-    importance (:func:`importance`) goes into the record. Any error marks the search
-    ``failed`` with the message and is raised again.
+    A trial is one run per seed of the spec (``seeds``), all with the trial's settings; its
+    value is the mean over those runs of each objective's final validation value. Keeps up to
+    ``max_running`` runs in flight (at least one trial: ``max_running // len(seeds)`` trials).
+    While a trial runs, the mean over its runs of the (single) objective's validation value is
+    reported to the pruner for each epoch every run has reached; when the pruner says so the
+    trial's runs are asked to stop (:meth:`~mtl.runs.store.RunStore.request_stop`, without
+    waiting, so other trials go on) and those that have not within :data:`STOP_GRACE_S` are
+    stopped by :func:`mtl.runs.scheduler.stop`; they end ``stopped`` and are marked ``pruned``
+    in the record. When every run of a trial has ended, Optuna is told the trial's value
+    (every run ``finished`` with a value), that it was pruned, or that it failed (any other
+    end, or a missing value); the record's ``search.told`` lists what it was told. A sampled
+    combination the config refuses (each choice and range end was checked alone at launch) is
+    told as failed, uses up its trial and is listed in the record's ``search.skipped`` with the
+    reason. At the end the hyperparameter importance (:func:`importance`) goes into the
+    record. Any error marks the search ``failed`` with the message and is raised again.
     """
     record = get_sweep(store, sweep_id)
     search = record["search"]
@@ -97,54 +109,45 @@ def _loop(
     space = distributions(spec)
     prune = spec.pruning != "none"
     tag = sweep_tag(record["id"])
-    live: dict[str, _Live] = {}
+    slots = max(1, limit // len(spec.seeds))  # trials in flight: their runs fill the run limit
+    live: list[_Live] = []
     asked = 0
     while asked < spec.n_trials or live:
-        while asked < spec.n_trials and len(live) < limit:
+        while asked < spec.n_trials and len(live) < slots:
             trial = study.ask(space)
             params = {k: choice_value(spec, k, v) for k, v in trial.params.items()}
             asked += 1
-            try:
-                config = search_config(spec, base, params, trial.number)
-            except SweepError as err:  # e.g. pcgrad with independent: a combination of choices
+            try:  # e.g. pcgrad with independent: a combination of choices
+                configs = [search_config(spec, base, params, trial.number, s) for s in spec.seeds]
+            except SweepError as err:
                 study.tell(trial, state=TrialState.FAIL)
                 search.setdefault("skipped", []).append(
                     {"trial": trial.number, "settings": params, "error": str(err)}
                 )
                 write_record(store, record)
                 continue
-            run_id = launch(config, store, limit, tags=(tag,), ray=ray)
-            entry = {
-                "id": run_id,
-                "settings": params,
-                "seed": spec.seeds[0],
-                "trial": trial.number,
-                "pruned": False,
-            }
-            record["runs"].append(entry)
+            runs = []
+            for seed, config in zip(spec.seeds, configs, strict=True):
+                entry = {
+                    "id": launch(config, store, limit, tags=(tag,), ray=ray),
+                    "settings": params,
+                    "seed": seed,
+                    "trial": trial.number,
+                    "pruned": False,
+                }
+                record["runs"].append(entry)
+                runs.append(_Run(entry))
             write_record(store, record)
-            live[run_id] = _Live(trial, entry)
+            live.append(_Live(trial, runs))
         dispatch(store, limit)
-        for run_id, state in list(live.items()):
-            status = RunStatus(store.get_run(run_id)["status"])
-            if state.stop_asked is None:
-                running = prune and status == RunStatus.RUNNING
-                if running and _should_prune(store, state, objectives[0]):
-                    # the stop path, without waiting: the run stops at its next step
-                    store.request_stop(run_id)
-                    state.stop_asked = time.monotonic()
-            elif status not in TERMINAL and time.monotonic() - state.stop_asked > STOP_GRACE_S:
-                status = stop(store, run_id)  # it did not stop by itself: end its process
-            if status in TERMINAL and state.stop_asked is not None:
-                state.entry["pruned"] = status == RunStatus.STOPPED  # it may have just finished
-                write_record(store, record)
-            if status in TERMINAL:
-                if prune and not state.entry["pruned"]:
-                    _report(store, state, objectives[0])
-                _tell(study, store, state, status, objectives)
-                del live[run_id]
-                if on_progress:
-                    on_progress(asked - len(live), spec.n_trials)
+        for state in list(live):
+            statuses = _advance(store, state, objectives[0] if prune else None)
+            if statuses is None:
+                continue
+            _end(study, store, record, state, statuses, objectives, prune)
+            live.remove(state)
+            if on_progress:
+                on_progress(asked - len(live), spec.n_trials)
         if live:
             time.sleep(poll_s)
     search["importance"] = importance(study, objectives)
@@ -152,47 +155,104 @@ def _loop(
     write_record(store, record)
 
 
+def _advance(store: RunStore, state: _Live, objective: str | None) -> list[RunStatus] | None:
+    """One look at a trial in flight: report its new epochs to the pruner (``objective``; None:
+    no pruning) and stop its runs if the pruner says so. The statuses of its runs once every
+    one has ended, else ``None``."""
+    ids = [run.entry["id"] for run in state.runs]
+    statuses = [RunStatus(store.get_run(i)["status"]) for i in ids]
+    if state.stop_asked is None:
+        running = RunStatus.RUNNING in statuses
+        if objective is not None and running and _should_prune(store, state, objective):
+            # the stop path, without waiting: the runs stop at their next step
+            for run_id, status in zip(ids, statuses, strict=True):
+                if status not in TERMINAL:
+                    store.request_stop(run_id)
+            state.stop_asked = time.monotonic()
+    elif time.monotonic() - state.stop_asked > STOP_GRACE_S:
+        statuses = [  # a run that did not stop by itself: end its process
+            status if status in TERMINAL else stop(store, run_id)
+            for run_id, status in zip(ids, statuses, strict=True)
+        ]
+    return statuses if all(s in TERMINAL for s in statuses) else None
+
+
+def _end(
+    study: optuna.Study,
+    store: RunStore,
+    record: dict[str, Any],
+    state: _Live,
+    statuses: Sequence[RunStatus],
+    objectives: Sequence[str],
+    prune: bool,
+) -> None:
+    """Mark the pruned runs of an ended trial and tell Optuna how the trial did."""
+    pruned = state.stop_asked is not None and RunStatus.STOPPED in statuses
+    for run, status in zip(state.runs, statuses, strict=True):
+        run.entry["pruned"] = pruned and status == RunStatus.STOPPED  # some may have finished
+    if prune and not pruned:
+        _report(store, state, objectives[0])
+    told = _tell(study, store, state, statuses, objectives, pruned)
+    record["search"].setdefault("told", []).append(told)
+    write_record(store, record)
+
+
 def _should_prune(store: RunStore, state: _Live, objective: str) -> bool:
-    """Report the run's new validation values of ``objective`` per epoch; ask the pruner."""
+    """Report the trial's new mean validation values of ``objective``; ask the pruner."""
     return _report(store, state, objective) and state.trial.should_prune()
 
 
 def _report(store: RunStore, state: _Live, objective: str) -> bool:
-    """Report the run's validation values of ``objective`` not reported yet, one per epoch;
-    whether there were any. A finished run's are all reported before Optuna is told its
-    value, so the pruner compares later trials with its whole curve, however fast it ran."""
-    rows = store.metrics(state.entry["id"], state.after_id)
-    if rows.empty:
-        return False
-    state.after_id = int(rows["id"].max())
+    """Report, for each epoch every run of the trial has reached and not reported yet, the
+    mean over its runs of their validation values of ``objective``; whether there were any.
+    A finished trial's are all reported before Optuna is told its value, so the pruner
+    compares later trials with its whole curve, however fast it ran."""
     task, _, metric = objective.rpartition("/")
-    mine = rows[(rows["split"] == "val") & (rows["task"] == task) & (rows["metric"] == metric)]
-    new = False
-    for epoch, value in zip(mine["epoch"], mine["value"], strict=True):
-        step = int(epoch)
-        if step in state.reported or not math.isfinite(value):
+    for run in state.runs:
+        rows = store.metrics(run.entry["id"], run.after_id)
+        if rows.empty:
             continue
-        state.trial.report(float(value), step)
+        run.after_id = int(rows["id"].max())
+        mine = rows[(rows["split"] == "val") & (rows["task"] == task) & (rows["metric"] == metric)]
+        for epoch, value in zip(mine["epoch"], mine["value"], strict=True):
+            if math.isfinite(value):
+                run.values[int(epoch)] = float(value)
+    common = set.intersection(*(set(run.values) for run in state.runs)) - state.reported
+    for step in sorted(common):
+        state.trial.report(_mean([run.values[step] for run in state.runs]), step)
         state.reported.add(step)
-        new = True
-    return new
+    return bool(common)
+
+
+def _mean(values: Sequence[float]) -> float:
+    """The mean of ``values`` (one value: itself, exactly)."""
+    return math.fsum(values) / len(values)
 
 
 def _tell(
     study: optuna.Study,
     store: RunStore,
     state: _Live,
-    status: RunStatus,
+    statuses: Sequence[RunStatus],
     objectives: Sequence[str],
-) -> None:
-    if state.entry["pruned"]:
+    pruned: bool,
+) -> dict[str, Any]:
+    """Tell Optuna an ended trial's outcome; return it as recorded (``trial``, ``state``:
+    ``complete``, ``pruned`` or ``fail``, ``values``: each objective's mean over the runs)."""
+    told: dict[str, Any] = {"trial": state.trial.number, "state": "pruned", "values": None}
+    if pruned:
         study.tell(state.trial, state=TrialState.PRUNED)
-        return
-    values = objective_values(store.get_run(state.entry["id"]).get("summary"), objectives)
-    if status != RunStatus.FINISHED or values is None:
+        return told
+    found = [
+        objective_values(store.get_run(run.entry["id"]).get("summary"), objectives)
+        for run in state.runs
+    ]
+    if any(s != RunStatus.FINISHED for s in statuses) or any(v is None for v in found):
         study.tell(state.trial, state=TrialState.FAIL)
-        return
-    study.tell(state.trial, values if len(values) > 1 else values[0])
+        return {**told, "state": "fail"}
+    means = [_mean([v[i] for v in found if v is not None]) for i in range(len(objectives))]
+    study.tell(state.trial, means if len(means) > 1 else means[0])
+    return {**told, "state": "complete", "values": means}
 
 
 def objective_values(

@@ -203,6 +203,7 @@ def launch_search(
         "search": {
             "method": spec.search,
             "trials": spec.n_trials,
+            "seeds": list(spec.seeds),  # a trial is one run per seed
             "objectives": [name for name, _ in objectives],
             "higher_is_better": [higher for _, higher in objectives],
             "pruning": spec.pruning,

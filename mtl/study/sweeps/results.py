@@ -60,7 +60,7 @@ def sweeps(store: RunStore) -> pd.DataFrame:
     for record in read_records(store):
         ids = [r["id"] for r in record.get("runs", [])]
         counts = _count(statuses, ids)
-        planned = int((_driver(record) or {}).get("trials", 0))
+        planned = _planned(record)
         rows.append(
             {
                 "id": record["id"],
@@ -98,8 +98,9 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     (those still queued or running).
 
     A run deleted from the store counts in ``total`` but in no status. For a search,
-    ``total`` is the trials asked for, ``pending`` those its driver has yet to launch and
-    ``searching`` is 1 while the driver works (both 0 once it has ended: done, failed or gone).
+    ``total`` is the runs of the trials asked for (trials × seeds), ``pending`` those its
+    driver has yet to launch and ``searching`` is 1 while the driver works (both 0 once it
+    has ended: done, failed or gone).
     """
     record = get_sweep(store, sweep_id)
     ids = [r["id"] for r in record.get("runs", [])]
@@ -107,8 +108,8 @@ def progress(store: RunStore, sweep_id: str) -> dict[str, int]:
     counts = _count(statuses, ids)
     counts["total"] = len(ids)
     counts["pending"] = counts["searching"] = 0
-    if driven := _driver(record):
-        counts["total"] = max(len(ids), int(driven["trials"]))
+    if _driver(record):
+        counts["total"] = max(len(ids), _planned(record))
         if search_state(record) == "running":
             counts["pending"] = counts["total"] - len(ids)
             counts["searching"] = 1
@@ -137,6 +138,12 @@ DRIVER_START_S = 60.0
 def _driver(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The part of a record an Optuna driver keeps: a search's, or a verdict's TPE tuning."""
     return record.get("search") or record.get("tuning")
+
+
+def _planned(record: Mapping[str, Any]) -> int:
+    """The runs a search (or a verdict's TPE tuning) plans: its trials × its seeds."""
+    driven = _driver(record) or {}
+    return int(driven.get("trials", 0)) * len(driven.get("seeds") or [0])
 
 
 def search_state(record: Mapping[str, Any]) -> str | None:

@@ -120,7 +120,8 @@ class SweepSpec(BaseModel):
         description="Dotted key → list of values; every combination becomes a setting.",
     )
     seeds: list[int] = Field(
-        default_factory=lambda: [0], description="Values of train.seed; one run per seed."
+        default_factory=lambda: [0],
+        description="Values of train.seed; one run per seed (a search: per trial).",
     )
     search: Literal["grid", "random", "tpe", "nsga2"] = Field(
         "grid", description="grid: every combination; random, tpe, nsga2: an Optuna search."
@@ -215,10 +216,6 @@ class SweepSpec(BaseModel):
             raise ValueError(f"{', '.join(both)} is both in grid and in ranges; keep one")
         if not self.grid and not self.ranges:
             raise ValueError(f"a {self.search} search needs ranges or grid choices to draw from")
-        if len(self.seeds) != 1:
-            raise ValueError(
-                f"a search trains each trial once, so give one seed (seeds: [0]); found {self.seeds}"
-            )
         objectives = self.objectives
         for name in objectives:
             task, _, metric = name.rpartition("/")
@@ -256,9 +253,9 @@ class SweepSpec(BaseModel):
 
     @property
     def size(self) -> int:
-        """Number of runs: grid points × seeds, or a search's trials."""
+        """Number of runs: grid points × seeds, or a search's trials × seeds."""
         if self.search != "grid":
-            return self.n_trials
+            return self.n_trials * len(self.seeds)
         return math.prod(len(v) for v in self.grid.values()) * len(self.seeds)
 
     @classmethod
@@ -274,7 +271,7 @@ class SweepSpec(BaseModel):
             raise SweepError(f"sweep spec: {format_validation_error(err, cls)}") from None
         if spec.size > MAX_RUNS:
             raise SweepError(
-                f"sweep {spec.name!r} has {spec.size} runs (grid × seeds); at most {MAX_RUNS} "
+                f"sweep {spec.name!r} has {spec.size} runs ({'grid' if spec.search == 'grid' else 'trials'} × seeds); at most {MAX_RUNS} "
                 "are allowed in one sweep, so shrink the grid or split it"
             )
         return spec
@@ -478,17 +475,22 @@ def check_search(spec: SweepSpec) -> ExperimentConfig:
 
 
 def search_config(
-    spec: SweepSpec, base: ExperimentConfig, params: Mapping[str, Any], trial: int
+    spec: SweepSpec,
+    base: ExperimentConfig,
+    params: Mapping[str, Any],
+    trial: int,
+    seed: int | None = None,
 ) -> ExperimentConfig:
-    """The config of search trial ``trial`` with the sampled ``params``, named
-    ``"<sweep> · #<trial> key=value … seed=N"``.
+    """The config of search trial ``trial`` with the sampled ``params`` on ``seed`` (default:
+    the spec's first seed), named ``"<sweep> · #<trial> key=value … seed=N"``.
 
     Raises:
         SweepError: the sampled combination is invalid.
     """
-    name = run_label(f"{spec.name} · #{trial}", params, spec.seeds[0])
+    seed = spec.seeds[0] if seed is None else seed
+    name = run_label(f"{spec.name} · #{trial}", params, seed)
     try:
-        return base.with_overrides({**params, "train.seed": spec.seeds[0], "name": name})
+        return base.with_overrides({**params, "train.seed": seed, "name": name})
     except ConfigError as err:
         raise SweepError(f"sweep {spec.name!r}: trial {trial}: {err}") from None
 
