@@ -235,7 +235,8 @@ def live_run(page, timeout: float = WAIT_MS) -> str:  # type: ignore[no-untyped-
 
 
 def wait_for_points(page, above: int = 0, timeout: float = WAIT_MS) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the first live chart on ``page`` draws more than ``above`` points."""
+    """Wait until the first live chart on ``page`` is there and draws more than ``above`` points."""
+    page.locator(LIVE_PLOT).first.wait_for(timeout=timeout)
     page.wait_for_function(
         f"() => ({POINTS})(document.querySelector('{LIVE_PLOT}')) > {above}", timeout=timeout
     )

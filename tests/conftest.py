@@ -74,6 +74,19 @@ def stop_workers(home: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def app_on_new_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`streamlit run app.py` for this test module on a fresh store home: (its URL, the home).
+
+    Started and stopped (with what it launched) by ``browser_support.app_server``.
+    """
+    from browser_support import app_server
+
+    home = tmp_path_factory.mktemp("app-home")
+    with app_server(home, tmp_path_factory.mktemp("app-server")) as url:
+        yield url, home
+
+
+@pytest.fixture(scope="module")
 def one_thread() -> Iterator[None]:
     """One intra-op torch thread for a module of small models (faster on busy cores).
 

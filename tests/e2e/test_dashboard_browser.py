@@ -120,7 +120,6 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         # 3. a second tab on the same run rebuilds the same view from the store
         second = context.new_page()
         second.goto(f"{url}/live?run={run_id}")
-        second.locator(LIVE_PLOT).first.wait_for(timeout=60_000)
         wait_for_points(second, timeout=60_000)
         assert second.locator(LIVE_PLOT).first.evaluate(POINTS) >= start_points
         second.close()

@@ -7,13 +7,11 @@ to a folder, the page is saved there (1280×800 and presenter view).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from browser_support import (
-    app_server,
     choose,
     chromium,
     idle,
@@ -40,14 +38,10 @@ def field_trial(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("exp-e2e-home")
-    with app_server(home, tmp_path_factory.mktemp("exp-e2e-server")) as address:
-        yield address
-
-
-def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
+def test_the_form_survives_a_visit_to_compare(
+    app_on_new_home: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, _ = app_on_new_home
     csv = field_trial(tmp_path / "field trial.csv")
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -9,16 +9,13 @@ page with the image dataset is saved there (1280×800 and presenter view).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from image_support import write_digits_folder, zip_folder
 
 from browser_support import (
-    LIVE_PLOT,
     WAIT_MS,
-    app_server,
     choose,
     chromium,
     enter,
@@ -35,17 +32,6 @@ from mtl.runs.store import RunStore
 
 require_chromium()
 pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("images-e2e-home")
-
-
-@pytest.fixture(scope="module")
-def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with app_server(home, tmp_path_factory.mktemp("images-e2e-server")) as address:
-        yield address
 
 
 def number(page, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
@@ -76,8 +62,9 @@ def set_up(page, address: str, archive: Path) -> None:  # type: ignore[no-untype
 
 
 def test_upload_a_zipped_image_folder_train_watch_evaluate(
-    url: str, home: Path, tmp_path: Path
+    app_on_new_home: tuple[str, Path], tmp_path: Path
 ) -> None:
+    url, home = app_on_new_home
     folder = write_digits_folder(tmp_path / "digit photos", limit=400)
     archive = zip_folder(folder, tmp_path / "digit photos.zip", inside="digit photos")
     new = write_digits_folder(tmp_path / "new", limit=12)
@@ -92,8 +79,7 @@ def test_upload_a_zipped_image_folder_train_watch_evaluate(
 
         page.get_by_role("button", name="Start").click()
         run_id = live_run(page)
-        page.locator(LIVE_PLOT).first.wait_for(timeout=WAIT_MS)  # the live loss chart
-        wait_for_points(page)
+        wait_for_points(page)  # the live loss chart draws
         store = RunStore(home)
         wait_for(lambda: status(store, run_id) == "finished", timeout=180)
         config = store.get_run(run_id)["config"]

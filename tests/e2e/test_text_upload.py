@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +17,7 @@ import pytest
 from text_support import review_table
 
 from browser_support import (
-    LIVE_PLOT,
     WAIT_MS,
-    app_server,
     choose,
     chromium,
     enter,
@@ -39,20 +36,10 @@ require_chromium()
 pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("text-e2e-home")
-
-
-@pytest.fixture(scope="module")
-def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with app_server(home, tmp_path_factory.mktemp("text-e2e-server")) as address:
-        yield address
-
-
 def test_upload_text_csv_launch_watch_evaluate_predict(
-    url: str, home: Path, tmp_path: Path
+    app_on_new_home: tuple[str, Path], tmp_path: Path
 ) -> None:
+    url, home = app_on_new_home
     csv = tmp_path / "film reviews.csv"
     review_table(240).drop(columns=["id"]).to_csv(csv, index=False)
     new_rows = tmp_path / "new reviews.csv"
@@ -74,7 +61,6 @@ def test_upload_text_csv_launch_watch_evaluate_predict(
         config = RunStore(home).get_run(run_id)["config"]
         assert config["data"]["text"] is None and config["data"]["text_encoder"] == "bag"
 
-        page.locator(LIVE_PLOT).first.wait_for(timeout=WAIT_MS)
         wait_for_points(page)
         page.get_by_text("finished", exact=True).first.wait_for(timeout=WAIT_MS)
 
