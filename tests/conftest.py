@@ -74,6 +74,19 @@ def stop_workers(home: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def app_on_new_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`streamlit run app.py` for this test module on a fresh store home: (its URL, the home).
+
+    Started and stopped (with what it launched) by ``browser_support.app_server``.
+    """
+    from browser_support import app_server
+
+    home = tmp_path_factory.mktemp("app-home")
+    with app_server(home, tmp_path_factory.mktemp("app-server")) as url:
+        yield url, home
+
+
+@pytest.fixture(scope="module")
 def one_thread() -> Iterator[None]:
     """One intra-op torch thread for a module of small models (faster on busy cores).
 
@@ -86,6 +99,18 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def float64() -> Iterator[None]:
+    """Train in float64, so that the only differences left are summation orders (torch is
+    imported only here, as in ``one_thread``)."""
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 @pytest.fixture
@@ -142,19 +167,26 @@ def cli_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def _run_python(
-    argv: list[str], home: Path | None, timeout: float
+def run_fresh(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python ARGV`` from the project root (env from ``cli_env``), output captured."""
+    """``python ARGV`` in a new interpreter (no stdin), output captured."""
     return subprocess.run(
         [sys.executable, *argv],
         capture_output=True,
         text=True,
-        env=cli_env(home),
-        cwd=ROOT,
+        env=env,
+        cwd=cwd,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def _run_python(
+    argv: list[str], home: Path | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGV`` from the project root (env from ``cli_env``), output captured."""
+    return run_fresh(argv, cli_env(home), ROOT, timeout)
 
 
 class CliServer:
@@ -301,15 +333,7 @@ def run_module(
     is applied in the child. ``MTL_TEST_FRESH_CLI=1`` starts a fresh interpreter instead.
     """
     if os.environ.get("MTL_TEST_FRESH_CLI") == "1":
-        return subprocess.run(
-            [sys.executable, *argv],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=cwd,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_fresh(argv, env, cwd, timeout)
     key = server_key(env)
     server = _cli_servers.get(key)
     if server is None or server.proc.poll() is not None:
@@ -331,11 +355,25 @@ def run_cli(
     return run_module(["-m", "mtl", *args], cli_env(home), ROOT, timeout)
 
 
+def cli_json(*args: str, home: Path | None = None, timeout: float = 180) -> Any:
+    """The report ``python -m mtl ARGS --json`` prints, after checking that it exited 0."""
+    result = run_cli(*args, "--json", home=home, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def run_python(
     code: str, home: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -c CODE`` in a real subprocess (as ``run_cli`` does) and capture its output."""
     return _run_python(["-c", code], home, timeout)
+
+
+def python_output(code: str, home: Path | None = None, timeout: float = 120) -> str:
+    """What ``python -c CODE`` prints (stripped), after checking that it exited 0."""
+    result = run_python(code, home, timeout)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def config_error(data: Any) -> str:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_user_error, cli_env, run_module
+from conftest import ROOT, assert_user_error, cli_env, run_fresh, run_module
 
 WEIGHTING = '''"""Throwaway: every task weighs the same factor (the recipe test's weighting).
 
@@ -170,17 +169,8 @@ def run_in(
     ``-c`` code, which checks what gets imported, runs in a fresh interpreter.
     """
     env = {**cli_env(home), "PYTHONPATH": str(project)}
-    if argv[0] == "-m":
-        return run_module(list(argv), env, project, timeout)
-    return subprocess.run(
-        [sys.executable, *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=project,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    run = run_module if argv[0] == "-m" else run_fresh
+    return run(list(argv), env, project, timeout)
 
 
 def test_the_copy_imports_its_own_mtl(project: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_python
+from conftest import python_output
 from mtl.data import DATASETS
 from mtl.models import ARCHITECTURES
 from mtl.registry import Registry
@@ -33,10 +33,9 @@ print(len(names))
 
 
 def test_listing_and_validating_configs_does_not_import_torch() -> None:
-    result = run_python(LIST_WITHOUT_TORCH, timeout=60)
-    assert result.returncode == 0, result.stderr
+    printed = python_output(LIST_WITHOUT_TORCH, timeout=60)
     expected = len(ARCHITECTURES.names()) + len(WEIGHTINGS.names()) + len(DATASETS.names())
-    assert int(result.stdout.strip()) == expected
+    assert int(printed) == expected
 
 
 def test_required_entries_are_registered() -> None:
@@ -107,9 +106,7 @@ print(len(specs), sorted({spec.implementation for spec in specs} & {"Strategy", 
 
 
 def test_every_spec_section_runs_with_torch_unimportable() -> None:
-    result = run_python(SPEC_SECTIONS_WITHOUT_TORCH, timeout=60)
-    assert result.returncode == 0, result.stderr
-    count, generic = result.stdout.strip().split(" ", 1)
+    count, generic = python_output(SPEC_SECTIONS_WITHOUT_TORCH, timeout=60).split(" ", 1)
     assert int(count) == len(ARCHITECTURES.names()) + len(WEIGHTINGS.names())
     assert generic == "[]"  # every entry names its own class
 

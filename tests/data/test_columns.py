@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from conftest import run_python
+from conftest import python_output
 from mtl.config import ExperimentConfig
 from mtl.data.columns import REASONS, usable_columns
 from mtl.data.prepare import prepare
@@ -80,5 +80,4 @@ def test_image_datasets_keep_their_blank_pixels() -> None:
 
 def test_importing_it_does_not_import_torch() -> None:
     code = "import sys, mtl.data.columns, mtl.data.preprocessing; print('torch' in sys.modules)"
-    done = run_python(code)
-    assert done.stdout.strip() == "False", done.stderr
+    assert python_output(code) == "False"

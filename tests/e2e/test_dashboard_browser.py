@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -21,17 +20,24 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, StoreWatcher, chromium, require_chromium, streamlit_server
-from conftest import stop_workers
+from browser_support import (
+    LIVE_PLOT,
+    POINTS,
+    StoreWatcher,
+    app_server,
+    chromium,
+    enter,
+    live_run,
+    require_chromium,
+    shot,
+    wait_for_points,
+)
 from mtl.runs.spare import idle_spares
 from mtl.runs.store import RunStore
 
 require_chromium()
 pytest.importorskip("playwright.sync_api")
 
-PLOT = '[data-testid="stBidiComponentRegular"] .js-plotly-plot'
-# plotly keeps the decoded arrays in _fullData (the figure's data arrives as base64 typed arrays)
-POINTS = "el => (el._fullData || []).reduce((n, t) => n + (t._length || 0), 0)"
 MAX_X = "el => Math.max(-1, ...(el._fullData || []).flatMap(t => t.x ? Array.from(t.x).filter(Number.isFinite) : []))"
 LONG_PRESET = """# Digits for long enough to watch, zoom and stop (end-to-end test)
 name: demo-long
@@ -56,22 +62,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("e2e-server")
-    env = {
-        "MTL_HOME": str(home),
-        "MTL_HEARTBEAT_TIMEOUT": "5",
-        "OMP_NUM_THREADS": "1",
-        "MTL_WARM_WORKER": "1",
-    }
-    with streamlit_server(REPO / "app.py", logs, env=env) as address:
+    with app_server(home, logs, MTL_HEARTBEAT_TIMEOUT="5", MTL_WARM_WORKER="1") as address:
         yield address
-    stop_workers(home)  # whatever the test launched
-
-
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    folder = os.environ.get("MTL_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
@@ -84,26 +76,23 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
 
         page.goto(url)
         page.get_by_role("button", name="demo-long").wait_for(timeout=30_000)
-        shot(page, "home")
+        shot(page, "home", full_page=True)
         # a person reads the page for a few seconds: by then the warm spare worker is ready
         deadline = time.monotonic() + 60
         while not idle_spares(RunStore(home)) and time.monotonic() < deadline:
             time.sleep(0.1)
         clicked = time.time()
         page.get_by_role("button", name="demo-long").click()
-        page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=30_000)
-        run_id = re.search(r"run=([\w.-]+)", page.url).group(1)
+        run_id = live_run(page, timeout=30_000)
         report["live_page_s"] = round(time.time() - clicked, 2)
         watcher = StoreWatcher(home, run_id)
         watcher.start()
 
         # 1. the first point appears, then the charts gain points
-        loss = page.locator(PLOT).first
+        loss = page.locator(LIVE_PLOT).first
         loss.wait_for(timeout=60_000)
         report["chart_ready_s"] = round(time.time() - clicked, 2)
-        page.wait_for_function(
-            f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=60_000
-        )
+        wait_for_points(page, timeout=60_000)
         report["first_point_s"] = round(time.time() - clicked, 2)
         if watcher.first_seen:
             report["store_first_row_s"] = round(min(watcher.first_seen.values()) - clicked, 2)
@@ -111,12 +100,10 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
             """([sel, maxX]) => { window.__seen = {}; const f = eval(maxX);
                setInterval(() => { const el = document.querySelector(sel); if (!el || !el._fullData) return;
                  const m = f(el); if (m >= 0 && !(m in window.__seen)) window.__seen[m] = Date.now(); }, 20); }""",
-            [PLOT, MAX_X],
+            [LIVE_PLOT, MAX_X],
         )
         start_points = loss.evaluate(POINTS)
-        page.wait_for_function(
-            f"() => ({POINTS})(document.querySelector('{PLOT}')) > {start_points}", timeout=30_000
-        )
+        wait_for_points(page, above=start_points, timeout=30_000)
 
         # 2. zoom (what a drag does), then three more updates: the zoom stays, points keep coming
         loss.evaluate("el => { el.__marker = 4711; }")
@@ -124,23 +111,17 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         zoom = [top * 0.25, top * 0.75]
         loss.evaluate("(el, r) => Plotly.relayout(el, {'xaxis.range': r})", zoom)
         for _ in range(3):
-            count = loss.evaluate(POINTS)
-            page.wait_for_function(
-                f"() => ({POINTS})(document.querySelector('{PLOT}')) > {count}", timeout=30_000
-            )
+            wait_for_points(page, above=loss.evaluate(POINTS), timeout=30_000)
         kept = loss.evaluate("el => el._fullLayout.xaxis.range")
         assert kept == pytest.approx(zoom), (kept, zoom)
         assert loss.evaluate("el => el.__marker") == 4711  # the same node: updated in place
-        shot(page, "live")
+        shot(page, "live", full_page=True)
 
         # 3. a second tab on the same run rebuilds the same view from the store
         second = context.new_page()
         second.goto(f"{url}/live?run={run_id}")
-        second.locator(PLOT).first.wait_for(timeout=60_000)
-        second.wait_for_function(
-            f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=60_000
-        )
-        assert second.locator(PLOT).first.evaluate(POINTS) >= start_points
+        wait_for_points(second, timeout=60_000)
+        assert second.locator(LIVE_PLOT).first.evaluate(POINTS) >= start_points
         second.close()
 
         # update lag: when a step became readable in the store vs when the browser drew it
@@ -166,7 +147,7 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         # 5. Compare lists it (the exported table holds its row)
         page.goto(f"{url}/compare")
         page.get_by_role("button", name="Export table (CSV)").wait_for(timeout=30_000)
-        shot(page, "compare")
+        shot(page, "compare", full_page=True)
         with page.expect_download() as download:
             page.get_by_role("button", name="Export table (CSV)").click()
         exported = Path(download.value.path()).read_text(encoding="utf-8")
@@ -178,14 +159,14 @@ def test_launch_watch_zoom_stop_compare_evaluate(url: str, home: Path) -> None:
         page.wait_for_function(
             "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000
         )
-        shot(page, "evaluate")
+        shot(page, "evaluate", full_page=True)
 
         page.goto(f"{url}/experiment")
         page.get_by_text("5 · Training").wait_for(timeout=30_000)
         page.wait_for_function(
             "() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=30_000
         )
-        shot(page, "experiment")
+        shot(page, "experiment", full_page=True)
         context.close()
 
     assert not external, f"requests left this machine: {external[:5]}"
@@ -201,9 +182,7 @@ def test_sweep_from_the_browser_shows_aggregate_and_pareto(url: str, home: Path)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.goto(f"{url}/sweep")
         page.get_by_role("button", name="Queue the sweep").wait_for(timeout=30_000)
-        epochs = page.get_by_label("Epochs per run")
-        epochs.fill("2")
-        epochs.press("Enter")
+        enter(page, "Epochs per run", 2, exact=False)
         page.get_by_role("button", name="Queue the sweep").click()
         # 2 sharing modes × 2 strategies × 2 seeds (+ the baselines), trained one after another
         page.get_by_text("Pareto plot").wait_for(timeout=240_000)
@@ -213,7 +192,7 @@ def test_sweep_from_the_browser_shows_aggregate_and_pareto(url: str, home: Path)
         page.get_by_text("8 of 8 runs ended").or_(
             page.get_by_text("of 10 runs ended")
         ).first.wait_for(timeout=240_000)
-        shot(page, "sweep")
+        shot(page, "sweep", full_page=True)
     from mtl.study.sweeps import sweeps
 
     listing = sweeps(RunStore(home))

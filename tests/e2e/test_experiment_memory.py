@@ -7,14 +7,19 @@ to a folder, the page is saved there (1280×800 and presenter view).
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, chromium, require_chromium, streamlit_server
+from browser_support import (
+    choose,
+    chromium,
+    idle,
+    require_chromium,
+    shot,
+    task_row,
+    upload_on_experiment,
+)
 
 require_chromium()
 pytest.importorskip("playwright.sync_api")
@@ -33,55 +38,14 @@ def field_trial(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("exp-e2e-home")
-    logs = tmp_path_factory.mktemp("exp-e2e-server")
-    env = {"MTL_HOME": str(home), "OMP_NUM_THREADS": "1", "MTL_WARM_WORKER": "0"}
-    with streamlit_server(REPO / "app.py", logs, env=env) as address:
-        yield address
-
-
-def choose(page, label: str, option: str, exact: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """Pick ``option`` in the selectbox or multiselect labelled ``label``: type to filter
-    (typing always opens the list; a click on an already focused box may close it)."""
-    widget = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
-        has=page.get_by_text(label, exact=True)
-    )
-    idle(page)
-    widget.locator("input").first.click()
-    page.keyboard.type(option.split(" ")[0])
-    page.get_by_role("option", name=option, exact=exact).first.click()
-    page.keyboard.press("Escape")
-
-
-def task_row(page, name: str):  # type: ignore[no-untyped-def]
-    """The bold task name the server draws for each task."""
-    return page.locator('[data-testid="stMarkdownContainer"] strong').filter(
-        has_text=re.compile(f"^{re.escape(name)}$")
-    )
-
-
-def idle(page) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the script run triggered by the last interaction has finished."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS
-    )
-
-
-def test_the_form_survives_a_visit_to_compare(url: str, tmp_path: Path) -> None:
+def test_the_form_survives_a_visit_to_compare(
+    app_on_new_home: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, _ = app_on_new_home
     csv = field_trial(tmp_path / "field trial.csv")
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{url}/experiment")
-        page.get_by_text("5 · Training").wait_for(timeout=WAIT_MS)
-
-        choose(page, "Dataset", "csv — ")
-        uploader = page.locator('[data-testid="stFileUploader"]').filter(
-            has_text="Upload a CSV file"
-        )
-        uploader.wait_for(timeout=WAIT_MS)
-        uploader.locator('input[type="file"]').set_input_files(str(csv))
+        upload_on_experiment(page, f"{url}/experiment", "csv — ", "Upload a CSV file", csv)
         page.get_by_text("Target columns that become tasks").wait_for(timeout=WAIT_MS)
         name = page.get_by_label("Run name")
         page.wait_for_function(
@@ -143,10 +107,3 @@ def selected(page, label: str) -> str:  # type: ignore[no-untyped-def]
         has=page.get_by_text(label, exact=True)
     )
     return box.locator("input").first.input_value()
-
-
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    folder = os.environ.get("MTL_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)

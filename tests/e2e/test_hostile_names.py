@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from browser_support import REPO, chromium, free_port, require_chromium, streamlit_server
+from browser_support import REPO, app_server, chromium, free_port, require_chromium
 from mtl import presets
 from mtl.runs.store import RunStore
 
@@ -175,8 +175,7 @@ def url(
 ) -> Iterator[str]:
     cwd = tmp_path_factory.mktemp("hostile-server")
     shutil.copytree(REPO / ".streamlit", cwd / ".streamlit")  # the repository's server settings
-    env = {"MTL_HOME": str(home[0]), "MTL_WARM_WORKER": "0", "OMP_NUM_THREADS": "1"}
-    with streamlit_server(REPO / "app.py", cwd, env=env) as address:
+    with app_server(home[0], cwd) as address:
         yield address
 
 

@@ -9,83 +9,40 @@ page with the image dataset is saved there (1280×800 and presenter view).
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from image_support import write_digits_folder, zip_folder
 
-from browser_support import REPO, chromium, require_chromium, streamlit_server
-from conftest import status, stop_workers, wait_for
+from browser_support import (
+    WAIT_MS,
+    choose,
+    chromium,
+    enter,
+    idle,
+    live_run,
+    require_chromium,
+    shot,
+    upload,
+    upload_on_experiment,
+    wait_for_points,
+)
+from conftest import status, wait_for
 from mtl.runs.store import RunStore
 
 require_chromium()
 pytest.importorskip("playwright.sync_api")
 
-WAIT_MS = 120_000
-PLOT = '[data-testid="stBidiComponentRegular"] .js-plotly-plot'
-POINTS = "el => (el._fullData || []).reduce((n, t) => n + (t._length || 0), 0)"
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("images-e2e-home")
-
-
-@pytest.fixture(scope="module")
-def url(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    logs = tmp_path_factory.mktemp("images-e2e-server")
-    env = {"MTL_HOME": str(home), "OMP_NUM_THREADS": "1", "MTL_WARM_WORKER": "0"}
-    with streamlit_server(REPO / "app.py", logs, env=env) as address:
-        yield address
-    stop_workers(home)
-
-
-def idle(page) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the script run triggered by the last interaction has finished."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS
-    )
-
-
-def choose(page, label: str, option: str, exact: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """Pick ``option`` in the selectbox or multiselect labelled ``label`` (type to filter)."""
-    widget = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
-        has=page.get_by_text(label, exact=True)
-    )
-    idle(page)
-    widget.locator("input").first.click()
-    page.keyboard.type(option.split(" ")[0])
-    page.get_by_role("option", name=option, exact=exact).first.click()
-    page.keyboard.press("Escape")
-
 
 def number(page, label: str, value: str) -> None:  # type: ignore[no-untyped-def]
     idle(page)
-    box = page.get_by_label(label, exact=True)
-    box.fill(value)
-    box.press("Enter")
+    enter(page, label, value)
     idle(page)
-
-
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    folder = os.environ.get("MTL_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
 
 
 def set_up(page, address: str, archive: Path) -> None:  # type: ignore[no-untyped-def]
     """Open the Experiment page, upload the zipped digits, pick two tasks, 8×8, 4 epochs."""
-    page.goto(address)
-    page.get_by_text("5 · Training").wait_for(timeout=WAIT_MS)
-    choose(page, "Dataset", "images — ")
-    uploader = page.locator('[data-testid="stFileUploader"]').filter(
-        has_text="Upload a zipped image folder"
-    )
-    uploader.wait_for(timeout=WAIT_MS)
-    uploader.locator('input[type="file"]').set_input_files(str(archive))
+    upload_on_experiment(page, address, "images — ", "Upload a zipped image folder", archive)
     page.get_by_text("Image folder: digit photos").wait_for(timeout=WAIT_MS)
     page.get_by_text("400 rows × 4 columns").wait_for(timeout=WAIT_MS)
     choose(page, "Target columns that become tasks", "digit", exact=True)
@@ -105,8 +62,9 @@ def set_up(page, address: str, archive: Path) -> None:  # type: ignore[no-untype
 
 
 def test_upload_a_zipped_image_folder_train_watch_evaluate(
-    url: str, home: Path, tmp_path: Path
+    app_on_new_home: tuple[str, Path], tmp_path: Path
 ) -> None:
+    url, home = app_on_new_home
     folder = write_digits_folder(tmp_path / "digit photos", limit=400)
     archive = zip_folder(folder, tmp_path / "digit photos.zip", inside="digit photos")
     new = write_digits_folder(tmp_path / "new", limit=12)
@@ -120,12 +78,8 @@ def test_upload_a_zipped_image_folder_train_watch_evaluate(
         shot(page, "experiment-images-architecture")
 
         page.get_by_role("button", name="Start").click()
-        page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=WAIT_MS)
-        run_id = re.search(r"run=([\w.-]+)", page.url).group(1)  # type: ignore[union-attr]
-        page.locator(PLOT).first.wait_for(timeout=WAIT_MS)  # the live loss chart
-        page.wait_for_function(
-            f"() => ({POINTS})(document.querySelector('{PLOT}')) > 0", timeout=WAIT_MS
-        )
+        run_id = live_run(page)
+        wait_for_points(page)  # the live loss chart draws
         store = RunStore(home)
         wait_for(lambda: status(store, run_id) == "finished", timeout=180)
         config = store.get_run(run_id)["config"]
@@ -135,10 +89,7 @@ def test_upload_a_zipped_image_folder_train_watch_evaluate(
 
         page.goto(f"{url}/evaluate?run={run_id}")
         page.get_by_text("Test metrics per task").wait_for(timeout=WAIT_MS)
-        predict = page.locator('[data-testid="stFileUploader"]').filter(
-            has_text="Zipped images to predict"
-        )
-        predict.locator('input[type="file"]').set_input_files(str(new_zip))
+        upload(page, "Zipped images to predict", new_zip)
         page.get_by_role("button", name="Download the predictions (CSV)").wait_for(timeout=WAIT_MS)
         page.get_by_text("img/0011.png").first.wait_for(state="attached", timeout=WAIT_MS)
 

@@ -11,15 +11,13 @@ written as markdown is shown as text and fetches nothing.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, chromium, require_chromium, streamlit_server
-from conftest import stop_workers, wait_for
+from browser_support import app_server, chromium, live_run, require_chromium
+from conftest import wait_for
 from mtl import presets
 from mtl.runs.spare import idle_spares
 from mtl.runs.store import TERMINAL_STATUSES, RunStore
@@ -47,12 +45,11 @@ train: {epochs: 5000, batch_size: 32, lr: 0.003, early_stopping: 5000, seed: 0}
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("live-home")
     (folder / "presets").mkdir()
     (folder / "presets" / f"{PRESET}.yaml").write_text(PRESET_YAML, encoding="utf-8")
-    yield folder
-    stop_workers(folder)
+    return folder
 
 
 def loss_chart(page, run_id: str) -> dict:  # type: ignore[no-untyped-def]
@@ -67,19 +64,13 @@ def launch_from_home(page, url: str, store: RunStore) -> tuple[str, set[int], fl
     spares = set(wait_for(lambda: idle_spares(store), 120, "the app's warm spare is ready"))
     clicked = time.monotonic()
     button.click()
-    page.wait_for_url(re.compile(r".*/live\?run=.*"), timeout=60_000)
-    return re.search(r"run=([\w.-]+)", page.url).group(1), spares, clicked
+    return live_run(page, timeout=60_000), spares, clicked
 
 
 def test_warm_launches_stream_appended_points_and_end_cleanly(home: Path, tmp_path: Path) -> None:
-    env = {
-        "MTL_HOME": str(home),
-        "MTL_WARM_WORKER": "1",
-        "OMP_NUM_THREADS": "1",
-        "MTL_HEARTBEAT_TIMEOUT": "10",
-    }
     store = RunStore(home)
-    with streamlit_server(REPO / "app.py", tmp_path, env=env) as url, chromium() as browser:
+    server = app_server(home, tmp_path, MTL_WARM_WORKER="1", MTL_HEARTBEAT_TIMEOUT="10")
+    with server as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, chromium, require_chromium, streamlit_server
-from conftest import stop_workers
+from browser_support import app_server, chromium, require_chromium, settled
 from mtl import presets
 from mtl.runs.store import RunStore
 
@@ -68,21 +67,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def url(home: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    logs = tmp_path_factory.mktemp("views-server")
-    env = {"MTL_HOME": str(home[0]), "MTL_WARM_WORKER": "0", "OMP_NUM_THREADS": "1"}
-    with streamlit_server(REPO / "app.py", logs, env=env) as address:
+    with app_server(home[0], tmp_path_factory.mktemp("views-server")) as address:
         yield address
-    stop_workers(home[0])  # whatever the test launched
-
-
-def settled(page) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the app's script run is over (the running icon is gone)."""
-    page.locator('[data-testid="stApp"]').wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
-        " && document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')",
-        timeout=60_000,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, chromium, require_chromium, streamlit_server
-from conftest import stop_workers
+from browser_support import app_server, chromium, enter, require_chromium
 from mtl.runs.store import RunStore
 from mtl.study.transfer import transfer_studies
 
@@ -26,15 +25,8 @@ POINTS_JS = """() => {
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     home = tmp_path / "home"
-    env = {
-        "MTL_HOME": str(home),
-        "MTL_WARM_WORKER": "0",
-        "OMP_NUM_THREADS": "1",
-        "MTL_MAX_RUNNING": "2",
-    }
-    with streamlit_server(REPO / "app.py", tmp_path, env=env) as url:
+    with app_server(home, tmp_path, MTL_MAX_RUNNING="2") as url:
         yield url, home
-    stop_workers(home)
 
 
 def test_start_a_study_and_watch_the_plot_fill_in(server: tuple[str, Path]) -> None:
@@ -43,13 +35,9 @@ def test_start_a_study_and_watch_the_plot_fill_in(server: tuple[str, Path]) -> N
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url + "/transfer")
         page.get_by_text("No transfer study yet").wait_for(timeout=60_000)
-        shares = page.get_by_label("Shares of the target's training labels")
-        shares.fill("0.1, 1")
-        shares.press("Enter")
+        enter(page, "Shares of the target's training labels", "0.1, 1", exact=False)
         for label, value in (("Seeds", "1"), ("Epochs per run", "3")):
-            box = page.get_by_label(label, exact=False)
-            box.fill(value)
-            box.press("Enter")
+            enter(page, label, value, exact=False)
         page.get_by_role("button", name="Start the study").click()
         page.get_by_text("runs finished").first.wait_for(timeout=60_000)
         # no reload from here on: the view polls the store while runs are pending

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, chromium, require_chromium, streamlit_server
-from conftest import stop_workers
+from browser_support import app_server, chromium, enter, require_chromium, settled
 from mtl.runs.store import RunStore
 
 require_chromium()
@@ -22,31 +21,12 @@ VERDICT_START = ("Sharing helps", "Sharing does not help", "No evidence that sha
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     home = tmp_path / "home"
-    env = {
-        "MTL_HOME": str(home),
-        "MTL_WARM_WORKER": "0",
-        "MTL_MAX_RUNNING": "2",
-        "OMP_NUM_THREADS": "1",
-    }
-    try:
-        with streamlit_server(REPO / "app.py", tmp_path, env=env) as address:
-            yield address, home
-    finally:
-        stop_workers(home)
-
-
-def settled(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
-        " && document.querySelector('[data-testid=\"stMainBlockContainer\"] h1')",
-        timeout=90_000,
-    )
+    with app_server(home, tmp_path, MTL_MAX_RUNNING="2") as address:
+        yield address, home
 
 
 def set_number(page, label: str, value: int) -> None:  # type: ignore[no-untyped-def]
-    field = page.get_by_label(label)
-    field.fill(str(value))
-    field.press("Enter")
+    enter(page, label, value, exact=False)
     settled(page)
 
 

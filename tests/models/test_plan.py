@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import run_python
+from conftest import python_output
 from mtl.config import ModelConfig
 from mtl.models import ARCHITECTURES
 from mtl.models.encoders import build_block, encoder_blocks
@@ -190,6 +190,4 @@ def test_the_plan_and_every_description_load_without_torch() -> None:
         "    assert d['kind'] == name and d['tasks']['a'][-1] == 'Linear 64→3', d\n"
         "print('torch' in sys.modules)\n"
     )
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert python_output(code) == "False"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ray_support import local_ray_cluster
 
-from conftest import ROOT, run_cli, status, wait_for
+from conftest import ROOT, cli_json, status, wait_for
 from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.runs.ray_drivers import driver_key, driver_pid, stop_drivers
@@ -71,6 +71,11 @@ def run_to_end(store: RunStore, config: ExperimentConfig) -> tuple[str, dict]:
     return run_id, worker_info(store, run_id)
 
 
+def cli_on_ray(home: Path, *args: str) -> dict:
+    """The JSON report of ``python -m mtl ARGS`` sent to the Ray cluster, 2 runs at a time."""
+    return cli_json(*args, "--executor", "ray", "--max-running", "2", home=home, timeout=600)
+
+
 def val_loss(store: RunStore, run_id: str) -> list[float]:
     metrics = store.metrics(run_id)
     return metrics[(metrics["split"] == "val") & (metrics["metric"] == "loss")]["value"].tolist()
@@ -85,19 +90,7 @@ def test_a_sweep_through_ray_finishes_every_run_with_curves_and_the_page_shows_i
         "grid: {model.sharing: [hard, independent]}\nseeds: [0, 1]\n",
         encoding="utf-8",
     )
-    env_result = run_cli(
-        "sweep",
-        str(spec),
-        "--executor",
-        "ray",
-        "--max-running",
-        "2",
-        "--json",
-        home=home,
-        timeout=600,
-    )
-    assert env_result.returncode == 0, env_result.stderr
-    report = json.loads(env_result.stdout)
+    report = cli_on_ray(home, "sweep", str(spec))
     assert report["progress"]["finished"] == report["progress"]["total"] == 4
     runs = on_ray.list_runs()
     assert len(runs) == 4 and set(runs["status"]) == {"finished"}
@@ -140,36 +133,15 @@ def test_a_transfer_study_through_ray_fine_tunes_from_its_pretraining_run(
 ) -> None:
     """`study transfer --executor ray`: the fine-tuning run starts from the pretraining run's
     checkpoint, which the driver sends to the node once that run finished."""
-    result = run_cli(
-        "study",
-        "transfer",
-        "--preset",
-        "synthetic-related",
-        "--target",
-        "y1",
-        "--fractions",
-        "0.25",
-        "--seeds",
-        "1",
-        "--set",
-        "train.epochs=2",
-        "--set",
-        "data.options.samples=300",
-        "--executor",
-        "ray",
-        "--max-running",
-        "2",
-        "--json",
-        home=home,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
+    study = ["--preset", "synthetic-related", "--target", "y1", "--fractions", "0.25"]
+    small = ["--seeds", "1", "--set", "train.epochs=2", "--set", "data.options.samples=300"]
+    report = cli_on_ray(home, "study", "transfer", *study, *small)
     runs = on_ray.list_runs(with_config=True)
     assert len(runs) == 4 and set(runs["status"]) == {"finished"}, runs[["status", "error"]]
     assert all(RAY_TAG in tags for tags in runs["tags"])
     (source,) = [c["model"]["init_from"] for c in runs["config"] if c["model"]["init_from"]]
     assert source in set(runs["id"])
-    methods = {r["method"] for r in json.loads(result.stdout)["results"]}
+    methods = {r["method"] for r in report["results"]}
     assert methods == {"single", "mtl", "transfer"}
 
 

@@ -15,7 +15,7 @@ import pytest
 from ray_support import free_port
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, assert_user_error, run_cli, run_python, wait_for
+from conftest import ROOT, assert_user_error, python_output, run_cli, wait_for
 from mtl import presets
 from mtl.config import ExperimentConfig
 from mtl.errors import UnsafePathError, UserError
@@ -224,9 +224,7 @@ def test_the_scheduler_the_cli_and_the_dashboard_import_neither_ray_nor_torch() 
         "mtl.runs.ray_executor, mtl.runs.ray_actor, mtl.ui.session\n"
         "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))"
     )
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert python_output(code) == "[]"
 
 
 def test_ray_is_in_the_requirements() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import assert_user_error, run_cli, wait_for
+from conftest import assert_user_error, cli_json, run_cli, wait_for
 from mtl import presets
 from mtl.errors import SweepError
 from mtl.runs.status import ACTIVE, TERMINAL
@@ -33,26 +32,9 @@ FAST = ["--set", "train.epochs=20", "--set", "train.early_stopping=5"] + [
 
 
 def study(home: Path, preset: str) -> dict:
-    result = run_cli(
-        "study",
-        "transfer",
-        "--preset",
-        preset,
-        "--target",
-        "y1",
-        "--fractions",
-        "0.05",
-        "--seeds",
-        "3",
-        "--max-running",
-        "2",
-        "--json",
-        *FAST,
-        home=home,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    """The ``study transfer`` report: ``preset``'s y1 with 5 % of its labels, 3 seeds."""
+    args = ["--preset", preset, "--target", "y1", "--fractions", "0.05", "--seeds", "3"]
+    return cli_json("study", "transfer", *args, "--max-running", "2", *FAST, home=home, timeout=900)
 
 
 def by_method(report: dict) -> dict[str, dict]:

@@ -10,7 +10,6 @@ import json
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +51,6 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ddp") / "table.csv"
     make_frame().to_csv(path, index=False)
     return path
-
-
-@pytest.fixture
-def float64() -> Iterator[None]:
-    """Train in float64, so that the only differences left are summation orders."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
 
 
 def make_config(path: Path, weighting: str, workers: int, **train: Any) -> ExperimentConfig:

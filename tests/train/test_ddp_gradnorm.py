@@ -11,7 +11,6 @@ aggregates without a second exchange. Rank 1 is spawned, rank 0 is this process.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,6 @@ from mtl.train.trainer import Trainer, TrainResult
 from mtl.weighting.strategies.gradnorm import GradNorm
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture
-def float64() -> Iterator[None]:
-    """Train in float64, so that the only differences left are summation orders."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
 
 
 @pytest.fixture(scope="module")

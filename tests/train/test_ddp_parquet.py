@@ -99,19 +99,15 @@ def test_a_missing_target_column_is_a_plain_error(parquet: Path) -> None:
         plan_shards(config)
 
 
+@pytest.mark.usefixtures("float64")
 def test_two_ranks_reading_their_own_rows_update_like_one_process(parquet: Path) -> None:
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        one = make_config(parquet, "upgrad", 1)
-        single = Trainer(one, prepare(one)).fit()
-        events = History()
-        two = make_config(parquet, "upgrad", 2)
-        trainer = launch(two, plan_shards(two), [events], dtype=torch.float64)
-        assert [info["train_rows"] for info in trainer.rank_info] == [53, 53]
-        parallel = trainer.fit()
-    finally:
-        torch.set_default_dtype(before)
+    one = make_config(parquet, "upgrad", 1)
+    single = Trainer(one, prepare(one)).fit()
+    events = History()
+    two = make_config(parquet, "upgrad", 2)
+    trainer = launch(two, plan_shards(two), [events], dtype=torch.float64)
+    assert [info["train_rows"] for info in trainer.rank_info] == [53, 53]
+    parallel = trainer.fit()
     assert single.status == parallel.status == "finished"
     assert parallel.summary["steps"] == 20
     assert max_difference(single.model, parallel.model) < 1e-5

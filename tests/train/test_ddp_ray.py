@@ -88,31 +88,26 @@ def two_nodes() -> Iterator[str]:
             ray.shutdown()
 
 
+@pytest.mark.usefixtures("float64")
 def test_ray_train_ranks_on_another_node_update_like_one_process(
     two_nodes: str, tmp_path: Path
 ) -> None:
-
     table = tmp_path / "table.csv"
     make_frame().to_csv(table, index=False)
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        one = make_config(table, "pcgrad", 1)
-        data = prepare(one)
-        single = Trainer(one, data).fit()
-        events = History()
-        trainer = launch(
-            make_config(table, "pcgrad", 2),
-            data,
-            [events],
-            dtype=torch.float64,
-            start_ranks=start_ray_train_ranks,
-        )
-        nodes = [info["node"] for info in trainer.rank_info]
-        (ranks,) = trainer._ranks  # the Ray Train run of rank 1
-        parallel = trainer.fit()
-    finally:
-        torch.set_default_dtype(before)
+    one = make_config(table, "pcgrad", 1)
+    data = prepare(one)
+    single = Trainer(one, data).fit()
+    events = History()
+    trainer = launch(
+        make_config(table, "pcgrad", 2),
+        data,
+        [events],
+        dtype=torch.float64,
+        start_ranks=start_ray_train_ranks,
+    )
+    nodes = [info["node"] for info in trainer.rank_info]
+    (ranks,) = trainer._ranks  # the Ray Train run of rank 1
+    parallel = trainer.fit()
     assert None not in nodes and nodes[0] != nodes[1]  # the ranks sat on different nodes
     assert [info["train_rows"] for info in trainer.rank_info] == [53, 53]
     assert single.status == parallel.status == "finished"

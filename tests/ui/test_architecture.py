@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, run_python
+from conftest import ROOT, python_output
 
 
 def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
@@ -27,9 +27,7 @@ def test_ui_modules_do_not_load_torch_or_streamlit() -> None:
         "bad = sorted(m for m in ('torch', 'streamlit') if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert python_output(code) == ""
 
 
 # What the pages that must open fast import (Home, Live, Compare, Sweeps): no torch, no Streamlit
@@ -65,9 +63,7 @@ def test_page_import_paths_do_not_load_sklearn() -> None:
         "    importlib.import_module(name)\n"
         "print(','.join(sorted(m for m in ('sklearn', 'scipy', 'torch') if m in sys.modules)))\n"
     )
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert python_output(code) == ""
 
 
 def test_metric_names_are_re_exported_for_the_training_code() -> None:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_python
+from conftest import ROOT, python_output
 from mtl.config import ExperimentConfig, suggest_task_name, task_name_problem
 from mtl.data.prepare import prepare
 from mtl.viz.labels import markdown_text
@@ -408,6 +408,4 @@ def test_the_page_never_imports_torch_even_to_estimate(home: Path) -> None:
         "assert any(i.value.startswith('Estimated duration') for i in at.info), [i.value for i in at.info]\n"
         "print('torch' in sys.modules)\n"
     )
-    done = run_python(code, home, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert python_output(code, home, timeout=300).splitlines()[-1] == "False"
