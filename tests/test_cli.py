@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -217,6 +218,36 @@ def test_max_running_below_1_is_refused(
     assert RunStore(home).list_runs().empty  # the refused run was not recorded
     monkeypatch.setenv("MTL_MAX_RUNNING", limit)
     assert_user_error(run_cli("runs", home=home), f"MTL_MAX_RUNNING='{limit}'", "at least 1")
+
+
+SWEEP = Path(__file__).resolve().parents[1] / "examples" / "sweep-sharing-weighting.yaml"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", str(SWEEP)],
+        ["sweep", str(SWEEP), "--search", "random", "--trials", "2", "--set-seeds-one"],
+        ["study", "transfer", "--preset", "synthetic-related", "--target", "y1"],
+        ["study", "verdict", "--preset", "synthetic-related"],
+    ],
+    ids=["sweep", "search", "transfer", "verdict"],
+)
+def test_a_refused_limit_records_no_sweep_or_study(
+    home: Path, tmp_path: Path, args: list[str]
+) -> None:
+    if "--set-seeds-one" in args:  # a search trains each trial once
+        spec = write(tmp_path / "s.yaml", SWEEP.read_text(encoding="utf-8"))
+        spec.write_text(re.sub(r"seeds: \[[^]]*\]", "seeds: [0]", spec.read_text()))
+        args = [a for a in args if a != "--set-seeds-one"]
+        args[1] = str(spec)
+    result = run_cli(*args, "--detach", "--max-running", "0", home=home)
+    assert_user_error(result, "--max-running 0", "at least 1")
+    listed = run_cli("sweeps", "--json", home=home)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []  # no empty "0/0 done" record
+    assert not (home / "sweeps").exists() or not any((home / "sweeps").iterdir())
+    assert RunStore(home).list_runs().empty
 
 
 def test_export_neutralises_formula_cells_unless_raw(home: Path, tmp_path: Path) -> None:
