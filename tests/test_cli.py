@@ -250,6 +250,47 @@ def test_a_refused_limit_records_no_sweep_or_study(
     assert RunStore(home).list_runs().empty
 
 
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        ([], ["give a command", "python -m mtl --help"]),
+        (["study"], ["give a study: transfer, stop, verdict"]),
+        (["report"], ["required: RUN, --out", "`python -m mtl report --help`"]),
+        (["runs", "--bogus"], ["unrecognized arguments: --bogus", "`python -m mtl runs --help`"]),
+        (["nosuchcommand"], ["invalid choice: 'nosuchcommand'"]),
+        (["runs", "--max-running", "x"], ["--max-running: invalid int value: 'x'"]),
+        (
+            ["study", "transfer", "--preset", "penguins"],
+            ["required: --target", "`python -m mtl study transfer --help`"],
+        ),
+        (["study", "stop", "nope"], ["no study or sweep 'nope'"]),
+    ],
+)
+def test_usage_errors_are_one_error_line(home: Path, args: list[str], fragments: list[str]) -> None:
+    """Not argparse's usage block and 'python -m mtl: error:' line: one `error:` line, exit 2."""
+    result = run_cli(*args, home=home)
+    assert_user_error(result, *fragments)
+    assert result.stdout == ""
+
+
+def test_help_is_unchanged() -> None:
+    result = run_cli("report", "--help")
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith("usage: python -m mtl report ")
+
+
+def test_an_empty_sweep_shows_a_plain_line(home: Path) -> None:
+    from mtl.study.sweeps.records import write_record
+
+    store = RunStore(home)
+    record = {"id": "20260101-000000-abcd", "name": "empty", "created_at": 0.0, "runs": []}
+    write_record(store, {**record, "settings": ["model.sharing"], "baselines": []})
+    result = run_cli("sweeps", record["id"], home=home)
+    assert result.returncode == 0, result.stderr
+    assert "Empty DataFrame" not in result.stdout
+    assert result.stdout.rstrip().endswith("runs: none yet")
+
+
 def test_export_neutralises_formula_cells_unless_raw(home: Path, tmp_path: Path) -> None:
     store = RunStore(home)
     run_id = store.create_run("r", {})

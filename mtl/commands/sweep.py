@@ -352,7 +352,8 @@ def _search_text(report: dict[str, Any]) -> str:
     columns = [objective_column(o) for o in objectives]
     view = trials[["trial", "status", *report["settings"], *columns]].copy()
     view.insert(2, "pruned", trials["pruned"].map({True: "yes", False: ""}))
-    lines += ["", view.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    shown = view.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    lines += ["", shown if len(view) else "no trials yet"]
     if search["best"] is not None:
         row = trials.loc[search["best"]]
         settings = " ".join(
@@ -476,6 +477,9 @@ def _show(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
         return 0
     print(_text_report(report))
     runs: pd.DataFrame = report["runs"]
+    if runs.empty:
+        print("\nruns: none yet")
+        return 0
     view = runs[["id", "status", *report["settings"], "seed"]].copy()
     errors = runs["error"].fillna("")
     if errors.any():
