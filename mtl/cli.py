@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mtl.commands import add_all
 from mtl.errors import (  # re-exported: commands raise mtl.cli.UserError
@@ -26,11 +27,17 @@ from mtl.errors import (  # re-exported: commands raise mtl.cli.UserError
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the process exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return EXIT_USER_ERROR
+    args, extra = parser.parse_known_args(argv)  # a usage error: one line, exit 2 (Parser.error)
     try:
+        if extra:  # named with the (sub)command they were given to
+            command = " ".join(
+                c for c in ("python -m mtl", args.command, getattr(args, "study", None)) if c
+            )
+            raise UserError(
+                f"unrecognized arguments: {' '.join(extra)} (`{command} --help` shows the usage)"
+            )
+        if not getattr(args, "command", None):
+            raise UserError("give a command; `python -m mtl --help` lists them")
         return int(args.handler(args) or 0)
     except USER_ERRORS as err:
         # ValueError covers ConfigError, DataError and the other user errors of mtl.errors.
@@ -39,6 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's user-error form: a bad or missing argument is one line,
+    ``error: <what> (`<command> --help` shows the usage)``, and exit code 2 (not argparse's
+    usage block). ``--help`` is unchanged. Subcommand parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {message} (`{self.prog} --help` shows the usage)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,9 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         help="concurrency limit for launched runs (default $MTL_MAX_RUNNING or 1)",
     )
 
-    parser = argparse.ArgumentParser(
-        prog="python -m mtl", description="MTL Lab: multi-task learning experiments."
-    )
+    parser = Parser(prog="python -m mtl", description="MTL Lab: multi-task learning experiments.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     add_all(sub, {"home": common, "json": as_json, "limit": limit})

@@ -25,6 +25,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "NoModelError",
+    "OutputPathError",
     "PreprocessingFormatError",
     "StoreError",
     "StoreFullError",
@@ -69,6 +70,11 @@ class NoModelError(ValueError):
 
 class UnsafePathError(ValueError):
     """A user-given name would make a path outside its folder; the message is one line."""
+
+
+class OutputPathError(ValueError):
+    """A file the user asked to write cannot be written there (inside the run store, a folder,
+    a missing folder, an existing file without ``--force``); the message is one line."""
 
 
 class SweepError(ValueError):

@@ -50,8 +50,8 @@ from mtl.data.images import (
 from mtl.data.preprocessing import PREPROCESSING, Preprocessing, PreprocessingFormatError
 from mtl.data.tasks import TaskSpec
 from mtl.errors import NoModelError  # re-exported from here too
+from mtl.runs.output_file import check_output_path, write_output
 from mtl.train.checkpoint import CHECKPOINT, LEGACY_PREPROCESSOR, Checkpoint, load_checkpoint
-from mtl.train.files import atomic_write
 from mtl.train.predictions import prediction_frame
 
 __all__ = [
@@ -96,7 +96,7 @@ def predict_csv(
 ) -> tuple[pd.DataFrame, list[str]]:
     """:func:`predict_frame` on a CSV file; writes the table to ``out_csv`` (no index column),
     spreadsheet-safe unless ``raw`` (:func:`mtl.csv_safe.to_csv`)."""
-    out = check_output_path(Path(out_csv))
+    out = check_output_path(out_csv, [Path(run_folder)], force=True)
     table, messages = predict_frame(run_folder, read_input_csv(in_csv))
     _write_table(table, out, raw)
     return table, messages
@@ -117,7 +117,7 @@ def predict_images(
         NoModelError: no saved model in ``run_folder``.
         DataError: the run was not trained on images, no image found, a refused zip.
     """
-    out = check_output_path(Path(out_csv))
+    out = check_output_path(out_csv, [Path(run_folder)], force=True)
     checkpoint, _ = load_model(run_folder)
     if len(checkpoint.input_shape) != 3 or checkpoint.input_columns:
         raise DataError(
@@ -138,16 +138,12 @@ def predict_images(
 
 
 def _write_table(table: pd.DataFrame, out: Path, raw: bool) -> None:
-    """Write the prediction table to the checked ``--out`` path (see :func:`predict_csv`).
+    """Write the prediction table whole to the checked ``--out`` path (see :func:`predict_csv`).
 
     Raises:
-        DataError: the file or its folder cannot be written.
+        OutputPathError: the file cannot be written.
     """
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, lambda tmp: to_csv(table, tmp, raw=raw))
-    except OSError as err:
-        raise DataError(f"cannot write --out {str(out)!r}: {err.strerror or err}") from None
+    write_output(out, lambda tmp: to_csv(table, tmp, raw=raw))
 
 
 def _predict_folder(checkpoint: Checkpoint, folder: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -178,22 +174,6 @@ def _predict_folder(checkpoint: Checkpoint, folder: Path) -> tuple[pd.DataFrame,
             if len(spec.targets) == 1 and spec.targets[0] in labels.columns:
                 table[f"{spec.name} (label)"] = labels[spec.targets[0]].to_numpy()
     return table, messages
-
-
-def check_output_path(out: Path) -> Path:
-    """``out`` if a CSV can be written there; :class:`DataError` names the problem otherwise."""
-    if out.is_dir():
-        raise DataError(
-            f"--out {str(out)!r} is a folder; give a file name such as {str(out / 'predictions.csv')!r}"
-        )
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise DataError(
-                    f"--out {str(out)!r} lies under {str(parent)!r}, which is a file, not a folder"
-                )
-            break
-    return out
 
 
 def read_input_csv(path: Path) -> pd.DataFrame:

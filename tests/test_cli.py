@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -217,6 +218,77 @@ def test_max_running_below_1_is_refused(
     assert RunStore(home).list_runs().empty  # the refused run was not recorded
     monkeypatch.setenv("MTL_MAX_RUNNING", limit)
     assert_user_error(run_cli("runs", home=home), f"MTL_MAX_RUNNING='{limit}'", "at least 1")
+
+
+SWEEP = Path(__file__).resolve().parents[1] / "examples" / "sweep-sharing-weighting.yaml"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", str(SWEEP)],
+        ["sweep", str(SWEEP), "--search", "random", "--trials", "2", "--set-seeds-one"],
+        ["study", "transfer", "--preset", "synthetic-related", "--target", "y1"],
+        ["study", "verdict", "--preset", "synthetic-related"],
+    ],
+    ids=["sweep", "search", "transfer", "verdict"],
+)
+def test_a_refused_limit_records_no_sweep_or_study(
+    home: Path, tmp_path: Path, args: list[str]
+) -> None:
+    if "--set-seeds-one" in args:  # a search trains each trial once
+        spec = write(tmp_path / "s.yaml", SWEEP.read_text(encoding="utf-8"))
+        spec.write_text(re.sub(r"seeds: \[[^]]*\]", "seeds: [0]", spec.read_text()))
+        args = [a for a in args if a != "--set-seeds-one"]
+        args[1] = str(spec)
+    result = run_cli(*args, "--detach", "--max-running", "0", home=home)
+    assert_user_error(result, "--max-running 0", "at least 1")
+    listed = run_cli("sweeps", "--json", home=home)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []  # no empty "0/0 done" record
+    assert not (home / "sweeps").exists() or not any((home / "sweeps").iterdir())
+    assert RunStore(home).list_runs().empty
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        ([], ["give a command", "python -m mtl --help"]),
+        (["study"], ["give a study: transfer, stop, verdict"]),
+        (["report"], ["required: RUN, --out", "`python -m mtl report --help`"]),
+        (["runs", "--bogus"], ["unrecognized arguments: --bogus", "`python -m mtl runs --help`"]),
+        (["nosuchcommand"], ["invalid choice: 'nosuchcommand'"]),
+        (["runs", "--max-running", "x"], ["--max-running: invalid int value: 'x'"]),
+        (
+            ["study", "transfer", "--preset", "penguins"],
+            ["required: --target", "`python -m mtl study transfer --help`"],
+        ),
+        (["study", "stop", "nope"], ["no study or sweep 'nope'"]),
+    ],
+)
+def test_usage_errors_are_one_error_line(home: Path, args: list[str], fragments: list[str]) -> None:
+    """Not argparse's usage block and 'python -m mtl: error:' line: one `error:` line, exit 2."""
+    result = run_cli(*args, home=home)
+    assert_user_error(result, *fragments)
+    assert result.stdout == ""
+
+
+def test_help_is_unchanged() -> None:
+    result = run_cli("report", "--help")
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith("usage: python -m mtl report ")
+
+
+def test_an_empty_sweep_shows_a_plain_line(home: Path) -> None:
+    from mtl.study.sweeps.records import write_record
+
+    store = RunStore(home)
+    record = {"id": "20260101-000000-abcd", "name": "empty", "created_at": 0.0, "runs": []}
+    write_record(store, {**record, "settings": ["model.sharing"], "baselines": []})
+    result = run_cli("sweeps", record["id"], home=home)
+    assert result.returncode == 0, result.stderr
+    assert "Empty DataFrame" not in result.stdout
+    assert result.stdout.rstrip().endswith("runs: none yet")
 
 
 def test_export_neutralises_formula_cells_unless_raw(home: Path, tmp_path: Path) -> None:

@@ -34,3 +34,9 @@ def add_raw_csv(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep cells that start with = + - @ as they are (no ' prefix)",
     )
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """Add ``--force`` (``args.force``) to a command that writes a user-named file: an existing
+    file is replaced only with it (:func:`mtl.runs.output_file.check_output_path`)."""
+    parser.add_argument("--force", action="store_true", help="replace the output file if it exists")

@@ -1,4 +1,4 @@
-"""``python -m mtl estimate CONFIG``: how long the run would take, from a few timed steps.
+"""``python -m mtl estimate (CONFIG | --preset NAME) [--set KEY=VALUE]…``: how long the run would take, from a few timed steps.
 
 Prepares the data as the worker will, trains about twenty real steps and extrapolates to
 ``train.epochs`` (see :mod:`mtl.study.timing`). Nothing is recorded in the run store. With
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mtl.config import ExperimentConfig
+from mtl.commands.run import add_config_args, load_config
 from mtl.study.estimate import describe
 
 
@@ -24,7 +24,7 @@ def add_parser(
         parents=[parents["json"]],
         help="estimate a run's duration by timing a few training steps on its real data",
     )
-    p.add_argument("config", metavar="CONFIG", help="experiment config (.yaml, .yml or .json)")
+    add_config_args(p)
     p.add_argument("--steps", type=int, default=None, help="training steps to time (default 20)")
     p.set_defaults(handler=cmd_estimate)
 
@@ -35,6 +35,6 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     steps = TIMED_STEPS if args.steps is None else args.steps
     if steps < 1:
         raise ValueError(f"--steps must be at least 1, found {steps}")
-    result = estimate(ExperimentConfig.load(args.config), steps=steps)
+    result = estimate(load_config(args), steps=steps)
     print(json.dumps(result.to_dict()) if args.json else describe(result))
     return 0

@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from mtl.commands import add_raw_csv
+from mtl.commands import add_force, add_raw_csv
 from mtl.errors import UserError
+from mtl.runs.output_file import check_output_path, protected_homes
 from mtl.runs.status import RunStatus
 from mtl.runs.store import RunStore
 
@@ -42,12 +43,16 @@ def add_parser(
     )
     p.add_argument("--out", required=True, metavar="OUT", help="output CSV of predictions")
     add_raw_csv(p)
+    add_force(p)
     p.set_defaults(handler=cmd_predict)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     store = RunStore(args.home)
     run = store.get_run(args.run_id)  # RunNotFoundError: one line, exit 2
+    out = check_output_path(
+        args.out, protected_homes(store.home), force=args.force, example="predictions.csv"
+    )
     folder = store.run_dir(args.run_id)
     if run["status"] not in WITH_MODEL:
         because = f" ({str(run['error']).strip().splitlines()[0]})" if run.get("error") else ""
@@ -59,7 +64,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     predict = predict_images if args.images else predict_csv
     source = Path(args.images or args.csv)
-    table, warnings = predict(folder, source, Path(args.out), raw=args.raw_csv)
+    table, warnings = predict(folder, source, out, raw=args.raw_csv)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
@@ -68,12 +73,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 {
                     "run_id": args.run_id,
                     "rows": len(table),
-                    "out": str(args.out),
+                    "out": str(out),
                     "columns": [str(c) for c in table.columns],
                     "warnings": warnings,
                 }
             )
         )
     else:
-        print(f"wrote {len(table)} rows to {args.out}")
+        print(f"wrote {len(table)} rows to {out}")
     return 0

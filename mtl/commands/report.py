@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from mtl.commands import add_force
+from mtl.runs.output_file import check_output_path, protected_homes
 from mtl.runs.store import RunStore
 from mtl.viz.report import write_report
 
@@ -27,14 +29,16 @@ def add_parser(
         "--title", help="page title (default: the run's name, or 'Comparison of N runs')"
     )
     p.add_argument("--no-baseline", action="store_true", help="leave Δm out (no baseline lookup)")
+    add_force(p)
     p.set_defaults(handler=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     store = RunStore(args.home)
-    path = write_report(
-        store, args.run_ids, args.out, title=args.title, baseline=not args.no_baseline
+    out = check_output_path(
+        args.out, protected_homes(store.home), force=args.force, example="report.html"
     )
+    path = write_report(store, args.run_ids, out, title=args.title, baseline=not args.no_baseline)
     size = path.stat().st_size
     runs = len(dict.fromkeys(args.run_ids))
     if args.json:

@@ -38,11 +38,7 @@ def add_parser(
         parents=[parents["home"], parents["json"], parents["limit"]],
         help="train from a config file or a preset",
     )
-    p.add_argument("config", nargs="?", help="YAML or JSON config file")
-    p.add_argument("--preset", help="preset name instead of a config file")
-    p.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)"
-    )
+    add_config_args(p)
     p.add_argument(
         "--detach", action="store_true", help="train in a background worker; print the run id"
     )
@@ -55,6 +51,16 @@ def add_parser(
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_executor_args(p)
     p.set_defaults(handler=cmd_run)
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """Add the experiment config arguments :func:`load_config` reads: ``CONFIG`` (a file) or
+    ``--preset NAME``, and ``--set KEY=VALUE`` overrides."""
+    parser.add_argument("config", nargs="?", help="YAML or JSON config file")
+    parser.add_argument("--preset", help="preset name instead of a config file")
+    parser.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)"
+    )
 
 
 def load_config(args: argparse.Namespace) -> ExperimentConfig:

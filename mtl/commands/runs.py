@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from mtl.commands import add_raw_csv
+from mtl.commands import add_force, add_raw_csv
 from mtl.commands.run import clean, summary_table
 from mtl.errors import EXIT_OK, UserError
 from mtl.metric_names import HIGHER_IS_BETTER
+from mtl.runs.output_file import check_output_path, protected_homes
 from mtl.runs.scheduler import dispatch, stop
 from mtl.runs.status import ACTIVE
 from mtl.runs.store import RunStore
@@ -53,6 +54,7 @@ def add_parser(
     p.add_argument("run_id")
     p.add_argument("--csv", required=True, help="output file")
     add_raw_csv(p)
+    add_force(p)
     p.set_defaults(handler=cmd_export)
 
 
@@ -155,6 +157,14 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    RunStore(args.home).export_csv(args.run_id, args.csv, raw=args.raw_csv)
-    print(f"wrote {args.csv}")
+    store = RunStore(args.home)
+    out = check_output_path(
+        args.csv,
+        protected_homes(store.home),
+        force=args.force,
+        label="--csv",
+        example="metrics.csv",
+    )
+    store.export_csv(args.run_id, out, raw=args.raw_csv)
+    print(f"wrote {out}")
     return EXIT_OK

@@ -106,7 +106,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     store = RunStore(args.home)
-    record = get_sweep(store, args.study_id)
+    record = get_sweep(store, args.study_id, what="study or sweep")
     ended = stop_sweep(store, args.study_id)
     if args.json:
         print(

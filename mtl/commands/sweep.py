@@ -369,7 +369,8 @@ def _search_text(report: dict[str, Any]) -> str:
     column = objective_column(objectives[0])
     view = trial_table(trials, report["settings"], tests=False).copy()
     view["pruned"] = view["pruned"].map({True: "yes", False: ""})
-    lines += ["", view.to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    shown = view.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    lines += ["", shown if len(view) else "no trials yet"]
     if search["best"] is not None:
         row = trials.loc[search["best"]]
         settings = " ".join(
@@ -494,6 +495,9 @@ def _show(args: argparse.Namespace, store: Any, sweep_id: str) -> int:
         return 0
     print(_text_report(report))
     runs: pd.DataFrame = report["runs"]
+    if runs.empty:
+        print("\nruns: none yet")
+        return 0
     view = runs[["id", "status", *report["settings"], "seed"]].copy()
     errors = runs["error"].fillna("")
     if errors.any():

@@ -55,6 +55,9 @@ class Split:
     ]  # class ids (N,) int64 | binary (N,) float32 | regression (N, k) float32
     mask: dict[str, np.ndarray]  # (N,) bool, True where the task's label is present
     rows: np.ndarray  # (N,) row numbers in the dataset's table
+    # regression tasks: the targets as read, (N, k) float64 (NaN where missing), so the
+    # true values shown beside predictions are the data's own, not an inverse transform
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -171,7 +174,8 @@ class FittedInputs:
         y, mask = {}, {}
         for spec in tasks:
             y[spec.name], mask[spec.name] = encode_targets(spec, part)
-        return Split(x=self.transform(part), y=y, mask=mask, rows=rows)
+        x = self.transform(part)
+        return Split(x=x, y=y, mask=mask, rows=rows, raw=raw_targets(tasks, part))
 
 
 def fit_inputs(
@@ -323,7 +327,7 @@ def _prepare_images(
         y, mask = {}, {}
         for spec in tasks:
             y[spec.name], mask[spec.name] = encode_targets(spec, part)
-        return Split(x=x, y=y, mask=mask, rows=rows)
+        return Split(x=x, y=y, mask=mask, rows=rows, raw=raw_targets(tasks, part))
 
     no_columns = ColumnTransformer([], verbose_feature_names_out=False).fit(frame[[]])
     prepared = PreparedData(
@@ -641,6 +645,15 @@ def _label(value: Any) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+def raw_targets(tasks: list[TaskSpec], part: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The regression tasks' targets of the rows ``part`` as read: (N, k) float64 each."""
+    return {
+        spec.name: part[spec.targets].to_numpy(dtype=np.float64)
+        for spec in tasks
+        if spec.kind == "regression"
+    }
 
 
 def encode_targets(spec: TaskSpec, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ Modules, from the bottom up (each imports only modules listed before it):
 
 - ``status``: :class:`RunStatus`, its ``ACTIVE`` and ``TERMINAL`` sets, the allowed changes.
 - ``processes``: spawn a detached ``python -m`` child, pid liveness, signals, exclusive files.
+- ``output_file``: check a user-named output file (never inside a store) and write it whole.
 - ``store`` (written in ``store_db``, ``store_schema``, ``store_runs``, ``store_notes``,
   ``store_metrics``): runs, statuses, tags and notes, metric rows in one SQLite file.
 - ``spare``, ``supervisor``: hand runs to warm spare workers; the one-per-home supervisor

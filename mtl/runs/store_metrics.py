@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from mtl.csv_safe import to_csv
-from mtl.errors import StoreError
+from mtl.runs.output_file import check_output_path, write_output
 from mtl.runs.store_db import Database, RunNotFoundError
 
 __all__ = ["METRIC_COLUMNS", "WEIGHT_COLUMNS", "MetricRecords"]
@@ -203,15 +203,19 @@ class MetricRecords(Database):
         Text cells that a spreadsheet would run as a formula get a leading ``'``
         (see :mod:`mtl.csv_safe`) unless ``raw``.
 
+        The file is written whole (a temporary file, then a rename); an existing file is
+        replaced, the folder must exist, and a path inside this store's home is refused.
+
         Returns:
             The path written.
+
+        Raises:
+            OutputPathError: the path is refused or cannot be written (one line).
         """
+        label = "the export file"
+        target = check_output_path(
+            path, [self.home], force=True, label=label, example="metrics.csv"
+        )
         frame = self.metrics(run_id).drop(columns="id")
         frame.insert(0, "run_id", run_id)
-        path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            to_csv(frame, path, raw=raw)
-        except OSError as exc:
-            raise StoreError(f"cannot write {path} ({exc.strerror or exc})") from None
-        return path
+        return write_output(target, lambda tmp: to_csv(frame, tmp, raw=raw), label=label)

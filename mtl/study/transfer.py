@@ -30,7 +30,7 @@ from mtl.config import ExperimentConfig
 from mtl.errors import SweepError
 from mtl.metric_names import HEADLINE_METRICS, HIGHER_IS_BETTER
 from mtl.runs.ray_options import RayOptions
-from mtl.runs.scheduler import launch
+from mtl.runs.scheduler import launch, max_running_limit
 from mtl.runs.store import RunStore
 from mtl.study.sweeps.launch import check_data
 from mtl.study.sweeps.records import (
@@ -73,14 +73,15 @@ def parse_fractions(text: str) -> tuple[float, ...]:
         try:
             value = float(part[:-1]) / 100 if part.endswith("%") else float(part)
         except ValueError:
-            raise SweepError(f"--fractions: {part!r} is not a number") from None
+            raise SweepError(f"shares of the target's labels: {part!r} is not a number") from None
         if not 0 < value <= 1 or math.isnan(value):
             raise SweepError(
-                f"--fractions: {part!r} is outside (0, 1]; give shares like 0.05 or 5%"
+                f"shares of the target's labels: {part!r} is outside (0, 1]; "
+                "give shares like 0.05 or 5%"
             )
         values.append(value)
     if not values:
-        raise SweepError("--fractions: give at least one share, e.g. 0.05,0.25,1")
+        raise SweepError("give at least one share of the target's labels, e.g. 0.05,0.25,1")
     return tuple(sorted(set(values)))
 
 
@@ -88,14 +89,14 @@ def _check(config: ExperimentConfig, target: str, fractions: Sequence[float], se
     names = [t.name for t in config.tasks]
     if target not in names:
         raise SweepError(
-            f"--target {target!r} is not a task of the config; choose one of: {', '.join(names)}"
+            f"target task {target!r} is not a task of the config; choose one of: {', '.join(names)}"
         )
     if len(names) < 2:
         raise SweepError(
             "a transfer study needs at least two tasks: the target and one to learn from"
         )
     if not 1 <= seeds <= MAX_SEEDS:
-        raise SweepError(f"--seeds {seeds} must be between 1 and {MAX_SEEDS}")
+        raise SweepError(f"seeds per point: {seeds} must be between 1 and {MAX_SEEDS}")
     if config.model.init_from is not None:
         raise SweepError("the study's config must not set model.init_from (the study sets it)")
     parse_fractions(",".join(str(f) for f in fractions))
@@ -198,9 +199,11 @@ def launch_transfer_study(
 
     Raises:
         SweepError: a bad target, fraction or seed count, or data that cannot be prepared
-            (nothing is queued).
+            (nothing is recorded or queued).
+        ValueError: ``max_running`` is below 1 (nothing is recorded).
     """
     pretrain, grid = study_configs(config, target, fractions, seeds)
+    max_running_limit(max_running)  # a bad limit records nothing
     if validate_data:
         check_data([config])
     study_id = new_sweep_id(store)

@@ -187,15 +187,18 @@ class VerdictOptions:
         if any(s < 0 for s in self.seeds):
             raise SweepError(f"seeds must be ≥ 0, found {list(self.seeds)}")
         if not 1 <= self.budget <= 50:
-            raise SweepError(f"--budget {self.budget} must be between 1 and 50")
+            raise SweepError(f"search budget per method: {self.budget} must be between 1 and 50")
         if not 0 <= self.weights <= 100:
-            raise SweepError(f"--weights {self.weights} must be between 0 and 100")
+            raise SweepError(f"static weight vectors: {self.weights} must be between 0 and 100")
         known = WEIGHTINGS.names()
         unknown = [m for m in self.methods if m not in known]
         if unknown:
             raise SweepError(f"unknown method(s) {unknown}; choose from {', '.join(known)}")
         if self.search not in VERDICT_SEARCHES:
-            raise SweepError(f"--search {self.search!r}: choose from {', '.join(VERDICT_SEARCHES)}")
+            raise SweepError(
+                f"search {self.search!r} is not a verdict search; choose from "
+                f"{', '.join(VERDICT_SEARCHES)}"
+            )
         methods = tuple(dict.fromkeys([EQUAL, *self.methods]))
         return VerdictOptions(
             tuple(dict.fromkeys(self.seeds)),

@@ -74,6 +74,14 @@ def to_original_units(spec: TaskSpec, values: np.ndarray) -> np.ndarray:
     return values * np.asarray(spec.target_std) + np.asarray(spec.target_mean)
 
 
+def _true_values(spec: TaskSpec, split: Split) -> np.ndarray:
+    """A regression task's true values (N, k): the data's own (``split.raw``), else the
+    standardised targets taken back to original units (float32 rounding shows there)."""
+    if spec.name in split.raw:
+        return split.raw[spec.name]
+    return to_original_units(spec, split.y[spec.name].reshape(len(split.rows), -1))
+
+
 def prediction_frame(
     spec: TaskSpec, outputs: np.ndarray, split: Split | None = None
 ) -> pd.DataFrame:
@@ -90,7 +98,7 @@ def prediction_frame(
         pred = to_original_units(spec, outputs.reshape(len(outputs), -1))
         for j, target in enumerate(spec.targets):
             if split is not None:
-                true = to_original_units(spec, split.y[spec.name].reshape(len(outputs), -1))[:, j]
+                true = _true_values(spec, split)[:, j]
                 frame[f"true_{target}"] = np.where(split.mask[spec.name], true, np.nan)
             frame[f"pred_{target}"] = pred[:, j]
         return frame

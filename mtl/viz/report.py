@@ -42,6 +42,7 @@ import yaml
 
 from mtl.config import ExperimentConfig
 from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mtl.runs.output_file import check_output_path, write_output
 from mtl.runs.store import RunStore
 from mtl.study.baseline import find_baselines, run_delta
 from mtl.study.delta import FORMULA, DeltaM, describe_metrics
@@ -245,19 +246,17 @@ def write_report(
     baseline: bool = True,
     sections: Sequence[Section] = (),
 ) -> Path:
-    """Write :func:`report_html` to ``path`` (folders created); returns the path.
+    """Write :func:`report_html` to ``path`` whole (a temporary file, then a rename); returns
+    the path. An existing file is replaced; the folder must exist.
 
     Raises:
-        ValueError: the file cannot be written (the message names it and why).
+        OutputPathError: ``path`` is inside the store's home, a folder, or in a missing
+            folder, or the file cannot be written (the message names it and why).
     """
+    label = "the report file"
+    path = check_output_path(path, [store.home], force=True, label=label, example="report.html")
     text = report_html(store, run_ids, title=title, baseline=baseline, sections=sections)
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot write the report to {path} ({exc.strerror or exc})") from None
-    return path
+    return write_output(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), label=label)
 
 
 # --------------------------------------------------------------------------- gathering

@@ -511,7 +511,7 @@ def test_cli_predict_out_is_a_folder(trained: tuple[Path, str, Path], tmp_path: 
 def test_cli_predict_out_under_a_file(trained: tuple[Path, str, Path], tmp_path: Path) -> None:
     blocker = tmp_path / "file.txt"
     blocker.write_text("x", encoding="utf-8")
-    assert_user_error(predict(trained, blocker / "p.csv"), "--out", "which is a file")
+    assert_user_error(predict(trained, blocker / "p.csv"), "--out", "is a file, not a folder")
     assert blocker.read_text(encoding="utf-8") == "x"
 
 

@@ -221,7 +221,7 @@ def test_tags_notes_delete_and_export(store, tmp_path):
 
     store.add_metrics(run_id, [(1, 0, 1.5, "a", "val", "auc", None, "one class only")])
     store.add_metrics(run_id, [(2, 1, 2.5, "a", "val", "auc", 0.75, None)])
-    out = store.export_csv(run_id, tmp_path / "out" / "m.csv")
+    out = store.export_csv(run_id, tmp_path / "m.csv")
     frame = pd.read_csv(out)
     assert frame.columns.tolist() == ["run_id", *METRIC_COLUMNS[1:]]
     assert frame["run_id"].tolist() == [run_id, run_id]

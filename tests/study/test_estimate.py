@@ -92,3 +92,13 @@ def test_describe_and_format_duration() -> None:
         "per epoch; 20 steps timed)"
     )
     assert [format_duration(s) for s in (4.04, 42, 3725)] == ["4.0 s", "42 s", "1 h 02 min"]
+
+
+def test_estimate_takes_a_preset_and_overrides_like_run() -> None:
+    result = run_cli(
+        "estimate", "--preset", "penguins", "--set", "train.epochs=7", "--steps", "2", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["epochs"] == 7 and figures["rows"]["train"] == 240  # the penguins preset
+    assert_user_error(run_cli("estimate"), "give a config file or --preset NAME")

@@ -564,7 +564,9 @@ def test_sweeps_page_refuses_a_range_that_is_not_two_numbers(home: Path) -> None
 def test_verdict_rejects_an_unknown_search() -> None:
     from mtl.study.verdict import VerdictOptions
 
-    with pytest.raises(SweepError, match="--search 'grid': choose from random, tpe"):
+    with pytest.raises(
+        SweepError, match="search 'grid' is not a verdict search; choose from random, tpe"
+    ):
         VerdictOptions(search="grid").checked()
 
 

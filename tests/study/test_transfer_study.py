@@ -103,7 +103,7 @@ def test_cli_stop_and_bad_input_are_one_line(home: Path, tmp_path: Path) -> None
         run_cli(
             "study", "transfer", "--preset", "synthetic-related", "--target", "nope", home=home
         ),
-        "--target 'nope' is not a task",
+        "target task 'nope' is not a task",
     )
     assert_user_error(
         run_cli(
@@ -121,6 +121,25 @@ def test_cli_stop_and_bad_input_are_one_line(home: Path, tmp_path: Path) -> None
     )
     assert_user_error(run_cli("study", "stop", "../x", home=home), "is not a sweep id")
     assert RunStore(home).list_runs().empty  # nothing was queued
+
+
+@pytest.mark.parametrize(
+    ("target", "fractions", "seeds", "message"),
+    [
+        ("y1", "abc", 3, "shares of the target's labels: 'abc' is not a number"),
+        ("y1", "0.5,2", 3, "shares of the target's labels: '2' is outside (0, 1]"),
+        ("nope", "0.5", 3, "target task 'nope' is not a task of the config"),
+        ("y1", "0.5", 0, "seeds per point: 0 must be between 1 and 20"),
+    ],
+)
+def test_bad_settings_are_named_in_words_not_flags(
+    target: str, fractions: str, seeds: int, message: str
+) -> None:
+    """The Transfer page shows these messages: they name the setting, never a CLI flag."""
+    config = presets.load("synthetic-related")
+    with pytest.raises(SweepError) as info:
+        study_configs(config, target, parse_fractions(fractions), seeds)
+    assert message in str(info.value) and "--" not in str(info.value)
 
 
 def test_study_configs_mask_only_the_target_and_share_one_pretraining_per_seed() -> None:

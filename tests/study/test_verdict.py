@@ -81,7 +81,9 @@ def test_every_method_gets_the_same_settings_and_budget() -> None:
     [
         (VerdictOptions(seeds=(0, 1)), "at least 3 different seeds"),
         (VerdictOptions(methods=("nope",)), "unknown method(s) ['nope']"),
-        (VerdictOptions(budget=0), "--budget 0"),
+        (VerdictOptions(budget=0), "search budget per method: 0 must be between 1 and 50"),
+        (VerdictOptions(weights=101), "static weight vectors: 101 must be between 0 and 100"),
+        (VerdictOptions(search="grid"), "search 'grid' is not a verdict search"),
     ],
 )
 def test_bad_options_queue_nothing(home: Path, options: VerdictOptions, message: str) -> None:
@@ -95,6 +97,9 @@ def test_bad_options_queue_nothing(home: Path, options: VerdictOptions, message:
     ):
         start_verdict(store, presets.load("synthetic-related"), options, start=False)
     assert store.list_runs().empty
+    with pytest.raises(SweepError) as info:
+        options.checked()
+    assert "--" not in str(info.value)  # the Verdict page shows it: settings in words, no flags
 
 
 def run_here(store: RunStore) -> None:

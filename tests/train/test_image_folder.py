@@ -103,7 +103,15 @@ def test_cli_trains_and_predicts_image_files(
     (loose / "readme.txt").write_text("hello")
     archive = zip_folder(loose, tmp_path / "loose.zip")
     result = run_cli(
-        "predict", run_id, "--images", str(archive), "--out", str(out), "--json", home=home
+        "predict",
+        run_id,
+        "--images",
+        str(archive),
+        "--out",
+        str(out),
+        "--json",
+        "--force",
+        home=home,
     )
     assert result.returncode == 0, result.stderr
     assert "readme.txt" in json.loads(result.stdout)["warnings"][0]
@@ -120,6 +128,7 @@ def test_cli_trains_and_predicts_image_files(
             str(digits_folder / "labels.csv"),
             "--out",
             str(out),
+            "--force",
             home=home,
         ),
         "reads image files",
@@ -127,7 +136,14 @@ def test_cli_trains_and_predicts_image_files(
     )
     assert_user_error(
         run_cli(
-            "predict", run_id, "--images", str(tmp_path / "none"), "--out", str(out), home=home
+            "predict",
+            run_id,
+            "--images",
+            str(tmp_path / "none"),
+            "--out",
+            str(out),
+            "--force",
+            home=home,
         ),
         "neither a folder nor a .zip",
     )

@@ -38,3 +38,8 @@ def test_prediction_files_reproduce_the_test_metrics(tmp_path: Path) -> None:
     raw = load_penguins()
     species = pd.read_csv(folder / "species.csv")
     assert (raw.loc[species["row"], "species"].to_numpy() == species["true"].to_numpy()).all()
+    # regression: the true values are the column's own numbers, not an inverse transform of
+    # the standardised float32 targets (4249.999999710176 for a 4250 g bird)
+    masses = pd.read_csv(folder / "body_mass.csv")
+    expected = raw.loc[masses["row"], "body_mass_g"].to_numpy(dtype=np.float64)
+    np.testing.assert_array_equal(masses["true_body_mass_g"].to_numpy(), expected)

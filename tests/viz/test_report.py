@@ -13,6 +13,7 @@ import pytest
 
 from conftest import run_cli, run_python
 from mtl import presets
+from mtl.errors import OutputPathError
 from mtl.runs.store import RunNotFoundError, RunStore
 from mtl.study.baseline import ensure_baseline, run_delta
 from mtl.viz.report import Section, delta_figure, report_html, write_report
@@ -127,12 +128,14 @@ def test_bad_requests_raise_one_line_errors(runs: dict[str, Any], tmp_path: Path
     with pytest.raises(RunNotFoundError):
         report_html(store, ["no-such-run"])
     (tmp_path / "file").write_text("")
-    with pytest.raises(ValueError, match="cannot write the report"):
+    with pytest.raises(OutputPathError, match="is a file, not a folder"):
         write_report(store, [runs["mtl"]], tmp_path / "file" / "report.html")
+    with pytest.raises(OutputPathError, match="inside the run store"):
+        write_report(store, [runs["mtl"]], store.home / "store.sqlite")
 
 
 def test_cli_writes_the_report(runs: dict[str, Any], tmp_path: Path) -> None:
-    out = tmp_path / "out" / "report.html"
+    out = tmp_path / "report.html"
     done = run_cli(
         "report",
         runs["mtl"],
@@ -147,7 +150,7 @@ def test_cli_writes_the_report(runs: dict[str, Any], tmp_path: Path) -> None:
     assert done.stdout.startswith(f"wrote {out} (2 runs, ")
     assert "<title>Two runs</title>" in out.read_text(encoding="utf-8")
 
-    missing = run_cli("report", "nope", "--out", str(out), home=runs["home"])
+    missing = run_cli("report", "nope", "--out", str(out), "--force", home=runs["home"])
     assert missing.returncode == 2
     assert (
         missing.stderr.strip()

@@ -95,6 +95,7 @@ def launch_sweep(
     """
     if spec.search != "grid":
         return launch_search(store, spec, max_running, validate_data=validate_data, ray=ray)
+    max_running_limit(max_running)  # a bad limit records nothing
     points = expand_points(spec)
     if validate_data:
         check_data(config for _, _, config in points)

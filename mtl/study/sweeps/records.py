@@ -63,8 +63,11 @@ def new_sweep_id(store: RunStore) -> str:
             return sweep_id
 
 
-def get_sweep(store: RunStore, sweep_id: str) -> dict[str, Any]:
+def get_sweep(store: RunStore, sweep_id: str, *, what: str = "sweep") -> dict[str, Any]:
     """The sweep's record: id, name, created_at, spec, base_config, settings, runs.
+
+    Args:
+        what: what the caller asked for, as the error names it (``"study or sweep"``…).
 
     Raises:
         SweepError: no such sweep in this store.
@@ -74,7 +77,7 @@ def get_sweep(store: RunStore, sweep_id: str) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SweepError(
-            f"no sweep '{sweep_id}' in {store.home}; `python -m mtl sweeps` lists them"
+            f"no {what} '{sweep_id}' in {store.home}; `python -m mtl sweeps` lists them"
         ) from None
     except (OSError, json.JSONDecodeError) as err:
         raise SweepError(f"the sweep record {path} cannot be read ({err}); move it aside") from None
