@@ -43,11 +43,8 @@ def file_part(text: str) -> str:
 
 presenting = session.presenting()
 st.title("Evaluate")
-run_id = (
-    session.run_from_query()
-    if presenting
-    else session.pick_run("evaluate", statuses=(RunStatus.FINISHED, RunStatus.STOPPED))
-)
+ENDED = (RunStatus.FINISHED, RunStatus.STOPPED)  # the runs with test results to show
+run_id = session.run_from_query(ENDED) if presenting else session.pick_run("evaluate", ENDED)
 if run_id is None:
     st.stop()
 store = session.store()

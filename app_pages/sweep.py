@@ -182,7 +182,7 @@ if listing.empty:
     st.info("No sweeps yet: queue one above, or run `python -m mtl sweep SWEEP.yaml`.")
     st.stop()
 ids = listing["id"].tolist()
-wanted = st.query_params.get("sweep")
+wanted = session.query_id("sweep", ids, "sweep")
 if presenting:
     sweep_id = wanted if wanted in ids else ids[0]
 else:

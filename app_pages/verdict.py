@@ -105,7 +105,7 @@ if not records:
     st.info("No verdicts yet: start one above, or run `python -m mtl study verdict --preset NAME`.")
     st.stop()
 ids = [r["id"] for r in records]
-wanted = st.query_params.get("verdict")
+wanted = session.query_id("verdict", ids, "verdict")
 if presenting:
     verdict_id = wanted if wanted in ids else ids[0]
 else:
