@@ -103,7 +103,9 @@ else:
                 f"The single-task baseline {active[0]} is {active[1]}; Δm appears here when it finishes."
             )
             session.refresh_while_pending([active[0]])
-        elif not presenting and st.button(
+        elif presenting:
+            st.caption("No single-task baseline has been trained for this run yet.")
+        elif st.button(
             "Train the single-task baseline",
             key="ev.baseline",
             help="The independent architecture with the same data, tasks, "
