@@ -38,7 +38,7 @@ table = runs_table(runs)
 NAME, STATUS, DATASET, SHARING = (label(c) for c in ("name", "status", "dataset", "sharing"))
 TAGS, NOTES = label("tags"), label("notes")
 if presenting:  # the runs and the chart settings come from the link
-    selected = [r for r in st.query_params.get("runs", "").split(",") if r in set(table[ID])]
+    selected = session.query_ids("runs", table[ID].tolist(), "run")
     results = table[table[ID].isin(selected)]
     shown_columns = [
         c for c in default_columns(table) if c not in (TAGS, NOTES) and results[c].notna().any()

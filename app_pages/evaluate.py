@@ -7,6 +7,7 @@ import streamlit as st
 from mtl.config import ExperimentConfig
 from mtl.csv_safe import to_csv
 from mtl.errors import SweepError
+from mtl.runs.scheduler import max_running_limit
 from mtl.runs.status import RunStatus
 from mtl.study.baseline import active_baseline, ensure_baseline, find_baseline, run_delta
 from mtl.study.delta import describe_metrics
@@ -15,6 +16,7 @@ from mtl.study.verdict import QUICK_VERDICT, start_verdict
 from mtl.train.predictions import prediction_path, read_predictions
 from mtl.ui import session
 from mtl.ui.predict import PredictError, predict_upload
+from mtl.ui.verdict_cost import verdict_cost
 from mtl.viz.evaluation import (
     confusion_figure,
     pair_heatmap,
@@ -43,11 +45,8 @@ def file_part(text: str) -> str:
 
 presenting = session.presenting()
 st.title("Evaluate")
-run_id = (
-    session.run_from_query()
-    if presenting
-    else session.pick_run("evaluate", statuses=(RunStatus.FINISHED, RunStatus.STOPPED))
-)
+ENDED = (RunStatus.FINISHED, RunStatus.STOPPED)  # the runs with test results to show
+run_id = session.run_from_query(ENDED) if presenting else session.pick_run("evaluate", ENDED)
 if run_id is None:
     st.stop()
 store = session.store()
@@ -104,7 +103,9 @@ else:
                 f"The single-task baseline {active[0]} is {active[1]}; Δm appears here when it finishes."
             )
             session.refresh_while_pending([active[0]])
-        elif not presenting and st.button(
+        elif presenting:
+            st.caption("No single-task baseline has been trained for this run yet.")
+        elif st.button(
             "Train the single-task baseline",
             key="ev.baseline",
             help="The independent architecture with the same data, tasks, "
@@ -141,23 +142,48 @@ else:
             "baseline value of 0 leaves that metric out (division by zero)."
         )
 
-if (
-    not presenting
-    and config.model.sharing != "independent"
-    and len(config.tasks) > 1
-    and st.button(
+ASK_VERDICT = "ev.verdict.ask"  # the run whose verdict waits for the user's confirmation
+
+
+def confirm_verdict() -> None:
+    """The verdict's size (runs, epochs, about how long) and a button that starts it."""
+    try:
+        cost = verdict_cost(config, QUICK_VERDICT, run, max_running_limit())
+    except (SweepError, ValueError) as err:
+        st.error(f"The verdict cannot start: {markdown_text(err)}")
+        return
+    with st.container(border=True):
+        st.text(cost.describe())
+        st.caption(
+            "Other seeds, methods or epochs: start a verdict on the Verdict page, from a preset or "
+            "the Experiment setup."
+        )
+        start, cancel, elsewhere = st.columns([2, 1, 2], vertical_alignment="center")
+        if start.button(f"Start {cost.total} runs", type="primary", key="ev.verdict.start"):
+            st.session_state.pop(ASK_VERDICT, None)
+            try:
+                verdict_id = start_verdict(store, config, QUICK_VERDICT, warm=True)
+            except (SweepError, ValueError) as err:
+                st.error(f"The verdict cannot start: {markdown_text(err)}")
+            else:
+                st.switch_page("app_pages/verdict.py", query_params={"verdict": verdict_id})
+        if cancel.button("Cancel", key="ev.verdict.cancel"):
+            st.session_state.pop(ASK_VERDICT, None)
+            st.rerun()
+        elsewhere.page_link("app_pages/verdict.py", label="Open the Verdict page")
+
+
+if not presenting and config.model.sharing != "independent" and len(config.tasks) > 1:
+    if st.button(
         "Verdict: does it beat seed noise and a tuned equal sum?",
         key="ev.verdict",
         help="Baselines, tuned equal weighting, a few methods and a static-weight front, "
-        "over 3 seeds with this run's data, tasks and encoder (opens the Verdict page)",
-    )
-):
-    try:
-        verdict_id = start_verdict(store, config, QUICK_VERDICT, warm=True)
-    except (SweepError, ValueError) as err:
-        st.error(f"The verdict cannot start: {markdown_text(err)}")
-    else:
-        st.switch_page("app_pages/verdict.py", query_params={"verdict": verdict_id})
+        "over several seeds with this run's data, tasks and encoder: shows how many runs "
+        "and about how long first, then asks to start",
+    ):
+        st.session_state[ASK_VERDICT] = run_id
+    if st.session_state.get(ASK_VERDICT) == run_id:
+        confirm_verdict()
 
 metrics = store.metrics(run_id)
 st.subheader("Overfitting: training vs validation loss")

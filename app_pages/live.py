@@ -13,7 +13,7 @@ import streamlit as st
 
 from mtl.csv_safe import to_csv
 from mtl.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from mtl.runs.status import ACTIVE, TERMINAL, RunStatus
+from mtl.runs.status import ACTIVE, RunStatus
 from mtl.ui import session
 from mtl.ui.live_chart import stream_curve, stream_figure
 from mtl.viz.colors import run_colors, task_colors
@@ -195,8 +195,8 @@ def view() -> None:
         for column, metric in zip(st.columns(2), shown.values(), strict=False):
             with column:
                 curve(f"metric.{metric}", metric, metric, metrics, new)
-    if live and current["status"] in TERMINAL:
-        end_of_run()
+    if current["status"] != run["status"]:
+        status_changed()
 
 
 @st.fragment(run_every=poll)
@@ -267,9 +267,11 @@ def overfitting() -> None:
     st.text(gap_sentence(gaps))
 
 
-def end_of_run() -> None:
-    """The run ended: redraw the page once, without polling (the picker's label follows)."""
-    st.rerun()
+def status_changed() -> None:
+    """The run moved on (queued → running, or it ended): redraw the whole page once, so the
+    badge, the picker's label and the Stop button follow, and polling stops at the end. The
+    poll already reads the run's row, so following its status costs no extra query."""
+    st.rerun(scope="app")
 
 
 def plotted_csv() -> str:

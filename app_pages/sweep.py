@@ -189,7 +189,7 @@ if listing.empty:
     st.stop()
 ids = listing["id"].tolist()
 labels = {r.id: f"{r.name} · {r.id} · {r.runs} runs" for r in listing.itertuples()}
-sweep_id = pick_study("Sweep", ids, labels, "sweep", "sw.picker")
+sweep_id = pick_study("Sweep", ids, labels, "sweep", "sw.picker", "sweep")
 record = get_sweep(store, sweep_id)
 if presenting:
     st.subheader(markdown_text(record["name"]))

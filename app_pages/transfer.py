@@ -90,7 +90,7 @@ if not studies:
     st.stop()
 ids = [r["id"] for r in studies]
 names = {r["id"]: f"{r['name']} · {r['id']}" for r in studies}
-wanted = st.query_params.get("study")
+wanted = session.query_id("study", ids, "transfer study")
 if presenting:
     study_id = wanted if wanted in ids else ids[0]
     st.subheader(markdown_text(names[study_id]))

@@ -101,7 +101,7 @@ labels = {
     r["id"]: f"{r['name']} · {r['id']} · {len(r['runs']) + len(r['baselines'])} runs"
     for r in records
 }
-verdict_id = pick_study("Verdict", ids, labels, "verdict", "vd.picker")
+verdict_id = pick_study("Verdict", ids, labels, "verdict", "vd.picker", "verdict")
 first = verdict_result(store, verdict_id)
 if presenting:
     st.subheader(markdown_text(first["name"]))

@@ -7,7 +7,7 @@ rebuilt from it, so a refresh, a second tab or a restarted server loses nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -16,7 +16,7 @@ from mtl.config import ExperimentConfig
 from mtl.runs.ray_options import EXECUTOR_ENV, RayOptions, check_cluster, cluster_configured
 from mtl.runs.scheduler import dispatch, launch
 from mtl.runs.status import RunStatus
-from mtl.runs.store import RunStore, resolve_home
+from mtl.runs.store import RunNotFoundError, RunStore, resolve_home
 from mtl.viz.labels import markdown_text
 
 
@@ -121,13 +121,82 @@ SELECTED = "run.selected"
 """Session key of the run last viewed on any page, so switching pages keeps it."""
 
 
-def run_from_query() -> str | None:
-    """The run id in the URL (``?run=…``), else the run last viewed in this session."""
-    run_id = st.query_params.get("run")
-    if run_id:
-        st.session_state[SELECTED] = run_id
-        return run_id
-    return st.session_state.get(SELECTED)
+NOTICE_ID_CHARS = 80
+"""How much of an unknown id from the URL a notice repeats."""
+
+
+def missing_notice(what: str, wanted: str, instead: str | None = None) -> None:
+    """A plain notice that the URL names a ``what`` the store does not have (the id shown
+    as text, cut to :data:`NOTICE_ID_CHARS`): "No run 'nope' in this store; showing the
+    latest run"."""
+    shown = wanted if len(wanted) <= NOTICE_ID_CHARS else wanted[: NOTICE_ID_CHARS - 1] + "…"
+    st.warning(
+        markdown_text(
+            f"No {what} '{shown}' in this store; {instead or f'showing the latest {what}'}"
+        )
+    )
+
+
+def query_id(name: str, ids: Sequence[str], what: str) -> str | None:
+    """The id in the URL's ``?{name}=…`` when it is one of ``ids``, else ``None``.
+
+    An id that is not one of ``ids`` (mistyped, deleted, hostile) is never used silently: a
+    plain notice says so (:func:`missing_notice`) and the page shows its latest instead.
+    """
+    wanted = st.query_params.get(name)
+    if not wanted:
+        return None
+    if wanted in ids:
+        return wanted
+    missing_notice(what, wanted)
+    return None
+
+
+def query_ids(name: str, ids: Sequence[str], what: str) -> list[str]:
+    """The comma-separated ids in ``?{name}=…`` that are among ``ids`` (in URL order); each
+    other one gets a plain notice that it is left out."""
+    known = set(ids)
+    wanted = [i for i in st.query_params.get(name, "").split(",") if i]
+    for unknown in (i for i in wanted if i not in known):
+        missing_notice(what, unknown, instead="left out")
+    return [i for i in wanted if i in known]
+
+
+def _url_run(ids: Sequence[str], statuses: tuple[str, ...] | None) -> str | None:
+    """The run in the URL (``?run=…``) when it is one of ``ids``; else ``None``, with a notice
+    when the URL named one (a run the page does not list, e.g. a running one on Evaluate, is
+    told apart from an id the store does not have)."""
+    wanted = st.query_params.get("run")
+    if not wanted or wanted in ids:
+        return wanted or None
+    try:
+        status = store().get_run(wanted)["status"] if statuses else None
+    except RunNotFoundError:
+        status = None
+    if status is None:
+        missing_notice("run", wanted)
+    else:
+        st.warning(
+            markdown_text(f"Run '{wanted}' is {status}, not listed here; showing the latest run")
+        )
+    return None
+
+
+def run_from_query(statuses: tuple[str, ...] | None = None) -> str | None:
+    """The run a view without a picker (presenter mode) shows: the run in the URL
+    (``?run=…``) when the store lists it (among ``statuses``), else the run last viewed in
+    this session, else the newest; ``None`` when there is none. An unknown id in the URL
+    gets a notice and the newest run is shown."""
+    ids = store().list_runs(list(statuses) if statuses else None)["id"].tolist()
+    if not ids:
+        return None
+    asked = "run" in st.query_params
+    chosen = _url_run(ids, statuses)
+    if chosen is None:
+        remembered = st.session_state.get(SELECTED)
+        chosen = remembered if remembered in ids and not asked else ids[0]
+    st.session_state[SELECTED] = chosen
+    return chosen
 
 
 def pick_run(
@@ -151,7 +220,9 @@ def pick_run(
     labels = {r.id: f"{r.name} · {r.id} · {status_label(r.status)}" for r in runs.itertuples()}
     if watch:
         refresh_while_pending()  # a run of the list ending, or joining it when it ends, shows at once
-    current = run_from_query()
+    current = _url_run(ids, statuses)
+    if current is None:  # none in the URL: the run last viewed; an unknown one: the latest
+        current = ids[0] if st.query_params.get("run") else st.session_state.get(SELECTED)
     picker = f"{page_key}.picker"
     if current in ids and st.session_state.get(f"{picker}.synced") != current:
         st.session_state[picker] = current  # follow the URL / the other pages

@@ -11,7 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from mtl import presets
 from mtl.ui.form import PREFIX
-from mtl.ui.session import presenting
+from mtl.ui.session import presenting, query_id
 
 __all__ = ["CURRENT", "pick_study", "start_from"]
 
@@ -37,18 +37,19 @@ def start_from(container: DeltaGenerator, key: str, default: str, help: str | No
 
 
 def pick_study(
-    title: str, ids: Sequence[str], labels: Mapping[str, str], param: str, key: str
+    title: str, ids: Sequence[str], labels: Mapping[str, str], param: str, key: str, what: str
 ) -> str:
     """The study (of ``ids``, newest first) named by query parameter ``param``.
 
     In presenter view (no controls) that one, else the newest. Otherwise a select box
     (``labels`` by id) that follows the URL and writes its choice back to it, so a refresh or
-    a shared link keeps it.
+    a shared link keeps it. An id in the URL that is not one of ``ids`` gets a plain notice
+    naming it as a ``what`` (:func:`~mtl.ui.session.query_id`).
     """
-    wanted = st.query_params.get(param)
+    wanted = query_id(param, ids, what)
     if presenting():
-        return wanted if wanted is not None and wanted in ids else ids[0]
-    if wanted in ids and st.session_state.get(key) != wanted:
+        return wanted or ids[0]
+    if wanted is not None and st.session_state.get(key) != wanted:
         st.session_state[key] = wanted
     choice: str = st.selectbox(title, ids, format_func=labels.__getitem__, key=key)
     if st.query_params.get(param) != choice:

@@ -2,8 +2,18 @@
 
 :func:`loss_gap` reads a run's metric rows (as the store returns them) and gives, per task,
 both losses and their gap at the epoch whose weights the run kept (early stopping's choice)
-and at the latest epoch. A gap that grows after the kept epoch is the sign of overfitting the
-guide warns about. Epochs are 1-based, as on the charts' epoch axis. Pure pandas.
+and at the latest epoch, and the lowest validation loss with its epoch. Epochs are 1-based, as
+on the charts' epoch axis. Pure pandas.
+
+The overfitting rule (:func:`overfitting_tasks`): a task began to overfit when
+
+1. its validation loss rose after its lowest point: the latest validation loss is more than
+   :data:`GROWTH` (10 %) above the lowest one, or
+2. its gap (validation − training) is positive at the latest epoch and grew after the kept
+   epoch by more than :data:`GROWTH` of the kept validation loss.
+
+A gap that grows while the validation loss stays below the training loss and keeps falling
+(e.g. −0.077 → −0.044) is not overfitting: the model still generalises better each epoch.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import pandas as pd
 
 from mtl.viz.frames import check_columns, order_of_appearance
 
-__all__ = ["GAP_COLUMNS", "gap_sentence", "kept_epoch", "loss_gap"]
+__all__ = ["GAP_COLUMNS", "GROWTH", "gap_sentence", "kept_epoch", "loss_gap", "overfitting_tasks"]
 
 GAP_COLUMNS = (
     "task",
@@ -25,7 +35,13 @@ GAP_COLUMNS = (
     "gap",
     "latest epoch",
     "latest gap",
+    "latest validation loss",
+    "lowest validation loss",
+    "lowest at epoch",
 )
+
+GROWTH = 0.1
+"""How much a loss or a gap must grow, relative to a validation loss, to count (10 %)."""
 
 
 def kept_epoch(summary: dict[str, Any] | None, early_stopping: bool) -> int | None:
@@ -53,7 +69,8 @@ def loss_gap(metrics: pd.DataFrame, kept: int | None = None) -> pd.DataFrame:
 
     Returns:
         Columns :data:`GAP_COLUMNS`, one row per task with both losses (order of appearance);
-        ``gap`` at the kept epoch, ``latest gap`` at the latest one.
+        ``gap`` at the kept epoch, ``latest gap`` at the latest one, the latest and the lowest
+        validation loss and the (first) epoch of the lowest.
     """
     check_columns(metrics, ("epoch", "task", "split", "metric", "value"), "metrics")
     loss = metrics[(metrics["metric"] == "loss") & metrics["split"].isin(["train", "val"])]
@@ -79,22 +96,47 @@ def loss_gap(metrics: pd.DataFrame, kept: int | None = None) -> pd.DataFrame:
                 "gap": float(table.loc[at, "val"] - table.loc[at, "train"]),
                 "latest epoch": latest,
                 "latest gap": float(table.loc[latest, "val"] - table.loc[latest, "train"]),
+                "latest validation loss": float(table.loc[latest, "val"]),
+                "lowest validation loss": float(table["val"].min()),
+                "lowest at epoch": int(table["val"].idxmin()),
             }
         )
     out = pd.DataFrame(rows, columns=list(GAP_COLUMNS))
     return out
 
 
+def overfitting_tasks(gaps: pd.DataFrame) -> dict[str, str]:
+    """The tasks of ``gaps`` (:func:`loss_gap`) that began to overfit, each with why (plain text).
+
+    The rule is the module's: the validation loss rose more than :data:`GROWTH` above its
+    lowest value after that epoch, or a positive latest gap grew by more than :data:`GROWTH`
+    of the kept validation loss after the kept epoch.
+    """
+    found: dict[str, str] = {}
+    for row in gaps.to_dict("records"):
+        low, last = row["lowest validation loss"], row["latest validation loss"]
+        if last - low > GROWTH * abs(low):
+            found[str(row["task"])] = (
+                f"validation loss {last:.3g} at epoch {row['latest epoch']}, "
+                f"up from {low:.3g} at epoch {row['lowest at epoch']}"
+            )
+        elif row["latest gap"] > 0 and (
+            row["latest gap"] - row["gap"] > GROWTH * abs(row["validation loss"])
+        ):
+            found[str(row["task"])] = (
+                f"gap grew from {row['gap']:.3g} to {row['latest gap']:.3g} after the kept epoch"
+            )
+    return found
+
+
 def gap_sentence(gaps: pd.DataFrame) -> str:
     """One sentence on what the gaps show (plain text)."""
     if gaps.empty:
         return "No epoch with both a training and a validation loss yet."
-    growing = gaps[(gaps["latest gap"] - gaps["gap"]) > 0.1 * gaps["validation loss"].abs()]
-    if not growing.empty:
+    overfitting = overfitting_tasks(gaps)
+    if overfitting:
         return (
-            "The gap grew after the kept epoch for "
-            + ", ".join(map(str, growing["task"]))
-            + ": those tasks began to overfit."
+            "Began to overfit: " + "; ".join(f"{t} ({why})" for t, why in overfitting.items()) + "."
         )
     widest = gaps.loc[gaps["gap"].idxmax()]
     if math.isnan(widest["gap"]) or widest["gap"] <= 0:

@@ -1,4 +1,4 @@
-"""The transfer study's figure and table, and the overfitting gap: numbers computed by hand."""
+"""The transfer study's figure and table: numbers computed by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import math
 import pandas as pd
 import pytest
 
-from mtl.viz.overfitting import gap_sentence, kept_epoch, loss_gap
 from mtl.viz.transfer import comparison_table, data_efficiency_figure, verdict
 
 
@@ -61,43 +60,6 @@ def test_comparison_table_fills_the_guide_with_the_measured_numbers() -> None:
     assert verdict(summary(), "mtl").startswith("Helps") and "5%" in verdict(summary(), "mtl")
     assert verdict(summary(), "transfer").startswith("Negative transfer")
     assert table.loc["verdict", "Transfer learning"] == verdict(summary(), "transfer")
-
-
-def metrics(rows: list[tuple[int, str, str, float]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "id": i,
-                "step": e * 10,
-                "epoch": e,
-                "task": t,
-                "split": s,
-                "metric": "loss",
-                "value": v,
-            }
-            for i, (e, t, s, v) in enumerate(rows)
-        ]
-    )
-
-
-def test_loss_gap_at_the_kept_and_the_latest_epoch() -> None:
-    rows = []
-    for epoch, (train, val) in enumerate([(1.0, 1.1), (0.5, 0.7), (0.2, 0.9)]):
-        rows += [(epoch, "a", "train", train), (epoch, "a", "val", val)]
-    rows += [(0, "b", "train", 0.4)]  # no validation loss: left out
-    gaps = loss_gap(metrics(rows), kept=2)
-    assert gaps["task"].tolist() == ["a"]
-    row = gaps.iloc[0]
-    assert row["kept epoch"] == 2 and row["gap"] == pytest.approx(0.2)
-    assert row["latest epoch"] == 3 and row["latest gap"] == pytest.approx(0.7)
-    assert "began to overfit" in gap_sentence(gaps)
-    assert loss_gap(metrics(rows))["gap"].iloc[0] == pytest.approx(0.7)  # default: the latest
-
-
-def test_kept_epoch_is_early_stoppings_choice_else_the_last() -> None:
-    assert kept_epoch({"best_epoch": 4, "epochs": 9}, early_stopping=True) == 5
-    assert kept_epoch({"best_epoch": 4, "epochs": 9}, early_stopping=False) == 9
-    assert kept_epoch(None, early_stopping=True) is None
 
 
 def test_compare_table_shows_lineage_only_when_a_run_has_one() -> None:

@@ -177,10 +177,29 @@ function noteDraw(st, kind, points, lastX) {
   if (draws.length > 5000) draws.splice(0, draws.length - 5000);
 }
 
+// plotly.py sends numpy arrays as plotly.js "typed array specs": {dtype, bdata (base64,
+// little-endian), shape}. Plotly.react decodes them itself; what this module reads of a
+// figure (points, last x) goes through `values`.
+const TYPED = {
+  i1: Int8Array, u1: Uint8Array, u1c: Uint8ClampedArray, i2: Int16Array, u2: Uint16Array,
+  i4: Int32Array, u4: Uint32Array, f4: Float32Array, f8: Float64Array,
+};
+
+// A trace array as something iterable: a list, a typed array, or a decoded typed array spec.
+function values(xs) {
+  if (xs == null) return [];
+  if (Array.isArray(xs) || ArrayBuffer.isView(xs)) return xs;
+  if (typeof xs === "object" && TYPED[xs.dtype] && typeof xs.bdata === "string") {
+    const bytes = Uint8Array.from(atob(xs.bdata), (c) => c.charCodeAt(0));
+    return new TYPED[xs.dtype](bytes.buffer);
+  }
+  return [];
+}
+
 function maxX(arrays) {
   let m = null;
   for (const xs of arrays || []) {
-    for (const v of xs || []) if (typeof v === "number" && Number.isFinite(v) && (m === null || v > m)) m = v;
+    for (const v of values(xs)) if (typeof v === "number" && Number.isFinite(v) && (m === null || v > m)) m = v;
   }
   return m;
 }
@@ -215,7 +234,7 @@ async function pump(st) {
         // Same div every time: Plotly.react diffs and redraws in place.
         await Plotly.react(st.div, fig.data, fig.layout, fig.config);
         st.plotted = true;
-        const points = fig.data.reduce((n, t) => n + (t.x && t.x.length ? t.x.length : 0), 0);
+        const points = fig.data.reduce((n, t) => n + values(t.x).length, 0);
         noteDraw(st, "react", points, maxX(fig.data.map((t) => t.x)));
       } else {
         const traces = [...st.buffer.keys()];
