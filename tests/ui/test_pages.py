@@ -338,6 +338,13 @@ def test_sweep_page_shows_the_aggregate_and_pareto_plot(
     at.run()
     no_exception(at)
     assert at.title[0].value == "Sweeps" and at.subheader[0].value == "s"
+    del at.query_params["present"]
+    at.query_params["sweep"] = "no-such-sweep"
+    at.run()
+    no_exception(at)
+    assert any("No sweep 'no-such-sweep' in this store" in w.value for w in at.warning)
+    assert at.selectbox(key="sw.picker").value == sweep_id  # the latest, said so
+    assert at.query_params["sweep"] == sweep_id  # the URL now names the one shown
 
 
 def test_experiment_explains_strategy_limits_and_diagnostics_cost(app: AppTest) -> None:
