@@ -13,7 +13,7 @@ from browser_support import app_server, chromium, enter, require_chromium, settl
 from mtl.runs.store import RunStore
 
 require_chromium()
-pytest.importorskip("playwright.sync_api")
+expect = pytest.importorskip("playwright.sync_api").expect
 
 VERDICT_START = ("Sharing helps", "Sharing does not help", "No evidence that sharing helps")
 
@@ -48,7 +48,9 @@ def test_verdict_from_the_dashboard_shows_front_and_verdict(server, tmp_path: Pa
         verdict.or_(page.get_by_text(VERDICT_START[2])).first.wait_for(timeout=60_000)
         assert not page.get_by_text("Provisional").count()
         front = page.locator(".js-plotly-plot").filter(has_text="Where every method lands")
-        front.wait_for(timeout=60_000)
+        # the last rerun's chart replaces the previous one: wait until only one is left
+        expect(front).to_have_count(1, timeout=60_000)
+        settled(page)
         legend = front.locator(".legend").text_content() or ""
         for name in ("static weights (front)", "single-task baselines", "equal", "pcgrad"):
             assert name in legend, legend
