@@ -214,7 +214,8 @@ VERDICT_SEARCHES = ("random", "tpe")
 """How a verdict tunes each method: shared random settings, or one TPE search per method."""
 
 QUICK_VERDICT = VerdictOptions(budget=2, weights=4)
-"""The dashboard's one-click verdict: 3 seeds, 2 settings per method, 4 static weight vectors."""
+"""The dashboard's one-click verdict (Evaluate): the default seeds (:data:`DEFAULT_SEEDS`), 2 settings
+per method, 4 static weight vectors."""
 
 
 def trial_settings(base: ExperimentConfig, budget: int, seed: int) -> list[dict[str, Any]]:
