@@ -13,6 +13,7 @@ from mtl.study.sweeps.stop import stop_sweep
 from mtl.study.transfer import (
     DEFAULT_FRACTIONS,
     DEFAULT_SEEDS,
+    MIN_VERDICT_SEEDS,
     launch_transfer_study,
     parse_fractions,
     study_results,
@@ -54,7 +55,13 @@ if not presenting:
             key="tr.fractions",
         )
         seeds = right.number_input(
-            "Seeds", min_value=1, max_value=10, value=DEFAULT_SEEDS, key="tr.seeds"
+            "Seeds",
+            min_value=1,
+            max_value=10,
+            value=DEFAULT_SEEDS,
+            key="tr.seeds",
+            help=f"At least {MIN_VERDICT_SEEDS} for a verdict: one seed has no spread to judge "
+            "a difference against (the study then shows the numbers and claims nothing).",
         )
         epochs = right.number_input(
             "Epochs per run (early stopping after 5 without progress)",

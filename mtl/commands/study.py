@@ -29,6 +29,7 @@ from mtl.study.transfer import (
     DEFAULT_FRACTIONS,
     DEFAULT_SEEDS,
     KIND,
+    MIN_VERDICT_SEEDS,
     launch_transfer_study,
     parse_fractions,
     study_results,
@@ -64,7 +65,11 @@ def add_parser(
         "(default %(default)s)",
     )
     p.add_argument(
-        "--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per point (default %(default)s)"
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help=f"seeds per point (default %(default)s; ≥ {MIN_VERDICT_SEEDS} for a verdict: one seed "
+        "has no spread to judge a difference against)",
     )
     p.add_argument(
         "--detach", action="store_true", help="queue the runs and return; print the study id"

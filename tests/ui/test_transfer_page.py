@@ -58,6 +58,10 @@ def test_transfer_page_shows_the_plot_the_table_and_a_presenter_view(
     assert pd.isna(single_at_10["std"])  # one seed: no spread, the mean alone is shown
     assert table.loc["test R² at 10% of the labels", "Single-task"] == f"{single_at_10['mean']:.3f}"
     assert table.loc["verdict", "Transfer learning"].endswith(".")
+    verdicts = [t.value for t in at.text if t.value.startswith(("Multi-task", "Transfer"))]
+    assert len(verdicts) == 2  # one seed: no spread, so neither a "helps" nor a "hurts" claim
+    assert all("No verdict" in v and "at least 2 seeds" in v for v in verdicts), verdicts
+    assert "At least 2 for a verdict" in at.number_input(key="tr.seeds").help
     at.query_params["present"] = "1"
     at.run()
     assert not at.exception
