@@ -29,8 +29,8 @@ from pydantic.fields import FieldInfo
 from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
 from mtl.data.columns import REASONS, Reason, column_problem, usable_columns
-from mtl.data.images import FILE_COLUMN, LABELS, ZIP_MAX_BYTES, extract_zip, find_root
 from mtl.data.datasets.csv import PARQUET_SUFFIXES
+from mtl.data.images import FILE_COLUMN, LABELS, ZIP_MAX_BYTES, extract_zip, find_root
 from mtl.data.tasks import infer_kind
 from mtl.models.plan import TextBranch, text_branches
 
