@@ -21,6 +21,7 @@ from mtl.study.transfer import (
     transfer_studies,
 )
 from mtl.ui import session
+from mtl.ui.study_size import show_study_size, transfer_run_count
 from mtl.viz.labels import markdown_text
 from mtl.viz.transfer import (
     COLUMNS,
@@ -37,7 +38,9 @@ session.refresh_queue()
 studies = transfer_studies(store)
 
 if not presenting:
-    with st.expander("New transfer study", expanded=not studies):
+    with st.expander(  # its open state is read: the size is measured only while it is open
+        "New transfer study", expanded=not studies, key="tr.new", on_change="rerun"
+    ) as new_study:
         left, right = st.columns(2)
         choices = [n for n in presets.names() if len(presets.load(n).tasks) >= 2]
         preset = left.selectbox(
@@ -70,13 +73,20 @@ if not presenting:
             key="tr.epochs",
         )
         on_ray = session.executor_choice("tr.executor")  # shown only when a cluster is configured
+        config = presets.load(preset).with_overrides(
+            {"train.epochs": int(epochs), "train.early_stopping": 5}
+        )
+        try:  # the size of what Start queues, from the same spec (a bad one is said on Start)
+            runs = transfer_run_count(config, target, parse_fractions(fractions), int(seeds))
+        except (SweepError, ValueError):
+            pass
+        else:
+            if new_study.open:
+                show_study_size("tr.size", config, runs)
         if st.button("Start the study", type="primary", key="tr.start"):
             try:
                 if on_ray is not None:
                     check_cluster(on_ray.address)
-                config = presets.load(preset).with_overrides(
-                    {"train.epochs": int(epochs), "train.early_stopping": 5}
-                )
                 study_id = launch_transfer_study(
                     store,
                     config,

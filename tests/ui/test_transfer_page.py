@@ -104,3 +104,37 @@ def test_evaluate_and_live_show_lineage_and_the_overfitting_gap(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(d.value.columns.tolist()[:2] == ["task", "kept epoch"] for d in at.dataframe)
+
+
+def test_the_form_says_how_many_runs_and_how_long_before_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import time
+
+    monkeypatch.setenv("MTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MTL_MAX_RUNNING", "2")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/transfer.py").run()
+    at.text_input(key="tr.fractions").set_value("0.5, 1").run()
+    at.number_input(key="tr.seeds").set_value(2).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def size() -> str:
+        shown = next(c.value for c in at.caption if c.value.startswith("This starts"))
+        return shown.replace("\\", "")  # markdown escapes, as the page shows them
+
+    assert size().startswith("This starts 14 runs (")  # 2 pretraining + 2 shares × 2 seeds × 3
+    deadline = time.monotonic() + 300  # the estimate's child process times real steps
+    while "at this machine" not in size() and "no duration" not in size():
+        assert time.monotonic() < deadline, size()
+        at.run()
+    measured = re.fullmatch(
+        r"This starts 14 runs \(at most about [\d.]+ (s|min \d\d s) at this machine's speed, "
+        r"2 at a time\)\.",
+        size(),
+    )
+    assert measured, size()
+    assert RunStore(tmp_path / "home").list_runs().empty  # nothing started before Start
+    at.number_input(key="tr.seeds").set_value(3).run()  # no new measurement: counted at once
+    assert size().startswith("This starts 21 runs (at most about")  # 3 + 2 × 3 × 3
