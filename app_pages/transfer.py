@@ -77,12 +77,12 @@ if not presenting:
             {"train.epochs": int(epochs), "train.early_stopping": 5}
         )
         try:  # the size of what Start queues, from the same spec (a bad one is said on Start)
-            runs = transfer_run_count(config, target, parse_fractions(fractions), int(seeds))
+            size = transfer_run_count(config, target, parse_fractions(fractions), int(seeds))
         except (SweepError, ValueError):
             pass
         else:
             if new_study.open:
-                show_study_size("tr.size", config, runs)
+                show_study_size("tr.size", config, *size, "pretraining run")
         if st.button("Start the study", type="primary", key="tr.start"):
             try:
                 if on_ray is not None:

@@ -100,7 +100,8 @@ if not presenting:
         try:  # what Start queues, counted from the same spec (a bad one is said on Start)
             spec = verdict_spec()
             if new_verdict.open:
-                show_study_size("vd.size", spec[0], *verdict_run_count(*spec))
+                size = verdict_run_count(*spec)
+                show_study_size("vd.size", spec[0], *size, "single-task baseline")
         except (SweepError, ValueError, UserError):
             pass
         if st.button("Start the verdict", type="primary", key="vd.start"):

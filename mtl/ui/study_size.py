@@ -40,14 +40,15 @@ result is scaled to the study's epochs by :func:`run_seconds`."""
 
 def transfer_run_count(
     config: ExperimentConfig, target: str, fractions: Sequence[float], seeds: int
-) -> int:
-    """Runs a transfer study queues: one pretraining run per seed, then the grid.
+) -> tuple[int, int]:
+    """``(runs, pretraining runs)`` a transfer study queues: the grid (counted apart, as the
+    page's progress line counts it) and one pretraining run per seed.
 
     Raises:
         SweepError: the same bad target or seed count the launch refuses.
     """
     pretrain, grid = study_configs(config, target, fractions, seeds)
-    return len(pretrain) + len(grid)
+    return len(grid), len(pretrain)
 
 
 def verdict_run_count(config: ExperimentConfig, options: VerdictOptions) -> tuple[int, int]:
@@ -73,28 +74,33 @@ def run_seconds(estimate: Mapping[str, Any], epochs: int) -> float:
 
 def size_text(
     runs: int,
-    baselines: int,
+    extra: int,
     seconds_per_run: float | None,
     at_once: int,
     *,
+    extra_name: str = "single-task baseline",
     early_stopping: bool = False,
     problem: str | None = None,
 ) -> str:
-    """``This starts 48 runs (about 9 min 36 s at this machine's speed, 1 at a time).``
+    """``This starts 45 runs and 3 pretraining runs (about 9 min 36 s at this machine's speed,
+    1 at a time).``
 
     Args:
-        runs: the study's runs; ``baselines``: its single-task baselines (named apart).
+        runs: the study's runs; ``extra``: the runs it needs first, named apart as
+            ``extra_name`` (singular; its baselines or pretraining runs).
         seconds_per_run: one run's estimated seconds; ``None`` while it is being measured.
         at_once: how many runs train at the same time.
         early_stopping: the runs may stop sooner (the figure is then an upper bound).
         problem: why there is no estimate (one line), if it failed.
     """
-    count = f"{runs} runs" + (f" and {baselines} single-task baselines" if baselines else "")
+    count = f"{runs} runs" + (
+        f" and {extra} {extra_name}{'s' if extra != 1 else ''}" if extra else ""
+    )
     if problem is not None:
         return f"This starts {count} (no duration estimate: {problem})."
     if seconds_per_run is None:
         return f"This starts {count} (measuring this machine's speed…)."
-    total = (runs + baselines) * seconds_per_run / max(1, at_once)
+    total = (runs + extra) * seconds_per_run / max(1, at_once)
     bound = "at most about" if early_stopping else "about"
     return (
         f"This starts {count} ({bound} {format_duration(total)} at this machine's speed, "
@@ -112,7 +118,9 @@ def _job(key: str, config: ExperimentConfig) -> EstimateJob:
     return jobs[digest]
 
 
-def show_study_size(key: str, config: ExperimentConfig, runs: int, baselines: int = 0) -> None:
+def show_study_size(
+    key: str, config: ExperimentConfig, runs: int, extra: int, extra_name: str
+) -> None:
     """A caption under a study's form: the run count now, the duration once measured (the
     caption refreshes itself every second until then, and polls nothing after)."""
     job = _job(key, config)
@@ -124,9 +132,14 @@ def show_study_size(key: str, config: ExperimentConfig, runs: int, baselines: in
         try:
             estimate = job.poll()
         except EstimateError as err:
-            return size_text(runs, baselines, None, at_once, problem=str(err)), False
+            return size_text(
+                runs, extra, None, at_once, extra_name=extra_name, problem=str(err)
+            ), False
         seconds = None if estimate is None else run_seconds(estimate, epochs)
-        return size_text(runs, baselines, seconds, at_once, early_stopping=early), seconds is None
+        shown = size_text(
+            runs, extra, seconds, at_once, extra_name=extra_name, early_stopping=early
+        )
+        return shown, seconds is None
 
     at_once = default_max_running()
     first, pending = text()

@@ -50,6 +50,8 @@ def test_start_a_study_and_watch_the_plot_fill_in(server: tuple[str, Path]) -> N
             box = page.get_by_label(label, exact=False)
             box.fill(value)
             box.press("Enter")
+        # the size before Start, counted as the progress line below counts the runs
+        page.get_by_text("This starts 6 runs and 1 pretraining run (").wait_for(timeout=60_000)
         page.get_by_role("button", name="Start the study").click()
         page.get_by_text("runs finished").first.wait_for(timeout=60_000)
         # no reload from here on: the view polls the store while runs are pending
@@ -59,6 +61,8 @@ def test_start_a_study_and_watch_the_plot_fill_in(server: tuple[str, Path]) -> N
         page.wait_for_function(f"({POINTS_JS})() === 6", timeout=60_000)
         assert 0 < first <= 6
         page.get_by_text("Multi-task vs transfer learning, measured").wait_for(timeout=30_000)
+        # one seed: no spread, so no verdict either way
+        page.get_by_text("Transfer learning: No verdict").wait_for(timeout=30_000)
         axis = page.evaluate(
             "() => document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')"
             ".layout.xaxis.type"

@@ -13,8 +13,8 @@ from mtl.ui.study_size import run_seconds, size_text, transfer_run_count, verdic
 def test_counts_are_what_the_launch_queues() -> None:
     config = presets.load("synthetic-related")
     # one pretraining run per seed, then 3 methods per share and seed
-    assert transfer_run_count(config, "y1", (0.5, 1.0), 2) == 2 + 2 * 2 * 3
-    assert transfer_run_count(config, "y1", (0.05, 0.1, 0.25, 0.5, 1.0), 3) == 3 + 5 * 3 * 3
+    assert transfer_run_count(config, "y1", (0.5, 1.0), 2) == (2 * 2 * 3, 2)
+    assert transfer_run_count(config, "y1", (0.05, 0.1, 0.25, 0.5, 1.0), 3) == (5 * 3 * 3, 3)
     options = VerdictOptions(
         seeds=(0, 1, 2), budget=1, methods=("pcgrad", "uncertainty"), weights=1
     )
@@ -42,4 +42,7 @@ def test_duration_text() -> None:
         "machine's speed, 1 at a time)."
     )
     assert size_text(5, 0, None, 1) == "This starts 5 runs (measuring this machine's speed…)."
+    assert size_text(6, 1, None, 1, extra_name="pretraining run").startswith(
+        "This starts 6 runs and 1 pretraining run ("
+    )
     assert "no duration estimate: bad data" in size_text(5, 0, None, 1, problem="bad data")

@@ -124,17 +124,18 @@ def test_the_form_says_how_many_runs_and_how_long_before_start(
         shown = next(c.value for c in at.caption if c.value.startswith("This starts"))
         return shown.replace("\\", "")  # markdown escapes, as the page shows them
 
-    assert size().startswith("This starts 14 runs (")  # 2 pretraining + 2 shares × 2 seeds × 3
+    # 2 shares × 2 seeds × 3 methods, and one pretraining run per seed
+    assert size().startswith("This starts 12 runs and 2 pretraining runs (")
     deadline = time.monotonic() + 300  # the estimate's child process times real steps
     while "at this machine" not in size() and "no duration" not in size():
         assert time.monotonic() < deadline, size()
         at.run()
     measured = re.fullmatch(
-        r"This starts 14 runs \(at most about [\d.]+ (s|min \d\d s) at this machine's speed, "
+        r"This starts 12 runs and 2 pretraining runs \(at most about [\d.]+ (s|min \d\d s) at this machine's speed, "
         r"2 at a time\)\.",
         size(),
     )
     assert measured, size()
     assert RunStore(tmp_path / "home").list_runs().empty  # nothing started before Start
     at.number_input(key="tr.seeds").set_value(3).run()  # no new measurement: counted at once
-    assert size().startswith("This starts 21 runs (at most about")  # 3 + 2 × 3 × 3
+    assert size().startswith("This starts 18 runs and 3 pretraining runs (at most about")
