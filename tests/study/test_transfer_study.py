@@ -213,6 +213,11 @@ def test_summarize_flags_nothing_with_one_seed() -> None:
     assert out.loc["mtl", "vs_single"] == pytest.approx(0.4)  # the difference is still given
     assert out.loc["transfer", "vs_single"] == pytest.approx(-0.4)
     assert not out[["better", "negative"]].to_numpy().any()  # one seed: no spread to judge by
+    from mtl.commands.study import study_text
+
+    printed = study_text(summarize(frame))  # what `study transfer` prints: no claim either
+    assert printed.count("no spread (1 seed)") == 2 and "within spread" not in printed
+    assert "No verdict" in printed and "NEGATIVE" not in printed
 
 
 def test_study_results_before_any_run_ends(home: Path) -> None:
