@@ -47,7 +47,7 @@ def test_start_a_study_and_watch_the_plot_fill_in(server: tuple[str, Path]) -> N
         shares.fill("0.1, 1")
         shares.press("Enter")
         for label, value in (("Seeds", "1"), ("Epochs per run", "3")):
-            box = page.get_by_label(label, exact=False)
+            box = page.get_by_role("spinbutton", name=label)  # not the "Help for Seeds" button
             box.fill(value)
             box.press("Enter")
         # the size before Start, counted as the progress line below counts the runs
