@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ class EstimateJob:
             text=True,
             env=env,
         )
+        self._started = time.monotonic()
         self._result: dict[str, Any] | None = None
         self._error: str | None = None
 
@@ -102,18 +104,24 @@ class EstimateJob:
     def poll(self) -> dict[str, Any] | None:
         """The estimate's JSON once the child has ended, else ``None`` (it never waits).
 
+        The JSON gains ``wall_seconds``: the child's whole life as seen from here, process
+        start and imports included.
+
         Raises:
             EstimateError: the estimate failed (its one-line message), every time it is asked.
         """
         if self._result is None and self._error is None:
             if self._process.poll() is None:
                 return None
+            wall = time.monotonic() - self._started  # seen ended at most one poll late
             stdout, stderr = self._process.communicate()
             self._folder.cleanup()
             try:
                 self._result = _parsed(self._process.returncode, stdout, stderr)
             except EstimateError as err:
                 self._error = str(err)
+            else:  # a process's start (interpreter, torch) costs every run too
+                self._result["wall_seconds"] = round(wall, 3)
         if self._error is not None:
             raise EstimateError(self._error)
         return self._result

@@ -65,11 +65,18 @@ def verdict_run_count(config: ExperimentConfig, options: VerdictOptions) -> tupl
 
 
 def run_seconds(estimate: Mapping[str, Any], epochs: int) -> float:
-    """One run's seconds at ``epochs`` from an estimate's JSON (taken at any epoch count)."""
+    """One run's seconds at ``epochs`` from an estimate's JSON (taken at any epoch count).
+
+    With ``wall_seconds`` (:meth:`EstimateJob.poll`), the part of the estimate's own process
+    that was neither preparation nor timed steps (starting Python, importing torch) is added:
+    each run's worker pays it too, unless a warm spare took it (then the figure is high).
+    """
     per_epoch = (
         estimate["steps_per_epoch"] * estimate["step_seconds"] + estimate["epoch_overhead_seconds"]
     )
-    return float(estimate["prepare_seconds"] + epochs * per_epoch)
+    timed = estimate["prepare_seconds"] + estimate.get("timed_steps", 0) * estimate["step_seconds"]
+    start = max(0.0, estimate.get("wall_seconds", timed) - timed)
+    return float(start + estimate["prepare_seconds"] + epochs * per_epoch)
 
 
 def size_text(

@@ -34,6 +34,9 @@ def test_duration_text() -> None:
         "epoch_overhead_seconds": 0.005,
     }
     assert run_seconds(estimate, 10) == pytest.approx(3.0 + 10 * (6 * 0.01 + 0.005))
+    # the estimate's process lived 9 s: 3 s preparing, 20 × 0.01 s timed, the rest starting
+    started = {**estimate, "timed_steps": 20, "wall_seconds": 9.0}
+    assert run_seconds(started, 10) == pytest.approx(9.0 - 3.2 + 3.0 + 10 * 0.065)
     assert size_text(48, 0, 10.0, 2) == (
         "This starts 48 runs (about 4 min 00 s at this machine's speed, 2 at a time)."
     )
