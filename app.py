@@ -11,7 +11,9 @@ from pathlib import Path
 import streamlit as st
 
 from mtl.runs.scheduler import start_with_server
+from mtl.runs.store import resolve_home
 from mtl.ui import session
+from mtl.ui.page_errors import page_error_text
 from mtl.viz.labels import markdown_text
 
 presenting = st.query_params.get("present", "") in ("1", "true", "yes")
@@ -23,7 +25,6 @@ st.set_page_config(
 )
 if presenting:  # Streamlit's toolbar, status widget and header hidden (assets/presenter.css)
     st.html(Path(__file__).parent / "assets" / "presenter.css")
-start_with_server(session.store())  # once per server process: a warm spare before the first launch
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -36,9 +37,10 @@ pages = [
     st.Page("app_pages/verdict.py", title="Verdict", icon=":material/gavel:"),
 ]
 try:
+    start_with_server(
+        session.store()
+    )  # once per server process: a warm spare before the first launch
     st.navigation(pages).run()
 except Exception as err:  # a plain message for the user; the traceback goes to the server log
     logging.getLogger("mtl.ui").exception("page failed")
-    st.error(
-        f"This page could not be shown: {markdown_text(err)}. Nothing was lost; the runs are kept in the store."
-    )
+    st.error(markdown_text(page_error_text(err, resolve_home())))

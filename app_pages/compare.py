@@ -10,7 +10,7 @@ from mtl.ui import session
 from mtl.viz.colors import run_colors
 from mtl.viz.curves import overlay_figure
 from mtl.viz.frames import curve_frame
-from mtl.viz.labels import label, metric_label
+from mtl.viz.labels import label, markdown_text, metric_label
 from mtl.viz.report import report_html
 from mtl.viz.runs_table import (
     BEST_SUFFIX,
@@ -165,22 +165,21 @@ if selected:
         x_axis = session.query_choice("x", X_AXES, "epoch")
         smoothing = session.query_float("smoothing", 0.0, 0.0, 0.99)
     else:
-        controls = st.columns([2, 2, 2, 1])
+        controls = st.columns(3)
         metric = controls[0].selectbox(
             "Metric", METRICS, format_func=metric_label, key="cmp.metric"
         )
         x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="cmp.x")
         smoothing = controls[2].slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="cmp.smoothing")
-        with controls[3]:
-            session.presenter_link(
-                "compare",
-                {
-                    "runs": ",".join(selected),
-                    "metric": metric,
-                    "x": x_axis,
-                    "smoothing": f"{smoothing:g}",
-                },
-            )
+        session.presenter_link(  # a row of its own: a narrow column clipped its label
+            "compare",
+            {
+                "runs": ",".join(selected),
+                "metric": metric,
+                "x": x_axis,
+                "smoothing": f"{smoothing:g}",
+            },
+        )
     frames = {
         names[r]: curve_frame(store.metrics(r), metric, x_axis, smoothing, splits=("val",))
         for r in selected
@@ -189,14 +188,17 @@ if selected:
     colors = run_colors(list(frames))
     if not tasks:
         st.info(f"The selected runs have no validation {metric_label(metric)} curve.")
+    st.caption(f"Validation {metric_label(metric)} per task, one line per run.")
     cols = st.columns(2)
     for i, task in enumerate(tasks):
         with cols[i % 2]:
+            # the task's name above the chart, where it wraps (a plotly title is cut off)
+            st.markdown(f"**{markdown_text(task)}**")
             st.plotly_chart(
                 overlay_figure(
                     frames,
                     task=task,
-                    title=f"{task}: validation {metric_label(metric)}",
+                    title=None,
                     colors=colors,
                 ),
                 width="stretch",

@@ -105,7 +105,8 @@ def on_yaml() -> None:
 
 
 def on_csv() -> None:
-    """A CSV was uploaded: keep it for the workers; its name names the run (until typed)."""
+    """A table (CSV or Parquet) was uploaded: keep it for the workers; its name names the run
+    (until a name is typed)."""
     uploaded = state.get("exp.up.csv")
     if uploaded is None:
         return
@@ -419,8 +420,8 @@ data_path = state.get("exp.data.path")
 own_data = dataset_name == "csv" or dataset.image_folder  # read from the user's path
 if dataset_name == "csv":
     st.file_uploader(
-        "Upload a CSV file (header row, one row per example)",
-        type=["csv"],
+        "Upload a CSV or Parquet file (named columns, one row per example)",
+        type=["csv", "parquet", "pq"],
         key="exp.up.csv",
         on_change=on_csv,
     )

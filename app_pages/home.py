@@ -29,15 +29,15 @@ with left:
     )
     st.subheader("Try a preset")
     st.caption("One click trains in the background and opens the live view.")
-    columns = st.columns(3)
-    for i, name in enumerate(HOME_PRESETS):
-        column = columns[i % 3]
-        with column:
+    # A row that wraps, each button as wide as its name: full names at any width (fixed
+    # columns cut "synthetic-unrelated" to "synthetic-unr…" at 1280 px).
+    with st.container(horizontal=True, wrap=True, key="home-presets"):
+        for name in HOME_PRESETS:
             if st.button(
                 markdown_text(name),
                 key=f"preset.{name}",
                 help=markdown_text(presets.description(name)),
-                width="stretch",
+                width="content",
             ):
                 run_id = session.launch_run(presets.load(name))
                 st.switch_page("app_pages/live.py", query_params={"run": run_id})

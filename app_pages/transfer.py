@@ -13,6 +13,7 @@ from mtl.study.sweeps.stop import stop_sweep
 from mtl.study.transfer import (
     DEFAULT_FRACTIONS,
     DEFAULT_SEEDS,
+    MIN_VERDICT_SEEDS,
     launch_transfer_study,
     parse_fractions,
     study_results,
@@ -20,6 +21,7 @@ from mtl.study.transfer import (
     transfer_studies,
 )
 from mtl.ui import session
+from mtl.ui.study_size import show_study_size, transfer_run_count
 from mtl.viz.labels import markdown_text
 from mtl.viz.transfer import (
     COLUMNS,
@@ -36,7 +38,9 @@ session.refresh_queue()
 studies = transfer_studies(store)
 
 if not presenting:
-    with st.expander("New transfer study", expanded=not studies):
+    with st.expander(  # its open state is read: the size is measured only while it is open
+        "New transfer study", expanded=not studies, key="tr.new", on_change="rerun"
+    ) as new_study:
         left, right = st.columns(2)
         choices = [n for n in presets.names() if len(presets.load(n).tasks) >= 2]
         preset = left.selectbox(
@@ -54,7 +58,13 @@ if not presenting:
             key="tr.fractions",
         )
         seeds = right.number_input(
-            "Seeds", min_value=1, max_value=10, value=DEFAULT_SEEDS, key="tr.seeds"
+            "Seeds",
+            min_value=1,
+            max_value=10,
+            value=DEFAULT_SEEDS,
+            key="tr.seeds",
+            help=f"At least {MIN_VERDICT_SEEDS} for a verdict: one seed has no spread to judge "
+            "a difference against (the study then shows the numbers and claims nothing).",
         )
         epochs = right.number_input(
             "Epochs per run (early stopping after 5 without progress)",
@@ -63,13 +73,20 @@ if not presenting:
             key="tr.epochs",
         )
         on_ray = session.executor_choice("tr.executor")  # shown only when a cluster is configured
+        config = presets.load(preset).with_overrides(
+            {"train.epochs": int(epochs), "train.early_stopping": 5}
+        )
+        try:  # the size of what Start queues, from the same spec (a bad one is said on Start)
+            size = transfer_run_count(config, target, parse_fractions(fractions), int(seeds))
+        except (SweepError, ValueError):
+            pass
+        else:
+            if new_study.open:
+                show_study_size("tr.size", config, *size, "pretraining run")
         if st.button("Start the study", type="primary", key="tr.start"):
             try:
                 if on_ray is not None:
                     check_cluster(on_ray.address)
-                config = presets.load(preset).with_overrides(
-                    {"train.epochs": int(epochs), "train.early_stopping": 5}
-                )
                 study_id = launch_transfer_study(
                     store,
                     config,

@@ -24,6 +24,7 @@ from mtl.study.verdict import (
 from mtl.ui import session
 from mtl.ui.form import to_config
 from mtl.ui.studies import CURRENT, pick_study, start_from
+from mtl.ui.study_size import show_study_size, verdict_run_count
 from mtl.viz.labels import markdown_text
 from mtl.viz.report import Section, report_html
 from mtl.viz.verdict import delta_figure, front_figure, methods_table
@@ -37,7 +38,9 @@ session.refresh_queue()
 
 if not presenting:
     verdicts_so_far = [r for r in read_records(store) if is_verdict(r)]
-    with st.expander("New verdict", expanded=not verdicts_so_far):
+    with st.expander(  # its open state is read: the size is measured only while it is open
+        "New verdict", expanded=not verdicts_so_far, key="vd.new", on_change="rerun"
+    ) as new_verdict:
         st.caption(
             "Trains the single-task baselines, equal weighting and the methods you pick, each tuned "
             "with the same budget (learning rate, weight decay, dropout), plus a sweep of static "
@@ -67,24 +70,37 @@ if not presenting:
             "Optuna TPE search per method that picks its next setting from the results so far.",
         )
         on_ray = session.executor_choice("vd.executor")  # shown only when a cluster is configured
+
+        def verdict_spec() -> tuple[ExperimentConfig, VerdictOptions]:
+            """The config and options Start launches (and the size caption counts)."""
+            config = (
+                ExperimentConfig.from_dict(to_config(st.session_state))
+                if base == CURRENT
+                else presets.load(base)
+            )
+            if epochs is not None:
+                config = config.with_overrides({"train.epochs": int(epochs)})
+            options = VerdictOptions(
+                seeds=tuple(range(int(seeds))),
+                budget=int(budget),
+                methods=tuple(methods),
+                weights=int(weights),
+                search=search,
+            )
+            return config, options
+
+        try:  # what Start queues, counted from the same spec (a bad one is said on Start)
+            spec = verdict_spec()
+            if new_verdict.open:
+                size = verdict_run_count(*spec)
+                show_study_size("vd.size", spec[0], *size, "single-task baseline")
+        except (SweepError, ValueError, UserError):
+            pass
         if st.button("Start the verdict", type="primary", key="vd.start"):
             try:
                 if on_ray is not None:
                     check_cluster(on_ray.address)
-                config = (
-                    ExperimentConfig.from_dict(to_config(st.session_state))
-                    if base == CURRENT
-                    else presets.load(base)
-                )
-                if epochs is not None:
-                    config = config.with_overrides({"train.epochs": int(epochs)})
-                options = VerdictOptions(
-                    seeds=tuple(range(int(seeds))),
-                    budget=int(budget),
-                    methods=tuple(methods),
-                    weights=int(weights),
-                    search=search,
-                )
+                config, options = verdict_spec()
                 verdict_id = start_verdict(store, config, options, warm=True, ray=on_ray)
             except (SweepError, ValueError, UserError) as err:
                 st.error(f"This verdict cannot start: {markdown_text(err)}")
@@ -98,7 +114,7 @@ if not records:
     st.stop()
 ids = [r["id"] for r in records]
 labels = {
-    r["id"]: f"{r['name']} · {r['id']} · {len(r['runs']) + len(r['baselines'])} runs"
+    r["id"]: f"{r['name']} · {r['id']} · {len(r['runs'])} runs + {len(r['baselines'])} baselines"
     for r in records
 }
 verdict_id = pick_study("Verdict", ids, labels, "verdict", "vd.picker", "verdict")
@@ -111,9 +127,13 @@ if presenting:
 def view() -> None:
     result = verdict_result(store, verdict_id)
     progress = result["progress"]
+    baselines_ended = progress["baselines"] - progress["baselines_pending"]
     total = max(1, progress["total"] + progress["baselines"])
-    ended = progress["done"] + progress["baselines"] - progress["baselines_pending"]
-    st.progress(ended / total, text=f"{ended} of {total} runs ended")
+    st.progress(  # the runs counted as the verdict's sentences count them, baselines apart
+        (progress["done"] + baselines_ended) / total,
+        text=f"{progress['done']} of {progress['total']} runs ended · "
+        f"{baselines_ended} of {progress['baselines']} single-task baselines",
+    )
     st.subheader("The verdict")
     for sentence in result["verdict"]:
         st.markdown(markdown_text(sentence))

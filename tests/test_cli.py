@@ -154,12 +154,16 @@ def test_user_presets_in_home_are_listed_and_runnable(home: Path) -> None:
     text = (
         Path(__file__).resolve().parents[1] / "mtl" / "presets" / "seed-example.yaml"
     ).read_text()
-    (folder / "my-toy.yaml").write_text("# My own toy\n" + text.replace("epochs: 30", "epochs: 2"))
+    (folder / "my-toy.yaml").write_text(  # a blank line ends the description block
+        "# My own toy\n\n" + text.replace("epochs: 30", "epochs: 2")
+    )
     listed = {
         p["name"]: p["description"]
         for p in json.loads(run_cli("presets", "--json", home=home).stdout)
     }
     assert listed["my-toy"] == "My own toy" and "penguins" in listed
+    shown = " ".join(run_cli("presets", home=home).stdout.split())  # wrapped: join the lines
+    assert "the shared latent from both tasks' rows (docs/verdict.md). synthetic-unrelated" in shown
     result = run_cli("run", "--preset", "my-toy", "--json", home=home)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["epochs"] == 2

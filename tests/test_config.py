@@ -299,6 +299,15 @@ def test_every_preset_loads_and_round_trips(name: str) -> None:
     assert presets.description(name)
 
 
+def test_preset_description_is_the_whole_leading_comment_block() -> None:
+    text = presets.text("synthetic-related")
+    block = text.split("\nname:")[0].splitlines()
+    assert len(block) == 3 and all(line.startswith("# ") for line in block)
+    expected = " ".join(line[2:].strip() for line in block)
+    assert presets.description("synthetic-related") == expected
+    assert expected.endswith("(docs/verdict.md).")  # not cut after the first line
+
+
 def test_synthetic_presets_set_task_correlation() -> None:
     assert presets.load("synthetic-related").data.options["p"] == 0.9
     assert presets.load("synthetic-unrelated").data.options["p"] == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from typing import Any
 
 from mtl import presets
@@ -58,8 +59,11 @@ def cmd_presets(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(items, indent=2))
     else:
-        for item in items:
-            print(f"{item['name']:<22} {item['description']}")
+        for item in items:  # the whole description, wrapped under its column
+            lines = textwrap.wrap(item["description"], 100 - 23) or [""]
+            print(f"{item['name']:<22} {lines[0]}")
+            for line in lines[1:]:
+                print(f"{'':<22} {line}")
     return 0
 
 

@@ -29,6 +29,7 @@ from mtl.study.transfer import (
     DEFAULT_FRACTIONS,
     DEFAULT_SEEDS,
     KIND,
+    MIN_VERDICT_SEEDS,
     launch_transfer_study,
     parse_fractions,
     study_results,
@@ -64,7 +65,11 @@ def add_parser(
         "(default %(default)s)",
     )
     p.add_argument(
-        "--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per point (default %(default)s)"
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help=f"seeds per point (default %(default)s; ≥ {MIN_VERDICT_SEEDS} for a verdict: one seed "
+        "has no spread to judge a difference against)",
     )
     p.add_argument(
         "--detach", action="store_true", help="queue the runs and return; print the study id"
@@ -169,13 +174,19 @@ def study_text(summary: pd.DataFrame) -> str:
     metric = metric_label(summary.attrs.get("metric", "loss"))
     lines = [f"{summary.attrs.get('target')}: test {metric}, mean ± std over seeds"]
     lines.append(f"{'method':<10}{'labels':>8}{'mean ± std':>20}{'cost (s)':>10}  vs single")
+    single_n = summary[summary.method == "single"].set_index("fraction")["n"]
     for row in summary.itertuples(index=False):
+        judged = min(row.n, single_n.get(row.fraction, 0)) >= MIN_VERDICT_SEEDS
         flag = (
             ""
             if row.method == "single"
-            else (
-                "better" if row.better else "NEGATIVE TRANSFER" if row.negative else "within spread"
-            )
+            else "better"
+            if row.better
+            else "NEGATIVE TRANSFER"
+            if row.negative
+            else "within spread"
+            if judged
+            else "no spread (1 seed)"
         )
         lines.append(
             f"{row.method:<10}{row.fraction:>8.0%}{f'{row.mean:.4f} ± {row.std:.4f}':>20}"

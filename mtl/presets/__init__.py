@@ -60,6 +60,14 @@ def load(name: str) -> ExperimentConfig:
 
 
 def description(name: str) -> str:
-    """The first comment line of the preset file (or its run name)."""
-    first = text(name).splitlines()[0] if text(name).strip() else ""
-    return first.lstrip("# ").strip() if first.startswith("#") else name
+    """The preset file's leading comment block as one paragraph (or its name when it has none).
+
+    Every ``#`` line before the first YAML line counts, so a description that runs over
+    several comment lines is read whole, never cut mid-sentence.
+    """
+    lines = []
+    for line in text(name).splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(part for part in lines if part) or name

@@ -23,7 +23,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mtl.config import ExperimentConfig
@@ -46,6 +45,7 @@ __all__ = [
     "DEFAULT_SEEDS",
     "KIND",
     "METHODS",
+    "MIN_VERDICT_SEEDS",
     "launch_transfer_study",
     "parse_fractions",
     "study_configs",
@@ -58,6 +58,9 @@ KIND = "transfer"
 METHODS: tuple[str, ...] = ("single", "mtl", "transfer")
 DEFAULT_FRACTIONS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)
 DEFAULT_SEEDS = 3
+MIN_VERDICT_SEEDS = 2
+"""Finished seeds per point (for a method and for single-task) before a difference is judged
+against the seed spread; with fewer the study shows the numbers and makes no claim."""
 MAX_SEEDS = 20
 STUDY_TAG = "transfer-study"
 
@@ -308,7 +311,9 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std over seeds per method and fraction, the cost, and the comparison with single.
 
     The std is the sample standard deviation (``ddof=1``, as the sweeps' aggregate), NaN
-    for a single seed (then counted as no spread in the flags).
+    for a single seed. One seed has no spread to judge a difference against: a row or its
+    single-task reference with fewer than :data:`MIN_VERDICT_SEEDS` finished seeds gets
+    neither flag (``vs_single`` is still given).
 
     Returns:
         Columns ``method, fraction, n, mean, std, cost_s, vs_single, better, negative``:
@@ -316,6 +321,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         whatever the metric's direction); ``better`` / ``negative`` whether that difference
         exceeds the seed spread (the larger of the two stds) in either direction: a method
         worse than single-task beyond the spread is negative transfer. ``attrs`` as given.
+        The verdicts of :func:`mtl.viz.transfer.verdict` read only these flags.
     """
     higher = HIGHER_IS_BETTER.get(results.attrs.get("metric", "loss"), False)
     done = results.dropna(subset=["value"])
@@ -348,8 +354,12 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             continue
         ref = single.loc[row.fraction]
         diff = sign * (row.mean - ref["mean"])
-        spread = max(np.nan_to_num(row.std), np.nan_to_num(ref["std"]))  # one seed: no spread
         vs.append(diff)
+        if min(row.n, ref["n"]) < MIN_VERDICT_SEEDS:  # one seed: no spread to judge against
+            better.append(False)
+            negative.append(False)
+            continue
+        spread = max(row.std, ref["std"])
         better.append(bool(diff > spread))
         negative.append(bool(-diff > spread))
     out["vs_single"], out["better"], out["negative"] = vs, better, negative

@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 from mtl.config import ConfigError, ExperimentConfig, suggest_task_name
 from mtl.data.catalog import DataError, get_dataset
 from mtl.data.columns import REASONS, Reason, column_problem, usable_columns
+from mtl.data.datasets.csv import PARQUET_SUFFIXES
 from mtl.data.images import FILE_COLUMN, LABELS, ZIP_MAX_BYTES, extract_zip, find_root
 from mtl.data.tasks import infer_kind
 from mtl.models.plan import TextBranch, text_branches
@@ -193,7 +194,8 @@ def load_dataset(name: str, options: dict[str, Any], path: str | None) -> pd.Dat
 
 
 def save_upload(content: bytes, filename: str, home: Path) -> Path:
-    """Keep an uploaded CSV as ``<home>/uploads/<digest>/<name>.csv`` so workers can read it.
+    """Keep an uploaded table as ``<home>/uploads/<digest>/<name>.csv`` (``.parquet`` for a
+    Parquet upload, which the csv dataset then reads as Parquet) so workers can read it.
 
     The folder is content-addressed; the file keeps the user's base name (sanitized by
     :func:`safe_stem`), so ``Path(data.path).name`` is the name to show for the dataset.
@@ -201,7 +203,8 @@ def save_upload(content: bytes, filename: str, home: Path) -> Path:
     digest = hashlib.sha256(content).hexdigest()[:16]
     folder = home / "uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{safe_stem(filename)}.csv"
+    parquet = Path(str(filename).replace("\\", "/")).suffix.lower() in PARQUET_SUFFIXES
+    path = folder / f"{safe_stem(filename)}{'.parquet' if parquet else '.csv'}"
     if not path.exists():
         path.write_bytes(content)
     return path

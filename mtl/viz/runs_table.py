@@ -1,8 +1,8 @@
 """The Compare page's table: one row per run with its settings and per-task results.
 
 Headers are the shared labels of :mod:`mtl.viz.labels`. Only what matters is shown by
-default (:func:`default_columns`): the run, its dataset, status, age, each task's headline
-test metric, tags and notes; the settings and the best validation values are extra
+default (:func:`default_columns`): the run, its dataset, status, age, tags and notes, each
+task's headline test metric; the settings and the best validation values are extra
 columns the page lets the user add.
 """
 
@@ -51,9 +51,9 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
             direction); ``None`` leaves them empty (one store query fewer).
 
     Returns:
-        Columns, by their labels: run id, run, dataset, status, created, one
-        ``<task> · <metric> (test)`` column per task (its headline metric, from the run's
-        summary), tags, notes, then the settings, tasks, duration and best values. Cells
+        Columns, by their labels: run id, run, dataset, status, created, lineage, tags,
+        notes, one ``<task> · <metric> (test)`` column per task (its headline metric, from
+        the run's summary), then the settings, tasks, duration and best values. Cells
         without a value are ``None``.
     """
     best = {}
@@ -95,7 +95,7 @@ def runs_table(runs: pd.DataFrame, extremes: pd.DataFrame | None = None) -> pd.D
             extra.append(head + BEST_SUFFIX)
         rows.append(row)
     settings = [label(c) for c in SETTINGS] + [label("tasks"), label("duration (s)")]
-    order = [ID, *FIRST, PARENT, *dict.fromkeys(results), *LAST, *settings]
+    order = [ID, *FIRST, PARENT, *LAST, *dict.fromkeys(results), *settings]
     order += list(dict.fromkeys(extra))
     return pd.DataFrame(rows, columns=order)
 
@@ -106,10 +106,15 @@ def results_columns(table: pd.DataFrame) -> list[str]:
 
 
 def default_columns(table: pd.DataFrame) -> list[str]:
-    """The columns shown unless the user picks others: run, dataset, status, created,
-    each task's test headline metric, tags and notes (and lineage, when a run has one)."""
+    """The columns shown unless the user picks others: run, dataset, status, created, tags
+    and notes (and lineage, when a run has one), then each task's test headline metric.
+
+    Tags and notes come before the results: runs of different datasets give one results
+    column per task, most of them empty for a given run, and the editable columns must stay
+    on screen however many there are.
+    """
     lineage = [PARENT] if PARENT in table and table[PARENT].notna().any() else []
-    return [*FIRST, *lineage, *results_columns(table), *LAST]
+    return [*FIRST, *lineage, *LAST, *results_columns(table)]
 
 
 def lineage_text(parent_id: str, parent_name: str | None) -> str:

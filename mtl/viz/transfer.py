@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from mtl.runs.store import RunStore
 from mtl.study.sweeps import get_sweep
-from mtl.study.transfer import study_results, summarize
+from mtl.study.transfer import MIN_VERDICT_SEEDS, study_results, summarize
 from mtl.viz.colors import PALETTE
 from mtl.viz.labels import metric_label, plain
 from mtl.viz.report import Section, report_html
@@ -70,13 +70,25 @@ def _cell(summary: pd.DataFrame, method: str, fraction: float) -> str:
 
 
 def verdict(summary: pd.DataFrame, method: str) -> str:
-    """One sentence on ``method`` against single-task, from :func:`mtl.study.transfer.summarize`."""
+    """One sentence on ``method`` against single-task, from :func:`mtl.study.transfer.summarize`.
+
+    A fraction is judged only with at least :data:`~mtl.study.transfer.MIN_VERDICT_SEEDS`
+    finished seeds for the method and for single-task (one seed has no spread); when no
+    fraction has them the sentence says so and claims nothing.
+    """
     if method == "single":
         return "The reference: each other method is judged against it, fraction by fraction."
     rows = summary[summary.method == method]
     rows = rows[rows["vs_single"].notna()]
     if rows.empty:
         return "No finished runs to judge yet."
+    single = summary[summary.method == "single"].set_index("fraction")["n"]
+    judged = rows[(rows.n >= MIN_VERDICT_SEEDS) & (rows.fraction.map(single) >= MIN_VERDICT_SEEDS)]
+    if judged.empty:
+        return (
+            "No verdict: with one finished seed per point there is no seed spread to judge "
+            f"a difference against; run at least {MIN_VERDICT_SEEDS} seeds."
+        )
     better = [f"{f:.0%}" for f in rows[rows.better].fraction]
     worse = [f"{f:.0%}" for f in rows[rows.negative].fraction]
     name = COLUMNS[method].lower()
@@ -84,7 +96,12 @@ def verdict(summary: pd.DataFrame, method: str) -> str:
         return f"Negative transfer: {name} is worse than single-task beyond the seed spread at {', '.join(worse)} of the labels."
     if better:
         return f"Helps: {name} beats single-task by more than the seed spread at {', '.join(better)} of the labels."
-    return f"No clear effect: {name} stays within the seed spread of single-task at every fraction."
+    where = (
+        "every fraction"
+        if len(judged) == len(rows)
+        else f"every fraction with {MIN_VERDICT_SEEDS}+ seeds"
+    )
+    return f"No clear effect: {name} stays within the seed spread of single-task at {where}."
 
 
 def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:

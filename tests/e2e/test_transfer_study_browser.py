@@ -37,7 +37,11 @@ def test_start_a_study_and_watch_the_plot_fill_in(server: tuple[str, Path]) -> N
         page.get_by_text("No transfer study yet").wait_for(timeout=60_000)
         enter(page, "Shares of the target's training labels", "0.1, 1", exact=False)
         for label, value in (("Seeds", "1"), ("Epochs per run", "3")):
-            enter(page, label, value, exact=False)
+            box = page.get_by_role("spinbutton", name=label)  # not the "Help for Seeds" button
+            box.fill(value)
+            box.press("Enter")
+        # the size before Start, counted as the progress line below counts the runs
+        page.get_by_text("This starts 6 runs and 1 pretraining run (").wait_for(timeout=60_000)
         page.get_by_role("button", name="Start the study").click()
         page.get_by_text("runs finished").first.wait_for(timeout=60_000)
         # no reload from here on: the view polls the store while runs are pending
@@ -47,6 +51,8 @@ def test_start_a_study_and_watch_the_plot_fill_in(server: tuple[str, Path]) -> N
         page.wait_for_function(f"({POINTS_JS})() === 6", timeout=60_000)
         assert 0 < first <= 6
         page.get_by_text("Multi-task vs transfer learning, measured").wait_for(timeout=30_000)
+        # one seed: no spread, so no verdict either way
+        page.get_by_text("Transfer learning: No verdict").wait_for(timeout=30_000)
         axis = page.evaluate(
             "() => document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')"
             ".layout.xaxis.type"

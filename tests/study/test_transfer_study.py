@@ -202,6 +202,25 @@ def test_summarize_flags_by_the_seed_spread() -> None:
     assert flipped.loc["transfer", "better"] and flipped.loc["mtl", "negative"]
 
 
+def test_summarize_flags_nothing_with_one_seed() -> None:
+    rows = [
+        {"id": m, "method": m, "fraction": 0.1, "seed": 0, "status": "finished", "value": v,
+         "cost_s": 1.0}
+        for m, v in (("single", 0.5), ("mtl", 0.9), ("transfer", 0.1))
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame.attrs.update(metric="r2", target="y1")
+    out = summarize(frame).set_index("method")
+    assert out.loc["mtl", "vs_single"] == pytest.approx(0.4)  # the difference is still given
+    assert out.loc["transfer", "vs_single"] == pytest.approx(-0.4)
+    assert not out[["better", "negative"]].to_numpy().any()  # one seed: no spread to judge by
+    from mtl.commands.study import study_text
+
+    printed = study_text(summarize(frame))  # what `study transfer` prints: no claim either
+    assert printed.count("no spread (1 seed)") == 2 and "within spread" not in printed
+    assert "No verdict" in printed and "NEGATIVE" not in printed
+
+
 def test_study_results_before_any_run_ends(home: Path) -> None:
     store = RunStore(home)
     config = presets.load("synthetic-related")

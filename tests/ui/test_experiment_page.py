@@ -7,6 +7,7 @@ preparation, and the duration estimate in a real child process.
 from __future__ import annotations
 
 import ast
+import io
 import re
 from pathlib import Path
 
@@ -409,3 +410,22 @@ def test_the_page_never_imports_torch_even_to_estimate(home: Path) -> None:
         "print('torch' in sys.modules)\n"
     )
     assert python_output(code, home, timeout=300).splitlines()[-1] == "False"
+
+
+def test_a_parquet_upload_is_accepted_as_the_label_says(at: AppTest, tmp_path: Path) -> None:
+    import pandas as pd
+
+    at.selectbox(key="exp.data.dataset").set_value("csv").run()
+    widget = at.file_uploader(key="exp.up.csv")
+    assert "Parquet" in widget.label and {".csv", ".parquet"} <= set(widget.proto.type)
+    table = pd.read_csv(io.BytesIO(table_csv(90)))
+    content = table.to_parquet(index=False)
+    widget.set_value(("field trial.parquet", content, "application/octet-stream")).run()
+    no_exception(at)
+    captions = [c.value for c in at.caption]
+    assert any("field\\_trial.parquet" in c or "field_trial.parquet" in c for c in captions), (
+        captions
+    )
+    assert not at.error, [e.value for e in at.error]
+    options = picker(at, "Target columns that become tasks").options
+    assert {"y", "score"} <= set(options), options  # the Parquet file's columns were read

@@ -24,6 +24,7 @@ def test_an_upload_keeps_its_base_name_in_a_content_addressed_folder(tmp_path: P
     hostile = form.save_upload(b"x\n", "../../etc/passwd", tmp_path)
     assert hostile.is_relative_to(tmp_path / "uploads") and hostile.name == "passwd.csv"
     assert form.save_upload(b"y\n", "...csv", tmp_path).name == "upload.csv"
+    assert form.save_upload(b"PAR1", "Field trial.PARQUET", tmp_path).name == "Field_trial.parquet"
 
 
 def test_labels_and_default_names() -> None:

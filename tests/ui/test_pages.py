@@ -132,10 +132,10 @@ def test_compare_table_has_every_run_with_results(
         "dataset",
         "status",
         "created",
+        "tags",  # editable, so before the results: one column per task pushes these off-screen
+        "notes",
         "label · accuracy (test)",
         "regression · R² (test)",
-        "tags",
-        "notes",
     ]
     assert set(table["run id"]) == {trained[1], trained[2]}
     store = RunStore(trained[0])

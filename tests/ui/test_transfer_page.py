@@ -58,6 +58,10 @@ def test_transfer_page_shows_the_plot_the_table_and_a_presenter_view(
     assert pd.isna(single_at_10["std"])  # one seed: no spread, the mean alone is shown
     assert table.loc["test R² at 10% of the labels", "Single-task"] == f"{single_at_10['mean']:.3f}"
     assert table.loc["verdict", "Transfer learning"].endswith(".")
+    verdicts = [t.value for t in at.text if t.value.startswith(("Multi-task", "Transfer"))]
+    assert len(verdicts) == 2  # one seed: no spread, so neither a "helps" nor a "hurts" claim
+    assert all("No verdict" in v and "at least 2 seeds" in v for v in verdicts), verdicts
+    assert "At least 2 for a verdict" in at.number_input(key="tr.seeds").help
     at.query_params["present"] = "1"
     at.run()
     assert not at.exception
@@ -100,3 +104,38 @@ def test_evaluate_and_live_show_lineage_and_the_overfitting_gap(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(d.value.columns.tolist()[:2] == ["task", "kept epoch"] for d in at.dataframe)
+
+
+def test_the_form_says_how_many_runs_and_how_long_before_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import time
+
+    monkeypatch.setenv("MTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MTL_MAX_RUNNING", "2")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/transfer.py").run()
+    at.text_input(key="tr.fractions").set_value("0.5, 1").run()
+    at.number_input(key="tr.seeds").set_value(2).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def size() -> str:
+        shown = next(c.value for c in at.caption if c.value.startswith("This starts"))
+        return shown.replace("\\", "")  # markdown escapes, as the page shows them
+
+    # 2 shares × 2 seeds × 3 methods, and one pretraining run per seed
+    assert size().startswith("This starts 12 runs and 2 pretraining runs (")
+    deadline = time.monotonic() + 300  # the estimate's child process times real steps
+    while "at this machine" not in size() and "no duration" not in size():
+        assert time.monotonic() < deadline, size()
+        at.run()
+    measured = re.fullmatch(
+        r"This starts 12 runs and 2 pretraining runs \(at most about [\d.]+ (s|min \d\d s) at this machine's speed, "
+        r"2 at a time\)\.",
+        size(),
+    )
+    assert measured, size()
+    assert RunStore(tmp_path / "home").list_runs().empty  # nothing started before Start
+    at.number_input(key="tr.seeds").set_value(3).run()  # no new measurement: counted at once
+    assert size().startswith("This starts 18 runs and 3 pretraining runs (at most about")

@@ -62,6 +62,17 @@ def test_comparison_table_fills_the_guide_with_the_measured_numbers() -> None:
     assert table.loc["verdict", "Transfer learning"] == verdict(summary(), "transfer")
 
 
+def test_one_seed_makes_no_claim_either_way() -> None:
+    one = summary().assign(n=1, std=math.nan, better=False, negative=False)
+    for method in ("mtl", "transfer"):  # 0.15 above and 0.30 below single, but no spread
+        sentence = verdict(one, method)
+        assert sentence.startswith("No verdict") and "no seed spread" in sentence
+        assert "Helps" not in sentence and "Negative" not in sentence
+    mixed = summary()
+    mixed.loc[mixed.fraction == 1.0, "n"] = 1  # judged at 5% only
+    assert verdict(mixed, "transfer").startswith("Negative transfer: ")
+
+
 def test_compare_table_shows_lineage_only_when_a_run_has_one() -> None:
     from mtl.viz.runs_table import PARENT, default_columns, runs_table
 

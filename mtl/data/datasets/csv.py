@@ -1,4 +1,4 @@
-"""Any CSV or Parquet file on disk (upload it or give its path): you name the target columns; the rest are candidate features.
+"""Any CSV or Parquet file (upload it, or set data.path in a config): you name the target columns; the rest are candidate features.
 
 A path ending in ``.parquet`` or ``.pq`` is read as Parquet (typed columns, compressed,
 read by row group), anything else as CSV.
