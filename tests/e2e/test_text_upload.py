@@ -84,7 +84,7 @@ def test_upload_text_csv_launch_watch_evaluate_predict(
 def fill_form(page, address: str, csv: Path, name: str = "experiment-text") -> None:  # type: ignore[no-untyped-def]
     """Upload ``csv``, make ``liked`` a task; the free-text column is a text input, and
     the diagram draws its branch. Saves screenshot ``name`` of the Features section."""
-    upload_on_experiment(page, address, "csv — ", "Upload a CSV file", csv)
+    upload_on_experiment(page, address, "csv — ", "Upload a CSV or Parquet file", csv)
     page.get_by_text("Target columns that become tasks").wait_for(timeout=WAIT_MS)
     idle(page)
     choose(page, "Target columns that become tasks", "liked", exact=True)
