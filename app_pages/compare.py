@@ -8,7 +8,7 @@ from mtl.runs.status import ACTIVE
 from mtl.runs.store import RunStore
 from mtl.ui import session
 from mtl.viz.colors import run_colors
-from mtl.viz.curves import overlay_figure
+from mtl.viz.curves import X_TITLES, overlay_figure
 from mtl.viz.frames import curve_frame
 from mtl.viz.labels import label, markdown_text, metric_label
 from mtl.viz.report import report_html
@@ -169,7 +169,9 @@ if selected:
         metric = controls[0].selectbox(
             "Metric", METRICS, format_func=metric_label, key="cmp.metric"
         )
-        x_axis = controls[1].radio("x-axis", X_AXES, horizontal=True, key="cmp.x")
+        x_axis = controls[1].radio(
+            "x-axis", X_AXES, horizontal=True, key="cmp.x", format_func=X_TITLES.get
+        )
         smoothing = controls[2].slider("Smoothing", 0.0, 0.99, 0.0, 0.01, key="cmp.smoothing")
         session.presenter_link(  # a row of its own: a narrow column clipped its label
             "compare",

@@ -291,11 +291,14 @@ def text_inputs(
     explicit = state.get("exp.data.text")
     offered = [str(c) for c in frame.columns if str(c) not in targets and str(c) not in features]
     default = roles.text if explicit is None else [c for c in explicit if c in offered]
+    key = f"exp.ui.text.{digest(frame.shape, targets, offered, roles.text)}"
     picked = st.multiselect(
         "Text columns the text encoder reads",
         offered,
-        default=[c for c in default if c in offered],
-        key=f"exp.ui.text.{digest(frame.shape, targets, offered, roles.text)}",
+        # a value already in the session (the form kept across pages) is the widget's own;
+        # passing a default too makes Streamlit warn that both set it
+        default=None if key in state else [c for c in default if c in offered],
+        key=key,
         help="Free-text columns are picked by default; each is split into words "
         "(vocabulary fitted on the training split) and embedded before the shared layers.",
     )

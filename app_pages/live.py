@@ -17,7 +17,7 @@ from mtl.runs.status import ACTIVE, RunStatus
 from mtl.ui import session
 from mtl.ui.live_chart import stream_curve, stream_figure
 from mtl.viz.colors import run_colors, task_colors
-from mtl.viz.curves import curves_figure, weights_figure
+from mtl.viz.curves import X_TITLES, curves_figure, weights_figure
 from mtl.viz.evaluation import pair_heatmap
 from mtl.viz.frames import X_AXES, CurveFeed, curve_frame
 from mtl.viz.labels import markdown_text
@@ -54,7 +54,6 @@ if any(kind != "regression" for kind in kinds.values()):
 if any(kind in ("regression", None) for kind in kinds.values()):
     families["regression"] = list(REGRESSION_METRICS)
 DEFAULT_METRIC = {"classification": "accuracy", "regression": "rmse"}
-X_LABELS = {"step": "step", "epoch": "epoch", "wall_time": "time (s)"}
 
 if presenting:  # the view's settings come from the link
     smoothing = session.query_float("smoothing", 0.6, 0.0, 0.99)
@@ -78,7 +77,7 @@ else:
         help="Exponential moving average; the raw line stays faint behind it",
     )
     x_axis = controls[1].radio(
-        "x-axis", X_AXES, horizontal=True, key="live.x", format_func=X_LABELS.get
+        "x-axis", X_AXES, horizontal=True, key="live.x", format_func=X_TITLES.get
     )
     log_y = controls[2].toggle("Log y", key="live.log_y")
     refresh = controls[3].selectbox(

@@ -20,7 +20,7 @@ from mtl.viz.frames import weight_frame
 from mtl.viz.labels import METRIC_LABELS, plain
 from mtl.viz.style import empty_note, style
 
-__all__ = ["RAW_OPACITY", "curves_figure", "overlay_figure", "weights_figure"]
+__all__ = ["RAW_OPACITY", "X_TITLES", "curves_figure", "overlay_figure", "weights_figure"]
 
 RAW_OPACITY = 0.25
 """Opacity of the raw line drawn under a smoothed one."""
