@@ -45,7 +45,9 @@ def test_the_form_survives_a_visit_to_compare(
     csv = field_trial(tmp_path / "field trial.csv")
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        upload_on_experiment(page, f"{url}/experiment", "csv — ", "Upload a CSV or Parquet file", csv)
+        upload_on_experiment(
+            page, f"{url}/experiment", "csv — ", "Upload a CSV or Parquet file", csv
+        )
         page.get_by_text("Target columns that become tasks").wait_for(timeout=WAIT_MS)
         name = page.get_by_label("Run name")
         page.wait_for_function(
