@@ -270,7 +270,8 @@ def search_results() -> None:
         st.dataframe(
             readable(shown[found["front"]]), hide_index=True, width="stretch", placeholder="—"
         )
-        st.caption("The trials no other trial beats on every objective at once.")
+        bars = " Bars: ± std over each trial's seeds." if len(found["seeds"]) > 1 else ""
+        st.caption(f"The trials no other trial beats on every objective at once.{bars}")
     elif not running:
         st.info("No trial finished, so there is no best one.")
     if found["importance"]:

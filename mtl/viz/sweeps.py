@@ -32,8 +32,9 @@ def pareto_figure(
     labels: Sequence[str],
     title: str = "Trade-off between two tasks",
 ) -> go.Figure:
-    """One point per setting at its mean (error bars: std over seeds, for ``… mean`` columns
-    with a ``… std`` beside them; one point per trial of a search has none); the non-dominated
+    """One point per setting at its mean (error bars: std over seeds, wherever a ``… std``
+    column sits beside the plotted one: ``x mean`` → ``x std`` for a grid, ``x`` → ``x std``
+    for a search trial on several seeds; a trial on one seed has none); the non-dominated
     settings are highlighted and joined by the front line. Each point is labelled with its
     setting (``hard · equal``) in a boxed annotation offset from the point, with a thin
     leader line (:data:`LABEL_OFFSETS`). Axis titles are the columns' labels
@@ -41,8 +42,8 @@ def pareto_figure(
 
     def error(column: str, part: pd.Series) -> Any:
         std = column.removesuffix(" mean") + " std"
-        if not column.endswith(" mean") or std not in frame:
-            return None  # e.g. one point per search trial: no spread to show
+        if std not in frame:
+            return None  # e.g. a search trial on one seed: no spread to show
         return {"type": "data", "array": frame.loc[part, std].fillna(0).tolist(), "visible": True}
 
     names = pd.Series(

@@ -478,6 +478,36 @@ def test_pareto_points_are_labelled_with_their_setting_on_distinct_sides() -> No
     assert fig.layout.yaxis.title.text == "regression · RMSE mean"
 
 
+def test_pareto_bars_show_the_seed_spread_of_grid_settings_and_of_search_trials() -> None:
+    from mtl.viz.sweeps import pareto_figure
+
+    table = sweep_table()
+    on_front = pd.Series([True, False, False, True], index=table.index)
+    grid = pareto_figure(
+        table, "label/accuracy mean", "regression/rmse mean", on_front, labels=["model.sharing"]
+    )
+    dominated, front = grid.data[0], grid.data[1]
+    assert list(front.error_x.array) == [0.01, 0.01] and list(front.error_y.array) == [0.1, 0.1]
+    assert list(dominated.error_x.array) == [0.02, 0.0]
+    # a search on several seeds: the objective columns are means with "<column> std" beside
+    trials = pd.DataFrame(
+        {
+            "trial": ["#0", "#1"],
+            "a": [0.9, 0.8],
+            "a std": [0.03, 0.05],
+            "b": [0.4, 0.6],
+            "b std": [0.1, 0.2],
+        }
+    )
+    searched = pareto_figure(trials, "a", "b", pd.Series([True, True]), labels=["trial"])
+    assert list(searched.data[1].error_x.array) == [0.03, 0.05]
+    assert list(searched.data[1].error_y.array) == [0.1, 0.2]
+    one_seed = pareto_figure(
+        trials.drop(columns=["a std", "b std"]), "a", "b", pd.Series([True, True]), labels=["trial"]
+    )
+    assert one_seed.data[1].error_x.array is None  # no spread to show
+
+
 def test_parallel_coordinates_have_readable_axis_titles_and_room_for_them() -> None:
     from mtl.viz.sweeps import parallel_figure
 
